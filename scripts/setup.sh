@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything agent-audit needs on a fresh machine: pnpm (pinned), the
+# workspace's dependencies (better-sqlite3 compiled against the local Node headers),
+# and builds the TypeScript packages. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=12.4.2
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  echo "setup: installing pnpm@$PNPM_VERSION"
+  npm install -g "pnpm@$PNPM_VERSION" --no-fund --no-audit >/dev/null
+fi
+
+# better-sqlite3 has no prebuilt binary reachable here, so node-gyp compiles it and
+# needs the Node headers. pnpm does not pass npm's `nodedir` setting to build scripts;
+# hand it over explicitly when npm knows where the headers are.
+if [ -z "${npm_config_nodedir:-}" ]; then
+  nodedir="$(npm config get nodedir 2>/dev/null || true)"
+  if [ -n "$nodedir" ] && [ "$nodedir" != "undefined" ] && [ -d "$nodedir/include/node" ]; then
+    export npm_config_nodedir="$nodedir"
+  fi
+fi
+
+if [ "${CI:-}" = "true" ]; then
+  pnpm install --frozen-lockfile
+else
+  pnpm install
+fi

@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (pkg: string, file = 'index.ts') =>
+  fileURLToPath(new URL(`./packages/${pkg}/src/${file}`, import.meta.url));
+
+// Tests run against the TypeScript sources; processes that tests spawn run the built
+// dist/ (pretest runs `tsc -b`), exactly as a user's `node --import` would.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@agent-audit\/instrumentation$/, replacement: src('instrumentation') },
+      { find: /^@agent-audit\/store$/, replacement: src('store') },
+      { find: /^@agent-audit\/sdk$/, replacement: src('sdk') },
+      { find: /^@agent-audit\/sdk\/register$/, replacement: src('sdk', 'register.ts') },
+    ],
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
