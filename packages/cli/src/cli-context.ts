@@ -1,0 +1,27 @@
+/**
+ * Everything a command touches outside its arguments, so that the program can be driven by
+ * the bin (real process) or by a test (captured streams) in the same way.
+ */
+export interface CliContext {
+  /** Machine output (with `--json`) or the human report. Nothing else goes here. */
+  writeOut(text: string): void;
+  /** Diagnostics, warnings and progress. */
+  writeErr(text: string): void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** True when stderr is a terminal: progress bars are drawn only then. */
+  stderrIsTTY: boolean;
+  now(): Date;
+}
+
+/** The context of the running process. */
+export function processContext(): CliContext {
+  return {
+    writeOut: (text) => process.stdout.write(text),
+    writeErr: (text) => process.stderr.write(text),
+    env: process.env,
+    cwd: process.cwd(),
+    stderrIsTTY: process.stderr.isTTY === true,
+    now: () => new Date(),
+  };
+}

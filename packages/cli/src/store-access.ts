@@ -1,0 +1,45 @@
+import { openStoreReader, StoreError } from '@agent-audit/store';
+import { CliError, EXIT_IO } from './cli-error.js';
+import type { Location } from './global-options.js';
+
+export type StoreReader = Awaited<ReturnType<typeof openStoreReader>>;
+
+/** A store failure as a message that names the store and keeps the store's stable code. */
+export function storeFailure(error: unknown, location: Location): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof StoreError) {
+    return new CliError(`${location.shown}: ${error.message} [${error.code}]`, EXIT_IO);
+  }
+  const err = error as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+    return new CliError(`${location.shown}: ${err.message}`, EXIT_IO);
+  }
+  return new CliError(
+    `${location.shown}: ${error instanceof Error ? error.message : String(error)}`,
+    EXIT_IO,
+  );
+}
+
+/** Opens the store for reading, runs `fn`, closes the reader; store errors become CliErrors. */
+export async function withStoreReader<T>(
+  location: Location,
+  fn: (reader: StoreReader) => Promise<T> | T,
+): Promise<T> {
+  let reader: StoreReader;
+  try {
+    reader = await openStoreReader(location.path);
+  } catch (error) {
+    throw storeFailure(error, location);
+  }
+  try {
+    return await fn(reader);
+  } catch (error) {
+    throw storeFailure(error, location);
+  } finally {
+    try {
+      await reader.close?.();
+    } catch {
+      // Closing a read-only handle cannot lose data; the command's result stands.
+    }
+  }
+}

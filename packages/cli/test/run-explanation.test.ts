@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { renderHtmlReport } from '../src/html-report.js';
+import { explainRun } from '../src/run-explanation.js';
+import { runTimeline } from '../src/run-timeline.js';
+import { demoRun, RUN_ID, spanEndPayload, spanStartPayload } from './support/otlp-fixtures.js';
+
+function timeline(withIncomplete = true) {
+  const { ended, neverEnded } = demoRun();
+  const records = ended.map((spec, i) => ({
+    seq: i + 1,
+    type: 'span.end',
+    payload: spanEndPayload(spec),
+  }));
+  if (withIncomplete)
+    records.push({ seq: 99, type: 'span.start', payload: spanStartPayload(neverEnded) });
+  return runTimeline(records);
+}
+
+describe('explainRun', () => {
+  it('answers the six questions from the record', () => {
+    const x = explainRun(RUN_ID, timeline(false));
+    expect(Object.keys(x)).toEqual([
+      'run_id',
+      'trigger',
+      'context',
+      'actions',
+      'checks',
+      'approvals',
+      'side_effects',
+    ]);
+    expect(x.trigger).toMatchObject({
+      principal: 'user:456',
+      trigger_type: 'human',
+      tenant_id: 'acme',
+      workflow_name: 'refund',
+      root_span: 'invoke_agent Support Agent',
+      credential_ref: 'cred:run-token-1',
+      started_at: '2026-11-20T09:30:00.000Z',
+      ended_at: '2026-11-20T09:30:00.900Z',
+      status: 'ok',
+      incomplete: false,
+      spans: 8,
+    });
+    expect(x.context.agents.map((a) => a.agent_id)).toEqual(['support-agent', 'research-agent']);
+    expect(x.context.agents[0]).toMatchObject({
+      agent_version: '1.4.0',
+      processes: ['orchestrator[4242]'],
+    });
+    expect(x.context.agents[1]!.processes).toEqual(['sub-agent[5151]']);
+    expect(x.context.llm_calls).toEqual([
+      expect.objectContaining({
+        model: 'scripted-1',
+        provider: 'scripted',
+        input_tokens: 120,
+        output_tokens: 42,
+        prompt_version: '7',
+      }),
+    ]);
+    expect(x.context.policy_versions).toEqual(['default', 'writes@3', 'outbound-mail']);
+    expect(x.actions.map((a) => [a.tool, a.credential_ref])).toEqual([
+      ['search_kb', 'cred:run-token-1'],
+      ['db_update', 'cred:db-writer'],
+      ['send_email', 'cred:run-token-1'],
+      ['delete_account', 'cred:run-token-1'],
+      ['fetch_doc', 'cred:run-token-1'],
+    ]);
+    expect(x.checks.map((c) => [c.tool, c.outcome, c.source])).toEqual([
+      ['search_kb', 'allow', 'span'],
+      ['db_update', 'allow', 'span'],
+      ['send_email', 'allow', 'span'],
+      ['send_email', 'approval_required', 'event:decision'],
+      ['delete_account', 'stop', 'span'],
+    ]);
+    expect(x.approvals).toEqual([
+      expect.objectContaining({
+        tool: 'send_email',
+        approver: 'human:alice',
+        decision: 'approved',
+        edits: ['subject'],
+      }),
+    ]);
+    expect(x.side_effects).toEqual([
+      expect.objectContaining({
+        tool: 'db_update',
+        target_system: 'sqlite:helpdesk',
+        object_id: 'ticket/991',
+        status: 'applied',
+        action_input_hash: `sha256:${'4'.repeat(64)}`,
+      }),
+    ]);
+  });
+
+  it('marks a run with a never-ended span as incomplete, with no end time', () => {
+    const x = explainRun(RUN_ID, timeline(true));
+    expect(x.trigger).toMatchObject({ status: 'incomplete', incomplete: true, ended_at: null });
+    expect(x.actions.at(-1)).toMatchObject({ tool: 'refund', incomplete: true });
+  });
+});
+
+describe('renderHtmlReport', () => {
+  const spans = timeline();
+  const html = renderHtmlReport(explainRun(RUN_ID, spans), spans, new Date('2026-11-25T00:00:00Z'));
+
+  it('escapes every recorded value', () => {
+    expect(html).not.toContain('<script>');
+    expect(html).toContain('destructive &#60;script&#62;alert(1)&#60;/script&#62;');
+    expect(html).toContain('&#60;b&#62;ok&#60;/b&#62; &#38; &#34;fine&#34;');
+  });
+
+  it('is self-contained: no external URL, script, stylesheet link or image', () => {
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|src=|href=|url\(|@import/i);
+    expect(html).toMatch(/^<!doctype html>/);
+  });
+
+  it('renders the timeline, the decisions and the approval', () => {
+    for (const text of [
+      'execute_tool send_email',
+      'approval_required',
+      'human:alice',
+      'sub-agent[5151]',
+      'ticket/991',
+      'incomplete',
+    ]) {
+      expect(html).toContain(text);
+    }
+    // One timeline row per span.
+    const timelineTable = html.slice(html.indexOf('<h2>Timeline</h2>'));
+    expect(timelineTable.match(/<tr class=/g)).toHaveLength(spans.length);
+  });
+});
