@@ -1,1 +1,126 @@
-export {};
+export {
+  ATTR_ACTOR_ID,
+  ATTR_ACTOR_TYPE,
+  ATTR_AGENT_ID,
+  ATTR_AGENT_NAME,
+  ATTR_AGENT_VERSION,
+  ATTR_APPROVAL_APPROVER,
+  ATTR_APPROVAL_DECISION,
+  ATTR_APPROVAL_EDITS,
+  ATTR_APPROVAL_ID,
+  ATTR_APPROVAL_INPUT_HASH,
+  ATTR_APPROVAL_NOTE,
+  ATTR_APPROVAL_PROPOSED_HASH,
+  ATTR_APPROVAL_SHOWN_HASH,
+  ATTR_APPROVAL_TIME,
+  ATTR_AUDIT_MISSING,
+  ATTR_AUDIT_VIOLATION,
+  ATTR_AUTHORIZATION_METHOD,
+  ATTR_CREDENTIAL_EXPIRES_AT,
+  ATTR_CREDENTIAL_ISSUER,
+  ATTR_CREDENTIAL_REF,
+  ATTR_CREDENTIAL_SCOPES,
+  ATTR_DATA_CLASSIFICATION,
+  ATTR_DATA_SUBJECTS,
+  ATTR_DECISION_ACTION_KEY,
+  ATTR_DECISION_OUTCOME,
+  ATTR_DECISION_POLICY,
+  ATTR_DECISION_POLICY_VERSION,
+  ATTR_DECISION_REASON,
+  ATTR_DECISION_SCOPE,
+  ATTR_DECISION_STAGE,
+  ATTR_INPUT_HASH,
+  ATTR_INPUT_HASH_ERROR,
+  ATTR_OUTPUT_HASH,
+  ATTR_OUTPUT_HASH_ERROR,
+  ATTR_PAYLOAD_HASH,
+  ATTR_PAYLOAD_REF,
+  ATTR_PROMPT_HASH,
+  ATTR_PROMPT_VERSION,
+  ATTR_RETENTION_POLICY,
+  ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
+  ATTR_SIDE_EFFECT_OBJECT_ID,
+  ATTR_SIDE_EFFECT_OPERATION,
+  ATTR_SIDE_EFFECT_RESULT_HASH,
+  ATTR_SIDE_EFFECT_STATUS,
+  ATTR_SIDE_EFFECT_TARGET_SYSTEM,
+  ATTR_SYSTEM_PROMPT_HASH,
+  ATTR_TARGET_ID,
+  ATTR_TARGET_TYPE,
+  ATTR_TENANT_ID,
+  ATTR_TOOL_NAME,
+  ATTR_TOOL_REASON,
+  ATTR_TOOL_VERSION,
+  ATTR_TRIGGER_PRINCIPAL,
+  ATTR_TRIGGER_TYPE,
+  ATTR_WORKFLOW_NAME,
+  ATTR_WORKFLOW_RUN_ID,
+  ATTR_WORKFLOW_VERSION,
+} from './attributes.js';
+export type { AuditHooks, HashKeyResolver } from './audit-hooks.js';
+export { getAuditHooks, setAuditHooks } from './audit-hooks.js';
+export type { RefusalCode } from './errors.js';
+export { AuditRefusedError, MissingRunContextError, ToolCallRefusedError } from './errors.js';
+export type {
+  CanonicalJsonResult,
+  HashErrorCode,
+  HashKey,
+  HashResult,
+  HashValueOptions,
+} from './hash-value.js';
+export {
+  canonicalJson,
+  DEFAULT_HASH_MAX_DEPTH,
+  DEFAULT_HASH_MAX_SIZE,
+  hashCanonicalJson,
+  hashValue,
+} from './hash-value.js';
+export type { HeaderCarrier } from './propagation.js';
+export { extractRunContext, injectRunContext, withRemoteRunContext } from './propagation.js';
+export type {
+  PiiKind,
+  RedactionKind,
+  RedactOptions,
+  RedactResult,
+  SecretKind,
+} from './redaction.js';
+export { looksLikeSecret, redactString } from './redaction.js';
+export type { RunAttributes } from './run-context.js';
+export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export type { RunHandle, RunWorkflowOptions, TriggerType } from './run-workflow.js';
+export { runWorkflow } from './run-workflow.js';
+export {
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_AGENT_ID,
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_AGENT_VERSION,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_PROMPT_NAME,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_REQUEST_TEMPERATURE,
+  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+  ATTR_GEN_AI_RESPONSE_ID,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+  ATTR_GEN_AI_TOOL_CALL_ID,
+  ATTR_GEN_AI_TOOL_CALL_RESULT,
+  ATTR_GEN_AI_TOOL_DESCRIPTION,
+  ATTR_GEN_AI_TOOL_NAME,
+  ATTR_GEN_AI_TOOL_TYPE,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_GEN_AI_WORKFLOW_NAME,
+  ERROR_TYPE_VALUE_OTHER,
+  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
+} from './semconv.js';
+export type { ToolCallHandle, TraceToolCallOptions } from './trace-tool-call.js';
+export { traceToolCall } from './trace-tool-call.js';

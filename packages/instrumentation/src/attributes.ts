@@ -1,0 +1,113 @@
+/**
+ * The agent-audit attribute names. Every workflow span and every tool-call span carries
+ * `agent.id`, `workflow.run_id`, `credential.ref` and `input.hash` (the product card's four);
+ * the SDK's AuditSpanProcessor stamps the run-level ones on every other span of the run.
+ *
+ * Names are spelled out in full (never concatenated) so they can be grepped.
+ */
+
+// Run attribution.
+/** Stable id of the agent definition, e.g. `support-agent`. */
+export const ATTR_AGENT_ID = 'agent.id';
+/** Version of the agent definition. */
+export const ATTR_AGENT_VERSION = 'agent.version';
+/** Human-readable agent name. */
+export const ATTR_AGENT_NAME = 'agent.name';
+/** Correlation id of one run, shared by every span of the run in every process. */
+export const ATTR_WORKFLOW_RUN_ID = 'workflow.run_id';
+export const ATTR_WORKFLOW_NAME = 'workflow.name';
+export const ATTR_WORKFLOW_VERSION = 'workflow.version';
+/** Reference id of the credential used, never the secret itself. */
+export const ATTR_CREDENTIAL_REF = 'credential.ref';
+/** Who or what started the run: `user:456`, `system:nightly-sync`. */
+export const ATTR_TRIGGER_PRINCIPAL = 'trigger.principal';
+/** human | system | schedule | agent */
+export const ATTR_TRIGGER_TYPE = 'trigger.type';
+export const ATTR_TENANT_ID = 'tenant.id';
+
+// Hashes of what went in and came out.
+/** `sha256:<hex>` or `hmac-sha256:<key-id>:<hex>` of the RFC 8785 canonical JSON of the input. */
+export const ATTR_INPUT_HASH = 'input.hash';
+/** Why `input.hash` is absent: `<code>: <message>` (cycle, too_deep, too_large, …). */
+export const ATTR_INPUT_HASH_ERROR = 'input.hash_error';
+export const ATTR_OUTPUT_HASH = 'output.hash';
+export const ATTR_OUTPUT_HASH_ERROR = 'output.hash_error';
+
+// Tools.
+export const ATTR_TOOL_NAME = 'tool.name';
+export const ATTR_TOOL_VERSION = 'tool.version';
+/** The agent's stated reason (rationale) for calling the tool. */
+export const ATTR_TOOL_REASON = 'tool.reason';
+
+// Policy decisions.
+/** allow | stop | approval_required */
+export const ATTR_DECISION_OUTCOME = 'decision.outcome';
+export const ATTR_DECISION_REASON = 'decision.reason';
+/** Id of the policy that decided. */
+export const ATTR_DECISION_POLICY = 'decision.policy';
+export const ATTR_DECISION_POLICY_VERSION = 'decision.policy_version';
+/** Stable de-duplication key of the proposed action (tool + canonical arguments + scope). */
+export const ATTR_DECISION_ACTION_KEY = 'decision.action_key';
+/** user | tenant | global */
+export const ATTR_DECISION_SCOPE = 'decision.scope';
+/** pre (before execution) | post (after execution) */
+export const ATTR_DECISION_STAGE = 'decision.stage';
+/** How the action was authorized: policy | human_approval | just_in_time */
+export const ATTR_AUTHORIZATION_METHOD = 'authorization.method';
+
+// Approvals.
+export const ATTR_APPROVAL_ID = 'approval.id';
+export const ATTR_APPROVAL_APPROVER = 'approval.approver';
+/** approved | rejected */
+export const ATTR_APPROVAL_DECISION = 'approval.decision';
+/** Time of the human decision, ISO 8601. */
+export const ATTR_APPROVAL_TIME = 'approval.time';
+/** Hash of what the approver was shown. */
+export const ATTR_APPROVAL_SHOWN_HASH = 'approval.shown_hash';
+/** `input.hash` of the arguments the approver approved (after edits). */
+export const ATTR_APPROVAL_INPUT_HASH = 'approval.input_hash';
+/** `input.hash` of the arguments originally proposed. */
+export const ATTR_APPROVAL_PROPOSED_HASH = 'approval.proposed_hash';
+/** Names of the argument fields the approver changed. */
+export const ATTR_APPROVAL_EDITS = 'approval.edits';
+export const ATTR_APPROVAL_NOTE = 'approval.note';
+
+// Side effects.
+export const ATTR_SIDE_EFFECT_TARGET_SYSTEM = 'side_effect.target_system';
+export const ATTR_SIDE_EFFECT_OBJECT_ID = 'side_effect.object_id';
+export const ATTR_SIDE_EFFECT_OPERATION = 'side_effect.operation';
+export const ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY = 'side_effect.idempotency_key';
+export const ATTR_SIDE_EFFECT_RESULT_HASH = 'side_effect.result_hash';
+/** applied | blocked */
+export const ATTR_SIDE_EFFECT_STATUS = 'side_effect.status';
+
+// Credentials.
+export const ATTR_CREDENTIAL_SCOPES = 'credential.scopes';
+export const ATTR_CREDENTIAL_EXPIRES_AT = 'credential.expires_at';
+export const ATTR_CREDENTIAL_ISSUER = 'credential.issuer';
+
+// Prompts (LLM calls).
+export const ATTR_PROMPT_HASH = 'prompt.hash';
+export const ATTR_PROMPT_VERSION = 'prompt.version';
+export const ATTR_SYSTEM_PROMPT_HASH = 'prompt.system_hash';
+
+// Lifecycle events: who did what to which object.
+/** agent | human | system */
+export const ATTR_ACTOR_TYPE = 'actor.type';
+export const ATTR_ACTOR_ID = 'actor.id';
+export const ATTR_TARGET_TYPE = 'target.type';
+export const ATTR_TARGET_ID = 'target.id';
+/** Hash (or external reference) of an event's structured payload. */
+export const ATTR_PAYLOAD_HASH = 'payload.hash';
+export const ATTR_PAYLOAD_REF = 'payload.ref';
+
+// Compliance.
+export const ATTR_DATA_SUBJECTS = 'data.subjects';
+export const ATTR_DATA_CLASSIFICATION = 'data.classification';
+export const ATTR_RETENTION_POLICY = 'retention.policy';
+
+// Audit enforcement.
+/** String array of violation codes, e.g. `['no_run_context']`. */
+export const ATTR_AUDIT_VIOLATION = 'audit.violation';
+/** String array of mandatory attribute names that are missing, e.g. `['input.hash']`. */
+export const ATTR_AUDIT_MISSING = 'audit.missing';

@@ -1,0 +1,89 @@
+import type { Span } from '@opentelemetry/api';
+import { type HashKey, hashKeyProblem } from './hash-value.js';
+import type { RunAttributes } from './run-context.js';
+
+/** Chooses the hash key for a span, e.g. one key per tenant. */
+export type HashKeyResolver = (run: RunAttributes | undefined) => HashKey | undefined;
+
+/**
+ * How the SDK (or a test) plugs into the instrumentation API without this package importing
+ * it. One registration per process, shared by every copy of this package that is loaded.
+ */
+export interface AuditHooks {
+  /**
+   * Refuse, before the tool runs, a tool call with no run context (and a policy hook's
+   * `stop`/`approval_required`, which always refuse). The default value is false.
+   */
+  readonly strict?: boolean;
+  /**
+   * Keyed HMAC for `input.hash`/`output.hash`, either one key or a resolver (per tenant).
+   * The default value is undefined: unkeyed `sha256:`.
+   */
+  readonly hashKey?: HashKey | HashKeyResolver;
+  /**
+   * Record raw tool arguments/results and LLM messages (`gen_ai.tool.call.arguments`, …).
+   * The default value is false: only hashes are recorded.
+   */
+  readonly captureContent?: boolean;
+  /**
+   * Awaited after the tool span starts and before the tool runs. The SDK resolves it once the
+   * pre-exec record is durable (fail-closed mode) or returns undefined. A rejection refuses
+   * the tool call with an {@link AuditRefusedError}.
+   */
+  readonly beforeToolCall?: (span: Span) => Promise<void> | void;
+}
+
+const HOOKS_KEY = Symbol.for('@agent-audit/instrumentation.hooks');
+const NO_HOOKS: AuditHooks = Object.freeze({});
+
+type GlobalWithHooks = typeof globalThis & { [HOOKS_KEY]?: AuditHooks };
+
+/**
+ * Registers the process-wide hooks (replacing earlier ones); `undefined` removes them.
+ * A bad option throws `Configuration: … is invalid, expected … (actual: …)`.
+ */
+export function setAuditHooks(hooks: AuditHooks | undefined): void {
+  const g = globalThis as GlobalWithHooks;
+  if (hooks === undefined) {
+    delete g[HOOKS_KEY];
+    return;
+  }
+  if (hooks === null || typeof hooks !== 'object') {
+    throw new Error(
+      `Configuration: hooks is invalid, expected an object (actual: ${typeof hooks})`,
+    );
+  }
+  for (const name of ['strict', 'captureContent'] as const) {
+    const v = hooks[name];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new Error(
+        `Configuration: ${name} is invalid, expected a boolean (actual: ${typeof v})`,
+      );
+    }
+  }
+  if (hooks.beforeToolCall !== undefined && typeof hooks.beforeToolCall !== 'function') {
+    throw new Error(
+      `Configuration: beforeToolCall is invalid, expected a function (actual: ${typeof hooks.beforeToolCall})`,
+    );
+  }
+  if (hooks.hashKey !== undefined && typeof hooks.hashKey !== 'function') {
+    const problem = hashKeyProblem(hooks.hashKey);
+    if (problem !== undefined) throw new Error(`Configuration: hashKey is invalid, ${problem}`);
+  }
+  // A frozen copy: later mutation of the caller's object cannot change behaviour mid-run.
+  g[HOOKS_KEY] = Object.freeze({ ...hooks });
+}
+
+/** The registered hooks, or an empty object. */
+export function getAuditHooks(): AuditHooks {
+  return (globalThis as GlobalWithHooks)[HOOKS_KEY] ?? NO_HOOKS;
+}
+
+/** The hash key for a span of `run`; a resolver that throws counts as no key (diag'd by caller). */
+export function resolveHashKey(
+  hooks: AuditHooks,
+  run: RunAttributes | undefined,
+): HashKey | undefined {
+  const k = hooks.hashKey;
+  return typeof k === 'function' ? k(run) : k;
+}

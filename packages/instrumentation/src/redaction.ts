@@ -1,0 +1,222 @@
+/**
+ * A pure secret and PII scanner. The SDK runs it over every string attribute and event
+ * attribute in `onEnding`, before the store and before Jaeger; agents may also call it.
+ * Counts are returned, never the values found.
+ */
+
+export type SecretKind =
+  | 'api_key'
+  | 'aws_access_key'
+  | 'github_token'
+  | 'slack_token'
+  | 'jwt'
+  | 'pem'
+  | 'bearer'
+  | 'basic_auth'
+  | 'url_credentials'
+  | 'url_token'
+  | 'secret_assignment';
+
+export type PiiKind = 'email' | 'phone' | 'card_number';
+
+export type RedactionKind = SecretKind | PiiKind;
+
+export interface RedactOptions {
+  /** Redact secrets (API keys, tokens, keys, credentials in URLs). The default value is true. */
+  secrets?: boolean;
+  /** Mask personal data (emails, phone numbers, Luhn-valid card numbers). The default value is true. */
+  pii?: boolean;
+}
+
+export interface RedactResult {
+  /** The input with every finding replaced by `[REDACTED:<kind>]`. */
+  value: string;
+  /** Findings per kind; empty when nothing was found. */
+  hits: Partial<Record<RedactionKind, number>>;
+}
+
+interface Rule {
+  kind: RedactionKind;
+  pii: boolean;
+  re: RegExp;
+  /** Replaces one match; returning the match unchanged means "not a finding". */
+  replace: (match: string, ...groups: string[]) => string;
+}
+
+const tag = (kind: RedactionKind) => `[REDACTED:${kind}]`;
+const whole = (kind: RedactionKind) => (): string => tag(kind);
+const keepPrefix =
+  (kind: RedactionKind) =>
+  (_m: string, prefix: string): string =>
+    `${prefix}${tag(kind)}`;
+
+// Order matters: whole blocks and structured tokens first, so a JWT inside a Bearer header or a
+// key inside a PEM block is counted once, as the outer kind.
+const RULES: readonly Rule[] = [
+  {
+    kind: 'pem',
+    pii: false,
+    re: /-----BEGIN [A-Z0-9 ]{1,40}-----[\s\S]*?(?:-----END [A-Z0-9 ]{1,40}-----|$)/g,
+    replace: whole('pem'),
+  },
+  {
+    kind: 'bearer',
+    pii: false,
+    re: /\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
+    replace: keepPrefix('bearer'),
+  },
+  {
+    kind: 'basic_auth',
+    pii: false,
+    re: /\b(Basic\s+)[A-Za-z0-9+/]{8,}={0,2}/g,
+    replace: keepPrefix('basic_auth'),
+  },
+  {
+    kind: 'url_credentials',
+    pii: false,
+    re: /\b([a-z][a-z0-9+.-]{1,20}:\/\/)[^\s/?#@:]+:[^\s/?#@]+@/gi,
+    replace: (_m, scheme) => `${scheme}${tag('url_credentials')}@`,
+  },
+  {
+    kind: 'jwt',
+    pii: false,
+    re: /\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g,
+    replace: whole('jwt'),
+  },
+  {
+    kind: 'api_key',
+    pii: false,
+    re: /\bsk-(?:[A-Za-z0-9]+-){0,3}[A-Za-z0-9_-]{20,}/g,
+    replace: whole('api_key'),
+  },
+  {
+    kind: 'aws_access_key',
+    pii: false,
+    re: /\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[A-Z0-9]{16}\b/g,
+    replace: whole('aws_access_key'),
+  },
+  {
+    kind: 'github_token',
+    pii: false,
+    re: /\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g,
+    replace: whole('github_token'),
+  },
+  {
+    kind: 'slack_token',
+    pii: false,
+    re: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g,
+    replace: whole('slack_token'),
+  },
+  {
+    kind: 'url_token',
+    pii: false,
+    re: /([?&;](?:access_token|id_token|refresh_token|token|api_key|apikey|api-key|key|secret|client_secret|password|passwd|pwd|sig|signature|auth|session|sessionid)=)[^&\s#"'<>]+/gi,
+    replace: keepPrefix('url_token'),
+  },
+  {
+    kind: 'secret_assignment',
+    pii: false,
+    re: /\b((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi,
+    replace: keepPrefix('secret_assignment'),
+  },
+  {
+    kind: 'email',
+    pii: true,
+    re: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b/g,
+    replace: whole('email'),
+  },
+  {
+    kind: 'card_number',
+    pii: true,
+    re: /(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d])/g,
+    replace: (m) => (luhnValid(m.replace(/[ -]/g, '')) ? tag('card_number') : m),
+  },
+  {
+    kind: 'phone',
+    pii: true,
+    // A leading + or at least one separator is required, so bare ids, epoch times and
+    // amounts are not phone numbers; ISO dates are excluded below.
+    re: /(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,5}){1,4}(?![\w-])/g,
+    replace: (m) => (isPhone(m) ? tag('phone') : m),
+  },
+];
+
+function luhnValid(digits: string): boolean {
+  if (digits.length < 13 || digits.length > 19) return false;
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$|^\d{4}[./]\d{2}[./]\d{2}$|^\d{2}[./-]\d{2}[./-]\d{4}$/;
+const VERSION_LIKE = /^\d+\.\d+\.\d+$/;
+
+function isPhone(m: string): boolean {
+  const digits = m.replace(/\D/g, '').length;
+  const plus = m.startsWith('+');
+  if (ISO_DATE.test(m) || VERSION_LIKE.test(m)) return false;
+  if (plus) return digits >= 8 && digits <= 15;
+  return digits >= 10 && digits <= 15;
+}
+
+// Cheap pre-filter: a string that contains none of these cannot match any rule.
+const MAYBE = /[-@:=]|\d{3}|Bearer|Basic|eyJ|AKIA|ASIA|ABIA|ACCA|AIDA|AROA|gh[pousr]_|xox/i;
+
+/** Replaces secrets and PII in `s` by `[REDACTED:<kind>]` and counts them. Never throws. */
+export function redactString(s: string, options: RedactOptions = {}): RedactResult {
+  const hits: Partial<Record<RedactionKind, number>> = {};
+  if (typeof s !== 'string' || s.length < 8 || !MAYBE.test(s)) return { value: s, hits };
+  const secrets = options.secrets !== false;
+  const pii = options.pii !== false;
+  let value = s;
+  try {
+    for (const rule of RULES) {
+      if (rule.pii ? !pii : !secrets) continue;
+      rule.re.lastIndex = 0;
+      value = value.replace(rule.re, (match: string, ...rest: unknown[]) => {
+        const groups = rest.filter((g): g is string => typeof g === 'string');
+        const out = rule.replace(match, ...groups);
+        if (out !== match) hits[rule.kind] = (hits[rule.kind] ?? 0) + 1;
+        return out;
+      });
+    }
+  } catch {
+    // Fail closed: an unscannable string is withheld entirely.
+    return { value: tag('api_key'), hits: { api_key: 1 } };
+  }
+  return { value, hits };
+}
+
+/**
+ * True when `s` contains a secret (by the rules of {@link redactString}) or, as a whole, looks
+ * like a random token (long, mixed case and digits, high entropy). Used to refuse a
+ * `credential.ref` that is really a credential.
+ */
+export function looksLikeSecret(s: string): boolean {
+  if (typeof s !== 'string') return false;
+  const { hits } = redactString(s, { pii: false });
+  if (Object.keys(hits).length > 0) return true;
+  return looksRandom(s.trim());
+}
+
+function looksRandom(s: string): boolean {
+  if (s.length < 24 || !/^[A-Za-z0-9+/=_-]+$/.test(s)) return false;
+  if (!/[a-z]/.test(s) || !/[A-Z]/.test(s) || !/\d/.test(s)) return false;
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let entropy = 0;
+  for (const n of counts.values()) {
+    const p = n / s.length;
+    entropy -= p * Math.log2(p);
+  }
+  return entropy >= 4;
+}

@@ -1,0 +1,261 @@
+import {
+  type Attributes,
+  context,
+  INVALID_SPAN_CONTEXT,
+  type Span,
+  SpanKind,
+  trace,
+} from '@opentelemetry/api';
+import {
+  ATTR_AGENT_ID,
+  ATTR_AGENT_NAME,
+  ATTR_AGENT_VERSION,
+  ATTR_AUDIT_MISSING,
+  ATTR_AUDIT_VIOLATION,
+  ATTR_CREDENTIAL_REF,
+  ATTR_INPUT_HASH,
+  ATTR_INPUT_HASH_ERROR,
+  ATTR_OUTPUT_HASH,
+  ATTR_OUTPUT_HASH_ERROR,
+  ATTR_TENANT_ID,
+  ATTR_TRIGGER_PRINCIPAL,
+  ATTR_TRIGGER_TYPE,
+  ATTR_WORKFLOW_NAME,
+  ATTR_WORKFLOW_RUN_ID,
+  ATTR_WORKFLOW_VERSION,
+} from './attributes.js';
+import { getAuditHooks, resolveHashKey } from './audit-hooks.js';
+import { hashValue } from './hash-value.js';
+import { uuidV7 } from './internal/ids.js';
+import { checkString, endSpan, isThenable, log, markError, put } from './internal/span-utils.js';
+import { getTracer } from './internal/tracer.js';
+import { looksLikeSecret } from './redaction.js';
+import { getRunContext, isValidRunId, type RunAttributes, setRunContext } from './run-context.js';
+import {
+  ATTR_GEN_AI_AGENT_ID,
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_AGENT_VERSION,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_WORKFLOW_NAME,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
+} from './semconv.js';
+
+/** Documented values of `trigger.type`. */
+export type TriggerType = 'human' | 'system' | 'schedule' | 'agent';
+
+export interface RunWorkflowOptions {
+  /** `agent.id`: stable id of the agent definition. Required. */
+  agentId: string;
+  agentVersion?: string;
+  /** `agent.name`; the span is `invoke_agent {agentName}` when given. */
+  agentName?: string;
+  /** `gen_ai.request.model` of the agent's model. */
+  model?: string;
+  /** `workflow.name`; the span is `invoke_workflow {workflowName}` when no agentName is given. */
+  workflowName?: string;
+  workflowVersion?: string;
+  /**
+   * `workflow.run_id`. The default value is the enclosing run's id (a local parent run, or a
+   * remote one from W3C baggage), else a new UUID v7.
+   */
+  runId?: string;
+  /** `trigger.principal`, e.g. `user:456`. The default value is the enclosing run's. */
+  triggerPrincipal?: string;
+  /** `trigger.type`. The default value is the enclosing run's, or `agent` under a parent run. */
+  triggerType?: TriggerType | (string & {});
+  /** `credential.ref` of the run-scoped credential. The default value is the enclosing run's. */
+  credentialRef?: string;
+  /** Hashed into `input.hash`; never recorded raw. */
+  input?: unknown;
+  /** `tenant.id`. The default value is the enclosing run's. */
+  tenantId?: string;
+}
+
+/** What the workflow body receives. */
+export interface RunHandle {
+  readonly runId: string;
+  readonly span: Span;
+}
+
+const VIOLATION_CREDENTIAL_REF = 'credential_ref_looks_like_secret';
+
+/**
+ * Runs `fn` as one audited agent run: starts the `invoke_agent {agentName}` (or
+ * `invoke_workflow {workflowName}`) span, makes the run the active context for everything
+ * `fn` does (async included; W3C baggage carries the run id and principal to other processes),
+ * and ends the span with `error.type` on failure. Returns what `fn` returns; the agent's own
+ * error is rethrown unchanged. Telemetry failures never reach `fn`.
+ *
+ * A bad option throws `Configuration: …` before anything runs.
+ */
+export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle) => T): T {
+  validate(options, fn);
+  const parentCtx = context.active();
+  let span: Span | undefined;
+  let ctx = parentCtx;
+  let runId = options.runId;
+  try {
+    const parent = getRunContext(parentCtx);
+    runId = options.runId ?? parent?.runId ?? uuidV7();
+    const violations: string[] = [];
+    let credentialRef = options.credentialRef ?? parent?.credentialRef;
+    if (credentialRef !== undefined && looksLikeSecret(credentialRef)) {
+      // Refused: a secret must never become an attribute, not even once.
+      credentialRef = undefined;
+      violations.push(VIOLATION_CREDENTIAL_REF);
+    }
+    const run: RunAttributes = Object.freeze({
+      runId,
+      agentId: options.agentId,
+      agentName: options.agentName,
+      agentVersion: options.agentVersion,
+      triggerPrincipal: options.triggerPrincipal ?? parent?.triggerPrincipal,
+      triggerType: options.triggerType ?? parent?.triggerType ?? (parent ? 'agent' : undefined),
+      credentialRef,
+      tenantId: options.tenantId ?? parent?.tenantId,
+      workflowName: options.workflowName ?? parent?.workflowName,
+      workflowVersion: options.workflowVersion ?? parent?.workflowVersion,
+      model: options.model,
+    });
+
+    const attrs = runAttributes(run);
+    const isAgent = options.agentName !== undefined || options.workflowName === undefined;
+    attrs[ATTR_GEN_AI_OPERATION_NAME] = isAgent
+      ? GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT
+      : GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW;
+    const missing: string[] = [];
+    if (options.input !== undefined) {
+      const hooks = getAuditHooks();
+      const h = hashValue(options.input, { key: safeHashKey(hooks, run) });
+      if (h.ok) attrs[ATTR_INPUT_HASH] = h.hash;
+      else {
+        attrs[ATTR_INPUT_HASH_ERROR] = h.error;
+        missing.push(ATTR_INPUT_HASH);
+      }
+    }
+    if (credentialRef === undefined) missing.push(ATTR_CREDENTIAL_REF);
+    if (violations.length > 0) attrs[ATTR_AUDIT_VIOLATION] = violations;
+    if (missing.length > 0) attrs[ATTR_AUDIT_MISSING] = missing;
+
+    const operation = attrs[ATTR_GEN_AI_OPERATION_NAME] as string;
+    const target = isAgent ? options.agentName : options.workflowName;
+    const name = target === undefined ? operation : `${operation} ${target}`;
+    span = getTracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes: attrs }, parentCtx);
+    ctx = setRunContext(trace.setSpan(parentCtx, span), run);
+  } catch (err) {
+    log.error('runWorkflow: starting the run span failed; running the workflow untraced', err);
+    if (span !== undefined) endSpan(span);
+    span = undefined;
+    ctx = parentCtx;
+  }
+
+  const handle: RunHandle = Object.freeze({
+    runId: runId ?? '',
+    span: span ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
+  });
+  if (span === undefined) return fn(handle);
+  const runSpan = span;
+
+  let result: T;
+  try {
+    result = context.with(ctx, fn, undefined, handle);
+  } catch (err) {
+    markError(runSpan, err);
+    endSpan(runSpan);
+    throw err;
+  }
+  if (isThenable(result)) {
+    return result.then(
+      (value) => {
+        finishOk(runSpan, value, ctx);
+        return value;
+      },
+      (err: unknown) => {
+        markError(runSpan, err);
+        endSpan(runSpan);
+        throw err;
+      },
+    ) as T;
+  }
+  finishOk(runSpan, result, ctx);
+  return result;
+}
+
+function finishOk(span: Span, value: unknown, ctx: ReturnType<typeof context.active>): void {
+  try {
+    if (value !== undefined) {
+      const h = hashValue(value, { key: safeHashKey(getAuditHooks(), getRunContext(ctx)) });
+      if (h.ok) span.setAttribute(ATTR_OUTPUT_HASH, h.hash);
+      else span.setAttribute(ATTR_OUTPUT_HASH_ERROR, h.error);
+    }
+  } catch (err) {
+    log.error('runWorkflow: hashing the output failed', err);
+  }
+  endSpan(span);
+}
+
+/** The run-level attributes every span of a run carries (ours and the GenAI ones). */
+export function runAttributes(run: RunAttributes): Attributes {
+  const a: Attributes = {};
+  put(a, ATTR_WORKFLOW_RUN_ID, run.runId);
+  put(a, ATTR_AGENT_ID, run.agentId);
+  put(a, ATTR_AGENT_NAME, run.agentName);
+  put(a, ATTR_AGENT_VERSION, run.agentVersion);
+  put(a, ATTR_TRIGGER_PRINCIPAL, run.triggerPrincipal);
+  put(a, ATTR_TRIGGER_TYPE, run.triggerType);
+  put(a, ATTR_CREDENTIAL_REF, run.credentialRef);
+  put(a, ATTR_TENANT_ID, run.tenantId);
+  put(a, ATTR_WORKFLOW_NAME, run.workflowName);
+  put(a, ATTR_WORKFLOW_VERSION, run.workflowVersion);
+  put(a, ATTR_GEN_AI_AGENT_ID, run.agentId);
+  put(a, ATTR_GEN_AI_AGENT_NAME, run.agentName);
+  put(a, ATTR_GEN_AI_AGENT_VERSION, run.agentVersion);
+  put(a, ATTR_GEN_AI_WORKFLOW_NAME, run.workflowName);
+  put(a, ATTR_GEN_AI_REQUEST_MODEL, run.model);
+  return a;
+}
+
+/** The hash key for `run`; a throwing resolver means "unkeyed", reported once per call. */
+export function safeHashKey(
+  hooks: ReturnType<typeof getAuditHooks>,
+  run: RunAttributes | undefined,
+): ReturnType<typeof resolveHashKey> {
+  try {
+    return resolveHashKey(hooks, run);
+  } catch (err) {
+    log.error('hashKey resolver threw; hashing without a key', err);
+    return undefined;
+  }
+}
+
+function validate(options: RunWorkflowOptions, fn: unknown): void {
+  if (options === null || typeof options !== 'object') {
+    throw new Error(
+      `Configuration: options is invalid, expected an object (actual: ${typeof options})`,
+    );
+  }
+  if (typeof fn !== 'function') {
+    throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
+  }
+  checkString('agentId', options.agentId, true);
+  for (const name of [
+    'agentVersion',
+    'agentName',
+    'model',
+    'workflowName',
+    'workflowVersion',
+    'triggerPrincipal',
+    'triggerType',
+    'credentialRef',
+    'tenantId',
+  ] as const) {
+    checkString(name, options[name], false);
+  }
+  if (options.runId !== undefined && !isValidRunId(options.runId)) {
+    throw new Error(
+      `Configuration: runId is invalid, expected 1-128 characters [A-Za-z0-9._:@/+=-] starting with a letter or digit (actual: ${JSON.stringify(String(options.runId).slice(0, 40))})`,
+    );
+  }
+}

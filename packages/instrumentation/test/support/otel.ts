@@ -1,0 +1,58 @@
+// The OpenTelemetry SDK is not a dependency of this API-only package (and must not become
+// one); the tests borrow the copies installed for @agent-audit/sdk.
+
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '../../../sdk/node_modules/@opentelemetry/context-async-hooks';
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '../../../sdk/node_modules/@opentelemetry/core';
+import {
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from '../../../sdk/node_modules/@opentelemetry/sdk-trace';
+
+export interface TestOtel {
+  exporter: InMemorySpanExporter;
+  provider: TracerProvider;
+  spans(): ReadableSpan[];
+  byName(name: string): ReadableSpan;
+  reset(): void;
+}
+
+/** Registers a real SDK tracer provider, ALS context manager and W3C propagators globally. */
+export function setupOtel(): TestOtel {
+  trace.disable();
+  context.disable();
+  propagation.disable();
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(provider);
+  propagation.setGlobalPropagator(
+    new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    }),
+  );
+  return {
+    exporter,
+    provider,
+    spans: () => exporter.getFinishedSpans(),
+    byName(name) {
+      const found = exporter.getFinishedSpans().filter((s) => s.name === name);
+      if (found.length !== 1) {
+        throw new Error(
+          `expected one span named ${name}, found ${found.length}: ${exporter
+            .getFinishedSpans()
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
+      }
+      return found[0]!;
+    },
+    reset: () => exporter.reset(),
+  };
+}
