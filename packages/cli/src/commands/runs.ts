@@ -158,9 +158,8 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
       }
       const location = existingStore(globals, ctx);
       const rows = await withStoreReader(location, async (reader) => {
-        const runs = [...(await reader.listRuns(filter))].sort((a, b) =>
-          a.start === b.start ? a.run_id.localeCompare(b.run_id) : a.start < b.start ? -1 : 1,
-        );
+        // Newest first, as the store lists them: an incident starts from the latest runs.
+        const runs = reader.listRuns(filter);
         if (!options.actions && options.decision === undefined) return runs as RunRow[];
         const out: RunRow[] = [];
         for (const run of runs) {
