@@ -1,1 +1,33 @@
-export {};
+export { AuditStore } from './audit-store.js';
+export { StoreError } from './errors.js';
+export type { FsLayer } from './fs-layer.js';
+export { nodeFsLayer } from './fs-layer.js';
+export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';
+export { generateSigningKeyPair, keyIdOf, writeKeyPair } from './signing-keys.js';
+export type { StorePaths } from './store-paths.js';
+export { resolveStorePaths } from './store-paths.js';
+export type { StoreReader } from './store-reader.js';
+export { openStoreReader } from './store-reader.js';
+export type {
+  AppendEntry,
+  AppendResult,
+  AuditStoreOptions,
+  CheckpointBody,
+  EntryType,
+  JsonValue,
+  RecordTags,
+  RecordType,
+  RunFilter,
+  RunSummary,
+  SignedCheckpoint,
+  StoredRecord,
+  StoreNotice,
+  VerifyOptions,
+  VerifyProblem,
+  VerifyProgress,
+  VerifyPrune,
+  VerifyRecovery,
+  VerifyReport,
+  VerifyStatus,
+} from './types.js';
+export { verifyStore } from './verify-store.js';

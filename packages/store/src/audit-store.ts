@@ -1,0 +1,1119 @@
+import {
+  createHash,
+  type Hash,
+  type KeyObject,
+  hash as oneShotHash,
+  randomBytes,
+} from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type AnchorEntry, anchorLine, readAnchorFile } from './anchor-file.js';
+import { canonicalJson } from './canonical-json.js';
+import { signCheckpoint } from './checkpoint.js';
+import { configurationError, StoreError } from './errors.js';
+import { type FsLayer, fsyncDirSync, nodeFsLayer, writeFully, writeFullySync } from './fs-layer.js';
+import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
+import {
+  computeLineHash,
+  type EncodedRecord,
+  encodeRecord,
+  FORMAT_VERSION,
+  GENESIS_HASH,
+  parseEnvelope,
+} from './record-format.js';
+import { listSegments, SEGMENTS_DIR, scanLines, segmentFileName } from './segment-files.js';
+import { loadOrCreateSigningKey } from './signing-keys.js';
+import {
+  ANCHOR_FILE,
+  DEFAULT_STORE_DIR,
+  DEFAULT_TRUST_DIR,
+  RECOVERED_DIR,
+  STORE_CHECKPOINTS_FILE,
+} from './store-paths.js';
+import type {
+  AppendEntry,
+  AppendResult,
+  AuditStoreOptions,
+  RecordType,
+  SignedCheckpoint,
+  StoreNotice,
+} from './types.js';
+
+const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event']);
+const DAMAGED_SUFFIX = '.damaged';
+
+interface Pending {
+  type: RecordType;
+  time: string;
+  tagsJson: string;
+  payloadJson: string;
+  resolve: (result: AppendResult) => void;
+  reject: (error: Error) => void;
+}
+
+interface Batch {
+  buf: Buffer;
+  offset: number;
+  records: EncodedRecord[];
+  pending: Pending[];
+  checkpoint: SignedCheckpoint | undefined;
+  checkpointWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }>;
+  applied: boolean;
+}
+
+interface Resolved {
+  dir: string;
+  signingKey: KeyObject | string | undefined;
+  trustDir: string;
+  anchorPath: string;
+  checkpointEveryRecords: number;
+  checkpointIntervalMs: number;
+  segmentMaxBytes: number;
+  segmentMaxAgeMs: number;
+  onNotice: (notice: StoreNotice) => void;
+  fs: FsLayer;
+  now: () => Date;
+}
+
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw configurationError(name, 'a positive integer', value);
+  }
+  return value;
+}
+
+function resolveOptions(options: AuditStoreOptions): Resolved {
+  if (options === null || typeof options !== 'object') {
+    throw configurationError('options', 'an object', options);
+  }
+  for (const key of ['dir', 'trustDir', 'anchorPath'] as const) {
+    const v = options[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
+      throw configurationError(key, 'a non-empty path string', v);
+    }
+  }
+  const dir = path.resolve(options.dir ?? DEFAULT_STORE_DIR);
+  const trustDir = path.resolve(options.trustDir ?? DEFAULT_TRUST_DIR);
+  return {
+    dir,
+    signingKey: options.signingKey,
+    trustDir,
+    anchorPath: path.resolve(options.anchorPath ?? path.join(trustDir, ANCHOR_FILE)),
+    checkpointEveryRecords: positiveInt(
+      'checkpointEveryRecords',
+      options.checkpointEveryRecords,
+      1000,
+    ),
+    checkpointIntervalMs: positiveInt('checkpointIntervalMs', options.checkpointIntervalMs, 5000),
+    segmentMaxBytes: positiveInt('segmentMaxBytes', options.segmentMaxBytes, 64 * 1024 * 1024),
+    segmentMaxAgeMs: positiveInt('segmentMaxAgeMs', options.segmentMaxAgeMs, 24 * 60 * 60 * 1000),
+    onNotice: options.onNotice ?? (() => {}),
+    fs: options.fs ?? nodeFsLayer,
+    now: options.now ?? (() => new Date()),
+  };
+}
+
+/** Turn an OS error into a StoreError that names the store and says how to fix it. */
+function ioError(dir: string, what: string, error: unknown): StoreError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+  const reason = (error as Error).message;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StoreError(
+        'STORE_DISK_FULL',
+        `audit store ${dir}: disk full while ${what} (${code}); free space on that volume or move the store (AGENT_AUDIT_STORE_DIR). The record was not written.`,
+        { dir, cause: error },
+      );
+    case 'EROFS':
+    case 'EACCES':
+    case 'EPERM':
+      return new StoreError(
+        'STORE_NOT_WRITABLE',
+        `audit store ${dir}: cannot write while ${what} (${code}: ${reason}); mount the volume read-write or grant this user write access, or point AGENT_AUDIT_STORE_DIR at a writable directory. verify and queries still work read-only.`,
+        { dir, cause: error },
+      );
+    case 'EIO':
+      return new StoreError(
+        'STORE_IO_ERROR',
+        `audit store ${dir}: I/O error while ${what} (${code}); the disk may be failing. Records not acknowledged are not durable; check the device, then run agent-audit verify.`,
+        { dir, cause: error },
+      );
+    default:
+      return new StoreError(
+        'STORE_IO_ERROR',
+        `audit store ${dir}: ${what} failed (${code}: ${reason})`,
+        {
+          dir,
+          cause: error,
+        },
+      );
+  }
+}
+
+/**
+ * The single writer of a WORM audit store: hash-chained canonical JSON lines in numbered
+ * segments, group-committed with fdatasync, signed checkpoints mirrored to an anchor file.
+ * See docs/store-format.md for the format and the guarantees.
+ */
+export class AuditStore {
+  readonly dir: string;
+  readonly origin: string;
+  readonly keyId: string;
+  readonly anchorPath: string;
+
+  readonly #o: Resolved;
+  readonly #fs: FsLayer;
+  readonly #privateKey: KeyObject;
+  readonly #segDir: string;
+  readonly #lockPath: string;
+  #segment: number;
+  #segmentFd: number;
+  #segmentOffset: number;
+  #segmentFirstSeq: number;
+  #segmentRecords: number;
+  #segmentCreated: number;
+  #segmentDigest: Hash;
+  #headSeq: number;
+  #headHash: string;
+  #sinceCheckpoint = 0;
+  #lastCheckpointSeq = 0;
+  #pending: Pending[] = [];
+  #checkpointWaiters: Batch['checkpointWaiters'] = [];
+  #checkpointWanted = false;
+  #inflight: Batch | undefined;
+  #committing = false;
+  #scheduled = false;
+  #failed: StoreError | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout;
+  #listeners = new Set<(head: AppendResult) => void>();
+
+  /**
+   * Open (or create) a store for writing. Synchronous on purpose: it runs at process startup
+   * and takes the lock, recovers a torn tail and checks the anchor before anything is traced.
+   */
+  static open(options: AuditStoreOptions = {}): AuditStore {
+    return new AuditStore(resolveOptions(options));
+  }
+
+  private constructor(o: Resolved) {
+    this.#o = o;
+    this.#fs = o.fs;
+    this.dir = o.dir;
+    this.anchorPath = o.anchorPath;
+    this.#segDir = path.join(o.dir, SEGMENTS_DIR);
+    this.#lockPath = path.join(o.dir, LOCK_FILE);
+    try {
+      this.#fs.mkdirSync(this.#segDir, { recursive: true });
+    } catch (error) {
+      throw ioError(o.dir, 'creating the store directory', error);
+    }
+    try {
+      acquireLock(this.#fs, this.#lockPath, o.dir);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw ioError(o.dir, 'taking the writer lock', error);
+    }
+    try {
+      const key = loadOrCreateSigningKey(o.signingKey, o.trustDir);
+      this.#privateKey = key.privateKey;
+      this.keyId = key.keyId;
+      if (key.generated) {
+        o.onNotice({
+          code: 'KEY_GENERATED',
+          message: `generated an Ed25519 checkpoint key pair in ${o.trustDir} (key id ${key.keyId}); keep signing-key.pem secret and pin public-key.pem for verify`,
+        });
+      }
+      const state = this.#recoverAndOpen();
+      this.origin = state.origin;
+      this.#segment = state.segment;
+      this.#segmentFd = state.fd;
+      this.#segmentOffset = state.offset;
+      this.#segmentFirstSeq = state.firstSeq;
+      this.#segmentRecords = state.records;
+      this.#segmentCreated = state.created;
+      this.#segmentDigest = state.digest;
+      this.#headSeq = state.headSeq;
+      this.#headHash = state.headHash;
+      this.#lastCheckpointSeq = 0;
+      this.#sinceCheckpoint = state.needsCheckpoint ? 1 : 0;
+    } catch (error) {
+      releaseLock(this.#fs, this.#lockPath);
+      if (error instanceof StoreError) throw error;
+      throw ioError(o.dir, 'opening the store', error);
+    }
+    this.#timer = setInterval(() => {
+      if (this.#sinceCheckpoint > 0 && !this.#closed && !this.#failed) {
+        this.#checkpointWanted = true;
+        this.#schedule();
+      }
+    }, o.checkpointIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** The last durable record. */
+  get head(): AppendResult {
+    return { seq: this.#headSeq, hash: this.#headHash };
+  }
+
+  /** Current segment number. */
+  get segment(): number {
+    return this.#segment;
+  }
+
+  /** Append one record; resolves once it is durable (fdatasync'd). */
+  append(entry: AppendEntry): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      const refused = this.#refusal();
+      if (refused) return reject(refused);
+      let pending: Pending;
+      try {
+        pending = this.#prepare(entry, resolve, reject);
+      } catch (error) {
+        return reject(error);
+      }
+      this.#pending.push(pending);
+      this.#schedule();
+    });
+  }
+
+  /** Append several records; they are written in order in the same group commit. */
+  appendBatch(entries: readonly AppendEntry[]): Promise<AppendResult[]> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    if (!Array.isArray(entries))
+      return Promise.reject(configurationError('entries', 'an array', entries));
+    const prepared: Array<{ p: Pending; done: Promise<AppendResult> }> = [];
+    try {
+      for (const entry of entries) {
+        let p!: Pending;
+        const done = new Promise<AppendResult>((resolve, reject) => {
+          p = this.#prepare(entry, resolve, reject);
+        });
+        prepared.push({ p, done });
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    for (const { p } of prepared) this.#pending.push(p);
+    this.#schedule();
+    return Promise.all(prepared.map((x) => x.done));
+  }
+
+  /** Called after every group commit with the new durable head. Returns an unsubscribe function. */
+  onAppend(listener: (head: AppendResult) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Sign a checkpoint over everything appended so far; resolves once durable and anchored. */
+  checkpoint(): Promise<void> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    return new Promise<void>((resolve, reject) => {
+      this.#checkpointWaiters.push({ resolve, reject });
+      this.#checkpointWanted = true;
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Write and sync everything queued, then a checkpoint, synchronously: for `exit` handlers,
+   * where no further event-loop turn will happen. The store stays open.
+   */
+  flushSync(): void {
+    if (this.#closed || this.#failed) return;
+    const inflight = this.#inflight;
+    try {
+      if (inflight && !inflight.applied) {
+        // The async write may or may not have reached the file; positional writes make
+        // rewriting the same bytes at the same offset harmless.
+        writeFullySync(this.#fs, this.#segmentFd, inflight.buf, inflight.offset);
+        this.#fs.fdatasyncSync(this.#segmentFd);
+        this.#apply(inflight);
+      }
+      const wantCheckpoint =
+        this.#pending.length > 0 || this.#sinceCheckpoint > 0 || this.#checkpointWaiters.length > 0;
+      if (!wantCheckpoint) return;
+      const batch = this.#buildBatch(this.#pending.splice(0), true);
+      writeFullySync(this.#fs, this.#segmentFd, batch.buf, batch.offset);
+      this.#fs.fdatasyncSync(this.#segmentFd);
+      this.#apply(batch);
+    } catch (error) {
+      this.#fail(ioError(this.dir, 'flushing synchronously', error), []);
+    }
+  }
+
+  /** `flushSync()` then release the lock; the store is closed afterwards. */
+  closeSync(): void {
+    if (this.#closed) return;
+    this.flushSync();
+    this.#shutdown();
+  }
+
+  /** Drain the queue, sign a final checkpoint, release the lock. Idempotent. */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = (async () => {
+        if (this.#closed) return;
+        if (!this.#failed && (this.#sinceCheckpoint > 0 || this.#pending.length > 0)) {
+          try {
+            await this.checkpoint();
+          } catch {
+            // The failure has already been reported to the appenders; still release the lock.
+          }
+        }
+        while (this.#committing) await new Promise((r) => setImmediate(r));
+        this.#shutdown();
+      })();
+    }
+    return this.#closing;
+  }
+
+  #shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    const closedError = new StoreError('STORE_CLOSED', `audit store ${this.dir} is closed`, {
+      dir: this.dir,
+    });
+    for (const p of this.#pending.splice(0)) p.reject(closedError);
+    try {
+      this.#fs.closeSync(this.#segmentFd);
+    } catch {
+      // Closing is best effort; durability was settled by the last fdatasync.
+    }
+    releaseLock(this.#fs, this.#lockPath);
+  }
+
+  #refusal(): StoreError | undefined {
+    if (this.#failed) return this.#failed;
+    if (this.#closed || this.#closing) {
+      return new StoreError('STORE_CLOSED', `audit store ${this.dir} is closed`, { dir: this.dir });
+    }
+    return undefined;
+  }
+
+  #prepare(entry: AppendEntry, resolve: Pending['resolve'], reject: Pending['reject']): Pending {
+    if (entry === null || typeof entry !== 'object')
+      throw configurationError('entry', 'an object', entry);
+    if (!ENTRY_TYPES.has(entry.type)) {
+      throw configurationError('entry.type', "'span.start', 'span.end' or 'event'", entry.type);
+    }
+    const tags = entry.tags ?? {};
+    const cleanTags: Record<string, string> = {};
+    for (const [k, v] of Object.entries(tags)) {
+      if (v === undefined) continue;
+      if (typeof v !== 'string') throw configurationError(`entry.tags.${k}`, 'a string', v);
+      cleanTags[k] = v;
+    }
+    let payloadJson: string;
+    try {
+      payloadJson = canonicalJson(entry.payload === undefined ? null : entry.payload);
+    } catch (error) {
+      throw new StoreError(
+        'RECORD_INVALID',
+        `payload has no canonical JSON form: ${(error as Error).message}`,
+        {
+          dir: this.dir,
+        },
+      );
+    }
+    return {
+      type: entry.type,
+      time: this.#o.now().toISOString(),
+      tagsJson: canonicalJson(cleanTags),
+      payloadJson,
+      resolve,
+      reject,
+    };
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#committing || this.#closed) return;
+    this.#scheduled = true;
+    // setImmediate rather than a microtask: appenders whose previous record just became
+    // durable get to queue their next one first, so one fdatasync covers all of them.
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#commitLoop();
+    });
+  }
+
+  #checkpointDue(extra: number): boolean {
+    return (
+      this.#checkpointWanted ||
+      this.#checkpointWaiters.length > 0 ||
+      this.#sinceCheckpoint + extra >= this.#o.checkpointEveryRecords
+    );
+  }
+
+  /** Assign seq/prev/hash in order and encode; a checkpoint record over the batch goes last. */
+  #buildBatch(pending: Pending[], forceCheckpoint: boolean): Batch {
+    const records: EncodedRecord[] = [];
+    let prev = this.#headHash;
+    let seq = this.#headSeq;
+    for (const p of pending) {
+      seq += 1;
+      const r = encodeRecord(prev, seq, p.time, p.type, p.tagsJson, p.payloadJson);
+      records.push(r);
+      prev = r.hash;
+    }
+    let checkpoint: SignedCheckpoint | undefined;
+    const waiters = this.#checkpointWaiters.splice(0);
+    if ((forceCheckpoint || this.#checkpointDue(pending.length)) && seq > this.#lastCheckpointSeq) {
+      checkpoint = signCheckpoint(
+        {
+          origin: this.origin,
+          size: seq,
+          head: prev,
+          time: this.#o.now().toISOString(),
+          keyId: this.keyId,
+        },
+        this.#privateKey,
+      );
+      seq += 1;
+      records.push(
+        encodeRecord(prev, seq, checkpoint.time, 'checkpoint', '{}', canonicalJson(checkpoint)),
+      );
+    }
+    this.#checkpointWanted = false;
+    return {
+      buf: Buffer.from(records.map((r) => r.line).join(''), 'utf8'),
+      offset: this.#segmentOffset,
+      records,
+      pending,
+      checkpoint,
+      checkpointWaiters: waiters,
+      applied: false,
+    };
+  }
+
+  /** The batch is durable: advance the head, anchor its checkpoint, resolve its appenders. */
+  #apply(batch: Batch): void {
+    if (batch.applied) return;
+    batch.applied = true;
+    const last = batch.records[batch.records.length - 1];
+    this.#segmentOffset = batch.offset + batch.buf.length;
+    this.#segmentDigest.update(batch.buf);
+    this.#segmentRecords += batch.records.length;
+    if (last) {
+      this.#headSeq = last.seq;
+      this.#headHash = last.hash;
+    }
+    if (batch.checkpoint) {
+      this.#sinceCheckpoint = 0;
+      this.#lastCheckpointSeq = last!.seq;
+      try {
+        this.#anchor(batch.checkpoint);
+      } catch (error) {
+        const failure = ioError(
+          this.dir,
+          `appending a checkpoint to the anchor ${this.anchorPath}`,
+          error,
+        );
+        for (const w of batch.checkpointWaiters) w.reject(failure);
+        batch.checkpointWaiters = [];
+        this.#notice('ANCHOR_WRITE_FAILED', failure.message);
+      }
+    } else {
+      this.#sinceCheckpoint += batch.records.length;
+    }
+    batch.pending.forEach((p, i) => {
+      const r = batch.records[i]!;
+      p.resolve({ seq: r.seq, hash: r.hash });
+    });
+    for (const w of batch.checkpointWaiters) w.resolve();
+    const head = { seq: this.#headSeq, hash: this.#headHash };
+    for (const listener of this.#listeners) {
+      try {
+        listener(head);
+      } catch (error) {
+        this.#notice('LISTENER_FAILED', `onAppend listener threw: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  async #commitLoop(): Promise<void> {
+    if (this.#committing || this.#closed || this.#failed) return;
+    this.#committing = true;
+    try {
+      while (
+        !this.#closed &&
+        !this.#failed &&
+        (this.#pending.length > 0 || this.#checkpointDue(0))
+      ) {
+        if (this.#pending.length === 0 && this.#headSeq <= this.#lastCheckpointSeq) {
+          // Nothing new to sign: settle checkpoint requests against the existing checkpoint.
+          this.#checkpointWanted = false;
+          for (const w of this.#checkpointWaiters.splice(0)) w.resolve();
+          break;
+        }
+        const batch = this.#buildBatch(this.#pending.splice(0), false);
+        this.#inflight = batch;
+        try {
+          await writeFully(this.#fs, this.#segmentFd, batch.buf, batch.offset);
+        } catch (error) {
+          if (!batch.applied) this.#undoPartialWrite(batch, error);
+          continue;
+        }
+        try {
+          if (!batch.applied) await this.#fs.fdatasync(this.#segmentFd);
+        } catch (error) {
+          if (!batch.applied) {
+            this.#fail(
+              ioError(this.dir, 'syncing a segment (fdatasync)', error),
+              batch.pending,
+              batch,
+            );
+          }
+          break;
+        }
+        this.#apply(batch);
+        this.#inflight = undefined;
+        this.#maybeRotate();
+        if (this.#pending.length > 0) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.#inflight = undefined;
+      this.#committing = false;
+    }
+    if (this.#pending.length > 0 || (this.#checkpointWaiters.length > 0 && !this.#failed))
+      this.#schedule();
+  }
+
+  /**
+   * A write failed (ENOSPC, EROFS, EIO on write): cut the file back to the last durable offset
+   * so no half record remains, and reject the batch. The store stays usable if the cut works.
+   */
+  #undoPartialWrite(batch: Batch, error: unknown): void {
+    const failure = ioError(this.dir, 'writing a segment', error);
+    try {
+      this.#fs.ftruncateSync(this.#segmentFd, batch.offset);
+      this.#fs.fdatasyncSync(this.#segmentFd);
+    } catch (truncateError) {
+      this.#fail(
+        ioError(this.dir, 'removing a partly written record after a failed write', truncateError),
+        batch.pending,
+        batch,
+      );
+      return;
+    }
+    this.#inflight = undefined;
+    for (const p of batch.pending) p.reject(failure);
+    for (const w of batch.checkpointWaiters) w.reject(failure);
+  }
+
+  /**
+   * fdatasync failed: the kernel may already have dropped the dirty pages, so a retry that
+   * succeeds proves nothing. Mark the segment damaged from the last durable offset, reject
+   * everything not yet acknowledged, and refuse further appends; the next open moves the
+   * unconfirmed bytes aside and seals the segment as damaged.
+   */
+  #fail(error: StoreError, pending: Pending[], batch?: Batch): void {
+    this.#failed = error;
+    const marker = path.join(this.#segDir, `${segmentFileName(this.#segment)}${DAMAGED_SUFFIX}`);
+    try {
+      const text = `${canonicalJson({ durableOffset: this.#segmentOffset, reason: error.message, time: new Date().toISOString() })}\n`;
+      const fd = this.#fs.openSync(marker, 'w', 0o644);
+      try {
+        writeFullySync(this.#fs, fd, Buffer.from(text), 0);
+        this.#fs.fsyncSync(fd);
+      } finally {
+        this.#fs.closeSync(fd);
+      }
+    } catch {
+      // Best effort: the next open also distrusts the unacknowledged tail without the marker.
+    }
+    for (const p of pending) p.reject(error);
+    for (const p of this.#pending.splice(0)) p.reject(error);
+    for (const w of batch?.checkpointWaiters ?? []) w.reject(error);
+    for (const w of this.#checkpointWaiters.splice(0)) w.reject(error);
+    this.#notice('STORE_FAILED', error.message);
+  }
+
+  #notice(code: string, message: string): void {
+    try {
+      this.#o.onNotice({ code, message });
+    } catch {
+      // A notice sink must not break the writer.
+    }
+  }
+
+  #anchor(checkpoint: SignedCheckpoint): void {
+    const line = Buffer.from(anchorLine(checkpoint, this.dir));
+    appendDurably(this.#fs, path.join(this.dir, STORE_CHECKPOINTS_FILE), line);
+    appendDurably(this.#fs, this.anchorPath, line);
+  }
+
+  #maybeRotate(): void {
+    const age = this.#o.now().getTime() - this.#segmentCreated;
+    if (this.#segmentOffset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
+    try {
+      this.#rotateSync(false);
+    } catch (error) {
+      this.#fail(ioError(this.dir, 'sealing a segment', error), []);
+    }
+  }
+
+  /** Seal the current segment (seal record, read-only) and open the next with a checkpoint. */
+  #rotateSync(damaged: boolean): void {
+    const seal = this.#sealRecord(damaged);
+    writeFullySync(this.#fs, this.#segmentFd, Buffer.from(seal.line), this.#segmentOffset);
+    this.#fs.fdatasyncSync(this.#segmentFd);
+    this.#fs.closeSync(this.#segmentFd);
+    this.#headSeq = seal.seq;
+    this.#headHash = seal.hash;
+    const sealedPath = path.join(this.#segDir, segmentFileName(this.#segment));
+    this.#fs.chmodSync(sealedPath, 0o444);
+    this.#openNewSegmentSync(this.#segment + 1, this.origin, true);
+  }
+
+  #sealRecord(damaged: boolean): EncodedRecord {
+    const payload = {
+      segment: this.#segment,
+      firstSeq: this.#segmentFirstSeq,
+      lastSeq: this.#headSeq,
+      records: this.#segmentRecords,
+      bytes: this.#segmentOffset,
+      sha256: this.#segmentDigest.copy().digest('hex'),
+      damaged,
+    };
+    return encodeRecord(
+      this.#headHash,
+      this.#headSeq + 1,
+      this.#o.now().toISOString(),
+      'segment.seal',
+      '{}',
+      canonicalJson(payload),
+    );
+  }
+
+  /** Create segment `n` with its header record and a checkpoint, all durable before return. */
+  #openNewSegmentSync(n: number, origin: string, withCheckpoint: boolean): void {
+    const file = path.join(this.#segDir, segmentFileName(n));
+    const fd = this.#fs.openSync(file, 'wx', 0o644);
+    const now = this.#o.now();
+    const header = encodeRecord(
+      this.#headHash,
+      this.#headSeq + 1,
+      now.toISOString(),
+      'segment.open',
+      '{}',
+      canonicalJson({ format: FORMAT_VERSION, origin, segment: n, created: now.toISOString() }),
+    );
+    const lines = [header.line];
+    let head = header;
+    let checkpoint: SignedCheckpoint | undefined;
+    if (withCheckpoint) {
+      checkpoint = signCheckpoint(
+        { origin, size: header.seq, head: header.hash, time: now.toISOString(), keyId: this.keyId },
+        this.#privateKey,
+      );
+      head = encodeRecord(
+        header.hash,
+        header.seq + 1,
+        now.toISOString(),
+        'checkpoint',
+        '{}',
+        canonicalJson(checkpoint),
+      );
+      lines.push(head.line);
+    }
+    const buf = Buffer.from(lines.join(''));
+    writeFullySync(this.#fs, fd, buf, 0);
+    this.#fs.fdatasyncSync(fd);
+    fsyncDirSync(this.#fs, this.#segDir);
+    this.#segment = n;
+    this.#segmentFd = fd;
+    this.#segmentOffset = buf.length;
+    this.#segmentFirstSeq = header.seq;
+    this.#segmentRecords = lines.length;
+    this.#segmentCreated = now.getTime();
+    this.#segmentDigest = createHash('sha256').update(buf);
+    this.#headSeq = head.seq;
+    this.#headHash = head.hash;
+    if (checkpoint) {
+      this.#lastCheckpointSeq = head.seq;
+      this.#sinceCheckpoint = 0;
+      this.#anchor(checkpoint);
+    }
+  }
+
+  /**
+   * Startup: find the head, set a torn tail aside with a chained recovery record, refuse to
+   * open behind the anchor, and open (or create) the current segment.
+   */
+  #recoverAndOpen(): {
+    origin: string;
+    segment: number;
+    fd: number;
+    offset: number;
+    firstSeq: number;
+    records: number;
+    created: number;
+    digest: Hash;
+    headSeq: number;
+    headHash: string;
+    needsCheckpoint: boolean;
+  } {
+    const segments = listSegments(this.dir);
+    const anchor = readAnchorFile(this.anchorPath);
+    if (segments.length === 0) {
+      const behind = anchor?.entries.find((e) => e.store === this.dir);
+      if (behind) {
+        throw new StoreError(
+          'STORE_BEHIND_ANCHOR',
+          `refusing to open audit store ${this.dir}: it has no segments, but the anchor ${this.anchorPath} holds a checkpoint of this directory at seq ${behind.size} (origin ${behind.origin}). The store was deleted or rolled back; restore it, or use another directory.`,
+          { dir: this.dir },
+        );
+      }
+      const origin = randomBytes(16).toString('hex');
+      // Fields set before #openNewSegmentSync reads them.
+      (this as { origin: string }).origin = origin;
+      this.#headSeq = 0;
+      this.#headHash = GENESIS_HASH;
+      this.#segment = 0;
+      this.#openNewSegmentSync(1, origin, false);
+      return {
+        origin,
+        segment: this.#segment,
+        fd: this.#segmentFd,
+        offset: this.#segmentOffset,
+        firstSeq: this.#segmentFirstSeq,
+        records: this.#segmentRecords,
+        created: this.#segmentCreated,
+        digest: this.#segmentDigest,
+        headSeq: this.#headSeq,
+        headHash: this.#headHash,
+        needsCheckpoint: true,
+      };
+    }
+
+    const last = segments[segments.length - 1]!;
+    // Scan the newest segment: head record, running digest, header (origin), torn tail.
+    let header: { origin: string; created: number } | undefined;
+    let lastRecord:
+      | { seq: number; hash: string; type: string; segmentFirstSeq: number }
+      | undefined;
+    let firstSeq = 0;
+    let records = 0;
+    const digest = createHash('sha256');
+    let damagedLine: { offset: number; reason: string } | undefined;
+    const scan = scanLines(last.path, (buf, start, end, offset) => {
+      digest.update(buf.subarray(start, end + 1));
+      records += 1;
+      const env = parseEnvelope(buf, start, end);
+      if (typeof env === 'string') {
+        damagedLine ??= { offset, reason: env };
+        return;
+      }
+      if (computeLineHash(buf, start, end) !== env.hash)
+        damagedLine ??= { offset, reason: 'hash mismatch' };
+      if (records === 1) {
+        firstSeq = env.seq;
+        if (env.type === 'segment.open') {
+          const h = JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd)) as {
+            origin: string;
+            created: string;
+          };
+          header = { origin: h.origin, created: Date.parse(h.created) };
+        }
+      }
+      lastRecord = { seq: env.seq, hash: env.hash, type: env.type, segmentFirstSeq: firstSeq };
+    });
+    if (damagedLine) {
+      throw new StoreError(
+        'STORE_DAMAGED',
+        `refusing to open audit store ${this.dir}: segment ${last.segment} has a damaged record at byte ${damagedLine.offset} (${damagedLine.reason}); run agent-audit verify`,
+        { dir: this.dir },
+      );
+    }
+    const origin = header?.origin ?? this.#originFromEarlierSegments(segments);
+    (this as { origin: string }).origin = origin;
+
+    const damagedMarker = `${last.path}${DAMAGED_SUFFIX}`;
+    let marker: { durableOffset: number; reason: string } | undefined;
+    if (fs.existsSync(damagedMarker)) {
+      marker = JSON.parse(fs.readFileSync(damagedMarker, 'utf8')) as {
+        durableOffset: number;
+        reason: string;
+      };
+    }
+
+    // Where the trusted bytes end: after the last newline, or the durable offset of a
+    // segment whose fdatasync failed (later bytes were never acknowledged).
+    let keepBytes = scan.completeBytes;
+    let reason = 'torn-tail';
+    if (marker && marker.durableOffset < keepBytes) {
+      keepBytes = marker.durableOffset;
+      reason = 'fsync-failed';
+    }
+    let recovery: { offset: number; length: number; sha256: string; file: string } | undefined;
+    if (last.size > keepBytes) {
+      recovery = this.#setAside(last.path, last.segment, keepBytes, last.size);
+    }
+
+    let headSeq: number;
+    let headHash: string;
+    let lastType: string | undefined;
+    let segRecords = records;
+    let segDigest = digest;
+    if (keepBytes < scan.completeBytes) {
+      // Rescan the kept prefix (only after an fsync failure) for the head and digest.
+      segDigest = createHash('sha256');
+      segRecords = 0;
+      let lr: { seq: number; hash: string; type: string } | undefined;
+      scanLines(
+        last.path,
+        (buf, start, end) => {
+          segDigest.update(buf.subarray(start, end + 1));
+          segRecords += 1;
+          const env = parseEnvelope(buf, start, end);
+          if (typeof env !== 'string') lr = { seq: env.seq, hash: env.hash, type: env.type };
+        },
+        { to: keepBytes },
+      );
+      lastRecord = lr ? { ...lr, segmentFirstSeq: firstSeq } : undefined;
+    }
+    if (lastRecord) {
+      headSeq = lastRecord.seq;
+      headHash = lastRecord.hash;
+      lastType = lastRecord.type;
+    } else {
+      const previous = this.#headOfSegmentBefore(segments, last.segment);
+      headSeq = previous.seq;
+      headHash = previous.hash;
+    }
+
+    this.#checkAnchor(anchor, origin, headSeq, headHash, segments);
+
+    this.#segment = last.segment;
+    this.#headSeq = headSeq;
+    this.#headHash = headHash;
+    this.#segmentOffset = keepBytes;
+    this.#segmentFirstSeq = firstSeq;
+    this.#segmentRecords = segRecords;
+    this.#segmentCreated = header?.created ?? this.#o.now().getTime();
+    this.#segmentDigest = segDigest;
+
+    if (lastType === 'segment.seal') {
+      // Crashed between sealing and creating the next segment.
+      this.#openNewSegmentSync(last.segment + 1, origin, false);
+    } else if (keepBytes === 0) {
+      // Even the header was torn: rewrite the segment from scratch (the torn bytes are kept).
+      this.#fs.unlinkSync(last.path);
+      fsyncDirSync(this.#fs, this.#segDir);
+      this.#openNewSegmentSync(last.segment, origin, false);
+    } else {
+      this.#segmentFd = this.#fs.openSync(last.path, 'r+');
+    }
+
+    if (recovery) {
+      const rec = encodeRecord(
+        this.#headHash,
+        this.#headSeq + 1,
+        this.#o.now().toISOString(),
+        'recovery',
+        '{}',
+        canonicalJson({ segment: last.segment, ...recovery, reason }),
+      );
+      const buf = Buffer.from(rec.line);
+      writeFullySync(this.#fs, this.#segmentFd, buf, this.#segmentOffset);
+      this.#fs.fdatasyncSync(this.#segmentFd);
+      this.#segmentOffset += buf.length;
+      this.#segmentDigest.update(buf);
+      this.#segmentRecords += 1;
+      this.#headSeq = rec.seq;
+      this.#headHash = rec.hash;
+      this.#notice(
+        'RECOVERED_TAIL',
+        `audit store ${this.dir}: ${recovery.length} unconfirmed bytes at the end of segment ${last.segment} (${reason}) were moved to ${recovery.file} and a recovery record was written at seq ${rec.seq}`,
+      );
+    }
+    if (marker) {
+      this.#rotateSync(true);
+      this.#fs.unlinkSync(damagedMarker);
+    }
+    return {
+      origin,
+      segment: this.#segment,
+      fd: this.#segmentFd,
+      offset: this.#segmentOffset,
+      firstSeq: this.#segmentFirstSeq,
+      records: this.#segmentRecords,
+      created: this.#segmentCreated,
+      digest: this.#segmentDigest,
+      headSeq: this.#headSeq,
+      headHash: this.#headHash,
+      needsCheckpoint: true,
+    };
+  }
+
+  /** Copy `[from, to)` of a segment into `recovered/`, durably, then cut the segment back. */
+  #setAside(
+    file: string,
+    segment: number,
+    from: number,
+    to: number,
+  ): { offset: number; length: number; sha256: string; file: string } {
+    const bytes = Buffer.alloc(to - from);
+    const rfd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(rfd, bytes, 0, bytes.length, from);
+    } finally {
+      fs.closeSync(rfd);
+    }
+    const recoveredDir = path.join(this.dir, RECOVERED_DIR);
+    this.#fs.mkdirSync(recoveredDir, { recursive: true });
+    const name = `${segmentFileName(segment).replace('.jsonl', '')}-${from}-${Date.now()}.torn`;
+    const target = path.join(recoveredDir, name);
+    const wfd = this.#fs.openSync(target, 'wx', 0o444);
+    try {
+      writeFullySync(this.#fs, wfd, bytes, 0);
+      this.#fs.fsyncSync(wfd);
+    } finally {
+      this.#fs.closeSync(wfd);
+    }
+    fsyncDirSync(this.#fs, recoveredDir);
+    fsyncDirSync(this.#fs, this.dir);
+    // Only now that the copy is durable is the segment cut back.
+    const sfd = this.#fs.openSync(file, 'r+');
+    try {
+      this.#fs.ftruncateSync(sfd, from);
+      this.#fs.fsyncSync(sfd);
+    } finally {
+      this.#fs.closeSync(sfd);
+    }
+    return {
+      offset: from,
+      length: bytes.length,
+      sha256: oneShotHash('sha256', bytes, 'hex'),
+      file: path.posix.join(RECOVERED_DIR, name),
+    };
+  }
+
+  #originFromEarlierSegments(segments: { segment: number; path: string }[]): string {
+    for (const s of segments) {
+      let origin: string | undefined;
+      scanLines(
+        s.path,
+        (buf, start, end) => {
+          if (origin !== undefined) return;
+          const env = parseEnvelope(buf, start, end);
+          if (typeof env !== 'string' && env.type === 'segment.open') {
+            origin = (
+              JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd)) as {
+                origin: string;
+              }
+            ).origin;
+          }
+        },
+        { to: Math.min(fs.statSync(s.path).size, 64 * 1024) },
+      );
+      if (origin) return origin;
+    }
+    throw new StoreError(
+      'STORE_DAMAGED',
+      `audit store ${this.dir}: no segment header found; run agent-audit verify`,
+      {
+        dir: this.dir,
+      },
+    );
+  }
+
+  #headOfSegmentBefore(
+    segments: { segment: number; path: string }[],
+    segment: number,
+  ): { seq: number; hash: string } {
+    const before = segments.filter((s) => s.segment < segment);
+    const prevSeg = before[before.length - 1];
+    if (!prevSeg) return { seq: 0, hash: GENESIS_HASH };
+    let head = { seq: 0, hash: GENESIS_HASH };
+    scanLines(prevSeg.path, (buf, start, end) => {
+      const env = parseEnvelope(buf, start, end);
+      if (typeof env !== 'string') head = { seq: env.seq, hash: env.hash };
+    });
+    return head;
+  }
+
+  /** Refuse to write behind the anchor: that would bury a truncation or rollback. */
+  #checkAnchor(
+    anchor: ReturnType<typeof readAnchorFile>,
+    origin: string,
+    headSeq: number,
+    headHash: string,
+    segments: { segment: number; path: string }[],
+  ): void {
+    if (!anchor) return;
+    let newest: AnchorEntry | undefined;
+    for (const e of anchor.entries) {
+      if (e.origin === origin && (!newest || e.size > newest.size)) newest = e;
+    }
+    if (!newest) return;
+    if (newest.size > headSeq) {
+      throw new StoreError(
+        'STORE_BEHIND_ANCHOR',
+        `refusing to open audit store ${this.dir}: its anchor ${this.anchorPath} holds a checkpoint at seq ${newest.size}, but the store ends at seq ${headSeq}. Records were truncated or the store was rolled back; restore the missing segments, then run agent-audit verify.`,
+        { dir: this.dir },
+      );
+    }
+    const at = newest.size === headSeq ? headHash : findRecordHash(segments, newest.size);
+    if (at !== undefined && at !== newest.head) {
+      throw new StoreError(
+        'STORE_ANCHOR_MISMATCH',
+        `refusing to open audit store ${this.dir}: the record at seq ${newest.size} does not match the checkpoint in the anchor ${this.anchorPath}; the store was rewritten. Run agent-audit verify.`,
+        { dir: this.dir },
+      );
+    }
+  }
+}
+
+function findRecordHash(
+  segments: { segment: number; path: string }[],
+  seq: number,
+): string | undefined {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    let found: string | undefined;
+    let first: number | undefined;
+    scanLines(segments[i]!.path, (buf, start, end) => {
+      const env = parseEnvelope(buf, start, end);
+      if (typeof env === 'string') return;
+      first ??= env.seq;
+      if (env.seq === seq) found = env.hash;
+    });
+    if (found !== undefined) return found;
+    if (first !== undefined && first <= seq) return undefined;
+  }
+  return undefined;
+}
+
+function appendDurably(layer: FsLayer, file: string, line: Buffer): void {
+  let created = false;
+  let fd: number;
+  try {
+    fd = layer.openSync(file, 'ax', 0o644);
+    created = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      layer.mkdirSync(path.dirname(file), { recursive: true });
+      fd = layer.openSync(file, 'ax', 0o644);
+      created = true;
+    } else if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      fd = layer.openSync(file, 'a');
+    } else {
+      throw error;
+    }
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    writeFullySync(layer, fd, line, size);
+    layer.fdatasyncSync(fd);
+  } finally {
+    layer.closeSync(fd);
+  }
+  if (created) fsyncDirSync(layer, path.dirname(file));
+}

@@ -1,0 +1,163 @@
+import { hash as oneShotHash } from 'node:crypto';
+import type { RecordType } from './types.js';
+
+/**
+ * The on-disk record is the RFC 8785 canonical JSON of
+ * `{hash, payload, prev, seq, tags, time, type}` followed by `\n`. Canonical order sorts
+ * `hash` first, so every line starts with the fixed 75 bytes `{"hash":"<64 hex>",` and the
+ * record without its hash is exactly `{` + the rest of the line. That lets verify hash the
+ * bytes as they are on disk, never re-serialising: a re-serialised line changes the bytes and
+ * fails. See docs/store-format.md.
+ */
+export const FORMAT_VERSION = 'agent-audit-store/1';
+export const GENESIS_HASH = '0'.repeat(64);
+export const HASH_HEX_LENGTH = 64;
+/** `{"hash":"` */
+const HEAD = Buffer.from('{"hash":"');
+/** Offset of the `,` that precedes `"payload":`; the hashed bytes start here with `{`. */
+export const BODY_OFFSET = 74;
+const PAYLOAD_KEY = Buffer.from('"payload":');
+const TYPE_KEY = Buffer.from(',"type":"');
+const TIME_KEY = Buffer.from(',"time":"');
+const TAGS_KEY = Buffer.from(',"tags":{');
+const SEQ_KEY = Buffer.from(',"seq":');
+const PREV_KEY = Buffer.from(',"prev":"');
+const MIN_LINE = 75 + PAYLOAD_KEY.length + 4 + PREV_KEY.length + 65 + SEQ_KEY.length + 1;
+
+export const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
+  'span.start',
+  'span.end',
+  'event',
+  'segment.open',
+  'segment.seal',
+  'checkpoint',
+  'recovery',
+  'prune',
+]);
+
+export interface EncodedRecord {
+  seq: number;
+  hash: string;
+  /** The full line, newline included. */
+  line: string;
+}
+
+/**
+ * Encode one record. `payloadJson` and `tagsJson` are already canonical JSON; the envelope
+ * is assembled by hand in canonical member order, which is cheaper than canonicalising the
+ * whole record again and yields the identical bytes.
+ */
+export function encodeRecord(
+  prev: string,
+  seq: number,
+  time: string,
+  type: RecordType,
+  tagsJson: string,
+  payloadJson: string,
+): EncodedRecord {
+  // time is an ISO-8601 string and type a fixed token: neither needs JSON escaping.
+  const body = `"payload":${payloadJson},"prev":"${prev}","seq":${seq},"tags":${tagsJson},"time":"${time}","type":"${type}"}`;
+  const hash = oneShotHash('sha256', `{${body}`, 'hex');
+  return { seq, hash, line: `{"hash":"${hash}",${body}\n` };
+}
+
+/** The hash a line should carry, computed from its bytes (newline excluded). */
+export function computeLineHash(buf: Buffer, start: number, end: number): string {
+  // Hash `{` + bytes after the hash member without copying: borrow the `,` in front of
+  // `"payload":` for the `{` and put it back. One-shot hashing is ~2x faster per small
+  // record than createHash().update().digest().
+  const saved = buf[start + BODY_OFFSET]!;
+  buf[start + BODY_OFFSET] = 0x7b;
+  try {
+    return oneShotHash('sha256', buf.subarray(start + BODY_OFFSET, end), 'hex');
+  } finally {
+    buf[start + BODY_OFFSET] = saved;
+  }
+}
+
+export interface Envelope {
+  hash: string;
+  prev: string;
+  seq: number;
+  time: string;
+  type: string;
+  /** Byte ranges inside the buffer given to `parseEnvelope`. */
+  payloadStart: number;
+  payloadEnd: number;
+  tagsStart: number;
+  tagsEnd: number;
+}
+
+/**
+ * Locate the envelope members of a canonical line by bytes, without JSON.parse: members
+ * after `payload` are found from the end of the line. A quote inside a JSON string is always
+ * escaped, so `,"type":"`, `,"time":"`, `,"tags":{` cannot occur inside a tag value, and tag
+ * values are strings only, so nothing between `,"tags":{` and `,"time":"` can fake them.
+ * Returns a reason string when the line is not a well-formed record envelope.
+ */
+export function parseEnvelope(buf: Buffer, start: number, end: number): Envelope | string {
+  if (end - start < MIN_LINE) return 'line too short to be a record';
+  if (buf.compare(HEAD, 0, HEAD.length, start, start + HEAD.length) !== 0) {
+    return 'line does not start with the hash member';
+  }
+  if (buf[start + 73] !== 0x22 || buf[start + 74] !== 0x2c) return 'hash member malformed';
+  if (
+    buf.compare(PAYLOAD_KEY, 0, PAYLOAD_KEY.length, start + 75, start + 75 + PAYLOAD_KEY.length) !==
+    0
+  ) {
+    return 'payload member missing after hash';
+  }
+  if (buf[end - 1] !== 0x7d || buf[end - 2] !== 0x22)
+    return 'line does not end with the type member';
+  const typePos = lastIndexWithin(buf, TYPE_KEY, start, end - 2);
+  if (typePos < 0) return 'type member missing';
+  const timePos = lastIndexWithin(buf, TIME_KEY, start, typePos);
+  if (timePos < 0 || buf[typePos - 1] !== 0x22) return 'time member missing';
+  const tagsPos = lastIndexWithin(buf, TAGS_KEY, start, timePos);
+  if (tagsPos < 0 || buf[timePos - 1] !== 0x7d) return 'tags member missing';
+  const seqPos = lastIndexWithin(buf, SEQ_KEY, start, tagsPos);
+  if (seqPos < 0) return 'seq member missing';
+  const prevPos = seqPos - PREV_KEY.length - HASH_HEX_LENGTH - 1;
+  if (
+    prevPos < start + 75 + PAYLOAD_KEY.length ||
+    buf.compare(PREV_KEY, 0, PREV_KEY.length, prevPos, prevPos + PREV_KEY.length) !== 0 ||
+    buf[seqPos - 1] !== 0x22
+  ) {
+    return 'prev member missing';
+  }
+  let seq = 0;
+  const digitsStart = seqPos + SEQ_KEY.length;
+  if (digitsStart === tagsPos) return 'seq is empty';
+  if (buf[digitsStart] === 0x30 && tagsPos - digitsStart > 1) return 'seq has a leading zero';
+  if (tagsPos - digitsStart > 15) return 'seq too large';
+  for (let i = digitsStart; i < tagsPos; i++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) return 'seq is not an integer';
+    seq = seq * 10 + d;
+  }
+  const type = buf.toString('latin1', typePos + TYPE_KEY.length, end - 2);
+  if (!RECORD_TYPES.has(type)) return `unknown record type ${JSON.stringify(type)}`;
+  return {
+    hash: buf.toString('latin1', start + 9, start + 73),
+    prev: buf.toString('latin1', prevPos + PREV_KEY.length, seqPos - 1),
+    seq,
+    time: buf.toString('utf8', timePos + TIME_KEY.length, typePos - 1),
+    type,
+    payloadStart: start + 75 + PAYLOAD_KEY.length,
+    payloadEnd: prevPos,
+    tagsStart: tagsPos + TAGS_KEY.length - 1,
+    tagsEnd: timePos,
+  };
+}
+
+function lastIndexWithin(buf: Buffer, needle: Buffer, start: number, before: number): number {
+  const from = before - needle.length;
+  if (from < start) return -1;
+  const at = buf.lastIndexOf(needle, from);
+  return at >= start ? at : -1;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+export function isHashHex(value: string): boolean {
+  return HEX64.test(value);
+}

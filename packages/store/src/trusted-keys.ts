@@ -1,0 +1,66 @@
+import type { KeyObject } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StoreError } from './errors.js';
+import { keyIdOf, PUBLIC_KEY_FILE, toPublicKey } from './signing-keys.js';
+import { isInside } from './store-paths.js';
+
+export interface TrustedKeys {
+  keys: Map<string, KeyObject>;
+  /** Keys that were offered but refused, with why. */
+  refused: string[];
+}
+
+/**
+ * Resolve the keys verify may trust. A key given as a path inside the store directory is
+ * refused: whoever can edit the store could swap it (RELIABILITY row 13).
+ */
+export function loadTrustedKeys(
+  storeDir: string,
+  publicKey: KeyObject | string | Array<KeyObject | string> | undefined,
+  trustDir: string,
+): TrustedKeys {
+  const result: TrustedKeys = { keys: new Map(), refused: [] };
+  const offered: Array<{ key: KeyObject | string; source: string }> = [];
+  if (publicKey !== undefined) {
+    for (const k of Array.isArray(publicKey) ? publicKey : [publicKey]) {
+      offered.push({
+        key: k,
+        source: typeof k === 'string' && !k.includes('-----BEGIN') ? k : 'option',
+      });
+    }
+  } else {
+    const file = path.join(trustDir, PUBLIC_KEY_FILE);
+    if (fs.existsSync(file)) offered.push({ key: file, source: file });
+  }
+  for (const { key, source } of offered) {
+    let material: KeyObject | string = key;
+    if (typeof key === 'string' && !key.includes('-----BEGIN')) {
+      if (isInside(key, storeDir)) {
+        result.refused.push(
+          `${key} is inside the store directory; keys found in the store are never trusted`,
+        );
+        continue;
+      }
+      try {
+        material = fs.readFileSync(key, 'utf8');
+      } catch (error) {
+        throw new StoreError(
+          'KEY_UNREADABLE',
+          `cannot read public key ${key}: ${(error as Error).message}`,
+        );
+      }
+    }
+    let object: KeyObject;
+    try {
+      object = toPublicKey(material, source);
+    } catch (error) {
+      throw new StoreError(
+        'KEY_INVALID',
+        `public key ${source} is not an Ed25519 key: ${(error as Error).message}`,
+      );
+    }
+    result.keys.set(keyIdOf(object), object);
+  }
+  return result;
+}

@@ -1,0 +1,214 @@
+import type { KeyObject } from 'node:crypto';
+import type { FsLayer } from './fs-layer.js';
+
+/** Any value that has an RFC 8785 canonical form. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** Index keys, extracted by the SDK so that the store never has to understand OTLP. */
+export interface RecordTags {
+  run?: string;
+  agent?: string;
+  principal?: string;
+  tool?: string;
+  tenant?: string;
+  trace?: string;
+  span?: string;
+  parent?: string;
+  /** On `span.end` records: the outcome of the span, e.g. `ok` or `error`. */
+  status?: string;
+  [key: string]: string | undefined;
+}
+
+/** Record types a caller may append; the others are written by the store itself. */
+export type EntryType = 'span.start' | 'span.end' | 'event';
+
+export type RecordType =
+  | EntryType
+  | 'segment.open'
+  | 'segment.seal'
+  | 'checkpoint'
+  | 'recovery'
+  | 'prune';
+
+export interface AppendEntry {
+  type: EntryType;
+  tags?: RecordTags;
+  payload: JsonValue | unknown;
+}
+
+export interface AppendResult {
+  seq: number;
+  hash: string;
+}
+
+/** A record as read back from a segment, its hash already checked against its bytes. */
+export interface StoredRecord {
+  seq: number;
+  prev: string;
+  hash: string;
+  time: string;
+  type: RecordType;
+  tags: RecordTags;
+  payload: JsonValue;
+  /** Segment number (the file `segments/NNNNNNNN.jsonl`). */
+  segment: number;
+  /** Byte offset of the line inside its segment. */
+  offset: number;
+  /** Length of the line in bytes, newline excluded. */
+  length: number;
+}
+
+/** The signed part of a checkpoint; `sig` is Ed25519 over its canonical JSON. */
+export interface CheckpointBody {
+  origin: string;
+  size: number;
+  head: string;
+  time: string;
+  keyId: string;
+}
+
+export interface SignedCheckpoint extends CheckpointBody {
+  /** Base64 Ed25519 signature over the canonical JSON of the `CheckpointBody`. */
+  sig: string;
+}
+
+/** Something the store wants an operator to know once (e.g. a key pair was generated). */
+export interface StoreNotice {
+  code: string;
+  message: string;
+}
+
+export interface AuditStoreOptions {
+  /** Store directory. Created when missing. The default value is `./.agent-audit`. */
+  dir?: string;
+  /**
+   * Directory with trust material, meant to live outside the store (ideally another volume).
+   * The default value is `./.agent-audit-trust`.
+   */
+  trustDir?: string;
+  /**
+   * Ed25519 private key (KeyObject or PEM). The default is `<trustDir>/signing-key.pem`,
+   * generated together with `public-key.pem` on first use when absent (reported through
+   * `onNotice`).
+   */
+  signingKey?: KeyObject | string;
+  /** Anchor file that receives every checkpoint. The default value is `<trustDir>/anchor.jsonl`. */
+  anchorPath?: string;
+  /** Sign a checkpoint after this many records. The default value is 1000. */
+  checkpointEveryRecords?: number;
+  /** Sign a checkpoint at least this often while records arrive. The default value is 5000 ms. */
+  checkpointIntervalMs?: number;
+  /** Seal the current segment and start a new one past this size. The default value is 64 MiB. */
+  segmentMaxBytes?: number;
+  /** Seal the current segment once it is this old (ms). The default value is 86 400 000 (1 day). */
+  segmentMaxAgeMs?: number;
+  /** Called once per notable event (key generated, torn tail recovered, …). */
+  onNotice?: (notice: StoreNotice) => void;
+  /** File-system layer; tests inject faults through it. The default is `node:fs`. */
+  fs?: FsLayer;
+  /** Clock; tests inject a clock that jumps backwards. The default is `() => new Date()`. */
+  now?: () => Date;
+}
+
+export interface RunFilter {
+  principal?: string;
+  agent?: string;
+  tool?: string;
+  tenant?: string;
+  since?: Date;
+  until?: Date;
+}
+
+export interface RunSummary {
+  run_id: string;
+  principal: string | null;
+  agent_id: string | null;
+  start: string;
+  end: string;
+  status: 'ok' | 'error' | 'incomplete' | 'unknown';
+  spans: number;
+  incomplete: boolean;
+}
+
+export interface VerifyProblem {
+  code: string;
+  /** `tampering` → exit 1, `unverifiable` → exit 2, `io` → exit 3, `warning` → no effect. */
+  kind: 'tampering' | 'unverifiable' | 'io' | 'warning';
+  message: string;
+  segment?: number;
+  seq?: number;
+}
+
+export interface VerifyRecovery {
+  seq: number;
+  segment: number;
+  /** Segment and offset the torn bytes were cut from. */
+  tornSegment: number;
+  offset: number;
+  length: number;
+  sha256: string;
+  file: string;
+  reason: string;
+}
+
+export interface VerifyPrune {
+  seq: number;
+  segments: number[];
+  firstSeq: number;
+  lastSeq: number;
+  before: string;
+}
+
+export interface VerifyProgress {
+  segment: number;
+  segments: number;
+  bytes: number;
+  totalBytes: number;
+  records: number;
+}
+
+export interface VerifyOptions {
+  /** Store directory. The default value is `./.agent-audit`. */
+  dir?: string;
+  /**
+   * Trusted public key(s): KeyObject, PEM text, or a path to a PEM file. When absent, the
+   * `public-key.pem` of `trustDir` is used. A key inside the store directory is never trusted.
+   */
+  publicKey?: KeyObject | string | Array<KeyObject | string>;
+  /** Trust directory. The default value is `./.agent-audit-trust`. */
+  trustDir?: string;
+  /**
+   * Anchor file to check against. The default value is `<trustDir>/anchor.jsonl`; `false`
+   * skips the anchor check (the result is then at best exit code 2).
+   */
+  anchorPath?: string | false;
+  onProgress?: (progress: VerifyProgress) => void;
+}
+
+export type VerifyStatus = 'verified' | 'tampered' | 'incomplete' | 'error';
+
+export interface VerifyReport {
+  exitCode: 0 | 1 | 2 | 3;
+  status: VerifyStatus;
+  dir: string;
+  origin: string | null;
+  records: number;
+  bytes: number;
+  segments: number;
+  checkpoints: number;
+  /** Highest sequence covered by a trusted signed checkpoint (0 when none). */
+  signedThrough: number;
+  headSeq: number;
+  problems: VerifyProblem[];
+  warnings: VerifyProblem[];
+  recoveries: VerifyRecovery[];
+  pruned: VerifyPrune[];
+  trustedKeys: string[];
+  anchorChecked: boolean;
+}

@@ -1,0 +1,248 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditStore, openStoreReader, StoreError, verifyStore } from '../src/index.js';
+import { readLines, segmentPath, span, type TempStore, tempStore } from './helpers.js';
+
+let t: TempStore;
+afterEach(() => t?.cleanup());
+
+describe('AuditStore writer', () => {
+  it('creates the store, generates a key pair once and reports it through onNotice', async () => {
+    t = tempStore();
+    const notices: string[] = [];
+    const store = t.open({ onNotice: (n) => notices.push(n.code) });
+    expect(fs.existsSync(path.join(t.trustDir, 'signing-key.pem'))).toBe(true);
+    expect(fs.existsSync(path.join(t.trustDir, 'public-key.pem'))).toBe(true);
+    expect(notices).toEqual(['KEY_GENERATED']);
+    await store.close();
+    const again = t.open({ onNotice: (n) => notices.push(n.code) });
+    await again.close();
+    expect(notices).toEqual(['KEY_GENERATED']);
+  });
+
+  it('resolves appends with increasing seq and the hash written on disk', async () => {
+    t = tempStore();
+    const store = t.open();
+    const a = await store.append(span('run-1', 1));
+    const b = await store.append(span('run-1', 2));
+    expect(b.seq).toBe(a.seq + 1);
+    await store.close();
+    const lines = readLines(segmentPath(t.dir, 1));
+    const recordA = JSON.parse(lines.find((l) => l.includes(a.hash))!);
+    expect(recordA.seq).toBe(a.seq);
+    expect(recordA.hash).toBe(a.hash);
+    const recordB = JSON.parse(lines.find((l) => l.includes(`"hash":"${b.hash}"`))!);
+    expect(recordB.prev).toBe(a.hash);
+  });
+
+  it('lines are canonical JSON that starts with the hash member', async () => {
+    t = tempStore();
+    const store = t.open();
+    await store.append({
+      type: 'event',
+      tags: { run: 'r' },
+      payload: { b: 1, a: [true, null, 'é'] },
+    });
+    await store.close();
+    for (const line of readLines(segmentPath(t.dir, 1))) {
+      expect(line.startsWith('{"hash":"')).toBe(true);
+      const value = JSON.parse(line);
+      expect(Object.keys(value)).toEqual([
+        'hash',
+        'payload',
+        'prev',
+        'seq',
+        'tags',
+        'time',
+        'type',
+      ]);
+    }
+    expect(readLines(segmentPath(t.dir, 1))[1]).toContain('"payload":{"a":[true,null,"é"],"b":1}');
+  });
+
+  it('group commit: 50 concurrent appenders share fdatasyncs and keep a strict sequence', async () => {
+    t = tempStore();
+    let syncs = 0;
+    const { nodeFsLayer } = await import('../src/index.js');
+    const store = t.open({
+      fs: {
+        ...nodeFsLayer,
+        fdatasync: (fd) => {
+          syncs += 1;
+          return nodeFsLayer.fdatasync(fd);
+        },
+      },
+    });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, async (_, w) => {
+        const out = [];
+        for (let i = 0; i < 20; i++) out.push(await store.append(span(`run-${w}`, i)));
+        return out;
+      }),
+    );
+    await store.close();
+    const seqs = results.flat().map((r) => r.seq);
+    expect(new Set(seqs).size).toBe(1000);
+    // 1000 records; one fdatasync each would be 1000.
+    expect(syncs).toBeLessThan(200);
+    const reader = openStoreReader(t.dir);
+    expect(reader.runRecords('run-7').map((r) => r.tags.span)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `s${i}`),
+    );
+  });
+
+  it('appendBatch writes records in order in one commit', async () => {
+    t = tempStore();
+    const store = t.open();
+    const results = await store.appendBatch([span('b', 1), span('b', 2), span('b', 3)]);
+    expect(results.map((r) => r.seq)).toEqual([
+      results[0]!.seq,
+      results[0]!.seq + 1,
+      results[0]!.seq + 2,
+    ]);
+    await store.close();
+  });
+
+  it('rejects entries that cannot be stored, without breaking the store', async () => {
+    t = tempStore();
+    const store = t.open();
+    await expect(store.append({ type: 'span.end', payload: { n: 10n } })).rejects.toThrow(
+      /canonical/,
+    );
+    await expect(store.append({ type: 'checkpoint' as never, payload: {} })).rejects.toThrow(
+      /Configuration: entry.type/,
+    );
+    await expect(
+      store.append({ type: 'event', tags: { run: 5 as never }, payload: {} }),
+    ).rejects.toThrow(/entry.tags.run is invalid/);
+    await expect(store.append(span('ok', 1))).resolves.toMatchObject({ seq: expect.any(Number) });
+    await store.close();
+  });
+
+  it('onAppend is told about new durable records', async () => {
+    t = tempStore();
+    const store = t.open();
+    const heads: number[] = [];
+    const off = store.onAppend((h) => heads.push(h.seq));
+    const r = await store.append(span('x', 1));
+    expect(heads).toContain(r.seq);
+    off();
+    await store.close();
+  });
+
+  it('close is idempotent and writes a final signed checkpoint; appends after close are refused', async () => {
+    t = tempStore();
+    const store = t.open();
+    await store.append(span('c', 1));
+    await Promise.all([store.close(), store.close()]);
+    await store.close();
+    const last = JSON.parse(readLines(segmentPath(t.dir, 1)).at(-1)!);
+    expect(last.type).toBe('checkpoint');
+    expect(fs.existsSync(path.join(t.dir, 'store.lock'))).toBe(false);
+    await expect(store.append(span('c', 2))).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+    const anchor = readLines(t.anchorPath).map((l) => JSON.parse(l));
+    expect(anchor.at(-1).size).toBe(last.seq - 1);
+    expect(anchor.at(-1).head).toBe(last.prev);
+  });
+
+  it('signs a checkpoint every N records', async () => {
+    t = tempStore();
+    const store = t.open({ checkpointEveryRecords: 10 });
+    for (let i = 0; i < 35; i++) await store.append(span('n', i));
+    const checkpoints = readLines(segmentPath(t.dir, 1)).filter((l) =>
+      l.endsWith('"type":"checkpoint"}'),
+    );
+    expect(checkpoints.length).toBeGreaterThanOrEqual(3);
+    await store.close();
+  });
+
+  it('signs a checkpoint after checkpointIntervalMs while records arrive', async () => {
+    t = tempStore();
+    const store = t.open({ checkpointIntervalMs: 20 });
+    await store.append(span('timer', 1));
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !fs.existsSync(t.anchorPath)) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(readLines(t.anchorPath).length).toBeGreaterThan(0);
+    await store.close();
+  });
+
+  it('flushSync makes queued records durable and signed without an event-loop turn', async () => {
+    t = tempStore();
+    const store = t.open();
+    const pending = store.append(span('sync', 1));
+    store.flushSync();
+    const lines = readLines(segmentPath(t.dir, 1));
+    expect(lines.some((l) => l.includes('"run":"sync"'))).toBe(true);
+    expect(JSON.parse(lines.at(-1)!).type).toBe('checkpoint');
+    await expect(pending).resolves.toMatchObject({ seq: 2 });
+    store.closeSync();
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+
+  it('validates options with the house error format', () => {
+    t = tempStore();
+    expect(() => t.open({ checkpointEveryRecords: 0 })).toThrow(
+      'Configuration: checkpointEveryRecords is invalid, expected a positive integer (actual: 0)',
+    );
+    expect(() => t.open({ signingKey: 'not a key' })).toThrow(
+      /Configuration: signingKey is invalid/,
+    );
+  });
+});
+
+describe('single writer lock (RELIABILITY row 27, same process)', () => {
+  it('a second writer gets "store locked by pid N"', async () => {
+    t = tempStore();
+    const store = t.open();
+    let error: unknown;
+    try {
+      t.open();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).code).toBe('STORE_LOCKED');
+    expect((error as Error).message).toContain(`store locked by pid ${process.pid}`);
+    await store.close();
+    const reopened = t.open();
+    await reopened.close();
+  });
+
+  it('a lock left by a dead process is taken over', async () => {
+    t = tempStore();
+    (await t.open()).close();
+    // A pid that cannot be alive: above the kernel's pid_max.
+    fs.writeFileSync(path.join(t.dir, 'store.lock'), '4194305\n');
+    const store = t.open();
+    expect(fs.readFileSync(path.join(t.dir, 'store.lock'), 'utf8').trim()).toBe(
+      String(process.pid),
+    );
+    await store.close();
+  });
+});
+
+describe('AuditStore.open misc', () => {
+  it('uses the given signing key and never writes it into the store', async () => {
+    t = tempStore();
+    const { generateSigningKeyPair } = await import('../src/index.js');
+    const pair = generateSigningKeyPair();
+    const store = AuditStore.open({
+      dir: t.dir,
+      anchorPath: t.anchorPath,
+      signingKey: pair.privateKeyPem,
+    });
+    expect(store.keyId).toBe(pair.keyId);
+    await store.append(span('k', 1));
+    await store.close();
+    expect(fs.existsSync(path.join(t.trustDir, 'signing-key.pem'))).toBe(false);
+    const report = await verifyStore({
+      dir: t.dir,
+      publicKey: pair.publicKeyPem,
+      anchorPath: t.anchorPath,
+    });
+    expect(report.exitCode).toBe(0);
+  });
+});
