@@ -5,6 +5,7 @@ import { explainCommand } from './commands/explain.js';
 import { keygenCommand } from './commands/keygen.js';
 import { reportCommand } from './commands/report.js';
 import { runsCommand } from './commands/runs.js';
+import { statusCommand } from './commands/status.js';
 import { trailCommand } from './commands/trail.js';
 import { verifyCommand } from './commands/verify.js';
 import { DEFAULT_STORE_DIR } from './global-options.js';
@@ -52,6 +53,7 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     explainCommand(ctx, setExitCode),
     reportCommand(ctx, setExitCode),
     keygenCommand(ctx, setExitCode),
+    statusCommand(ctx, setExitCode),
   ];
   for (const command of commands) {
     // addCommand does not copy the program's output and exit settings (command() would).

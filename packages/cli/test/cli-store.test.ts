@@ -1,5 +1,6 @@
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -308,6 +309,53 @@ describe('agent-audit against a real store', () => {
         code: expect.any(String),
         segment: expect.any(Number),
       });
+    });
+  });
+
+  describe('status', () => {
+    it('reports size, head, runs, trust material, and the forwarder cursor once one exists', async () => {
+      const before = await runCli(['status', '--json'], { env });
+      expect(before.code).toBe(0);
+      const s = JSON.parse(before.stdout);
+      expect(s.store).toMatchObject({
+        dir: store,
+        segments: expect.any(Number),
+        runs: 3,
+        writer: null,
+      });
+      expect(s.store.head_seq).toBeGreaterThan(20);
+      expect(s.trust.public_key).toBe(join(trust, 'public-key.pem'));
+      expect(s.trust.last_anchor.key_id).toMatch(/^ed25519:/);
+      expect(s.forwarder).toBeNull();
+      // The SDK forwarder's cursor file (format version 1), as it persists it.
+      mkdirSync(join(store, 'forwarder'), { recursive: true });
+      writeFileSync(
+        join(store, 'forwarder', 'cursor.json'),
+        JSON.stringify({
+          version: 1,
+          nextSeq: 11,
+          delivered: 7,
+          deadLetterBatches: 1,
+          deadLetterSpans: 2,
+          lastError: 'HTTP 503',
+          lastErrorAt: '2026-11-25T00:00:00.000Z',
+          endpoint: 'http://127.0.0.1:4318/v1/traces',
+          updatedAt: '2026-11-25T00:00:01.000Z',
+        }),
+      );
+      const after = await runCli(['status', '--json'], { env });
+      const f = JSON.parse(after.stdout).forwarder;
+      expect(f).toMatchObject({
+        next_seq: 11,
+        pending_records: s.store.head_seq - 10,
+        delivered: 7,
+        dead_letter_batches: 1,
+        last_error: 'HTTP 503',
+      });
+      const human = await runCli(['status'], { env });
+      expect(human.stdout).toMatch(/forwarder → http:\/\/127\.0\.0\.1:4318\/v1\/traces/);
+      expect(human.stdout).toMatch(/last error HTTP 503/);
+      rmSync(join(store, 'forwarder'), { recursive: true });
     });
   });
 

@@ -5,6 +5,7 @@ import { runTimeline } from '../src/run-timeline.js';
 import { orderTimeline } from '../src/trail-span.js';
 import { type JaegerProcess, startJaeger } from './support/jaeger-process.js';
 import { demoRun, spanEndPayload } from './support/otlp-fixtures.js';
+import { runCli } from './support/run-cli.js';
 
 // The real Jaeger v2 binary, fed the same OTLP/JSON payloads the store holds: trail --jaeger
 // must reconstruct the same timeline from Jaeger's query API as trail does from the store.
@@ -74,6 +75,36 @@ describe('fetchJaegerTrail against a real Jaeger', () => {
     );
     const email = fromJaeger.find((s) => s.tool === 'send_email')!;
     expect(email.events.map((e) => e.name)).toEqual(['decision', 'approval.granted']);
+  });
+
+  it('the bin prints the same --json shape from Jaeger, and exits 4 for an unknown run', async () => {
+    const r = await runCli([
+      'trail',
+      runId,
+      '--jaeger',
+      jaeger.queryUrl,
+      '--json',
+      '--lookback',
+      '1d',
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ run_id: runId, source: 'jaeger' });
+    expect(out.spans).toHaveLength(ended.length);
+    expect(out.spans[0]).toMatchObject({ depth: 0, service: 'orchestrator', pid: 4242, seq: null });
+    const human = await runCli(['trail', runId, '--jaeger', jaeger.queryUrl]);
+    expect(human.stdout).toMatch(/from the Jaeger/);
+    expect(human.stdout).toMatch(/sub-agent\[5151\].*research-agent.*fetch_doc/);
+    const missing = await runCli(['trail', 'no-such-run', '--jaeger', jaeger.queryUrl]);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toMatch(/no run with workflow\.run_id=no-such-run in Jaeger/);
+  });
+
+  it('the bin exits 3 naming the URL when Jaeger is down', async () => {
+    const r = await runCli(['trail', runId, '--jaeger', 'http://127.0.0.1:9', '--json']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/cannot reach Jaeger at http:\/\/127\.0\.0\.1:9/);
   });
 
   it('returns nothing for an unknown run id', async () => {
