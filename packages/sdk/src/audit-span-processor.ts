@@ -1,0 +1,293 @@
+import {
+  ATTR_AGENT_ID,
+  ATTR_AUDIT_MISSING,
+  ATTR_AUDIT_VIOLATION,
+  ATTR_CREDENTIAL_REF,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_INPUT_HASH,
+  ATTR_TENANT_ID,
+  ATTR_TRIGGER_PRINCIPAL,
+  ATTR_WORKFLOW_RUN_ID,
+  GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
+  getRunContext,
+} from '@agent-audit/instrumentation';
+import { type Span as ApiSpan, type Context, diag } from '@opentelemetry/api';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { CollapsedWarnings } from './collapsed-warnings.js';
+import type { AuditRecordSink, JsonValue } from './internal-types.js';
+import { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
+import { SpanRedactor } from './span-redactor.js';
+
+/** The four names every workflow and tool span must carry (DESIGN.md "Attribute schema"). */
+export const MANDATORY_ATTRIBUTES: readonly string[] = [
+  ATTR_AGENT_ID,
+  ATTR_WORKFLOW_RUN_ID,
+  ATTR_CREDENTIAL_REF,
+  ATTR_INPUT_HASH,
+];
+
+/** The `audit.violation` code this processor adds when a mandatory attribute is missing. */
+export const VIOLATION_MISSING_MANDATORY = 'missing_mandatory_attribute';
+
+type AuditKind = 'workflow' | 'tool';
+
+export interface AuditSpanProcessorOptions {
+  /** Where records go: the WORM store (or any sink with the same durability promises). */
+  sink: AuditRecordSink;
+  /**
+   * Keep, per tool span, the promise of its durable `span.start` record so that
+   * `beforeToolCall` can hold the tool until its intent is on disk. The default value is false.
+   */
+  failClosed?: boolean;
+  /**
+   * Secret and PII scanner applied before any record is built (on start for the pre-exec record,
+   * in `onEnding` for the span), so neither the store nor Jaeger ever receives a finding;
+   * `false` turns it off. The default value is `new SpanRedactor()` (secrets and PII).
+   */
+  redactor?: SpanRedactor | false;
+}
+
+export interface AuditSpanProcessorStats {
+  startRecords: number;
+  endRecords: number;
+  /** Appends the sink rejected or that threw: evidence that is NOT in the store. */
+  failedRecords: number;
+  /** Workflow/tool spans that ended without a mandatory attribute. */
+  violations: number;
+  redactions: number;
+  /** Errors inside the processor itself, each swallowed so the agent keeps running. */
+  internalErrors: number;
+  /** Counted warnings by kind (`missing:credential.ref`, `append-failed`, …). */
+  warnings: Record<string, number>;
+}
+
+/**
+ * The audit path of every span: run attribution on start, the pre-exec intent record for
+ * workflow and tool spans, mandatory-field enforcement and redaction while the span can still
+ * change, and the durable `span.end` record. No sampler and no dropping queue sit in front of the
+ * sink: every recorded span is handed to it in `onEnd`. Never throws into the application.
+ */
+export class AuditSpanProcessor implements SpanProcessor {
+  private readonly sink: AuditRecordSink;
+  private readonly failClosed: boolean;
+  private readonly redactor: SpanRedactor | undefined;
+  private readonly logger = diag.createComponentLogger({ namespace: '@agent-audit/sdk/processor' });
+  private readonly warnings = new CollapsedWarnings(this.logger);
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly gates = new Map<string, Promise<void>>();
+  private readonly stats = {
+    startRecords: 0,
+    endRecords: 0,
+    failedRecords: 0,
+    violations: 0,
+    redactions: 0,
+    internalErrors: 0,
+  };
+  private shutdownPromise: Promise<void> | undefined;
+
+  constructor(options: AuditSpanProcessorOptions) {
+    if (!options || typeof options.sink?.append !== 'function') {
+      throw new Error(
+        `Configuration: sink is invalid, expected an object with append() and flushSync() (actual: ${typeof options?.sink})`,
+      );
+    }
+    this.sink = options.sink;
+    this.failClosed = options.failClosed ?? false;
+    if (
+      options.redactor !== undefined &&
+      options.redactor !== false &&
+      !(options.redactor instanceof SpanRedactor)
+    ) {
+      throw new Error(
+        `Configuration: redactor is invalid, expected a SpanRedactor or false (actual: ${typeof options.redactor})`,
+      );
+    }
+    this.redactor =
+      options.redactor === false ? undefined : (options.redactor ?? new SpanRedactor());
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    if (this.shutdownPromise) return;
+    try {
+      const run = getRunContext(parentContext);
+      if (run) {
+        // A span's own value wins (a tool call's own credential), the run fills the gaps.
+        stamp(span, ATTR_WORKFLOW_RUN_ID, run.runId);
+        stamp(span, ATTR_AGENT_ID, run.agentId);
+        stamp(span, ATTR_TRIGGER_PRINCIPAL, run.triggerPrincipal);
+        stamp(span, ATTR_CREDENTIAL_REF, run.credentialRef);
+        stamp(span, ATTR_TENANT_ID, run.tenantId);
+      }
+      const kind = auditKind(span);
+      if (kind === undefined) return;
+      // The intent record is written now, so what it holds must be clean now.
+      if (this.redactor) this.stats.redactions += this.redactor.redactSpan(span);
+      const durable = this.write({
+        type: 'span.start',
+        tags: spanRecordTags(span, false),
+        payload: spanStartPayload(span) as unknown as JsonValue,
+      });
+      this.stats.startRecords++;
+      if (this.failClosed && kind === 'tool') {
+        const gate = durable.then(() => undefined);
+        // Handled here so an unconsumed gate never becomes an unhandled rejection; whoever
+        // awaits it still sees the rejection.
+        gate.catch(() => undefined);
+        this.gates.set(span.spanContext().spanId, gate);
+      }
+    } catch (err) {
+      this.internalError('onStart', err);
+    }
+  }
+
+  onEnding(span: Span): void {
+    if (this.shutdownPromise) return;
+    try {
+      if (auditKind(span) !== undefined) {
+        const missing = MANDATORY_ATTRIBUTES.filter((name) => !hasValue(span.attributes[name]));
+        if (missing.length > 0) {
+          span.setAttribute(
+            ATTR_AUDIT_VIOLATION,
+            withCode(span.attributes[ATTR_AUDIT_VIOLATION], VIOLATION_MISSING_MANDATORY),
+          );
+          span.setAttribute(ATTR_AUDIT_MISSING, missing);
+          this.stats.violations++;
+          for (const name of missing) {
+            this.warnings.warn(
+              `missing:${name}`,
+              `span "${span.name}" ended without mandatory attribute ${name}; marked ${ATTR_AUDIT_VIOLATION}`,
+            );
+          }
+        }
+      }
+      if (this.redactor) this.stats.redactions += this.redactor.redactSpan(span);
+    } catch (err) {
+      this.internalError('onEnding', err);
+    }
+  }
+
+  onEnd(span: ReadableSpan): void {
+    try {
+      this.gates.delete(span.spanContext().spanId);
+      if (this.shutdownPromise) {
+        this.warnings.warn(
+          'ended-after-shutdown',
+          `span "${span.name}" ended after shutdown; it is not in the audit store`,
+        );
+        return;
+      }
+      void this.write({
+        type: 'span.end',
+        tags: spanRecordTags(span),
+        payload: spanEndPayload(span),
+      });
+      this.stats.endRecords++;
+    } catch (err) {
+      this.internalError('onEnd', err);
+    }
+  }
+
+  /**
+   * For the fail-closed gate (`setAuditHooks({ beforeToolCall })`): resolves once the tool span's
+   * `span.start` record is durable, rejects if it cannot be written. Undefined when there is
+   * nothing to wait for (fail-closed off, or not a tool span).
+   */
+  startRecordDurable(span: ApiSpan): Promise<void> | undefined {
+    const spanId = span.spanContext().spanId;
+    const gate = this.gates.get(spanId);
+    if (gate) this.gates.delete(spanId);
+    return gate;
+  }
+
+  /** Resolves once every record handed to the sink so far has settled. */
+  async forceFlush(): Promise<void> {
+    while (this.pending.size > 0) {
+      await Promise.allSettled([...this.pending]);
+    }
+  }
+
+  /** Synchronous flush for `exit` handlers: everything handed over so far is made durable. */
+  flushSync(): void {
+    this.sink.flushSync();
+  }
+
+  shutdown(): Promise<void> {
+    if (!this.shutdownPromise) {
+      this.shutdownPromise = this.forceFlush().then(() => this.warnings.summarize());
+    }
+    return this.shutdownPromise;
+  }
+
+  getStats(): AuditSpanProcessorStats {
+    return { ...this.stats, warnings: this.warnings.snapshot() };
+  }
+
+  private write(entry: Parameters<AuditRecordSink['append']>[0]): Promise<unknown> {
+    let durable: Promise<unknown>;
+    try {
+      durable = this.sink.append(entry);
+    } catch (err) {
+      durable = Promise.reject(err);
+    }
+    this.pending.add(durable);
+    durable.then(
+      () => this.pending.delete(durable),
+      (err: unknown) => {
+        this.pending.delete(durable);
+        this.stats.failedRecords++;
+        this.warnings.warn(
+          'append-failed',
+          `an audit record (${entry.type}) could not be written to the store: ${errorMessage(err)}`,
+        );
+      },
+    );
+    return durable;
+  }
+
+  private internalError(where: string, err: unknown): void {
+    this.stats.internalErrors++;
+    this.warnings.warn(
+      `internal:${where}`,
+      `audit processor ${where} failed: ${errorMessage(err)}`,
+    );
+  }
+}
+
+function stamp(span: Span, key: string, value: string | undefined): void {
+  if (value !== undefined && value !== '' && span.attributes[key] === undefined) {
+    span.setAttribute(key, value);
+  }
+}
+
+function hasValue(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== '';
+}
+
+function auditKind(span: ReadableSpan): AuditKind | undefined {
+  const op = span.attributes[ATTR_GEN_AI_OPERATION_NAME];
+  if (op === GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL) return 'tool';
+  if (
+    op === GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT ||
+    op === GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW
+  ) {
+    return 'workflow';
+  }
+  return undefined;
+}
+
+/** `audit.violation` is a string array of codes; keep what instrumentation already put there. */
+function withCode(existing: unknown, code: string): string[] {
+  const codes = Array.isArray(existing)
+    ? existing.filter((c): c is string => typeof c === 'string')
+    : typeof existing === 'string'
+      ? [existing]
+      : [];
+  if (!codes.includes(code)) codes.push(code);
+  return codes;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

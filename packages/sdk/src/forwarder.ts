@@ -1,0 +1,513 @@
+import { join } from 'node:path';
+import { context, diag } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import {
+  appendDurable,
+  CURSOR_FILE,
+  DEAD_LETTER_FILE,
+  type ForwarderCursor,
+  forwarderDir,
+  readForwarderCursor,
+  writeFileAtomic,
+} from './forwarder-state.js';
+import { resolveOtlpHeaders, resolveTracesEndpoint } from './otlp-endpoint.js';
+
+/** One stored record as the forwarder needs it (a subset of the store's record). */
+export interface ForwarderRecord {
+  seq: number;
+  type: string;
+  payload: unknown;
+}
+
+/** Read access to the store: records in sequence order starting at `seq` (inclusive). */
+export interface ForwarderSource {
+  recordsFrom(
+    seq: number,
+    limit: number,
+  ): readonly ForwarderRecord[] | Promise<readonly ForwarderRecord[]>;
+  /** The highest sequence number stored, for the pending count; optional. */
+  headSeq?(): number | undefined | Promise<number | undefined>;
+}
+
+export interface ForwarderOptions {
+  /** The store directory; the cursor and dead letters live in its `forwarder/` folder. */
+  storeDir: string;
+  source: ForwarderSource;
+  /**
+   * OTLP/HTTP traces URL. The default value comes from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else `http://localhost:4318/v1/traces`.
+   */
+  endpoint?: string;
+  /** Extra request headers. The default value comes from `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`. */
+  headers?: Record<string, string>;
+  /** Records read per batch. The default value is 512. */
+  maxBatchRecords?: number;
+  /** Upper bound of one request body; a single larger span still goes alone. The default value is 4 MiB. */
+  maxBatchBytes?: number;
+  /** One request's deadline; a black-hole collector costs this much, then a retry. The default value is 10000. */
+  requestTimeoutMillis?: number;
+  /** First retry delay (jittered, doubling). The default value is 250. */
+  minBackoffMillis?: number;
+  /** Longest retry delay without Retry-After. The default value is 30000. */
+  maxBackoffMillis?: number;
+  /** A `Retry-After` longer than this is capped. The default value is 300000. */
+  maxRetryAfterMillis?: number;
+}
+
+export type ForwarderState = 'idle' | 'sending' | 'backoff' | 'stopped';
+
+export interface ForwarderStatus {
+  state: ForwarderState;
+  endpoint: string;
+  /** The next store sequence number to forward. */
+  nextSeq: number;
+  /** Records (of any type) stored after the cursor, when the source knows its head. */
+  pendingRecords: number | undefined;
+  delivered: number;
+  deadLetterBatches: number;
+  deadLetterSpans: number;
+  consecutiveFailures: number;
+  lastError: string | undefined;
+  lastErrorAt: string | undefined;
+  lastSuccessAt: string | undefined;
+  /** When the next retry is due (ISO time), while backing off. */
+  retryAt: string | undefined;
+}
+
+export interface DrainResult {
+  ok: boolean;
+  /** Why the drain stopped short (only when ok is false). */
+  reason?: string;
+  delivered: number;
+  deadLetterSpans: number;
+  nextSeq: number;
+}
+
+type BatchOutcome =
+  | { kind: 'empty' }
+  | { kind: 'advanced' }
+  | { kind: 'retry'; delayMillis: number; reason: string };
+
+const RETRYABLE_STATUS = new Set([408, 425, 429]);
+
+/**
+ * Feeds an OTLP/HTTP endpoint (Jaeger, a collector) from the store by a persisted cursor:
+ * at-least-once, span ids unchanged, so a replay after an outage or a restart only repeats what
+ * the endpoint may already have. One request in flight, one batch in memory; never awaited by
+ * the tool path (it is woken by the store and works on its own timers, all unref'd).
+ */
+export class Forwarder {
+  private readonly storeDir: string;
+  private readonly source: ForwarderSource;
+  readonly endpoint: string;
+  private readonly headers: Record<string, string>;
+  private readonly maxBatchRecords: number;
+  private readonly maxBatchBytes: number;
+  private readonly requestTimeoutMillis: number;
+  private readonly minBackoffMillis: number;
+  private readonly maxBackoffMillis: number;
+  private readonly maxRetryAfterMillis: number;
+  private readonly logger = diag.createComponentLogger({ namespace: '@agent-audit/sdk/forwarder' });
+
+  private cursor: ForwarderCursor;
+  // Counter deltas not yet merged into the cursor file (another process may own the file too).
+  private unsaved = { delivered: 0, deadLetterBatches: 0, deadLetterSpans: 0 };
+  private batchLimit: number;
+  private state: ForwarderState = 'idle';
+  private loop: Promise<void> | undefined;
+  private dirty = false;
+  private draining = false;
+  private timer: NodeJS.Timeout | undefined;
+  private retryAt: number | undefined;
+  private consecutiveFailures = 0;
+  private readonly abort = new AbortController();
+
+  constructor(options: ForwarderOptions) {
+    this.storeDir = requireString('storeDir', options.storeDir);
+    if (!options.source || typeof options.source.recordsFrom !== 'function') {
+      throw new Error(
+        `Configuration: source is invalid, expected an object with recordsFrom(seq, limit) (actual: ${typeof options.source})`,
+      );
+    }
+    this.source = options.source;
+    this.endpoint = resolveTracesEndpoint(options.endpoint);
+    this.headers = { ...resolveOtlpHeaders(), ...options.headers };
+    this.maxBatchRecords = positiveInt('maxBatchRecords', options.maxBatchRecords, 512);
+    this.maxBatchBytes = positiveInt('maxBatchBytes', options.maxBatchBytes, 4 * 1024 * 1024);
+    this.requestTimeoutMillis = positiveInt(
+      'requestTimeoutMillis',
+      options.requestTimeoutMillis,
+      10_000,
+    );
+    this.minBackoffMillis = positiveInt('minBackoffMillis', options.minBackoffMillis, 250);
+    this.maxBackoffMillis = positiveInt('maxBackoffMillis', options.maxBackoffMillis, 30_000);
+    this.maxRetryAfterMillis = positiveInt(
+      'maxRetryAfterMillis',
+      options.maxRetryAfterMillis,
+      300_000,
+    );
+    this.batchLimit = this.maxBatchRecords;
+    this.cursor = readForwarderCursor(this.storeDir);
+  }
+
+  /** New durable records exist: forward them soon. Cheap and safe to call on every append. */
+  wake(): void {
+    if (this.isStopped()) return;
+    if (this.loop || this.draining || this.timer) {
+      // A loop in progress re-reads before it idles; a backoff keeps its schedule.
+      this.dirty = true;
+      return;
+    }
+    this.loop = this.runLoop().finally(() => {
+      this.loop = undefined;
+      if (this.dirty && !this.timer && !this.draining) this.wake();
+    });
+  }
+
+  /**
+   * Forwards until nothing is stored after the cursor. Resolves `ok: false` with the reason when
+   * that cannot be reached before `timeoutMillis` (default 60000), e.g. the endpoint is down;
+   * with 0, the first failure ends it (one pass, no retry).
+   */
+  async drain(options: { timeoutMillis?: number } = {}): Promise<DrainResult> {
+    const timeoutMillis =
+      options.timeoutMillis === 0 ? 0 : positiveInt('timeoutMillis', options.timeoutMillis, 60_000);
+    const deadline = Date.now() + timeoutMillis;
+    this.draining = true;
+    this.clearTimer();
+    try {
+      while (this.loop) await this.loop;
+      for (;;) {
+        if (this.isStopped()) return this.drainResult(false, 'forwarder stopped');
+        const outcome = await this.sendOneBatch();
+        if (outcome.kind === 'empty') return this.drainResult(true);
+        if (outcome.kind === 'advanced') continue;
+        const left = deadline - Date.now();
+        if (left <= 0) return this.drainResult(false, outcome.reason);
+        await sleep(Math.min(outcome.delayMillis, left));
+      }
+    } finally {
+      this.draining = false;
+      if (!this.isStopped()) this.state = 'idle';
+      if (this.dirty) this.wake();
+    }
+  }
+
+  /** Stops timers and aborts the request in flight; the cursor stays where it was acknowledged. */
+  async stop(): Promise<void> {
+    if (this.isStopped()) return;
+    this.state = 'stopped';
+    this.clearTimer();
+    this.abort.abort();
+    if (this.loop) await this.loop.catch(() => undefined);
+  }
+
+  async status(): Promise<ForwarderStatus> {
+    let head: number | undefined;
+    try {
+      head = await this.source.headSeq?.();
+    } catch {
+      head = undefined;
+    }
+    return {
+      state: this.state,
+      endpoint: this.endpoint,
+      nextSeq: this.cursor.nextSeq,
+      pendingRecords: head === undefined ? undefined : Math.max(0, head + 1 - this.cursor.nextSeq),
+      delivered: this.cursor.delivered + this.unsaved.delivered,
+      deadLetterBatches: this.cursor.deadLetterBatches + this.unsaved.deadLetterBatches,
+      deadLetterSpans: this.cursor.deadLetterSpans + this.unsaved.deadLetterSpans,
+      consecutiveFailures: this.consecutiveFailures,
+      lastError: this.cursor.lastError,
+      lastErrorAt: this.cursor.lastErrorAt,
+      lastSuccessAt: this.cursor.lastSuccessAt,
+      retryAt: this.retryAt === undefined ? undefined : new Date(this.retryAt).toISOString(),
+    };
+  }
+
+  private async runLoop(): Promise<void> {
+    for (;;) {
+      if (this.isStopped() || this.draining) return;
+      this.dirty = false;
+      let outcome: BatchOutcome;
+      try {
+        outcome = await this.sendOneBatch();
+      } catch (err) {
+        outcome = { kind: 'retry', delayMillis: this.backoff(), reason: errorMessage(err) };
+      }
+      if (outcome.kind === 'advanced') continue;
+      if (outcome.kind === 'empty') {
+        if (this.dirty) continue;
+        if (!this.isStopped()) this.state = 'idle';
+        return;
+      }
+      if (this.isStopped() || this.draining) return;
+      this.state = 'backoff';
+      this.retryAt = Date.now() + outcome.delayMillis;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.retryAt = undefined;
+        this.wake();
+      }, outcome.delayMillis);
+      this.timer.unref();
+      return;
+    }
+  }
+
+  private async sendOneBatch(): Promise<BatchOutcome> {
+    const from = this.cursor.nextSeq;
+    const records = await this.source.recordsFrom(from, this.batchLimit);
+    if (records.length === 0) return { kind: 'empty' };
+
+    const parts: string[] = [];
+    let bytes = 0;
+    let spans = 0;
+    let lastSeq = from - 1;
+    for (const record of records) {
+      if (record.seq < from) continue;
+      if (record.type === 'span.end') {
+        const resourceSpans = (record.payload as { resourceSpans?: unknown[] } | null)
+          ?.resourceSpans;
+        if (Array.isArray(resourceSpans) && resourceSpans.length > 0) {
+          const text = resourceSpans.map((rs) => JSON.stringify(rs)).join(',');
+          if (parts.length > 0 && bytes + text.length > this.maxBatchBytes) break;
+          parts.push(text);
+          bytes += text.length + 1;
+          spans += countSpans(resourceSpans);
+        }
+      }
+      lastSeq = record.seq;
+    }
+    if (lastSeq < from) return { kind: 'empty' };
+    if (parts.length === 0) {
+      // Only records that are not spans (checkpoints, events): nothing to send, move on.
+      await this.advance(lastSeq + 1, { delivered: 0 });
+      return { kind: 'advanced' };
+    }
+
+    this.state = 'sending';
+    const body = `{"resourceSpans":[${parts.join(',')}]}`;
+    let response: Response;
+    try {
+      response = await this.post(body);
+    } catch (err) {
+      return this.failure(`request to ${this.endpoint} failed: ${errorMessage(err)}`);
+    }
+    const text = await response.text().catch(() => '');
+    if (response.ok) {
+      this.consecutiveFailures = 0;
+      this.batchLimit = this.maxBatchRecords;
+      const rejected = partialRejections(text);
+      if (rejected > 0) {
+        this.logger.warn(`${this.endpoint} accepted the batch but rejected ${rejected} spans`);
+      }
+      await this.advance(lastSeq + 1, { delivered: spans, success: true });
+      return { kind: 'advanced' };
+    }
+    const reason = `${this.endpoint} answered ${response.status}${text ? `: ${text.slice(0, 300)}` : ''}`;
+    if (response.status === 413 && records.length > 1) {
+      // Too large for this endpoint: halve and retry at once; a single span still too large
+      // is dead-lettered like any other batch the endpoint will never take.
+      this.batchLimit = Math.max(1, Math.floor(Math.min(this.batchLimit, records.length) / 2));
+      return { kind: 'advanced' };
+    }
+    if (response.status === 400 || response.status === 413) {
+      await this.deadLetter(from, lastSeq, spans, body, reason);
+      return { kind: 'advanced' };
+    }
+    // 429, 5xx, and any other 4xx (a wrong URL or credentials is a configuration problem to
+    // fix, not a reason to throw evidence away): keep the cursor and retry later.
+    const retryAfter = RETRYABLE_STATUS.has(response.status) || response.status >= 500;
+    return this.failure(
+      reason,
+      retryAfter ? parseRetryAfter(response.headers.get('retry-after')) : undefined,
+    );
+  }
+
+  private async post(body: string): Promise<Response> {
+    const signal = AbortSignal.any([
+      this.abort.signal,
+      AbortSignal.timeout(this.requestTimeoutMillis),
+    ]);
+    // The forwarder's own HTTP must not become spans that feed the store that feeds it.
+    return context.with(suppressTracing(context.active()), () =>
+      fetch(this.endpoint, {
+        method: 'POST',
+        headers: { ...this.headers, 'content-type': 'application/json' },
+        body,
+        signal,
+      }),
+    );
+  }
+
+  private async failure(reason: string, retryAfterMillis?: number): Promise<BatchOutcome> {
+    this.consecutiveFailures++;
+    if (this.consecutiveFailures === 1) this.logger.warn(`forwarding paused: ${reason}`);
+    this.cursor.lastError = reason;
+    this.cursor.lastErrorAt = new Date().toISOString();
+    let delayMillis = this.backoff();
+    if (retryAfterMillis !== undefined) {
+      delayMillis = Math.max(delayMillis, Math.min(retryAfterMillis, this.maxRetryAfterMillis));
+    }
+    // Only the first failure of a streak is persisted: a long outage must not fsync per retry.
+    if (this.consecutiveFailures === 1) await this.persist().catch(() => undefined);
+    return { kind: 'retry', delayMillis, reason };
+  }
+
+  /** Exponential with equal jitter: never zero, never in lockstep with other agents. */
+  private backoff(): number {
+    const exp = Math.min(
+      this.maxBackoffMillis,
+      this.minBackoffMillis * 2 ** Math.min(30, Math.max(0, this.consecutiveFailures - 1)),
+    );
+    return Math.round(exp / 2 + Math.random() * (exp / 2));
+  }
+
+  private async deadLetter(
+    fromSeq: number,
+    toSeq: number,
+    spans: number,
+    body: string,
+    reason: string,
+  ): Promise<void> {
+    const line = `${JSON.stringify({
+      at: new Date().toISOString(),
+      endpoint: this.endpoint,
+      reason,
+      fromSeq,
+      toSeq,
+      spans,
+      request: JSON.parse(body) as unknown,
+    })}\n`;
+    await appendDurable(join(forwarderDir(this.storeDir), DEAD_LETTER_FILE), line);
+    this.logger.warn(`dead-lettered ${spans} spans (seq ${fromSeq}..${toSeq}): ${reason}`);
+    this.cursor.lastError = reason;
+    this.cursor.lastErrorAt = new Date().toISOString();
+    this.unsaved.deadLetterBatches++;
+    this.unsaved.deadLetterSpans += spans;
+    this.consecutiveFailures = 0;
+    await this.advance(toSeq + 1, { delivered: 0 });
+  }
+
+  private async advance(
+    nextSeq: number,
+    { delivered, success = false }: { delivered: number; success?: boolean },
+  ): Promise<void> {
+    this.cursor.nextSeq = Math.max(this.cursor.nextSeq, nextSeq);
+    this.unsaved.delivered += delivered;
+    if (success) this.cursor.lastSuccessAt = new Date().toISOString();
+    await this.persist();
+  }
+
+  private async persist(): Promise<void> {
+    // Another process (`agent-audit forward`) may share the cursor: never move it backwards,
+    // and add our counts to what is on disk rather than overwrite them.
+    let disk: ForwarderCursor;
+    try {
+      disk = readForwarderCursor(this.storeDir);
+    } catch {
+      disk = this.cursor;
+    }
+    const next: ForwarderCursor = {
+      ...this.cursor,
+      version: 1,
+      nextSeq: Math.max(disk.nextSeq, this.cursor.nextSeq),
+      delivered: disk.delivered + this.unsaved.delivered,
+      deadLetterBatches: disk.deadLetterBatches + this.unsaved.deadLetterBatches,
+      deadLetterSpans: disk.deadLetterSpans + this.unsaved.deadLetterSpans,
+      endpoint: this.endpoint,
+      updatedAt: new Date().toISOString(),
+    };
+    await writeFileAtomic(
+      join(forwarderDir(this.storeDir), CURSOR_FILE),
+      `${JSON.stringify(next, null, 2)}\n`,
+    );
+    this.cursor = next;
+    this.unsaved = { delivered: 0, deadLetterBatches: 0, deadLetterSpans: 0 };
+  }
+
+  private drainResult(ok: boolean, reason?: string): DrainResult {
+    const result: DrainResult = {
+      ok,
+      delivered: this.cursor.delivered + this.unsaved.delivered,
+      deadLetterSpans: this.cursor.deadLetterSpans + this.unsaved.deadLetterSpans,
+      nextSeq: this.cursor.nextSeq,
+    };
+    if (reason !== undefined) result.reason = reason;
+    return result;
+  }
+
+  // A method, not a field comparison: TypeScript would narrow `state` across awaits.
+  private isStopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.retryAt = undefined;
+  }
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date, in milliseconds; undefined if absent/invalid. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+function countSpans(resourceSpans: unknown[]): number {
+  let n = 0;
+  for (const rs of resourceSpans) {
+    const scopes = (rs as { scopeSpans?: { spans?: unknown[] }[] }).scopeSpans;
+    if (!Array.isArray(scopes)) continue;
+    for (const scope of scopes) n += Array.isArray(scope.spans) ? scope.spans.length : 0;
+  }
+  return n;
+}
+
+function partialRejections(text: string): number {
+  if (!text) return 0;
+  try {
+    const parsed = JSON.parse(text) as { partialSuccess?: { rejectedSpans?: number | string } };
+    return Number(parsed.partialSuccess?.rejectedSpans ?? 0) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+// Referenced on purpose: a drain is awaited by its caller (`agent-audit forward --drain`), and
+// an unref'd timer would let that process exit in the middle of a backoff.
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function requireString(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new Error(
+      `Configuration: ${name} is invalid, expected a non-empty string (actual: ${String(value)})`,
+    );
+  }
+  return value;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(
+      `Configuration: ${name} is invalid, expected a positive integer (actual: ${value})`,
+    );
+  }
+  return value;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,221 @@
+import {
+  ATTR_AGENT_ID,
+  ATTR_GEN_AI_TOOL_NAME,
+  ATTR_TENANT_ID,
+  ATTR_TOOL_NAME,
+  ATTR_TRIGGER_PRINCIPAL,
+  ATTR_WORKFLOW_RUN_ID,
+} from '@agent-audit/instrumentation';
+import { type Attributes, type HrTime, SpanStatusCode } from '@opentelemetry/api';
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type {
+  JsonObject,
+  JsonValue,
+  OtlpKeyValue,
+  OtlpTraceRequest,
+  RecordTags,
+  SpanStartPayload,
+} from './internal-types.js';
+
+/**
+ * The `span.end` record payload: the span as an OTLP/JSON `ExportTraceServiceRequest` holding
+ * that one span, so any record can be replayed to `/v1/traces` as is.
+ *
+ * Built directly rather than through `JsonTraceSerializer.serializeRequest([span])` + parse:
+ * the serializer's bytes round trip (stringify, encode, decode, parse) cost about a fifth of an
+ * audited tool call in `pnpm bench`. The object is field for field what the serializer sends
+ * (test/otlp-json.test.ts compares them for many kinds of spans) with one deliberate difference:
+ * a non-finite double is spelled "NaN"/"Infinity"/"-Infinity" (the protobuf JSON spelling)
+ * instead of the serializer's `null`, which would lose the value. Only plain JSON is produced:
+ * no BigInt (timestamps are decimal strings), no undefined members, no -0.
+ */
+export function spanEndPayload(span: ReadableSpan): OtlpTraceRequest {
+  const scopeSpans: JsonObject = {
+    scope: scopeJson(span.instrumentationScope),
+    spans: [otlpSpan(span)],
+  };
+  const scopeSchema = span.instrumentationScope.schemaUrl;
+  if (scopeSchema !== undefined) scopeSpans.schemaUrl = scopeSchema;
+  const resource = resourceJson(span.resource);
+  const resourceSpans: JsonObject = { resource, scopeSpans: [scopeSpans] };
+  if (resource.schemaUrl !== undefined) resourceSpans.schemaUrl = resource.schemaUrl;
+  return { resourceSpans: [resourceSpans] };
+}
+
+/** `JsonTraceSerializer`'s bytes for the span, parsed: the reference the fast path must match. */
+export function spanEndPayloadViaSerializer(span: ReadableSpan): OtlpTraceRequest {
+  const bytes = JsonTraceSerializer.serializeRequest([span]);
+  if (bytes === undefined) {
+    throw new Error(`OTLP JSON serializer returned nothing for span ${span.spanContext().spanId}`);
+  }
+  return JSON.parse(new TextDecoder().decode(bytes)) as OtlpTraceRequest;
+}
+
+// OTLP span flags: the low 8 bits are the W3C trace flags, then HAS_IS_REMOTE and IS_REMOTE.
+const FLAG_HAS_IS_REMOTE = 0x100;
+const FLAG_IS_REMOTE = 0x200;
+
+function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
+  return (traceFlags & 0xff) | FLAG_HAS_IS_REMOTE | (isRemote ? FLAG_IS_REMOTE : 0);
+}
+
+function otlpSpan(span: ReadableSpan): JsonObject {
+  const ctx = span.spanContext();
+  const out: JsonObject = { traceId: ctx.traceId, spanId: ctx.spanId };
+  const parent = span.parentSpanContext?.spanId;
+  if (parent) out.parentSpanId = parent;
+  const traceState = ctx.traceState?.serialize();
+  if (traceState !== undefined) out.traceState = traceState;
+  out.name = span.name;
+  out.kind = span.kind == null ? 0 : span.kind + 1;
+  out.startTimeUnixNano = hrTimeToNanosString(span.startTime);
+  out.endTimeUnixNano = hrTimeToNanosString(span.endTime);
+  out.attributes = toOtlpAttributes(span.attributes);
+  out.droppedAttributesCount = span.droppedAttributesCount;
+  const events: JsonValue[] = [];
+  for (const event of span.events) {
+    events.push({
+      attributes: event.attributes ? toOtlpAttributes(event.attributes) : [],
+      name: event.name,
+      timeUnixNano: hrTimeToNanosString(event.time),
+      droppedAttributesCount: event.droppedAttributesCount || 0,
+    });
+  }
+  out.events = events;
+  out.droppedEventsCount = span.droppedEventsCount;
+  const status: JsonObject = { code: span.status.code };
+  if (span.status.message !== undefined) status.message = span.status.message;
+  out.status = status;
+  const links: JsonValue[] = [];
+  for (const link of span.links) {
+    const l: JsonObject = {
+      attributes: link.attributes ? toOtlpAttributes(link.attributes) : [],
+      spanId: link.context.spanId,
+      traceId: link.context.traceId,
+    };
+    const linkState = link.context.traceState?.serialize();
+    if (linkState !== undefined) l.traceState = linkState;
+    l.droppedAttributesCount = link.droppedAttributesCount || 0;
+    l.flags = spanFlags(link.context.traceFlags, link.context.isRemote);
+    links.push(l);
+  }
+  out.links = links;
+  out.droppedLinksCount = span.droppedLinksCount;
+  out.flags = spanFlags(ctx.traceFlags, span.parentSpanContext?.isRemote);
+  return out;
+}
+
+// A process has one resource and a handful of scopes: convert each once. The cached objects are
+// shared by many payloads and never mutated (the store only reads them to canonicalize).
+const resourceCache = new WeakMap<object, JsonObject>();
+const scopeCache = new WeakMap<object, JsonObject>();
+
+function resourceJson(resource: ReadableSpan['resource']): JsonObject {
+  let out = resourceCache.get(resource);
+  if (out === undefined) {
+    out = { attributes: toOtlpAttributes(resource.attributes), droppedAttributesCount: 0 };
+    if (resource.schemaUrl) out.schemaUrl = resource.schemaUrl;
+    resourceCache.set(resource, out);
+  }
+  return out;
+}
+
+function scopeJson(scope: ReadableSpan['instrumentationScope']): JsonObject {
+  let out = scopeCache.get(scope);
+  if (out === undefined) {
+    out = { name: scope.name };
+    if (scope.version !== undefined) out.version = scope.version;
+    const attrs = (scope as { attributes?: Attributes }).attributes;
+    if (attrs && Object.keys(attrs).length > 0) {
+      out.attributes = toOtlpAttributes(attrs);
+      out.droppedAttributesCount =
+        (scope as { droppedAttributesCount?: number }).droppedAttributesCount ?? 0;
+    }
+    scopeCache.set(scope, out);
+  }
+  return out;
+}
+
+/**
+ * The `span.start` record payload (pre-exec intent): what is about to run, recorded before it
+ * runs. Attributes use the OTLP JSON `KeyValue` form so a reader decodes both record kinds alike.
+ */
+export function spanStartPayload(span: ReadableSpan): SpanStartPayload {
+  const ctx = span.spanContext();
+  const payload: SpanStartPayload = {
+    traceId: ctx.traceId,
+    spanId: ctx.spanId,
+    name: span.name,
+    startTimeUnixNano: hrTimeToNanosString(span.startTime),
+    attributes: toOtlpAttributes(span.attributes),
+  };
+  const parent = span.parentSpanContext?.spanId;
+  if (parent) payload.parentSpanId = parent;
+  return payload;
+}
+
+/**
+ * Index keys for the store, taken from the span's attributes so the store never has to
+ * understand OTLP. Only string values become tags; absent ones are left out.
+ */
+export function spanRecordTags(span: ReadableSpan, withStatus = true): RecordTags {
+  const ctx = span.spanContext();
+  const attrs = span.attributes;
+  const tags: RecordTags = { trace: ctx.traceId, span: ctx.spanId };
+  const parent = span.parentSpanContext?.spanId;
+  if (parent) tags.parent = parent;
+  setTag(tags, 'run', attrs[ATTR_WORKFLOW_RUN_ID]);
+  setTag(tags, 'agent', attrs[ATTR_AGENT_ID]);
+  setTag(tags, 'principal', attrs[ATTR_TRIGGER_PRINCIPAL]);
+  setTag(tags, 'tool', attrs[ATTR_TOOL_NAME] ?? attrs[ATTR_GEN_AI_TOOL_NAME]);
+  setTag(tags, 'tenant', attrs[ATTR_TENANT_ID]);
+  if (withStatus) tags.status = span.status.code === SpanStatusCode.ERROR ? 'error' : 'ok';
+  return tags;
+}
+
+/** Nanoseconds since the epoch as a decimal string, the OTLP JSON encoding of fixed64. */
+export function hrTimeToNanosString(time: HrTime): string {
+  return (BigInt(Math.trunc(time[0])) * 1_000_000_000n + BigInt(Math.trunc(time[1]))).toString();
+}
+
+/** OTel attributes → OTLP JSON `KeyValue[]`, keeping only JSON-representable values. */
+export function toOtlpAttributes(attributes: Attributes): OtlpKeyValue[] {
+  const out: OtlpKeyValue[] = [];
+  for (const key of Object.keys(attributes)) {
+    const value = attributes[key];
+    if (value === undefined) continue;
+    out.push({ key, value: toAnyValue(value) });
+  }
+  return out;
+}
+
+function toAnyValue(value: unknown): JsonObject {
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (typeof value === 'number') {
+    // JSON has no NaN/Infinity; OTLP JSON readers accept them as strings for doubles.
+    if (!Number.isFinite(value)) return { doubleValue: String(value) };
+    // `+ 0` turns -0 into 0: the same number, and the only spelling canonical JSON knows.
+    return Number.isInteger(value) ? { intValue: value + 0 } : { doubleValue: value };
+  }
+  if (Array.isArray(value)) {
+    const values: JsonValue[] = [];
+    for (const item of value) values.push(toAnyValue(item));
+    return { arrayValue: { values } };
+  }
+  if (value instanceof Uint8Array) return { bytesValue: Buffer.from(value).toString('base64') };
+  if (typeof value === 'object' && value !== null) {
+    // Span events and log-style attributes may hold maps (OTLP AnyValue kvlist).
+    const values: JsonValue[] = [];
+    for (const key of Object.keys(value)) {
+      values.push({ key, value: toAnyValue((value as Record<string, unknown>)[key]) });
+    }
+    return { kvlistValue: { values } };
+  }
+  return {};
+}
+
+function setTag(tags: RecordTags, key: keyof RecordTags, value: unknown): void {
+  if (typeof value === 'string' && value.length > 0) tags[key] = value as never;
+}

@@ -1,0 +1,258 @@
+import { setAuditHooks } from '@agent-audit/instrumentation';
+import { AuditStore, openStoreReader } from '@agent-audit/store';
+import { context, diag, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { AuditSpanProcessor } from './audit-span-processor.js';
+import { Forwarder } from './forwarder.js';
+import {
+  type RegisterAgentAuditOptions,
+  type ResolvedConfig,
+  resolveConfig,
+} from './resolve-config.js';
+import { storeForwarderSource } from './store-forwarder-source.js';
+
+/** What {@link registerAgentAudit} returns; one per process. */
+export interface AgentAuditHandle {
+  /** The WORM store writer (the source of truth). */
+  readonly store: AuditStore;
+  readonly provider: TracerProvider;
+  readonly processor: AuditSpanProcessor;
+  /** Feeds the OTLP endpoint from the store; undefined when `forward` is false. */
+  readonly forwarder: Forwarder | undefined;
+  readonly config: Readonly<ResolvedConfig>;
+  /**
+   * Every span ended so far is durable in the store; then, when the endpoint is reachable, a
+   * bounded attempt (at most 5 s) to forward what is pending. Never rejects for the endpoint.
+   */
+  forceFlush(): Promise<void>;
+  /**
+   * Flushes, tries briefly to forward what is pending (at most 2 s, only when the endpoint is
+   * reachable), stops the forwarder, closes the store (final signed checkpoint) and releases the
+   * globals. Idempotent.
+   */
+  shutdown(): Promise<void>;
+}
+
+const REGISTRATION_KEY = Symbol.for('@agent-audit/sdk.registration');
+type GlobalWithRegistration = typeof globalThis & {
+  [REGISTRATION_KEY]?: { handle: AgentAuditHandle; closed: boolean };
+};
+
+const FORCE_FLUSH_FORWARD_MILLIS = 5_000;
+const SHUTDOWN_FORWARD_MILLIS = 2_000;
+// A signal must still end the process if shutdown hangs (e.g. a disk that stopped answering).
+const SIGNAL_SHUTDOWN_MILLIS = 5_000;
+
+/**
+ * One call at process startup, before the agent's code runs (or
+ * `node --import @agent-audit/sdk/register app.js`). Synchronous: the store is open and every
+ * global is in place when it returns, so the first span is already audited. A second call
+ * returns the same handle (and warns).
+ */
+export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): AgentAuditHandle {
+  const g = globalThis as GlobalWithRegistration;
+  const existing = g[REGISTRATION_KEY];
+  if (existing && !existing.closed) {
+    process.emitWarning(
+      'registerAgentAudit() was called again; returning the existing registration (options of the second call are ignored)',
+      { code: 'AGENT_AUDIT_REGISTERED' },
+    );
+    return existing.handle;
+  }
+
+  const config = resolveConfig(options);
+  const store = AuditStore.open({
+    dir: config.storeDir,
+    trustDir: config.trustDir,
+    onNotice: (notice) => process.emitWarning(notice.message, { code: notice.code }),
+  });
+
+  const undo: Array<() => void> = [];
+  try {
+    const processor = new AuditSpanProcessor({ sink: store, failClosed: config.failClosed });
+    const provider = new TracerProvider({
+      // Every span is recorded and kept: the audit path is never behind a sampler.
+      sampler: new AlwaysOnSampler(),
+      spanProcessors: [processor],
+      resource: defaultResource().merge(
+        resourceFromAttributes({
+          ...config.resourceAttributes,
+          'service.name': config.serviceName,
+          'process.pid': process.pid,
+        }),
+      ),
+    });
+
+    if (!trace.setGlobalTracerProvider(provider)) {
+      throw new Error(
+        'Configuration: a global tracer provider is already registered (another OpenTelemetry SDK?); ' +
+          'agent-audit must own it so that no span bypasses the audit store. Register agent-audit instead of, not next to, the other SDK.',
+      );
+    }
+    undo.push(() => trace.disable());
+
+    const contextManager = new AsyncLocalStorageContextManager();
+    contextManager.enable();
+    if (context.setGlobalContextManager(contextManager)) {
+      undo.push(() => context.disable());
+    } else {
+      contextManager.disable();
+      diag.warn('agent-audit: a global context manager is already registered; using it');
+    }
+
+    if (
+      propagation.setGlobalPropagator(
+        new CompositePropagator({
+          propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+        }),
+      )
+    ) {
+      undo.push(() => propagation.disable());
+    } else {
+      diag.warn('agent-audit: a global propagator is already registered; using it');
+    }
+
+    setAuditHooks({
+      strict: config.strict,
+      captureContent: config.captureContent,
+      ...(config.hashKey ? { hashKey: config.hashKey } : {}),
+      ...(config.failClosed
+        ? { beforeToolCall: (span) => processor.startRecordDurable(span) }
+        : {}),
+    });
+    undo.push(() => setAuditHooks(undefined));
+
+    if (config.instrumentations.length > 0) {
+      undo.push(
+        registerInstrumentations({
+          instrumentations: config.instrumentations,
+          tracerProvider: provider,
+        }),
+      );
+    }
+
+    let forwarder: Forwarder | undefined;
+    if (config.forward) {
+      const fwd = new Forwarder({
+        storeDir: config.storeDir,
+        source: storeForwarderSource(openStoreReader(config.storeDir)),
+        endpoint: config.otlpEndpoint,
+        headers: config.otlpHeaders,
+      });
+      forwarder = fwd;
+      const unsubscribe = store.onAppend(() => fwd.wake());
+      if (typeof unsubscribe === 'function') undo.push(unsubscribe);
+      // What an earlier process stored but never forwarded goes now.
+      fwd.wake();
+    }
+
+    let shutdownPromise: Promise<void> | undefined;
+    const removeExitHandlers = config.installExitHandlers
+      ? installExitHandlers(processor, () => handle.shutdown())
+      : () => undefined;
+
+    const handle: AgentAuditHandle = {
+      store,
+      provider,
+      processor,
+      forwarder,
+      config: Object.freeze({ ...config }),
+      async forceFlush() {
+        await provider.forceFlush();
+        if (forwarder && !shutdownPromise && (await forwarder.status()).consecutiveFailures === 0) {
+          await forwarder.drain({ timeoutMillis: FORCE_FLUSH_FORWARD_MILLIS });
+        }
+      },
+      shutdown() {
+        if (!shutdownPromise) {
+          shutdownPromise = (async () => {
+            try {
+              await provider.shutdown();
+              if (forwarder) {
+                if ((await forwarder.status()).consecutiveFailures === 0) {
+                  await forwarder.drain({ timeoutMillis: SHUTDOWN_FORWARD_MILLIS });
+                }
+                await forwarder.stop();
+              }
+              await store.close();
+            } finally {
+              removeExitHandlers();
+              for (const fn of undo.reverse()) safely(fn);
+              const reg = g[REGISTRATION_KEY];
+              if (reg?.handle === handle) reg.closed = true;
+            }
+          })();
+        }
+        return shutdownPromise;
+      },
+    };
+    g[REGISTRATION_KEY] = { handle, closed: false };
+    return handle;
+  } catch (err) {
+    for (const fn of undo.reverse()) safely(fn);
+    void store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The paths on which a process ends without anyone calling shutdown. `exit` (also reached by
+ * `process.exit()`) and an uncaught exception can only run synchronous code, so the store's
+ * synchronous flush makes every span ended so far durable there; `beforeExit` is not used
+ * because it fires on neither. A signal with no other listener gets a full shutdown and is then
+ * re-raised so the process still ends the way the signal means; with other listeners the
+ * application owns the exit and we only flush.
+ */
+function installExitHandlers(
+  processor: AuditSpanProcessor,
+  shutdown: () => Promise<void>,
+): () => void {
+  const flush = () => safely(() => processor.flushSync());
+  const onSignal = (signal: NodeJS.Signals) => {
+    flush();
+    if (process.listenerCount(signal) > 1) return;
+    let done = false;
+    const reraise = () => {
+      if (done) return;
+      done = true;
+      remove();
+      process.kill(process.pid, signal);
+    };
+    const timer = setTimeout(reraise, SIGNAL_SHUTDOWN_MILLIS);
+    shutdown()
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        reraise();
+      });
+  };
+  const onExit = () => flush();
+  const onUncaught = () => flush();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('exit', onExit);
+  process.on('uncaughtExceptionMonitor', onUncaught);
+  const remove = () => {
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('exit', onExit);
+    process.removeListener('uncaughtExceptionMonitor', onUncaught);
+  };
+  return remove;
+}
+
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    diag.error('agent-audit: cleanup step failed', err);
+  }
+}

@@ -1,0 +1,181 @@
+import type { HashKey } from '@agent-audit/instrumentation';
+import type { Attributes } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { resolveOtlpHeaders, resolveTracesEndpoint } from './otlp-endpoint.js';
+
+/** Options of {@link registerAgentAudit}; precedence is code > environment > default. */
+export interface RegisterAgentAuditOptions {
+  /** `service.name`. Env `OTEL_SERVICE_NAME`. The default value is `unknown_service:node`. */
+  serviceName?: string;
+  /** The WORM store directory. Env `AGENT_AUDIT_STORE_DIR`. The default value is `./.agent-audit`. */
+  storeDir?: string;
+  /**
+   * Trust material (signing key, anchor), meant to live outside the store. Env
+   * `AGENT_AUDIT_TRUST_DIR`. The default value is `./.agent-audit-trust`.
+   */
+  trustDir?: string;
+  /**
+   * OTLP/HTTP traces URL the forwarder feeds from the store. Env
+   * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`.
+   * The default value is `http://localhost:4318/v1/traces`.
+   */
+  otlpEndpoint?: string;
+  /**
+   * Forward to the OTLP endpoint from this process. With false, only the store is written and
+   * `agent-audit forward` ships it later. Env `AGENT_AUDIT_FORWARD`. The default value is true.
+   */
+  forward?: boolean;
+  /**
+   * Refuse tool calls with no run context before the tool runs. Env `AGENT_AUDIT_STRICT`.
+   * The default value is false.
+   */
+  strict?: boolean;
+  /**
+   * A tool runs only once its pre-exec record is durable; a store failure refuses the call.
+   * Env `AGENT_AUDIT_FAIL_CLOSED`. The default value is false.
+   */
+  failClosed?: boolean;
+  /** Keyed HMAC for `input.hash`/`output.hash`. The default value is none (plain `sha256:`). */
+  hashKey?: HashKey;
+  /** Record raw tool arguments/results and messages. The default value is false. */
+  captureContent?: boolean;
+  /** Instrumentations to enable against this provider (HTTP, undici, …). The default value is none. */
+  instrumentations?: Instrumentation[];
+  /** Extra resource attributes (`deployment.environment`, …). */
+  resourceAttributes?: Attributes;
+  /**
+   * Install SIGTERM/SIGINT/exit/uncaught-exception handlers that make every ended span durable.
+   * The default value is true.
+   */
+  installExitHandlers?: boolean;
+}
+
+export interface ResolvedConfig {
+  serviceName: string;
+  storeDir: string;
+  trustDir: string;
+  otlpEndpoint: string;
+  otlpHeaders: Record<string, string>;
+  forward: boolean;
+  strict: boolean;
+  failClosed: boolean;
+  hashKey: HashKey | undefined;
+  captureContent: boolean;
+  instrumentations: Instrumentation[];
+  resourceAttributes: Attributes;
+  installExitHandlers: boolean;
+}
+
+/** Samplers that keep every span; anything else would remove audit evidence. */
+const KEEPING_SAMPLERS = new Set(['always_on', 'parentbased_always_on']);
+const RATIO_SAMPLERS = new Set(['traceidratio', 'parentbased_traceidratio']);
+
+/**
+ * Normalizes options once, at registration (the hot path never reads configuration again).
+ * A bad option in code throws; a bad environment value warns and falls back; a sampler that
+ * would drop audit spans throws, whichever way it was configured.
+ */
+export function resolveConfig(
+  options: RegisterAgentAuditOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConfig {
+  if (options === null || typeof options !== 'object') {
+    throw new Error(
+      `Configuration: options is invalid, expected an object (actual: ${options === null ? 'null' : typeof options})`,
+    );
+  }
+  checkSampler(env);
+  return {
+    serviceName:
+      codeString('serviceName', options.serviceName) ??
+      envString(env.OTEL_SERVICE_NAME) ??
+      'unknown_service:node',
+    storeDir:
+      codeString('storeDir', options.storeDir) ??
+      envString(env.AGENT_AUDIT_STORE_DIR) ??
+      './.agent-audit',
+    trustDir:
+      codeString('trustDir', options.trustDir) ??
+      envString(env.AGENT_AUDIT_TRUST_DIR) ??
+      './.agent-audit-trust',
+    otlpEndpoint: resolveTracesEndpoint(options.otlpEndpoint, env),
+    otlpHeaders: resolveOtlpHeaders(env),
+    forward: codeBool('forward', options.forward) ?? envBool(env, 'AGENT_AUDIT_FORWARD') ?? true,
+    strict: codeBool('strict', options.strict) ?? envBool(env, 'AGENT_AUDIT_STRICT') ?? false,
+    failClosed:
+      codeBool('failClosed', options.failClosed) ??
+      envBool(env, 'AGENT_AUDIT_FAIL_CLOSED') ??
+      false,
+    hashKey: options.hashKey,
+    captureContent: codeBool('captureContent', options.captureContent) ?? false,
+    instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
+    resourceAttributes: { ...(options.resourceAttributes ?? {}) },
+    installExitHandlers: codeBool('installExitHandlers', options.installExitHandlers) ?? true,
+  };
+}
+
+function checkSampler(env: NodeJS.ProcessEnv): void {
+  const sampler = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
+  if (!sampler || KEEPING_SAMPLERS.has(sampler)) return;
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  if (RATIO_SAMPLERS.has(sampler)) {
+    // The OTel default ratio is 1.0 when the argument is absent.
+    const ratio = arg === undefined || arg === '' ? 1 : Number(arg);
+    if (ratio >= 1) return;
+    throw new Error(
+      `Configuration: OTEL_TRACES_SAMPLER=${sampler} with OTEL_TRACES_SAMPLER_ARG=${arg} would drop ` +
+        `${Math.round((1 - (Number.isFinite(ratio) ? Math.max(0, ratio) : 0)) * 100)}% of audit spans; ` +
+        'an audit trail records every span. Unset OTEL_TRACES_SAMPLER or set it to always_on.',
+    );
+  }
+  throw new Error(
+    `Configuration: OTEL_TRACES_SAMPLER=${sampler} would drop audit spans; an audit trail records ` +
+      'every span. Unset OTEL_TRACES_SAMPLER or set it to always_on.',
+  );
+}
+
+function codeString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new Error(
+      `Configuration: ${name} is invalid, expected a non-empty string (actual: ${JSON.stringify(value)})`,
+    );
+  }
+  return value;
+}
+
+function codeBool(name: string, value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') {
+    throw new Error(
+      `Configuration: ${name} is invalid, expected a boolean (actual: ${typeof value})`,
+    );
+  }
+  return value;
+}
+
+function codeArray<T>(name: string, value: T[] | undefined): T[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) {
+    throw new Error(
+      `Configuration: ${name} is invalid, expected an array (actual: ${typeof value})`,
+    );
+  }
+  return [...value];
+}
+
+function envString(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (raw === 'true' || raw === '1' || raw === 'yes' || raw === 'on') return true;
+  if (raw === 'false' || raw === '0' || raw === 'no' || raw === 'off') return false;
+  process.emitWarning(`${name}=${env[name]} is not a boolean (true/false); using the default`, {
+    code: 'AGENT_AUDIT_CONFIG',
+  });
+  return undefined;
+}

@@ -1,0 +1,173 @@
+import {
+  ATTR_AGENT_ID,
+  ATTR_APPROVAL_APPROVER,
+  ATTR_CREDENTIAL_REF,
+  ATTR_INPUT_HASH,
+  ATTR_OUTPUT_HASH,
+  ATTR_TENANT_ID,
+  ATTR_TRIGGER_PRINCIPAL,
+  ATTR_WORKFLOW_RUN_ID,
+  type RedactionKind,
+  redactString,
+} from '@agent-audit/instrumentation';
+import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/sdk-trace';
+
+/** Number of values redacted on the span (never the values themselves). */
+export const ATTR_AUDIT_REDACTIONS = 'audit.redactions';
+/** Kinds found (`api_key`, `jwt`, `email`, `field`, …), sorted, without counts per value. */
+export const ATTR_AUDIT_REDACTION_KINDS = 'audit.redaction_kinds';
+
+export interface SpanRedactorOptions {
+  /**
+   * Attribute keys whose whole value is always replaced (`http.request.header.authorization`,
+   * `db.query.text`, …), in span and event attributes. The default value is none.
+   */
+  redactFields?: readonly string[];
+  /** Mask personal data (emails, phone and card numbers) in free text. The default value is true. */
+  pii?: boolean;
+}
+
+/** What one redaction pass found: how many values, of which kinds. */
+export interface RedactionCount {
+  count: number;
+  kinds: Set<string>;
+}
+
+// Who acted and on whose behalf is the audit record itself: `user:ann@example.com` must stay
+// queryable. Secrets are still removed from these; personal data is not masked.
+const IDENTITY_KEYS: ReadonlySet<string> = new Set([
+  ATTR_WORKFLOW_RUN_ID,
+  ATTR_AGENT_ID,
+  ATTR_TRIGGER_PRINCIPAL,
+  ATTR_TENANT_ID,
+  ATTR_CREDENTIAL_REF,
+  ATTR_APPROVAL_APPROVER,
+]);
+
+// Values our own instrumentation produced in a fixed, checkable format carry no secret: skipping
+// them keeps the scanner off the hot path's most common strings.
+const HASH_KEYS: ReadonlySet<string> = new Set([ATTR_INPUT_HASH, ATTR_OUTPUT_HASH]);
+const HASH_FORMAT = /^(?:sha256|hmac-sha256:[A-Za-z0-9._-]{1,64}):[0-9a-f]{64}$/;
+// UUIDs and hex ids (trace, span, call ids) hold no secret, and the card-number rule would find
+// Luhn-valid digit runs in about 0.3% of them, corrupting the ids an investigation needs.
+const ID_FORMAT =
+  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,64})$/i;
+
+// The same strings recur on every span of a run (run id, agent, principal, tool name, span
+// names): remembering which were clean keeps the full rule set off the hot path. Bounded; when
+// full it starts over, which costs a rescan, never a missed finding.
+const CLEAN_CACHE_MAX = 4096;
+const CLEAN_CACHE_MAX_LENGTH = 512;
+
+/**
+ * Scans every string attribute, event attribute, the span name and the status message for
+ * secrets (and personal data in free text) and replaces findings in place, while the span can
+ * still change (`onEnding`) and before either sink sees it. Counts go on the span as
+ * `audit.redactions` / `audit.redaction_kinds`.
+ */
+export class SpanRedactor {
+  private readonly fields: ReadonlySet<string>;
+  private readonly pii: boolean;
+  private readonly cleanWithPii = new Set<string>();
+  private readonly cleanSecretsOnly = new Set<string>();
+
+  constructor(options: SpanRedactorOptions = {}) {
+    const fields = options.redactFields ?? [];
+    if (!Array.isArray(fields) || fields.some((f) => typeof f !== 'string' || f === '')) {
+      throw new Error(
+        `Configuration: redactFields is invalid, expected an array of attribute names (actual: ${JSON.stringify(fields)})`,
+      );
+    }
+    this.fields = new Set(fields);
+    this.pii = options.pii ?? true;
+  }
+
+  /** Redacts a span's attributes (and events, name, status); returns the number of values changed. */
+  redactSpan(span: Span): number {
+    const found: RedactionCount = { count: 0, kinds: new Set() };
+    const attrs = span.attributes;
+    for (const key of Object.keys(attrs)) {
+      const next = this.redactValue(key, attrs[key], found);
+      if (next !== undefined) span.setAttribute(key, next);
+    }
+    for (const event of span.events) {
+      if (event.attributes) this.redactAttributesInPlace(event.attributes, found);
+    }
+    const name = this.redactText(span.name, false, found);
+    if (name !== undefined) span.updateName(name);
+    if (span.status.message) {
+      const message = this.redactText(span.status.message, true, found);
+      if (message !== undefined) span.setStatus({ code: span.status.code, message });
+    }
+    if (found.count > 0) {
+      const previous = attrs[ATTR_AUDIT_REDACTIONS];
+      span.setAttribute(
+        ATTR_AUDIT_REDACTIONS,
+        (typeof previous === 'number' ? previous : 0) + found.count,
+      );
+      const kinds = new Set(found.kinds);
+      const before = attrs[ATTR_AUDIT_REDACTION_KINDS];
+      if (Array.isArray(before)) for (const k of before) if (typeof k === 'string') kinds.add(k);
+      span.setAttribute(ATTR_AUDIT_REDACTION_KINDS, [...kinds].sort());
+    }
+    return found.count;
+  }
+
+  /** Redacts a plain attributes object in place (span events, a pre-exec record's copy). */
+  redactAttributesInPlace(attrs: Attributes, found: RedactionCount): void {
+    for (const key of Object.keys(attrs)) {
+      const next = this.redactValue(key, attrs[key], found);
+      if (next !== undefined) attrs[key] = next;
+    }
+  }
+
+  /** The replacement for one attribute value, or undefined when it is clean. */
+  private redactValue(
+    key: string,
+    value: AttributeValue | undefined,
+    found: RedactionCount,
+  ): AttributeValue | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (this.fields.has(key)) {
+      found.count++;
+      found.kinds.add('field');
+      return '[REDACTED:field]';
+    }
+    if (typeof value === 'string') {
+      if (HASH_KEYS.has(key) && HASH_FORMAT.test(value)) return undefined;
+      return this.redactText(value, this.pii && !IDENTITY_KEYS.has(key), found);
+    }
+    if (Array.isArray(value)) {
+      let changed: (string | null | undefined)[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i];
+        if (typeof item !== 'string') continue;
+        const next = this.redactText(item, this.pii, found);
+        if (next === undefined) continue;
+        changed ??= [...(value as (string | null | undefined)[])];
+        changed[i] = next;
+      }
+      return changed as AttributeValue | undefined;
+    }
+    return undefined;
+  }
+
+  private redactText(text: string, pii: boolean, found: RedactionCount): string | undefined {
+    if (this.cleanWithPii.has(text) || (!pii && this.cleanSecretsOnly.has(text))) return undefined;
+    if (ID_FORMAT.test(text)) return undefined;
+    const result = redactString(text, { secrets: true, pii });
+    const kinds = Object.keys(result.hits) as RedactionKind[];
+    if (kinds.length === 0) {
+      if (text.length <= CLEAN_CACHE_MAX_LENGTH) {
+        const cache = pii ? this.cleanWithPii : this.cleanSecretsOnly;
+        if (cache.size >= CLEAN_CACHE_MAX) cache.clear();
+        cache.add(text);
+      }
+      return undefined;
+    }
+    found.count++;
+    for (const k of kinds) found.kinds.add(k);
+    return result.value;
+  }
+}

@@ -1,0 +1,281 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AuditRefusedError,
+  getRunContext,
+  runWorkflow,
+  setAuditHooks,
+  traceToolCall,
+} from '@agent-audit/instrumentation';
+import { AuditStore } from '@agent-audit/store';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  AuditSpanProcessor,
+  MANDATORY_ATTRIBUTES,
+  VIOLATION_MISSING_MANDATORY,
+} from '../src/audit-span-processor.js';
+import type { AuditRecordEntry, AuditRecordSink } from '../src/internal-types.js';
+import { attrsOf, readSegments, spanOf, type TempStore, tempStore } from './helpers.js';
+
+const RUN = {
+  agentId: 'support-agent',
+  agentName: 'Support',
+  triggerPrincipal: 'user:ann@example.com',
+  credentialRef: 'cred-ref-run-1',
+  tenantId: 'tenant-a',
+  input: { ticket: 42 },
+};
+
+describe('AuditSpanProcessor with a real store', () => {
+  const contextManager = new AsyncLocalStorageContextManager();
+  let ts: TempStore;
+  let store: AuditStore;
+  let processor: AuditSpanProcessor;
+  let provider: TracerProvider;
+
+  beforeAll(() => {
+    contextManager.enable();
+    context.setGlobalContextManager(contextManager);
+  });
+  afterAll(() => {
+    context.disable();
+  });
+
+  function setup(options: { failClosed?: boolean; sink?: AuditRecordSink } = {}) {
+    processor = new AuditSpanProcessor({
+      sink: options.sink ?? store,
+      failClosed: options.failClosed ?? false,
+    });
+    provider = new TracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
+    trace.disable();
+    trace.setGlobalTracerProvider(provider);
+    setAuditHooks(
+      options.failClosed ? { beforeToolCall: (span) => processor.startRecordDurable(span) } : {},
+    );
+  }
+
+  beforeEach(() => {
+    ts = tempStore();
+    store = AuditStore.open({ dir: ts.storeDir, trustDir: ts.trustDir, onNotice: () => undefined });
+    setup();
+  });
+
+  afterEach(async () => {
+    await provider.shutdown();
+    await store.close();
+    trace.disable();
+    setAuditHooks(undefined);
+    ts.cleanup();
+  });
+
+  it('writes intent and end records for a run and its tool calls, all four mandatory fields on each', async () => {
+    const runId = await runWorkflow(RUN, async (run) => {
+      await traceToolCall({ toolName: 'search', input: { q: 'refund' } }, async () => ['a', 'b']);
+      await traceToolCall(
+        { toolName: 'send_email', input: { to: 'x' }, credentialRef: 'cred-mail' },
+        () => 'sent',
+      );
+      return run.runId;
+    });
+    await processor.forceFlush();
+    const records = readSegments(ts.storeDir);
+    const starts = records.filter((r) => r.type === 'span.start');
+    const ends = records.filter((r) => r.type === 'span.end');
+    expect(starts.map((r) => r.tags.tool ?? 'run')).toEqual(['run', 'search', 'send_email']);
+    expect(ends).toHaveLength(3);
+
+    for (const end of ends) {
+      const span = spanOf(end);
+      const attrs = attrsOf(span);
+      for (const name of MANDATORY_ATTRIBUTES)
+        expect(attrs[name], `${span.name} ${name}`).toBeTruthy();
+      expect(attrs['workflow.run_id']).toBe(runId);
+      expect(attrs['audit.violation']).toBeUndefined();
+      expect(end.tags).toMatchObject({
+        run: runId,
+        agent: 'support-agent',
+        principal: 'user:ann@example.com',
+        tenant: 'tenant-a',
+        trace: span.traceId,
+        span: span.spanId,
+        status: 'ok',
+      });
+      // Every intent record comes before the end record of the same span.
+      const start = starts.find((s) => s.tags.span === span.spanId);
+      expect(start).toBeDefined();
+      expect(start!.seq).toBeLessThan(end.seq);
+    }
+    const email = ends.find((r) => r.tags.tool === 'send_email')!;
+    expect(attrsOf(spanOf(email))['credential.ref']).toBe('cred-mail');
+    const search = ends.find((r) => r.tags.tool === 'search')!;
+    const runEnd = ends.find((r) => r.tags.tool === undefined)!;
+    expect(search.tags.parent).toBe(spanOf(runEnd).spanId);
+    expect(processor.getStats()).toMatchObject({ startRecords: 3, endRecords: 3, violations: 0 });
+  });
+
+  it('stamps run attribution on every span inside a run, also spans it did not create', async () => {
+    const tracer = trace.getTracer('http-like');
+    await runWorkflow(RUN, async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      tracer.startActiveSpan('GET', (span) => {
+        span.end();
+      });
+    });
+    tracer.startSpan('outside').end();
+    await processor.forceFlush();
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    const get = attrsOf(spanOf(ends.find((r) => spanOf(r).name === 'GET')!));
+    expect(get).toMatchObject({
+      'workflow.run_id': expect.any(String),
+      'agent.id': 'support-agent',
+      'trigger.principal': 'user:ann@example.com',
+      'credential.ref': 'cred-ref-run-1',
+      'tenant.id': 'tenant-a',
+    });
+    const outside = attrsOf(spanOf(ends.find((r) => spanOf(r).name === 'outside')!));
+    expect(outside['workflow.run_id']).toBeUndefined();
+    // Only workflow and tool spans carry a pre-exec record.
+    expect(readSegments(ts.storeDir).filter((r) => r.type === 'span.start')).toHaveLength(1);
+  });
+
+  it('marks a tool call without a run as a violation and counts the warning once per kind', async () => {
+    await traceToolCall({ toolName: 'orphan', input: 1 }, () => 1);
+    await traceToolCall({ toolName: 'orphan', input: 2 }, () => 2);
+    await processor.forceFlush();
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    expect(ends).toHaveLength(2);
+    for (const end of ends) {
+      const attrs = attrsOf(spanOf(end));
+      expect(attrs['audit.violation']).toEqual(
+        expect.arrayContaining(['no_run_context', VIOLATION_MISSING_MANDATORY]),
+      );
+      expect(attrs['audit.missing']).toEqual(['agent.id', 'workflow.run_id', 'credential.ref']);
+      expect(end.tags.run).toBeUndefined();
+    }
+    const stats = processor.getStats();
+    expect(stats.violations).toBe(2);
+    expect(stats.warnings['missing:workflow.run_id']).toBe(2);
+    expect(stats.warnings['missing:agent.id']).toBe(2);
+  });
+
+  it('fail-closed: the tool runs only after its intent record is on disk', async () => {
+    await provider.shutdown();
+    setup({ failClosed: true });
+    let seenOnDisk = false;
+    await runWorkflow(RUN, () =>
+      traceToolCall({ toolName: 'db_write', input: { id: 7 } }, ({ span }) => {
+        const spanId = span.spanContext().spanId;
+        seenOnDisk = readSegments(ts.storeDir).some(
+          (r) => r.type === 'span.start' && r.tags.span === spanId,
+        );
+      }),
+    );
+    expect(seenOnDisk).toBe(true);
+  });
+
+  it('fail-closed: a store that cannot write refuses the tool call before it runs', async () => {
+    await provider.shutdown();
+    setup({ failClosed: true });
+    await store.close();
+    let ran = false;
+    await expect(
+      runWorkflow(RUN, () =>
+        traceToolCall({ toolName: 'wire_money', input: { amount: 10 } }, () => {
+          ran = true;
+        }),
+      ),
+    ).rejects.toBeInstanceOf(AuditRefusedError);
+    expect(ran).toBe(false);
+    await processor.forceFlush();
+    expect(processor.getStats().failedRecords).toBeGreaterThan(0);
+  });
+
+  it('never throws into the agent when the sink throws or rejects, and counts the loss', async () => {
+    await provider.shutdown();
+    let calls = 0;
+    const broken: AuditRecordSink = {
+      append(_entry: AuditRecordEntry) {
+        calls++;
+        if (calls % 2 === 0) throw new Error('disk on fire');
+        return Promise.reject(new Error('ENOSPC'));
+      },
+      flushSync() {},
+    };
+    setup({ sink: broken });
+    const out = await runWorkflow(RUN, () =>
+      traceToolCall({ toolName: 'search', input: 1 }, () => 'still works'),
+    );
+    expect(out).toBe('still works');
+    await processor.forceFlush();
+    const stats = processor.getStats();
+    expect(stats.failedRecords).toBe(calls);
+    expect(stats.warnings['append-failed']).toBe(calls);
+  });
+
+  it('redacts secrets before either record is written; counts, never values, are recorded', async () => {
+    const apiKey = `sk-${'x'.repeat(20)}${'A1b2'.repeat(5)}`;
+    const bearer = `Bearer ${'t0k3n'.repeat(8)}`;
+    const jwt = `eyJhbGciOiJIUzI1NiJ9.${'eyJzdWIiOiIxMjM0In0'}.${'s1gnatur3'.repeat(3)}`;
+    await runWorkflow(RUN, () =>
+      traceToolCall(
+        { toolName: 'http_call', input: { url: 'x' }, reason: `use key ${apiKey} now` },
+        ({ span }) => {
+          span.addEvent('request', { 'http.request.header.authorization': bearer });
+          span.setStatus({ code: SpanStatusCode.ERROR, message: `rejected ${jwt}` });
+          span.setAttribute('note', 'mail bob.smith@example.org about it');
+        },
+      ),
+    );
+    await processor.forceFlush();
+    const bytes = readdirSync(join(ts.storeDir, 'segments'))
+      .map((f) => readFileSync(join(ts.storeDir, 'segments', f), 'utf8'))
+      .join('');
+    for (const secret of [apiKey, bearer, jwt, 'bob.smith@example.org']) {
+      expect(bytes.includes(secret), secret).toBe(false);
+    }
+    const end = readSegments(ts.storeDir).find(
+      (r) => r.type === 'span.end' && r.tags.tool === 'http_call',
+    )!;
+    const attrs = attrsOf(spanOf(end));
+    expect(attrs['tool.reason']).toContain('[REDACTED:');
+    expect(attrs['audit.redactions']).toBeGreaterThanOrEqual(4);
+    expect(attrs['audit.redaction_kinds']).toEqual(expect.arrayContaining(['email']));
+    // Identity attributes stay queryable: the principal is not masked as personal data.
+    expect(attrs['trigger.principal']).toBe('user:ann@example.com');
+    expect(attrs['input.hash']).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(end.tags.status).toBe('error');
+  });
+
+  it('attributes each of many interleaved runs only to itself', async () => {
+    const runIds = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        runWorkflow({ ...RUN, agentId: `agent-${i}` }, async (run) => {
+          for (let t = 0; t < 5; t++) {
+            await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 3)));
+            await traceToolCall({ toolName: `tool-${t}`, input: { i, t } }, async () => {
+              await new Promise((r) => setImmediate(r));
+              return getRunContext()?.runId;
+            });
+          }
+          return run.runId;
+        }),
+      ),
+    );
+    await processor.forceFlush();
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    expect(ends).toHaveLength(12 * 6);
+    const runSpanIds = new Map<string, string>();
+    for (const r of ends) if (r.tags.tool === undefined) runSpanIds.set(r.tags.run!, r.tags.span!);
+    for (const [i, runId] of runIds.entries()) {
+      const mine = ends.filter((r) => r.tags.run === runId);
+      expect(mine).toHaveLength(6);
+      for (const r of mine) {
+        expect(r.tags.agent).toBe(`agent-${i}`);
+        if (r.tags.tool) expect(r.tags.parent).toBe(runSpanIds.get(runId));
+      }
+    }
+  });
+});
