@@ -25,7 +25,8 @@ function timeOfDay(iso: string | null): string {
 }
 
 function processLabel(span: TrailSpan): string {
-  const service = span.service ?? '?';
+  // A pre-exec intent carries no resource: the process is only known once the span ends.
+  const service = span.service ?? '-';
   return span.pid === null ? service : `${service}[${span.pid}]`;
 }
 
@@ -50,7 +51,7 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
     timeOfDay(s.start),
     processLabel(s),
     s.agent_id ?? '-',
-    s.kind,
+    s.kind === 'unspecified' ? '-' : s.kind,
     `${'  '.repeat(s.depth)}${s.name}`,
     s.tool ?? '-',
     s.decision ?? '-',
