@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CollectorInstance,
+  type JaegerInstance,
+  startCollector,
+  startJaeger,
+} from '../support/jaeger.js';
+import { buildTraceRequest, postTraces, randomTraceId } from '../support/otlp-json.js';
+
+// The shipped collector-config.yaml, run for real by the Jaeger v2 binary (an OpenTelemetry
+// Collector distribution) in front of a second Jaeger as the backend: agent → collector → Jaeger.
+
+function spansFor(service: string, runId: string, count: number, traceId = randomTraceId()) {
+  return buildTraceRequest({
+    serviceName: service,
+    spans: Array.from({ length: count }, (_, i) => ({
+      name: `execute_tool tool-${i}`,
+      traceId,
+      attributes: {
+        'workflow.run_id': runId,
+        'agent.id': 'agent-collector-test',
+        'trigger.principal': 'user:alice',
+        'credential.ref': 'vault:kv/agents/search',
+        'tool.name': `tool-${i}`,
+      },
+    })),
+  });
+}
+
+/**
+ * What a forwarder does: retry the same batch until the collector answers 200. Connection errors
+ * (collector restarting) and non-200 answers are both "not delivered yet".
+ */
+async function deliver(url: string, body: unknown, deadlineMs: number): Promise<number> {
+  const deadline = Date.now() + deadlineMs;
+  let attempts = 0;
+  for (;;) {
+    attempts += 1;
+    try {
+      const res = await postTraces(url, JSON.stringify(body), 15_000);
+      if (res.status === 200) return attempts;
+    } catch {
+      // Refused or reset while the collector restarts: retry.
+    }
+    if (Date.now() > deadline) throw new Error(`not delivered after ${attempts} attempts`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('collector-config.yaml run by the Jaeger binary as collector', () => {
+  let backend: JaegerInstance | undefined;
+  let collector: CollectorInstance | undefined;
+
+  beforeAll(async () => {
+    backend = await startJaeger({ storage: 'memory' });
+    collector = await startCollector({
+      env: {
+        JAEGER_OTLP_ENDPOINT: backend.otlpGrpcEndpoint,
+        // Short, so the outage test sees the collector give up within the test's time.
+        COLLECTOR_RETRY_MAX_ELAPSED: '3s',
+      },
+    });
+    console.log(
+      `backend ready in ${backend.lastStartupMs} ms, collector ready in ${collector.lastStartupMs} ms`,
+    );
+  });
+  afterAll(async () => {
+    await collector?.dispose();
+    await backend?.dispose();
+  });
+
+  it('delivers an OTLP/HTTP JSON span to Jaeger, found by workflow.run_id with attributes intact', async () => {
+    const service = `collector-${randomUUID().slice(0, 8)}`;
+    const runId = randomUUID();
+    const { body, spans } = spansFor(service, runId, 1);
+    const t0 = Date.now();
+    const res = await postTraces(collector!.otlpTracesUrl, body);
+    expect(res.status).toBe(200);
+    // The collector answers only once Jaeger has the span (wait_for_result), so it is
+    // searchable at once; no waiting needed.
+    const found = await backend!.findTraces({ service, tags: { 'workflow.run_id': runId } });
+    console.log(`agent → collector → Jaeger → query: ${Date.now() - t0} ms`);
+    const span = found[0]?.spans[0];
+    expect(span?.spanID).toBe(spans[0]!.spanId);
+    const tags = Object.fromEntries(span!.tags.map((t) => [t.key, t.value]));
+    expect(tags).toMatchObject({
+      'workflow.run_id': runId,
+      'agent.id': 'agent-collector-test',
+      'trigger.principal': 'user:alice',
+      'credential.ref': 'vault:kv/agents/search',
+    });
+  });
+
+  it('holds the answer while Jaeger is down and delivers when it is back', async () => {
+    const service = `collector-outage-${randomUUID().slice(0, 8)}`;
+    const runId = randomUUID();
+    const { body, spans } = spansFor(service, runId, 3);
+    await backend!.stop();
+    let answered = false;
+    const pending = postTraces(collector!.otlpTracesUrl, body, 30_000).finally(() => {
+      answered = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Not acknowledged while the backend is down: a 200 now would be a lie.
+    expect(answered).toBe(false);
+    await backend!.restart();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    const found = await backend!.findTraces({ service, tags: { 'workflow.run_id': runId } });
+    expect(found.flatMap((t) => t.spans.map((s) => s.spanID)).sort()).toEqual(
+      spans.map((s) => s.spanId).sort(),
+    );
+  });
+
+  it('answers a retryable error, never 200, when Jaeger stays down past the retry window', async () => {
+    const { body } = spansFor(`collector-down-${randomUUID().slice(0, 8)}`, randomUUID(), 1);
+    await backend!.stop();
+    try {
+      const res = await postTraces(collector!.otlpTracesUrl, body, 30_000);
+      console.log(
+        `collector answer with Jaeger down: HTTP ${res.status} ${res.text.slice(0, 200)}`,
+      );
+      expect(res.status).not.toBe(200);
+      // 503 (or 429) tells an OTLP client to keep the batch and retry; 400 would tell it to drop.
+      expect([429, 502, 503, 504]).toContain(res.status);
+    } finally {
+      await backend!.restart();
+    }
+  });
+
+  it('loses nothing when the collector is killed and restarted mid-load', async () => {
+    const service = `collector-restart-${randomUUID().slice(0, 8)}`;
+    const runId = randomUUID();
+    const batches = Array.from({ length: 40 }, () => spansFor(service, runId, 25));
+    const expected = batches.flatMap((b) => b.spans.map((s) => s.spanId)).sort();
+
+    let sent = 0;
+    let extraAttempts = 0;
+    const load = (async () => {
+      for (const batch of batches) {
+        extraAttempts += (await deliver(collector!.otlpTracesUrl, batch.body, 60_000)) - 1;
+        sent += 1;
+      }
+    })();
+    while (sent < 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    await collector!.kill();
+    await collector!.restart();
+    await load;
+    console.log(`collector restart mid-load: ${extraAttempts} re-sent batch attempt(s)`);
+
+    const found = await backend!.waitForSpans(
+      { service, tags: { 'workflow.run_id': runId }, limit: 1000 },
+      (s) => s.length >= expected.length,
+      { timeoutMs: 30_000 },
+    );
+    expect(found.map((s) => s.spanId).sort()).toEqual(expected);
+  });
+});
