@@ -30,7 +30,11 @@ export type {
 } from './internal-types.js';
 export { DEFAULT_OTLP_TRACES_ENDPOINT, resolveTracesEndpoint } from './otlp-endpoint.js';
 export { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
-export { type AgentAuditHandle, registerAgentAudit } from './register-agent-audit.js';
+export {
+  type AgentAuditHandle,
+  getAgentAudit,
+  registerAgentAudit,
+} from './register-agent-audit.js';
 export type { RegisterAgentAuditOptions } from './resolve-config.js';
 export {
   ATTR_AUDIT_REDACTION_KINDS,

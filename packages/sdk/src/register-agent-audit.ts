@@ -203,6 +203,12 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
   }
 }
 
+/** The live registration of this process (e.g. `node --import …/register`), if any. */
+export function getAgentAudit(): AgentAuditHandle | undefined {
+  const reg = (globalThis as GlobalWithRegistration)[REGISTRATION_KEY];
+  return reg && !reg.closed ? reg.handle : undefined;
+}
+
 /**
  * The paths on which a process ends without anyone calling shutdown. `exit` (also reached by
  * `process.exit()`) and an uncaught exception can only run synchronous code, so the store's
