@@ -122,6 +122,17 @@ ${table(
 <dl><dt>prompt versions</dt><dd>${e(x.context.prompt_versions.join(', ') || '–')}</dd>
 <dt>policies</dt><dd>${e(x.context.policy_versions.join(', ') || '–')}</dd></dl>
 ${table(
+  ['issued', 'credential', 'scopes', 'expires', 'issuer'],
+  x.context.credentials.map((c) => [
+    c.time,
+    c.credential_ref,
+    Array.isArray(c.scopes) ? c.scopes.join(' ') : c.scopes,
+    c.expires_at,
+    c.issuer,
+  ]),
+  'no credential issuance recorded',
+)}
+${table(
   [
     'time',
     'agent',

@@ -37,6 +37,14 @@ export interface RunExplanation {
     prompt_versions: string[];
     prompt_hashes: string[];
     policy_versions: string[];
+    /** Credentials issued for the run (`credential.issued` events): ref, scopes, expiry. */
+    credentials: Array<{
+      time: string | null;
+      credential_ref: string | null;
+      scopes: AttributeValue;
+      expires_at: string | null;
+      issuer: string | null;
+    }>;
     llm_calls: Array<{
       time: string | null;
       span_id: string;
@@ -76,7 +84,9 @@ export interface RunExplanation {
     span_id: string;
     source: string;
     tool: string | null;
+    /** allow | stop | approval_required, or passed / failed for a validation event. */
     outcome: string | null;
+    actor: string | null;
     reason: string | null;
     policy: string | null;
     policy_version: string | null;
@@ -93,7 +103,9 @@ export interface RunExplanation {
     tool: string | null;
     approval_id: string | null;
     approver: string | null;
+    /** approved | rejected (or requested / granted / invalid, from the event name). */
     decision: string | null;
+    actor: string | null;
     shown_hash: string | null;
     approved_input_hash: string | null;
     proposed_input_hash: string | null;
@@ -148,6 +160,38 @@ function sitesOf(spans: TrailSpan[]): Site[] {
       attributes: event.attributes,
     })),
   ]);
+}
+
+// Lifecycle events (instrumentation's run-events) that record a check, with the outcome their
+// name implies when they carry no `decision.outcome`.
+const CHECK_EVENTS = new Map<string, string | null>([
+  ['event:policy.decision', null],
+  ['event:decision.proposed', 'proposed'],
+  ['event:validation.passed', 'passed'],
+  ['event:validation.failed', 'failed'],
+  ['event:policy.changed', 'policy_changed'],
+]);
+
+function actorOf(site: Site): string | null {
+  const type = str(site.attributes[GOV.actorType]);
+  const id = str(site.attributes[GOV.actorId]);
+  if (type && id) return id.startsWith(`${type}:`) ? id : `${type}:${id}`;
+  return id ?? type;
+}
+
+/**
+ * The same receipt is often both on the tool span and on its event; list it once. Two entries
+ * are the same when everything but where it was found (source, time) is equal.
+ */
+function dedupe<T extends { source: string; time: string | null }>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const { source: _source, time: _time, ...rest } = item;
+    const key = JSON.stringify(rest);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 const LLM_OPERATIONS = new Set(['chat', 'text_completion', 'generate_content', 'embeddings']);
@@ -225,6 +269,15 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
           return policy && version ? `${policy}@${version}` : policy;
         }),
       ),
+      credentials: sites
+        .filter((x) => x.source === 'event:credential.issued')
+        .map((x) => ({
+          time: x.time,
+          credential_ref: str(x.attributes[ATTR.credentialRef]),
+          scopes: x.attributes[GOV.credentialScopes] ?? null,
+          expires_at: str(x.attributes[GOV.credentialExpiresAt]),
+          issuer: str(x.attributes[GOV.credentialIssuer]),
+        })),
       llm_calls: spans.filter(isLlm).map((s) => ({
         time: s.start,
         span_id: s.span_id,
@@ -260,13 +313,14 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         incomplete: s.incomplete,
       })),
     checks: sites
-      .filter((x) => x.attributes[ATTR.decisionOutcome] !== undefined)
+      .filter((x) => x.attributes[ATTR.decisionOutcome] !== undefined || CHECK_EVENTS.has(x.source))
       .map((x) => ({
         time: x.time,
         span_id: x.span.span_id,
         source: x.source,
         tool: x.span.tool,
-        outcome: str(x.attributes[ATTR.decisionOutcome]),
+        outcome: str(x.attributes[ATTR.decisionOutcome]) ?? CHECK_EVENTS.get(x.source) ?? null,
+        actor: actorOf(x),
         reason: str(x.attributes[ATTR.decisionReason]),
         policy: str(x.attributes[ATTR.decisionPolicy]),
         policy_version: str(x.attributes[GOV.decisionPolicyVersion]),
@@ -275,40 +329,58 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         stage: str(x.attributes[GOV.decisionStage]),
         authorization_method: str(x.attributes[GOV.authorizationMethod]),
       })),
-    approvals: sites
-      .filter(
-        (x) =>
-          x.attributes[GOV.approvalDecision] !== undefined ||
-          x.attributes[GOV.approvalApprover] !== undefined,
-      )
-      .map((x) => ({
-        time: str(x.attributes[GOV.approvalTime]) ?? x.time,
-        span_id: x.span.span_id,
-        source: x.source,
-        tool: x.span.tool,
-        approval_id: str(x.attributes[GOV.approvalId]),
-        approver: str(x.attributes[GOV.approvalApprover]),
-        decision: str(x.attributes[GOV.approvalDecision]),
-        shown_hash: str(x.attributes[GOV.approvalShownHash]),
-        approved_input_hash: str(x.attributes[GOV.approvalInputHash]),
-        proposed_input_hash: str(x.attributes[GOV.approvalProposedHash]),
-        edits: x.attributes[GOV.approvalEdits] ?? null,
-        note: str(x.attributes[GOV.approvalNote]),
-      })),
-    side_effects: sites
-      .filter((x) => Object.keys(x.attributes).some((k) => k.startsWith(GOV.sideEffectPrefix)))
-      .map((x) => ({
-        time: x.time,
-        span_id: x.span.span_id,
-        source: x.source,
-        tool: x.span.tool,
-        target_system: str(x.attributes[GOV.sideEffectTargetSystem]),
-        object_id: str(x.attributes[GOV.sideEffectObjectId]),
-        operation: str(x.attributes[GOV.sideEffectOperation]),
-        idempotency_key: str(x.attributes[GOV.sideEffectIdempotencyKey]),
-        result_hash: str(x.attributes[GOV.sideEffectResultHash]),
-        status: str(x.attributes[GOV.sideEffectStatus]),
-        action_input_hash: x.span.input_hash,
-      })),
+    approvals: dedupe(
+      sites
+        .filter(
+          (x) =>
+            x.attributes[GOV.approvalDecision] !== undefined ||
+            x.attributes[GOV.approvalApprover] !== undefined ||
+            x.source.startsWith('event:approval.'),
+        )
+        .map((x) => ({
+          time: str(x.attributes[GOV.approvalTime]) ?? x.time,
+          span_id: x.span.span_id,
+          source: x.source,
+          tool: x.span.tool,
+          approval_id: str(x.attributes[GOV.approvalId]),
+          approver: str(x.attributes[GOV.approvalApprover]),
+          decision:
+            str(x.attributes[GOV.approvalDecision]) ??
+            (x.source.startsWith('event:approval.')
+              ? x.source.slice('event:approval.'.length)
+              : null),
+          actor: actorOf(x),
+          shown_hash: str(x.attributes[GOV.approvalShownHash]),
+          approved_input_hash: str(x.attributes[GOV.approvalInputHash]),
+          proposed_input_hash: str(x.attributes[GOV.approvalProposedHash]),
+          edits: x.attributes[GOV.approvalEdits] ?? null,
+          note: str(x.attributes[GOV.approvalNote]),
+        })),
+    ),
+    side_effects: dedupe(
+      sites
+        .filter(
+          (x) =>
+            x.source.startsWith('event:side_effect.') ||
+            Object.keys(x.attributes).some((k) => k.startsWith(GOV.sideEffectPrefix)),
+        )
+        .map((x) => ({
+          time: x.time,
+          span_id: x.span.span_id,
+          source: x.source,
+          tool: x.span.tool,
+          target_system: str(x.attributes[GOV.sideEffectTargetSystem]),
+          object_id: str(x.attributes[GOV.sideEffectObjectId]),
+          operation: str(x.attributes[GOV.sideEffectOperation]),
+          idempotency_key: str(x.attributes[GOV.sideEffectIdempotencyKey]),
+          result_hash: str(x.attributes[GOV.sideEffectResultHash]),
+          status:
+            str(x.attributes[GOV.sideEffectStatus]) ??
+            (x.source.startsWith('event:side_effect.')
+              ? x.source.slice('event:side_effect.'.length)
+              : null),
+          action_input_hash: x.span.input_hash,
+        })),
+    ),
   };
 }

@@ -221,7 +221,7 @@ describe('agent-audit against a real store', () => {
         expect(x).toHaveProperty(key);
       }
       expect(x.trigger.principal).toBe('user:456');
-      expect(x.approvals[0].approver).toBe('human:alice');
+      expect(x.approvals[1].approver).toBe('human:alice');
       expect(x.side_effects[0].object_id).toBe('ticket/991');
       expect(x.checks.map((c: { outcome: string }) => c.outcome)).toContain('stop');
     });

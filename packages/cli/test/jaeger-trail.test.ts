@@ -74,7 +74,11 @@ describe('fetchJaegerTrail against a real Jaeger', () => {
       new Set(['orchestrator', 'sub-agent']),
     );
     const email = fromJaeger.find((s) => s.tool === 'send_email')!;
-    expect(email.events.map((e) => e.name)).toEqual(['decision', 'approval.granted']);
+    expect(email.events.map((e) => e.name)).toEqual([
+      'policy.decision',
+      'approval.requested',
+      'approval.granted',
+    ]);
   });
 
   it('the bin prints the same --json shape from Jaeger, and exits 4 for an unknown run', async () => {

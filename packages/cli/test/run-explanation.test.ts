@@ -67,13 +67,22 @@ describe('explainRun', () => {
     expect(x.checks.map((c) => [c.tool, c.outcome, c.source])).toEqual([
       ['search_kb', 'allow', 'span'],
       ['db_update', 'allow', 'span'],
+      ['db_update', 'passed', 'event:validation.passed'],
       ['send_email', 'allow', 'span'],
-      ['send_email', 'approval_required', 'event:decision'],
+      ['send_email', 'approval_required', 'event:policy.decision'],
       ['delete_account', 'stop', 'span'],
     ]);
+    expect(x.checks[2]!.actor).toBe('system:schema-check');
     expect(x.approvals).toEqual([
       expect.objectContaining({
         tool: 'send_email',
+        decision: 'requested',
+        approval_id: 'appr-1',
+        actor: 'agent',
+      }),
+      expect.objectContaining({
+        tool: 'send_email',
+        approval_id: 'appr-1',
         approver: 'human:alice',
         decision: 'approved',
         edits: ['subject'],
@@ -87,6 +96,15 @@ describe('explainRun', () => {
         status: 'applied',
         action_input_hash: `sha256:${'4'.repeat(64)}`,
       }),
+    ]);
+    expect(x.context.credentials).toEqual([
+      {
+        time: '2026-11-20T09:30:00.001Z',
+        credential_ref: 'cred:run-token-1',
+        scopes: ['tickets:write', 'mail:send'],
+        expires_at: '2026-11-20T10:30:00.000Z',
+        issuer: 'vault',
+      },
     ]);
   });
 

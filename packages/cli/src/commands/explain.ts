@@ -66,7 +66,16 @@ export function renderExplanation(e: RunExplanation): string {
   out += section(
     '2. Agent and context — which agent, model, inputs, prompt and policy versions',
     `${agents}\ninput hashes: ${e.context.input_hashes.length ? e.context.input_hashes.map(shortHash).join(', ') : '-'}\n` +
-      `prompt versions: ${e.context.prompt_versions.join(', ') || '-'} · policies: ${e.context.policy_versions.join(', ') || '-'}${llm}`,
+      `prompt versions: ${e.context.prompt_versions.join(', ') || '-'} · policies: ${e.context.policy_versions.join(', ') || '-'}\n` +
+      `credentials issued: ${
+        e.context.credentials
+          .map(
+            (c) =>
+              `${dash(c.credential_ref)}${Array.isArray(c.scopes) ? ` scopes ${c.scopes.join(' ')}` : ''}` +
+              `${c.expires_at ? ` until ${c.expires_at}` : ''}${c.issuer ? ` by ${c.issuer}` : ''}`,
+          )
+          .join('; ') || '-'
+      }${llm}`,
   );
   out += section(
     '3. Actions — tool calls in order, with the credential each used',
@@ -107,6 +116,7 @@ export function renderExplanation(e: RunExplanation): string {
             { header: 'OUTCOME' },
             { header: 'POLICY' },
             { header: 'STAGE' },
+            { header: 'ACTOR' },
             { header: 'REASON' },
           ],
           e.checks.map((c) => [
@@ -115,6 +125,7 @@ export function renderExplanation(e: RunExplanation): string {
             dash(c.outcome),
             c.policy ? `${c.policy}${c.policy_version ? `@${c.policy_version}` : ''}` : '-',
             dash(c.stage),
+            dash(c.actor),
             dash(c.reason),
           ]),
         )

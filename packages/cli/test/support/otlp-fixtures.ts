@@ -137,6 +137,19 @@ export function demoRun(
         'gen_ai.request.model': 'scripted-1',
         'workflow.name': 'refund',
       },
+      events: [
+        {
+          name: 'credential.issued',
+          atMs: t0 + 1,
+          attributes: {
+            'credential.ref': 'cred:run-token-1',
+            'credential.scopes': ['tickets:write', 'mail:send'],
+            'credential.expires_at': '2026-11-20T10:30:00.000Z',
+            'credential.issuer': 'vault',
+            'actor.type': 'system',
+          },
+        },
+      ],
       status: { code: 1 },
     },
     {
@@ -199,6 +212,25 @@ export function demoRun(
         'side_effect.result_hash': hash('6'),
         'side_effect.status': 'applied',
       },
+      events: [
+        {
+          name: 'validation.passed',
+          atMs: t0 + 201,
+          attributes: { 'actor.type': 'system', 'actor.id': 'schema-check' },
+        },
+        {
+          // The same receipt as on the span: explain must list it once.
+          name: 'side_effect.applied',
+          atMs: t0 + 259,
+          attributes: {
+            'side_effect.target_system': 'sqlite:helpdesk',
+            'side_effect.object_id': 'ticket/991',
+            'side_effect.operation': 'update',
+            'side_effect.result_hash': hash('6'),
+            'side_effect.status': 'applied',
+          },
+        },
+      ],
     },
     {
       traceId: TRACE,
@@ -216,7 +248,7 @@ export function demoRun(
       },
       events: [
         {
-          name: 'decision',
+          name: 'policy.decision',
           atMs: t0 + 301,
           attributes: {
             'decision.outcome': 'approval_required',
@@ -225,9 +257,19 @@ export function demoRun(
           },
         },
         {
+          name: 'approval.requested',
+          atMs: t0 + 302,
+          attributes: {
+            'approval.id': 'appr-1',
+            'approval.proposed_hash': hash('a'),
+            'actor.type': 'agent',
+          },
+        },
+        {
           name: 'approval.granted',
           atMs: t0 + 450,
           attributes: {
+            'approval.id': 'appr-1',
             'approval.approver': 'human:alice',
             'approval.decision': 'approved',
             'approval.shown_hash': hash('9'),
