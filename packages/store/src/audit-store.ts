@@ -13,6 +13,7 @@ import { signCheckpoint } from './checkpoint.js';
 import { configurationError, StoreError } from './errors.js';
 import { type FsLayer, fsyncDirSync, nodeFsLayer, writeFully, writeFullySync } from './fs-layer.js';
 import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
+import { type PruneBody, signPrune } from './prune-record.js';
 import {
   computeLineHash,
   type EncodedRecord,
@@ -34,6 +35,8 @@ import type {
   AppendEntry,
   AppendResult,
   AuditStoreOptions,
+  PruneOptions,
+  PruneResult,
   RecordType,
   SignedCheckpoint,
   StoreNotice,
@@ -62,6 +65,7 @@ interface Batch {
 }
 
 interface Resolved {
+  retentionMs: number;
   dir: string;
   signingKey: KeyObject | string | undefined;
   trustDir: string;
@@ -108,6 +112,10 @@ function resolveOptions(options: AuditStoreOptions): Resolved {
     checkpointIntervalMs: positiveInt('checkpointIntervalMs', options.checkpointIntervalMs, 5000),
     segmentMaxBytes: positiveInt('segmentMaxBytes', options.segmentMaxBytes, 64 * 1024 * 1024),
     segmentMaxAgeMs: positiveInt('segmentMaxAgeMs', options.segmentMaxAgeMs, 24 * 60 * 60 * 1000),
+    retentionMs:
+      options.retentionMs === undefined || options.retentionMs === 0
+        ? 0
+        : positiveInt('retentionMs', options.retentionMs, 0),
     onNotice: options.onNotice ?? (() => {}),
     fs: options.fs ?? nodeFsLayer,
     now: options.now ?? (() => new Date()),
@@ -301,6 +309,80 @@ export class AuditStore {
     for (const { p } of prepared) this.#pending.push(p);
     this.#schedule();
     return Promise.all(prepared.map((x) => x.done));
+  }
+
+  /**
+   * Remove whole sealed segments whose records all precede `before` (and are older than the
+   * configured `retentionMs`), oldest first and contiguous. A signed prune record naming them,
+   * the seq range and the hash the remaining chain starts from is made durable and checkpointed
+   * before any file is deleted, so verify still passes and reports what was pruned.
+   */
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    const refused = this.#refusal();
+    if (refused) throw refused;
+    if (!options || !(options.before instanceof Date) || Number.isNaN(options.before.getTime())) {
+      throw configurationError('before', 'a valid Date', options?.before);
+    }
+    const limit = Math.min(options.before.getTime(), this.#o.now().getTime() - this.#o.retentionMs);
+    const chosen: Array<{
+      segment: number;
+      path: string;
+      seal: { seq: number; hash: string; time: string };
+      firstSeq: number;
+    }> = [];
+    for (const s of listSegments(this.dir)) {
+      if (s.segment >= this.#segment) break;
+      const ends = readFirstAndLast(s.path);
+      if (ends?.last.type !== 'segment.seal' || Date.parse(ends.last.time) >= limit) break;
+      chosen.push({ segment: s.segment, path: s.path, seal: ends.last, firstSeq: ends.first.seq });
+    }
+    const last = chosen[chosen.length - 1];
+    if (!last) return { segments: [] };
+    const body: PruneBody = {
+      origin: this.origin,
+      keyId: this.keyId,
+      time: this.#o.now().toISOString(),
+      before: new Date(limit).toISOString(),
+      segments: chosen.map((c) => c.segment),
+      firstSeq: chosen[0]!.firstSeq,
+      lastSeq: last.seal.seq,
+      lastHash: last.seal.hash,
+      digests: chosen.map((c) => {
+        const bytes = fs.readFileSync(c.path);
+        return {
+          segment: c.segment,
+          sha256: oneShotHash('sha256', bytes, 'hex'),
+          bytes: bytes.length,
+        };
+      }),
+    };
+    const signed = signPrune(body, this.#privateKey);
+    const result = await new Promise<AppendResult>((resolve, reject) => {
+      this.#pending.push({
+        type: 'prune',
+        time: body.time,
+        tagsJson: '{}',
+        payloadJson: canonicalJson(signed),
+        resolve,
+        reject,
+      });
+      this.#schedule();
+    });
+    await this.checkpoint();
+    for (const c of chosen) {
+      try {
+        this.#fs.unlinkSync(c.path);
+      } catch (error) {
+        throw ioError(this.dir, `removing pruned segment ${c.segment}`, error);
+      }
+    }
+    fsyncDirSync(this.#fs, this.#segDir);
+    return {
+      segments: body.segments,
+      seq: result.seq,
+      firstSeq: body.firstSeq,
+      lastSeq: body.lastSeq,
+    };
   }
 
   /** Called after every group commit with the new durable head. Returns an unsubscribe function. */
@@ -1089,6 +1171,23 @@ function findRecordHash(
     if (first !== undefined && first <= seq) return undefined;
   }
   return undefined;
+}
+
+/** First and last record envelope of a segment file (sealed segments are small to scan). */
+function readFirstAndLast(
+  file: string,
+):
+  | { first: { seq: number }; last: { seq: number; hash: string; time: string; type: string } }
+  | undefined {
+  let first: { seq: number } | undefined;
+  let last: { seq: number; hash: string; time: string; type: string } | undefined;
+  scanLines(file, (buf, start, end) => {
+    const env = parseEnvelope(buf, start, end);
+    if (typeof env === 'string') return;
+    first ??= { seq: env.seq };
+    last = { seq: env.seq, hash: env.hash, time: env.time, type: env.type };
+  });
+  return first && last ? { first, last } : undefined;
 }
 
 function appendDurably(layer: FsLayer, file: string, line: Buffer): void {

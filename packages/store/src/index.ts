@@ -2,11 +2,13 @@ export { AuditStore } from './audit-store.js';
 export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
+export { pruneStore } from './prune-store.js';
 export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';
 export { generateSigningKeyPair, keyIdOf, writeKeyPair } from './signing-keys.js';
+export { reindexStore } from './store-index.js';
 export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
-export type { StoreReader } from './store-reader.js';
+export type { StoreReader, StoreReaderOptions } from './store-reader.js';
 export { openStoreReader } from './store-reader.js';
 export type {
   AppendEntry,
@@ -15,6 +17,8 @@ export type {
   CheckpointBody,
   EntryType,
   JsonValue,
+  PruneOptions,
+  PruneResult,
   RecordTags,
   RecordType,
   RunFilter,

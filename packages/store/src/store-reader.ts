@@ -1,7 +1,15 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StoreError } from './errors.js';
 import { computeLineHash, parseEnvelope } from './record-format.js';
-import { listSegments, type SegmentFile, scanLines } from './segment-files.js';
+import {
+  listSegments,
+  SEGMENTS_DIR,
+  type SegmentFile,
+  scanLines,
+  segmentFileName,
+} from './segment-files.js';
+import { type IndexedLocation, StoreIndex } from './store-index.js';
 import { DEFAULT_STORE_DIR } from './store-paths.js';
 import type {
   JsonValue,
@@ -23,6 +31,59 @@ export interface StoreReader {
   /** The last complete record, or undefined for an empty store. */
   head(): { seq: number; hash: string } | undefined;
   close(): void;
+}
+
+export interface StoreReaderOptions {
+  /** Use (and maintain) the SQLite index `index.sqlite` in the store. The default value is true. */
+  index?: boolean;
+  /** Where the index lives. The default value is `<dir>/index.sqlite`. */
+  indexPath?: string;
+}
+
+/**
+ * Read indexed locations back from the segments, checking each line against its own hash and
+ * against the hash the index recorded, so a stale or forged index cannot return other data.
+ */
+function readLocations(
+  root: string,
+  locations: IndexedLocation[],
+  accept: (record: StoredRecord) => boolean,
+): StoredRecord[] {
+  const out: StoredRecord[] = [];
+  const fds = new Map<number, number>();
+  try {
+    for (const loc of locations) {
+      let fd = fds.get(loc.segment);
+      if (fd === undefined) {
+        try {
+          fd = fs.openSync(path.join(root, SEGMENTS_DIR, segmentFileName(loc.segment)), 'r');
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // pruned
+          throw error;
+        }
+        fds.set(loc.segment, fd);
+      }
+      const buf = Buffer.allocUnsafe(loc.length);
+      const n = fs.readSync(fd, buf, 0, loc.length, loc.offset);
+      if (n !== loc.length) {
+        throw new StoreError(
+          'INDEX_STALE',
+          `segment ${loc.segment} is shorter than the index says; run agent-audit reindex`,
+        );
+      }
+      const record = decode(buf, 0, loc.length, loc.segment, loc.offset);
+      if (record.hash !== loc.hash || record.seq !== loc.seq) {
+        throw new StoreError(
+          'INDEX_STALE',
+          `the index points seq ${loc.seq} at a different record; run agent-audit reindex, then agent-audit verify`,
+        );
+      }
+      if (accept(record)) out.push(record);
+    }
+  } finally {
+    for (const fd of fds.values()) fs.closeSync(fd);
+  }
+  return out;
 }
 
 interface SegmentInfo {
@@ -69,8 +130,28 @@ function decode(
  * Read-only access to a store (works on a read-only volume and while a writer appends).
  * Every record returned has had its hash checked against its bytes; a mismatch throws.
  */
-export function openStoreReader(dir: string = DEFAULT_STORE_DIR): StoreReader {
+export function openStoreReader(
+  dir: string = DEFAULT_STORE_DIR,
+  options: StoreReaderOptions = {},
+): StoreReader {
   const root = path.resolve(dir);
+  // The SQLite index is optional: on a read-only volume queries scan the segments instead.
+  let index: StoreIndex | undefined | null = options.index === false ? null : undefined;
+  function useIndex(): StoreIndex | undefined {
+    if (index === null) return undefined;
+    if (index === undefined) {
+      index = StoreIndex.open(root, options.indexPath) ?? null;
+      if (index === null) return undefined;
+    }
+    try {
+      index.catchUp();
+      return index;
+    } catch {
+      index.close();
+      index = null;
+      return undefined;
+    }
+  }
   const infos = new Map<number, SegmentInfo>();
   // Where the last recordsFrom stopped, so a cursor that keeps reading does not rescan.
   let resume: { segment: number; offset: number; seq: number } | undefined;
@@ -158,6 +239,8 @@ export function openStoreReader(dir: string = DEFAULT_STORE_DIR): StoreReader {
       return out;
     },
     runRecords(runId) {
+      const idx = useIndex();
+      if (idx) return readLocations(root, idx.runLocations(runId), (r) => r.tags.run === runId);
       const out: StoredRecord[] = [];
       const needle = Buffer.from(JSON.stringify(runId));
       scanAll((buf, start, end, segment, offset) => {
@@ -169,6 +252,8 @@ export function openStoreReader(dir: string = DEFAULT_STORE_DIR): StoreReader {
       return out;
     },
     listRuns(filter = {}) {
+      const idx = useIndex();
+      if (idx) return summariseRuns(idx.runRows(filter), filter);
       return summariseRuns(scanTags(scanAll), filter);
     },
     head() {
@@ -185,6 +270,8 @@ export function openStoreReader(dir: string = DEFAULT_STORE_DIR): StoreReader {
     },
     close() {
       infos.clear();
+      if (index) index.close();
+      index = null;
     },
   };
 }

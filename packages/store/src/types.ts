@@ -108,12 +108,31 @@ export interface AuditStoreOptions {
   segmentMaxBytes?: number;
   /** Seal the current segment once it is this old (ms). The default value is 86 400 000 (1 day). */
   segmentMaxAgeMs?: number;
+  /**
+   * Minimum age (ms) of a segment's last record before `prune` may remove it. The default
+   * value is 0 (no minimum beyond `before`).
+   */
+  retentionMs?: number;
   /** Called once per notable event (key generated, torn tail recovered, …). */
   onNotice?: (notice: StoreNotice) => void;
   /** File-system layer; tests inject faults through it. The default is `node:fs`. */
   fs?: FsLayer;
   /** Clock; tests inject a clock that jumps backwards. The default is `() => new Date()`. */
   now?: () => Date;
+}
+
+export interface PruneOptions {
+  /** Remove whole sealed segments whose every record is older than this. */
+  before: Date;
+}
+
+export interface PruneResult {
+  /** Segment numbers removed (empty when nothing was eligible). */
+  segments: number[];
+  /** Seq of the signed prune record, when one was written. */
+  seq?: number;
+  firstSeq?: number;
+  lastSeq?: number;
 }
 
 export interface RunFilter {

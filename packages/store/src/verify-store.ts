@@ -194,6 +194,11 @@ class Verifier {
       );
     }
 
+    if (segments[0]!.segment === 1) {
+      // An unpruned store starts at seq 1 after the genesis hash.
+      this.expectedSeq = 1;
+      this.prevHash = GENESIS_HASH;
+    }
     const totalBytes = segments.reduce((n, s) => n + s.size, 0);
     let doneBytes = 0;
     for (let i = 0; i < segments.length; i++) {
@@ -290,40 +295,51 @@ class Verifier {
         const env = parseEnvelope(buf, start, end);
         const expected = this.expectedSeq;
         if (typeof env === 'string') {
+          // Valid JSON of a record but not its canonical bytes (re-serialised: other member
+          // order, spaces, escapes) is reported as such; anything else is malformed.
+          const parsed = parseRecordJson(buf.toString('utf8', start, end));
           this.add(
             'tampering',
-            'RECORD_MALFORMED',
-            `segment ${segment} byte ${offset}: not a well-formed record (${env})`,
+            parsed ? 'RECORD_NOT_CANONICAL' : 'RECORD_MALFORMED',
+            parsed
+              ? `segment ${segment} seq ${expected ?? parsed.seq}: record is not in canonical form (re-serialised)`
+              : `segment ${segment} byte ${offset}: not a well-formed record (${env})`,
             segment,
-            expected,
+            expected ?? parsed?.seq,
           );
-          // The following record cannot be linked to this one.
-          this.prevHash = undefined;
+          // Link the next record to the hash this one claims, so one re-serialised record is
+          // reported once; a malformed one breaks the chain.
+          this.prevHash = parsed?.hash;
           if (expected !== undefined) this.expectedSeq = expected + 1;
           digest?.update(buf.subarray(start, end + 1));
           return;
         }
         const computed = computeLineHash(buf, start, end);
         if (computed !== env.hash) {
+          // Name the record by its position in the chain: a flipped digit in `seq` itself
+          // must not send the reader to another record.
+          const at = expected ?? env.seq;
           this.add(
             'tampering',
             this.classifyMismatch(buf.toString('utf8', start, end), env.hash),
-            `segment ${segment} seq ${env.seq}: record bytes do not match its hash`,
+            `segment ${segment} seq ${at}: record bytes do not match its hash`,
             segment,
-            env.seq,
+            at,
           );
         }
+        this.firstPresent ??= { seq: env.seq, prev: env.prev, segment };
         if (expected === undefined) {
-          this.firstPresent = { seq: env.seq, prev: env.prev, segment };
-        } else if (env.seq !== expected) {
+          // First record of a pruned store: its position is justified by a prune record.
+        } else if (env.seq !== expected && computed === env.hash) {
+          // Named by the seq expected at this position: where the chain went wrong.
           this.add(
             'tampering',
             env.seq > expected ? 'SEQUENCE_GAP' : 'SEQUENCE_REGRESSION',
             env.seq > expected
-              ? `segment ${segment}: seq jumps from ${expected - 1} to ${env.seq} (${env.seq - expected} records missing)`
-              : `segment ${segment}: seq ${env.seq} follows ${expected - 1} (records reordered or duplicated)`,
+              ? `segment ${segment}: seq ${expected} expected, found ${env.seq} (records missing or moved)`
+              : `segment ${segment}: seq ${expected} expected, found ${env.seq} (records reordered or duplicated)`,
             segment,
-            env.seq,
+            expected,
           );
         }
         if (expected !== undefined && this.prevHash !== undefined && env.prev !== this.prevHash) {
@@ -362,7 +378,7 @@ class Verifier {
             'SEGMENT_HEADER_MISSING',
             `segment ${segment} does not start with a segment.open record`,
             segment,
-            env.seq,
+            expected ?? env.seq,
           );
         }
         switch (env.type) {
@@ -387,6 +403,7 @@ class Verifier {
             break;
         }
         if (env.type !== 'checkpoint') this.lastNonCheckpointSeq = env.seq;
+        else this.checkpointSeqs.add(env.seq);
         if (this.externalLoaded) {
           const ext = this.external.get(env.seq);
           if (ext) for (const e of ext) e.matched = e.entry.head === computed;
@@ -395,8 +412,9 @@ class Verifier {
         }
         digest?.update(buf.subarray(start, end + 1));
         this.prevHash = computed;
-        this.expectedSeq = env.seq + 1;
-        this.headSeq = env.seq;
+        const chainSeq = computed !== env.hash && expected !== undefined ? expected : env.seq;
+        this.expectedSeq = chainSeq + 1;
+        this.headSeq = chainSeq;
         this.headHash = computed;
       },
       { onChunk },
@@ -560,6 +578,7 @@ class Verifier {
       return;
     }
     const c = p as unknown as SignedCheckpoint;
+    this.inChainSigs.set(c.size, c.sig);
     if (!this.checkSignature(c, `checkpoint at seq ${env.seq}`, segment, env.seq)) return;
     if (c.size !== env.seq - 1) {
       this.add(
@@ -741,7 +760,7 @@ class Verifier {
     // A store that does not start at segment 1 / seq 1 must have been pruned, by a signed
     // prune record whose last seq and hash are exactly where the remaining chain starts.
     const fp = this.firstPresent;
-    if (fp && (fp.seq !== 1 || fp.prev !== GENESIS_HASH || fp.segment !== 1)) {
+    if (fp && fp.segment !== 1) {
       const ok = this.pruned.some(
         (pr) =>
           pr.lastSeq === fp.seq - 1 &&
@@ -781,6 +800,16 @@ class Verifier {
             undefined,
             size,
           );
+        } else if (this.inChainSigs.get(size) !== e.entry.sig) {
+          // The writer anchors a checkpoint only once its chained record is durable, so the
+          // record must be there: its absence means the store's end was cut off.
+          this.add(
+            'tampering',
+            'CHECKPOINT_RECORD_MISSING',
+            `the ${what} has no matching checkpoint record at seq ${size + 1} in the store (records removed from the end)`,
+            undefined,
+            size + 1,
+          );
         } else if (this.keys.has(e.entry.keyId)) {
           this.signedThrough = Math.max(this.signedThrough, size);
         }
@@ -816,7 +845,8 @@ class Verifier {
         'the store holds no signed checkpoint: nothing is covered by a signature',
       );
     } else if (this.keys.size > 0 && this.lastNonCheckpointSeq > this.signedThrough) {
-      const first = this.signedThrough + 1;
+      let first = this.signedThrough + 1;
+      while (this.checkpointSeqs.has(first)) first += 1;
       this.add(
         'unverifiable',
         'UNSIGNED_TAIL',
@@ -839,4 +869,19 @@ class Verifier {
   }
 
   pruneHashes = new Map<number, string>();
+  /** size → signature of the in-chain checkpoint record that follows record `size`. */
+  inChainSigs = new Map<number, string>();
+  checkpointSeqs = new Set<number>();
+}
+
+function parseRecordJson(line: string): { hash: string; seq: number } | undefined {
+  try {
+    const value = JSON.parse(line) as Record<string, unknown>;
+    if (typeof value.hash === 'string' && typeof value.seq === 'number' && 'payload' in value) {
+      return { hash: value.hash, seq: value.seq };
+    }
+  } catch {
+    // not JSON
+  }
+  return undefined;
 }
