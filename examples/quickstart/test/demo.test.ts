@@ -1,0 +1,155 @@
+import { execFile } from 'node:child_process';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type JaegerInstance, REPO_ROOT, startJaeger } from '../../../test/support/jaeger.js';
+import type { FoundSpan } from '../../../test/support/jaeger-query.js';
+
+// issue 2, "done when": the README demo's run is found in a real Jaeger by run id, with every
+// mandatory attribute on every workflow and tool span across two processes; the CLI's trail
+// lists the same spans from the stores; verify exits 0, and non-zero once a byte is changed.
+
+const run = promisify(execFile);
+const DEMO = join(REPO_ROOT, 'examples/quickstart/dist/main.js');
+const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
+const MANDATORY = ['agent.id', 'workflow.run_id', 'credential.ref', 'input.hash'];
+const SERVICES = ['quickstart-orchestrator', 'quickstart-drafting-agent'];
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Flips the low bit of the byte at `offset`: a one-byte change an editor would not show. */
+function flipByte(file: string, offset: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, offset);
+    byte[0] = byte[0]! ^ 0x01;
+    writeSync(fd, byte, 0, 1, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('pnpm demo against a real Jaeger', () => {
+  let jaeger: JaegerInstance;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+  let demoOut = '';
+  let runId = '';
+
+  beforeAll(async () => {
+    jaeger = await startJaeger();
+    work = mkdtempSync(join(tmpdir(), 'agent-audit-demo-'));
+    env = {
+      ...process.env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpUrl,
+      AGENT_AUDIT_STORE_DIR: join(work, '.agent-audit'),
+      AGENT_AUDIT_TRUST_DIR: join(work, '.agent-audit-trust'),
+      JAEGER_UI_URL: jaeger.queryUrl,
+    };
+    const { stdout } = await run(process.execPath, [DEMO], { cwd: work, env });
+    demoOut = stdout;
+    runId = /^workflow\.run_id=(\S+)$/m.exec(stdout)?.[1] ?? '';
+  });
+
+  afterAll(async () => {
+    await jaeger?.dispose();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('prints the run id on a line of its own and the Jaeger URL of the run', () => {
+    expect(runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(demoOut).toContain(`Jaeger: ${jaeger.queryUrl}/search?`);
+    expect(demoOut).not.toContain('was not reachable');
+  });
+
+  it('is one trace in Jaeger across both processes, every audited span carrying the four fields', async () => {
+    const found: FoundSpan[] = [];
+    for (const service of SERVICES) {
+      const spans = await jaeger.waitForSpans(
+        { service, tags: { 'workflow.run_id': runId } },
+        (s) => s.some((x) => x.serviceName === service),
+        { diagnostics: () => jaeger.logTail() },
+      );
+      found.push(...spans.filter((s) => s.serviceName === service));
+    }
+    const unique = new Map(found.map((s) => [s.spanId, s]));
+    const spans = [...unique.values()];
+    expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
+    expect(new Set(spans.map((s) => s.serviceName))).toEqual(new Set(SERVICES));
+    const audited = spans.filter((s) =>
+      ['invoke_agent', 'invoke_workflow', 'execute_tool'].includes(
+        String(s.tags['gen_ai.operation.name']),
+      ),
+    );
+    // orchestrator: run + 4 tools; sub-agent: run + 2 tools
+    expect(audited.length).toBe(8);
+    for (const span of audited) {
+      for (const name of MANDATORY) {
+        expect(span.tags[name], `${span.operationName} lacks ${name}`).toBeTruthy();
+      }
+      expect(span.tags['workflow.run_id']).toBe(runId);
+    }
+  });
+
+  it("lists the same spans in the stores' trail as Jaeger holds", async () => {
+    const ids = new Set<string>();
+    for (const store of ['.agent-audit', '.agent-audit-drafting-agent']) {
+      const result = await cli(['trail', runId, '--json', '--store', join(work, store)], env);
+      expect(result.code, result.stderr).toBe(0);
+      const parsed = JSON.parse(result.stdout) as { spans: { span_id: string }[] };
+      for (const span of parsed.spans) ids.add(span.span_id);
+    }
+    const inJaeger = new Set<string>();
+    for (const service of SERVICES) {
+      const traces = await jaeger.findTraces({ service, tags: { 'workflow.run_id': runId } });
+      for (const trace of traces) for (const span of trace.spans) inJaeger.add(span.spanID);
+    }
+    expect([...ids].sort()).toEqual([...inJaeger].sort());
+  });
+
+  it('verifies both stores, and fails verification once one byte of a segment changes', async () => {
+    const trust = join(work, '.agent-audit-trust');
+    for (const store of ['.agent-audit', '.agent-audit-drafting-agent']) {
+      const result = await cli(['verify', '--store', join(work, store)], {
+        ...env,
+        AGENT_AUDIT_TRUST_DIR: trust,
+      });
+      expect(result.code, `${store}: ${result.stdout}${result.stderr}`).toBe(0);
+    }
+    const segments = join(work, '.agent-audit', 'segments');
+    const first = readdirSync(segments)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()[0];
+    expect(first).toBeDefined();
+    flipByte(join(segments, first!), 200);
+    const tampered = await cli(['verify', '--json', '--store', join(work, '.agent-audit')], env);
+    expect(tampered.code, tampered.stdout).toBe(1);
+    const report = JSON.parse(tampered.stdout) as { problems: { code: string }[] };
+    expect(report.problems.length).toBeGreaterThan(0);
+  });
+});
