@@ -108,8 +108,10 @@ export class AuditSpanProcessor implements SpanProcessor {
       options.redactor === false ? undefined : (options.redactor ?? new SpanRedactor());
   }
 
+  // After shutdown() spans are still handed to the sink: on a signal the application keeps
+  // running until the process ends, and the store accepts records until it is closed (after
+  // that, appends fail and are counted as lost).
   onStart(span: Span, parentContext: Context): void {
-    if (this.shutdownPromise) return;
     try {
       const run = getRunContext(parentContext);
       if (run) {
@@ -143,7 +145,6 @@ export class AuditSpanProcessor implements SpanProcessor {
   }
 
   onEnding(span: Span): void {
-    if (this.shutdownPromise) return;
     try {
       if (auditKind(span) !== undefined) {
         const missing = MANDATORY_ATTRIBUTES.filter((name) => !hasValue(span.attributes[name]));
@@ -171,13 +172,6 @@ export class AuditSpanProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     try {
       this.gates.delete(span.spanContext().spanId);
-      if (this.shutdownPromise) {
-        this.warnings.warn(
-          'ended-after-shutdown',
-          `span "${span.name}" ended after shutdown; it is not in the audit store`,
-        );
-        return;
-      }
       void this.write({
         type: 'span.end',
         tags: spanRecordTags(span),

@@ -175,6 +175,9 @@ export class Forwarder {
     const deadline = Date.now() + timeoutMillis;
     this.draining = true;
     this.clearTimer();
+    // An explicit drain starts with an immediate attempt, whatever backoff an earlier outage
+    // had built up (the endpoint is often back: that is why someone asks for a drain).
+    this.consecutiveFailures = 0;
     try {
       while (this.loop) await this.loop;
       for (;;) {

@@ -156,7 +156,11 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
 
     let shutdownPromise: Promise<void> | undefined;
     const removeExitHandlers = config.installExitHandlers
-      ? installExitHandlers(processor, () => handle.shutdown())
+      ? installExitHandlers({
+          flushSync: () => store.flushSync(),
+          closeSync: () => store.closeSync(),
+          shutdown: () => handle.shutdown(),
+        })
       : () => undefined;
 
     const handle: AgentAuditHandle = {
@@ -217,11 +221,13 @@ export function getAgentAudit(): AgentAuditHandle | undefined {
  * re-raised so the process still ends the way the signal means; with other listeners the
  * application owns the exit and we only flush.
  */
-function installExitHandlers(
-  processor: AuditSpanProcessor,
-  shutdown: () => Promise<void>,
-): () => void {
-  const flush = () => safely(() => processor.flushSync());
+function installExitHandlers(actions: {
+  flushSync: () => void;
+  closeSync: () => void;
+  shutdown: () => Promise<void>;
+}): () => void {
+  const { shutdown } = actions;
+  const flush = () => safely(actions.flushSync);
   const onSignal = (signal: NodeJS.Signals) => {
     flush();
     if (process.listenerCount(signal) > 1) return;
@@ -240,7 +246,8 @@ function installExitHandlers(
         reraise();
       });
   };
-  const onExit = () => flush();
+  // On `exit` nothing runs afterwards: write, sync, sign a checkpoint and release the lock.
+  const onExit = () => safely(actions.closeSync);
   const onUncaught = () => flush();
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
