@@ -3,6 +3,8 @@ import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
 import { explainCommand } from './commands/explain.js';
 import { keygenCommand } from './commands/keygen.js';
+import { pruneCommand } from './commands/prune.js';
+import { reindexCommand } from './commands/reindex.js';
 import { reportCommand } from './commands/report.js';
 import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
@@ -54,6 +56,8 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     reportCommand(ctx, setExitCode),
     keygenCommand(ctx, setExitCode),
     statusCommand(ctx, setExitCode),
+    reindexCommand(ctx, setExitCode),
+    pruneCommand(ctx, setExitCode),
   ];
   for (const command of commands) {
     // addCommand does not copy the program's output and exit settings (command() would).

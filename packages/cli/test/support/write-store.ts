@@ -1,4 +1,4 @@
-import { type AppendEntry, AuditStore } from '@agent-audit/store';
+import { type AppendEntry, AuditStore, type AuditStoreOptions } from '@agent-audit/store';
 import {
   demoRun,
   RUN_ID,
@@ -54,10 +54,15 @@ export interface RunSpec {
 }
 
 /** Writes runs through the store package's real writer, then closes it (final checkpoint). */
-export async function writeStore(dir: string, trustDir: string, runs: RunSpec[]): Promise<void> {
+export async function writeStore(
+  dir: string,
+  trustDir: string,
+  runs: RunSpec[],
+  options: AuditStoreOptions = {},
+): Promise<void> {
   for (const run of runs) {
     const at = run.atMs ?? Date.now();
-    const store = AuditStore.open({ dir, trustDir, now: () => new Date(at) });
+    const store = AuditStore.open({ ...options, dir, trustDir, now: () => new Date(at) });
     await store.appendBatch(runEntries(run.runId, at, run.principal));
     await store.close();
   }
