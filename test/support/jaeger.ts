@@ -5,7 +5,7 @@
 //
 //   const jaeger = await startJaeger({ storage: 'memory' });
 //   afterAll(() => jaeger.dispose());
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -112,6 +112,16 @@ function assertBinary(): void {
     throw new Error(
       `Jaeger binary missing at ${JAEGER_BIN}: run \`pnpm jaeger:build\` (needs Go; \`pnpm test\` runs it in pretest)`,
     );
+  }
+  // A binary older than the pin would test a Jaeger other than the one go.mod names.
+  const built = statSync(JAEGER_BIN).mtimeMs;
+  for (const pin of ['go.mod', 'go.sum']) {
+    const file = join(REPO_ROOT, 'tools/jaeger', pin);
+    if (existsSync(file) && statSync(file).mtimeMs > built) {
+      throw new Error(
+        `Jaeger binary ${JAEGER_BIN} is older than tools/jaeger/${pin}: run \`pnpm jaeger:build\``,
+      );
+    }
   }
 }
 
