@@ -54,13 +54,9 @@ describe('collector-config.yaml run by the Jaeger binary as collector', () => {
 
   beforeAll(async () => {
     backend = await startJaeger({ storage: 'memory' });
-    collector = await startCollector({
-      env: {
-        JAEGER_OTLP_ENDPOINT: backend.otlpGrpcEndpoint,
-        // Short, so the outage test sees the collector give up within the test's time.
-        COLLECTOR_RETRY_MAX_ELAPSED: '3s',
-      },
-    });
+    // The shipped defaults (30 s retry window), so a slow restart of the backend on a busy
+    // machine still falls inside it.
+    collector = await startCollector({ env: { JAEGER_OTLP_ENDPOINT: backend.otlpGrpcEndpoint } });
     console.log(
       `backend ready in ${backend.lastStartupMs} ms, collector ready in ${collector.lastStartupMs} ms`,
     );
@@ -114,17 +110,21 @@ describe('collector-config.yaml run by the Jaeger binary as collector', () => {
   });
 
   it('answers a retryable error, never 200, when Jaeger stays down past the retry window', async () => {
+    // A second collector with a short window, so giving up happens within the test's time.
+    const impatient = await startCollector({
+      env: { JAEGER_OTLP_ENDPOINT: backend!.otlpGrpcEndpoint, COLLECTOR_RETRY_MAX_ELAPSED: '2s' },
+    });
     const { body } = spansFor(`collector-down-${randomUUID().slice(0, 8)}`, randomUUID(), 1);
     await backend!.stop();
     try {
-      const res = await postTraces(collector!.otlpTracesUrl, body, 30_000);
+      const res = await postTraces(impatient.otlpTracesUrl, body, 30_000);
       console.log(
         `collector answer with Jaeger down: HTTP ${res.status} ${res.text.slice(0, 200)}`,
       );
-      expect(res.status).not.toBe(200);
       // 503 (or 429) tells an OTLP client to keep the batch and retry; 400 would tell it to drop.
       expect([429, 502, 503, 504]).toContain(res.status);
     } finally {
+      await impatient.dispose();
       await backend!.restart();
     }
   });
