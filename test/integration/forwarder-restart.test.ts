@@ -4,31 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { forwardPending, registerAgentAudit } from '@agent-audit/sdk';
-import { openStoreReader } from '@agent-audit/store';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type JaegerInstance, startJaeger } from '../support/jaeger.js';
 import { flattenSpans } from '../support/jaeger-query.js';
 import { startAgentLoop } from './fixtures/agent-process.js';
+import { storedSpanEnds } from './fixtures/store-spans.js';
 
 // issue 4, RELIABILITY rows 20 and 23: Jaeger is fed from the store by a persisted cursor, so
 // neither a killed agent nor a killed Jaeger loses a stored span; after a drain, Jaeger holds
 // exactly the span ids the store holds.
-
-function storedSpanEnds(storeDir: string): Set<string> {
-  const reader = openStoreReader(storeDir);
-  try {
-    const ids = new Set<string>();
-    for (let seq = 0; ; ) {
-      const batch = reader.recordsFrom(seq, 1000);
-      if (batch.length === 0) break;
-      for (const r of batch) if (r.type === 'span.end' && r.tags.span) ids.add(r.tags.span);
-      seq = batch.at(-1)!.seq + 1;
-    }
-    return ids;
-  } finally {
-    reader.close();
-  }
-}
 
 async function jaegerSpanIds(jaeger: JaegerInstance, service: string): Promise<Set<string>> {
   const traces = await jaeger.findTraces({ service, limit: 100_000 });

@@ -1,30 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStoreReader, verifyStore } from '@agent-audit/store';
+import { verifyStore } from '@agent-audit/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentLoop } from './fixtures/agent-process.js';
+import { storedSpanEnds } from './fixtures/store-spans.js';
 
 // issue 4, RELIABILITY row 23: a process that ends without anyone calling shutdown —
 // process.exit(), an uncaught exception, an unhandled rejection, SIGTERM, SIGINT — still has
 // every span it ended in the store. The agents are real processes running the built SDK under
 // `node --import @agent-audit/sdk/register`.
-
-function storedSpanEnds(storeDir: string): Set<string> {
-  const reader = openStoreReader(storeDir);
-  try {
-    const ids = new Set<string>();
-    for (let seq = 0; ; ) {
-      const batch = reader.recordsFrom(seq, 1000);
-      if (batch.length === 0) break;
-      for (const r of batch) if (r.type === 'span.end' && r.tags.span) ids.add(r.tags.span);
-      seq = batch.at(-1)!.seq + 1;
-    }
-    return ids;
-  } finally {
-    reader.close();
-  }
-}
 
 describe('shutdown paths of an audited process', () => {
   let root: string;
