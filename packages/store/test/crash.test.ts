@@ -1,0 +1,197 @@
+/**
+ * RELIABILITY rows 15 and 27 with real processes: a child writer is killed with SIGKILL at
+ * random points while 20 producers append; two processes contend for one store.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStoreReader, verifyStore } from '../src/index.js';
+import { type TempStore, tempStore } from './helpers.js';
+import { prng } from './tamper-tools.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/writer.mjs', import.meta.url));
+const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+let t: TempStore;
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0))
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  t?.cleanup();
+});
+
+beforeAll(() => {
+  if (!fs.existsSync(dist))
+    throw new Error(`build the store first (pnpm exec tsc -b): ${dist} is missing`);
+});
+
+interface Child {
+  proc: ChildProcess;
+  acks: Map<number, string>;
+  stderr: () => string;
+  ready: Promise<number>;
+  torn: Promise<void>;
+  exited: Promise<number | null>;
+}
+
+function startWriter(mode: 'write' | 'hold' | 'torn', payloadBytes = 20000): Child {
+  const proc = spawn(process.execPath, [fixture, t.dir, t.trustDir, mode, String(payloadBytes)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(proc);
+  const acks = new Map<number, string>();
+  let err = '';
+  let buffered = '';
+  let onReady: (pid: number) => void;
+  let onTorn: () => void;
+  const torn = new Promise<void>((resolve) => {
+    onTorn = resolve;
+  });
+  const ready = new Promise<number>((resolve) => {
+    onReady = resolve;
+  });
+  proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl = buffered.indexOf('\n');
+    while (nl >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const [word, a, b] = line.split(' ');
+      if (word === 'ready') onReady(Number(a));
+      if (word === 'ack') acks.set(Number(a), b!);
+      if (word === 'torn') onTorn();
+      nl = buffered.indexOf('\n');
+    }
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, acks, stderr: () => err, ready, exited, torn };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('row 15: kill -9 mid-write', () => {
+  it('every acknowledged record survives, a torn tail is set aside with a recovery record, verify 0 (10 random kills)', async () => {
+    t = tempStore();
+    const rand = prng(15);
+    let recoveries = 0;
+    const confirmed = new Map<number, string>();
+    for (let round = 0; round < 10; round++) {
+      const child = startWriter('write', 20000 + Math.floor(rand() * 60000));
+      await child.ready;
+      await sleep(100 + Math.floor(rand() * 400));
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      for (const [seq, hash] of child.acks) confirmed.set(seq, hash);
+      // Reopen as the next writer would: recovery happens here.
+      const notices: string[] = [];
+      const store = t.open({ onNotice: (n) => notices.push(n.code) });
+      if (notices.includes('RECOVERED_TAIL')) recoveries += 1;
+      await store.close();
+    }
+    expect(confirmed.size).toBeGreaterThan(0);
+    const reader = openStoreReader(t.dir, { index: false });
+    const present = new Map<number, string>();
+    for (let seq = 1; ; ) {
+      const batch = reader.recordsFrom(seq, 5000);
+      if (batch.length === 0) break;
+      for (const r of batch) present.set(r.seq, r.hash);
+      seq = batch.at(-1)!.seq + 1;
+    }
+    for (const [seq, hash] of confirmed)
+      expect(present.get(seq), `acknowledged seq ${seq}`).toBe(hash);
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+    expect(report.recoveries.length).toBe(recoveries);
+    for (const r of report.recoveries) {
+      const kept = fs.readFileSync(path.join(t.dir, r.file));
+      expect(kept.length).toBe(r.length);
+    }
+  }, 180_000);
+
+  it('killed inside a group-commit write: the half batch is set aside, acknowledged records kept, verify 0', async () => {
+    t = tempStore();
+    const child = startWriter('torn', 30000);
+    await child.torn;
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    const segment = path.join(t.dir, 'segments', '00000001.jsonl');
+    expect(fs.readFileSync(segment).at(-1)).not.toBe(0x0a);
+    const notices: string[] = [];
+    const store = t.open({ onNotice: (n) => notices.push(n.code) });
+    await store.close();
+    expect(notices).toContain('RECOVERED_TAIL');
+    const reader = openStoreReader(t.dir, { index: false });
+    const present = new Map(reader.recordsFrom(1, 100_000).map((r) => [r.seq, r.hash]));
+    expect(child.acks.size).toBeGreaterThan(0);
+    for (const [seq, hash] of child.acks) expect(present.get(seq)).toBe(hash);
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+    expect(report.recoveries).toHaveLength(1);
+    expect(report.recoveries[0]!.reason).toBe('torn-tail');
+  });
+
+  it('a torn last line is moved aside, never deleted, and named by a chained recovery record', async () => {
+    t = tempStore();
+    const store = t.open();
+    await store.append({ type: 'event', tags: { run: 'r' }, payload: { ok: true } });
+    store.flushSync();
+    // The writer dies; half a record is left at the end of the segment.
+    const file = path.join(t.dir, 'segments', '00000001.jsonl');
+    const torn = '{"hash":"abc","payload":{"half":';
+    fs.appendFileSync(file, torn);
+    fs.rmSync(path.join(t.dir, 'store.lock'), { force: true });
+    fs.writeFileSync(path.join(t.dir, 'store.lock'), '4194305\n');
+    const before = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(before.exitCode).toBe(2);
+    expect(before.problems.map((p) => p.code)).toContain('TORN_TAIL');
+    const reopened = t.open();
+    await reopened.close();
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.exitCode).toBe(0);
+    expect(report.recoveries).toHaveLength(1);
+    const rec = report.recoveries[0]!;
+    expect(rec.length).toBe(Buffer.byteLength(torn));
+    expect(fs.readFileSync(path.join(t.dir, rec.file), 'utf8')).toBe(torn);
+    expect(fs.readFileSync(file, 'utf8')).not.toContain(torn);
+  });
+
+  it('a torn line that is not the last one is tampering', async () => {
+    t = tempStore();
+    const store = t.open();
+    for (let i = 0; i < 5; i++) await store.append({ type: 'event', payload: { i } });
+    await store.close();
+    const file = path.join(t.dir, 'segments', '00000001.jsonl');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines[3] = lines[3]!.slice(0, 40);
+    fs.chmodSync(file, 0o644);
+    fs.writeFileSync(file, lines.join('\n'));
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.exitCode).toBe(1);
+    expect(report.problems[0]).toMatchObject({ code: 'RECORD_MALFORMED', seq: 4 });
+  });
+});
+
+describe('row 27: two processes open one store for writing', () => {
+  it('the second gets "store locked by pid N"; a lock left by kill -9 is released', async () => {
+    t = tempStore();
+    const holder = startWriter('hold');
+    const pid = await holder.ready;
+    expect(() => t.open()).toThrow(`store locked by pid ${pid}`);
+    const second = startWriter('hold');
+    expect(await second.exited).toBe(3);
+    expect(second.stderr()).toContain(`STORE_LOCKED: store locked by pid ${pid}`);
+    holder.proc.kill('SIGKILL');
+    await holder.exited;
+    const store = t.open();
+    await store.append({ type: 'event', payload: { after: 'takeover' } });
+    await store.close();
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+});

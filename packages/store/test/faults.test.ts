@@ -1,0 +1,325 @@
+/**
+ * RELIABILITY rows 16–19: durability ordering, disk full, read-only / permission denied, and
+ * fsync EIO. Real read-only mounts and real permission errors are used through child
+ * processes where the machine allows it (unshare, setpriv); ENOSPC and EIO are injected
+ * through the writer's fs layer because they cannot be produced on demand.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type FsLayer,
+  nodeFsLayer,
+  openStoreReader,
+  type StoreError,
+  verifyStore,
+} from '../src/index.js';
+import { readLines, segmentPath, span, type TempStore, tempStore } from './helpers.js';
+
+let t: TempStore;
+afterEach(() => t?.cleanup());
+
+function errno(code: string): NodeJS.ErrnoException {
+  const e = new Error(`${code}: injected`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
+/** An fs layer that logs the durability-relevant calls with the paths they touch. */
+function loggingLayer(log: string[]): FsLayer {
+  const paths = new Map<number, string>();
+  return {
+    ...nodeFsLayer,
+    openSync(p, flags, mode) {
+      const fd = nodeFsLayer.openSync(p, flags, mode);
+      paths.set(fd, p);
+      log.push(`open ${p} ${String(flags)}`);
+      return fd;
+    },
+    fsyncSync(fd) {
+      log.push(`fsync ${paths.get(fd)}`);
+      nodeFsLayer.fsyncSync(fd);
+    },
+    fdatasyncSync(fd) {
+      log.push(`fdatasync ${paths.get(fd) ?? fd}`);
+      nodeFsLayer.fdatasyncSync(fd);
+    },
+    async write(fd, b, o, l, p) {
+      log.push(`write ${paths.get(fd) ?? fd}`);
+      return nodeFsLayer.write(fd, b, o, l, p);
+    },
+    async fdatasync(fd) {
+      log.push(`fdatasync ${paths.get(fd) ?? fd}`);
+      return nodeFsLayer.fdatasync(fd);
+    },
+  };
+}
+
+describe('row 16: power loss — nothing is acknowledged before it is synced', () => {
+  it('append resolves only after the fdatasync that covers it completes', async () => {
+    t = tempStore();
+    let release!: () => void;
+    let held = false;
+    const store = t.open({
+      fs: {
+        ...nodeFsLayer,
+        fdatasync: async (fd) => {
+          if (!held) {
+            held = true;
+            await new Promise<void>((r) => {
+              release = r;
+            });
+          }
+          return nodeFsLayer.fdatasync(fd);
+        },
+      },
+    });
+    let settled = false;
+    const pending = store.append(span('p', 1)).then(() => {
+      settled = true;
+    });
+    while (!held) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    // The bytes are written, but not synced: not acknowledged.
+    expect(fs.readFileSync(segmentPath(t.dir, 1), 'utf8')).toContain('"run":"p"');
+    expect(settled).toBe(false);
+    release();
+    await pending;
+    expect(settled).toBe(true);
+    await store.close();
+  });
+
+  it('new segments, recovered files, anchors and the lock are followed by an fsync of their directory', async () => {
+    t = tempStore();
+    const log: string[] = [];
+    const store = t.open({ fs: loggingLayer(log), segmentMaxBytes: 2000 });
+    for (let i = 0; i < 20; i++) await store.append(span('d', i));
+    await store.close();
+    const seg2 = segmentPath(t.dir, 2);
+    const created = log.indexOf(`open ${seg2} wx`);
+    expect(created).toBeGreaterThan(-1);
+    const after = log.slice(created);
+    expect(after.indexOf(`fdatasync ${seg2}`)).toBeGreaterThan(-1);
+    expect(after.indexOf(`fsync ${path.join(t.dir, 'segments')}`)).toBeGreaterThan(
+      after.indexOf(`fdatasync ${seg2}`),
+    );
+    expect(log).toContain(`fsync ${t.trustDir}`);
+    // The seal is synced before the next segment exists.
+    const sealSync = log.lastIndexOf(`fdatasync ${segmentPath(t.dir, 1)}`);
+    expect(sealSync).toBeLessThan(created);
+
+    // Recovery: the set-aside copy and its directory are synced before the segment is cut.
+    const file = segmentPath(t.dir, fs.readdirSync(path.join(t.dir, 'segments')).length);
+    fs.appendFileSync(file, '{"hash":"torn');
+    log.length = 0;
+    const reopened = t.open({ fs: loggingLayer(log) });
+    await reopened.close();
+    const copy = log.findIndex((l) => l.startsWith(`open ${path.join(t.dir, 'recovered')}`));
+    const dirSync = log.indexOf(`fsync ${path.join(t.dir, 'recovered')}`);
+    const cut = log.findIndex((l) => l === `open ${file} r+`);
+    expect(copy).toBeGreaterThan(-1);
+    expect(dirSync).toBeGreaterThan(copy);
+    expect(cut).toBeGreaterThan(dirSync);
+  });
+});
+
+describe('row 17: disk full (ENOSPC)', () => {
+  it('loud failure naming the store, no half record left, and the store continues once space is back', async () => {
+    t = tempStore();
+    let full = false;
+    const store = t.open({
+      fs: {
+        ...nodeFsLayer,
+        write: async (fd, b, o, l, p) => {
+          if (full) {
+            // Half the batch reaches the file before the disk fills up.
+            nodeFsLayer.writeSync(fd, b, o, Math.floor(l / 2), p);
+            throw errno('ENOSPC');
+          }
+          return nodeFsLayer.write(fd, b, o, l, p);
+        },
+      },
+    });
+    const ok = await store.append(span('full', 1));
+    full = true;
+    const failed = await Promise.allSettled([
+      store.append(span('full', 2)),
+      store.append(span('full', 3)),
+    ]);
+    for (const f of failed) {
+      expect(f.status).toBe('rejected');
+      const reason = (f as PromiseRejectedResult).reason as StoreError;
+      expect(reason.code).toBe('STORE_DISK_FULL');
+      expect(reason.message).toContain(t.dir);
+      expect(reason.message).toMatch(/free space/);
+    }
+    const text = fs.readFileSync(segmentPath(t.dir, 1), 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    for (const line of readLines(segmentPath(t.dir, 1)))
+      expect(() => JSON.parse(line)).not.toThrow();
+    expect(text).not.toContain('"span":"s2"');
+    full = false;
+    const next = await store.append(span('full', 4));
+    expect(next.seq).toBe(ok.seq + 1);
+    await store.close();
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+  });
+});
+
+describe('row 18: read-only file system / permission denied', () => {
+  async function storeWithRun(): Promise<void> {
+    t = tempStore();
+    const store = t.open();
+    for (let i = 0; i < 3; i++) await store.append(span('ro-run', i));
+    await store.close();
+  }
+
+  it('injected EROFS: the writer refuses to start with a clear error', async () => {
+    await storeWithRun();
+    const layer: FsLayer = {
+      ...nodeFsLayer,
+      mkdirSync: () => {
+        throw errno('EROFS');
+      },
+    };
+    let error: StoreError | undefined;
+    try {
+      t.open({ fs: layer });
+    } catch (e) {
+      error = e as StoreError;
+    }
+    expect(error?.code).toBe('STORE_NOT_WRITABLE');
+    expect(error?.message).toContain(t.dir);
+    expect(error?.message).toMatch(/read-write/);
+    expect(error?.message).toMatch(/verify and queries still work read-only/);
+  });
+
+  const fixture = fileURLToPath(new URL('./fixtures/open-readonly.mjs', import.meta.url));
+
+  it('real permission denied (another user): writer refuses, verify and queries work', async () => {
+    await storeWithRun();
+    // Make the tree readable but not writable for an unprivileged user.
+    fs.chmodSync(t.root, 0o755);
+    // The public key is for anyone to read; the trust directory itself is created 0700.
+    fs.chmodSync(t.trustDir, 0o755);
+    const probe = spawnSync('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'true',
+    ]);
+    if (probe.status !== 0) {
+      // No setpriv here: the injected EACCES path proves the same refusal.
+      expect(() =>
+        t.open({
+          fs: {
+            ...nodeFsLayer,
+            openSync: () => {
+              throw errno('EACCES');
+            },
+          },
+        }),
+      ).toThrow(/STORE_NOT_WRITABLE|cannot write/);
+      return;
+    }
+    const run = spawnSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        fixture,
+        t.dir,
+        t.trustDir,
+        'ro-run',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(run.stderr).toBe('');
+    const out = JSON.parse(run.stdout);
+    expect(out.open).toMatchObject({ ok: false, code: 'STORE_NOT_WRITABLE' });
+    expect(out.open.message).toMatch(/EACCES/);
+    expect(out.verify.exitCode).toBe(0);
+    expect(out.runRecords).toBe(3);
+    expect(out.runs).toBe(1);
+  });
+
+  it('real read-only mount: writer refuses (EROFS), verify and queries work', async () => {
+    await storeWithRun();
+    const script = `mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$2" "$3" "$4" "$5" ro-run`;
+    const run = spawnSync(
+      'unshare',
+      ['-rm', 'sh', '-c', script, 'sh', t.root, process.execPath, fixture, t.dir, t.trustDir],
+      { encoding: 'utf8' },
+    );
+    if (run.status !== 0 && /unshare|mount/.test(run.stderr)) {
+      // No user namespaces here: fall back to an injected EROFS on a real open.
+      expect(() =>
+        t.open({
+          fs: {
+            ...nodeFsLayer,
+            mkdirSync: () => {
+              throw errno('EROFS');
+            },
+          },
+        }),
+      ).toThrow(/read-write/);
+      return;
+    }
+    expect(run.stderr).toBe('');
+    const out = JSON.parse(run.stdout);
+    expect(out.open).toMatchObject({ ok: false, code: 'STORE_NOT_WRITABLE' });
+    expect(out.open.message).toMatch(/EROFS/);
+    expect(out.verify.exitCode).toBe(0);
+    expect(out.runRecords).toBe(3);
+  });
+});
+
+describe('row 19: fsync returns EIO', () => {
+  it('never retried as if fine: the batch is refused, the writer stops, the segment is sealed as damaged on reopen', async () => {
+    t = tempStore();
+    let syncs = 0;
+    const store = t.open({
+      fs: {
+        ...nodeFsLayer,
+        fdatasync: async (fd) => {
+          syncs += 1;
+          if (syncs === 3) throw errno('EIO');
+          return nodeFsLayer.fdatasync(fd);
+        },
+      },
+    });
+    const acked = [await store.append(span('eio', 1)), await store.append(span('eio', 2))];
+    const lost = await Promise.allSettled([store.append(span('eio', 3))]);
+    expect(lost[0]!.status).toBe('rejected');
+    expect(((lost[0] as PromiseRejectedResult).reason as StoreError).code).toBe('STORE_IO_ERROR');
+    // Even though the next fdatasync would succeed, nothing more is accepted.
+    await expect(store.append(span('eio', 4))).rejects.toMatchObject({ code: 'STORE_IO_ERROR' });
+    await store.close();
+    expect(fs.existsSync(path.join(t.dir, 'store.lock'))).toBe(false);
+    expect(fs.existsSync(`${segmentPath(t.dir, 1)}.damaged`)).toBe(true);
+
+    const notices: string[] = [];
+    const reopened = t.open({ onNotice: (n) => notices.push(n.code) });
+    expect(reopened.segment).toBe(2);
+    await reopened.append(span('after', 1));
+    await reopened.close();
+    expect(notices).toContain('RECOVERED_TAIL');
+    const reader = openStoreReader(t.dir, { index: false });
+    const all = reader.recordsFrom(1, 1000);
+    for (const a of acked) expect(all.find((r) => r.seq === a.seq)?.hash).toBe(a.hash);
+    expect(all.some((r) => r.tags.span === 's3')).toBe(false);
+    const seal = all.find((r) => r.type === 'segment.seal');
+    expect(seal?.payload).toMatchObject({ damaged: true, segment: 1 });
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+    expect(report.warnings.map((w) => w.code)).toContain('SEGMENT_SEALED_DAMAGED');
+    expect(report.recoveries.map((r) => r.reason)).toEqual(['fsync-failed']);
+  });
+});
