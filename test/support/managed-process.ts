@@ -19,30 +19,39 @@ export interface ProcessExit {
 }
 
 // Every child still running, so an exiting test worker can take them down with it: afterAll
-// hooks run on failing tests too, but not when the worker itself dies or is interrupted.
-const live = new Set<ManagedProcess>();
-let cleanupInstalled = false;
-
-function killAllNow(): void {
-  for (const proc of live) proc.killNow();
+// hooks run on failing tests too, but not when the worker itself dies or is interrupted. Kept on
+// globalThis: a test runner that re-evaluates this module per test file in one worker must not
+// stack up exit and signal handlers.
+interface Registry {
+  live: Set<ManagedProcess>;
 }
+const REGISTRY_KEY = Symbol.for('agent-audit.test.managed-processes');
 
-function installCleanup(): void {
-  if (cleanupInstalled) return;
-  cleanupInstalled = true;
-  process.on('exit', killAllNow);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = () => {
-      killAllNow();
-      // Only re-raise when nobody else handles the signal; our listener must not change how
-      // the test runner reacts to it.
-      if (process.listenerCount(signal) === 1) {
-        process.removeListener(signal, handler);
-        process.kill(process.pid, signal);
-      }
+function registry(): Registry {
+  const holder = globalThis as { [REGISTRY_KEY]?: Registry };
+  let existing = holder[REGISTRY_KEY];
+  if (!existing) {
+    const created: Registry = { live: new Set() };
+    existing = created;
+    holder[REGISTRY_KEY] = created;
+    const killAllNow = () => {
+      for (const proc of created.live) proc.killNow();
     };
-    process.on(signal, handler);
+    process.on('exit', killAllNow);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      const handler = () => {
+        killAllNow();
+        // Only re-raise when nobody else handles the signal; our listener must not change how
+        // the test runner reacts to it.
+        if (process.listenerCount(signal) === 1) {
+          process.removeListener(signal, handler);
+          process.kill(process.pid, signal);
+        }
+      };
+      process.on(signal, handler);
+    }
   }
+  return existing;
 }
 
 export class ManagedProcess {
@@ -58,7 +67,7 @@ export class ManagedProcess {
     this.options = options;
     this.name = options.name;
     this.logFile = options.logFile;
-    installCleanup();
+    registry();
   }
 
   get pid(): number | undefined {
@@ -95,17 +104,17 @@ export class ManagedProcess {
     }
     this.child = child;
     this.lastExit = undefined;
-    live.add(this);
+    registry().live.add(this);
     this.exitPromise = new Promise<ProcessExit>((resolve) => {
       child.once('error', (err) => {
         this.lastExit = { code: null, signal: null };
-        live.delete(this);
+        registry().live.delete(this);
         resolve(this.lastExit);
         appendLog(this.logFile, `${this.name}: spawn failed: ${err.message}\n`);
       });
       child.once('exit', (code, signal) => {
         this.lastExit = { code, signal };
-        live.delete(this);
+        registry().live.delete(this);
         resolve(this.lastExit);
       });
     });
