@@ -1,12 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { CliContext } from './cli-context.js';
-import { CliError, EXIT_IO } from './cli-error.js';
+import { CliError, EXIT_IO, EXIT_USAGE } from './cli-error.js';
 
 /** The options every command takes (declared once, on the program). */
 export interface GlobalOptions {
-  /** Store directory. Default: env AGENT_AUDIT_STORE_DIR, else `./.agent-audit`. */
-  store?: string;
+  /**
+   * Store directories (the option repeats: a run whose processes each kept their own store is
+   * read from all of them). Default: env AGENT_AUDIT_STORE_DIR, else `./.agent-audit`.
+   */
+  store?: string[];
   /** Machine output on stdout, nothing else on stdout. */
   json?: boolean;
 }
@@ -24,15 +27,23 @@ function locate(shown: string, ctx: CliContext): Location {
   return { shown, path: isAbsolute(shown) ? shown : resolve(ctx.cwd, shown) };
 }
 
-/** The store directory in effect, without checking that it exists. */
-export function storeLocation(options: GlobalOptions, ctx: CliContext): Location {
-  const env = ctx.env.AGENT_AUDIT_STORE_DIR;
-  return locate(options.store ?? (env ? env : DEFAULT_STORE_DIR), ctx);
+/** `--store` may repeat: commander calls this for each occurrence. */
+export function collectStore(value: string, previous: string[] | undefined): string[] {
+  return previous ? [...previous, value] : [value];
+}
+
+/** The store directories in effect, without checking that they exist. */
+export function storeLocations(options: GlobalOptions, ctx: CliContext): Location[] {
+  if (options.store && options.store.length > 0) {
+    return [...new Set(options.store)].map((dir) => locate(dir, ctx));
+  }
+  const env = ctx.env.AGENT_AUDIT_STORE_DIR?.trim();
+  return [locate(env ? env : DEFAULT_STORE_DIR, ctx)];
 }
 
 /** The trust directory (public key, anchor file): env AGENT_AUDIT_TRUST_DIR, else `./.agent-audit-trust`. */
 export function trustLocation(ctx: CliContext): Location {
-  const env = ctx.env.AGENT_AUDIT_TRUST_DIR;
+  const env = ctx.env.AGENT_AUDIT_TRUST_DIR?.trim();
   return locate(env ? env : DEFAULT_TRUST_DIR, ctx);
 }
 
@@ -44,11 +55,31 @@ export function trustFile(ctx: CliContext, name: string): Location | undefined {
 }
 
 /**
- * The store directory, which must exist: reading commands say plainly where they looked and
- * how to get a store there instead of failing deep inside the reader.
+ * The one store a command works on (verify, status, prune, reindex). Given several `--store`,
+ * it refuses rather than silently picking one.
  */
-export function existingStore(options: GlobalOptions, ctx: CliContext): Location {
-  const location = storeLocation(options, ctx);
+export function existingStore(options: GlobalOptions, ctx: CliContext, command: string): Location {
+  const locations = storeLocations(options, ctx);
+  if (locations.length > 1) {
+    throw new CliError(
+      `${command} works on one store at a time, but --store was given ${locations.length} times — run it once per store`,
+      // The contract gives verify a single code for usage and I/O errors.
+      command === 'verify' ? EXIT_IO : EXIT_USAGE,
+    );
+  }
+  return checkedStore(locations[0]!, options);
+}
+
+/** Every store named (trail, explain, report and runs read a run across all of them). */
+export function existingStores(options: GlobalOptions, ctx: CliContext): Location[] {
+  return storeLocations(options, ctx).map((location) => checkedStore(location, options));
+}
+
+/**
+ * A store directory, which must exist: commands say plainly where they looked and how to get
+ * a store there instead of failing deep inside the reader.
+ */
+function checkedStore(location: Location, options: GlobalOptions): Location {
   let isDir = false;
   try {
     isDir = statSync(location.path).isDirectory();

@@ -1,8 +1,8 @@
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_NO_SUCH_RUN } from './cli-error.js';
-import { existingStore, type GlobalOptions } from './global-options.js';
+import { existingStores, type GlobalOptions } from './global-options.js';
 import { runTimeline } from './run-timeline.js';
-import { withStoreReader } from './store-access.js';
+import { storeFailure, withStoreReaders } from './store-access.js';
 import type { TrailSpan } from './trail-span.js';
 
 /** A run's ordered timeline from the store; exit 4 with a hint when the store has no such run. */
@@ -11,13 +11,23 @@ export async function loadRunFromStore(
   globals: GlobalOptions,
   ctx: CliContext,
 ): Promise<TrailSpan[]> {
-  const location = existingStore(globals, ctx);
-  const spans = await withStoreReader(location, async (reader) =>
-    runTimeline(await reader.runRecords(runId)),
+  const locations = existingStores(globals, ctx);
+  const spans = await withStoreReaders(locations, (readers) =>
+    runTimeline(
+      readers.flatMap(({ location, reader }) => {
+        try {
+          return reader.runRecords(runId).map((record) => ({ ...record, store: location.path }));
+        } catch (error) {
+          throw storeFailure(error, location);
+        }
+      }),
+    ),
   );
   if (spans.length === 0) {
+    const where = locations.map((l) => l.shown).join(', ');
     throw new CliError(
-      `no run with workflow.run_id=${runId} in the audit store at ${location.shown} — list runs with "agent-audit runs"`,
+      `no run with workflow.run_id=${runId} in the audit store${locations.length > 1 ? 's' : ''} at ${where} — list runs with "agent-audit runs"` +
+        ' (a run whose processes kept separate stores needs every --store)',
       EXIT_NO_SUCH_RUN,
     );
   }

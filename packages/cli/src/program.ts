@@ -10,7 +10,7 @@ import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
 import { trailCommand } from './commands/trail.js';
 import { verifyCommand } from './commands/verify.js';
-import { DEFAULT_STORE_DIR } from './global-options.js';
+import { collectStore, DEFAULT_STORE_DIR } from './global-options.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -35,8 +35,8 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     .addOption(
       new Option(
         '--store <dir>',
-        `audit store directory (default: $AGENT_AUDIT_STORE_DIR or ${DEFAULT_STORE_DIR})`,
-      ),
+        `audit store directory; repeat it to read a run kept in several stores (one per process) (default: $AGENT_AUDIT_STORE_DIR or ${DEFAULT_STORE_DIR})`,
+      ).argParser(collectStore),
     )
     .option('--json', 'machine-readable output on stdout (nothing else is written to stdout)')
     .configureOutput({

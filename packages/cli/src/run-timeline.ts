@@ -6,6 +6,8 @@ export interface SpanRecord {
   seq: number;
   type: string;
   payload: unknown;
+  /** The store the record was read from, when a run is read from several. */
+  store?: string;
 }
 
 /**
@@ -20,11 +22,18 @@ export function runTimeline(records: Iterable<SpanRecord>): TrailSpan[] {
   for (const record of records) {
     if (record.type === 'span.end') {
       for (const view of spansOfExportRequest(record.payload)) {
-        ended.set(`${view.traceId}/${view.spanId}`, trailSpanOf(view, true, record.seq));
+        ended.set(
+          `${view.traceId}/${view.spanId}`,
+          trailSpanOf(view, true, record.seq, record.store ?? null),
+        );
       }
     } else if (record.type === 'span.start') {
       const view = spanOfIntent(record.payload);
-      if (view) started.set(`${view.traceId}/${view.spanId}`, trailSpanOf(view, false, record.seq));
+      if (view)
+        started.set(
+          `${view.traceId}/${view.spanId}`,
+          trailSpanOf(view, false, record.seq, record.store ?? null),
+        );
     }
   }
   for (const [key, span] of started) {

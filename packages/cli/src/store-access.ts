@@ -43,3 +43,29 @@ export async function withStoreReader<T>(
     }
   }
 }
+
+/** A reader per store, for commands that read a run kept in several stores. */
+export async function withStoreReaders<T>(
+  locations: Location[],
+  fn: (readers: Array<{ location: Location; reader: StoreReader }>) => Promise<T> | T,
+): Promise<T> {
+  const open: Array<{ location: Location; reader: StoreReader }> = [];
+  try {
+    for (const location of locations) {
+      try {
+        open.push({ location, reader: await openStoreReader(location.path) });
+      } catch (error) {
+        throw storeFailure(error, location);
+      }
+    }
+    return await fn(open);
+  } finally {
+    for (const { reader } of open) {
+      try {
+        reader.close();
+      } catch {
+        // Closing a read-only handle cannot lose data; the command's result stands.
+      }
+    }
+  }
+}

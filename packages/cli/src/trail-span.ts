@@ -46,6 +46,8 @@ export interface TrailSpan {
   incomplete: boolean;
   /** Sequence number of the store record the span came from; null when read from Jaeger. */
   seq: number | null;
+  /** Directory of the store holding that record; null when read from Jaeger. */
+  store: string | null;
   attributes: Record<string, AttributeValue>;
   resource: Record<string, AttributeValue>;
   events: Array<{ name: string; time: string | null; attributes: Record<string, AttributeValue> }>;
@@ -88,7 +90,12 @@ export function kindName(kind: number): string {
  * A timeline span from an OTLP span. `ended` is false for a pre-exec intent whose end was
  * never recorded (a crash, a kill, or a tool still running).
  */
-export function trailSpanOf(view: OtlpSpanView, ended: boolean, seq: number | null): TrailSpan {
+export function trailSpanOf(
+  view: OtlpSpanView,
+  ended: boolean,
+  seq: number | null,
+  store: string | null = null,
+): TrailSpan {
   const a = view.attributes;
   const r = view.resource;
   return {
@@ -126,6 +133,7 @@ export function trailSpanOf(view: OtlpSpanView, ended: boolean, seq: number | nu
     missing: a[ATTR.auditMissing] ?? null,
     incomplete: !ended,
     seq,
+    store,
     attributes: a,
     resource: r,
     events: view.events.map((event) => ({

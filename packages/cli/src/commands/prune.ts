@@ -51,7 +51,7 @@ export function pruneCommand(ctx: CliContext, _setExitCode: (code: number) => vo
           );
         }
       }
-      const location = existingStore(globals, ctx);
+      const location = existingStore(globals, ctx, 'prune');
       let result: PruneResult;
       try {
         result = await pruneStore({

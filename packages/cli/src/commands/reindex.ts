@@ -18,7 +18,7 @@ export function reindexCommand(ctx: CliContext, _setExitCode: (code: number) => 
     )
     .action((_options: unknown, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const location = existingStore(globals, ctx);
+      const location = existingStore(globals, ctx, 'reindex');
       let records: number;
       try {
         records = reindexStore(location.path).records;

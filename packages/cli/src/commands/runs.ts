@@ -3,10 +3,10 @@ import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { formatTable } from '../format-table.js';
-import { existingStore, type GlobalOptions } from '../global-options.js';
+import { existingStores, type GlobalOptions, type Location } from '../global-options.js';
 import { parseTimePoint } from '../parse-time.js';
 import { runTimeline } from '../run-timeline.js';
-import { withStoreReader } from '../store-access.js';
+import { storeFailure, withStoreReaders } from '../store-access.js';
 import type { TrailSpan } from '../trail-span.js';
 
 interface RunsOptions {
@@ -37,6 +37,41 @@ export interface RunAction {
 export type RunRow = RunSummary & { actions?: RunAction[] };
 
 const DECISIONS = ['allow', 'stop', 'approval_required'];
+
+/** Every decision outcome recorded on a span: its own attribute and its events'. */
+function decisionsOf(span: TrailSpan): string[] {
+  const outcomes = span.decision === null ? [] : [span.decision];
+  for (const event of span.events) {
+    const outcome = event.attributes['decision.outcome'];
+    if (typeof outcome === 'string') outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+const STATUS_RANK: Record<string, number> = { incomplete: 3, error: 2, ok: 1, unknown: 0 };
+
+/**
+ * One row per run from rows of several stores: earliest start, latest end, spans summed,
+ * incomplete if any part is, and the most telling status (incomplete > error > ok).
+ */
+export function mergeRunSummaries(rows: RunSummary[]): RunSummary[] {
+  const merged = new Map<string, RunSummary>();
+  for (const row of rows) {
+    const seen = merged.get(row.run_id);
+    if (!seen) {
+      merged.set(row.run_id, { ...row });
+      continue;
+    }
+    seen.principal ??= row.principal;
+    seen.agent_id ??= row.agent_id;
+    if (row.start < seen.start) seen.start = row.start;
+    if (row.end > seen.end) seen.end = row.end;
+    seen.spans += row.spans;
+    seen.incomplete ||= row.incomplete;
+    if ((STATUS_RANK[row.status] ?? 0) > (STATUS_RANK[seen.status] ?? 0)) seen.status = row.status;
+  }
+  return [...merged.values()].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
+}
 
 function actionOf(span: TrailSpan): RunAction {
   return {
@@ -156,18 +191,44 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
           EXIT_USAGE,
         );
       }
-      const location = existingStore(globals, ctx);
-      const rows = await withStoreReader(location, async (reader) => {
-        // Newest first, as the store lists them: an incident starts from the latest runs.
-        const runs = reader.listRuns(filter);
+      const locations = existingStores(globals, ctx);
+      const rows = await withStoreReaders(locations, (readers) => {
+        const read = <T>(location: Location, fn: () => T): T => {
+          try {
+            return fn();
+          } catch (error) {
+            throw storeFailure(error, location);
+          }
+        };
+        let runs: RunSummary[];
+        if (readers.length === 1) {
+          const { location, reader } = readers[0]!;
+          runs = read(location, () => reader.listRuns(filter));
+        } else {
+          // A run kept in several stores (one per process) matches when any store matches;
+          // its row then sums every store's part of it.
+          const matched = new Set(
+            readers.flatMap(({ location, reader }) =>
+              read(location, () => reader.listRuns(filter)).map((r) => r.run_id),
+            ),
+          );
+          runs = mergeRunSummaries(
+            readers.flatMap(({ location, reader }) =>
+              read(location, () => reader.listRuns({})).filter((r) => matched.has(r.run_id)),
+            ),
+          );
+        }
         if (!options.actions && options.decision === undefined) return runs as RunRow[];
         const out: RunRow[] = [];
         for (const run of runs) {
-          const spans = runTimeline(await reader.runRecords(run.run_id));
-          const decided = spans.filter(
-            (s) => options.decision === undefined || s.decision === options.decision,
+          const spans = runTimeline(
+            readers.flatMap(({ location, reader }) =>
+              read(location, () => reader.runRecords(run.run_id)),
+            ),
           );
-          if (options.decision !== undefined && decided.length === 0) continue;
+          const matches = (span: TrailSpan) =>
+            options.decision === undefined || decisionsOf(span).includes(options.decision);
+          if (!spans.some(matches)) continue;
           if (!options.actions) {
             out.push(run);
             continue;
@@ -175,7 +236,7 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
           const actions = spans
             .filter((s) => s.tool !== null)
             .filter((s) => options.tool === undefined || s.tool === options.tool)
-            .filter((s) => options.decision === undefined || s.decision === options.decision)
+            .filter(matches)
             .map(actionOf);
           out.push({ ...run, actions });
         }

@@ -113,7 +113,7 @@ export function statusCommand(ctx: CliContext, _setExitCode: (code: number) => v
     )
     .action(async (_options: unknown, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const location = existingStore(globals, ctx);
+      const location = existingStore(globals, ctx, 'status');
       const segmentsDir = join(location.path, 'segments');
       const segmentFiles = readdirSync(segmentsDir).filter((f) => /^\d+\.jsonl$/.test(f));
       const bytes = segmentFiles.reduce((sum, f) => sum + statSync(join(segmentsDir, f)).size, 0);

@@ -110,7 +110,7 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
     )
     .action(async (options: VerifyCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const store = existingStore(globals, ctx);
+      const store = existingStore(globals, ctx, 'verify');
       const keyFile =
         options.publicKey !== undefined
           ? given(options.publicKey, ctx)

@@ -26,8 +26,17 @@ function tags(spec: SpanSpec, status?: string): Record<string, string> {
 const STATUS = ['unset', 'ok', 'error'];
 
 /** The records the SDK would append for one run: a pre-exec start and an end per span. */
-export function runEntries(runId = RUN_ID, t0?: number, principal?: string): AppendEntry[] {
-  const { ended, neverEnded } = demoRun(runId, t0, principal);
+export function runEntries(
+  runId = RUN_ID,
+  t0?: number,
+  principal?: string,
+  service?: string,
+): AppendEntry[] {
+  const run = demoRun(runId, t0, principal);
+  const mine = (spec: SpanSpec) =>
+    service === undefined || (spec.service ?? 'orchestrator') === service;
+  const ended = run.ended.filter(mine);
+  const neverEnded = mine(run.neverEnded) ? run.neverEnded : undefined;
   const entries: AppendEntry[] = [];
   for (const spec of ended)
     entries.push({ type: 'span.start', tags: tags(spec), payload: spanStartPayload(spec) });
@@ -38,11 +47,13 @@ export function runEntries(runId = RUN_ID, t0?: number, principal?: string): App
       payload: spanEndPayload(spec),
     });
   }
-  entries.push({
-    type: 'span.start',
-    tags: tags(neverEnded),
-    payload: spanStartPayload(neverEnded),
-  });
+  if (neverEnded) {
+    entries.push({
+      type: 'span.start',
+      tags: tags(neverEnded),
+      payload: spanStartPayload(neverEnded),
+    });
+  }
   return entries;
 }
 
@@ -51,6 +62,8 @@ export interface RunSpec {
   principal?: string;
   /** When the run happened (the writer's clock and the spans' times). */
   atMs?: number;
+  /** Only the spans of this process (`orchestrator` or `sub-agent`), as its own store holds them. */
+  service?: string;
 }
 
 /** Writes runs through the store package's real writer, then closes it (final checkpoint). */
@@ -63,7 +76,7 @@ export async function writeStore(
   for (const run of runs) {
     const at = run.atMs ?? Date.now();
     const store = AuditStore.open({ ...options, dir, trustDir, now: () => new Date(at) });
-    await store.appendBatch(runEntries(run.runId, at, run.principal));
+    await store.appendBatch(runEntries(run.runId, at, run.principal, run.service));
     await store.close();
   }
 }
