@@ -199,7 +199,7 @@ function addressInUse(proc: ManagedProcess): boolean {
 }
 
 /**
- * Starts `proc` on ports chosen by `allocate` and waits for `check`. A port taken by someone
+ * Starts the process `make` builds for fresh free ports and waits for `check`. A port taken by someone
  * else between allocation and bind only costs a retry with fresh ports (first start only:
  * a restart must keep its ports, since clients point at them).
  */
@@ -229,8 +229,10 @@ async function jaegerReady(healthUrl: string, queryUrl: string, otlpHttpPort: nu
   // healthcheckv2 reports StatusOK once every component (receivers included) has started; the
   // query API and the OTLP port are checked too because tests talk to those.
   const health = await fetch(healthUrl, { signal: AbortSignal.timeout(2000) });
+  await health.arrayBuffer();
   if (health.status !== 200) return false;
   const services = await fetch(`${queryUrl}/api/services`, { signal: AbortSignal.timeout(2000) });
+  await services.arrayBuffer();
   if (services.status !== 200) return false;
   return tcpOpen(otlpHttpPort);
 }
