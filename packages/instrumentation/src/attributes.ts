@@ -52,6 +52,8 @@ export const ATTR_DECISION_ACTION_KEY = 'decision.action_key';
 export const ATTR_DECISION_SCOPE = 'decision.scope';
 /** pre (before execution) | post (after execution) */
 export const ATTR_DECISION_STAGE = 'decision.stage';
+/** Free-text note of an operator who changed a policy. */
+export const ATTR_POLICY_NOTE = 'policy.note';
 /** How the action was authorized: policy | human_approval | just_in_time */
 export const ATTR_AUTHORIZATION_METHOD = 'authorization.method';
 
@@ -111,3 +113,9 @@ export const ATTR_RETENTION_POLICY = 'retention.policy';
 export const ATTR_AUDIT_VIOLATION = 'audit.violation';
 /** String array of mandatory attribute names that are missing, e.g. `['input.hash']`. */
 export const ATTR_AUDIT_MISSING = 'audit.missing';
+
+// LLM calls (beyond the GenAI names).
+/** Names of the tools the model asked to call in its response. */
+export const ATTR_LLM_REQUESTED_TOOLS = 'llm.requested_tools';
+/** `gen_ai.tool.call.id`s the model issued in its response, in the same order. */
+export const ATTR_LLM_REQUESTED_TOOL_CALL_IDS = 'llm.requested_tool_call_ids';

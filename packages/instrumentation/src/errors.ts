@@ -1,3 +1,5 @@
+import type { ApprovalRequest, PolicyDecision } from './policy.js';
+
 /** Why a tool call was refused before the tool ran. */
 export type RefusalCode =
   | 'no_run_context'
@@ -52,5 +54,36 @@ function describe(err: unknown): string {
     return err instanceof Error ? err.message : String(err);
   } catch {
     return 'unprintable error';
+  }
+}
+
+/** The policy hook decided `stop`: the tool did not run. */
+export class PolicyStopError extends ToolCallRefusedError {
+  override readonly name = 'PolicyStopError';
+  constructor(
+    toolName: string,
+    readonly decision: PolicyDecision,
+  ) {
+    super(
+      'policy_stop',
+      toolName,
+      `Tool call "${toolName}" stopped by policy${decision.policyId ? ` ${decision.policyId}` : ''}${decision.reason ? `: ${decision.reason}` : ''}`,
+    );
+  }
+}
+
+/**
+ * The policy hook decided `approval_required`: the tool did not run. Show `request` to a
+ * human, record the answer with `recordApproval(request, …)` and call the tool again with
+ * `approval: receipt`.
+ */
+export class ApprovalRequiredError extends ToolCallRefusedError {
+  override readonly name = 'ApprovalRequiredError';
+  constructor(readonly request: ApprovalRequest) {
+    super(
+      'approval_required',
+      request.toolName,
+      `Tool call "${request.toolName}" needs human approval (approval ${request.approvalId})${request.decision.reason ? `: ${request.decision.reason}` : ''}`,
+    );
   }
 }

@@ -31,10 +31,13 @@ export {
   ATTR_DECISION_STAGE,
   ATTR_INPUT_HASH,
   ATTR_INPUT_HASH_ERROR,
+  ATTR_LLM_REQUESTED_TOOL_CALL_IDS,
+  ATTR_LLM_REQUESTED_TOOLS,
   ATTR_OUTPUT_HASH,
   ATTR_OUTPUT_HASH_ERROR,
   ATTR_PAYLOAD_HASH,
   ATTR_PAYLOAD_REF,
+  ATTR_POLICY_NOTE,
   ATTR_PROMPT_HASH,
   ATTR_PROMPT_VERSION,
   ATTR_RETENTION_POLICY,
@@ -59,8 +62,17 @@ export {
 } from './attributes.js';
 export type { AuditHooks, HashKeyResolver } from './audit-hooks.js';
 export { getAuditHooks, setAuditHooks } from './audit-hooks.js';
+export type { ComplianceFields } from './compliance.js';
+export type { CredentialIssuedOptions, CredentialRefOptions } from './credential-ref.js';
+export { credentialRef, recordCredentialIssued } from './credential-ref.js';
 export type { RefusalCode } from './errors.js';
-export { AuditRefusedError, MissingRunContextError, ToolCallRefusedError } from './errors.js';
+export {
+  ApprovalRequiredError,
+  AuditRefusedError,
+  MissingRunContextError,
+  PolicyStopError,
+  ToolCallRefusedError,
+} from './errors.js';
 export type {
   CanonicalJsonResult,
   HashErrorCode,
@@ -75,8 +87,25 @@ export {
   hashCanonicalJson,
   hashValue,
 } from './hash-value.js';
+export type {
+  ApprovalReceipt,
+  ApprovalRequest,
+  AuthorizationMethod,
+  DecisionOutcome,
+  DecisionScope,
+  PolicyDecision,
+  PolicyHook,
+  ProposedAction,
+} from './policy.js';
+export { actionKeyOf } from './policy.js';
 export type { HeaderCarrier } from './propagation.js';
 export { extractRunContext, injectRunContext, withRemoteRunContext } from './propagation.js';
+export type { RecordApprovalOptions } from './record-approval.js';
+export { recordApproval } from './record-approval.js';
+export type { PolicyChangeOptions } from './record-policy-change.js';
+export { recordPolicyChange } from './record-policy-change.js';
+export type { RecordSideEffectOptions, SideEffectReceipt } from './record-side-effect.js';
+export { recordSideEffect } from './record-side-effect.js';
 export type {
   PiiKind,
   RedactionKind,
@@ -87,6 +116,29 @@ export type {
 export { looksLikeSecret, redactString } from './redaction.js';
 export type { RunAttributes } from './run-context.js';
 export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export type { ActorType, RunEventName, RunEventOptions } from './run-events.js';
+export {
+  RUN_EVENT_APPROVAL_GRANTED,
+  RUN_EVENT_APPROVAL_INVALID,
+  RUN_EVENT_APPROVAL_REJECTED,
+  RUN_EVENT_APPROVAL_REQUESTED,
+  RUN_EVENT_CREDENTIAL_ISSUED,
+  RUN_EVENT_DECISION_PROPOSED,
+  RUN_EVENT_INPUT_RESOLVED,
+  RUN_EVENT_POLICY_CHANGED,
+  RUN_EVENT_POLICY_DECISION,
+  RUN_EVENT_RETRIEVAL_COMPLETED,
+  RUN_EVENT_RUN_COMPLETED,
+  RUN_EVENT_RUN_CREATED,
+  RUN_EVENT_RUN_FAILED,
+  RUN_EVENT_RUN_TIMED_OUT,
+  RUN_EVENT_SIDE_EFFECT_APPLIED,
+  RUN_EVENT_SIDE_EFFECT_BLOCKED,
+  RUN_EVENT_TOOL_CALLED,
+  RUN_EVENT_VALIDATION_FAILED,
+  RUN_EVENT_VALIDATION_PASSED,
+  recordRunEvent,
+} from './run-events.js';
 export type { RunHandle, RunWorkflowOptions, TriggerType } from './run-workflow.js';
 export { runWorkflow } from './run-workflow.js';
 export {
@@ -122,5 +174,7 @@ export {
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
 } from './semconv.js';
+export type { LlmCallHandle, LlmResponse, TraceLlmCallOptions } from './trace-llm-call.js';
+export { traceLlmCall } from './trace-llm-call.js';
 export type { ToolCallHandle, TraceToolCallOptions } from './trace-tool-call.js';
 export { traceToolCall } from './trace-tool-call.js';

@@ -38,9 +38,16 @@ export interface RedactResult {
 interface Rule {
   kind: RedactionKind;
   pii: boolean;
+  /** Must be global; may have capture groups, passed to `replace`. */
   re: RegExp;
-  /** Replaces one match; returning the match unchanged means "not a finding". */
+  /** Replaces one finding; returning the match unchanged means "not a finding". */
   replace: (match: string, ...groups: string[]) => string;
+  /**
+   * For candidates that need a check (Luhn, separators): the length of the finding at the
+   * start of the match, 0 for none. A rejected candidate is retried one character later, so a
+   * long non-matching run cannot hide a real finding inside it.
+   */
+  accept?: (match: string) => number;
 }
 
 const tag = (kind: RedactionKind) => `[REDACTED:${kind}]`;
@@ -62,14 +69,16 @@ const RULES: readonly Rule[] = [
   {
     kind: 'bearer',
     pii: false,
-    re: /\b(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
+    // A digit is required so that prose ("the bearer information") is left alone.
+    re: /\b(Bearer\s+)(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}/gi,
     replace: keepPrefix('bearer'),
   },
   {
     kind: 'basic_auth',
     pii: false,
-    re: /\b(Basic\s+)[A-Za-z0-9+/]{8,}={0,2}/g,
-    replace: keepPrefix('basic_auth'),
+    re: /\b(Basic\s+)([A-Za-z0-9+/]{8,}={0,2})/g,
+    // Only when it decodes to user:password, so "Basic functionality" stays.
+    replace: (m, prefix, b64) => (isBasicCredential(b64) ? `${prefix}${tag('basic_auth')}` : m),
   },
   {
     kind: 'url_credentials',
@@ -86,7 +95,7 @@ const RULES: readonly Rule[] = [
   {
     kind: 'api_key',
     pii: false,
-    re: /\bsk-(?:[A-Za-z0-9]+-){0,3}[A-Za-z0-9_-]{20,}/g,
+    re: /\b(?:sk-(?:[A-Za-z0-9]+-){0,3}[A-Za-z0-9_-]{20,}|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|AIza[A-Za-z0-9_-]{35})/g,
     replace: whole('api_key'),
   },
   {
@@ -128,18 +137,32 @@ const RULES: readonly Rule[] = [
   {
     kind: 'card_number',
     pii: true,
-    re: /(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d])/g,
-    replace: (m) => (luhnValid(m.replace(/[ -]/g, '')) ? tag('card_number') : m),
+    // Issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners) keep epoch-millisecond
+    // times and ids out; no letter may touch the number, so hex digests are left alone.
+    re: /(?<![\w.-])(?:4|5[1-5]|2[2-7]|3[04-8]|6[05])\d?(?:[ -]?\d){11,17}(?![\w])/g,
+    replace: whole('card_number'),
+    accept: cardLength,
   },
   {
     kind: 'phone',
     pii: true,
     // A leading + or at least one separator is required, so bare ids, epoch times and
     // amounts are not phone numbers; ISO dates are excluded below.
-    re: /(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,5}){1,4}(?![\w-])/g,
-    replace: (m) => (isPhone(m) ? tag('phone') : m),
+    re: /(?<![\w+.:-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,5}){1,4}(?![\w:-])/g,
+    replace: whole('phone'),
+    accept: (m) => (isPhone(m) ? m.length : 0),
   },
 ];
+
+/** Longest prefix of the candidate, ending at a digit group, that is a Luhn-valid card number. */
+function cardLength(m: string): number {
+  for (let end = m.length; end > 0; end--) {
+    if (end < m.length && m[end] !== ' ' && m[end] !== '-') continue;
+    const digits = m.slice(0, end).replace(/[ -]/g, '');
+    if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return end;
+  }
+  return 0;
+}
 
 function luhnValid(digits: string): boolean {
   if (digits.length < 13 || digits.length > 19) return false;
@@ -158,7 +181,17 @@ function luhnValid(digits: string): boolean {
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$|^\d{4}[./]\d{2}[./]\d{2}$|^\d{2}[./-]\d{2}[./-]\d{4}$/;
-const VERSION_LIKE = /^\d+\.\d+\.\d+$/;
+const VERSION_LIKE = /^\d+(?:\.\d+){2,3}$/;
+
+function isBasicCredential(b64: string): boolean {
+  try {
+    return /^[\x20-\x7e]{1,200}:[\x20-\x7e]{1,200}$/.test(
+      Buffer.from(b64, 'base64').toString('latin1'),
+    );
+  } catch {
+    return false;
+  }
+}
 
 function isPhone(m: string): boolean {
   const digits = m.replace(/\D/g, '').length;
@@ -169,7 +202,8 @@ function isPhone(m: string): boolean {
 }
 
 // Cheap pre-filter: a string that contains none of these cannot match any rule.
-const MAYBE = /[-@:=]|\d{3}|Bearer|Basic|eyJ|AKIA|ASIA|ABIA|ACCA|AIDA|AROA|gh[pousr]_|xox/i;
+const MAYBE =
+  /[-@:=]|\d{3}|Bearer|Basic|eyJ|AKIA|ASIA|ABIA|ACCA|AIDA|AROA|AIza|gh[pousr]_|xox|[skrp]k_/i;
 
 /** Replaces secrets and PII in `s` by `[REDACTED:<kind>]` and counts them. Never throws. */
 export function redactString(s: string, options: RedactOptions = {}): RedactResult {
@@ -181,19 +215,44 @@ export function redactString(s: string, options: RedactOptions = {}): RedactResu
   try {
     for (const rule of RULES) {
       if (rule.pii ? !pii : !secrets) continue;
-      rule.re.lastIndex = 0;
-      value = value.replace(rule.re, (match: string, ...rest: unknown[]) => {
-        const groups = rest.filter((g): g is string => typeof g === 'string');
-        const out = rule.replace(match, ...groups);
-        if (out !== match) hits[rule.kind] = (hits[rule.kind] ?? 0) + 1;
-        return out;
-      });
+      value = applyRule(rule, value, hits);
     }
   } catch {
     // Fail closed: an unscannable string is withheld entirely.
     return { value: tag('api_key'), hits: { api_key: 1 } };
   }
   return { value, hits };
+}
+
+function applyRule(
+  rule: Rule,
+  value: string,
+  hits: Partial<Record<RedactionKind, number>>,
+): string {
+  const re = rule.re;
+  re.lastIndex = 0;
+  let out = '';
+  let last = 0;
+  for (let m = re.exec(value); m !== null; m = re.exec(value)) {
+    let match = m[0];
+    if (rule.accept !== undefined) {
+      const n = rule.accept(match);
+      if (n === 0) {
+        re.lastIndex = m.index + 1;
+        continue;
+      }
+      match = match.slice(0, n);
+    }
+    const groups = m.slice(1).map((g) => g ?? '');
+    const replacement = rule.replace(match, ...groups);
+    if (replacement !== match) {
+      out += value.slice(last, m.index) + replacement;
+      last = m.index + match.length;
+      hits[rule.kind] = (hits[rule.kind] ?? 0) + 1;
+    }
+    re.lastIndex = Math.max(m.index + match.length, m.index + 1);
+  }
+  return last === 0 ? value : out + value.slice(last);
 }
 
 /**

@@ -1,15 +1,5 @@
+import { context, INVALID_SPAN_CONTEXT, type Span, SpanKind, trace } from '@opentelemetry/api';
 import {
-  type Attributes,
-  context,
-  INVALID_SPAN_CONTEXT,
-  type Span,
-  SpanKind,
-  trace,
-} from '@opentelemetry/api';
-import {
-  ATTR_AGENT_ID,
-  ATTR_AGENT_NAME,
-  ATTR_AGENT_VERSION,
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
@@ -17,27 +7,35 @@ import {
   ATTR_INPUT_HASH_ERROR,
   ATTR_OUTPUT_HASH,
   ATTR_OUTPUT_HASH_ERROR,
-  ATTR_TENANT_ID,
-  ATTR_TRIGGER_PRINCIPAL,
-  ATTR_TRIGGER_TYPE,
-  ATTR_WORKFLOW_NAME,
-  ATTR_WORKFLOW_RUN_ID,
-  ATTR_WORKFLOW_VERSION,
 } from './attributes.js';
-import { getAuditHooks, resolveHashKey } from './audit-hooks.js';
+import { getAuditHooks } from './audit-hooks.js';
+import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
 import { hashValue } from './hash-value.js';
 import { uuidV7 } from './internal/ids.js';
-import { checkString, endSpan, isThenable, log, markError, put } from './internal/span-utils.js';
+import { runAttributes, safeHashKey } from './internal/run-attributes.js';
+import {
+  checkString,
+  endSpan,
+  errorType,
+  isThenable,
+  log,
+  markError,
+} from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { looksLikeSecret } from './redaction.js';
 import { getRunContext, isValidRunId, type RunAttributes, setRunContext } from './run-context.js';
 import {
-  ATTR_GEN_AI_AGENT_ID,
-  ATTR_GEN_AI_AGENT_NAME,
-  ATTR_GEN_AI_AGENT_VERSION,
+  type ActorType,
+  addRunEvent,
+  eventAttributes,
+  RUN_EVENT_RUN_COMPLETED,
+  RUN_EVENT_RUN_CREATED,
+  RUN_EVENT_RUN_FAILED,
+  RUN_EVENT_RUN_TIMED_OUT,
+} from './run-events.js';
+import {
+  ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_WORKFLOW_NAME,
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
 } from './semconv.js';
@@ -71,6 +69,8 @@ export interface RunWorkflowOptions {
   input?: unknown;
   /** `tenant.id`. The default value is the enclosing run's. */
   tenantId?: string;
+  /** Compliance fields of the run (authorization method, data subjects, classification, retention). */
+  compliance?: ComplianceFields;
 }
 
 /** What the workflow body receives. */
@@ -136,6 +136,7 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
       }
     }
     if (credentialRef === undefined) missing.push(ATTR_CREDENTIAL_REF);
+    putCompliance(attrs, options.compliance);
     if (violations.length > 0) attrs[ATTR_AUDIT_VIOLATION] = violations;
     if (missing.length > 0) attrs[ATTR_AUDIT_MISSING] = missing;
 
@@ -144,6 +145,19 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
     const name = target === undefined ? operation : `${operation} ${target}`;
     span = getTracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes: attrs }, parentCtx);
     ctx = setRunContext(trace.setSpan(parentCtx, span), run);
+    const trigger = run.triggerType;
+    const actorType: ActorType =
+      trigger === 'human' ? 'human' : trigger === 'agent' ? 'agent' : 'system';
+    addRunEvent(
+      span,
+      RUN_EVENT_RUN_CREATED,
+      eventAttributes(run, {
+        actorType,
+        ...(run.triggerPrincipal === undefined ? {} : { actorId: run.triggerPrincipal }),
+        targetType: 'run',
+        targetId: runId,
+      }),
+    );
   } catch (err) {
     log.error('runWorkflow: starting the run span failed; running the workflow untraced', err);
     if (span !== undefined) endSpan(span);
@@ -162,8 +176,7 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
   try {
     result = context.with(ctx, fn, undefined, handle);
   } catch (err) {
-    markError(runSpan, err);
-    endSpan(runSpan);
+    finishError(runSpan, err, ctx);
     throw err;
   }
   if (isThenable(result)) {
@@ -173,8 +186,7 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
         return value;
       },
       (err: unknown) => {
-        markError(runSpan, err);
-        endSpan(runSpan);
+        finishError(runSpan, err, ctx);
         throw err;
       },
     ) as T;
@@ -183,51 +195,47 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
   return result;
 }
 
-function finishOk(span: Span, value: unknown, ctx: ReturnType<typeof context.active>): void {
+type Ctx = ReturnType<typeof context.active>;
+
+function finishOk(span: Span, value: unknown, ctx: Ctx): void {
   try {
+    const run = getRunContext(ctx);
+    const attrs: Record<string, string> = {};
     if (value !== undefined) {
-      const h = hashValue(value, { key: safeHashKey(getAuditHooks(), getRunContext(ctx)) });
-      if (h.ok) span.setAttribute(ATTR_OUTPUT_HASH, h.hash);
-      else span.setAttribute(ATTR_OUTPUT_HASH_ERROR, h.error);
+      const h = hashValue(value, { key: safeHashKey(getAuditHooks(), run) });
+      if (h.ok) {
+        span.setAttribute(ATTR_OUTPUT_HASH, h.hash);
+        attrs[ATTR_OUTPUT_HASH] = h.hash;
+      } else span.setAttribute(ATTR_OUTPUT_HASH_ERROR, h.error);
     }
+    addRunEvent(
+      span,
+      RUN_EVENT_RUN_COMPLETED,
+      eventAttributes(run, { actorType: 'agent', attributes: attrs }),
+    );
   } catch (err) {
-    log.error('runWorkflow: hashing the output failed', err);
+    log.error('runWorkflow: recording the run result failed', err);
   }
   endSpan(span);
 }
 
-/** The run-level attributes every span of a run carries (ours and the GenAI ones). */
-export function runAttributes(run: RunAttributes): Attributes {
-  const a: Attributes = {};
-  put(a, ATTR_WORKFLOW_RUN_ID, run.runId);
-  put(a, ATTR_AGENT_ID, run.agentId);
-  put(a, ATTR_AGENT_NAME, run.agentName);
-  put(a, ATTR_AGENT_VERSION, run.agentVersion);
-  put(a, ATTR_TRIGGER_PRINCIPAL, run.triggerPrincipal);
-  put(a, ATTR_TRIGGER_TYPE, run.triggerType);
-  put(a, ATTR_CREDENTIAL_REF, run.credentialRef);
-  put(a, ATTR_TENANT_ID, run.tenantId);
-  put(a, ATTR_WORKFLOW_NAME, run.workflowName);
-  put(a, ATTR_WORKFLOW_VERSION, run.workflowVersion);
-  put(a, ATTR_GEN_AI_AGENT_ID, run.agentId);
-  put(a, ATTR_GEN_AI_AGENT_NAME, run.agentName);
-  put(a, ATTR_GEN_AI_AGENT_VERSION, run.agentVersion);
-  put(a, ATTR_GEN_AI_WORKFLOW_NAME, run.workflowName);
-  put(a, ATTR_GEN_AI_REQUEST_MODEL, run.model);
-  return a;
-}
-
-/** The hash key for `run`; a throwing resolver means "unkeyed", reported once per call. */
-export function safeHashKey(
-  hooks: ReturnType<typeof getAuditHooks>,
-  run: RunAttributes | undefined,
-): ReturnType<typeof resolveHashKey> {
+function finishError(span: Span, err: unknown, ctx: Ctx): void {
+  markError(span, err);
   try {
-    return resolveHashKey(hooks, run);
-  } catch (err) {
-    log.error('hashKey resolver threw; hashing without a key', err);
-    return undefined;
+    const type = errorType(err);
+    const timedOut = /timeout|timedout|abort/i.test(type);
+    addRunEvent(
+      span,
+      timedOut ? RUN_EVENT_RUN_TIMED_OUT : RUN_EVENT_RUN_FAILED,
+      eventAttributes(getRunContext(ctx), {
+        actorType: 'agent',
+        attributes: { [ATTR_ERROR_TYPE]: type },
+      }),
+    );
+  } catch (e) {
+    log.error('runWorkflow: recording the run failure failed', e);
   }
+  endSpan(span);
 }
 
 function validate(options: RunWorkflowOptions, fn: unknown): void {
@@ -240,6 +248,7 @@ function validate(options: RunWorkflowOptions, fn: unknown): void {
     throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
   }
   checkString('agentId', options.agentId, true);
+  checkCompliance(options.compliance);
   for (const name of [
     'agentVersion',
     'agentName',

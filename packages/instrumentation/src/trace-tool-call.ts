@@ -8,9 +8,19 @@ import {
   trace,
 } from '@opentelemetry/api';
 import {
+  ATTR_APPROVAL_APPROVER,
+  ATTR_APPROVAL_ID,
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
+  ATTR_AUTHORIZATION_METHOD,
   ATTR_CREDENTIAL_REF,
+  ATTR_DECISION_ACTION_KEY,
+  ATTR_DECISION_OUTCOME,
+  ATTR_DECISION_POLICY,
+  ATTR_DECISION_POLICY_VERSION,
+  ATTR_DECISION_REASON,
+  ATTR_DECISION_SCOPE,
+  ATTR_DECISION_STAGE,
   ATTR_INPUT_HASH,
   ATTR_INPUT_HASH_ERROR,
   ATTR_OUTPUT_HASH,
@@ -20,15 +30,42 @@ import {
   ATTR_TOOL_VERSION,
 } from './attributes.js';
 import { type AuditHooks, getAuditHooks } from './audit-hooks.js';
-import { AuditRefusedError, MissingRunContextError } from './errors.js';
+import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
+import {
+  ApprovalRequiredError,
+  AuditRefusedError,
+  MissingRunContextError,
+  PolicyStopError,
+} from './errors.js';
 import { canonicalJson, hashCanonicalJson } from './hash-value.js';
 import { randomId } from './internal/ids.js';
-import { checkString, endSpan, log, markError, put } from './internal/span-utils.js';
+import { runAttributes, safeHashKey } from './internal/run-attributes.js';
+import { checkString, endSpan, errorType, log, markError, put } from './internal/span-utils.js';
+import { setToolCallState } from './internal/tool-call-state.js';
 import { getTracer } from './internal/tracer.js';
+import {
+  type ApprovalReceipt,
+  type ApprovalRequest,
+  actionKeyOf,
+  DECISION_OUTCOMES,
+  DECISION_SCOPES,
+  type DecisionScope,
+  type PolicyDecision,
+  type PolicyHook,
+} from './policy.js';
 import { looksLikeSecret } from './redaction.js';
 import { getRunContext, type RunAttributes } from './run-context.js';
-import { runAttributes, safeHashKey } from './run-workflow.js';
 import {
+  addRunEvent,
+  eventAttributes,
+  RUN_EVENT_APPROVAL_INVALID,
+  RUN_EVENT_APPROVAL_REQUESTED,
+  RUN_EVENT_DECISION_PROPOSED,
+  RUN_EVENT_POLICY_DECISION,
+  RUN_EVENT_TOOL_CALLED,
+} from './run-events.js';
+import {
+  ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
   ATTR_GEN_AI_TOOL_CALL_ID,
@@ -61,6 +98,24 @@ export interface TraceToolCallOptions {
    * The default value is the hooks' `captureContent` (false).
    */
   captureContent?: boolean;
+  /**
+   * Asked before the tool runs: `allow` runs it, `stop` refuses with {@link PolicyStopError},
+   * `approval_required` refuses with {@link ApprovalRequiredError}. The decision is recorded
+   * before execution (`policy.decision`, stage pre) and the result after (stage post).
+   */
+  policy?: PolicyHook;
+  /** Scope of the decision and of the action key. The default value is `user`. */
+  scope?: DecisionScope;
+  /** `decision.action_key`. The default value is derived from tool, arguments hash and scope. */
+  actionKey?: string;
+  /**
+   * A receipt from `recordApproval`: valid only for the same tool, run and `input.hash`
+   * (changed arguments invalidate it). An approved receipt turns `approval_required` into
+   * `allow`; a rejected one into `stop`.
+   */
+  approval?: ApprovalReceipt;
+  /** Compliance fields for this call. */
+  compliance?: ComplianceFields;
 }
 
 /** What the tool body receives. */
@@ -73,11 +128,17 @@ export const VIOLATION_NO_RUN_CONTEXT = 'no_run_context';
 export const VIOLATION_CREDENTIAL_REF = 'credential_ref_looks_like_secret';
 
 interface Prepared {
-  span: Span;
+  toolName: string;
+  attrs: Attributes;
+  startTime: number;
   callId: string;
   run: RunAttributes | undefined;
   capture: boolean;
   hooks: AuditHooks;
+  input: unknown;
+  inputHash: string | undefined;
+  actionKey: string;
+  scope: DecisionScope;
 }
 
 /**
@@ -87,8 +148,9 @@ interface Prepared {
  * running the tool.
  *
  * Refusals (before `fn` runs, as {@link ToolCallRefusedError} subclasses): no run context in
- * strict mode; `beforeToolCall` rejecting (fail-closed store). Every other telemetry failure is
- * logged through `diag` and never reaches the tool; the tool's own errors propagate unchanged.
+ * strict mode; `beforeToolCall` rejecting (fail-closed store); a policy `stop` or
+ * `approval_required`. Every other telemetry failure is logged through `diag` and never
+ * reaches the tool; the tool's (and the policy hook's) own errors propagate unchanged.
  */
 export async function traceToolCall<T>(
   options: TraceToolCallOptions,
@@ -96,52 +158,358 @@ export async function traceToolCall<T>(
 ): Promise<Awaited<T>> {
   validate(options, fn);
   const parentCtx = context.active();
-  const prepared = prepare(options, parentCtx);
-  if (prepared === undefined) {
-    const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
-    return (await fn({ span, callId: options.callId ?? '' })) as Awaited<T>;
+  const p = prepare(options, parentCtx);
+  if (p === undefined) return runUntraced(options, fn);
+  const { hooks } = p;
+  if (p.run === undefined && hooks.strict === true) {
+    refuse(startToolSpan(p, parentCtx), new MissingRunContextError(options.toolName));
   }
-  const { span, callId, capture, hooks } = prepared;
 
-  if (prepared.run === undefined && hooks.strict === true) {
-    const err = new MissingRunContextError(options.toolName);
-    markError(span, err);
-    endSpan(span);
-    throw err;
+  // The policy runs before the span starts so that its decision is part of the span's start
+  // attributes: the SDK's pre-exec record, durable before the tool runs in fail-closed mode.
+  let verdict: Verdict | undefined;
+  if (options.policy !== undefined || options.approval !== undefined) {
+    try {
+      verdict = await decide(options, p);
+    } catch (err) {
+      // The policy is the user's code: its error is theirs, like the tool's.
+      const span = startToolSpan(p, parentCtx);
+      markError(span, err);
+      endSpan(span);
+      throw err;
+    }
+    Object.assign(p.attrs, verdict.attrs);
   }
+  const span = startToolSpan(p, parentCtx);
+  if (verdict !== undefined)
+    for (const [name, attrs, time] of verdict.events) addRunEvent(span, name, attrs, time);
+
+  if (verdict?.refusal !== undefined) refuse(span, verdict.refusal);
 
   if (hooks.beforeToolCall !== undefined) {
     try {
       await hooks.beforeToolCall(span);
     } catch (cause) {
-      const err = new AuditRefusedError(options.toolName, cause);
-      markError(span, err);
-      endSpan(span);
-      throw err;
+      refuse(span, new AuditRefusedError(options.toolName, cause));
     }
   }
 
-  const handle: ToolCallHandle = Object.freeze({ span, callId });
+  const handle: ToolCallHandle = Object.freeze({ span, callId: p.callId });
+  let toolCtx = trace.setSpan(parentCtx, span);
+  try {
+    toolCtx = setToolCallState(toolCtx, {
+      span,
+      toolName: options.toolName,
+      callId: p.callId,
+      inputHash: p.inputHash,
+      actionKey: p.actionKey,
+    });
+  } catch (err) {
+    log.error('traceToolCall: setting the tool-call context failed', err);
+  }
   let result: Awaited<T>;
   try {
-    result = (await context.with(
-      trace.setSpan(parentCtx, span),
-      fn,
-      undefined,
-      handle,
-    )) as Awaited<T>;
+    result = (await context.with(toolCtx, fn, undefined, handle)) as Awaited<T>;
   } catch (err) {
+    if (verdict !== undefined) postDecision(span, p, verdict.decision, undefined, err);
     markError(span, err);
     endSpan(span);
     throw err;
   }
+  let outputHash: string | undefined;
   try {
-    recordOutput(span, result, prepared.run, hooks, capture);
+    outputHash = recordOutput(span, result, p);
   } catch (err) {
     log.error('traceToolCall: recording the result failed', err);
   }
+  if (verdict !== undefined) postDecision(span, p, verdict.decision, outputHash, undefined);
   endSpan(span);
   return result;
+}
+
+/** Telemetry could not even start: still honour the policy, then run the tool untraced. */
+async function runUntraced<T>(
+  options: TraceToolCallOptions,
+  fn: (call: ToolCallHandle) => T | PromiseLike<T>,
+): Promise<Awaited<T>> {
+  if (options.policy !== undefined) {
+    const run = getRunContext();
+    const scope = options.scope ?? 'user';
+    const actionKey =
+      options.actionKey ??
+      actionKeyOf(options.toolName, options.toolVersion, undefined, scope, run);
+    const decision = await options.policy(
+      Object.freeze({
+        toolName: options.toolName,
+        toolVersion: options.toolVersion,
+        input: options.input,
+        inputHash: undefined,
+        actionKey,
+        scope,
+        run,
+        approval: undefined,
+      }),
+    );
+    if (decision?.outcome === 'stop') throw new PolicyStopError(options.toolName, decision);
+    if (decision?.outcome !== 'allow') {
+      throw new ApprovalRequiredError(
+        Object.freeze({
+          approvalId: `apr_${randomId()}`,
+          runId: run?.runId,
+          toolName: options.toolName,
+          toolVersion: options.toolVersion,
+          actionKey,
+          inputHash: undefined,
+          input: options.input,
+          decision,
+        }),
+      );
+    }
+  }
+  const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  return (await fn({ span, callId: options.callId ?? '' })) as Awaited<T>;
+}
+
+function startToolSpan(p: Prepared, parentCtx: Context): Span {
+  try {
+    return getTracer().startSpan(
+      `${GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL} ${p.toolName}`,
+      { kind: SpanKind.INTERNAL, attributes: p.attrs, startTime: p.startTime },
+      parentCtx,
+    );
+  } catch (err) {
+    log.error(
+      'traceToolCall: starting the tool span failed; continuing with a non-recording span',
+      err,
+    );
+    return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  }
+}
+
+function refuse(span: Span, err: Error): never {
+  markError(span, err, false);
+  endSpan(span);
+  throw err;
+}
+
+type EventRecord = [name: string, attrs: Attributes, time: number];
+
+interface Verdict {
+  decision: PolicyDecision;
+  /** Decision attributes for the span's start attributes. */
+  attrs: Attributes;
+  events: EventRecord[];
+  refusal: Error | undefined;
+}
+
+/**
+ * Checks an attached approval and asks the policy hook. Returns what to record; the policy
+ * hook's own error propagates. An invalid decision object throws a Configuration error.
+ */
+async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdict> {
+  const { run } = p;
+  const events: EventRecord[] = [];
+  const note = (name: string, attrs: Attributes) => events.push([name, attrs, Date.now()]);
+  const attrs: Attributes = {};
+  note(
+    RUN_EVENT_DECISION_PROPOSED,
+    eventAttributes(run, {
+      actorType: 'agent',
+      targetType: 'tool',
+      targetId: options.toolName,
+      attributes: {
+        [ATTR_DECISION_ACTION_KEY]: p.actionKey,
+        [ATTR_DECISION_SCOPE]: p.scope,
+        ...(p.inputHash === undefined ? {} : { [ATTR_INPUT_HASH]: p.inputHash }),
+      },
+    }),
+  );
+
+  let approval = options.approval;
+  if (approval !== undefined) {
+    const problem = approvalProblem(approval, options.toolName, p.inputHash, run);
+    if (problem !== undefined) {
+      note(
+        RUN_EVENT_APPROVAL_INVALID,
+        eventAttributes(run, {
+          actorType: 'system',
+          actorId: 'agent-audit',
+          targetType: 'approval',
+          targetId: typeof approval?.approvalId === 'string' ? approval.approvalId : 'unknown',
+          attributes: { [ATTR_DECISION_REASON]: problem },
+        }),
+      );
+      approval = undefined;
+    } else {
+      attrs[ATTR_APPROVAL_ID] = approval.approvalId;
+      attrs[ATTR_APPROVAL_APPROVER] = approval.approver;
+    }
+  }
+
+  let decision: PolicyDecision;
+  if (options.policy !== undefined) {
+    decision = await options.policy(
+      Object.freeze({
+        toolName: options.toolName,
+        toolVersion: options.toolVersion,
+        input: p.input,
+        inputHash: p.inputHash,
+        actionKey: p.actionKey,
+        scope: p.scope,
+        run,
+        approval,
+      }),
+    );
+    const bad = decisionProblem(decision);
+    if (bad !== undefined) throw new Error(`Configuration: policy decision is invalid, ${bad}`);
+  } else if (approval !== undefined) {
+    decision = { outcome: 'approval_required', reason: 'human approval attached' };
+  } else {
+    decision = {
+      outcome: 'approval_required',
+      reason: 'the attached approval does not match this call',
+    };
+  }
+
+  let method: string | undefined = options.policy === undefined ? undefined : 'policy';
+  if (approval !== undefined) {
+    if (approval.decision === 'rejected') {
+      decision = {
+        ...decision,
+        outcome: 'stop',
+        reason: `rejected by ${approval.approver} (approval ${approval.approvalId})`,
+      };
+      method = 'human_approval';
+    } else if (decision.outcome === 'approval_required') {
+      decision = {
+        ...decision,
+        outcome: 'allow',
+        reason: `approved by ${approval.approver} (approval ${approval.approvalId})`,
+      };
+      method = 'human_approval';
+    } else if (decision.outcome === 'allow') {
+      method = 'human_approval';
+    }
+  }
+
+  const scope = decision.scope ?? p.scope;
+  const decisionAttrs: Attributes = {
+    [ATTR_DECISION_STAGE]: 'pre',
+    [ATTR_DECISION_OUTCOME]: decision.outcome,
+    [ATTR_DECISION_ACTION_KEY]: p.actionKey,
+    [ATTR_DECISION_SCOPE]: scope,
+  };
+  put(decisionAttrs, ATTR_DECISION_REASON, decision.reason);
+  put(decisionAttrs, ATTR_DECISION_POLICY, decision.policyId);
+  put(decisionAttrs, ATTR_DECISION_POLICY_VERSION, decision.policyVersion);
+  put(decisionAttrs, ATTR_INPUT_HASH, p.inputHash);
+  put(decisionAttrs, ATTR_APPROVAL_ID, approval?.approvalId);
+  const human = method === 'human_approval' && approval !== undefined;
+  note(
+    RUN_EVENT_POLICY_DECISION,
+    eventAttributes(run, {
+      actorType: human ? 'human' : 'system',
+      actorId: human ? approval?.approver : (decision.policyId ?? 'policy'),
+      targetType: 'tool',
+      targetId: options.toolName,
+      attributes: decisionAttrs,
+    }),
+  );
+  attrs[ATTR_DECISION_OUTCOME] = decision.outcome;
+  attrs[ATTR_DECISION_ACTION_KEY] = p.actionKey;
+  attrs[ATTR_DECISION_SCOPE] = scope;
+  put(attrs, ATTR_DECISION_REASON, decision.reason);
+  put(attrs, ATTR_DECISION_POLICY, decision.policyId);
+  put(attrs, ATTR_DECISION_POLICY_VERSION, decision.policyVersion);
+  if (decision.outcome === 'allow' && method !== undefined)
+    attrs[ATTR_AUTHORIZATION_METHOD] = method;
+
+  let refusal: Error | undefined;
+  if (decision.outcome === 'stop') refusal = new PolicyStopError(options.toolName, decision);
+  if (decision.outcome === 'approval_required') {
+    const request: ApprovalRequest = Object.freeze({
+      approvalId: `apr_${randomId()}`,
+      runId: run?.runId,
+      toolName: options.toolName,
+      toolVersion: options.toolVersion,
+      actionKey: p.actionKey,
+      inputHash: p.inputHash,
+      input: p.input,
+      decision,
+    });
+    note(
+      RUN_EVENT_APPROVAL_REQUESTED,
+      eventAttributes(run, {
+        actorType: 'system',
+        actorId: decision.policyId ?? 'policy',
+        targetType: 'approval',
+        targetId: request.approvalId,
+        attributes: {
+          [ATTR_APPROVAL_ID]: request.approvalId,
+          [ATTR_DECISION_ACTION_KEY]: p.actionKey,
+          ...(p.inputHash === undefined ? {} : { [ATTR_INPUT_HASH]: p.inputHash }),
+        },
+      }),
+    );
+    attrs[ATTR_APPROVAL_ID] = request.approvalId;
+    refusal = new ApprovalRequiredError(request);
+  }
+  return { decision, attrs, events, refusal };
+}
+
+function postDecision(
+  span: Span,
+  p: Prepared,
+  decision: PolicyDecision,
+  outputHash: string | undefined,
+  err: unknown,
+): void {
+  const attrs: Attributes = {
+    [ATTR_DECISION_STAGE]: 'post',
+    [ATTR_DECISION_OUTCOME]: decision.outcome,
+    [ATTR_DECISION_ACTION_KEY]: p.actionKey,
+  };
+  put(attrs, ATTR_OUTPUT_HASH, outputHash);
+  if (err !== undefined) attrs[ATTR_ERROR_TYPE] = errorType(err);
+  addRunEvent(
+    span,
+    RUN_EVENT_TOOL_CALLED,
+    eventAttributes(p.run, {
+      actorType: 'agent',
+      targetType: 'tool',
+      targetId: p.toolName,
+      attributes: attrs,
+    }),
+  );
+}
+
+function approvalProblem(
+  a: ApprovalReceipt,
+  toolName: string,
+  inputHash: string | undefined,
+  run: RunAttributes | undefined,
+): string | undefined {
+  if (a === null || typeof a !== 'object' || typeof a.approvalId !== 'string')
+    return 'not an approval receipt';
+  if (a.toolName !== toolName) return `approval is for tool ${a.toolName}, not ${toolName}`;
+  if (a.runId !== undefined && run !== undefined && a.runId !== run.runId)
+    return 'approval is for another run';
+  if (inputHash === undefined || a.inputHash !== inputHash) {
+    return 'arguments differ from the approved arguments (input.hash mismatch)';
+  }
+  return undefined;
+}
+
+function decisionProblem(d: unknown): string | undefined {
+  if (d === null || typeof d !== 'object') return `expected { outcome, … } (actual: ${typeof d})`;
+  const { outcome, scope } = d as PolicyDecision;
+  if (!DECISION_OUTCOMES.includes(outcome)) {
+    return `expected outcome allow|stop|approval_required (actual: ${JSON.stringify(outcome)})`;
+  }
+  if (scope !== undefined && !DECISION_SCOPES.includes(scope)) {
+    return `expected scope user|tenant|global (actual: ${JSON.stringify(scope)})`;
+  }
+  return undefined;
 }
 
 function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | undefined {
@@ -162,6 +530,7 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     put(attrs, ATTR_TOOL_VERSION, options.toolVersion);
     put(attrs, ATTR_GEN_AI_TOOL_DESCRIPTION, options.description);
     put(attrs, ATTR_TOOL_REASON, options.reason);
+    putCompliance(attrs, options.compliance);
 
     const credentialRef = options.credentialRef ?? run?.credentialRef;
     if (credentialRef !== undefined && looksLikeSecret(credentialRef)) {
@@ -174,12 +543,14 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
       missing.push(ATTR_CREDENTIAL_REF);
     }
 
-    const key = safeHashKey(hooks, run);
+    let inputHash: string | undefined;
     const canonical = canonicalJson(options.input);
     if (canonical.ok) {
-      const h = hashCanonicalJson(canonical.json, key);
-      if (h.ok) attrs[ATTR_INPUT_HASH] = h.hash;
-      else {
+      const h = hashCanonicalJson(canonical.json, safeHashKey(hooks, run));
+      if (h.ok) {
+        inputHash = h.hash;
+        attrs[ATTR_INPUT_HASH] = h.hash;
+      } else {
         attrs[ATTR_INPUT_HASH_ERROR] = h.error;
         missing.push(ATTR_INPUT_HASH);
       }
@@ -190,6 +561,14 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
       missing.push(ATTR_INPUT_HASH);
     }
 
+    const scope = options.scope ?? 'user';
+    const actionKey =
+      options.actionKey ??
+      actionKeyOf(options.toolName, options.toolVersion, inputHash, scope, run);
+    if (options.policy !== undefined || options.actionKey !== undefined) {
+      attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
+    }
+
     if (run === undefined) {
       violations.push(VIOLATION_NO_RUN_CONTEXT);
       missing.push('workflow.run_id', 'agent.id');
@@ -197,37 +576,42 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     if (violations.length > 0) attrs[ATTR_AUDIT_VIOLATION] = violations;
     if (missing.length > 0) attrs[ATTR_AUDIT_MISSING] = missing;
 
-    const span = getTracer().startSpan(
-      `${GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL} ${options.toolName}`,
-      { kind: SpanKind.INTERNAL, attributes: attrs },
-      parentCtx,
-    );
-    return { span, callId, run, capture, hooks };
+    return {
+      toolName: options.toolName,
+      attrs,
+      startTime: Date.now(),
+      callId,
+      run,
+      capture,
+      hooks,
+      input: options.input,
+      inputHash,
+      actionKey,
+      scope,
+    };
   } catch (err) {
-    log.error('traceToolCall: starting the tool span failed; running the tool untraced', err);
+    log.error('traceToolCall: preparing the tool span failed; running the tool untraced', err);
     return undefined;
   }
 }
 
-function recordOutput(
-  span: Span,
-  result: unknown,
-  run: RunAttributes | undefined,
-  hooks: AuditHooks,
-  capture: boolean,
-): void {
+function recordOutput(span: Span, result: unknown, p: Prepared): string | undefined {
   const canonical = canonicalJson(result);
   if (!canonical.ok) {
     span.setAttribute(
       ATTR_OUTPUT_HASH_ERROR,
       result === undefined ? 'unsupported_type: the tool returned undefined' : canonical.error,
     );
-    return;
+    return undefined;
   }
-  const h = hashCanonicalJson(canonical.json, safeHashKey(hooks, run));
-  if (h.ok) span.setAttribute(ATTR_OUTPUT_HASH, h.hash);
-  else span.setAttribute(ATTR_OUTPUT_HASH_ERROR, h.error);
-  if (capture) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, canonical.json);
+  const h = hashCanonicalJson(canonical.json, safeHashKey(p.hooks, p.run));
+  if (p.capture) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, canonical.json);
+  if (h.ok) {
+    span.setAttribute(ATTR_OUTPUT_HASH, h.hash);
+    return h.hash;
+  }
+  span.setAttribute(ATTR_OUTPUT_HASH_ERROR, h.error);
+  return undefined;
 }
 
 function validate(options: TraceToolCallOptions, fn: unknown): void {
@@ -247,6 +631,7 @@ function validate(options: TraceToolCallOptions, fn: unknown): void {
     'callId',
     'credentialRef',
     'reason',
+    'actionKey',
   ] as const) {
     checkString(name, options[name], false);
   }
@@ -255,4 +640,15 @@ function validate(options: TraceToolCallOptions, fn: unknown): void {
       `Configuration: captureContent is invalid, expected a boolean (actual: ${typeof options.captureContent})`,
     );
   }
+  if (options.policy !== undefined && typeof options.policy !== 'function') {
+    throw new Error(
+      `Configuration: policy is invalid, expected a function (actual: ${typeof options.policy})`,
+    );
+  }
+  if (options.scope !== undefined && !DECISION_SCOPES.includes(options.scope)) {
+    throw new Error(
+      `Configuration: scope is invalid, expected user|tenant|global (actual: ${JSON.stringify(options.scope)})`,
+    );
+  }
+  checkCompliance(options.compliance);
 }

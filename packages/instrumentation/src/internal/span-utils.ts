@@ -25,12 +25,15 @@ function messageOf(err: unknown): string {
   }
 }
 
-/** Records a failure on a span; never throws. */
-export function markError(span: Span, err: unknown): void {
+/**
+ * Records a failure on a span; never throws. Refusals by the audit layer pass
+ * `exception: false`: they are outcomes with their own events, and a stack trace adds nothing.
+ */
+export function markError(span: Span, err: unknown, exception = true): void {
   try {
     span.setAttribute(ATTR_ERROR_TYPE, errorType(err));
     span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(err) });
-    if (err instanceof Error) span.recordException(err);
+    if (exception && err instanceof Error) span.recordException(err);
   } catch (e) {
     log.error('recording an error on a span failed', e);
   }

@@ -1,0 +1,58 @@
+import type { Attributes } from '@opentelemetry/api';
+import {
+  ATTR_AGENT_ID,
+  ATTR_AGENT_NAME,
+  ATTR_AGENT_VERSION,
+  ATTR_CREDENTIAL_REF,
+  ATTR_TENANT_ID,
+  ATTR_TRIGGER_PRINCIPAL,
+  ATTR_TRIGGER_TYPE,
+  ATTR_WORKFLOW_NAME,
+  ATTR_WORKFLOW_RUN_ID,
+  ATTR_WORKFLOW_VERSION,
+} from '../attributes.js';
+import { type AuditHooks, resolveHashKey } from '../audit-hooks.js';
+import type { HashKey } from '../hash-value.js';
+import type { RunAttributes } from '../run-context.js';
+import {
+  ATTR_GEN_AI_AGENT_ID,
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_AGENT_VERSION,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_WORKFLOW_NAME,
+} from '../semconv.js';
+import { log, put } from './span-utils.js';
+
+/** The run-level attributes every span of a run carries (ours and the GenAI ones). */
+export function runAttributes(run: RunAttributes): Attributes {
+  const a: Attributes = {};
+  put(a, ATTR_WORKFLOW_RUN_ID, run.runId);
+  put(a, ATTR_AGENT_ID, run.agentId);
+  put(a, ATTR_AGENT_NAME, run.agentName);
+  put(a, ATTR_AGENT_VERSION, run.agentVersion);
+  put(a, ATTR_TRIGGER_PRINCIPAL, run.triggerPrincipal);
+  put(a, ATTR_TRIGGER_TYPE, run.triggerType);
+  put(a, ATTR_CREDENTIAL_REF, run.credentialRef);
+  put(a, ATTR_TENANT_ID, run.tenantId);
+  put(a, ATTR_WORKFLOW_NAME, run.workflowName);
+  put(a, ATTR_WORKFLOW_VERSION, run.workflowVersion);
+  put(a, ATTR_GEN_AI_AGENT_ID, run.agentId);
+  put(a, ATTR_GEN_AI_AGENT_NAME, run.agentName);
+  put(a, ATTR_GEN_AI_AGENT_VERSION, run.agentVersion);
+  put(a, ATTR_GEN_AI_WORKFLOW_NAME, run.workflowName);
+  put(a, ATTR_GEN_AI_REQUEST_MODEL, run.model);
+  return a;
+}
+
+/** The hash key for `run`; a throwing resolver means "unkeyed", reported once per call. */
+export function safeHashKey(
+  hooks: AuditHooks,
+  run: RunAttributes | undefined,
+): HashKey | undefined {
+  try {
+    return resolveHashKey(hooks, run);
+  } catch (err) {
+    log.error('hashKey resolver threw; hashing without a key', err);
+    return undefined;
+  }
+}

@@ -1,0 +1,172 @@
+import { type Attributes, context, SpanKind } from '@opentelemetry/api';
+import {
+  ATTR_ACTOR_ID,
+  ATTR_ACTOR_TYPE,
+  ATTR_APPROVAL_APPROVER,
+  ATTR_APPROVAL_DECISION,
+  ATTR_APPROVAL_EDITS,
+  ATTR_APPROVAL_ID,
+  ATTR_APPROVAL_INPUT_HASH,
+  ATTR_APPROVAL_NOTE,
+  ATTR_APPROVAL_PROPOSED_HASH,
+  ATTR_APPROVAL_SHOWN_HASH,
+  ATTR_APPROVAL_TIME,
+  ATTR_DECISION_ACTION_KEY,
+  ATTR_INPUT_HASH,
+  ATTR_TOOL_NAME,
+} from './attributes.js';
+import { getAuditHooks } from './audit-hooks.js';
+import { canonicalJson, hashCanonicalJson } from './hash-value.js';
+import { runAttributes, safeHashKey } from './internal/run-attributes.js';
+import { checkString, endSpan, log, put } from './internal/span-utils.js';
+import { getTracer } from './internal/tracer.js';
+import type { ApprovalReceipt, ApprovalRequest } from './policy.js';
+import { getRunContext } from './run-context.js';
+import {
+  addRunEvent,
+  eventAttributes,
+  RUN_EVENT_APPROVAL_GRANTED,
+  RUN_EVENT_APPROVAL_REJECTED,
+} from './run-events.js';
+
+export interface RecordApprovalOptions {
+  /** Who decided, e.g. `user:jane` (`approval.approver`). Required. */
+  approver: string;
+  decision: 'approved' | 'rejected';
+  /**
+   * The arguments as approved, after any edit. The default value is the proposed arguments.
+   * The receipt is bound to their `input.hash`: the tool must be called with exactly these.
+   */
+  approvedInput?: unknown;
+  /** What the approver was shown (hashed into `approval.shown_hash`). The default value is the proposed arguments. */
+  shown?: unknown;
+  /** Names of edited fields. The default value is computed from the top-level fields that differ. */
+  edits?: string[];
+  /** Free text from the approver (the SDK masks PII and secrets in it). */
+  note?: string;
+  /** When the human decided. The default value is now. */
+  time?: Date;
+}
+
+/**
+ * Records a human's answer to an {@link ApprovalRequest} as its own `approval {tool}` span in
+ * the active run (events `approval.granted` / `approval.rejected`, actor human) and returns the
+ * receipt to pass to `traceToolCall({ approval })`. A bad option throws `Configuration: …`.
+ */
+export function recordApproval(
+  request: ApprovalRequest,
+  options: RecordApprovalOptions,
+): ApprovalReceipt {
+  if (request === null || typeof request !== 'object' || typeof request.approvalId !== 'string') {
+    throw new Error(
+      'Configuration: request is invalid, expected an ApprovalRequest (actual: other)',
+    );
+  }
+  checkString('approver', options?.approver, true);
+  if (options.decision !== 'approved' && options.decision !== 'rejected') {
+    throw new Error(
+      `Configuration: decision is invalid, expected approved|rejected (actual: ${JSON.stringify(options.decision)})`,
+    );
+  }
+  checkString('note', options.note, false);
+  if (
+    options.time !== undefined &&
+    !(options.time instanceof Date && Number.isFinite(options.time.getTime()))
+  ) {
+    throw new Error('Configuration: time is invalid, expected a valid Date (actual: other)');
+  }
+
+  const ctx = context.active();
+  const run = getRunContext(ctx);
+  const key = safeHashKey(getAuditHooks(), run);
+  const hash = (v: unknown): string | undefined => {
+    const c = canonicalJson(v);
+    if (!c.ok) return undefined;
+    const h = hashCanonicalJson(c.json, key);
+    return h.ok ? h.hash : undefined;
+  };
+  const approvedInput = 'approvedInput' in options ? options.approvedInput : request.input;
+  const inputHash = hash(approvedInput);
+  const proposedHash = request.inputHash;
+  const shownHash = hash('shown' in options ? options.shown : request.input);
+  const edits =
+    options.edits ??
+    (inputHash === proposedHash ? [] : changedFields(request.input, approvedInput));
+  const time = (options.time ?? new Date()).toISOString();
+
+  const receipt: ApprovalReceipt = Object.freeze({
+    approvalId: request.approvalId,
+    runId: request.runId ?? run?.runId,
+    toolName: request.toolName,
+    actionKey: request.actionKey,
+    approver: options.approver,
+    decision: options.decision,
+    time,
+    inputHash,
+    proposedHash,
+    shownHash,
+    edits: Object.freeze([...edits]),
+    approvedInput,
+    note: options.note,
+  });
+
+  try {
+    const attrs: Attributes = run === undefined ? {} : runAttributes(run);
+    attrs[ATTR_TOOL_NAME] = request.toolName;
+    attrs[ATTR_APPROVAL_ID] = receipt.approvalId;
+    attrs[ATTR_APPROVAL_APPROVER] = receipt.approver;
+    attrs[ATTR_APPROVAL_DECISION] = receipt.decision;
+    attrs[ATTR_APPROVAL_TIME] = time;
+    attrs[ATTR_DECISION_ACTION_KEY] = receipt.actionKey;
+    attrs[ATTR_APPROVAL_EDITS] = [...receipt.edits];
+    attrs[ATTR_ACTOR_TYPE] = 'human';
+    attrs[ATTR_ACTOR_ID] = receipt.approver;
+    put(attrs, ATTR_INPUT_HASH, inputHash);
+    put(attrs, ATTR_APPROVAL_INPUT_HASH, inputHash);
+    put(attrs, ATTR_APPROVAL_PROPOSED_HASH, proposedHash);
+    put(attrs, ATTR_APPROVAL_SHOWN_HASH, shownHash);
+    put(attrs, ATTR_APPROVAL_NOTE, options.note);
+    const span = getTracer().startSpan(
+      `approval ${request.toolName}`,
+      { kind: SpanKind.INTERNAL, attributes: attrs },
+      ctx,
+    );
+    addRunEvent(
+      span,
+      receipt.decision === 'approved' ? RUN_EVENT_APPROVAL_GRANTED : RUN_EVENT_APPROVAL_REJECTED,
+      eventAttributes(run, {
+        actorType: 'human',
+        actorId: receipt.approver,
+        targetType: 'approval',
+        targetId: receipt.approvalId,
+        attributes: {
+          [ATTR_APPROVAL_ID]: receipt.approvalId,
+          [ATTR_APPROVAL_DECISION]: receipt.decision,
+          [ATTR_APPROVAL_EDITS]: [...receipt.edits],
+          ...(inputHash === undefined ? {} : { [ATTR_APPROVAL_INPUT_HASH]: inputHash }),
+        },
+      }),
+      options.time?.getTime(),
+    );
+    endSpan(span);
+  } catch (err) {
+    log.error('recordApproval: recording the approval span failed', err);
+  }
+  return receipt;
+}
+
+/** Top-level fields whose canonical form differs; `$` when the values are not both objects. */
+function changedFields(before: unknown, after: unknown): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObj(before) || !isObj(after)) return ['$'];
+  const out: string[] = [];
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  for (const k of [...keys].sort()) {
+    const a = canonicalJson(before[k] === undefined ? null : before[k]);
+    const b = canonicalJson(after[k] === undefined ? null : after[k]);
+    const same = k in before === k in after && a.ok && b.ok && a.json === b.json;
+    if (!same) out.push(k);
+  }
+  return out;
+}
