@@ -20,6 +20,7 @@ export interface RunExplanation {
     input_hash: string | null;
     started_at: string | null;
     ended_at: string | null;
+    /** incomplete (a span never ended) | error (the run span failed) | ok */
     status: string;
     incomplete: boolean;
     spans: number;
@@ -248,7 +249,8 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
       input_hash: root?.input_hash ?? null,
       started_at: starts.sort()[0] ?? null,
       ended_at: anyIncomplete ? null : (ends.sort().at(-1) ?? null),
-      status: anyIncomplete ? 'incomplete' : (root?.status ?? 'unset'),
+      // OTel leaves a successful span's status UNSET; for the run, "not failed" reads as ok.
+      status: anyIncomplete ? 'incomplete' : root?.status === 'error' ? 'error' : 'ok',
       incomplete: anyIncomplete,
       spans: spans.length,
     },

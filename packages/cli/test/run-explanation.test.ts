@@ -108,6 +108,23 @@ describe('explainRun', () => {
     ]);
   });
 
+  it('reports the run as failed when its run span failed, and as ok when OTel left it unset', () => {
+    const { ended } = demoRun();
+    const failed = ended.map((spec, i) =>
+      i === 0 ? { ...spec, status: { code: 2, message: 'boom' } } : spec,
+    );
+    const unset = ended.map((spec, i) => (i === 0 ? { ...spec, status: { code: 0 } } : spec));
+    const statusOf = (specs: typeof ended) =>
+      explainRun(
+        RUN_ID,
+        runTimeline(
+          specs.map((spec, i) => ({ seq: i + 1, type: 'span.end', payload: spanEndPayload(spec) })),
+        ),
+      ).trigger.status;
+    expect(statusOf(failed)).toBe('error');
+    expect(statusOf(unset)).toBe('ok');
+  });
+
   it('marks a run with a never-ended span as incomplete, with no end time', () => {
     const x = explainRun(RUN_ID, timeline(true));
     expect(x.trigger).toMatchObject({ status: 'incomplete', incomplete: true, ended_at: null });
