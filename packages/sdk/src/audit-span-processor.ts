@@ -42,6 +42,11 @@ export interface AuditSpanProcessorOptions {
    */
   failClosed?: boolean;
   /**
+   * Refuse, in `beforeToolCall`, a tool call whose span has no `credential.ref` (the
+   * instrumentation itself refuses one without a run context). The default value is false.
+   */
+  strict?: boolean;
+  /**
    * Secret and PII scanner applied before any record is built (on start for the pre-exec record,
    * in `onEnding` for the span), so neither the store nor Jaeger ever receives a finding;
    * `false` turns it off. The default value is `new SpanRedactor()` (secrets and PII).
@@ -72,6 +77,7 @@ export interface AuditSpanProcessorStats {
 export class AuditSpanProcessor implements SpanProcessor {
   private readonly sink: AuditRecordSink;
   private readonly failClosed: boolean;
+  private readonly strict: boolean;
   private readonly redactor: SpanRedactor | undefined;
   private readonly logger = diag.createComponentLogger({ namespace: '@agent-audit/sdk/processor' });
   private readonly warnings = new CollapsedWarnings(this.logger);
@@ -95,6 +101,7 @@ export class AuditSpanProcessor implements SpanProcessor {
     }
     this.sink = options.sink;
     this.failClosed = options.failClosed ?? false;
+    this.strict = options.strict ?? false;
     if (
       options.redactor !== undefined &&
       options.redactor !== false &&
@@ -181,6 +188,24 @@ export class AuditSpanProcessor implements SpanProcessor {
     } catch (err) {
       this.internalError('onEnd', err);
     }
+  }
+
+  /**
+   * The `beforeToolCall` hook: in strict mode, refuses a tool call with no credential
+   * reference; in fail-closed mode, waits for the tool's intent record to be durable. A rejection
+   * refuses the call before the tool runs.
+   */
+  beforeToolCall(span: ApiSpan): Promise<void> | undefined {
+    if (this.strict) {
+      const attrs = (span as unknown as Partial<ReadableSpan>).attributes;
+      if (attrs !== undefined && !hasValue(attrs[ATTR_CREDENTIAL_REF])) {
+        this.startRecordDurable(span);
+        return Promise.reject(
+          new Error(`strict mode: tool call has no ${ATTR_CREDENTIAL_REF}; refused before it ran`),
+        );
+      }
+    }
+    return this.startRecordDurable(span);
   }
 
   /**

@@ -77,7 +77,11 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
 
   const undo: Array<() => void> = [];
   try {
-    const processor = new AuditSpanProcessor({ sink: store, failClosed: config.failClosed });
+    const processor = new AuditSpanProcessor({
+      sink: store,
+      failClosed: config.failClosed,
+      strict: config.strict,
+    });
     const provider = new TracerProvider({
       // Every span is recorded and kept: the audit path is never behind a sampler.
       sampler: new AlwaysOnSampler(),
@@ -124,8 +128,8 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       strict: config.strict,
       captureContent: config.captureContent,
       ...(config.hashKey ? { hashKey: config.hashKey } : {}),
-      ...(config.failClosed
-        ? { beforeToolCall: (span) => processor.startRecordDurable(span) }
+      ...(config.failClosed || config.strict
+        ? { beforeToolCall: (span) => processor.beforeToolCall(span) }
         : {}),
     });
     undo.push(() => setAuditHooks(undefined));

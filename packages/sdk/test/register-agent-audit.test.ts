@@ -1,0 +1,182 @@
+import { EventEmitter } from 'node:events';
+import {
+  AuditRefusedError,
+  MissingRunContextError,
+  runWorkflow,
+  traceToolCall,
+} from '@agent-audit/instrumentation';
+import { AuditStore } from '@agent-audit/store';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { getAgentAudit, registerAgentAudit } from '../src/register-agent-audit.js';
+import { attrsOf, readSegments, spanOf, type TempStore, tempStore } from './helpers.js';
+
+const RUN = {
+  agentId: 'reg-agent',
+  triggerPrincipal: 'user:1',
+  credentialRef: 'cred-ref:reg',
+  input: { x: 1 },
+};
+
+describe('registerAgentAudit', () => {
+  let ts: TempStore;
+
+  beforeEach(() => {
+    ts = tempStore('aa-reg-');
+  });
+  afterEach(async () => {
+    await getAgentAudit()?.shutdown();
+    ts.cleanup();
+  });
+
+  function register(extra: Parameters<typeof registerAgentAudit>[0] = {}) {
+    return registerAgentAudit({
+      storeDir: ts.storeDir,
+      trustDir: ts.trustDir,
+      forward: false,
+      installExitHandlers: false,
+      serviceName: 'reg-test',
+      ...extra,
+    });
+  }
+
+  it('owns the globals: every span goes to the store, context follows async work, W3C headers carry the run', async () => {
+    const audit = register();
+    let headers: Record<string, string> = {};
+    await runWorkflow(RUN, async () => {
+      await new Promise((r) => setTimeout(r, 2));
+      trace.getTracer('any-library').startSpan('library span').end();
+      headers = {};
+      propagation.inject(context.active(), headers);
+    });
+    await audit.forceFlush();
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    expect(ends.map((r) => r.tags.run)).toEqual([ends[0]!.tags.run, ends[0]!.tags.run]);
+    expect(headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(decodeURIComponent(headers.baggage ?? '')).toContain(
+      `workflow.run_id=${ends[0]!.tags.run}`,
+    );
+    const resource = (
+      ends[0]!.payload as { resourceSpans: { resource: { attributes: { key: string }[] } }[] }
+    ).resourceSpans[0]!.resource.attributes.map((a) => a.key);
+    expect(resource).toEqual(expect.arrayContaining(['service.name', 'process.pid']));
+  });
+
+  it('reads the environment when called, and code wins over it', async () => {
+    process.env.OTEL_SERVICE_NAME = 'from-env';
+    process.env.AGENT_AUDIT_STORE_DIR = `${ts.root}/env-store`;
+    try {
+      const audit = registerAgentAudit({
+        trustDir: ts.trustDir,
+        forward: false,
+        installExitHandlers: false,
+      });
+      expect(audit.config.serviceName).toBe('from-env');
+      expect(audit.store.dir).toBe(`${ts.root}/env-store`);
+      await audit.shutdown();
+      const again = register();
+      expect(again.config.serviceName).toBe('reg-test');
+      expect(again.store.dir).toBe(ts.storeDir);
+    } finally {
+      delete process.env.OTEL_SERVICE_NAME;
+      delete process.env.AGENT_AUDIT_STORE_DIR;
+    }
+  });
+
+  it('returns the same handle on a second call, with a warning; shutdown is idempotent', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const first = register();
+      const second = registerAgentAudit({ serviceName: 'ignored' });
+      expect(second).toBe(first);
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringContaining('called again'),
+        expect.objectContaining({ code: 'AGENT_AUDIT_REGISTERED' }),
+      );
+      await Promise.all([first.shutdown(), first.shutdown()]);
+      await first.shutdown();
+      expect(getAgentAudit()).toBeUndefined();
+      // The store was closed (its lock released): it can be opened again.
+      const store = AuditStore.open({ dir: ts.storeDir, trustDir: ts.trustDir });
+      await store.close();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('refuses to run beside another tracer provider, and leaves nothing half-registered', () => {
+    const other = new TracerProvider({ sampler: new AlwaysOnSampler() });
+    trace.setGlobalTracerProvider(other);
+    try {
+      expect(() => register()).toThrow(/a global tracer provider is already registered/);
+      expect(getAgentAudit()).toBeUndefined();
+    } finally {
+      trace.disable();
+    }
+  });
+
+  it('refuses a sampler that would drop audit spans at startup', () => {
+    process.env.OTEL_TRACES_SAMPLER = 'traceidratio';
+    process.env.OTEL_TRACES_SAMPLER_ARG = '0.25';
+    try {
+      expect(() => register()).toThrow(/would drop 75% of audit spans/);
+      expect(getAgentAudit()).toBeUndefined();
+    } finally {
+      delete process.env.OTEL_TRACES_SAMPLER;
+      delete process.env.OTEL_TRACES_SAMPLER_ARG;
+    }
+  });
+
+  it('strict mode refuses a tool call without a run or without a credential reference, before it runs', async () => {
+    register({ strict: true });
+    let ran = 0;
+    await expect(
+      traceToolCall({ toolName: 'orphan', input: 1 }, () => ran++),
+    ).rejects.toBeInstanceOf(MissingRunContextError);
+    await expect(
+      runWorkflow({ agentId: 'no-cred', input: 1 }, () =>
+        traceToolCall({ toolName: 'uncredentialed', input: 1 }, () => ran++),
+      ),
+    ).rejects.toBeInstanceOf(AuditRefusedError);
+    expect(ran).toBe(0);
+    await runWorkflow(RUN, () => traceToolCall({ toolName: 'fine', input: 1 }, () => ran++));
+    expect(ran).toBe(1);
+  });
+
+  it('EventEmitter: a listener bound to the run keeps it; an unbound one emitted outside is a marked orphan', async () => {
+    const audit = register();
+    const bound = new EventEmitter();
+    const unbound = new EventEmitter();
+    const finished: Promise<void>[] = [];
+    const listen = (emitter: EventEmitter, toolName: string) =>
+      finished.push(
+        new Promise<void>((resolve) => {
+          emitter.on('job', async () => {
+            await traceToolCall({ toolName, input: 1 }, () => 1).catch(() => undefined);
+            resolve();
+          });
+        }),
+      );
+    let runId = '';
+    await runWorkflow(RUN, async (run) => {
+      runId = run.runId;
+      context.bind(context.active(), bound);
+      listen(bound, 'bound_listener');
+      listen(unbound, 'unbound_listener');
+    });
+    // Emitted later from a timer outside any run, as a socket or a queue client would.
+    setTimeout(() => {
+      bound.emit('job');
+      unbound.emit('job');
+    }, 1);
+    await Promise.all(finished);
+    await audit.forceFlush();
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    expect(ends.find((r) => r.tags.tool === 'bound_listener')!.tags.run).toBe(runId);
+    const orphan = ends.find((r) => r.tags.tool === 'unbound_listener')!;
+    expect(orphan.tags.run).toBeUndefined();
+    const attrs = attrsOf(spanOf(orphan));
+    expect(attrs['audit.violation']).toEqual(expect.arrayContaining(['no_run_context']));
+  });
+});
