@@ -88,6 +88,31 @@ describe('collector-config.yaml run by the Jaeger binary as collector', () => {
     });
   });
 
+  it('gets a request larger than a gRPC message (4 MiB) to Jaeger whole', async () => {
+    // The exporter splits by bytes; unsplit, Jaeger's receiver refuses it and the collector
+    // answers 429, which a forwarder would retry forever.
+    const service = `collector-big-${randomUUID().slice(0, 8)}`;
+    const runId = randomUUID();
+    const { body, spans } = buildTraceRequest({
+      serviceName: service,
+      spans: Array.from({ length: 1500 }, (_, i) => ({
+        name: `execute_tool tool-${i}`,
+        attributes: { 'workflow.run_id': runId, 'gen_ai.tool.call.arguments': 'x'.repeat(4000) },
+      })),
+    });
+    const text = JSON.stringify(body);
+    expect(text.length).toBeGreaterThan(5 * 1024 * 1024);
+    const res = await postTraces(collector!.otlpTracesUrl, text, 60_000);
+    expect(res.status, res.text).toBe(200);
+    const found = await backend!.findTraces({
+      service,
+      tags: { 'workflow.run_id': runId },
+      limit: 2000,
+    });
+    const ids = new Set(found.flatMap((t) => t.spans.map((s) => s.spanID)));
+    expect(ids).toEqual(new Set(spans.map((s) => s.spanId)));
+  });
+
   it('holds the answer while Jaeger is down and delivers when it is back', async () => {
     const service = `collector-outage-${randomUUID().slice(0, 8)}`;
     const runId = randomUUID();
