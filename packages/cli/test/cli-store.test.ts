@@ -274,6 +274,39 @@ describe('agent-audit against a real store', () => {
       expect(r.stderr).toMatch(/cannot read public key .*missing\.pem \(ENOENT\)/);
     });
 
+    it('names a missing --anchor file, exit 3', async () => {
+      const r = await runCli(['verify', '--anchor', join(root, 'missing-anchor.jsonl')], { env });
+      expect(r.code).toBe(3);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/cannot read anchor file .*missing-anchor\.jsonl \(ENOENT\)/);
+    });
+
+    it('checks an explicit --public-key and --anchor', async () => {
+      const r = await runCli(
+        [
+          'verify',
+          '--public-key',
+          join(trust, 'public-key.pem'),
+          '--anchor',
+          join(trust, 'anchor.jsonl'),
+        ],
+        {
+          env: { AGENT_AUDIT_STORE_DIR: store, AGENT_AUDIT_TRUST_DIR: join(root, 'no-trust-here') },
+        },
+      );
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/anchor checked: .*anchor\.jsonl/);
+    });
+
+    it('exits 2, not 0, without an anchor to check against', async () => {
+      const r = await runCli(['verify', '--public-key', join(trust, 'public-key.pem')], {
+        env: { AGENT_AUDIT_STORE_DIR: store, AGENT_AUDIT_TRUST_DIR: join(root, 'no-trust-here') },
+      });
+      expect(r.code).toBe(2);
+      expect(r.stdout).toMatch(/^NOT FULLY VERIFIED/);
+      expect(r.stdout).toMatch(/anchor NOT checked/);
+    });
+
     it('exits 1 and names the first problem after one byte of a segment changes', async () => {
       const copy = join(root, 'tampered');
       const copyTrust = join(root, 'tampered-trust');
@@ -304,6 +337,13 @@ describe('agent-audit against a real store', () => {
         env: { AGENT_AUDIT_TRUST_DIR: copyTrust },
       });
       expect(json.code).toBe(1);
+      // Reading commands refuse a damaged record rather than show it as evidence.
+      const trail = await runCli(['--store', copy, 'trail', 'run-t'], {
+        env: { AGENT_AUDIT_TRUST_DIR: copyTrust },
+      });
+      expect(trail.code).toBe(3);
+      expect(trail.stdout).toBe('');
+      expect(trail.stderr).toMatch(/does not match its hash.*agent-audit verify/);
       const report = JSON.parse(json.stdout);
       expect(report.problems[0]).toMatchObject({
         code: expect.any(String),
