@@ -1,4 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
+import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CollectorInstance,
@@ -6,7 +11,9 @@ import {
   startCollector,
   startJaeger,
 } from '../support/jaeger.js';
+import { flattenSpans } from '../support/jaeger-query.js';
 import { buildTraceRequest, postTraces, randomTraceId } from '../support/otlp-json.js';
+import { storedSpanEnds } from './fixtures/store-spans.js';
 
 // The shipped collector-config.yaml, run for real by the Jaeger v2 binary (an OpenTelemetry
 // Collector distribution) in front of a second Jaeger as the backend: agent → collector → Jaeger.
@@ -180,5 +187,93 @@ describe('collector-config.yaml run by the Jaeger binary as collector', () => {
       { timeoutMs: 30_000 },
     );
     expect(found.map((s) => s.spanId).sort()).toEqual(expected);
+  });
+});
+
+describe('agent → collector → Jaeger through the real registration, store and forwarder', () => {
+  let backend: JaegerInstance | undefined;
+  let collector: CollectorInstance | undefined;
+  let audit: AgentAuditHandle | undefined;
+  let root: string | undefined;
+
+  beforeAll(async () => {
+    backend = await startJaeger({ storage: 'memory' });
+    collector = await startCollector({ env: { JAEGER_OTLP_ENDPOINT: backend.otlpGrpcEndpoint } });
+    root = mkdtempSync(join(tmpdir(), 'aa-collector-sdk-'));
+  });
+  afterAll(async () => {
+    await audit?.shutdown();
+    await collector?.dispose();
+    await backend?.dispose();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('collector killed and restarted mid-load: after a drain Jaeger holds exactly the stored spans', async () => {
+    const service = `collector-sdk-${randomUUID().slice(0, 8)}`;
+    const storeDir = join(root!, 'store');
+    audit = registerAgentAudit({
+      serviceName: service,
+      storeDir,
+      trustDir: join(root!, 'trust'),
+      otlpEndpoint: collector!.otlpTracesUrl,
+      installExitHandlers: false,
+    });
+    let stop = false;
+    let toolSpans = 0;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        await runWorkflow(
+          { agentId: 'collector-agent', credentialRef: 'cred-ref:collector', input: { w, i } },
+          async () => {
+            for (let t = 0; t < 5; t++) {
+              await traceToolCall({ toolName: `tool_${t % 3}`, input: { w, i, t } }, async () => {
+                await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 4)));
+              });
+              toolSpans++;
+            }
+          },
+        );
+      }
+    };
+    const until = async (cond: () => boolean | Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 60_000;
+      while (!(await cond())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const load = Promise.all(Array.from({ length: 6 }, (_, w) => worker(w)));
+    try {
+      await until(() => toolSpans >= 100, '100 tool spans before the kill');
+      await collector!.kill();
+      const atKill = toolSpans;
+      await until(
+        async () =>
+          (await audit!.forwarder!.status()).consecutiveFailures > 0 && toolSpans >= atKill + 100,
+        'a failed forward and 100 more tool spans while the collector is down',
+      );
+      await collector!.restart();
+      const atRestart = toolSpans;
+      await until(() => toolSpans >= atRestart + 100, '100 tool spans after the restart');
+    } finally {
+      stop = true;
+      await load;
+    }
+    await audit.processor.forceFlush();
+    const result = await audit.forwarder!.drain({ timeoutMillis: 90_000 });
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: true, deadLetterSpans: 0 });
+
+    // The collector answers only once Jaeger has the spans, so after the drain they are there.
+    const stored = storedSpanEnds(storeDir);
+    expect(stored.size).toBeGreaterThanOrEqual(toolSpans);
+    const inJaeger = new Set(
+      flattenSpans(await backend!.findTraces({ service, limit: 100_000 })).map((s) => s.spanId),
+    );
+    const missing = [...stored].filter((id) => !inJaeger.has(id));
+    const extra = [...inJaeger].filter((id) => !stored.has(id));
+    expect({ missing: missing.length, extra: extra.length }).toEqual({ missing: 0, extra: 0 });
+    console.log(
+      `collector restart under SDK load: ${stored.size} stored spans, all in Jaeger after the drain`,
+    );
   });
 });
