@@ -17,6 +17,7 @@ import {
   type ResolvedConfig,
   resolveConfig,
 } from './resolve-config.js';
+import { SpanRedactor } from './span-redactor.js';
 import { storeForwarderSource } from './store-forwarder-source.js';
 
 /** What {@link registerAgentAudit} returns; one per process. */
@@ -81,6 +82,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       sink: store,
       failClosed: config.failClosed,
       strict: config.strict,
+      redactor: new SpanRedactor({ redactFields: config.redactFields, pii: config.redactPii }),
     });
     const provider = new TracerProvider({
       // Every span is recorded and kept: the audit path is never behind a sampler.

@@ -1,4 +1,4 @@
-import type { HashKey } from '@agent-audit/instrumentation';
+import type { HashKey, HashKeyResolver } from '@agent-audit/instrumentation';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { resolveOtlpHeaders, resolveTracesEndpoint } from './otlp-endpoint.js';
@@ -35,8 +35,18 @@ export interface RegisterAgentAuditOptions {
    * Env `AGENT_AUDIT_FAIL_CLOSED`. The default value is false.
    */
   failClosed?: boolean;
-  /** Keyed HMAC for `input.hash`/`output.hash`. The default value is none (plain `sha256:`). */
-  hashKey?: HashKey;
+  /**
+   * Keyed HMAC for `input.hash`/`output.hash`: one key, or a resolver choosing one per run (per
+   * tenant). The default value is none (plain `sha256:`, reversible by dictionary for
+   * low-entropy inputs).
+   */
+  hashKey?: HashKey | HashKeyResolver;
+  /**
+   * Secret and PII redaction before the store and Jaeger: `fields` are attribute keys whose
+   * whole value is always replaced; `pii: false` keeps personal data in free text (secrets are
+   * always removed). The default value is `{ fields: [], pii: true }`.
+   */
+  redact?: { fields?: string[]; pii?: boolean };
   /** Record raw tool arguments/results and messages. The default value is false. */
   captureContent?: boolean;
   /** Instrumentations to enable against this provider (HTTP, undici, …). The default value is none. */
@@ -59,7 +69,9 @@ export interface ResolvedConfig {
   forward: boolean;
   strict: boolean;
   failClosed: boolean;
-  hashKey: HashKey | undefined;
+  hashKey: HashKey | HashKeyResolver | undefined;
+  redactFields: string[];
+  redactPii: boolean;
   captureContent: boolean;
   instrumentations: Instrumentation[];
   resourceAttributes: Attributes;
@@ -107,6 +119,8 @@ export function resolveConfig(
       envBool(env, 'AGENT_AUDIT_FAIL_CLOSED') ??
       false,
     hashKey: options.hashKey,
+    redactFields: codeArray('redact.fields', options.redact?.fields) ?? [],
+    redactPii: codeBool('redact.pii', options.redact?.pii) ?? true,
     captureContent: codeBool('captureContent', options.captureContent) ?? false,
     instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
     resourceAttributes: { ...(options.resourceAttributes ?? {}) },
