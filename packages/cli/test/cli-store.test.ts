@@ -129,6 +129,11 @@ describe('agent-audit against a real store', () => {
       );
       expect(lines.find((l) => l.includes('delete_account'))).toMatch(/stop.*ERROR PolicyStop/);
       expect(lines.find((l) => l.includes('execute_tool refund'))).toContain('INCOMPLETE');
+      // The approval chain shows under its tool call, in time order.
+      const email = lines.findIndex((l) => l.includes('execute_tool send_email'));
+      expect(lines[email + 1]).toMatch(/event\s+· policy\.decision\s+approval_required/);
+      expect(lines[email + 2]).toMatch(/· approval\.requested/);
+      expect(lines[email + 3]).toMatch(/· approval\.granted\s+approved.*human:alice/);
     });
 
     it('exits 4 for an unknown run, stdout empty', async () => {

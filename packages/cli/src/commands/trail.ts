@@ -36,7 +36,29 @@ function statusLabel(span: TrailSpan): string {
   return span.violation ? `${span.status} VIOLATION` : span.status;
 }
 
-/** The human timeline: a header naming the run, then one aligned row per span. */
+const GOVERNANCE_EVENT =
+  /^(policy\.|decision\.|validation\.|approval\.|side_effect\.|credential\.)/;
+
+const str = (value: unknown): string | null =>
+  value === undefined || value === null
+    ? null
+    : typeof value === 'string'
+      ? value
+      : JSON.stringify(value);
+
+function eventOutcome(attributes: Record<string, unknown>): string {
+  return (
+    str(attributes['decision.outcome']) ??
+    str(attributes['approval.decision']) ??
+    str(attributes['side_effect.status']) ??
+    ''
+  );
+}
+
+/**
+ * The human timeline: a header naming the run, then one aligned row per span, with its
+ * governance events (decisions, approvals, side effects) as rows beneath it.
+ */
 export function renderTrail(runId: string, spans: TrailSpan[], source: string): string {
   const first = spans.find((s) => s.start)?.start ?? null;
   const traces = [...new Set(spans.map((s) => s.trace_id))];
@@ -47,19 +69,41 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
     `${incomplete ? `, ${incomplete} never ended` : ''})\n` +
     `date ${first ? first.slice(0, 10) : '-'} UTC · trace ${traces.join(', ')}` +
     `${principals.length ? ` · principal ${principals.join(', ')}` : ''}\n\n`;
-  const rows = spans.map((s) => [
-    timeOfDay(s.start),
-    processLabel(s),
-    s.agent_id ?? '-',
-    s.kind === 'unspecified' ? '-' : s.kind,
-    `${'  '.repeat(s.depth)}${s.name}`,
-    s.tool ?? '-',
-    s.decision ?? '-',
-    s.credential_ref ?? '-',
-    shortHash(s.input_hash),
-    shortHash(s.output_hash),
-    statusLabel(s),
-    formatDuration(s.duration_ms),
+  const rows = spans.flatMap((s) => [
+    [
+      timeOfDay(s.start),
+      processLabel(s),
+      s.agent_id ?? '-',
+      s.kind === 'unspecified' ? '-' : s.kind,
+      `${'  '.repeat(s.depth)}${s.name}`,
+      s.tool ?? '-',
+      s.decision ?? '-',
+      s.credential_ref ?? '-',
+      shortHash(s.input_hash),
+      shortHash(s.output_hash),
+      statusLabel(s),
+      formatDuration(s.duration_ms),
+    ],
+    // Governance events (a policy decision, an approval, a side-effect receipt) happen inside
+    // a span; shown under it so the order of decisions reads off the timeline.
+    ...s.events
+      .filter((event) => GOVERNANCE_EVENT.test(event.name))
+      .map((event) => [
+        timeOfDay(event.time),
+        '',
+        '',
+        'event',
+        `${'  '.repeat(s.depth + 1)}· ${event.name}`,
+        '',
+        eventOutcome(event.attributes),
+        str(event.attributes['credential.ref']) ?? '',
+        shortHash(str(event.attributes['approval.input_hash'])).replace(/^-$/, ''),
+        shortHash(str(event.attributes['side_effect.result_hash'])).replace(/^-$/, ''),
+        str(event.attributes['approval.approver']) ??
+          str(event.attributes['side_effect.object_id']) ??
+          '',
+        '',
+      ]),
   ]);
   return (
     header +
