@@ -179,7 +179,17 @@ export class Forwarder {
     // had built up (the endpoint is often back: that is why someone asks for a drain).
     this.consecutiveFailures = 0;
     try {
-      while (this.loop) await this.loop;
+      // A request already in flight (possibly to a black hole) counts against the deadline too.
+      while (this.loop) {
+        const left = deadline - Date.now();
+        const settled = await Promise.race([
+          this.loop.then(() => true),
+          new Promise<false>((resolve) => setTimeout(resolve, Math.max(0, left), false).unref()),
+        ]);
+        if (!settled) {
+          return this.drainResult(false, `a request to ${this.endpoint} is still unanswered`);
+        }
+      }
       for (;;) {
         if (this.isStopped()) return this.drainResult(false, 'forwarder stopped');
         const outcome = await this.sendOneBatch();

@@ -147,9 +147,12 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
 
     let forwarder: Forwarder | undefined;
     if (config.forward) {
+      // The store's absolute path: a later chdir must not move the cursor.
+      const reader = openStoreReader(store.dir);
+      undo.push(() => reader.close());
       const fwd = new Forwarder({
-        storeDir: config.storeDir,
-        source: storeForwarderSource(openStoreReader(config.storeDir)),
+        storeDir: store.dir,
+        source: storeForwarderSource(reader),
         endpoint: config.otlpEndpoint,
         headers: config.otlpHeaders,
       });

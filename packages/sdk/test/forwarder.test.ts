@@ -329,6 +329,20 @@ describe('Forwarder', () => {
     expect(readForwarderCursor(dir).nextSeq).toBe(0);
   });
 
+  it('a drain keeps its deadline even while a request hangs on a black hole', async () => {
+    endpoint.respond(endpoint.blackHole());
+    const source = new MemorySource();
+    source.add(2);
+    const f = make(source, { requestTimeoutMillis: 120_000 });
+    f.wake();
+    await waitFor(() => endpoint.received.length === 1, 'the hanging request');
+    const result = await f.drain({ timeoutMillis: 300 });
+    expect(result).toMatchObject({ ok: false, nextSeq: 0 });
+    expect(result.reason).toMatch(/still unanswered/);
+    await f.stop();
+    expect((await f.status()).state).toBe('stopped');
+  });
+
   it('reports an unreachable endpoint through drain and status, losing nothing', async () => {
     await endpoint.stop();
     const source = new MemorySource();
