@@ -148,6 +148,14 @@ export class AuditSpanProcessor implements SpanProcessor {
       }
     } catch (err) {
       this.internalError('onStart', err);
+      // Fail-closed means no intent on disk, no tool call: that holds for our own failures too.
+      if (this.failClosed && safeAuditKind(span) === 'tool') {
+        const refused = Promise.reject(
+          new Error(`the intent record could not be built: ${errorMessage(err)}`),
+        );
+        refused.catch(() => undefined);
+        this.gates.set(span.spanContext().spanId, refused);
+      }
     }
   }
 
@@ -294,6 +302,14 @@ function auditKind(span: ReadableSpan): AuditKind | undefined {
     return 'workflow';
   }
   return undefined;
+}
+
+function safeAuditKind(span: ReadableSpan): AuditKind | undefined {
+  try {
+    return auditKind(span);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `audit.violation` is a string array of codes; keep what instrumentation already put there. */

@@ -18,6 +18,7 @@ import {
   VIOLATION_MISSING_MANDATORY,
 } from '../src/audit-span-processor.js';
 import type { AuditRecordEntry, AuditRecordSink } from '../src/internal-types.js';
+import { SpanRedactor } from '../src/span-redactor.js';
 import { attrsOf, readSegments, spanOf, type TempStore, tempStore } from './helpers.js';
 
 const RUN = {
@@ -44,10 +45,13 @@ describe('AuditSpanProcessor with a real store', () => {
     context.disable();
   });
 
-  function setup(options: { failClosed?: boolean; sink?: AuditRecordSink } = {}) {
+  function setup(
+    options: { failClosed?: boolean; sink?: AuditRecordSink; redactor?: SpanRedactor } = {},
+  ) {
     processor = new AuditSpanProcessor({
       sink: options.sink ?? store,
       failClosed: options.failClosed ?? false,
+      ...(options.redactor ? { redactor: options.redactor } : {}),
     });
     provider = new TracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
     trace.disable();
@@ -191,6 +195,26 @@ describe('AuditSpanProcessor with a real store', () => {
     expect(ran).toBe(false);
     await processor.forceFlush();
     expect(processor.getStats().failedRecords).toBeGreaterThan(0);
+  });
+
+  it('fail-closed: a failure inside the processor refuses the tool call too', async () => {
+    await provider.shutdown();
+    class BrokenRedactor extends SpanRedactor {
+      override redactSpan(): number {
+        throw new Error('scanner crashed');
+      }
+    }
+    setup({ failClosed: true, redactor: new BrokenRedactor() });
+    let ran = false;
+    await expect(
+      runWorkflow(RUN, () =>
+        traceToolCall({ toolName: 'wire_money', input: { amount: 10 } }, () => {
+          ran = true;
+        }),
+      ),
+    ).rejects.toBeInstanceOf(AuditRefusedError);
+    expect(ran).toBe(false);
+    expect(processor.getStats().internalErrors).toBeGreaterThan(0);
   });
 
   it('never throws into the agent when the sink throws or rejects, and counts the loss', async () => {
