@@ -137,7 +137,8 @@ interface Prepared {
   hooks: AuditHooks;
   input: unknown;
   inputHash: string | undefined;
-  actionKey: string;
+  /** Only for governed calls (policy, approval or an explicit key): it costs a hash. */
+  actionKey: string | undefined;
   scope: DecisionScope;
 }
 
@@ -308,6 +309,8 @@ interface Verdict {
  */
 async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdict> {
   const { run } = p;
+  const actionKey =
+    p.actionKey ?? actionKeyOf(options.toolName, options.toolVersion, p.inputHash, p.scope, run);
   const events: EventRecord[] = [];
   const note = (name: string, attrs: Attributes) => events.push([name, attrs, Date.now()]);
   const attrs: Attributes = {};
@@ -318,7 +321,7 @@ async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdi
       targetType: 'tool',
       targetId: options.toolName,
       attributes: {
-        [ATTR_DECISION_ACTION_KEY]: p.actionKey,
+        [ATTR_DECISION_ACTION_KEY]: actionKey,
         [ATTR_DECISION_SCOPE]: p.scope,
         ...(p.inputHash === undefined ? {} : { [ATTR_INPUT_HASH]: p.inputHash }),
       },
@@ -354,7 +357,7 @@ async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdi
         toolVersion: options.toolVersion,
         input: p.input,
         inputHash: p.inputHash,
-        actionKey: p.actionKey,
+        actionKey: actionKey,
         scope: p.scope,
         run,
         approval,
@@ -396,7 +399,7 @@ async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdi
   const decisionAttrs: Attributes = {
     [ATTR_DECISION_STAGE]: 'pre',
     [ATTR_DECISION_OUTCOME]: decision.outcome,
-    [ATTR_DECISION_ACTION_KEY]: p.actionKey,
+    [ATTR_DECISION_ACTION_KEY]: actionKey,
     [ATTR_DECISION_SCOPE]: scope,
   };
   put(decisionAttrs, ATTR_DECISION_REASON, decision.reason);
@@ -416,7 +419,7 @@ async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdi
     }),
   );
   attrs[ATTR_DECISION_OUTCOME] = decision.outcome;
-  attrs[ATTR_DECISION_ACTION_KEY] = p.actionKey;
+  attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
   attrs[ATTR_DECISION_SCOPE] = scope;
   put(attrs, ATTR_DECISION_REASON, decision.reason);
   put(attrs, ATTR_DECISION_POLICY, decision.policyId);
@@ -432,7 +435,7 @@ async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdi
       runId: run?.runId,
       toolName: options.toolName,
       toolVersion: options.toolVersion,
-      actionKey: p.actionKey,
+      actionKey: actionKey,
       inputHash: p.inputHash,
       input: p.input,
       decision,
@@ -446,7 +449,7 @@ async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdi
         targetId: request.approvalId,
         attributes: {
           [ATTR_APPROVAL_ID]: request.approvalId,
-          [ATTR_DECISION_ACTION_KEY]: p.actionKey,
+          [ATTR_DECISION_ACTION_KEY]: actionKey,
           ...(p.inputHash === undefined ? {} : { [ATTR_INPUT_HASH]: p.inputHash }),
         },
       }),
@@ -467,8 +470,8 @@ function postDecision(
   const attrs: Attributes = {
     [ATTR_DECISION_STAGE]: 'post',
     [ATTR_DECISION_OUTCOME]: decision.outcome,
-    [ATTR_DECISION_ACTION_KEY]: p.actionKey,
   };
+  put(attrs, ATTR_DECISION_ACTION_KEY, p.actionKey);
   put(attrs, ATTR_OUTPUT_HASH, outputHash);
   if (err !== undefined) attrs[ATTR_ERROR_TYPE] = errorType(err);
   addRunEvent(
@@ -533,7 +536,9 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     putCompliance(attrs, options.compliance);
 
     const credentialRef = options.credentialRef ?? run?.credentialRef;
-    if (credentialRef !== undefined && looksLikeSecret(credentialRef)) {
+    // The run's own reference was already checked when the run started.
+    const checkRef = credentialRef !== undefined && credentialRef !== run?.credentialRef;
+    if (checkRef && looksLikeSecret(credentialRef)) {
       delete attrs[ATTR_CREDENTIAL_REF];
       violations.push(VIOLATION_CREDENTIAL_REF);
       missing.push(ATTR_CREDENTIAL_REF);
@@ -562,12 +567,15 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     }
 
     const scope = options.scope ?? 'user';
-    const actionKey =
-      options.actionKey ??
-      actionKeyOf(options.toolName, options.toolVersion, inputHash, scope, run);
-    if (options.policy !== undefined || options.actionKey !== undefined) {
-      attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
-    }
+    const governed =
+      options.policy !== undefined ||
+      options.approval !== undefined ||
+      options.actionKey !== undefined;
+    const actionKey = governed
+      ? (options.actionKey ??
+        actionKeyOf(options.toolName, options.toolVersion, inputHash, scope, run))
+      : undefined;
+    if (actionKey !== undefined) attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
 
     if (run === undefined) {
       violations.push(VIOLATION_NO_RUN_CONTEXT);

@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, type HashResult, hashValue } from '../src/index.js';
 import { pick, prng, shuffle } from './support/prng.js';
@@ -288,7 +289,7 @@ describe('bounded work on hostile sizes (rows 29/30)', () => {
     }
   });
 
-  it('depth 1000 is accepted, 1001 is not, and maxDepth cannot be raised above 1000', () => {
+  it('depth 1000 is accepted, 1001 is not; a raised maxDepth walks 100,000 levels without recursion', () => {
     const nest = (n: number) => {
       let v: unknown = 0;
       for (let i = 0; i < n; i++) v = [v];
@@ -296,21 +297,24 @@ describe('bounded work on hostile sizes (rows 29/30)', () => {
     };
     expect(hashValue(nest(1000)).ok).toBe(true);
     expect(hashValue(nest(1001))).toMatchObject({ ok: false, code: 'too_deep' });
-    expect(hashValue(nest(1001), { maxDepth: 50_000 })).toMatchObject({
+    const deep = canonicalJson(nest(100_000), { maxDepth: 100_000 });
+    expect(deep.ok && deep.json.length).toBe(200_001);
+    expect(hashValue(nest(100_001), { maxDepth: 100_000 })).toMatchObject({
       ok: false,
       code: 'too_deep',
     });
     expect(hashValue(nest(11), { maxDepth: 10 })).toMatchObject({ ok: false, code: 'too_deep' });
   });
 
-  it('a 100 MB string, a 100 MB Buffer and a 12M-element array are recorded as too large', () => {
+  it('a 100 MB string, a 100 MB Buffer and a 100 MB array are recorded as too large', () => {
     const big = 'x'.repeat(100 * 1024 * 1024);
     expect(hashValue(big)).toMatchObject({ ok: false, code: 'too_large' });
     expect(hashValue({ blob: Buffer.alloc(100 * 1024 * 1024) })).toMatchObject({
       ok: false,
       code: 'too_large',
     });
-    expect(hashValue(new Array(12_000_000).fill(0))).toMatchObject({
+    // 1M rows of 100 characters: about 104 M characters of canonical JSON.
+    expect(hashValue(new Array(1_000_000).fill('r'.repeat(100)))).toMatchObject({
       ok: false,
       code: 'too_large',
     });
@@ -396,6 +400,62 @@ function reorder(rnd: () => number, v: unknown): unknown {
   }
   return v;
 }
+
+/** Plain JSON values only (what the canonicalize package accepts), including lone surrogates. */
+function randomJson(rnd: () => number, depth: number): unknown {
+  if (depth <= 0 || rnd() < 0.3) {
+    return pick(rnd, [
+      () => null,
+      () => rnd() < 0.5,
+      () => Math.floor(rnd() * 2 ** 53) * (rnd() < 0.5 ? -1 : 1),
+      () => (rnd() - 0.5) * 10 ** Math.floor(rnd() * 60 - 30),
+      () => pick(rnd, [0, -0, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, 0.1 + 0.2]),
+      () => randomString(rnd),
+    ])();
+  }
+  const n = Math.floor(rnd() * 6);
+  if (rnd() < 0.5) return Array.from({ length: n }, () => randomJson(rnd, depth - 1));
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    // Array-index keys ("2" vs "10") are where engine key order and RFC 8785 order differ.
+    const key =
+      rnd() < 0.2
+        ? pick(rnd, ['0', '1', '2', '10', '01', '4294967295', '-1', '1.5'])
+        : randomString(rnd);
+    o[key] = randomJson(rnd, depth - 1);
+  }
+  return o;
+}
+
+describe('cross-check against the canonicalize package (RFC 8785 reference)', () => {
+  for (const seed of [101, 202, 303]) {
+    it(`seed ${seed}: identical canonical text on 500 random JSON values`, () => {
+      const rnd = prng(seed);
+      for (let i = 0; i < 500; i++) {
+        const v = randomJson(rnd, 6);
+        expect(json(v)).toBe(canonicalize(v));
+      }
+    });
+  }
+});
+
+describe('both serializer paths agree with the reference', () => {
+  it('array-index keys are ordered as strings, not numerically', () => {
+    expect(json({ 10: 'a', 2: 'b', 1: 'c', x: 1 })).toBe('{"1":"c","10":"a","2":"b","x":1}');
+    expect(json({ 10: 'a', 2: 'b' })).toBe(canonicalize({ 10: 'a', 2: 'b' }));
+  });
+
+  it('deeper than the native limit (maxDepth raised) goes through the emitter, same text', () => {
+    let v: unknown = { b: 1, a: [2, { d: 'x', c: null }] };
+    for (let i = 0; i < 1500; i++) v = i % 2 ? [v, i] : { z: v, y: i };
+    expect(json(v, { maxDepth: 5000 })).toBe(canonicalize(v));
+  });
+
+  it('__proto__ keys survive the copy', () => {
+    const v = JSON.parse('{"b":{"__proto__":[1]},"__proto__":{"x":1}}');
+    expect(json(v)).toBe(canonicalize(v));
+  });
+});
 
 describe('fuzz (seeded; the seed is in the test name)', () => {
   for (const seed of [1, 2, 3, 42, 2026, 31337]) {

@@ -25,6 +25,17 @@ import { log, put } from './span-utils.js';
 
 /** The run-level attributes every span of a run carries (ours and the GenAI ones). */
 export function runAttributes(run: RunAttributes): Attributes {
+  // Run objects are frozen, so their attributes are computed once and copied per span.
+  const cached = cache.get(run);
+  if (cached !== undefined) return { ...cached };
+  const a = compute(run);
+  cache.set(run, Object.freeze(a));
+  return { ...a };
+}
+
+const cache = new WeakMap<RunAttributes, Attributes>();
+
+function compute(run: RunAttributes): Attributes {
   const a: Attributes = {};
   put(a, ATTR_WORKFLOW_RUN_ID, run.runId);
   put(a, ATTR_AGENT_ID, run.agentId);
