@@ -81,9 +81,11 @@ export function renderVerify(report: VerifyReport, storeShown: string, anchor?: 
   const first = report.problems[0];
   if (first) {
     lines.push(`first problem: ${first.code}${where(first)}: ${first.message}`);
-    if (report.problems.length > 1) {
-      lines.push(`  (${report.problems.length - 1} more; --json lists them all)`);
-    }
+    // The first problem is the one to act on; a few more show whether it is isolated.
+    const more = report.problems.slice(1, 5);
+    for (const p of more) lines.push(`  then ${p.code}${where(p)}: ${p.message}`);
+    const rest = report.problems.length - 1 - more.length;
+    if (rest > 0) lines.push(`  (${rest} more; --json lists them all)`);
   }
   for (const warning of report.warnings) {
     lines.push(`warning: ${warning.code}${where(warning)}: ${warning.message}`);

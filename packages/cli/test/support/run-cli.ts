@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The built bin, exactly what `pnpm -s agent-audit` runs (built by `tsc -b`). */
@@ -18,6 +19,11 @@ export function runCli(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
+  if (!existsSync(CLI_BIN)) {
+    throw new Error(
+      `${CLI_BIN} is missing: build first with "pnpm exec tsc -b" (pnpm test does it)`,
+    );
+  }
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.AGENT_AUDIT_STORE_DIR;
   delete env.AGENT_AUDIT_TRUST_DIR;
