@@ -167,9 +167,10 @@ export class Forwarder {
   /**
    * Forwards until nothing is stored after the cursor. Resolves `ok: false` with the reason when
    * that cannot be reached before `timeoutMillis` (default 60000), e.g. the endpoint is down;
-   * with 0, the first failure ends it (one pass, no retry).
+   * with 0, or with `retry: false`, the first failure ends it (one pass, no retry).
    */
-  async drain(options: { timeoutMillis?: number } = {}): Promise<DrainResult> {
+  async drain(options: { timeoutMillis?: number; retry?: boolean } = {}): Promise<DrainResult> {
+    const retry = options.retry ?? true;
     const timeoutMillis =
       options.timeoutMillis === 0 ? 0 : positiveInt('timeoutMillis', options.timeoutMillis, 60_000);
     const deadline = Date.now() + timeoutMillis;
@@ -196,7 +197,7 @@ export class Forwarder {
         if (outcome.kind === 'empty') return this.drainResult(true);
         if (outcome.kind === 'advanced') continue;
         const left = deadline - Date.now();
-        if (left <= 0) return this.drainResult(false, outcome.reason);
+        if (left <= 0 || !retry) return this.drainResult(false, outcome.reason);
         await sleep(Math.min(outcome.delayMillis, left));
       }
     } finally {

@@ -30,13 +30,13 @@ export interface AgentAuditHandle {
   readonly forwarder: Forwarder | undefined;
   readonly config: Readonly<ResolvedConfig>;
   /**
-   * Every span ended so far is durable in the store; then, when the endpoint is reachable, a
-   * bounded attempt (at most 5 s) to forward what is pending. Never rejects for the endpoint.
+   * Every span ended so far is durable in the store; then, when the endpoint is reachable, one
+   * pass (no retries, at most 5 s) to forward what is pending. Never rejects for the endpoint.
    */
   forceFlush(): Promise<void>;
   /**
-   * Flushes, tries briefly to forward what is pending (at most 2 s, only when the endpoint is
-   * reachable), stops the forwarder, closes the store (final signed checkpoint) and releases the
+   * Flushes, makes one pass to forward what is pending (no retries, at most 2 s, only when the
+   * endpoint is reachable), stops the forwarder, closes the store (final signed checkpoint) and releases the
    * globals. Idempotent.
    */
   shutdown(): Promise<void>;
@@ -181,7 +181,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       async forceFlush() {
         await provider.forceFlush();
         if (forwarder && !shutdownPromise && (await forwarder.status()).consecutiveFailures === 0) {
-          await forwarder.drain({ timeoutMillis: FORCE_FLUSH_FORWARD_MILLIS });
+          await forwarder.drain({ timeoutMillis: FORCE_FLUSH_FORWARD_MILLIS, retry: false });
         }
       },
       shutdown() {
@@ -191,7 +191,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
               await provider.shutdown();
               if (forwarder) {
                 if ((await forwarder.status()).consecutiveFailures === 0) {
-                  await forwarder.drain({ timeoutMillis: SHUTDOWN_FORWARD_MILLIS });
+                  await forwarder.drain({ timeoutMillis: SHUTDOWN_FORWARD_MILLIS, retry: false });
                 }
                 await forwarder.stop();
               }
