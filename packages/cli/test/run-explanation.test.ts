@@ -147,6 +147,19 @@ describe('renderHtmlReport', () => {
     expect(html).toMatch(/^<!doctype html>/);
   });
 
+  it('is well formed: every element it opens, it closes, in order', () => {
+    const voids = new Set(['meta', 'br', 'hr', 'img', 'link', 'input']);
+    const stack: string[] = [];
+    for (const match of html.matchAll(/<(\/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>/g)) {
+      const [, closing, tag] = match;
+      const name = tag!.toLowerCase();
+      if (voids.has(name)) continue;
+      if (closing) expect(stack.pop(), `</${name}> at ${match.index}`).toBe(name);
+      else stack.push(name);
+    }
+    expect(stack).toEqual([]);
+  });
+
   it('renders the timeline, the decisions and the approval', () => {
     for (const text of [
       'execute_tool send_email',
