@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './support/run-cli.js';
+import { CLI_BIN, runCli } from './support/run-cli.js';
 
 // The bin as users run it: exit codes, where messages go, and that errors say what to do.
 describe('agent-audit usage and errors', () => {
@@ -74,6 +74,15 @@ describe('agent-audit usage and errors', () => {
     const r = await runCli(['--store', 'nowhere/audit', 'runs'], { cwd: empty });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('no audit store at nowhere/audit — check the --store path');
+  });
+
+  it('tells a directory that is not a store, and a file, from a store', async () => {
+    const notStore = await runCli(['--store', empty, 'trail', 'r1']);
+    expect(notStore.code).toBe(3);
+    expect(notStore.stderr).toMatch(/is not an audit store \(it has no segments\/ directory\)/);
+    const file = await runCli(['--store', CLI_BIN, 'runs']);
+    expect(file.code).toBe(3);
+    expect(file.stderr).toMatch(/is a file, not an audit store directory/);
   });
 
   it('uses AGENT_AUDIT_STORE_DIR when --store is not given', async () => {
