@@ -180,7 +180,7 @@ export async function runSdkBench(): Promise<Record<string, number>> {
 // commit), real forwarder reading it, real HTTP; the two collectors alternate in rounds on the
 // same store and the same process, so only the collector differs.
 
-const SLOW_ROUNDS = 8;
+const SLOW_ROUNDS = 12;
 const SLOW_CALLS_PER_ROUND = 500;
 
 async function listen(server: Server): Promise<string> {
