@@ -1,19 +1,18 @@
-// The OpenTelemetry SDK is not a dependency of this API-only package (and must not become
-// one); the tests borrow the copies installed for @agent-audit/sdk.
+// The OpenTelemetry SDK is a devDependency only: the package itself depends on the API alone.
 
 import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '../../../sdk/node_modules/@opentelemetry/context-async-hooks';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   CompositePropagator,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
-} from '../../../sdk/node_modules/@opentelemetry/core';
+} from '@opentelemetry/core';
 import {
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
   TracerProvider,
-} from '../../../sdk/node_modules/@opentelemetry/sdk-trace';
+} from '@opentelemetry/sdk-trace';
 
 export interface TestOtel {
   exporter: InMemorySpanExporter;
