@@ -193,7 +193,13 @@ export class Forwarder {
       }
       for (;;) {
         if (this.isStopped()) return this.drainResult(false, 'forwarder stopped');
-        const outcome = await this.sendOneBatch();
+        let outcome: BatchOutcome;
+        try {
+          outcome = await this.sendOneBatch();
+        } catch (err) {
+          // The store could not be read (a damaged record, I/O): retrying will not fix it.
+          return this.drainResult(false, `reading the store failed: ${errorMessage(err)}`);
+        }
         if (outcome.kind === 'empty') return this.drainResult(true);
         if (outcome.kind === 'advanced') continue;
         const left = deadline - Date.now();
@@ -247,7 +253,8 @@ export class Forwarder {
       try {
         outcome = await this.sendOneBatch();
       } catch (err) {
-        outcome = { kind: 'retry', delayMillis: this.backoff(), reason: errorMessage(err) };
+        // Reading the store or saving the cursor failed: visible in status, retried later.
+        outcome = await this.failure(`forwarding failed: ${errorMessage(err)}`);
       }
       if (outcome.kind === 'advanced') continue;
       if (outcome.kind === 'empty') {

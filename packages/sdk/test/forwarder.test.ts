@@ -355,6 +355,28 @@ describe('Forwarder', () => {
     expect(status.lastError).toMatch(/request to .* failed/);
   });
 
+  it('a store that cannot be read ends a drain with the reason, and shows in status', async () => {
+    endpoint.respond(endpoint.ok());
+    const broken: ForwarderSource = {
+      recordsFrom() {
+        throw new Error('RECORD_HASH_MISMATCH: segment 1 seq 3');
+      },
+    };
+    const f = make(broken);
+    const result = await f.drain();
+    expect(result).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('RECORD_HASH_MISMATCH'),
+    });
+    f.wake();
+    await waitFor(
+      async () => (await f.status()).consecutiveFailures > 0,
+      'a failed background pass',
+    );
+    expect((await f.status()).lastError).toMatch(/RECORD_HASH_MISMATCH/);
+    expect(endpoint.received).toHaveLength(0);
+  });
+
   it('refuses bad options with a Configuration error', () => {
     const source = new MemorySource();
     expect(() => make(source, { maxBatchRecords: 0 })).toThrow(
