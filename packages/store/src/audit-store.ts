@@ -11,7 +11,7 @@ import { type AnchorEntry, anchorLine, readAnchorFile } from './anchor-file.js';
 import { canonicalJson } from './canonical-json.js';
 import { signCheckpoint } from './checkpoint.js';
 import { configurationError, StoreError } from './errors.js';
-import { type FsLayer, fsyncDirSync, nodeFsLayer, writeFully, writeFullySync } from './fs-layer.js';
+import { type FsLayer, fsyncDirSync, nodeFsLayer, writeFullySync } from './fs-layer.js';
 import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
 import { type PruneBody, signPrune } from './prune-record.js';
 import {
@@ -637,7 +637,10 @@ export class AuditStore {
         const batch = this.#buildBatch(this.#pending.splice(0), false);
         this.#inflight = batch;
         try {
-          await writeFully(this.#fs, this.#segmentFd, batch.buf, batch.offset);
+          // A synchronous write only copies the batch into the page cache (tens of µs); a
+          // thread-pool round trip costs more than that and measured ~30% of throughput.
+          // Durability comes from the asynchronous fdatasync below.
+          writeFullySync(this.#fs, this.#segmentFd, batch.buf, batch.offset);
         } catch (error) {
           if (!batch.applied) this.#undoPartialWrite(batch, error);
           continue;

@@ -18,14 +18,6 @@ export interface FsLayer {
   fdatasyncSync(fd: number): void;
   fsyncSync(fd: number): void;
   ftruncateSync(fd: number, length: number): void;
-  /** Positional write; resolves with the number of bytes written. */
-  write(
-    fd: number,
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position: number,
-  ): Promise<number>;
   fdatasync(fd: number): Promise<void>;
   mkdirSync(path: string, options: { recursive: true; mode?: number }): void;
   renameSync(from: string, to: string): void;
@@ -42,12 +34,6 @@ export const nodeFsLayer: FsLayer = {
   fdatasyncSync: (fd) => fs.fdatasyncSync(fd),
   fsyncSync: (fd) => fs.fsyncSync(fd),
   ftruncateSync: (fd, length) => fs.ftruncateSync(fd, length),
-  write: (fd, buffer, offset, length, position) =>
-    new Promise((resolve, reject) => {
-      fs.write(fd, buffer, offset, length, position, (error, written) =>
-        error ? reject(error) : resolve(written),
-      );
-    }),
   fdatasync: (fd) =>
     new Promise((resolve, reject) => {
       fs.fdatasync(fd, (error) => (error ? reject(error) : resolve()));
@@ -71,20 +57,6 @@ export function writeFullySync(
   let done = 0;
   while (done < buffer.length) {
     const n = layer.writeSync(fd, buffer, done, buffer.length - done, position + done);
-    if (n <= 0) throw new Error('write made no progress');
-    done += n;
-  }
-}
-
-export async function writeFully(
-  layer: FsLayer,
-  fd: number,
-  buffer: Uint8Array,
-  position: number,
-): Promise<void> {
-  let done = 0;
-  while (done < buffer.length) {
-    const n = await layer.write(fd, buffer, done, buffer.length - done, position + done);
     if (n <= 0) throw new Error('write made no progress');
     done += n;
   }

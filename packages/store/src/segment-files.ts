@@ -58,7 +58,8 @@ export function scanLines(
     chunkSize?: number;
     from?: number;
     to?: number;
-    onChunk?: (bytes: number) => void;
+    /** Called after each read with the fresh bytes and their file offset. */
+    onChunk?: (bytes: number, chunk: Buffer, fileOffset: number) => void;
   } = {},
 ): ScanResult {
   const chunkSize = options.chunkSize ?? 4 * 1024 * 1024;
@@ -79,7 +80,7 @@ export function scanLines(
       const n = fs.readSync(fd, buf, carry, want, filePos);
       if (n === 0) break;
       filePos += n;
-      options.onChunk?.(n);
+      options.onChunk?.(n, buf.subarray(carry, carry + n), filePos - n);
       const filled = carry + n;
       let lineStart = 0;
       let nl = buf.indexOf(0x0a, carry);

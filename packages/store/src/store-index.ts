@@ -97,6 +97,18 @@ export class StoreIndex {
   /** Index records appended since the last call. Returns how many were added. */
   catchUp(): number {
     const segments = listSegments(this.#dir);
+    // Nothing appended since the last call (the common case for a query): no write
+    // transaction at all, only one small read to confirm the indexed tail is unchanged.
+    const last = segments[segments.length - 1];
+    if (
+      last &&
+      this.#meta('segment') === String(last.segment) &&
+      this.#meta('offset') === String(last.size) &&
+      this.#meta('first_segment') === String(segments[0]!.segment) &&
+      this.#consistent(segments)
+    ) {
+      return 0;
+    }
     let added = 0;
     const run = this.#db.transaction(() => {
       if (!this.#consistent(segments)) this.reset();

@@ -27,6 +27,12 @@ import type {
 } from './types.js';
 
 const MAX_LISTED = 200;
+/** `new Date().toISOString()` for years 0–9999. */
+const ISO_TIME_LENGTH = 24;
+/** Line endings of ordinary records, starting with the quote that closes `time`. */
+const FAST_TAILS = ['span.end', 'span.start', 'event'].map((type) =>
+  Buffer.from(`","type":"${type}"}`),
+);
 
 interface ExternalCheckpoint {
   entry: AnchorEntry;
@@ -46,7 +52,23 @@ interface ExternalCheckpoint {
 export async function verifyStore(options: VerifyOptions = {}): Promise<VerifyReport> {
   const dir = path.resolve(options.dir ?? DEFAULT_STORE_DIR);
   const trustDir = path.resolve(options.trustDir ?? DEFAULT_TRUST_DIR);
+  const first = await verifyOnce(dir, trustDir, options, true);
+  // A sealed segment whose digest did not match was read on the fast path; verify again
+  // record by record so that the report names the damaged record (tampering is the rare case).
+  if (first !== RESTART_SLOW) return first;
+  return (await verifyOnce(dir, trustDir, options, false)) as VerifyReport;
+}
+
+const RESTART_SLOW = Symbol('restart-slow');
+
+async function verifyOnce(
+  dir: string,
+  trustDir: string,
+  options: VerifyOptions,
+  fast: boolean,
+): Promise<VerifyReport | typeof RESTART_SLOW> {
   const v = new Verifier(dir);
+  v.fast = fast;
   try {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       v.add('io', 'STORE_NOT_FOUND', `no audit store at ${dir}`);
@@ -67,6 +89,7 @@ export async function verifyStore(options: VerifyOptions = {}): Promise<VerifyRe
         : path.resolve(options.anchorPath ?? path.join(trustDir, ANCHOR_FILE));
     await v.run(anchorPath, options.onProgress);
   } catch (error) {
+    if (error === RESTART_SLOW) return RESTART_SLOW;
     v.add('io', 'IO_ERROR', `reading ${dir} failed: ${(error as Error).message}`);
   }
   return v.report();
@@ -199,6 +222,8 @@ class Verifier {
       this.expectedSeq = 1;
       this.prevHash = GENESIS_HASH;
     }
+    this.origin = peekOrigin(segments[0]!.path);
+    this.loadExternal(anchor, storeLog);
     const totalBytes = segments.reduce((n, s) => n + s.size, 0);
     let doneBytes = 0;
     for (let i = 0; i < segments.length; i++) {
@@ -214,7 +239,6 @@ class Verifier {
           );
         }
       }
-      // External checkpoints are read once the origin is known (from the first header).
       this.verifySegment(seg, i === segments.length - 1, (bytes) => {
         doneBytes += bytes;
         onProgress?.({
@@ -225,7 +249,6 @@ class Verifier {
           records: this.records,
         });
       });
-      if (i === 0) this.loadExternal(anchor, storeLog, anchorPath);
       if (i + 1 < segments.length) await new Promise((r) => setImmediate(r));
     }
     this.finish(anchor, anchorPath);
@@ -235,7 +258,6 @@ class Verifier {
   loadExternal(
     anchor: ReturnType<typeof readAnchorFile>,
     storeLog: ReturnType<typeof readAnchorFile>,
-    anchorPath: string | undefined,
   ): void {
     const sources: Array<[ExternalCheckpoint['source'], ReturnType<typeof readAnchorFile>]> = [
       ['anchor', anchor],
@@ -257,32 +279,39 @@ class Verifier {
         this.external.set(entry.size, list);
       }
     }
-    void anchorPath;
-    // Records already scanned (first segment) are checked now against what was seen.
-    for (const [size, list] of this.external) {
-      const seen = this.seenHashes.get(size);
-      if (seen !== undefined) for (const e of list) e.matched = e.entry.head === seen;
-    }
-    this.seenHashes.clear();
-    this.externalLoaded = true;
   }
-
-  /** Hashes of the first segment, kept until the external checkpoints are loaded. */
-  seenHashes = new Map<number, string>();
-  externalLoaded = false;
 
   verifySegment(seg: SegmentFile, isLast: boolean, onChunk: (bytes: number) => void): void {
     let index = 0;
     let sealed = false;
     let sealReported = false;
-    let digest: Hash | undefined = createHash('sha256');
     const segment = seg.segment;
+    // Sealed segment fast path: the SHA-256 of every byte before the seal is computed in
+    // bulk as the file streams by, and ordinary span/event lines are only skimmed (see
+    // fastLine). If that digest equals the seal's, those bytes are exactly what the writer
+    // wrote, which is as strong as hashing each record: the seal's own hash is linked into
+    // the chain that the next segment and finally a signed checkpoint vouch for. If it does
+    // not, verification restarts record by record. The header, the seal and every special
+    // record always take the full path.
+    const seal = isLast || !this.fast ? undefined : sealOf(seg);
+    const bulk = seal ? createHash('sha256') : undefined;
+    let sealConfirmed = false;
+    let digest: Hash | undefined = seal ? undefined : createHash('sha256');
     const scan = scanLines(
       seg.path,
       (buf, start, end, offset) => {
         this.records += 1;
         const first = index === 0;
         index += 1;
+        if (seal) {
+          if (offset < seal.offset) {
+            if (!first && this.fastLine(buf, start, end, segment)) return;
+          } else if (offset === seal.offset) {
+            if (bulk!.digest('hex') !== seal.sha256) throw RESTART_SLOW;
+            sealConfirmed = true;
+          }
+        }
+        this.syncFast();
         if (sealed && !sealReported) {
           sealReported = true;
           this.add(
@@ -387,7 +416,8 @@ class Verifier {
             break;
           case 'segment.seal':
             sealed = true;
-            this.checkSeal(buf, env, segment, offset, index - 1, digest);
+            // On the fast path the digest was already compared (that is what made it fast).
+            this.checkSeal(buf, env, segment, offset, index - 1, digest, sealConfirmed);
             digest = undefined;
             break;
           case 'checkpoint':
@@ -404,12 +434,8 @@ class Verifier {
         }
         if (env.type !== 'checkpoint') this.lastNonCheckpointSeq = env.seq;
         else this.checkpointSeqs.add(env.seq);
-        if (this.externalLoaded) {
-          const ext = this.external.get(env.seq);
-          if (ext) for (const e of ext) e.matched = e.entry.head === computed;
-        } else {
-          this.seenHashes.set(env.seq, computed);
-        }
+        const ext = this.external.get(env.seq);
+        if (ext) for (const e of ext) e.matched = e.entry.head === computed;
         digest?.update(buf.subarray(start, end + 1));
         this.prevHash = computed;
         const chainSeq = computed !== env.hash && expected !== undefined ? expected : env.seq;
@@ -417,8 +443,18 @@ class Verifier {
         this.headSeq = chainSeq;
         this.headHash = computed;
       },
-      { onChunk },
+      {
+        onChunk: (bytes, chunk, fileOffset) => {
+          if (bulk && fileOffset < seal!.offset) {
+            const upTo = Math.min(bytes, seal!.offset - fileOffset);
+            bulk.update(upTo === chunk.length ? chunk : chunk.subarray(0, upTo));
+          }
+          onChunk(bytes);
+        },
+      },
     );
+    this.syncFast();
+    if (seal && !sealConfirmed) throw RESTART_SLOW;
     this.bytes += scan.completeBytes + scan.tornBytes;
     if (scan.tornBytes > 0) {
       if (isLast) {
@@ -446,6 +482,77 @@ class Verifier {
       );
     }
   }
+
+  /**
+   * An ordinary record (span.start, span.end, event) inside a digest-verified sealed prefix:
+   * its bytes are the writer's, so seq follows from position and the stored hash is right.
+   * Only what verify reports from such records is extracted (time order, anchor matches).
+   * Returns false for anything else, which then takes the full path.
+   */
+  fastLine(buf: Buffer, start: number, end: number, segment: number): boolean {
+    const seq = this.expectedSeq;
+    if (seq === undefined || end - start < 200 || buf[end - 2] !== 0x22) return false;
+    let tailLength = 0;
+    for (const tail of FAST_TAILS) {
+      if (buf.compare(tail, 0, tail.length, end - tail.length, end) === 0) {
+        tailLength = tail.length;
+        break;
+      }
+    }
+    if (tailLength === 0) return false;
+    const timeEnd = end - tailLength;
+    const timeStart = timeEnd - ISO_TIME_LENGTH;
+    if (buf[timeStart - 1] !== 0x22) return false;
+    const regressed = this.fastTimeSet
+      ? buf.compare(this.fastTime, 0, ISO_TIME_LENGTH, timeStart, timeEnd) < 0
+      : buf.toString('latin1', timeStart, timeEnd) < this.lastTime;
+    if (regressed) {
+      this.timeRegressions += 1;
+      if (this.timeRegressions <= 5) {
+        const time = buf.toString('latin1', timeStart, timeEnd);
+        this.add(
+          'warning',
+          'TIME_REGRESSION',
+          `segment ${segment} seq ${seq}: time ${time} is before the previous record's (clock jumped back; order comes from seq)`,
+          segment,
+          seq,
+        );
+      }
+    }
+    // Copies into reused buffers instead of strings: this runs for almost every record.
+    buf.copy(this.fastTime, 0, timeStart, timeEnd);
+    buf.copy(this.fastHash, 0, start + 9, start + 73);
+    this.fastTimeSet = true;
+    this.fastPending = true;
+    const ext = this.external.get(seq);
+    if (ext) {
+      const hash = this.fastHash.toString('latin1');
+      for (const e of ext) e.matched = e.entry.head === hash;
+    }
+    this.lastNonCheckpointSeq = seq;
+    this.expectedSeq = seq + 1;
+    this.headSeq = seq;
+    return true;
+  }
+
+  /** Bring the string state up to date after skimmed lines, before a full check. */
+  syncFast(): void {
+    if (this.fastPending) {
+      this.fastPending = false;
+      const hash = this.fastHash.toString('latin1');
+      this.prevHash = hash;
+      this.headHash = hash;
+      this.lastTime = this.fastTime.toString('latin1');
+    }
+    // The next full-path line sets lastTime; the next skimmed line compares against that.
+    this.fastTimeSet = false;
+  }
+
+  fast = true;
+  fastPending = false;
+  fastTimeSet = false;
+  readonly fastTime = Buffer.alloc(ISO_TIME_LENGTH);
+  readonly fastHash = Buffer.alloc(64);
 
   classifyMismatch(line: string, stored: string): string {
     try {
@@ -528,9 +635,10 @@ class Verifier {
     offset: number,
     recordsBefore: number,
     digest: Hash | undefined,
+    digestVerified = false,
   ): void {
     const p = this.payload(buf, env);
-    const actual = digest?.digest('hex');
+    const actual = digestVerified ? p?.sha256 : digest?.digest('hex');
     if (
       !p ||
       p.segment !== segment ||
@@ -872,6 +980,61 @@ class Verifier {
   /** size → signature of the in-chain checkpoint record that follows record `size`. */
   inChainSigs = new Map<number, string>();
   checkpointSeqs = new Set<number>();
+}
+
+/**
+ * Where a sealed segment's seal line starts and the digest it promises, read from the tail of
+ * the file; undefined when the segment does not end in an intact seal (then no fast path).
+ */
+function sealOf(seg: SegmentFile): { offset: number; sha256: string } | undefined {
+  if (seg.size < 2) return undefined;
+  const fd = fs.openSync(seg.path, 'r');
+  try {
+    const tailSize = Math.min(seg.size, 64 * 1024);
+    const tail = Buffer.allocUnsafe(tailSize);
+    fs.readSync(fd, tail, 0, tailSize, seg.size - tailSize);
+    if (tail[tailSize - 1] !== 0x0a) return undefined;
+    const lineStart = tail.lastIndexOf(0x0a, tailSize - 2) + 1;
+    if (lineStart === 0 && tailSize < seg.size) return undefined;
+    const env = parseEnvelope(tail, lineStart, tailSize - 1);
+    if (typeof env === 'string' || env.type !== 'segment.seal') return undefined;
+    const p = JSON.parse(tail.toString('utf8', env.payloadStart, env.payloadEnd)) as {
+      bytes?: unknown;
+      sha256?: unknown;
+    };
+    const offset = seg.size - tailSize + lineStart;
+    if (p.bytes !== offset || typeof p.sha256 !== 'string') return undefined;
+    return { offset, sha256: p.sha256 };
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The origin named by a segment's header (its first line), if readable. */
+function peekOrigin(file: string): string | null {
+  let origin: string | null = null;
+  let done = false;
+  scanLines(
+    file,
+    (buf, start, end) => {
+      if (done) return;
+      done = true;
+      const env = parseEnvelope(buf, start, end);
+      if (typeof env === 'string' || env.type !== 'segment.open') return;
+      try {
+        const p = JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd)) as {
+          origin?: unknown;
+        };
+        if (typeof p.origin === 'string') origin = p.origin;
+      } catch {
+        // reported by the header check
+      }
+    },
+    { to: Math.min(fs.statSync(file).size, 256 * 1024), chunkSize: 256 * 1024 },
+  );
+  return origin;
 }
 
 function parseRecordJson(line: string): { hash: string; seq: number } | undefined {

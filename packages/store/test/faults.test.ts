@@ -46,9 +46,9 @@ function loggingLayer(log: string[]): FsLayer {
       log.push(`fdatasync ${paths.get(fd) ?? fd}`);
       nodeFsLayer.fdatasyncSync(fd);
     },
-    async write(fd, b, o, l, p) {
+    writeSync(fd, b, o, l, p) {
       log.push(`write ${paths.get(fd) ?? fd}`);
-      return nodeFsLayer.write(fd, b, o, l, p);
+      return nodeFsLayer.writeSync(fd, b, o, l, p);
     },
     async fdatasync(fd) {
       log.push(`fdatasync ${paths.get(fd) ?? fd}`);
@@ -132,13 +132,13 @@ describe('row 17: disk full (ENOSPC)', () => {
     const store = t.open({
       fs: {
         ...nodeFsLayer,
-        write: async (fd, b, o, l, p) => {
+        writeSync: (fd, b, o, l, p) => {
           if (full) {
             // Half the batch reaches the file before the disk fills up.
             nodeFsLayer.writeSync(fd, b, o, Math.floor(l / 2), p);
             throw errno('ENOSPC');
           }
-          return nodeFsLayer.write(fd, b, o, l, p);
+          return nodeFsLayer.writeSync(fd, b, o, l, p);
         },
       },
     });

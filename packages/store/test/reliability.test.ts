@@ -277,6 +277,39 @@ describe('rows 9 and 10: segments deleted', () => {
     expect(r.segments).toBe(n);
   });
 
+  it('property: a byte flipped inside a sealed segment (digest fast path) names its record (60 cases)', async () => {
+    const n = await rotatedStore();
+    const rand = prng(9);
+    for (let c = 0; c < 60; c++) {
+      const k = 1 + Math.floor(rand() * (n - 1));
+      const file = segmentPath(t.dir, k);
+      const original = fs.readFileSync(file);
+      const pos = Math.floor(rand() * (original.length - 1));
+      const damaged = Buffer.from(original);
+      damaged[pos] = damaged[pos]! ^ (1 + Math.floor(rand() * 255));
+      fs.chmodSync(file, 0o644);
+      fs.writeFileSync(file, damaged);
+      const lineStart = original.lastIndexOf(0x0a, pos - 1) + 1;
+      const line = original.toString(
+        'utf8',
+        lineStart,
+        original.indexOf(0x0a, pos === lineStart - 1 ? pos + 1 : pos),
+      );
+      const seq = (
+        JSON.parse(original.toString('utf8', lineStart, original.indexOf(0x0a, lineStart))) as {
+          seq: number;
+        }
+      ).seq;
+      const r = await verify();
+      fs.writeFileSync(file, original);
+      expect(r.exitCode, `segment ${k} byte ${pos}`).toBe(1);
+      expect(r.problems[0], `segment ${k} byte ${pos}: ${line.slice(0, 60)}`).toMatchObject({
+        segment: k,
+        seq,
+      });
+    }
+  });
+
   it('row 9: a sealed middle segment deleted: exit 1 naming it', async () => {
     await rotatedStore();
     fs.rmSync(segmentPath(t.dir, 2));
@@ -441,5 +474,29 @@ describe('row 28: wall clock jumps backwards', () => {
     const r = await verify();
     expect(r.exitCode).toBe(0);
     expect(r.warnings.map((w) => w.code)).toContain('TIME_REGRESSION');
+  });
+
+  it('also inside sealed segments (verified by digest) and across a slow-path record', async () => {
+    t = tempStore();
+    let clock = Date.parse('2026-01-01T12:00:00Z');
+    const store = t.open({
+      segmentMaxBytes: 2500,
+      now: () => {
+        clock += 1000;
+        return new Date(clock);
+      },
+    });
+    for (let i = 0; i < 3; i++) await store.append(span('clock', i));
+    clock -= 3_600_000;
+    for (let i = 3; i < 30; i++) await store.append(span('clock', i));
+    await store.close();
+    const sealed = readLines(segmentPath(t.dir, 1));
+    expect(sealed.at(-1)).toContain('"type":"segment.seal"');
+    expect(sealed.some((l) => l.includes('"seq":5,'))).toBe(true);
+    const r = await verify();
+    expect(r.exitCode).toBe(0);
+    const regressions = r.warnings.filter((w) => w.code === 'TIME_REGRESSION');
+    expect(regressions).toHaveLength(1);
+    expect(regressions[0]).toMatchObject({ segment: 1, seq: 5 });
   });
 });

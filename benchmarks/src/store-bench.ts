@@ -1,0 +1,362 @@
+/**
+ * WORM store figures for `pnpm bench` (issue "WORM store to compliance grade"). Every ratio
+ * compares against a baseline measured in the same process run on the same disk:
+ *
+ * - worm_durable_spans_per_s: ~1 KB spans appended durably by 50 concurrent producers
+ *   (group commit: each promise resolves after the fdatasync that covers it).
+ * - worm_vs_limit_ratio: that rate over a bare loop that serialises, hashes, writes and
+ *   fdatasyncs the same records in the same batch sizes the store used (goal ≥ 0.5).
+ * - worm_vs_sqlite_ratio: that rate over the usual audit table (one better-sqlite3
+ *   connection, one INSERT committed per event, default durability) (goal ≥ 50).
+ * - verify_vs_sha256_ratio: verifyStore bytes/s over reading the same segment files and
+ *   SHA-256 of their bytes (goal ≥ 0.4).
+ * - query_run_ms: median run-id trail query (runRecords, index warm) on a store of
+ *   STORE_BENCH_SPANS spans, default 1,000,000 (goal ≤ 50).
+ * - durable_ack_p99_us: p99 latency of a pre-exec (span.start) record under 50 concurrent
+ *   workflows, i.e. what a fail-closed tool call waits; fdatasync_us is one bare 1 KB
+ *   append + fdatasync on the same disk for comparison (aim: within 3×).
+ */
+import { createHash, hash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type AppendEntry, AuditStore, openStoreReader, verifyStore } from '@agent-audit/store';
+
+type Figures = Record<string, number>;
+
+// better-sqlite3 is the baseline's driver; its types live in the store package, so the bench
+// loads it untyped with the few members it calls.
+interface SqliteDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): { run(...params: unknown[]): unknown };
+  close(): void;
+}
+const Database = createRequire(import.meta.url)('better-sqlite3') as new (
+  file: string,
+) => SqliteDatabase;
+
+const PRODUCERS = 50;
+
+function log(message: string): void {
+  process.stderr.write(`  store: ${message}\n`);
+}
+
+/** A span of about 1 KB of canonical JSON, shaped like an OTLP span-end body. */
+function spanEntry(run: string, i: number): AppendEntry {
+  return {
+    type: 'span.end',
+    tags: {
+      run,
+      agent: 'support-agent',
+      principal: 'user:456',
+      tool: 'search',
+      span: `${run}-${i}`,
+      status: 'ok',
+    },
+    payload: {
+      traceId: '5b8efff798038103d269b633813fc60c',
+      spanId: (i + 0x1000000).toString(16).padStart(16, '0'),
+      name: 'execute_tool search',
+      startTimeUnixNano: '1764000000000000000',
+      endTimeUnixNano: '1764000000123000000',
+      attributes: [
+        { key: 'agent.id', value: { stringValue: 'support-agent' } },
+        { key: 'workflow.run_id', value: { stringValue: run } },
+        { key: 'credential.ref', value: { stringValue: 'cred:vault/search-ro' } },
+        { key: 'input.hash', value: { stringValue: `sha256:${'a'.repeat(64)}` } },
+        { key: 'output.hash', value: { stringValue: `sha256:${'b'.repeat(64)}` } },
+        { key: 'tool.name', value: { stringValue: 'search' } },
+        { key: 'gen_ai.tool.call.id', value: { stringValue: `call_${i}` } },
+        { key: 'trigger.principal', value: { stringValue: 'user:456' } },
+        { key: 'notes', value: { stringValue: 'x'.repeat(420) } },
+      ],
+      status: { code: 1 },
+    },
+  };
+}
+
+function tempDir(label: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `agent-audit-bench-${label}-`));
+}
+
+function removeTree(dir: string): void {
+  const walk = (p: string) => {
+    try {
+      const st = fs.lstatSync(p);
+      fs.chmodSync(p, st.isDirectory() ? 0o755 : 0o644);
+      if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    } catch {
+      // gone already
+    }
+  };
+  walk(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** 50 producers append `perProducer` spans each; returns spans/s and the commit sizes seen. */
+async function wormThroughput(
+  perProducer: number,
+): Promise<{ perSecond: number; batches: number[] }> {
+  const root = tempDir('worm');
+  try {
+    const store = AuditStore.open({
+      dir: path.join(root, 'store'),
+      trustDir: path.join(root, 'trust'),
+    });
+    const batches: number[] = [];
+    let last = store.head.seq;
+    store.onAppend((head) => {
+      batches.push(head.seq - last);
+      last = head.seq;
+    });
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: PRODUCERS }, async (_, p) => {
+        for (let i = 0; i < perProducer; i++) await store.append(spanEntry(`run-${p}`, i));
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    await store.close();
+    return { perSecond: (PRODUCERS * perProducer) / seconds, batches };
+  } finally {
+    removeTree(root);
+  }
+}
+
+/**
+ * The physical limit for the same work: serialise, hash, chain, write and fdatasync the same
+ * records in the same batch sizes, with nothing else (no queue, no promises per record).
+ */
+function limitLoop(batches: number[]): number {
+  const root = tempDir('limit');
+  try {
+    const fd = fs.openSync(path.join(root, 'limit.jsonl'), 'w');
+    let prev = '0'.repeat(64);
+    let seq = 0;
+    let offset = 0;
+    let records = 0;
+    const started = performance.now();
+    for (const size of batches) {
+      let text = '';
+      for (let k = 0; k < size; k++) {
+        seq += 1;
+        const body = JSON.stringify({ prev, seq, ...spanEntry(`run-${seq % PRODUCERS}`, seq) });
+        prev = hash('sha256', body, 'hex');
+        text += `${body}\n`;
+      }
+      const buf = Buffer.from(text);
+      fs.writeSync(fd, buf, 0, buf.length, offset);
+      offset += buf.length;
+      fs.fdatasyncSync(fd);
+      records += size;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    fs.closeSync(fd);
+    return records / seconds;
+  } finally {
+    removeTree(root);
+  }
+}
+
+/** The usual audit table: one connection, one INSERT committed (and synced) per event. */
+function sqlitePerEvent(events: number): number {
+  const root = tempDir('sqlite');
+  try {
+    const db = new Database(path.join(root, 'audit.db'));
+    db.exec(
+      'CREATE TABLE audit (id INTEGER PRIMARY KEY, run_id TEXT, time TEXT, type TEXT, body TEXT)',
+    );
+    const insert = db.prepare('INSERT INTO audit (run_id, time, type, body) VALUES (?, ?, ?, ?)');
+    const started = performance.now();
+    for (let i = 0; i < events; i++) {
+      const e = spanEntry(`run-${i % PRODUCERS}`, i);
+      insert.run(e.tags?.run, new Date().toISOString(), e.type, JSON.stringify(e.payload));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    db.close();
+    return events / seconds;
+  } finally {
+    removeTree(root);
+  }
+}
+
+/** One bare 1 KB append + fdatasync, median of `n`. */
+function fdatasyncMicros(n: number): number {
+  const root = tempDir('fsync');
+  try {
+    const fd = fs.openSync(path.join(root, 'f'), 'w');
+    const buf = Buffer.from(`${JSON.stringify(spanEntry('r', 0))}\n`);
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      fs.writeSync(fd, buf, 0, buf.length, i * buf.length);
+      fs.fdatasyncSync(fd);
+      times.push((performance.now() - t0) * 1000);
+    }
+    fs.closeSync(fd);
+    return percentile(
+      times.sort((a, b) => a - b),
+      50,
+    );
+  } finally {
+    removeTree(root);
+  }
+}
+
+/** p99 wait of a pre-exec record under 50 concurrent workflows (each: start, tool, end). */
+async function durableAck(perWorkflow: number): Promise<number> {
+  const root = tempDir('ack');
+  try {
+    const store = AuditStore.open({
+      dir: path.join(root, 'store'),
+      trustDir: path.join(root, 'trust'),
+    });
+    const waits: number[] = [];
+    await Promise.all(
+      Array.from({ length: PRODUCERS }, async (_, w) => {
+        for (let i = 0; i < perWorkflow; i++) {
+          const e = spanEntry(`wf-${w}`, i);
+          const t0 = performance.now();
+          await store.append({
+            type: 'span.start',
+            tags: e.tags,
+            payload: { name: 'execute_tool search', i },
+          });
+          waits.push((performance.now() - t0) * 1000);
+          await new Promise((r) => setImmediate(r)); // the tool runs
+          await store.append(e);
+        }
+      }),
+    );
+    await store.close();
+    return percentile(
+      waits.sort((a, b) => a - b),
+      99,
+    );
+  } finally {
+    removeTree(root);
+  }
+}
+
+/** Build a store of `spans` spans (runs of 10) with big batches; returns its directory. */
+async function bigStore(root: string, spans: number): Promise<string> {
+  const dir = path.join(root, 'store');
+  const store = AuditStore.open({
+    dir,
+    trustDir: path.join(root, 'trust'),
+    checkpointEveryRecords: 10_000,
+  });
+  const batch = 2000;
+  for (let done = 0; done < spans; done += batch) {
+    const entries: AppendEntry[] = [];
+    for (let k = 0; k < batch && done + k < spans; k++) {
+      const n = done + k;
+      // Runs of 10 spans, interleaved 50 at a time as concurrent workflows would write them.
+      const run = `run-${Math.floor(n / 500) * 50 + (n % 50)}`;
+      entries.push(spanEntry(run, n));
+    }
+    await store.appendBatch(entries);
+    if (done % 200_000 === 0 && done > 0) log(`built ${done} spans`);
+  }
+  await store.close();
+  return dir;
+}
+
+/** Read the segment files and SHA-256 their bytes: the baseline for verify. */
+function sha256Files(dir: string): { bytes: number; seconds: number } {
+  const files = fs
+    .readdirSync(path.join(dir, 'segments'))
+    .filter((f) => f.endsWith('.jsonl'))
+    .map((f) => path.join(dir, 'segments', f));
+  const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+  let bytes = 0;
+  const started = performance.now();
+  for (const file of files) {
+    const fd = fs.openSync(file, 'r');
+    const hasher = createHash('sha256');
+    let pos = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      hasher.update(buf.subarray(0, n));
+      pos += n;
+    }
+    hasher.digest();
+    fs.closeSync(fd);
+    bytes += pos;
+  }
+  return { bytes, seconds: (performance.now() - started) / 1000 };
+}
+
+export async function runStoreBench(): Promise<Record<string, number>> {
+  const figures: Figures = {};
+
+  figures.fdatasync_us = Math.round(fdatasyncMicros(200));
+  log(`one 1 KB append + fdatasync: ${figures.fdatasync_us} µs`);
+
+  const worm = await wormThroughput(400);
+  const limit = limitLoop(worm.batches);
+  const sqlite = sqlitePerEvent(1500);
+  figures.worm_durable_spans_per_s = Math.round(worm.perSecond);
+  figures.worm_limit_spans_per_s = Math.round(limit);
+  figures.worm_avg_batch =
+    Math.round((worm.batches.reduce((a, b) => a + b, 0) / worm.batches.length) * 10) / 10;
+  figures.sqlite_per_event_spans_per_s = Math.round(sqlite);
+  figures.worm_vs_limit_ratio = Math.round((worm.perSecond / limit) * 100) / 100;
+  figures.worm_vs_sqlite_ratio = Math.round((worm.perSecond / sqlite) * 10) / 10;
+
+  figures.durable_ack_p99_us = Math.round(await durableAck(100));
+
+  const spans = Number.parseInt(process.env.STORE_BENCH_SPANS ?? '', 10) || 1_000_000;
+  const root = tempDir('big');
+  try {
+    const t0 = performance.now();
+    const dir = await bigStore(root, spans);
+    figures.query_store_spans = spans;
+    figures.store_build_s = Math.round((performance.now() - t0) / 100) / 10;
+    log(`built a store of ${spans} spans in ${figures.store_build_s} s`);
+
+    // Baseline and verify over the same bytes, both from the page cache (read once before).
+    sha256Files(dir);
+    const base = sha256Files(dir);
+    const v0 = performance.now();
+    const report = await verifyStore({ dir, trustDir: path.join(root, 'trust') });
+    const verifySeconds = (performance.now() - v0) / 1000;
+    if (report.exitCode !== 0)
+      throw new Error(`bench store did not verify: ${JSON.stringify(report.problems[0])}`);
+    figures.verify_bytes_per_s = Math.round(report.bytes / verifySeconds);
+    figures.sha256_bytes_per_s = Math.round(base.bytes / base.seconds);
+    figures.verify_vs_sha256_ratio =
+      Math.round((figures.verify_bytes_per_s / figures.sha256_bytes_per_s) * 100) / 100;
+
+    const reader = openStoreReader(dir);
+    const i0 = performance.now();
+    reader.runRecords('run-0'); // builds the index
+    figures.index_build_s = Math.round((performance.now() - i0) / 100) / 10;
+    const runs = Math.floor(spans / 10);
+    const times: number[] = [];
+    for (let q = 0; q < 41; q++) {
+      const run = `run-${Math.floor((q * 7919 * 13) % runs)}`;
+      const t = performance.now();
+      const records = reader.runRecords(run);
+      times.push(performance.now() - t);
+      if (records.length === 0) throw new Error(`no records for ${run}`);
+    }
+    reader.close();
+    figures.query_run_ms =
+      Math.round(
+        percentile(
+          times.sort((a, b) => a - b),
+          50,
+        ) * 100,
+      ) / 100;
+  } finally {
+    removeTree(root);
+  }
+  return figures;
+}
