@@ -8,7 +8,12 @@ import {
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
 import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AuditSpanProcessor } from './audit-span-processor.js';
 import { Forwarder } from './forwarder.js';
@@ -88,13 +93,16 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       // Every span is recorded and kept: the audit path is never behind a sampler.
       sampler: new AlwaysOnSampler(),
       spanProcessors: [processor],
-      resource: defaultResource().merge(
-        resourceFromAttributes({
-          ...config.resourceAttributes,
-          'service.name': config.serviceName,
-          'process.pid': process.pid,
-        }),
-      ),
+      // Precedence code > env > default here too: OTEL_RESOURCE_ATTRIBUTES under the options.
+      resource: defaultResource()
+        .merge(detectResources({ detectors: [envDetector] }))
+        .merge(
+          resourceFromAttributes({
+            ...config.resourceAttributes,
+            'service.name': config.serviceName,
+            'process.pid': process.pid,
+          }),
+        ),
     });
 
     if (!trace.setGlobalTracerProvider(provider)) {

@@ -65,6 +65,7 @@ describe('registerAgentAudit', () => {
 
   it('reads the environment when called, and code wins over it', async () => {
     process.env.OTEL_SERVICE_NAME = 'from-env';
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'deployment.environment=staging,service.name=ignored';
     process.env.AGENT_AUDIT_STORE_DIR = `${ts.root}/env-store`;
     try {
       const audit = registerAgentAudit({
@@ -74,12 +75,22 @@ describe('registerAgentAudit', () => {
       });
       expect(audit.config.serviceName).toBe('from-env');
       expect(audit.store.dir).toBe(`${ts.root}/env-store`);
+      const span = audit.provider.getTracer('t').startSpan('s') as unknown as {
+        resource: { attributes: Record<string, unknown> };
+        end(): void;
+      };
+      span.end();
+      expect(span.resource.attributes).toMatchObject({
+        'service.name': 'from-env',
+        'deployment.environment': 'staging',
+      });
       await audit.shutdown();
       const again = register();
       expect(again.config.serviceName).toBe('reg-test');
       expect(again.store.dir).toBe(ts.storeDir);
     } finally {
       delete process.env.OTEL_SERVICE_NAME;
+      delete process.env.OTEL_RESOURCE_ATTRIBUTES;
       delete process.env.AGENT_AUDIT_STORE_DIR;
     }
   });
