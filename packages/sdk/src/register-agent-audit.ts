@@ -155,20 +155,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
 
     let forwarder: Forwarder | undefined;
     if (config.forward) {
-      // The store's absolute path: a later chdir must not move the cursor.
-      const reader = openStoreReader(store.dir);
-      undo.push(() => reader.close());
-      const fwd = new Forwarder({
-        storeDir: store.dir,
-        source: storeForwarderSource(reader),
-        endpoint: config.otlpEndpoint,
-        headers: config.otlpHeaders,
-      });
-      forwarder = fwd;
-      const unsubscribe = store.onAppend(() => fwd.wake());
-      if (typeof unsubscribe === 'function') undo.push(unsubscribe);
-      // What an earlier process stored but never forwarded goes now.
-      fwd.wake();
+      forwarder = startForwarder(store, config, undo);
     }
 
     let shutdownPromise: Promise<void> | undefined;
@@ -221,6 +208,41 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
     for (const fn of undo.reverse()) safely(fn);
     void store.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * The forwarder is a convenience on top of the store, never a condition for auditing: if it
+ * cannot start (a damaged cursor file, say), the agent runs with the store alone and says so.
+ */
+function startForwarder(
+  store: AuditStore,
+  config: ResolvedConfig,
+  undo: Array<() => void>,
+): Forwarder | undefined {
+  let reader: ReturnType<typeof openStoreReader> | undefined;
+  try {
+    // The store's absolute path: a later chdir must not move the cursor.
+    reader = openStoreReader(store.dir);
+    const fwd = new Forwarder({
+      storeDir: store.dir,
+      source: storeForwarderSource(reader),
+      endpoint: config.otlpEndpoint,
+      headers: config.otlpHeaders,
+    });
+    const openReader = reader;
+    undo.push(() => openReader.close());
+    undo.push(store.onAppend(() => fwd.wake()));
+    // What an earlier process stored but never forwarded goes now.
+    fwd.wake();
+    return fwd;
+  } catch (err) {
+    reader?.close();
+    process.emitWarning(
+      `agent-audit: forwarding to ${config.otlpEndpoint} is off (${err instanceof Error ? err.message : String(err)}); spans are still stored, ship them later with agent-audit forward`,
+      { code: 'AGENT_AUDIT_FORWARDER' },
+    );
+    return undefined;
   }
 }
 

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   AuditRefusedError,
   MissingRunContextError,
@@ -111,6 +113,25 @@ describe('registerAgentAudit', () => {
       // The store was closed (its lock released): it can be opened again.
       const store = AuditStore.open({ dir: ts.storeDir, trustDir: ts.trustDir });
       await store.close();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('keeps auditing when the forwarder cannot start (a damaged cursor), and says so', async () => {
+    mkdirSync(join(ts.storeDir, 'forwarder'), { recursive: true });
+    writeFileSync(join(ts.storeDir, 'forwarder', 'cursor.json'), '{"version":9}');
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const audit = register({ forward: true, otlpEndpoint: 'http://127.0.0.1:59999/v1/traces' });
+      expect(audit.forwarder).toBeUndefined();
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringContaining('forwarding to http://127.0.0.1:59999/v1/traces is off'),
+        expect.objectContaining({ code: 'AGENT_AUDIT_FORWARDER' }),
+      );
+      await runWorkflow(RUN, () => traceToolCall({ toolName: 'still_audited', input: 1 }, () => 1));
+      await audit.forceFlush();
+      expect(readSegments(ts.storeDir).some((r) => r.tags.tool === 'still_audited')).toBe(true);
     } finally {
       warn.mockRestore();
     }
