@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
 import { explainCommand } from './commands/explain.js';
+import { forwardCommand } from './commands/forward.js';
 import { keygenCommand } from './commands/keygen.js';
 import { pruneCommand } from './commands/prune.js';
 import { reindexCommand } from './commands/reindex.js';
@@ -18,6 +19,7 @@ Exit codes:
                  2 cannot fully verify (unsigned tail, no anchor, …) · 3 usage or I/O error
   trail/explain/report
                  0 found · 4 no such run · 3 I/O error (no store, unreadable file, Jaeger down)
+  forward        0 everything delivered · 1 not delivered (reason printed) · 3 I/O error
   others         0 done · 3 I/O error
   usage errors   1 (verify: 3)`;
 
@@ -58,6 +60,7 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     statusCommand(ctx, setExitCode),
     reindexCommand(ctx, setExitCode),
     pruneCommand(ctx, setExitCode),
+    forwardCommand(ctx, setExitCode),
   ];
   for (const command of commands) {
     // addCommand does not copy the program's output and exit settings (command() would).
