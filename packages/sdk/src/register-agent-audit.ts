@@ -1,9 +1,10 @@
 import { setAuditHooks } from '@agent-audit/instrumentation';
 import { AuditStore, openStoreReader } from '@agent-audit/store';
-import { context, diag, propagation, trace } from '@opentelemetry/api';
+import { context, DiagConsoleLogger, diag, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   CompositePropagator,
+  diagLogLevelFromString,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
@@ -75,6 +76,10 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
   }
 
   const config = resolveConfig(options);
+  // The processor and forwarder report through `diag` (collapsed, counted): make it visible
+  // when the user asks, as the OTel SDKs do.
+  const logLevel = diagLogLevelFromString(process.env.OTEL_LOG_LEVEL);
+  if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), logLevel);
   const store = AuditStore.open({
     dir: config.storeDir,
     trustDir: config.trustDir,
