@@ -52,6 +52,7 @@ describe('run attribution across worker_threads', () => {
                   storeDir: join(root, `worker-store-${n}`),
                   trustDir: join(root, `worker-trust-${n}`),
                   task: { n },
+                  shutdown: n === 1,
                 },
               });
               const [message] = (await once(worker, 'message')) as [{ runId: string }];

@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { setAuditHooks } from '@agent-audit/instrumentation';
 import { AuditStore, openStoreReader } from '@agent-audit/store';
 import { context, DiagConsoleLogger, diag, propagation, trace } from '@opentelemetry/api';
@@ -293,13 +294,19 @@ function installExitHandlers(actions: {
   // On `exit` nothing runs afterwards: write, sync, sign a checkpoint and release the lock.
   const onExit = () => safely(actions.closeSync);
   const onUncaught = () => flush();
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // Signals reach the main thread only; a worker thread's registration relies on `exit`.
+  const signals = isMainThread;
+  if (signals) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
   process.on('exit', onExit);
   process.on('uncaughtExceptionMonitor', onUncaught);
   const remove = () => {
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
+    if (signals) {
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+    }
     process.removeListener('exit', onExit);
     process.removeListener('uncaughtExceptionMonitor', onUncaught);
   };
