@@ -57,6 +57,17 @@ describe('a run kept in two stores', () => {
     expect(byTool[0].spans).toBe(runs[0].spans);
   });
 
+  it('forward ships each store in turn (to an endpoint that is down: both report it)', async () => {
+    const r = await runCli(
+      [...both, 'forward', '--json', '--endpoint', 'http://127.0.0.1:9/v1/traces'],
+      { env },
+    );
+    expect(r.code).toBe(1);
+    const results = JSON.parse(r.stdout);
+    expect(results).toHaveLength(2);
+    for (const result of results) expect(result).toMatchObject({ ok: false, delivered: 0 });
+  });
+
   it('explain answers from both stores; verify refuses several stores at once', async () => {
     const x = JSON.parse((await runCli([...both, 'explain', 'run-x', '--json'], { env })).stdout);
     expect(x.context.agents.map((a: { agent_id: string }) => a.agent_id)).toEqual([

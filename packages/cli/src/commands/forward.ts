@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
-import { existingStore, type GlobalOptions } from '../global-options.js';
+import { existingStores, type GlobalOptions } from '../global-options.js';
 import { parseDurationMs } from '../parse-time.js';
 import { withStoreReader } from '../store-access.js';
 import { forwardFromStore, type StoreForwardResult } from '../store-forwarder.js';
@@ -93,7 +93,8 @@ export function forwardCommand(ctx: CliContext, setExitCode: (code: number) => v
     .option('--timeout <duration>', 'with --drain: give up after this long', '60s')
     .addHelpText(
       'after',
-      "\nThe cursor (<store>/forwarder/cursor.json) is shared with the agents' own forwarder: running both at once may send a batch twice, never lose one.\n" +
+      '\nWith --store given more than once, each store is forwarded in turn (--json: an array, one result per store).\n' +
+        "The cursor (<store>/forwarder/cursor.json) is shared with the agents' own forwarder: running both at once may send a batch twice, never lose one.\n" +
         'Exit: 0 everything stored is delivered (or dead-lettered as malformed) · 1 not delivered (reason printed) · 3 usage or I/O error',
     )
     .action(async (options: ForwardOptions, command: Command) => {
@@ -106,22 +107,28 @@ export function forwardCommand(ctx: CliContext, setExitCode: (code: number) => v
         );
       }
       const endpoint = resolveEndpoint(options.endpoint, ctx.env);
-      const location = existingStore(globals, ctx, 'forward');
-      // withStoreReader turns a corrupt cursor, an unwritable forwarder/ directory or a damaged
-      // record into an exit-3 error naming the store.
-      const result = await withStoreReader(location, (reader) =>
-        forwardFromStore({
-          storeDir: location.path,
-          source: reader,
-          endpoint,
-          headers: resolveHeaders(ctx.env),
-          drain: options.drain === true,
-          timeoutMs,
-        }),
-      );
-      ctx.writeOut(
-        globals.json ? `${JSON.stringify(result, null, 2)}\n` : render(result, location.shown),
-      );
-      if (!result.ok) setExitCode(EXIT_NOT_DELIVERED);
+      const results: StoreForwardResult[] = [];
+      // Each process keeps its own store (and cursor): forward them one after the other.
+      for (const location of existingStores(globals, ctx)) {
+        // withStoreReader turns a corrupt cursor, an unwritable forwarder/ directory or a
+        // damaged record into an exit-3 error naming the store.
+        const result = await withStoreReader(location, (reader) =>
+          forwardFromStore({
+            storeDir: location.path,
+            source: reader,
+            endpoint,
+            headers: resolveHeaders(ctx.env),
+            drain: options.drain === true,
+            timeoutMs,
+          }),
+        );
+        results.push(result);
+        if (!globals.json) ctx.writeOut(render(result, location.shown));
+      }
+      if (globals.json) {
+        const output = results.length === 1 ? results[0] : results;
+        ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
+      }
+      if (results.some((r) => !r.ok)) setExitCode(EXIT_NOT_DELIVERED);
     });
 }
