@@ -169,7 +169,9 @@ export function trailCommand(ctx: CliContext, _setExitCode: (code: number) => vo
         const output: TrailOutput = { run_id: runId, source, spans };
         ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
       } else {
-        ctx.writeOut(renderTrail(runId, spans, source === 'jaeger' ? 'Jaeger' : 'store'));
+        const stores = new Set(spans.map((s) => s.store)).size;
+        const label = source === 'jaeger' ? 'Jaeger' : stores > 1 ? `${stores} stores` : 'store';
+        ctx.writeOut(renderTrail(runId, spans, label));
       }
     });
 }
