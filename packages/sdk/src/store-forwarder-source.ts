@@ -1,10 +1,22 @@
 import type { StoreReader } from '@agent-audit/store';
-import type { ForwarderSource } from './forwarder.js';
+import type { ForwarderRecord, ForwarderSource } from './forwarder.js';
+
+/**
+ * A reader that can hand out payloads unparsed (proposed to the store: the forwarder then splices
+ * the stored canonical JSON into its request instead of parsing and re-printing every span).
+ */
+interface RawCapableReader extends StoreReader {
+  rawRecordsFrom?(seq: number, limit?: number): ForwarderRecord[];
+}
 
 /** Adapts the store reader to the forwarder: records in sequence order, and the head for status. */
 export function storeForwarderSource(reader: StoreReader): ForwarderSource {
+  const raw = (reader as RawCapableReader).rawRecordsFrom;
   return {
-    recordsFrom: (seq, limit) => reader.recordsFrom(seq, limit),
+    recordsFrom:
+      typeof raw === 'function'
+        ? (seq, limit) => raw.call(reader, seq, limit)
+        : (seq, limit) => reader.recordsFrom(seq, limit),
     headSeq: () => reader.head()?.seq,
   };
 }

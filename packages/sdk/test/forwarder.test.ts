@@ -303,6 +303,23 @@ describe('Forwarder', () => {
     expect(calls).toBeGreaterThan(3);
   });
 
+  it('splices stored payload text as is when the source gives it unparsed', async () => {
+    endpoint.respond(endpoint.ok());
+    const source = new MemorySource();
+    source.add(3);
+    const raw: ForwarderSource = {
+      recordsFrom: (seq, limit) =>
+        source.recordsFrom(seq, limit).map((r) => ({
+          seq: r.seq,
+          type: r.type,
+          payloadJson: JSON.stringify(r.payload),
+        })),
+    };
+    const result = await make(raw).drain();
+    expect(result).toMatchObject({ ok: true, delivered: 3, nextSeq: 3 });
+    expect(endpoint.delivered()).toEqual(source.spanIds());
+  });
+
   it('skips records that are not spans without sending an empty request', async () => {
     endpoint.respond(endpoint.ok());
     const source = new MemorySource();
