@@ -1,4 +1,4 @@
-import { createHmac, hash as oneShotHash } from 'node:crypto';
+import { createHmac, hash as oneShotHash, timingSafeEqual } from 'node:crypto';
 import { types } from 'node:util';
 
 /** A keyed-hash key. `id` is recorded next to every hash; `secret` never leaves the process. */
@@ -383,4 +383,37 @@ function messageOf(err: unknown): string {
   } catch {
     return 'unprintable error';
   }
+}
+
+/**
+ * Whether `hash` (a recorded `sha256:…` or `hmac-sha256:<key-id>:…`) is the hash of `value`.
+ * For keyed hashes the key is looked up by the id recorded in the hash, so hashes made before
+ * a key rotation still verify with the old key. Never throws; false when the key is unknown or
+ * the value cannot be hashed.
+ */
+export function hashMatches(
+  value: unknown,
+  hash: string,
+  keys: readonly HashKey[] | ((id: string) => HashKey | undefined) = [],
+): boolean {
+  try {
+    let key: HashKey | undefined;
+    if (hash.startsWith('hmac-sha256:')) {
+      const id = hash.slice('hmac-sha256:'.length, hash.lastIndexOf(':'));
+      key = typeof keys === 'function' ? keys(id) : keys.find((k) => k.id === id);
+      if (key === undefined || key.id !== id) return false;
+    } else if (!hash.startsWith('sha256:')) {
+      return false;
+    }
+    const h = hashValue(value, { key });
+    return h.ok && timingSafeEqualString(h.hash, hash);
+  } catch {
+    return false;
+  }
+}
+
+function timingSafeEqualString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }

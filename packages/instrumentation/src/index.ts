@@ -85,6 +85,7 @@ export {
   DEFAULT_HASH_MAX_DEPTH,
   DEFAULT_HASH_MAX_SIZE,
   hashCanonicalJson,
+  hashMatches,
   hashValue,
 } from './hash-value.js';
 export type {

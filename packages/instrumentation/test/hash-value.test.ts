@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, type HashResult, hashValue } from '../src/index.js';
+import { canonicalJson, type HashResult, hashMatches, hashValue } from '../src/index.js';
 import { pick, prng, shuffle } from './support/prng.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
@@ -269,6 +269,35 @@ describe('hashValue', () => {
   ])('an invalid key is reported, not thrown: %j', (key) => {
     const r = hashValue('x', { key: key as never });
     expect(r).toMatchObject({ ok: false, code: 'invalid_key' });
+  });
+});
+
+describe('hashMatches (verifying a recorded hash, across key rotation)', () => {
+  const old = { id: 'acme-2025', secret: 'o'.repeat(32) };
+  const current = { id: 'acme-2026', secret: 'n'.repeat(32) };
+  const recordedOld = (hashValue({ b: 1, a: 'x' }, { key: old }) as { hash: string }).hash;
+  const recordedNew = (hashValue({ b: 1, a: 'x' }, { key: current }) as { hash: string }).hash;
+
+  it('finds the key by the id recorded in the hash', () => {
+    expect(hashMatches({ a: 'x', b: 1 }, recordedOld, [current, old])).toBe(true);
+    expect(hashMatches({ a: 'x', b: 1 }, recordedNew, (id) => ({ 'acme-2026': current })[id])).toBe(
+      true,
+    );
+    expect(
+      hashMatches({ a: 'x', b: 1 }, (hashValue({ a: 'x', b: 1 }) as { hash: string }).hash),
+    ).toBe(true);
+  });
+
+  it('is false for another value, an unknown key id, a forged id or a malformed hash', () => {
+    expect(hashMatches({ a: 'y', b: 1 }, recordedOld, [old])).toBe(false);
+    expect(hashMatches({ a: 'x', b: 1 }, recordedOld, [current])).toBe(false);
+    expect(
+      hashMatches({ a: 'x', b: 1 }, recordedOld.replace('acme-2025', 'acme-2026'), [old, current]),
+    ).toBe(false);
+    expect(hashMatches({ a: 'x', b: 1 }, 'md5:abc')).toBe(false);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.c = cyclic;
+    expect(hashMatches(cyclic, recordedOld, [old])).toBe(false);
   });
 });
 
