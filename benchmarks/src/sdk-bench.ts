@@ -292,8 +292,10 @@ async function slowCollectorBench(input: Record<string, unknown>): Promise<Recor
   // The median of per-round ratios: a p99 on a shared 2-core machine is mostly other tenants'
   // noise, which pairs of adjacent phases share.
   return {
-    tool_call_p99_ratio_slow_collector: Number(median(ratios).toFixed(3)),
-    tool_call_p99_healthy_collector_us: Number(median(p99s.healthy).toFixed(1)),
-    tool_call_p99_black_hole_collector_us: Number(median(p99s.blackHole).toFixed(1)),
+    // Prefixed: otlp-bench.ts reports the issue's tool_call_p99_ratio_slow_collector through the
+    // full registration against a real Jaeger; this is the forwarder alone on loopback servers.
+    sdk_forwarder_p99_ratio_black_hole: Number(median(ratios).toFixed(3)),
+    sdk_forwarder_p99_healthy_us: Number(median(p99s.healthy).toFixed(1)),
+    sdk_forwarder_p99_black_hole_us: Number(median(p99s.blackHole).toFixed(1)),
   };
 }

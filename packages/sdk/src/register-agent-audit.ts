@@ -55,6 +55,7 @@ type GlobalWithRegistration = typeof globalThis & {
 };
 
 const FORCE_FLUSH_FORWARD_MILLIS = 5_000;
+const IN_PROCESS_BATCH_RECORDS = 128;
 const SHUTDOWN_FORWARD_MILLIS = 2_000;
 // A signal must still end the process if shutdown hangs (e.g. a disk that stopped answering).
 const SIGNAL_SHUTDOWN_MILLIS = 5_000;
@@ -235,6 +236,10 @@ function startForwarder(
       source: storeForwarderSource(reader),
       endpoint: config.otlpEndpoint,
       headers: config.otlpHeaders,
+      // Reading a record from the store costs tens of µs of this (the agent's) main thread, in one
+      // synchronous block per batch: 128 keeps a catch-up batch to a few ms of tool-call stall;
+      // `agent-audit forward` keeps the larger default.
+      maxBatchRecords: IN_PROCESS_BATCH_RECORDS,
     });
     const openReader = reader;
     undo.push(() => openReader.close());
