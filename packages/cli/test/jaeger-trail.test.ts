@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../src/cli-error.js';
 import { fetchJaegerTrail } from '../src/jaeger-trail.js';
@@ -11,6 +14,7 @@ import { runCli } from './support/run-cli.js';
 // must reconstruct the same timeline from Jaeger's query API as trail does from the store.
 describe('fetchJaegerTrail against a real Jaeger', () => {
   let jaeger: JaegerProcess;
+  const tmp = mkdtempSync(join(tmpdir(), 'cli-jaeger-report-'));
   const runId = `run-jaeger-${process.pid}`;
   const t0 = Date.now() - 60_000;
   const { ended } = demoRun(runId, t0);
@@ -29,6 +33,7 @@ describe('fetchJaegerTrail against a real Jaeger', () => {
 
   afterAll(async () => {
     await jaeger?.stop();
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('finds every span of the run across both services, same fields as the store', async () => {
@@ -102,6 +107,24 @@ describe('fetchJaegerTrail against a real Jaeger', () => {
     const missing = await runCli(['trail', 'no-such-run', '--jaeger', jaeger.queryUrl]);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toMatch(/no run with workflow\.run_id=no-such-run in Jaeger/);
+  });
+
+  it('explain and report read the run from Jaeger too', async () => {
+    const x = await runCli(['explain', runId, '--jaeger', jaeger.queryUrl, '--json']);
+    expect(x.code).toBe(0);
+    const explanation = JSON.parse(x.stdout);
+    expect(explanation.trigger.principal).toBe('user:456');
+    expect(explanation.approvals.map((a: { decision: string }) => a.decision)).toEqual([
+      'requested',
+      'approved',
+    ]);
+    expect(explanation.side_effects[0].object_id).toBe('ticket/991');
+    const file = join(tmp, 'jaeger-report.html');
+    const r = await runCli(['report', runId, '--jaeger', jaeger.queryUrl, '--html', file]);
+    expect(r.code).toBe(0);
+    const html = readFileSync(file, 'utf8');
+    expect(html).toContain('from Jaeger.');
+    expect(html).toContain('sub-agent[5151]');
   });
 
   it('the bin exits 3 naming the URL when Jaeger is down', async () => {

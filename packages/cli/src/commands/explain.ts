@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { formatDuration, formatTable, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { loadRunFromStore } from '../load-run.js';
+import { loadRun, type RunSourceOptions } from '../load-run.js';
 import { explainRun, type RunExplanation } from '../run-explanation.js';
 
 const dash = (value: string | number | null | undefined): string =>
@@ -194,13 +194,18 @@ export function explainCommand(ctx: CliContext, _setExitCode: (code: number) => 
       'answer the six audit questions for a run: trigger, context, actions, checks, approvals, side effects',
     )
     .argument('<run-id>', 'the workflow.run_id of the run')
+    .option(
+      '--jaeger <url>',
+      "read the run from Jaeger's query API (e.g. http://localhost:16686) instead of the store",
+    )
+    .option('--lookback <duration>', 'with --jaeger: how far back to search', '7d')
     .addHelpText(
       'after',
       '\nWith --json: an object with the keys run_id, trigger, context, actions, checks, approvals, side_effects.\nExit: 0 found · 4 no such run · 3 I/O error',
     )
-    .action(async (runId: string, _options: unknown, command: Command) => {
+    .action(async (runId: string, options: RunSourceOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const explanation = explainRun(runId, await loadRunFromStore(runId, globals, ctx));
+      const explanation = explainRun(runId, await loadRun(runId, options, globals, ctx));
       ctx.writeOut(
         globals.json ? `${JSON.stringify(explanation, null, 2)}\n` : renderExplanation(explanation),
       );

@@ -5,10 +5,10 @@ import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO } from '../cli-error.js';
 import type { GlobalOptions } from '../global-options.js';
 import { renderHtmlReport } from '../html-report.js';
-import { loadRunFromStore } from '../load-run.js';
+import { loadRun, type RunSourceOptions } from '../load-run.js';
 import { explainRun } from '../run-explanation.js';
 
-interface ReportOptions {
+interface ReportOptions extends RunSourceOptions {
   html: string;
 }
 
@@ -26,11 +26,16 @@ export function reportCommand(ctx: CliContext, _setExitCode: (code: number) => v
       "write a self-contained HTML page with a run's six answers and timeline, for a reviewer without Jaeger",
     )
     .argument('<run-id>', 'the workflow.run_id of the run')
+    .option(
+      '--jaeger <url>',
+      "read the run from Jaeger's query API (e.g. http://localhost:16686) instead of the store",
+    )
+    .option('--lookback <duration>', 'with --jaeger: how far back to search', '7d')
     .requiredOption('--html <file>', 'the HTML file to write (replaced if it exists)')
     .addHelpText('after', '\nExit: 0 written · 4 no such run · 3 I/O error')
     .action(async (runId: string, options: ReportOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const spans = await loadRunFromStore(runId, globals, ctx);
+      const spans = await loadRun(runId, options, globals, ctx);
       const html = renderHtmlReport(explainRun(runId, spans), spans, ctx.now());
       const file = isAbsolute(options.html) ? options.html : resolve(ctx.cwd, options.html);
       // Write beside and rename, so a reader never opens a half-written report.

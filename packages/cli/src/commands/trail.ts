@@ -1,17 +1,9 @@
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { CliError, EXIT_NO_SUCH_RUN, EXIT_USAGE } from '../cli-error.js';
 import { formatDuration, formatTable, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { fetchJaegerTrail } from '../jaeger-trail.js';
-import { loadRunFromStore } from '../load-run.js';
-import { parseDurationMs } from '../parse-time.js';
-import { orderTimeline, type TrailSpan } from '../trail-span.js';
-
-interface TrailOptions {
-  jaeger?: string;
-  lookback: string;
-}
+import { loadRun, type RunSourceOptions } from '../load-run.js';
+import type { TrailSpan } from '../trail-span.js';
 
 /** `trail --json` output. */
 export interface TrailOutput {
@@ -138,33 +130,10 @@ export function trailCommand(ctx: CliContext, _setExitCode: (code: number) => vo
       "read the run from Jaeger's query API (e.g. http://localhost:16686) instead of the store",
     )
     .option('--lookback <duration>', 'with --jaeger: how far back to search', '7d')
-    .action(async (runId: string, options: TrailOptions, command: Command) => {
+    .action(async (runId: string, options: RunSourceOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      let spans: TrailSpan[];
-      let source: 'store' | 'jaeger';
-      if (options.jaeger !== undefined) {
-        const lookbackMs = parseDurationMs(options.lookback);
-        if (lookbackMs === undefined) {
-          throw new CliError(
-            `invalid --lookback value "${options.lookback}": expected a duration such as 7d, 12h or 30m`,
-            EXIT_USAGE,
-          );
-        }
-        source = 'jaeger';
-        spans = orderTimeline(
-          await fetchJaegerTrail({ baseUrl: options.jaeger, runId, lookbackMs, now: ctx.now() }),
-        );
-        if (spans.length === 0) {
-          throw new CliError(
-            `no run with workflow.run_id=${runId} in Jaeger at ${options.jaeger} within --lookback ${options.lookback} — ` +
-              'widen --lookback, or read it from the audit store (drop --jaeger)',
-            EXIT_NO_SUCH_RUN,
-          );
-        }
-      } else {
-        source = 'store';
-        spans = await loadRunFromStore(runId, globals, ctx);
-      }
+      const source = options.jaeger !== undefined ? 'jaeger' : 'store';
+      const spans = await loadRun(runId, options, globals, ctx);
       if (globals.json) {
         const output: TrailOutput = { run_id: runId, source, spans };
         ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
