@@ -12,6 +12,7 @@ import {
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
   getRunContext,
+  looksLikeSecret,
 } from '@agent-audit/instrumentation';
 import { type Span as ApiSpan, type Context, diag } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -30,6 +31,11 @@ export const MANDATORY_ATTRIBUTES: readonly string[] = [
 
 /** The `audit.violation` code this processor adds when a mandatory attribute is missing. */
 export const VIOLATION_MISSING_MANDATORY = 'missing_mandatory_attribute';
+/** The code (shared with the instrumentation) for a `credential.ref` that is really a secret. */
+export const VIOLATION_CREDENTIAL_REF_SECRET = 'credential_ref_looks_like_secret';
+/** What replaces a refused `credential.ref`; it never counts as a reference. */
+const REFUSED_CREDENTIAL_REF = '[REDACTED:credential_ref]';
+const CREDENTIAL_CHECK_CACHE_MAX = 1024;
 
 type AuditKind = 'workflow' | 'tool';
 
@@ -83,6 +89,8 @@ export class AuditSpanProcessor implements SpanProcessor {
   private readonly warnings = new CollapsedWarnings(this.logger);
   private readonly pending = new Set<Promise<unknown>>();
   private readonly gates = new Map<string, Promise<void>>();
+  // Credential references repeat on every span of a run: check each distinct value once.
+  private readonly credentialChecks = new Map<string, boolean>();
   private readonly stats = {
     startRecords: 0,
     endRecords: 0,
@@ -132,6 +140,7 @@ export class AuditSpanProcessor implements SpanProcessor {
       const kind = auditKind(span);
       if (kind === undefined) return;
       // The intent record is written now, so what it holds must be clean now.
+      this.refuseSecretCredentialRef(span);
       if (this.redactor) this.stats.redactions += this.redactor.redactSpan(span);
       const durable = this.write({
         type: 'span.start',
@@ -161,8 +170,13 @@ export class AuditSpanProcessor implements SpanProcessor {
 
   onEnding(span: Span): void {
     try {
+      this.refuseSecretCredentialRef(span);
       if (auditKind(span) !== undefined) {
-        const missing = MANDATORY_ATTRIBUTES.filter((name) => !hasValue(span.attributes[name]));
+        const missing = MANDATORY_ATTRIBUTES.filter(
+          (name) =>
+            !hasValue(span.attributes[name]) ||
+            (name === ATTR_CREDENTIAL_REF && span.attributes[name] === REFUSED_CREDENTIAL_REF),
+        );
         if (missing.length > 0) {
           span.setAttribute(
             ATTR_AUDIT_VIOLATION,
@@ -273,6 +287,31 @@ export class AuditSpanProcessor implements SpanProcessor {
       },
     );
     return durable;
+  }
+
+  /**
+   * A `credential.ref` that is a secret (a key, a token) is replaced and marked, never recorded:
+   * whoever set it (a library, user code), the reference must not be the credential.
+   */
+  private refuseSecretCredentialRef(span: Span): void {
+    const value = span.attributes[ATTR_CREDENTIAL_REF];
+    if (typeof value !== 'string' || value === REFUSED_CREDENTIAL_REF) return;
+    let secret = this.credentialChecks.get(value);
+    if (secret === undefined) {
+      secret = looksLikeSecret(value);
+      if (this.credentialChecks.size >= CREDENTIAL_CHECK_CACHE_MAX) this.credentialChecks.clear();
+      this.credentialChecks.set(value, secret);
+    }
+    if (!secret) return;
+    span.setAttribute(ATTR_CREDENTIAL_REF, REFUSED_CREDENTIAL_REF);
+    span.setAttribute(
+      ATTR_AUDIT_VIOLATION,
+      withCode(span.attributes[ATTR_AUDIT_VIOLATION], VIOLATION_CREDENTIAL_REF_SECRET),
+    );
+    this.warnings.warn(
+      'credential-ref-secret',
+      `span "${span.name}" had a ${ATTR_CREDENTIAL_REF} that looks like a secret; replaced and marked ${ATTR_AUDIT_VIOLATION}`,
+    );
   }
 
   private internalError(where: string, err: unknown): void {

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AuditRefusedError,
   getRunContext,
+  looksLikeSecret,
   runWorkflow,
   setAuditHooks,
   traceToolCall,
@@ -271,6 +273,39 @@ describe('AuditSpanProcessor with a real store', () => {
     expect(attrs['trigger.principal']).toBe('user:ann@example.com');
     expect(attrs['input.hash']).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(end.tags.status).toBe('error');
+  });
+
+  it('refuses a credential.ref that is really a secret, whoever set it', async () => {
+    // A high-entropy token with no known prefix (mixed case and digits, as real tokens are).
+    let token = '';
+    while (!looksLikeSecret(token)) {
+      token = randomBytes(30).toString('base64url').replace(/[-_]/g, '');
+    }
+    const tracer = trace.getTracer('user-code');
+    await runWorkflow(RUN, async () => {
+      tracer
+        .startSpan('db call', { attributes: { 'credential.ref': `ghp_${'a1B2c3'.repeat(6)}` } })
+        .end();
+      await traceToolCall({ toolName: 'leaky', input: 1 }, ({ span }) => {
+        span.setAttribute('credential.ref', token);
+      });
+    });
+    await processor.forceFlush();
+    const bytes = readSegments(ts.storeDir)
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    expect(bytes).not.toContain(token);
+    expect(bytes).not.toContain('a1B2c3a1B2c3');
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    for (const name of ['db call', 'execute_tool leaky']) {
+      const attrs = attrsOf(spanOf(ends.find((r) => spanOf(r).name === name)!));
+      expect(attrs['credential.ref']).toBe('[REDACTED:credential_ref]');
+      expect(attrs['audit.violation']).toEqual(
+        expect.arrayContaining(['credential_ref_looks_like_secret']),
+      );
+    }
+    const tool = attrsOf(spanOf(ends.find((r) => spanOf(r).name === 'execute_tool leaky')!));
+    expect(tool['audit.missing']).toEqual(['credential.ref']);
   });
 
   it('attributes each of many interleaved runs only to itself', async () => {
