@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { CliError, EXIT_IO } from './cli-error.js';
 
 /**
  * The forwarder's persisted cursor, `<store>/forwarder/cursor.json`, version 1. The SDK's
@@ -54,8 +55,9 @@ export async function readCursor(storeDir: string): Promise<ForwarderCursorFile>
     parsed = {};
   }
   if (parsed.version !== 1 || !Number.isSafeInteger(parsed.nextSeq) || (parsed.nextSeq ?? -1) < 0) {
-    throw new Error(
+    throw new CliError(
       `forwarder cursor ${file} is not a version 1 cursor; move it aside to forward everything again`,
+      EXIT_IO,
     );
   }
   return { ...emptyCursor(), ...parsed } as ForwarderCursorFile;

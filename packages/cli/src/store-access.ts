@@ -4,20 +4,20 @@ import type { Location } from './global-options.js';
 
 export type StoreReader = Awaited<ReturnType<typeof openStoreReader>>;
 
-/** A store failure as a message that names the store and keeps the store's stable code. */
-export function storeFailure(error: unknown, location: Location): CliError {
+/**
+ * A store or file-system failure as a message that names the store (and keeps the store's
+ * stable code). Anything else is a bug and is returned unchanged, to be reported with its stack.
+ */
+export function storeFailure(error: unknown, location: Location): unknown {
   if (error instanceof CliError) return error;
   if (error instanceof StoreError) {
     return new CliError(`${location.shown}: ${error.message} [${error.code}]`, EXIT_IO);
   }
-  const err = error as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+  const err = error as NodeJS.ErrnoException | null;
+  if (err instanceof Error && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
     return new CliError(`${location.shown}: ${err.message}`, EXIT_IO);
   }
-  return new CliError(
-    `${location.shown}: ${error instanceof Error ? error.message : String(error)}`,
-    EXIT_IO,
-  );
+  return error;
 }
 
 /** Opens the store for reading, runs `fn`, closes the reader; store errors become CliErrors. */

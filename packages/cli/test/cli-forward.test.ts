@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -183,6 +183,18 @@ describe('agent-audit forward', () => {
     } finally {
       await collector.close();
     }
+  });
+
+  it('refuses a corrupt cursor instead of starting over (exit 3, names the file)', async () => {
+    const { dir, env } = await freshStore();
+    mkdirSync(join(dir, 'forwarder'), { recursive: true });
+    writeFileSync(join(dir, 'forwarder', 'cursor.json'), '{"version":1,"nextSeq":-4}');
+    const r = await runCli(['forward', '--endpoint', 'http://127.0.0.1:9/v1/traces'], { env });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /forwarder cursor .*cursor\.json is not a version 1 cursor; move it aside/,
+    );
   });
 
   it('rejects a bad --endpoint and --timeout', async () => {
