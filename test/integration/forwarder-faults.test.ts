@@ -9,6 +9,7 @@ import {
   type FakeReply,
   startFakeCollector,
 } from '../support/fake-collector.js';
+import { startAgentLoop } from './fixtures/agent-process.js';
 import { storedSpanEnds } from './fixtures/store-spans.js';
 
 // issue 4, RELIABILITY rows 21 and 22, through the real registration, store and forwarder, with
@@ -104,6 +105,28 @@ describe('forwarder against a misbehaving collector', () => {
     expect([...accepted].filter((id) => rejected.has(id))).toEqual([]);
     const cursor = readForwarderCursor(storeDir);
     expect(cursor).toMatchObject({ deadLetterBatches: 1, deadLetterSpans: rejected.size });
+  });
+
+  it('a request hanging on a black hole does not keep a finished agent process alive', async () => {
+    fake = await startFakeCollector({ fallback: { blackHole: true } });
+    const agent = startAgentLoop('natural', 20, {
+      OTEL_SERVICE_NAME: 'natural-exit-agent',
+      AGENT_AUDIT_STORE_DIR: storeDir,
+      AGENT_AUDIT_TRUST_DIR: join(root, 'trust'),
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: fake.tracesUrl,
+    });
+    await fake.waitForRequests(1);
+    const exit = await agent.exited;
+    const exitedAt = Date.now();
+    expect(exit.code, agent.output()).toBe(0);
+    // The process ended while its request was still unanswered, well before the forwarder's
+    // 10 s request timeout would have released a socket that held the event loop (the bound
+    // compares with that timeout, not with how fast this machine is).
+    expect(exitedAt - fake.requests[0]!.receivedAt).toBeLessThan(9_000);
+    expect(fake.requests.every((r) => r.answeredStatus === undefined)).toBe(true);
+    // And nothing was lost: every ended span is in the store, for the next start or a drain.
+    const stored = storedSpanEnds(storeDir);
+    expect(agent.ended().filter((id) => !stored.has(id))).toEqual([]);
   });
 
   it('a black-hole collector never holds up tool calls; one request in flight; replay after it', async () => {

@@ -11,6 +11,7 @@ import {
   writeFileAtomic,
 } from './forwarder-state.js';
 import { resolveOtlpHeaders, resolveTracesEndpoint } from './otlp-endpoint.js';
+import { type PostResult, postOtlpJson } from './otlp-http-post.js';
 
 /** One stored record as the forwarder needs it (a subset of the store's record). */
 export interface ForwarderRecord {
@@ -103,6 +104,7 @@ export class Forwarder {
   private readonly storeDir: string;
   private readonly source: ForwarderSource;
   readonly endpoint: string;
+  private readonly url: URL;
   private readonly headers: Record<string, string>;
   private readonly maxBatchRecords: number;
   private readonly maxBatchBytes: number;
@@ -134,6 +136,7 @@ export class Forwarder {
     }
     this.source = options.source;
     this.endpoint = resolveTracesEndpoint(options.endpoint);
+    this.url = new URL(this.endpoint);
     this.headers = { ...resolveOtlpHeaders(), ...options.headers };
     this.maxBatchRecords = positiveInt('maxBatchRecords', options.maxBatchRecords, 512);
     this.maxBatchBytes = positiveInt('maxBatchBytes', options.maxBatchBytes, 4 * 1024 * 1024);
@@ -309,14 +312,14 @@ export class Forwarder {
 
     this.state = 'sending';
     const body = `{"resourceSpans":[${parts.join(',')}]}`;
-    let response: Response;
+    let response: PostResult;
     try {
       response = await this.post(body);
     } catch (err) {
       return this.failure(`request to ${this.endpoint} failed: ${errorMessage(err)}`);
     }
-    const text = await response.text().catch(() => '');
-    if (response.ok) {
+    const text = response.body;
+    if (response.status >= 200 && response.status < 300) {
       this.consecutiveFailures = 0;
       this.batchLimit = this.maxBatchRecords;
       const rejected = partialRejections(text);
@@ -340,25 +343,17 @@ export class Forwarder {
     // 429, 5xx, and any other 4xx (a wrong URL or credentials is a configuration problem to
     // fix, not a reason to throw evidence away): keep the cursor and retry later.
     const retryAfter = RETRYABLE_STATUS.has(response.status) || response.status >= 500;
-    return this.failure(
-      reason,
-      retryAfter ? parseRetryAfter(response.headers.get('retry-after')) : undefined,
-    );
+    return this.failure(reason, retryAfter ? parseRetryAfter(response.retryAfter) : undefined);
   }
 
-  private async post(body: string): Promise<Response> {
+  private post(body: string): Promise<PostResult> {
     const signal = AbortSignal.any([
       this.abort.signal,
       AbortSignal.timeout(this.requestTimeoutMillis),
     ]);
     // The forwarder's own HTTP must not become spans that feed the store that feeds it.
     return context.with(suppressTracing(context.active()), () =>
-      fetch(this.endpoint, {
-        method: 'POST',
-        headers: { ...this.headers, 'content-type': 'application/json' },
-        body,
-        signal,
-      }),
+      postOtlpJson(this.url, body, this.headers, signal),
     );
   }
 
