@@ -163,6 +163,28 @@ class WalkFailure extends Error {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must be escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
+/**
+ * Sorts by UTF-16 code units (what `<` on strings compares, and RFC 8785 section 3.2.3 asks
+ * for). Tool arguments have a few dozen keys at most, where an insertion sort beats the
+ * engine's general sort; larger objects use the engine's.
+ */
+function sortKeys(keys: string[]): void {
+  const n = keys.length;
+  if (n > 64) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
 function quote(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
@@ -309,7 +331,7 @@ class Emitter {
       }
       const keys = Object.keys(o);
       this.reserve(keys.length * 4);
-      keys.sort();
+      sortKeys(keys);
       this.push(o, keys, o, childDepth, prefix);
       return true;
     } catch (err) {
