@@ -1,5 +1,7 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   AuditRefusedError,
@@ -9,6 +11,7 @@ import {
 } from '@agent-audit/instrumentation';
 import { AuditStore } from '@agent-audit/store';
 import { context, propagation, trace } from '@opentelemetry/api';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getAgentAudit, registerAgentAudit } from '../src/register-agent-audit.js';
@@ -63,6 +66,37 @@ describe('registerAgentAudit', () => {
       ends[0]!.payload as { resourceSpans: { resource: { attributes: { key: string }[] } }[] }
     ).resourceSpans[0]!.resource.attributes.map((a) => a.key);
     expect(resource).toEqual(expect.arrayContaining(['service.name', 'process.pid']));
+  });
+
+  it('enables the given instrumentations: outgoing fetch inside a run is a stamped span carrying the run', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    try {
+      const audit = register({ instrumentations: [new UndiciInstrumentation()] });
+      const runId = await runWorkflow(RUN, async (run) => {
+        await traceToolCall({ toolName: 'notify', input: 1 }, async () => {
+          const res = await fetch(url, { method: 'POST', body: '{}' });
+          await res.arrayBuffer();
+        });
+        return run.runId;
+      });
+      await audit.forceFlush();
+      expect(decodeURIComponent(String(seen[0]?.baggage))).toContain(`workflow.run_id=${runId}`);
+      const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+      const client = ends.find((r) => spanOf(r).name === 'POST')!;
+      expect(client.tags).toMatchObject({ run: runId, agent: 'reg-agent', principal: 'user:1' });
+      const tool = ends.find((r) => r.tags.tool === 'notify')!;
+      expect(client.tags.parent).toBe(tool.tags.span);
+    } finally {
+      server.close();
+    }
   });
 
   it('reads the environment when called, and code wins over it', async () => {
