@@ -75,6 +75,12 @@ export interface ApprovalReceipt {
   /** The approved arguments, in process only: call the tool with exactly these. */
   readonly approvedInput: unknown;
   readonly note?: string | undefined;
+  /**
+   * `hmac-sha256:<key-id>:<hex>` over the receipt's decision fields, made with the hooks' hash
+   * key. With it a receipt survives serialization (an approval given in another process);
+   * without a key only receipts issued by `recordApproval` in this process are accepted.
+   */
+  readonly proof?: string | undefined;
 }
 
 export const DECISION_OUTCOMES: readonly DecisionOutcome[] = ['allow', 'stop', 'approval_required'];

@@ -17,6 +17,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { canonicalJson, hashCanonicalJson } from './hash-value.js';
+import { markIssued, proveReceipt } from './internal/approval-proof.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { checkString, endSpan, log, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
@@ -94,7 +95,7 @@ export function recordApproval(
     (inputHash === proposedHash ? [] : changedFields(request.input, approvedInput));
   const time = (options.time ?? new Date()).toISOString();
 
-  const receipt: ApprovalReceipt = Object.freeze({
+  const unsigned: ApprovalReceipt = {
     approvalId: request.approvalId,
     runId: request.runId ?? run?.runId,
     toolName: request.toolName,
@@ -108,7 +109,17 @@ export function recordApproval(
     edits: Object.freeze([...edits]),
     approvedInput,
     note: options.note,
-  });
+  };
+  let proof: string | undefined;
+  try {
+    proof = proveReceipt(unsigned, getAuditHooks(), run);
+  } catch (err) {
+    log.error('recordApproval: signing the receipt failed', err);
+  }
+  const receipt: ApprovalReceipt = Object.freeze(
+    proof === undefined ? unsigned : { ...unsigned, proof },
+  );
+  markIssued(receipt);
 
   try {
     const attrs: Attributes = run === undefined ? {} : runAttributes(run);

@@ -38,6 +38,7 @@ import {
   PolicyStopError,
 } from './errors.js';
 import { canonicalJson, hashCanonicalJson } from './hash-value.js';
+import { receiptProofProblem } from './internal/approval-proof.js';
 import { randomId } from './internal/ids.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { checkString, endSpan, errorType, log, markError, put } from './internal/span-utils.js';
@@ -330,7 +331,9 @@ async function decide(options: TraceToolCallOptions, p: Prepared): Promise<Verdi
 
   let approval = options.approval;
   if (approval !== undefined) {
-    const problem = approvalProblem(approval, options.toolName, p.inputHash, run);
+    const problem =
+      approvalProblem(approval, options.toolName, p.inputHash, run) ??
+      receiptProofProblem(approval, p.hooks, run);
     if (problem !== undefined) {
       note(
         RUN_EVENT_APPROVAL_INVALID,

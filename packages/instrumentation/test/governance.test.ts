@@ -324,6 +324,64 @@ describe('approval chain: approval_required → approved → allow → result', 
     expect(invalid?.attributes?.['decision.reason']).toMatch(/input\.hash mismatch/);
   });
 
+  it('a receipt the agent assembled or altered itself is not an approval', async () => {
+    await runWorkflow(run, async () => {
+      const request = await traceToolCall(
+        { toolName: 'refund', input: { amount: 300 }, policy: refundPolicy },
+        () => 0,
+      )
+        .then(() => undefined)
+        .catch((e: ApprovalRequiredError) => e.request);
+      const genuine = recordApproval(request!, { approver: 'user:jane', decision: 'rejected' });
+      const forged = { ...genuine, decision: 'approved' as const };
+      let ran = false;
+      await expect(
+        traceToolCall(
+          { toolName: 'refund', input: { amount: 300 }, policy: refundPolicy, approval: forged },
+          () => {
+            ran = true;
+          },
+        ),
+      ).rejects.toBeInstanceOf(ApprovalRequiredError);
+      expect(ran).toBe(false);
+    });
+    const refunds = otel.spans().filter((s) => s.name === 'execute_tool refund');
+    const invalid = refunds[1]!.events.find((e) => e.name === 'approval.invalid');
+    expect(invalid?.attributes?.['decision.reason']).toMatch(/not issued by recordApproval/);
+  });
+
+  it('with a hash key, a receipt survives serialization (approval in another process) but not alteration', async () => {
+    setAuditHooks({ hashKey: { id: 'acme-1', secret: 'q'.repeat(32) } });
+    await runWorkflow(run, async () => {
+      const request = await traceToolCall(
+        { toolName: 'refund', input: { amount: 300 }, policy: refundPolicy },
+        () => 0,
+      )
+        .then(() => undefined)
+        .catch((e: ApprovalRequiredError) => e.request);
+      const receipt = recordApproval(request!, { approver: 'user:jane', decision: 'approved' });
+      expect(receipt.proof).toMatch(/^hmac-sha256:acme-1:[0-9a-f]{64}$/);
+      const shipped = JSON.parse(JSON.stringify(receipt));
+      const ok = await traceToolCall(
+        { toolName: 'refund', input: { amount: 300 }, policy: refundPolicy, approval: shipped },
+        () => 'refunded',
+      );
+      expect(ok).toBe('refunded');
+      const altered = { ...shipped, approver: 'user:mallory' };
+      await expect(
+        traceToolCall(
+          { toolName: 'refund', input: { amount: 300 }, policy: refundPolicy, approval: altered },
+          () => 1,
+        ),
+      ).rejects.toBeInstanceOf(ApprovalRequiredError);
+    });
+    const refunds = otel.spans().filter((s) => s.name === 'execute_tool refund');
+    expect(refunds[1]!.attributes['authorization.method']).toBe('human_approval');
+    const invalid = refunds[2]!.events.find((e) => e.name === 'approval.invalid');
+    expect(invalid?.attributes?.['decision.reason']).toMatch(/does not verify/);
+    expect(JSON.stringify(otel.spans().map((s) => s.attributes))).not.toContain('q'.repeat(32));
+  });
+
   it('a rejection stops the call', async () => {
     await runWorkflow(run, async () => {
       const request = await traceToolCall(
