@@ -55,7 +55,7 @@ export function trustFile(ctx: CliContext, name: string): Location | undefined {
 }
 
 /**
- * The one store a command works on (verify, status, prune, reindex). Given several `--store`,
+ * The one store a command works on (status, prune, reindex). Given several `--store`,
  * it refuses rather than silently picking one.
  */
 export function existingStore(options: GlobalOptions, ctx: CliContext, command: string): Location {
@@ -63,8 +63,7 @@ export function existingStore(options: GlobalOptions, ctx: CliContext, command: 
   if (locations.length > 1) {
     throw new CliError(
       `${command} works on one store at a time, but --store was given ${locations.length} times — run it once per store`,
-      // The contract gives verify a single code for usage and I/O errors.
-      command === 'verify' ? EXIT_IO : EXIT_USAGE,
+      EXIT_USAGE,
     );
   }
   return checkedStore(locations[0]!, options);

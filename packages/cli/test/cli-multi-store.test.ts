@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,10 +15,10 @@ describe('a run kept in two stores', () => {
   const both = ['--store', orchestrator, '--store', subAgent];
 
   beforeAll(async () => {
-    await writeStore(orchestrator, join(root, 'trust-o'), [
+    await writeStore(orchestrator, join(root, 'trust'), [
       { runId: 'run-x', service: 'orchestrator' },
     ]);
-    await writeStore(subAgent, join(root, 'trust-s'), [{ runId: 'run-x', service: 'sub-agent' }]);
+    await writeStore(subAgent, join(root, 'trust'), [{ runId: 'run-x', service: 'sub-agent' }]);
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -68,14 +68,40 @@ describe('a run kept in two stores', () => {
     for (const result of results) expect(result).toMatchObject({ ok: false, delivered: 0 });
   });
 
-  it('explain answers from both stores; verify refuses several stores at once', async () => {
+  it('explain answers from both stores', async () => {
     const x = JSON.parse((await runCli([...both, 'explain', 'run-x', '--json'], { env })).stdout);
     expect(x.context.agents.map((a: { agent_id: string }) => a.agent_id)).toEqual([
       'support-agent',
       'research-agent',
     ]);
-    const v = await runCli([...both, 'verify'], { env });
-    expect(v.code).toBe(3);
-    expect(v.stderr).toMatch(/verify works on one store at a time, but --store was given 2 times/);
+  });
+
+  it('verify checks each store in turn, and the worst verdict is the exit code', async () => {
+    const ok = await runCli([...both, 'verify', '--json'], { env });
+    expect(ok.code).toBe(0);
+    const reports = JSON.parse(ok.stdout);
+    expect(reports.map((r: { exitCode: number }) => r.exitCode)).toEqual([0, 0]);
+    // One byte changed in the second store: the pair is tampered.
+    const segments = join(subAgent, 'segments');
+    const file = join(
+      segments,
+      readdirSync(segments)
+        .filter((f) => f.endsWith('.jsonl'))
+        .sort()[0]!,
+    );
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf('fetch_doc');
+    bytes[at] = 'F'.charCodeAt(0);
+    writeFileSync(file, bytes);
+    const bad = await runCli([...both, 'verify'], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^VERIFIED: .*orchestrator/m);
+    expect(bad.stdout).toMatch(/^TAMPERED: .*sub-agent/m);
+  });
+
+  it('status and prune take one store', async () => {
+    const r = await runCli([...both, 'status'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/status works on one store at a time, but --store was given 2 times/);
   });
 });

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO } from '../cli-error.js';
 import {
-  existingStore,
+  existingStores,
   type GlobalOptions,
   type Location,
   trustFile,
@@ -25,6 +25,15 @@ const VERDICT: Record<number, string> = {
   2: 'NOT FULLY VERIFIED',
   3: 'ERROR',
 };
+
+/**
+ * The verdict over several stores: tampering anywhere wins, then an error (some store could
+ * not be checked), then "not fully verified"; 0 only when every store verified.
+ */
+export function worstExitCode(codes: number[]): number {
+  for (const code of [1, 3, 2]) if (codes.includes(code)) return code;
+  return 0;
+}
 
 function given(path: string, ctx: CliContext): Location {
   return { shown: path, path: isAbsolute(path) ? path : resolve(ctx.cwd, path) };
@@ -108,11 +117,12 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
     )
     .addHelpText(
       'after',
-      '\nExit: 0 verified and covered by a trusted checkpoint · 1 tampering found · 2 cannot fully verify · 3 usage or I/O error',
+      '\nWith --store given more than once, each store is verified in turn (--json: an array) and the exit code is the worst.' +
+        '\nExit: 0 verified and covered by a trusted checkpoint · 1 tampering found · 2 cannot fully verify · 3 usage or I/O error',
     )
     .action(async (options: VerifyCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const store = existingStore(globals, ctx, 'verify');
+      const stores = existingStores(globals, ctx);
       const keyFile =
         options.publicKey !== undefined
           ? given(options.publicKey, ctx)
@@ -130,30 +140,34 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
           );
         }
       }
-      const progress = new ProgressLine(ctx);
-      let report: VerifyReport;
-      try {
-        report = await verifyStore({
-          dir: store.path,
-          trustDir: trustLocation(ctx).path,
-          ...(keyFile ? { publicKey: readPublicKey(keyFile) } : {}),
-          anchorPath: anchor ? anchor.path : false,
-          onProgress: (p) =>
-            progress.update(() => {
-              const pct = p.totalBytes > 0 ? Math.floor((p.bytes / p.totalBytes) * 100) : 0;
-              return `verifying segment ${p.segment}/${p.segments}  ${pct}%  ${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)}  ${p.records} records`;
-            }),
-        });
-      } catch (error) {
-        throw storeFailure(error, store);
-      } finally {
-        progress.done();
+      const reports: VerifyReport[] = [];
+      // Several --store (one per process of a run): each is verified on its own, in turn.
+      for (const store of stores) {
+        const progress = new ProgressLine(ctx);
+        let report: VerifyReport;
+        try {
+          report = await verifyStore({
+            dir: store.path,
+            trustDir: trustLocation(ctx).path,
+            ...(keyFile ? { publicKey: readPublicKey(keyFile) } : {}),
+            anchorPath: anchor ? anchor.path : false,
+            onProgress: (p) =>
+              progress.update(() => {
+                const pct = p.totalBytes > 0 ? Math.floor((p.bytes / p.totalBytes) * 100) : 0;
+                return `verifying ${store.shown} segment ${p.segment}/${p.segments}  ${pct}%  ${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)}  ${p.records} records`;
+              }),
+          });
+        } catch (error) {
+          throw storeFailure(error, store);
+        } finally {
+          progress.done();
+        }
+        reports.push(report);
+        if (!globals.json) ctx.writeOut(renderVerify(report, store.shown, anchor?.shown));
       }
       if (globals.json) {
-        ctx.writeOut(`${JSON.stringify(report, null, 2)}\n`);
-      } else {
-        ctx.writeOut(renderVerify(report, store.shown, anchor?.shown));
+        ctx.writeOut(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
       }
-      setExitCode(report.exitCode);
+      setExitCode(worstExitCode(reports.map((r) => r.exitCode)));
     });
 }
