@@ -233,7 +233,7 @@ function startForwarder(
     reader = openStoreReader(store.dir);
     const fwd = new Forwarder({
       storeDir: store.dir,
-      source: storeForwarderSource(reader),
+      source: storeForwarderSource(reader, () => store.head.seq),
       endpoint: config.otlpEndpoint,
       headers: config.otlpHeaders,
       // Reading a record from the store costs tens of µs of this (the agent's) main thread, in one

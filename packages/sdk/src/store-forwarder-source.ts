@@ -9,14 +9,21 @@ interface RawCapableReader extends StoreReader {
   rawRecordsFrom?(seq: number, limit?: number): ForwarderRecord[];
 }
 
-/** Adapts the store reader to the forwarder: records in sequence order, and the head for status. */
-export function storeForwarderSource(reader: StoreReader): ForwarderSource {
+/**
+ * Adapts the store reader to the forwarder: records in sequence order, and the head for status.
+ * In the writer's process, `headSeq` should come from the writer (`store.head`, free) rather than
+ * the reader (which scans the newest segment to find it).
+ */
+export function storeForwarderSource(
+  reader: StoreReader,
+  headSeq: () => number | undefined = () => reader.head()?.seq,
+): ForwarderSource {
   const raw = (reader as RawCapableReader).rawRecordsFrom;
   return {
     recordsFrom:
       typeof raw === 'function'
         ? (seq, limit) => raw.call(reader, seq, limit)
         : (seq, limit) => reader.recordsFrom(seq, limit),
-    headSeq: () => reader.head()?.seq,
+    headSeq,
   };
 }
