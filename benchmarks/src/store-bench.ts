@@ -13,8 +13,9 @@
  * - query_run_ms: median run-id trail query (runRecords, index warm) on a store of
  *   STORE_BENCH_SPANS spans, default 1,000,000 (goal ≤ 50).
  * - durable_ack_p99_us: p99 latency of a pre-exec (span.start) record under 50 concurrent
- *   workflows, i.e. what a fail-closed tool call waits; fdatasync_us is one bare 1 KB
- *   append + fdatasync on the same disk for comparison (aim: within 3×).
+ *   workflows, i.e. what a fail-closed tool call waits (span ends are appended without
+ *   waiting, as the SDK does); fdatasync_us / fdatasync_p99_us are one bare 1 KB append +
+ *   fdatasync on the same disk for comparison (aim: within 3×).
  */
 import { createHash, hash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -185,8 +186,8 @@ function sqlitePerEvent(events: number): number {
   }
 }
 
-/** One bare 1 KB append + fdatasync, median of `n`. */
-function fdatasyncMicros(n: number): number {
+/** One bare 1 KB append + fdatasync: median and p99 of `n`. */
+function fdatasyncMicros(n: number): { p50: number; p99: number } {
   const root = tempDir('fsync');
   try {
     const fd = fs.openSync(path.join(root, 'f'), 'w');
@@ -199,10 +200,8 @@ function fdatasyncMicros(n: number): number {
       times.push((performance.now() - t0) * 1000);
     }
     fs.closeSync(fd);
-    return percentile(
-      times.sort((a, b) => a - b),
-      50,
-    );
+    times.sort((a, b) => a - b);
+    return { p50: percentile(times, 50), p99: percentile(times, 99) };
   } finally {
     removeTree(root);
   }
@@ -217,11 +216,13 @@ async function durableAck(perWorkflow: number): Promise<number> {
       trustDir: path.join(root, 'trust'),
     });
     const waits: number[] = [];
+    const ends: Promise<unknown>[] = [];
     await Promise.all(
       Array.from({ length: PRODUCERS }, async (_, w) => {
         for (let i = 0; i < perWorkflow; i++) {
           const e = spanEntry(`wf-${w}`, i);
           const t0 = performance.now();
+          // Fail-closed: the tool call waits until its intent record is durable.
           await store.append({
             type: 'span.start',
             tags: e.tags,
@@ -229,10 +230,12 @@ async function durableAck(perWorkflow: number): Promise<number> {
           });
           waits.push((performance.now() - t0) * 1000);
           await new Promise((r) => setImmediate(r)); // the tool runs
-          await store.append(e);
+          // The span end is appended as the SDK does on span end: the workflow goes on.
+          ends.push(store.append(e));
         }
       }),
     );
+    await Promise.all(ends);
     await store.close();
     return percentile(
       waits.sort((a, b) => a - b),
@@ -296,21 +299,49 @@ function sha256Files(dir: string): { bytes: number; seconds: number } {
 export async function runStoreBench(): Promise<Record<string, number>> {
   const figures: Figures = {};
 
-  figures.fdatasync_us = Math.round(fdatasyncMicros(200));
+  const bare = fdatasyncMicros(200);
+  figures.fdatasync_us = Math.round(bare.p50);
+  figures.fdatasync_p99_us = Math.round(bare.p99);
   log(`one 1 KB append + fdatasync: ${figures.fdatasync_us} µs`);
 
-  const worm = await wormThroughput(400);
-  const limit = limitLoop(worm.batches);
-  const sqlite = sqlitePerEvent(1500);
-  figures.worm_durable_spans_per_s = Math.round(worm.perSecond);
-  figures.worm_limit_spans_per_s = Math.round(limit);
+  // The disk and CPUs are shared: each round measures the store and both baselines back to
+  // back, and the ratios are medians of per-round ratios, so a slow minute hits both sides.
+  const rounds = 5;
+  const worms: number[] = [];
+  const limits: number[] = [];
+  const sqlites: number[] = [];
+  const vsLimit: number[] = [];
+  const vsSqlite: number[] = [];
+  const batchSizes: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const worm = await wormThroughput(200);
+    const limit = limitLoop(worm.batches);
+    const sqlite = sqlitePerEvent(400);
+    worms.push(worm.perSecond);
+    limits.push(limit);
+    sqlites.push(sqlite);
+    vsLimit.push(worm.perSecond / limit);
+    vsSqlite.push(worm.perSecond / sqlite);
+    batchSizes.push(...worm.batches);
+  }
+  const median = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
+  figures.worm_durable_spans_per_s = Math.round(median(worms));
+  figures.worm_limit_spans_per_s = Math.round(median(limits));
   figures.worm_avg_batch =
-    Math.round((worm.batches.reduce((a, b) => a + b, 0) / worm.batches.length) * 10) / 10;
-  figures.sqlite_per_event_spans_per_s = Math.round(sqlite);
-  figures.worm_vs_limit_ratio = Math.round((worm.perSecond / limit) * 100) / 100;
-  figures.worm_vs_sqlite_ratio = Math.round((worm.perSecond / sqlite) * 10) / 10;
+    Math.round((batchSizes.reduce((a, b) => a + b, 0) / batchSizes.length) * 10) / 10;
+  figures.sqlite_per_event_spans_per_s = Math.round(median(sqlites));
+  figures.worm_vs_limit_ratio = Math.round(median(vsLimit) * 100) / 100;
+  figures.worm_vs_sqlite_ratio = Math.round(median(vsSqlite) * 10) / 10;
 
   figures.durable_ack_p99_us = Math.round(await durableAck(100));
+  // Compared with the bare fdatasync's own p99: on a shared disk the tail of fdatasync
+  // dominates both, and a pre-exec record waits for at most the sync in flight plus its own.
+  figures.durable_ack_vs_fdatasync_p99 =
+    Math.round((figures.durable_ack_p99_us / figures.fdatasync_p99_us) * 10) / 10;
 
   const spans = Number.parseInt(process.env.STORE_BENCH_SPANS ?? '', 10) || 1_000_000;
   const root = tempDir('big');

@@ -15,8 +15,10 @@ import { type FsLayer, fsyncDirSync, nodeFsLayer, writeFullySync } from './fs-la
 import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
 import { type PruneBody, signPrune } from './prune-record.js';
 import {
+  type BatchEntry,
   computeLineHash,
   type EncodedRecord,
+  encodeBatch,
   encodeRecord,
   FORMAT_VERSION,
   GENESIS_HASH,
@@ -37,7 +39,6 @@ import type {
   AuditStoreOptions,
   PruneOptions,
   PruneResult,
-  RecordType,
   SignedCheckpoint,
   StoreNotice,
 } from './types.js';
@@ -45,11 +46,7 @@ import type {
 const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event']);
 const DAMAGED_SUFFIX = '.damaged';
 
-interface Pending {
-  type: RecordType;
-  time: string;
-  tagsJson: string;
-  payloadJson: string;
+interface Pending extends BatchEntry {
   resolve: (result: AppendResult) => void;
   reject: (error: Error) => void;
 }
@@ -57,7 +54,7 @@ interface Pending {
 interface Batch {
   buf: Buffer;
   offset: number;
-  records: EncodedRecord[];
+  records: Array<{ seq: number; hash: string }>;
   pending: Pending[];
   checkpoint: SignedCheckpoint | undefined;
   checkpointWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }>;
@@ -358,11 +355,14 @@ export class AuditStore {
     };
     const signed = signPrune(body, this.#privateKey);
     const result = await new Promise<AppendResult>((resolve, reject) => {
+      const payloadJson = canonicalJson(signed);
       this.#pending.push({
         type: 'prune',
         time: body.time,
         tagsJson: '{}',
-        payloadJson: canonicalJson(signed),
+        payloadJson,
+        tagsBytes: 2,
+        payloadBytes: Buffer.byteLength(payloadJson),
         resolve,
         reject,
       });
@@ -415,7 +415,7 @@ export class AuditStore {
         // rewriting the same bytes at the same offset harmless.
         writeFullySync(this.#fs, this.#segmentFd, inflight.buf, inflight.offset);
         this.#fs.fdatasyncSync(this.#segmentFd);
-        this.#apply(inflight);
+        this.#apply(inflight, true);
       }
       const wantCheckpoint =
         this.#pending.length > 0 || this.#sinceCheckpoint > 0 || this.#checkpointWaiters.length > 0;
@@ -423,7 +423,7 @@ export class AuditStore {
       const batch = this.#buildBatch(this.#pending.splice(0), true);
       writeFullySync(this.#fs, this.#segmentFd, batch.buf, batch.offset);
       this.#fs.fdatasyncSync(this.#segmentFd);
-      this.#apply(batch);
+      this.#apply(batch, true);
     } catch (error) {
       this.#fail(ioError(this.dir, 'flushing synchronously', error), []);
     }
@@ -449,6 +449,7 @@ export class AuditStore {
           }
         }
         while (this.#committing) await new Promise((r) => setImmediate(r));
+        await this.#anchorQueue;
         this.#shutdown();
       })();
     }
@@ -504,11 +505,14 @@ export class AuditStore {
         },
       );
     }
+    const tagsJson = canonicalJson(cleanTags);
     return {
       type: entry.type,
       time: this.#o.now().toISOString(),
-      tagsJson: canonicalJson(cleanTags),
+      tagsJson,
       payloadJson,
+      tagsBytes: Buffer.byteLength(tagsJson),
+      payloadBytes: Buffer.byteLength(payloadJson),
       resolve,
       reject,
     };
@@ -535,15 +539,12 @@ export class AuditStore {
 
   /** Assign seq/prev/hash in order and encode; a checkpoint record over the batch goes last. */
   #buildBatch(pending: Pending[], forceCheckpoint: boolean): Batch {
-    const records: EncodedRecord[] = [];
-    let prev = this.#headHash;
-    let seq = this.#headSeq;
-    for (const p of pending) {
-      seq += 1;
-      const r = encodeRecord(prev, seq, p.time, p.type, p.tagsJson, p.payloadJson);
-      records.push(r);
-      prev = r.hash;
-    }
+    const encoded = encodeBatch(pending, this.#headHash, this.#headSeq);
+    const records = encoded.records;
+    let buf = encoded.buf;
+    const last = records[records.length - 1];
+    const prev = last?.hash ?? this.#headHash;
+    const seq = last?.seq ?? this.#headSeq;
     let checkpoint: SignedCheckpoint | undefined;
     const waiters = this.#checkpointWaiters.splice(0);
     if ((forceCheckpoint || this.#checkpointDue(pending.length)) && seq > this.#lastCheckpointSeq) {
@@ -557,14 +558,20 @@ export class AuditStore {
         },
         this.#privateKey,
       );
-      seq += 1;
-      records.push(
-        encodeRecord(prev, seq, checkpoint.time, 'checkpoint', '{}', canonicalJson(checkpoint)),
+      const record = encodeRecord(
+        prev,
+        seq + 1,
+        checkpoint.time,
+        'checkpoint',
+        '{}',
+        canonicalJson(checkpoint),
       );
+      records.push(record);
+      buf = Buffer.concat([buf, Buffer.from(record.line)]);
     }
     this.#checkpointWanted = false;
     return {
-      buf: Buffer.from(records.map((r) => r.line).join(''), 'utf8'),
+      buf,
       offset: this.#segmentOffset,
       records,
       pending,
@@ -575,7 +582,7 @@ export class AuditStore {
   }
 
   /** The batch is durable: advance the head, anchor its checkpoint, resolve its appenders. */
-  #apply(batch: Batch): void {
+  #apply(batch: Batch, sync = false): void {
     if (batch.applied) return;
     batch.applied = true;
     const last = batch.records[batch.records.length - 1];
@@ -589,17 +596,26 @@ export class AuditStore {
     if (batch.checkpoint) {
       this.#sinceCheckpoint = 0;
       this.#lastCheckpointSeq = last!.seq;
-      try {
-        this.#anchor(batch.checkpoint);
-      } catch (error) {
+      const waiters = batch.checkpointWaiters;
+      batch.checkpointWaiters = [];
+      const anchorFailed = (error: unknown) => {
         const failure = ioError(
           this.dir,
           `appending a checkpoint to the anchor ${this.anchorPath}`,
           error,
         );
-        for (const w of batch.checkpointWaiters) w.reject(failure);
-        batch.checkpointWaiters = [];
+        for (const w of waiters) w.reject(failure);
         this.#notice('ANCHOR_WRITE_FAILED', failure.message);
+      };
+      if (sync) {
+        try {
+          this.#anchorSync(batch.checkpoint);
+          for (const w of waiters) w.resolve();
+        } catch (error) {
+          anchorFailed(error);
+        }
+      } else {
+        this.#queueAnchor(batch.checkpoint, waiters, anchorFailed);
       }
     } else {
       this.#sinceCheckpoint += batch.records.length;
@@ -728,24 +744,62 @@ export class AuditStore {
     }
   }
 
-  #anchor(checkpoint: SignedCheckpoint): void {
+  #anchorSync(checkpoint: SignedCheckpoint): void {
     const line = Buffer.from(anchorLine(checkpoint, this.dir));
-    appendDurably(this.#fs, path.join(this.dir, STORE_CHECKPOINTS_FILE), line);
-    appendDurably(this.#fs, this.anchorPath, line);
+    for (const file of [path.join(this.dir, STORE_CHECKPOINTS_FILE), this.anchorPath]) {
+      const open = openAndAppend(this.#fs, file, line);
+      try {
+        this.#fs.fdatasyncSync(open.fd);
+      } finally {
+        this.#fs.closeSync(open.fd);
+      }
+      if (open.created) fsyncDirSync(this.#fs, path.dirname(file));
+    }
   }
+
+  /**
+   * Anchor appends run off the commit path: two more fdatasyncs per checkpoint on the event
+   * loop measured ~13% of the writer's time. They are chained so anchor lines keep their
+   * order, and a checkpoint() caller is answered only once its line is durable.
+   */
+  #queueAnchor(
+    checkpoint: SignedCheckpoint,
+    waiters: Batch['checkpointWaiters'],
+    failed: (error: unknown) => void,
+  ): void {
+    const line = Buffer.from(anchorLine(checkpoint, this.dir));
+    this.#anchorQueue = this.#anchorQueue.then(async () => {
+      try {
+        for (const file of [path.join(this.dir, STORE_CHECKPOINTS_FILE), this.anchorPath]) {
+          const open = openAndAppend(this.#fs, file, line);
+          try {
+            await this.#fs.fdatasync(open.fd);
+          } finally {
+            this.#fs.closeSync(open.fd);
+          }
+          if (open.created) fsyncDirSync(this.#fs, path.dirname(file));
+        }
+        for (const w of waiters) w.resolve();
+      } catch (error) {
+        failed(error);
+      }
+    });
+  }
+
+  #anchorQueue: Promise<void> = Promise.resolve();
 
   #maybeRotate(): void {
     const age = this.#o.now().getTime() - this.#segmentCreated;
     if (this.#segmentOffset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
     try {
-      this.#rotateSync(false);
+      this.#rotateSync(false, false);
     } catch (error) {
       this.#fail(ioError(this.dir, 'sealing a segment', error), []);
     }
   }
 
   /** Seal the current segment (seal record, read-only) and open the next with a checkpoint. */
-  #rotateSync(damaged: boolean): void {
+  #rotateSync(damaged: boolean, anchorSync = true): void {
     const seal = this.#sealRecord(damaged);
     writeFullySync(this.#fs, this.#segmentFd, Buffer.from(seal.line), this.#segmentOffset);
     this.#fs.fdatasyncSync(this.#segmentFd);
@@ -754,7 +808,7 @@ export class AuditStore {
     this.#headHash = seal.hash;
     const sealedPath = path.join(this.#segDir, segmentFileName(this.#segment));
     this.#fs.chmodSync(sealedPath, 0o444);
-    this.#openNewSegmentSync(this.#segment + 1, this.origin, true);
+    this.#openNewSegmentSync(this.#segment + 1, this.origin, true, anchorSync);
   }
 
   #sealRecord(damaged: boolean): EncodedRecord {
@@ -778,7 +832,7 @@ export class AuditStore {
   }
 
   /** Create segment `n` with its header record and a checkpoint, all durable before return. */
-  #openNewSegmentSync(n: number, origin: string, withCheckpoint: boolean): void {
+  #openNewSegmentSync(n: number, origin: string, withCheckpoint: boolean, anchorSync = true): void {
     const file = path.join(this.#segDir, segmentFileName(n));
     const fd = this.#fs.openSync(file, 'wx', 0o644);
     const now = this.#o.now();
@@ -824,7 +878,17 @@ export class AuditStore {
     if (checkpoint) {
       this.#lastCheckpointSeq = head.seq;
       this.#sinceCheckpoint = 0;
-      this.#anchor(checkpoint);
+      if (anchorSync) {
+        this.#anchorSync(checkpoint);
+      } else {
+        this.#queueAnchor(checkpoint, [], (error) =>
+          this.#notice(
+            'ANCHOR_WRITE_FAILED',
+            ioError(this.dir, `appending a checkpoint to the anchor ${this.anchorPath}`, error)
+              .message,
+          ),
+        );
+      }
     }
   }
 
@@ -1193,7 +1257,12 @@ function readFirstAndLast(
   return first && last ? { first, last } : undefined;
 }
 
-function appendDurably(layer: FsLayer, file: string, line: Buffer): void {
+/** Open an anchor-format file for appending (creating it) and write `line` at its end. */
+function openAndAppend(
+  layer: FsLayer,
+  file: string,
+  line: Buffer,
+): { fd: number; created: boolean } {
   let created = false;
   let fd: number;
   try {
@@ -1205,17 +1274,26 @@ function appendDurably(layer: FsLayer, file: string, line: Buffer): void {
       fd = layer.openSync(file, 'ax', 0o644);
       created = true;
     } else if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      fd = layer.openSync(file, 'a');
+      fd = layer.openSync(file, 'a+');
     } else {
       throw error;
     }
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    let size = fs.fstatSync(fd).size;
+    if (size > 0) {
+      // A crash mid-append can leave a line without its newline: start on a fresh line.
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) {
+        writeFullySync(layer, fd, Buffer.from('\n'), size);
+        size += 1;
+      }
+    }
     writeFullySync(layer, fd, line, size);
-    layer.fdatasyncSync(fd);
-  } finally {
+  } catch (error) {
     layer.closeSync(fd);
+    throw error;
   }
-  if (created) fsyncDirSync(layer, path.dirname(file));
+  return { fd, created };
 }

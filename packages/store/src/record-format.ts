@@ -61,6 +61,57 @@ export function encodeRecord(
   return { seq, hash, line: `{"hash":"${hash}",${body}\n` };
 }
 
+export interface BatchEntry {
+  time: string;
+  type: RecordType;
+  tagsJson: string;
+  payloadJson: string;
+  /** UTF-8 byte lengths of the two JSON texts (for sizing the batch buffer). */
+  tagsBytes: number;
+  payloadBytes: number;
+}
+
+/** Bytes of a line besides payload and tags: prefix, member names, prev, seq, time, type. */
+const LINE_OVERHEAD = 320;
+const LINE_HEAD = Buffer.from(
+  '{"hash":"0000000000000000000000000000000000000000000000000000000000000000","payload":',
+);
+
+/**
+ * Encode a run of records straight into one buffer (the group-commit write): each body is
+ * UTF-8 encoded once and hashed from the buffer, instead of building, flattening and encoding
+ * every line as a string twice. Produces exactly the bytes of `encodeRecord`.
+ */
+export function encodeBatch(
+  entries: readonly BatchEntry[],
+  prev: string,
+  seq: number,
+): { buf: Buffer; records: Array<{ seq: number; hash: string }> } {
+  let capacity = 0;
+  for (const e of entries) capacity += e.payloadBytes + e.tagsBytes + LINE_OVERHEAD;
+  const buf = Buffer.allocUnsafe(capacity);
+  const records: Array<{ seq: number; hash: string }> = [];
+  let pos = 0;
+  for (const e of entries) {
+    seq += 1;
+    const lineStart = pos;
+    LINE_HEAD.copy(buf, pos);
+    pos += LINE_HEAD.length;
+    pos += buf.write(e.payloadJson, pos, 'utf8');
+    pos += buf.write(
+      `,"prev":"${prev}","seq":${seq},"tags":${e.tagsJson},"time":"${e.time}","type":"${e.type}"}`,
+      pos,
+      'utf8',
+    );
+    const hash = computeLineHash(buf, lineStart, pos);
+    buf.write(hash, lineStart + 9, 'latin1');
+    buf[pos++] = 0x0a;
+    records.push({ seq, hash });
+    prev = hash;
+  }
+  return { buf: buf.subarray(0, pos), records };
+}
+
 /** The hash a line should carry, computed from its bytes (newline excluded). */
 export function computeLineHash(buf: Buffer, start: number, end: number): string {
   // Hash `{` + bytes after the hash member without copying: borrow the `,` in front of

@@ -108,6 +108,22 @@ describe('verifyStore basics', () => {
   });
 });
 
+describe('anchor file robustness', () => {
+  it('a torn anchor line (crash mid-append) is skipped with a warning and the next checkpoint starts a fresh line', async () => {
+    await filledStore(3);
+    fs.appendFileSync(t.anchorPath, '{"head":"abc","keyId');
+    const store = t.open();
+    await store.append(span('after-torn-anchor', 1));
+    await store.close();
+    const lines = fs.readFileSync(t.anchorPath, 'utf8').split('\n');
+    expect(lines.at(-1)).toBe('');
+    expect(JSON.parse(lines.at(-2)!).size).toBeGreaterThan(0);
+    const report = await verify();
+    expect(report.exitCode).toBe(0);
+    expect(report.warnings.map((w) => w.code)).toContain('ANCHOR_MALFORMED');
+  });
+});
+
 describe('keygen', () => {
   it('writeKeyPair writes a usable pair and refuses to overwrite it', () => {
     t = tempStore();
