@@ -31,15 +31,18 @@ import type {
  * no BigInt (timestamps are decimal strings), no undefined members, no -0.
  */
 export function spanEndPayload(span: ReadableSpan): OtlpTraceRequest {
-  const scopeSpans: JsonObject = {
-    scope: scopeJson(span.instrumentationScope),
-    spans: [otlpSpan(span)],
-  };
+  // Every object below is built with its keys in sorted (UTF-16) order: the store's RFC 8785
+  // canonicalizer then hands the whole payload to the native JSON.stringify instead of sorting
+  // keys by hand (the biggest cost of an append). test/otlp-json.test.ts checks the order.
+  const scopeSpans: JsonObject = {};
   const scopeSchema = span.instrumentationScope.schemaUrl;
   if (scopeSchema !== undefined) scopeSpans.schemaUrl = scopeSchema;
+  scopeSpans.scope = scopeJson(span.instrumentationScope);
+  scopeSpans.spans = [otlpSpan(span)];
   const resource = resourceJson(span.resource);
-  const resourceSpans: JsonObject = { resource, scopeSpans: [scopeSpans] };
+  const resourceSpans: JsonObject = { resource };
   if (resource.schemaUrl !== undefined) resourceSpans.schemaUrl = resource.schemaUrl;
+  resourceSpans.scopeSpans = [scopeSpans];
   return { resourceSpans: [resourceSpans] };
 }
 
@@ -62,47 +65,50 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
 
 function otlpSpan(span: ReadableSpan): JsonObject {
   const ctx = span.spanContext();
-  const out: JsonObject = { traceId: ctx.traceId, spanId: ctx.spanId };
-  const parent = span.parentSpanContext?.spanId;
-  if (parent) out.parentSpanId = parent;
-  const traceState = ctx.traceState?.serialize();
-  if (traceState !== undefined) out.traceState = traceState;
-  out.name = span.name;
-  out.kind = span.kind == null ? 0 : span.kind + 1;
-  out.startTimeUnixNano = hrTimeToNanosString(span.startTime);
-  out.endTimeUnixNano = hrTimeToNanosString(span.endTime);
-  out.attributes = toOtlpAttributes(span.attributes);
-  out.droppedAttributesCount = span.droppedAttributesCount;
   const events: JsonValue[] = [];
   for (const event of span.events) {
     events.push({
       attributes: event.attributes ? toOtlpAttributes(event.attributes) : [],
+      droppedAttributesCount: event.droppedAttributesCount || 0,
       name: event.name,
       timeUnixNano: hrTimeToNanosString(event.time),
-      droppedAttributesCount: event.droppedAttributesCount || 0,
     });
   }
-  out.events = events;
-  out.droppedEventsCount = span.droppedEventsCount;
-  const status: JsonObject = { code: span.status.code };
-  if (span.status.message !== undefined) status.message = span.status.message;
-  out.status = status;
   const links: JsonValue[] = [];
   for (const link of span.links) {
     const l: JsonObject = {
       attributes: link.attributes ? toOtlpAttributes(link.attributes) : [],
+      droppedAttributesCount: link.droppedAttributesCount || 0,
+      flags: spanFlags(link.context.traceFlags, link.context.isRemote),
       spanId: link.context.spanId,
       traceId: link.context.traceId,
     };
     const linkState = link.context.traceState?.serialize();
     if (linkState !== undefined) l.traceState = linkState;
-    l.droppedAttributesCount = link.droppedAttributesCount || 0;
-    l.flags = spanFlags(link.context.traceFlags, link.context.isRemote);
     links.push(l);
   }
-  out.links = links;
-  out.droppedLinksCount = span.droppedLinksCount;
-  out.flags = spanFlags(ctx.traceFlags, span.parentSpanContext?.isRemote);
+  const status: JsonObject = { code: span.status.code };
+  if (span.status.message !== undefined) status.message = span.status.message;
+  const out: JsonObject = {
+    attributes: toOtlpAttributes(span.attributes),
+    droppedAttributesCount: span.droppedAttributesCount,
+    droppedEventsCount: span.droppedEventsCount,
+    droppedLinksCount: span.droppedLinksCount,
+    endTimeUnixNano: hrTimeToNanosString(span.endTime),
+    events,
+    flags: spanFlags(ctx.traceFlags, span.parentSpanContext?.isRemote),
+    kind: span.kind == null ? 0 : span.kind + 1,
+    links,
+    name: span.name,
+  };
+  const parent = span.parentSpanContext?.spanId;
+  if (parent) out.parentSpanId = parent;
+  out.spanId = ctx.spanId;
+  out.startTimeUnixNano = hrTimeToNanosString(span.startTime);
+  out.status = status;
+  out.traceId = ctx.traceId;
+  const traceState = ctx.traceState?.serialize();
+  if (traceState !== undefined) out.traceState = traceState;
   return out;
 }
 
@@ -124,14 +130,15 @@ function resourceJson(resource: ReadableSpan['resource']): JsonObject {
 function scopeJson(scope: ReadableSpan['instrumentationScope']): JsonObject {
   let out = scopeCache.get(scope);
   if (out === undefined) {
-    out = { name: scope.name };
-    if (scope.version !== undefined) out.version = scope.version;
+    out = {};
     const attrs = (scope as { attributes?: Attributes }).attributes;
     if (attrs && Object.keys(attrs).length > 0) {
       out.attributes = toOtlpAttributes(attrs);
       out.droppedAttributesCount =
         (scope as { droppedAttributesCount?: number }).droppedAttributesCount ?? 0;
     }
+    out.name = scope.name;
+    if (scope.version !== undefined) out.version = scope.version;
     scopeCache.set(scope, out);
   }
   return out;
@@ -143,15 +150,16 @@ function scopeJson(scope: ReadableSpan['instrumentationScope']): JsonObject {
  */
 export function spanStartPayload(span: ReadableSpan): SpanStartPayload {
   const ctx = span.spanContext();
+  // Keys in sorted order, for the store's canonicalizer (see spanEndPayload).
   const payload: SpanStartPayload = {
-    traceId: ctx.traceId,
-    spanId: ctx.spanId,
-    name: span.name,
-    startTimeUnixNano: hrTimeToNanosString(span.startTime),
     attributes: toOtlpAttributes(span.attributes),
-  };
+    name: span.name,
+  } as SpanStartPayload;
   const parent = span.parentSpanContext?.spanId;
   if (parent) payload.parentSpanId = parent;
+  payload.spanId = ctx.spanId;
+  payload.startTimeUnixNano = hrTimeToNanosString(span.startTime);
+  payload.traceId = ctx.traceId;
   return payload;
 }
 
@@ -162,15 +170,17 @@ export function spanStartPayload(span: ReadableSpan): SpanStartPayload {
 export function spanRecordTags(span: ReadableSpan, withStatus = true): RecordTags {
   const ctx = span.spanContext();
   const attrs = span.attributes;
-  const tags: RecordTags = { trace: ctx.traceId, span: ctx.spanId };
-  const parent = span.parentSpanContext?.spanId;
-  if (parent) tags.parent = parent;
-  setTag(tags, 'run', attrs[ATTR_WORKFLOW_RUN_ID]);
+  // Keys in sorted order, for the store's canonicalizer (see spanEndPayload).
+  const tags: RecordTags = {};
   setTag(tags, 'agent', attrs[ATTR_AGENT_ID]);
+  setTag(tags, 'parent', span.parentSpanContext?.spanId);
   setTag(tags, 'principal', attrs[ATTR_TRIGGER_PRINCIPAL]);
-  setTag(tags, 'tool', attrs[ATTR_TOOL_NAME] ?? attrs[ATTR_GEN_AI_TOOL_NAME]);
-  setTag(tags, 'tenant', attrs[ATTR_TENANT_ID]);
+  setTag(tags, 'run', attrs[ATTR_WORKFLOW_RUN_ID]);
+  tags.span = ctx.spanId;
   if (withStatus) tags.status = span.status.code === SpanStatusCode.ERROR ? 'error' : 'ok';
+  setTag(tags, 'tenant', attrs[ATTR_TENANT_ID]);
+  setTag(tags, 'tool', attrs[ATTR_TOOL_NAME] ?? attrs[ATTR_GEN_AI_TOOL_NAME]);
+  tags.trace = ctx.traceId;
   return tags;
 }
 

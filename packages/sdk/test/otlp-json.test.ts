@@ -39,6 +39,17 @@ function isPlainJson(value: unknown): boolean {
   return false;
 }
 
+/** Paths of objects whose keys do not enumerate in sorted order, collected into `out`. */
+function unsortedKeys(value: unknown, path: string, out: string[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => unsortedKeys(v, `${path}[${i}]`, out));
+  } else if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value);
+    if (keys.join('\u0000') !== [...keys].sort().join('\u0000')) out.push(`${path}: ${keys}`);
+    for (const k of keys) unsortedKeys((value as Record<string, unknown>)[k], `${path}.${k}`, out);
+  }
+}
+
 describe('otlp-json', () => {
   const spans = endedSpans((tracer) => {
     const p = tracer.startSpan('execute_tool search', { kind: SpanKind.INTERNAL });
@@ -196,9 +207,22 @@ describe('otlp-json', () => {
     expect(finished).toHaveLength(kinds.length);
     for (const span of finished) {
       const fast = spanEndPayload(span);
+      const unsorted: string[] = [];
+      unsortedKeys(fast, span.name, unsorted);
+      expect(unsorted).toEqual([]);
       expect(isPlainJson(fast)).toBe(true);
       expect(fast).toStrictEqual(spanEndPayloadViaSerializer(span));
     }
+  });
+
+  it('builds every object with its keys in sorted order, so canonical JSON is plain JSON.stringify', () => {
+    const unsorted: string[] = [];
+    for (const span of spans) {
+      unsortedKeys(spanEndPayload(span), 'end', unsorted);
+      unsortedKeys(spanStartPayload(span), 'start', unsorted);
+      unsortedKeys(spanRecordTags(span), 'tags', unsorted);
+    }
+    expect(unsorted).toEqual([]);
   });
 
   it('spells a non-finite double the protobuf-JSON way instead of losing it as null', () => {
