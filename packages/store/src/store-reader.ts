@@ -257,13 +257,10 @@ export function openStoreReader(
       return summariseRuns(scanTags(scanAll), filter);
     },
     head() {
-      const list = segments();
+      // Polled by the forwarder: read only the end of the newest segment, not all of it.
+      const list = listSegments(root);
       for (let i = list.length - 1; i >= 0; i--) {
-        let head: { seq: number; hash: string } | undefined;
-        scanLines(list[i]!.file.path, (buf, start, end) => {
-          const env = parseEnvelope(buf, start, end);
-          if (typeof env !== 'string') head = { seq: env.seq, hash: env.hash };
-        });
+        const head = lastRecordOf(list[i]!);
         if (head) return head;
       }
       return undefined;
@@ -274,6 +271,32 @@ export function openStoreReader(
       index = null;
     },
   };
+}
+
+/** The last complete record of a segment file, from its tail (grows the window for long lines). */
+function lastRecordOf(file: SegmentFile): { seq: number; hash: string } | undefined {
+  if (file.size === 0) return undefined;
+  const fd = fs.openSync(file.path, 'r');
+  try {
+    for (let window = 64 * 1024; ; window *= 4) {
+      const size = Math.min(window, file.size);
+      const buf = Buffer.allocUnsafe(size);
+      fs.readSync(fd, buf, 0, size, file.size - size);
+      const end = buf.lastIndexOf(0x0a);
+      if (end >= 0) {
+        const start = end === 0 ? 0 : buf.lastIndexOf(0x0a, end - 1) + 1;
+        if (start > 0 || size === file.size) {
+          const env = parseEnvelope(buf, start, end);
+          return typeof env === 'string' ? undefined : { seq: env.seq, hash: env.hash };
+        }
+      } else if (size === file.size) {
+        return undefined;
+      }
+      if (size === file.size) return undefined;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export interface TagRow {

@@ -193,6 +193,25 @@ describe('AuditStore writer', () => {
   });
 });
 
+describe('segment rotation', () => {
+  it('seals by age as well as by size, and the reader head follows', async () => {
+    t = tempStore();
+    let clock = Date.parse('2026-03-01T00:00:00Z');
+    const store = t.open({ now: () => new Date(clock), segmentMaxAgeMs: 60_000 });
+    await store.append(span('age', 1));
+    expect(store.segment).toBe(1);
+    clock += 61_000;
+    const r = await store.append(span('age', 2));
+    expect(store.segment).toBe(2);
+    const reader = openStoreReader(t.dir, { index: false });
+    expect(reader.head()).toEqual(store.head);
+    expect(reader.recordsFrom(r.seq, 1)[0]!.segment).toBe(1);
+    await store.close();
+    expect(readLines(segmentPath(t.dir, 1)).at(-1)).toContain('"type":"segment.seal"');
+    expect(reader.head()!.seq).toBe(store.head.seq);
+  });
+});
+
 describe('single writer lock (RELIABILITY row 27, same process)', () => {
   it('a second writer gets "store locked by pid N"', async () => {
     t = tempStore();
