@@ -163,6 +163,21 @@ function parse(argv: string[]) {
   });
 }
 
+/**
+ * Holds the process open until `work` settles. The SDK's forwarder unrefs its socket and its
+ * backoff timers (so that it never keeps a finished agent alive), which also means that nothing
+ * keeps the event loop going during an explicit drain: without this the process would exit 0
+ * in the middle of it, with nothing printed.
+ */
+async function keepingAlive<T>(work: Promise<T>): Promise<T> {
+  const timer = setInterval(() => undefined, 60_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const log = (message: string) => process.stderr.write(`loadtest: ${message}\n`);
 
@@ -231,7 +246,7 @@ async function runLoad(args: LoadArgs): Promise<number> {
   let drainedAt = durableAt;
   if (forwarder) {
     log(`load done; draining to ${forwarder.endpoint} (up to ${args.drainTimeoutMs / 1000} s)`);
-    drain = await forwarder.drain({ timeoutMillis: args.drainTimeoutMs });
+    drain = await keepingAlive(forwarder.drain({ timeoutMillis: args.drainTimeoutMs }));
     drainedAt = performance.now();
   }
   const status = await forwarder?.status();
@@ -277,12 +292,14 @@ async function runLoad(args: LoadArgs): Promise<number> {
 
 async function runDrain(args: DrainArgs): Promise<number> {
   log(`draining ${args.store}`);
-  const result = await forwardPending({
-    storeDir: args.store,
-    ...(args.endpoint !== undefined ? { endpoint: args.endpoint } : {}),
-    drain: args.drainTimeoutMs > 0,
-    ...(args.drainTimeoutMs > 0 ? { timeoutMillis: args.drainTimeoutMs } : {}),
-  });
+  const result = await keepingAlive(
+    forwardPending({
+      storeDir: args.store,
+      ...(args.endpoint !== undefined ? { endpoint: args.endpoint } : {}),
+      drain: args.drainTimeoutMs > 0,
+      ...(args.drainTimeoutMs > 0 ? { timeoutMillis: args.drainTimeoutMs } : {}),
+    }),
+  );
   const summary: Record<string, unknown> = {
     drain_ok: result.ok,
     ...(result.ok ? {} : { drain_reason: result.reason ?? 'unknown' }),

@@ -14,6 +14,7 @@ import { storedSpanEnds } from './fixtures/store-spans.js';
 // during the load, restarted, `--drain-only`, and every stored span id in Jaeger.
 
 const LOADTEST = join(REPO_ROOT, 'benchmarks/dist/loadtest.js');
+const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 
 interface Run {
   child: ChildProcess;
@@ -23,12 +24,16 @@ interface Run {
 }
 
 function loadtest(args: string[]): Run {
+  return node(LOADTEST, args);
+}
+
+function node(script: string, args: string[]): Run {
   const env: NodeJS.ProcessEnv = {};
   // Only the flags configure it: nothing from the test process's OTel environment.
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(OTEL_|AGENT_AUDIT_)/.test(k)) env[k] = v;
   }
-  const child = spawn(process.execPath, [LOADTEST, ...args], {
+  const child = spawn(process.execPath, [script, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -198,20 +203,30 @@ describe('walkthrough: Jaeger killed during the loadtest, restarted, drained', (
     expect(summary.spans).toBe(11_000);
 
     await jaeger.restart();
-    const drain = loadtest([
+    // The README's step 5: `agent-audit forward --drain`, then the loadtest's own check.
+    const forward = node(CLI, [
+      '--store',
+      store,
+      '--json',
+      'forward',
+      '--drain',
+      '--endpoint',
+      jaeger.otlpTracesUrl,
+      '--timeout',
+      '60s',
+    ]);
+    expect((await forward.exited).code, forward.stdout() + forward.stderr()).toBe(0);
+    const verify = loadtest([
       '--drain-only',
       '--store',
       store,
       '--endpoint',
       jaeger.otlpTracesUrl,
-      '--drain-timeout-s',
-      '60',
       '--verify-jaeger',
       jaeger.queryUrl,
     ]);
-    const drainExit = await drain.exited;
-    expect(drainExit.code, drain.stderr()).toBe(0);
-    expect(lastJsonLine(drain)).toMatchObject({
+    expect((await verify.exited).code, verify.stderr()).toBe(0);
+    expect(lastJsonLine(verify)).toMatchObject({
       drain_ok: true,
       pending_records: 0,
       dead_letter_spans: 0,
