@@ -42,7 +42,7 @@ function isPlainJson(value: unknown): boolean {
 /** Paths of objects whose keys do not enumerate in sorted order, collected into `out`. */
 function unsortedKeys(value: unknown, path: string, out: string[]): void {
   if (Array.isArray(value)) {
-    value.forEach((v, i) => unsortedKeys(v, `${path}[${i}]`, out));
+    for (const [i, v] of value.entries()) unsortedKeys(v, `${path}[${i}]`, out);
   } else if (value !== null && typeof value === 'object') {
     const keys = Object.keys(value);
     if (keys.join('\u0000') !== [...keys].sort().join('\u0000')) out.push(`${path}: ${keys}`);
