@@ -243,7 +243,8 @@ export class AuditStore {
       this.#segmentDigest = state.digest;
       this.#headSeq = state.headSeq;
       this.#headHash = state.headHash;
-      this.#lastCheckpointSeq = 0;
+      // A store that was closed cleanly ends with a checkpoint: nothing new to sign yet.
+      this.#lastCheckpointSeq = state.needsCheckpoint ? 0 : state.headSeq;
       this.#sinceCheckpoint = state.needsCheckpoint ? 1 : 0;
     } catch (error) {
       releaseLock(this.#fs, this.#lockPath);
@@ -916,7 +917,7 @@ export class AuditStore {
       if (behind) {
         throw new StoreError(
           'STORE_BEHIND_ANCHOR',
-          `refusing to open audit store ${this.dir}: it has no segments, but the anchor ${this.anchorPath} holds a checkpoint of this directory at seq ${behind.size} (origin ${behind.origin}). The store was deleted or rolled back; restore it, or use another directory.`,
+          `refusing to open audit store ${this.dir}: it has no segments, but the anchor ${this.anchorPath} holds a checkpoint of this directory at seq ${behind.size} (origin ${behind.origin}). The store was deleted or rolled back: restore it. To start a new store here on purpose, keep the old anchor as evidence and give the writer another anchor file (anchorPath / trust directory).`,
           { dir: this.dir },
         );
       }
@@ -1087,6 +1088,8 @@ export class AuditStore {
       this.#rotateSync(true);
       this.#fs.unlinkSync(damagedMarker);
     }
+    const endsSigned =
+      lastType === 'checkpoint' && !recovery && !marker && this.#headSeq === headSeq;
     return {
       origin,
       segment: this.#segment,
@@ -1098,7 +1101,7 @@ export class AuditStore {
       digest: this.#segmentDigest,
       headSeq: this.#headSeq,
       headHash: this.#headHash,
-      needsCheckpoint: true,
+      needsCheckpoint: !endsSigned,
     };
   }
 

@@ -146,6 +146,16 @@ describe('AuditStore writer', () => {
     expect(anchor.at(-1).head).toBe(last.prev);
   });
 
+  it('reopening a cleanly closed store and closing it again adds nothing', async () => {
+    t = tempStore();
+    const store = t.open();
+    await store.append(span('quiet', 1));
+    await store.close();
+    const before = readLines(segmentPath(t.dir, 1)).length;
+    await t.open().close();
+    expect(readLines(segmentPath(t.dir, 1)).length).toBe(before);
+  });
+
   it('signs a checkpoint every N records', async () => {
     t = tempStore();
     const store = t.open({ checkpointEveryRecords: 10 });
