@@ -151,16 +151,30 @@ interface Site {
   attributes: Record<string, AttributeValue>;
 }
 
+/**
+ * Every place of the run a fact can be recorded. A span's events come before the span itself,
+ * so that when the same decision is on both, the event's details (stage, actor) are kept.
+ */
 function sitesOf(spans: TrailSpan[]): Site[] {
   return spans.flatMap((span) => [
-    { span, source: 'span', time: span.start, attributes: span.attributes },
     ...span.events.map((event) => ({
       span,
       source: `event:${event.name}`,
       time: event.time,
       attributes: event.attributes,
     })),
+    { span, source: 'span', time: span.start, attributes: span.attributes },
   ]);
+}
+
+/**
+ * A tool call, as opposed to the spans that only mention a tool (an `approval {tool}` span,
+ * a `side_effect …` span): the GenAI operation says so, or, from an SDK that does not set
+ * it, the `execute_tool` span name.
+ */
+export function isToolCall(span: TrailSpan): boolean {
+  if (span.operation !== null) return span.operation === 'execute_tool';
+  return span.tool !== null && span.name.startsWith('execute_tool');
 }
 
 // Lifecycle events (instrumentation's run-events) that record a check, with the outcome their
@@ -181,18 +195,37 @@ function actorOf(site: Site): string | null {
 }
 
 /**
- * The same receipt is often both on the tool span and on its event; list it once. Two entries
- * are the same when everything but where it was found (source, time) is equal.
+ * The same fact is often recorded twice (a decision on the tool span and in its
+ * `policy.decision` event; an approval span and its `approval.granted` event): entries with
+ * the same key become one, each field taken from the first entry that has it.
  */
-function dedupe<T extends { source: string; time: string | null }>(items: T[]): T[] {
-  const seen = new Set<string>();
-  return items.filter((item) => {
-    const { source: _source, time: _time, ...rest } = item;
-    const key = JSON.stringify(rest);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+function fold<T extends object>(items: T[], keyOf: (item: T) => string): T[] {
+  const byKey = new Map<string, T>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const seen = byKey.get(key) as Record<string, unknown> | undefined;
+    if (!seen) {
+      byKey.set(key, item);
+      continue;
+    }
+    for (const [field, value] of Object.entries(item)) {
+      if (seen[field] === null || seen[field] === undefined) seen[field] = value;
+    }
+  }
+  return [...byKey.values()];
+}
+
+/** Chronological, stable; entries without a time last. */
+function byTime<T extends { time: string | null }>(items: T[]): T[] {
+  return items
+    .map((item, i) => ({ item, i }))
+    .sort((a, b) => {
+      if (a.item.time === b.item.time) return a.i - b.i;
+      if (a.item.time === null) return 1;
+      if (b.item.time === null) return -1;
+      return a.item.time < b.item.time ? -1 : 1;
+    })
+    .map(({ item }) => item);
 }
 
 const LLM_OPERATIONS = new Set(['chat', 'text_completion', 'generate_content', 'embeddings']);
@@ -295,94 +328,108 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         system_prompt_hash: str(s.attributes[GOV.systemPromptHash]),
       })),
     },
-    actions: spans
-      .filter((s) => s.tool !== null)
-      .map((s) => ({
-        time: s.start,
-        span_id: s.span_id,
-        agent_id: s.agent_id,
-        tool: s.tool,
-        tool_version: str(s.attributes[ATTR.toolVersion]),
-        tool_call_id: s.tool_call_id,
-        reason: str(s.attributes[GOV.toolReason]),
-        credential_ref: s.credential_ref,
-        input_hash: s.input_hash,
-        output_hash: s.output_hash,
-        decision: s.decision,
-        status: s.status,
-        error_type: s.error_type,
-        duration_ms: s.duration_ms,
-        incomplete: s.incomplete,
-      })),
-    checks: sites
-      .filter((x) => x.attributes[ATTR.decisionOutcome] !== undefined || CHECK_EVENTS.has(x.source))
-      .map((x) => ({
-        time: x.time,
-        span_id: x.span.span_id,
-        source: x.source,
-        tool: x.span.tool,
-        outcome: str(x.attributes[ATTR.decisionOutcome]) ?? CHECK_EVENTS.get(x.source) ?? null,
-        actor: actorOf(x),
-        reason: str(x.attributes[ATTR.decisionReason]),
-        policy: str(x.attributes[ATTR.decisionPolicy]),
-        policy_version: str(x.attributes[GOV.decisionPolicyVersion]),
-        action_key: str(x.attributes[GOV.decisionActionKey]),
-        scope: str(x.attributes[GOV.decisionScope]),
-        stage: str(x.attributes[GOV.decisionStage]),
-        authorization_method: str(x.attributes[GOV.authorizationMethod]),
-      })),
-    approvals: dedupe(
-      sites
-        .filter(
-          (x) =>
-            x.attributes[GOV.approvalDecision] !== undefined ||
-            x.attributes[GOV.approvalApprover] !== undefined ||
-            x.source.startsWith('event:approval.'),
-        )
-        .map((x) => ({
-          time: str(x.attributes[GOV.approvalTime]) ?? x.time,
-          span_id: x.span.span_id,
-          source: x.source,
-          tool: x.span.tool,
-          approval_id: str(x.attributes[GOV.approvalId]),
-          approver: str(x.attributes[GOV.approvalApprover]),
-          decision:
-            str(x.attributes[GOV.approvalDecision]) ??
-            (x.source.startsWith('event:approval.')
-              ? x.source.slice('event:approval.'.length)
-              : null),
-          actor: actorOf(x),
-          shown_hash: str(x.attributes[GOV.approvalShownHash]),
-          approved_input_hash: str(x.attributes[GOV.approvalInputHash]),
-          proposed_input_hash: str(x.attributes[GOV.approvalProposedHash]),
-          edits: x.attributes[GOV.approvalEdits] ?? null,
-          note: str(x.attributes[GOV.approvalNote]),
-        })),
+    actions: spans.filter(isToolCall).map((s) => ({
+      time: s.start,
+      span_id: s.span_id,
+      agent_id: s.agent_id,
+      tool: s.tool,
+      tool_version: str(s.attributes[ATTR.toolVersion]),
+      tool_call_id: s.tool_call_id,
+      reason: str(s.attributes[GOV.toolReason]),
+      credential_ref: s.credential_ref,
+      input_hash: s.input_hash,
+      output_hash: s.output_hash,
+      decision: s.decision,
+      status: s.status,
+      error_type: s.error_type,
+      duration_ms: s.duration_ms,
+      incomplete: s.incomplete,
+    })),
+    checks: byTime(
+      fold(
+        sites
+          .filter(
+            (x) => x.attributes[ATTR.decisionOutcome] !== undefined || CHECK_EVENTS.has(x.source),
+          )
+          .map((x) => ({
+            time: x.time,
+            span_id: x.span.span_id,
+            source: x.source,
+            tool: x.span.tool,
+            outcome: str(x.attributes[ATTR.decisionOutcome]) ?? CHECK_EVENTS.get(x.source) ?? null,
+            actor: actorOf(x),
+            reason: str(x.attributes[ATTR.decisionReason]),
+            policy: str(x.attributes[ATTR.decisionPolicy]),
+            policy_version: str(x.attributes[GOV.decisionPolicyVersion]),
+            action_key: str(x.attributes[GOV.decisionActionKey]),
+            scope: str(x.attributes[GOV.decisionScope]),
+            stage: str(x.attributes[GOV.decisionStage]),
+            authorization_method: str(x.attributes[GOV.authorizationMethod]),
+          })),
+        // The decision on a tool span is its pre-exec decision, also noted as an event.
+        (c) => `${c.span_id}|${c.outcome}|${c.action_key}|${c.stage ?? 'pre'}`,
+      ),
     ),
-    side_effects: dedupe(
-      sites
-        .filter(
-          (x) =>
-            x.source.startsWith('event:side_effect.') ||
-            Object.keys(x.attributes).some((k) => k.startsWith(GOV.sideEffectPrefix)),
-        )
-        .map((x) => ({
-          time: x.time,
-          span_id: x.span.span_id,
-          source: x.source,
-          tool: x.span.tool,
-          target_system: str(x.attributes[GOV.sideEffectTargetSystem]),
-          object_id: str(x.attributes[GOV.sideEffectObjectId]),
-          operation: str(x.attributes[GOV.sideEffectOperation]),
-          idempotency_key: str(x.attributes[GOV.sideEffectIdempotencyKey]),
-          result_hash: str(x.attributes[GOV.sideEffectResultHash]),
-          status:
-            str(x.attributes[GOV.sideEffectStatus]) ??
-            (x.source.startsWith('event:side_effect.')
-              ? x.source.slice('event:side_effect.'.length)
-              : null),
-          action_input_hash: x.span.input_hash,
-        })),
+    approvals: byTime(
+      fold(
+        sites
+          .filter(
+            (x) =>
+              x.attributes[GOV.approvalDecision] !== undefined ||
+              x.attributes[GOV.approvalApprover] !== undefined ||
+              x.source.startsWith('event:approval.'),
+          )
+          .map((x) => ({
+            time: str(x.attributes[GOV.approvalTime]) ?? x.time,
+            span_id: x.span.span_id,
+            source: x.source,
+            tool: x.span.tool,
+            approval_id: str(x.attributes[GOV.approvalId]),
+            approver: str(x.attributes[GOV.approvalApprover]),
+            decision:
+              str(x.attributes[GOV.approvalDecision]) ??
+              (x.source.startsWith('event:approval.')
+                ? x.source.slice('event:approval.'.length)
+                : // A tool call carrying an approval's id and approver is that approval used.
+                  'applied'),
+            actor: actorOf(x),
+            shown_hash: str(x.attributes[GOV.approvalShownHash]),
+            approved_input_hash: str(x.attributes[GOV.approvalInputHash]),
+            proposed_input_hash: str(x.attributes[GOV.approvalProposedHash]),
+            edits: x.attributes[GOV.approvalEdits] ?? null,
+            note: str(x.attributes[GOV.approvalNote]),
+          })),
+        (a) => `${a.approval_id ?? a.span_id}|${a.decision}`,
+      ),
+    ),
+    side_effects: byTime(
+      fold(
+        sites
+          .filter(
+            (x) =>
+              x.source.startsWith('event:side_effect.') ||
+              Object.keys(x.attributes).some((k) => k.startsWith(GOV.sideEffectPrefix)),
+          )
+          .map((x) => ({
+            time: x.time,
+            span_id: x.span.span_id,
+            source: x.source,
+            tool: x.span.tool,
+            target_system: str(x.attributes[GOV.sideEffectTargetSystem]),
+            object_id: str(x.attributes[GOV.sideEffectObjectId]),
+            operation: str(x.attributes[GOV.sideEffectOperation]),
+            idempotency_key: str(x.attributes[GOV.sideEffectIdempotencyKey]),
+            result_hash: str(x.attributes[GOV.sideEffectResultHash]),
+            status:
+              str(x.attributes[GOV.sideEffectStatus]) ??
+              (x.source.startsWith('event:side_effect.')
+                ? x.source.slice('event:side_effect.'.length)
+                : null),
+            action_input_hash: x.span.input_hash,
+          })),
+        (e) =>
+          `${e.span_id}|${e.target_system}|${e.object_id}|${e.operation}|${e.idempotency_key}|${e.status}`,
+      ),
     ),
   };
 }

@@ -8,7 +8,7 @@ import { type JaegerProcess, startJaeger } from './support/jaeger-process.js';
 import { runCli } from './support/run-cli.js';
 import { writeStore } from './support/write-store.js';
 
-const SPANS_PER_RUN = 8; // ended spans of the demo run; the never-ended intent is not sent
+const SPANS_PER_RUN = 10; // ended spans of the demo run; the never-ended intent is not sent
 
 /** A scripted OTLP receiver: answers each request with the next scripted status. */
 async function fakeCollector(script: Array<{ status: number; headers?: Record<string, string> }>) {

@@ -30,7 +30,7 @@ describe('a run kept in two stores', () => {
     const r = await runCli([...both, 'trail', 'run-x', '--json'], { env });
     expect(r.code).toBe(0);
     const spans = JSON.parse(r.stdout).spans;
-    expect(spans).toHaveLength(9);
+    expect(spans).toHaveLength(11);
     const server = spans.find((s: { name: string }) => s.name === 'POST /tasks');
     expect(server).toMatchObject({ depth: 1, service: 'sub-agent', store: subAgent });
     expect(spans.find((s: { tool: string }) => s.tool === 'fetch_doc')).toMatchObject({

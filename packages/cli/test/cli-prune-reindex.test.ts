@@ -84,6 +84,6 @@ describe('agent-audit prune and reindex', () => {
     expect(existsSync(out.index)).toBe(true);
     const trail = await runCli(['trail', 'run-5d', '--json'], { env });
     expect(trail.code).toBe(0);
-    expect(JSON.parse(trail.stdout).spans).toHaveLength(9);
+    expect(JSON.parse(trail.stdout).spans).toHaveLength(11);
   });
 });

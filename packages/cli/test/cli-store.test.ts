@@ -39,7 +39,7 @@ describe('agent-audit against a real store', () => {
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout);
       expect(out.run_id).toBe('run-a');
-      expect(out.spans).toHaveLength(9);
+      expect(out.spans).toHaveLength(11);
       for (const span of out.spans) {
         for (const key of [
           'trace_id',
@@ -75,6 +75,8 @@ describe('agent-audit against a real store', () => {
       expect(out.spans.map((s: { tool: string | null }) => s.tool).filter(Boolean)).toEqual([
         'search_kb',
         'db_update',
+        'send_email',
+        'send_email',
         'send_email',
         'delete_account',
         'fetch_doc',
@@ -129,11 +131,15 @@ describe('agent-audit against a real store', () => {
       );
       expect(lines.find((l) => l.includes('delete_account'))).toMatch(/stop.*ERROR PolicyStop/);
       expect(lines.find((l) => l.includes('execute_tool refund'))).toContain('INCOMPLETE');
-      // The approval chain shows under its tool call, in time order.
+      // The approval chain reads off the timeline: refused, requested, approved, allowed, sent.
       const email = lines.findIndex((l) => l.includes('execute_tool send_email'));
+      expect(lines[email]).toMatch(/send_email\s+approval_required.*ERROR ApprovalRequiredError/);
       expect(lines[email + 1]).toMatch(/event\s+· policy\.decision\s+approval_required/);
       expect(lines[email + 2]).toMatch(/· approval\.requested/);
-      expect(lines[email + 3]).toMatch(/· approval\.granted\s+approved.*human:alice/);
+      expect(lines[email + 3]).toMatch(/approval send_email\s+send_email/);
+      expect(lines[email + 4]).toMatch(/· approval\.granted\s+approved/);
+      expect(lines[email + 5]).toMatch(/execute_tool send_email\s+send_email\s+allow/);
+      expect(lines[email + 6]).toMatch(/· policy\.decision\s+allow/);
     });
 
     it('exits 4 for an unknown run, stdout empty', async () => {
@@ -180,9 +186,11 @@ describe('agent-audit against a real store', () => {
       const runs = JSON.parse(r.stdout);
       expect(runs).toHaveLength(1);
       expect(runs[0].run_id).toBe('run-a');
+      // Tool calls only: the approval span names the tool but is not a call.
       expect(runs[0].actions.map((a: { tool: string }) => a.tool)).toEqual([
         'search_kb',
         'db_update',
+        'send_email',
         'send_email',
         'delete_account',
         'fetch_doc',
@@ -251,7 +259,7 @@ describe('agent-audit against a real store', () => {
       const file = join(root, 'out', 'run-a.html');
       const r = await runCli(['report', 'run-a', '--html', file, '--json'], { env });
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ run_id: 'run-a', file, spans: 9 });
+      expect(JSON.parse(r.stdout)).toMatchObject({ run_id: 'run-a', file, spans: 11 });
       const html = readFileSync(file, 'utf8');
       expect(html).toContain('run-a');
       expect(html).not.toMatch(/<script|<link|src=|href=/i);

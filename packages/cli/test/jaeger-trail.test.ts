@@ -79,11 +79,7 @@ describe('fetchJaegerTrail against a real Jaeger', () => {
       new Set(['orchestrator', 'sub-agent']),
     );
     const email = fromJaeger.find((s) => s.tool === 'send_email')!;
-    expect(email.events.map((e) => e.name)).toEqual([
-      'policy.decision',
-      'approval.requested',
-      'approval.granted',
-    ]);
+    expect(email.events.map((e) => e.name)).toEqual(['policy.decision', 'approval.requested']);
   });
 
   it('the bin prints the same --json shape from Jaeger, and exits 4 for an unknown run', async () => {
@@ -117,6 +113,7 @@ describe('fetchJaegerTrail against a real Jaeger', () => {
     expect(explanation.approvals.map((a: { decision: string }) => a.decision)).toEqual([
       'requested',
       'approved',
+      'applied',
     ]);
     expect(explanation.side_effects[0].object_id).toBe('ticket/991');
     const file = join(tmp, 'jaeger-report.html');

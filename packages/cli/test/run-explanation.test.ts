@@ -39,7 +39,7 @@ describe('explainRun', () => {
       ended_at: '2026-11-20T09:30:00.900Z',
       status: 'ok',
       incomplete: false,
-      spans: 8,
+      spans: 10,
     });
     expect(x.context.agents.map((a) => a.agent_id)).toEqual(['support-agent', 'research-agent']);
     expect(x.context.agents[0]).toMatchObject({
@@ -61,24 +61,37 @@ describe('explainRun', () => {
       ['search_kb', 'cred:run-token-1'],
       ['db_update', 'cred:db-writer'],
       ['send_email', 'cred:run-token-1'],
+      ['send_email', 'cred:run-token-1'],
       ['delete_account', 'cred:run-token-1'],
       ['fetch_doc', 'cred:run-token-1'],
+    ]);
+    // The refused first attempt and the approved retry are both actions; the approval span is not.
+    expect(x.actions.filter((a) => a.tool === 'send_email').map((a) => a.status)).toEqual([
+      'error',
+      'unset',
     ]);
     expect(x.checks.map((c) => [c.tool, c.outcome, c.source])).toEqual([
       ['search_kb', 'allow', 'span'],
       ['db_update', 'allow', 'span'],
       ['db_update', 'passed', 'event:validation.passed'],
-      ['send_email', 'allow', 'span'],
       ['send_email', 'approval_required', 'event:policy.decision'],
+      ['send_email', 'allow', 'event:policy.decision'],
       ['delete_account', 'stop', 'span'],
     ]);
+    // The decision on the span and in its event are one check, with the details of both.
+    expect(x.checks[4]).toMatchObject({
+      actor: 'human:alice',
+      stage: 'pre',
+      action_key: 'ak-mail',
+      authorization_method: 'human_approval',
+    });
     expect(x.checks[2]!.actor).toBe('system:schema-check');
     expect(x.approvals).toEqual([
       expect.objectContaining({
         tool: 'send_email',
         decision: 'requested',
         approval_id: 'appr-1',
-        actor: 'agent',
+        actor: 'system',
       }),
       expect.objectContaining({
         tool: 'send_email',
@@ -86,7 +99,10 @@ describe('explainRun', () => {
         approver: 'human:alice',
         decision: 'approved',
         edits: ['subject'],
+        shown_hash: `sha256:${'9'.repeat(64)}`,
+        actor: 'human:alice',
       }),
+      expect.objectContaining({ decision: 'applied', approver: 'human:alice', source: 'span' }),
     ]);
     expect(x.side_effects).toEqual([
       expect.objectContaining({

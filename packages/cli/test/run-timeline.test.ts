@@ -25,6 +25,8 @@ describe('runTimeline', () => {
       '1:execute_tool search_kb',
       '1:execute_tool db_update',
       '1:execute_tool send_email',
+      '1:approval send_email',
+      '1:execute_tool send_email',
       '1:execute_tool delete_account',
       '1:POST /tasks',
       '2:execute_tool fetch_doc',

@@ -5,6 +5,7 @@ import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { formatTable } from '../format-table.js';
 import { existingStores, type GlobalOptions, type Location } from '../global-options.js';
 import { parseTimePoint } from '../parse-time.js';
+import { isToolCall } from '../run-explanation.js';
 import { runTimeline } from '../run-timeline.js';
 import { storeFailure, withStoreReaders } from '../store-access.js';
 import type { TrailSpan } from '../trail-span.js';
@@ -234,7 +235,7 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
             continue;
           }
           const actions = spans
-            .filter((s) => s.tool !== null)
+            .filter(isToolCall)
             .filter((s) => options.tool === undefined || s.tool === options.tool)
             .filter(matches)
             .map(actionOf);
