@@ -118,18 +118,18 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
   );
 }
 
-/** Did the forwarder get every stored span of this process to the OTLP endpoint? */
+/**
+ * Did the forwarder get every stored span of this process to the OTLP endpoint? One pass
+ * with a short deadline: with no Jaeger running the demo must not hang, the store keeps it.
+ */
 async function forwardedEverything(): Promise<{ ok: boolean; endpoint: string; error?: string }> {
   await audit.forceFlush();
-  const status = await audit.forwarder?.status();
-  if (!status)
-    return { ok: false, endpoint: audit.config.otlpEndpoint, error: 'forwarding is off' };
-  // lastError is history (it may predate a later success); what counts is nothing pending.
-  return {
-    ok: status.pendingRecords === 0,
-    endpoint: status.endpoint,
-    ...(status.lastError === undefined ? {} : { error: status.lastError }),
-  };
+  const endpoint = audit.config.otlpEndpoint;
+  if (!audit.forwarder) return { ok: false, endpoint, error: 'forwarding is off' };
+  const drained = await audit.forwarder.drain({ timeoutMillis: 3_000, retry: false });
+  return drained.ok
+    ? { ok: true, endpoint }
+    : { ok: false, endpoint, error: drained.reason ?? 'spans still pending' };
 }
 
 async function printTrail(runId: string): Promise<void> {
@@ -166,18 +166,20 @@ async function main(): Promise<void> {
   await printTrail(runId);
   console.log();
   const tags = encodeURIComponent(JSON.stringify({ 'workflow.run_id': runId }));
+  const search = `${jaegerUi}/search?service=quickstart-orchestrator&tags=${tags}`;
+  const stores = `--store ${relative(cwd, storeDir)} --store ${relative(cwd, subAgentStoreDir)}`;
   if (forwarded.ok) {
-    console.log(`Jaeger: ${jaegerUi}/search?service=quickstart-orchestrator&tags=${tags}`);
+    console.log(`Jaeger: ${search}`);
   } else {
     console.log(
-      `Jaeger was not reachable at ${forwarded.endpoint} (${forwarded.error ?? 'spans still pending'}): the run is safe in the store ${relative(cwd, storeDir)}.`,
+      `Jaeger was not reachable at ${forwarded.endpoint} (${forwarded.error}): the run is safe in the stores.`,
     );
     console.log(
-      'Start Jaeger (docker compose up -d) and run `pnpm -s agent-audit forward` to send it, then open:',
+      `Start Jaeger (docker compose up -d), ship the run with \`pnpm --silent agent-audit forward ${stores}\`, then open:`,
     );
-    console.log(`  ${jaegerUi}/search?service=quickstart-orchestrator&tags=${tags}`);
+    console.log(`  ${search}`);
   }
-  console.log(`Verify the store: pnpm -s agent-audit verify --store ${relative(cwd, storeDir)}`);
+  console.log(`Verify the stores: pnpm --silent agent-audit verify ${stores}`);
 }
 
 main().catch((error: unknown) => {
