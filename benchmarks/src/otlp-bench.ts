@@ -34,8 +34,8 @@ type Figures = Record<string, number>;
 
 const THROUGHPUT_ROUNDS = 5;
 const THROUGHPUT_LOAD = { runs: 150, toolCalls: 20, concurrency: 16 } as const;
-const LATENCY_ROUNDS = 7;
-const LATENCY_LOAD = { runs: 60, toolCalls: 20, concurrency: 8 } as const;
+const LATENCY_ROUNDS = 9;
+const LATENCY_LOAD = { runs: 100, toolCalls: 20, concurrency: 8 } as const;
 // A round whose confirmation takes longer than this is a failure, not a slow figure.
 const CONFIRM_TIMEOUT_MS = 60_000;
 
