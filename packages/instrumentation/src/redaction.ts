@@ -40,6 +40,8 @@ interface Rule {
   pii: boolean;
   /** Must be global; may have capture groups, passed to `replace`. */
   re: RegExp;
+  /** A cheap test that must pass for the rule to match at all (skips the scan otherwise). */
+  hint: (s: string) => boolean;
   /** Replaces one finding; returning the match unchanged means "not a finding". */
   replace: (match: string, ...groups: string[]) => string;
   /**
@@ -63,12 +65,14 @@ const RULES: readonly Rule[] = [
   {
     kind: 'pem',
     pii: false,
+    hint: (s) => s.includes('-----BEGIN '),
     re: /-----BEGIN [A-Z0-9 ]{1,40}-----[\s\S]*?(?:-----END [A-Z0-9 ]{1,40}-----|$)/g,
     replace: whole('pem'),
   },
   {
     kind: 'bearer',
     pii: false,
+    hint: (s) => /bearer/i.test(s),
     // A digit is required so that prose ("the bearer information") is left alone.
     re: /\b(Bearer\s+)(?=[A-Za-z._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}/gi,
     replace: keepPrefix('bearer'),
@@ -76,6 +80,7 @@ const RULES: readonly Rule[] = [
   {
     kind: 'basic_auth',
     pii: false,
+    hint: (s) => s.includes('Basic'),
     re: /\b(Basic\s+)([A-Za-z0-9+/]{8,}={0,2})/g,
     // Only when it decodes to user:password, so "Basic functionality" stays.
     replace: (m, prefix, b64) => (isBasicCredential(b64) ? `${prefix}${tag('basic_auth')}` : m),
@@ -83,60 +88,75 @@ const RULES: readonly Rule[] = [
   {
     kind: 'url_credentials',
     pii: false,
+    hint: (s) => s.includes('://'),
     re: /\b([a-z][a-z0-9+.-]{1,20}:\/\/)[^\s/?#@:]+:[^\s/?#@]+@/gi,
     replace: (_m, scheme) => `${scheme}${tag('url_credentials')}@`,
   },
   {
     kind: 'jwt',
     pii: false,
-    re: /\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g,
+    hint: (s) => s.includes('eyJ'),
+    // Bounded segments keep text like "eyJ-eyJ-eyJ-…" linear (a JWT header is short).
+    re: /\beyJ[A-Za-z0-9_-]{2,512}\.[A-Za-z0-9_-]{2,65536}\.[A-Za-z0-9_-]{0,8192}/g,
     replace: whole('jwt'),
   },
   {
     kind: 'api_key',
     pii: false,
+    hint: (s) => /sk-|[skrp]k_|AIza/.test(s),
     re: /\b(?:sk-(?:[A-Za-z0-9]+-){0,3}[A-Za-z0-9_-]{20,}|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|AIza[A-Za-z0-9_-]{35})/g,
     replace: whole('api_key'),
   },
   {
     kind: 'aws_access_key',
     pii: false,
+    hint: (s) => /AKIA|ASIA|ABIA|ACCA|AIDA|AROA/.test(s),
     re: /\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[A-Z0-9]{16}\b/g,
     replace: whole('aws_access_key'),
   },
   {
     kind: 'github_token',
     pii: false,
+    hint: (s) => /gh[pousr]_|github_pat_/.test(s),
     re: /\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g,
     replace: whole('github_token'),
   },
   {
     kind: 'slack_token',
     pii: false,
+    hint: (s) => s.includes('xox'),
     re: /\bxox[abposr]-[A-Za-z0-9-]{10,}/g,
     replace: whole('slack_token'),
   },
   {
     kind: 'url_token',
     pii: false,
+    hint: (s) => s.includes('='),
     re: /([?&;](?:access_token|id_token|refresh_token|token|api_key|apikey|api-key|key|secret|client_secret|password|passwd|pwd|sig|signature|auth|session|sessionid)=)[^&\s#"'<>]+/gi,
     replace: keepPrefix('url_token'),
   },
   {
     kind: 'secret_assignment',
     pii: false,
-    re: /\b((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?key)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi,
+    hint: (s) => /[:=]/.test(s),
+    // The keyword may sit inside a longer name (aws_secret_access_key, DB_PASSWORD), so the
+    // match starts at the keyword; a bare "token" is not a keyword, or usage counts such as
+    // "input_tokens": 1234 would go. Every run before the value is bounded: no backtracking
+    // blow-up on hostile text (see the linear-time tests).
+    re: /((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key)[\w.-]{0,32}["']?[ \t]{0,8}[:=][ \t]{0,8}["']?)(?!\[REDACTED)[^\s"',;&]{4,}/gi,
     replace: keepPrefix('secret_assignment'),
   },
   {
     kind: 'email',
     pii: true,
+    hint: (s) => s.includes('@'),
     re: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b/g,
     replace: whole('email'),
   },
   {
     kind: 'card_number',
     pii: true,
+    hint: hasDigitRun,
     // Issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners) keep epoch-millisecond
     // times and ids out; no letter may touch the number, so hex digests are left alone.
     re: /(?<![\w.-])(?:4|5[1-5]|2[2-7]|3[04-8]|6[05])\d?(?:[ -]?\d){11,17}(?![\w])/g,
@@ -146,6 +166,7 @@ const RULES: readonly Rule[] = [
   {
     kind: 'phone',
     pii: true,
+    hint: hasDigitRun,
     // A leading + or at least one separator is required, so bare ids, epoch times and
     // amounts are not phone numbers; ISO dates are excluded below.
     re: /(?<![\w+.:-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,5}){1,4}(?![\w:-])/g,
@@ -162,6 +183,10 @@ function cardLength(m: string): number {
     if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return end;
   }
   return 0;
+}
+
+function hasDigitRun(s: string): boolean {
+  return /\d\d/.test(s);
 }
 
 function luhnValid(digits: string): boolean {
@@ -215,6 +240,7 @@ export function redactString(s: string, options: RedactOptions = {}): RedactResu
   try {
     for (const rule of RULES) {
       if (rule.pii ? !pii : !secrets) continue;
+      if (!rule.hint(value)) continue;
       value = applyRule(rule, value, hits);
     }
   } catch {

@@ -48,6 +48,8 @@ describe('redactString: secrets (row 32)', () => {
       'url_token',
     ],
     ['password assignment', `{"user":"a","password":"${FAKE.urlPassword}"}`, 'secret_assignment'],
+    ['AWS secret key by name', `aws_secret_access_key=${FAKE.urlPassword}x9`, 'secret_assignment'],
+    ['env-style password', `DB_PASSWORD: ${FAKE.urlPassword}`, 'secret_assignment'],
   ])('%s', (_name, input, kind) => {
     const r = redactString(input);
     expect(r.hits[kind]).toBe(1);
@@ -115,12 +117,40 @@ describe('redactString: no false positives on what the audit trail itself record
     'risk-assessment-framework-document-version-two',
     'workflow.run_id=run-http-1, user:456, total 1,234,567.89 EUR',
     'https://example.com/path?page=2&sort=asc',
+    '{"input_tokens":1234,"output_tokens":5678,"max_tokens":4096}',
+    'gen_ai.usage.input_tokens=1234',
   ];
   it.each(ok)('%s', (s) => {
     const r = redactString(s);
     expect(r.hits).toEqual({});
     expect(r.value).toBe(s);
   });
+});
+
+describe('no catastrophic backtracking on hostile text', () => {
+  // Each of these once took seconds to minutes at 100 KB (quadratic or worse); linear rules
+  // finish them in milliseconds. A regression shows up as this test timing out.
+  const n = 200_000;
+  const hostile: Record<string, string> = {
+    'a-a-a-': 'a-'.repeat(n / 2),
+    'eyJ-eyJ-': 'eyJ-'.repeat(n / 4),
+    'eyJxx.': 'eyJxx.'.repeat(n / 6),
+    'password-password-': 'password-'.repeat(n / 9),
+    'local part without domain': `${'a.'.repeat(n / 2)}@`,
+    'x://b:': 'x://b:'.repeat(n / 6),
+    'sk-sk-': 'sk-'.repeat(n / 3),
+    '12-12-': '12-'.repeat(n / 3),
+    '(12) ': '(12) '.repeat(n / 5),
+    'Bearer ': 'Bearer '.repeat(n / 7),
+  };
+  it.each(Object.entries(hostile))(
+    '%s',
+    (_name, s) => {
+      const r = redactString(s);
+      expect(typeof r.value).toBe('string');
+    },
+    20_000,
+  );
 });
 
 describe('looksLikeSecret (credential.ref refusal)', () => {
