@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -92,14 +92,30 @@ export async function startJaegerProcess(timeoutMs = 60_000): Promise<JaegerProc
   void exited.then(() => {
     alive = false;
   });
-  // A bench that dies must not leave Jaeger running.
-  const killOnExit = () => child.kill('SIGKILL');
+  // A bench that dies (an exception, Ctrl-C, a kill of its pid alone) must not leave Jaeger
+  // or its log directory behind. A signal nobody else handles ends the process through
+  // process.exit (128 + signal number, the shell's convention), so that other 'exit' cleanups
+  // (the bench's temp directories) run too; a re-raised signal would skip them.
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    child.kill('SIGKILL');
+    if (process.listenerCount(signal) === 1) process.exit(128 + (osConstants.signals[signal] ?? 0));
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const removeHandlers = () => {
+    process.removeListener('exit', killOnExit);
+    for (const signal of signals) process.removeListener(signal, onSignal);
+  };
   process.on('exit', killOnExit);
+  for (const signal of signals) process.on(signal, onSignal);
 
   let disposed: Promise<void> | undefined;
   const dispose = () => {
     disposed ??= (async () => {
-      process.removeListener('exit', killOnExit);
+      removeHandlers();
       if (alive) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -224,6 +224,9 @@ async function until(
 
 export async function runOtlpBench(): Promise<Figures> {
   const root = mkdtempSync(join(tmpdir(), 'agent-audit-bench-otlp-'));
+  // Also when the bench is ended by a signal or an exception (finally does not run then).
+  const removeRoot = () => rmSync(root, { recursive: true, force: true });
+  process.on('exit', removeRoot);
   let jaeger: JaegerProcess | undefined;
   let blackHole: BlackHole | undefined;
   try {
@@ -315,6 +318,7 @@ export async function runOtlpBench(): Promise<Figures> {
   } finally {
     await blackHole?.close();
     await jaeger?.dispose();
-    rmSync(root, { recursive: true, force: true });
+    process.removeListener('exit', removeRoot);
+    removeRoot();
   }
 }
