@@ -96,6 +96,7 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
   let span: Span | undefined;
   let ctx = parentCtx;
   let runId = options.runId;
+  let run: RunAttributes | undefined;
   try {
     const parent = getRunContext(parentCtx);
     runId = options.runId ?? parent?.runId ?? uuidV7();
@@ -106,7 +107,7 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
       credentialRef = undefined;
       violations.push(VIOLATION_CREDENTIAL_REF);
     }
-    const run: RunAttributes = Object.freeze({
+    run = Object.freeze({
       runId,
       agentId: options.agentId,
       agentName: options.agentName,
@@ -163,13 +164,19 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
     if (span !== undefined) endSpan(span);
     span = undefined;
     ctx = parentCtx;
+    // Without a span, the run's tool calls should still belong to the run.
+    try {
+      if (run !== undefined) ctx = setRunContext(parentCtx, run);
+    } catch {
+      ctx = parentCtx;
+    }
   }
 
   const handle: RunHandle = Object.freeze({
     runId: runId ?? '',
     span: span ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
   });
-  if (span === undefined) return fn(handle);
+  if (span === undefined) return context.with(ctx, fn, undefined, handle);
   const runSpan = span;
 
   let result: T;
