@@ -5,11 +5,17 @@
  * the last line of stdout is one JSON object with every figure.
  */
 import { availableParallelism } from 'node:os';
+import { runOtlpBench } from './otlp-bench.js';
 import { runSdkBench } from './sdk-bench.js';
+import { runStoreBench } from './store-bench.js';
 
 type Figures = Record<string, number>;
 
-const suites: { name: string; run: () => Promise<Figures> }[] = [{ name: 'sdk', run: runSdkBench }];
+const suites: { name: string; run: () => Promise<Figures> }[] = [
+  { name: 'sdk', run: runSdkBench },
+  { name: 'store', run: runStoreBench },
+  { name: 'otlp', run: runOtlpBench },
+];
 
 async function main(): Promise<void> {
   const summary: Record<string, number | string> = {
