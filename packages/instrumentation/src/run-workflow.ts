@@ -12,7 +12,7 @@ import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
 import { hashValue } from './hash-value.js';
 import { uuidV7 } from './internal/ids.js';
-import { runAttributes, safeHashKey } from './internal/run-attributes.js';
+import { runAttributes, runSpanGenAiAttributes, safeHashKey } from './internal/run-attributes.js';
 import {
   checkString,
   endSpan,
@@ -122,6 +122,7 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
     });
 
     const attrs = runAttributes(run);
+    runSpanGenAiAttributes(run, attrs);
     const isAgent = options.agentName !== undefined || options.workflowName === undefined;
     attrs[ATTR_GEN_AI_OPERATION_NAME] = isAgent
       ? GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT

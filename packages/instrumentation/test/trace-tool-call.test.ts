@@ -30,6 +30,7 @@ afterEach(() => {
 const run = {
   agentId: 'support-agent',
   agentName: 'Support',
+  model: 'scripted-1',
   triggerPrincipal: 'user:456',
   credentialRef: 'cred:run-token',
   tenantId: 'acme',
@@ -85,6 +86,11 @@ describe('traceToolCall', () => {
     expect(tool.attributes[ATTR_GEN_AI_TOOL_CALL_RESULT]).toBeUndefined();
     expect(tool.attributes[ATTR_AUDIT_MISSING]).toBeUndefined();
     expect(tool.attributes[ATTR_AUDIT_VIOLATION]).toBeUndefined();
+    // GenAI agent/model names describe the invoke_agent span only; on a tool span a
+    // gen_ai.request.model would make it read as a model call.
+    for (const k of ['gen_ai.agent.id', 'gen_ai.agent.name', 'gen_ai.request.model']) {
+      expect(tool.attributes[k]).toBeUndefined();
+    }
   });
 
   it('has input.hash already at span start (for the pre-exec record)', async () => {

@@ -23,7 +23,11 @@ import {
 } from '../semconv.js';
 import { log, put } from './span-utils.js';
 
-/** The run-level attributes every span of a run carries (ours and the GenAI ones). */
+/**
+ * The run-level attributes every span of a run carries (our names). The GenAI agent, workflow
+ * and model names belong on the run span only ({@link runSpanGenAiAttributes}): on other spans
+ * they would misdescribe them (a `gen_ai.request.model` makes a span read as a model call).
+ */
 export function runAttributes(run: RunAttributes): Attributes {
   // Run objects are frozen, so their attributes are computed once and copied per span.
   const cached = cache.get(run);
@@ -47,12 +51,16 @@ function compute(run: RunAttributes): Attributes {
   put(a, ATTR_TENANT_ID, run.tenantId);
   put(a, ATTR_WORKFLOW_NAME, run.workflowName);
   put(a, ATTR_WORKFLOW_VERSION, run.workflowVersion);
+  return a;
+}
+
+/** The GenAI semantic-convention names of an `invoke_agent` / `invoke_workflow` span. */
+export function runSpanGenAiAttributes(run: RunAttributes, a: Attributes): void {
   put(a, ATTR_GEN_AI_AGENT_ID, run.agentId);
   put(a, ATTR_GEN_AI_AGENT_NAME, run.agentName);
   put(a, ATTR_GEN_AI_AGENT_VERSION, run.agentVersion);
   put(a, ATTR_GEN_AI_WORKFLOW_NAME, run.workflowName);
   put(a, ATTR_GEN_AI_REQUEST_MODEL, run.model);
-  return a;
 }
 
 /** The hash key for `run`; a throwing resolver means "unkeyed", reported once per call. */
