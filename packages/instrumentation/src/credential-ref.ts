@@ -8,7 +8,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type HashKey, hashKeyProblem } from './hash-value.js';
-import { runAttributes } from './internal/run-attributes.js';
+import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { checkString, endSpan, log, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { looksLikeSecret } from './redaction.js';
@@ -17,8 +17,9 @@ import { addRunEvent, eventAttributes, RUN_EVENT_CREDENTIAL_ISSUED } from './run
 
 export interface CredentialRefOptions {
   /**
-   * The HMAC key. The default value is the hooks' `hashKey` when it is a single key; with no
-   * key at all this throws, because an unkeyed hash of a short token can be brute-forced.
+   * The HMAC key. The default value is the hooks' `hashKey` (a resolver is asked with the
+   * active run, so each tenant gets its own references); with no key at all this throws,
+   * because an unkeyed hash of a short token can be brute-forced.
    */
   key?: HashKey;
   /** First segment of the reference. The default value is `cred`. */
@@ -43,8 +44,7 @@ export function credentialRef(
       'Configuration: secret is invalid, expected a non-empty string or bytes (actual: other)',
     );
   }
-  const hookKey = getAuditHooks().hashKey;
-  const key = options.key ?? (typeof hookKey === 'object' ? hookKey : undefined);
+  const key = options.key ?? safeHashKey(getAuditHooks(), getRunContext());
   if (key === undefined) {
     throw new Error(
       'Configuration: key is invalid, expected a { id, secret } HMAC key in options.key or setAuditHooks({ hashKey }) (actual: undefined)',

@@ -466,6 +466,14 @@ describe('receipts and lifecycle', () => {
     expect(() => credentialRef(token)).toThrow(/^Configuration: key is invalid/);
     setAuditHooks({ hashKey: key });
     expect(credentialRef(token)).toBe(ref);
+    // A per-tenant resolver is asked with the active run.
+    setAuditHooks({
+      hashKey: (r) => (r?.tenantId === 'acme' ? key : { id: 'other', secret: 'o'.repeat(32) }),
+    });
+    expect(runWorkflow(run, () => credentialRef(token))).toBe(ref);
+    expect(credentialRef(token)).toMatch(/^cred:other:/);
+    setAuditHooks({ hashKey: key });
+    otel.reset();
 
     const expires = new Date(Date.UTC(2026, 10, 26));
     runWorkflow(run, () =>
