@@ -8,6 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import {
+  ATTR_AGENT_ID,
   ATTR_APPROVAL_APPROVER,
   ATTR_APPROVAL_ID,
   ATTR_AUDIT_MISSING,
@@ -28,6 +29,7 @@ import {
   ATTR_TOOL_NAME,
   ATTR_TOOL_REASON,
   ATTR_TOOL_VERSION,
+  ATTR_WORKFLOW_RUN_ID,
 } from './attributes.js';
 import { type AuditHooks, getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
@@ -582,7 +584,10 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
 
     if (run === undefined) {
       violations.push(VIOLATION_NO_RUN_CONTEXT);
-      missing.push('workflow.run_id', 'agent.id');
+      missing.push(ATTR_WORKFLOW_RUN_ID, ATTR_AGENT_ID);
+    } else if (run.agentId === undefined) {
+      // A run known only from a remote parent's baggage: no local runWorkflow named the agent.
+      missing.push(ATTR_AGENT_ID);
     }
     if (violations.length > 0) attrs[ATTR_AUDIT_VIOLATION] = violations;
     if (missing.length > 0) attrs[ATTR_AUDIT_MISSING] = missing;

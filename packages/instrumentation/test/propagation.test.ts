@@ -114,6 +114,23 @@ describe('run propagation', () => {
     expect(sub.attributes['credential.ref']).toBeUndefined();
   });
 
+  it('a tool called under a remote run without a local runWorkflow keeps the run but lists agent.id as missing', async () => {
+    const headers = runWorkflow({ ...orchestrator, runId: 'run-remote-tool' }, () =>
+      injectRunContext({} as Record<string, string>),
+    );
+    await context.with(ROOT_CONTEXT, () =>
+      withRemoteRunContext(headers, () =>
+        traceToolCall({ toolName: 'bare.remote', input: {} }, () => 1),
+      ),
+    );
+    const span = otel.byName('execute_tool bare.remote');
+    expect(span.attributes['workflow.run_id']).toBe('run-remote-tool');
+    expect(span.attributes['audit.violation']).toBeUndefined();
+    expect(span.attributes['audit.missing']).toEqual(
+      expect.arrayContaining(['agent.id', 'credential.ref']),
+    );
+  });
+
   it('a remote run in the headers wins over a stale local run', () => {
     const headers = runWorkflow({ ...orchestrator, runId: 'run-remote' }, () =>
       injectRunContext({} as Record<string, string>),
