@@ -180,6 +180,9 @@ export class Forwarder {
     const timeoutMillis =
       options.timeoutMillis === 0 ? 0 : positiveInt('timeoutMillis', options.timeoutMillis, 60_000);
     const deadline = Date.now() + timeoutMillis;
+    // Sockets and timers are unref'd so that forwarding never keeps a finished agent alive; but
+    // whoever awaits a drain expects its answer, so hold the event loop open until it resolves.
+    const keepAlive = setInterval(() => undefined, 60_000);
     this.draining = true;
     this.clearTimer();
     // An explicit drain starts with an immediate attempt, whatever backoff an earlier outage
@@ -213,6 +216,7 @@ export class Forwarder {
         await sleep(Math.min(outcome.delayMillis, left));
       }
     } finally {
+      clearInterval(keepAlive);
       this.draining = false;
       if (!this.isStopped()) this.state = 'idle';
       if (this.dirty) this.wake();
