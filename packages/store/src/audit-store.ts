@@ -487,13 +487,7 @@ export class AuditStore {
     if (!ENTRY_TYPES.has(entry.type)) {
       throw configurationError('entry.type', "'span.start', 'span.end' or 'event'", entry.type);
     }
-    const tags = entry.tags ?? {};
-    const cleanTags: Record<string, string> = {};
-    for (const [k, v] of Object.entries(tags)) {
-      if (v === undefined) continue;
-      if (typeof v !== 'string') throw configurationError(`entry.tags.${k}`, 'a string', v);
-      cleanTags[k] = v;
-    }
+    const tagsJson = tagsToJson(entry.tags);
     let payloadJson: string;
     try {
       payloadJson = canonicalJson(entry.payload === undefined ? null : entry.payload);
@@ -506,7 +500,6 @@ export class AuditStore {
         },
       );
     }
-    const tagsJson = canonicalJson(cleanTags);
     return {
       type: entry.type,
       time: this.#o.now().toISOString(),
@@ -1241,6 +1234,48 @@ function findRecordHash(
     if (first !== undefined && first <= seq) return undefined;
   }
   return undefined;
+}
+
+/**
+ * Canonical JSON of a flat string map, validated. Tags are on every record, so this skips the
+ * general canonicaliser: sort the keys, JSON-encode keys and values.
+ */
+function tagsToJson(tags: AppendEntry['tags']): string {
+  if (tags === undefined || tags === null) return '{}';
+  if (typeof tags !== 'object' || Array.isArray(tags)) {
+    throw configurationError('entry.tags', 'an object of strings', tags);
+  }
+  const keys = Object.keys(tags);
+  let sorted = true;
+  let digitKey = false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = tags[k];
+    if (v !== undefined && typeof v !== 'string')
+      throw configurationError(`entry.tags.${k}`, 'a string', v);
+    if (i > 0 && keys[i - 1]! > k) sorted = false;
+    const c = k.charCodeAt(0);
+    if (c >= 48 && c <= 57) digitKey = true;
+  }
+  // One native JSON.stringify when member order is already canonical. Objects enumerate
+  // integer-like keys numerically, so those take the by-hand path.
+  if (sorted) return JSON.stringify(tags);
+  keys.sort();
+  if (!digitKey) {
+    const ordered: Record<string, string> = {};
+    for (const k of keys) {
+      const v = tags[k];
+      if (v !== undefined) ordered[k] = v;
+    }
+    return JSON.stringify(ordered);
+  }
+  let out = '{';
+  for (const k of keys) {
+    const v = tags[k];
+    if (v === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  }
+  return `${out}}`;
 }
 
 /** First and last record envelope of a segment file (sealed segments are small to scan). */

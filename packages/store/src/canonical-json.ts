@@ -80,14 +80,16 @@ function encodeObject(object: Record<string, unknown>): string {
       break;
     }
   }
-  const owns = new Array<string>(keys.length);
-  let allSame = sorted;
+  // Allocated only once a member needs its own encoding (most objects need none).
+  let owns: string[] | undefined;
   for (let i = 0; i < keys.length; i++) {
     const own = encode(object[keys[i]!]);
-    owns[i] = own;
-    if (own !== SAME) allSame = false;
+    if (own !== SAME) {
+      owns ??= new Array<string>(keys.length).fill(SAME);
+      owns[i] = own;
+    }
   }
-  if (allSame) return SAME;
+  if (sorted && owns === undefined) return SAME;
   const order = keys.map((_, i) => i);
   if (!sorted) order.sort((a, b) => (keys[a]! < keys[b]! ? -1 : 1));
   let out = '{';
@@ -97,7 +99,8 @@ function encodeObject(object: Record<string, unknown>): string {
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
     if (!first) out += ',';
     first = false;
-    out += `${JSON.stringify(keys[i])}:${owns[i] === SAME ? JSON.stringify(v) : owns[i]}`;
+    const own = owns?.[i] ?? SAME;
+    out += `${JSON.stringify(keys[i])}:${own === SAME ? JSON.stringify(v) : own}`;
   }
   return `${out}}`;
 }

@@ -61,6 +61,22 @@ describe('AuditStore writer', () => {
     expect(readLines(segmentPath(t.dir, 1))[1]).toContain('"payload":{"a":[true,null,"é"],"b":1}');
   });
 
+  it('writes tags in canonical order whatever order they come in', async () => {
+    t = tempStore();
+    const store = t.open();
+    await store.append({
+      type: 'event',
+      tags: { run: 'r', agent: 'a', 10: 'x', 9: 'y', tool: undefined },
+      payload: {},
+    });
+    await store.append({ type: 'event', tags: { agent: 'a', run: 'r' }, payload: {} });
+    await store.close();
+    const lines = readLines(segmentPath(t.dir, 1));
+    expect(lines[1]).toContain('"tags":{"10":"x","9":"y","agent":"a","run":"r"}');
+    expect(lines[2]).toContain('"tags":{"agent":"a","run":"r"}');
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+
   it('group commit: 50 concurrent appenders share fdatasyncs and keep a strict sequence', async () => {
     t = tempStore();
     let syncs = 0;
