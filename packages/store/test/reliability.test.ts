@@ -275,6 +275,8 @@ describe('rows 9 and 10: segments deleted', () => {
     expect(r.problems).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(r.segments).toBe(n);
+    const full = await verify({ full: true });
+    expect(full).toEqual(r);
   });
 
   it('property: a byte flipped inside a sealed segment (digest fast path) names its record (60 cases)', async () => {
