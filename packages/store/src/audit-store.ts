@@ -396,6 +396,10 @@ export class AuditStore {
   checkpoint(): Promise<void> {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
+    return this.#requestCheckpoint();
+  }
+
+  #requestCheckpoint(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#checkpointWaiters.push({ resolve, reject });
       this.#checkpointWanted = true;
@@ -412,9 +416,8 @@ export class AuditStore {
     const inflight = this.#inflight;
     try {
       if (inflight && !inflight.applied) {
-        // The async write may or may not have reached the file; positional writes make
-        // rewriting the same bytes at the same offset harmless.
-        writeFullySync(this.#fs, this.#segmentFd, inflight.buf, inflight.offset);
+        // Its bytes are written (the write is synchronous) but its fdatasync has not
+        // returned: sync here; the commit loop skips a batch that is already applied.
         this.#fs.fdatasyncSync(this.#segmentFd);
         this.#apply(inflight, true);
       }
@@ -444,7 +447,7 @@ export class AuditStore {
         if (this.#closed) return;
         if (!this.#failed && (this.#sinceCheckpoint > 0 || this.#pending.length > 0)) {
           try {
-            await this.checkpoint();
+            await this.#requestCheckpoint();
           } catch {
             // The failure has already been reported to the appenders; still release the lock.
           }

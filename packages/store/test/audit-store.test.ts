@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditStore, openStoreReader, StoreError, verifyStore } from '../src/index.js';
+import { AuditStore, nodeFsLayer, openStoreReader, StoreError, verifyStore } from '../src/index.js';
 import { readLines, segmentPath, span, type TempStore, tempStore } from './helpers.js';
 
 let t: TempStore;
@@ -206,6 +206,31 @@ describe('AuditStore writer', () => {
     await expect(pending).resolves.toMatchObject({ seq: 2 });
     store.closeSync();
     expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+
+  it('flushSync while a group commit waits for its fdatasync (exit during a commit)', async () => {
+    t = tempStore();
+    let held = false;
+    const store = t.open({
+      fs: {
+        ...nodeFsLayer,
+        // The asynchronous sync never returns, as when the process exits mid-commit.
+        fdatasync: () => {
+          held = true;
+          return new Promise<void>(() => {});
+        },
+      },
+    });
+    const first = store.append(span('exit', 1));
+    while (!held) await new Promise((r) => setTimeout(r, 5));
+    const second = store.append(span('exit', 2));
+    store.closeSync();
+    await expect(first).resolves.toMatchObject({ seq: 2 });
+    await expect(second).resolves.toMatchObject({ seq: 3 });
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+    expect(report.records).toBe(4);
   });
 
   it('validates options with the house error format', () => {
