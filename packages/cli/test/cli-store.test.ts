@@ -278,6 +278,7 @@ describe('agent-audit against a real store', () => {
       expect(r.stdout).toMatch(/^VERIFIED/);
       const json = await runCli(['verify', '--json'], { env });
       expect(json.code).toBe(0);
+      expect((await runCli(['verify', '--full'], { env })).code).toBe(0);
       expect(JSON.parse(json.stdout)).toMatchObject({ exitCode: 0, problems: [] });
     });
 
@@ -350,6 +351,13 @@ describe('agent-audit against a real store', () => {
         env: { AGENT_AUDIT_TRUST_DIR: copyTrust },
       });
       expect(json.code).toBe(1);
+      expect(
+        (
+          await runCli(['--store', copy, 'verify', '--full'], {
+            env: { AGENT_AUDIT_TRUST_DIR: copyTrust },
+          })
+        ).code,
+      ).toBe(1);
       // Reading commands refuse a damaged record rather than show it as evidence.
       const trail = await runCli(['--store', copy, 'trail', 'run-t'], {
         env: { AGENT_AUDIT_TRUST_DIR: copyTrust },

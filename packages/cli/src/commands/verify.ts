@@ -17,6 +17,7 @@ import { storeFailure } from '../store-access.js';
 interface VerifyCommandOptions {
   publicKey?: string;
   anchor?: string;
+  full?: boolean;
 }
 
 const VERDICT: Record<number, string> = {
@@ -115,6 +116,10 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
       '--anchor <file>',
       'anchor file to check against (default: anchor.jsonl in the trust directory, if present)',
     )
+    .option(
+      '--full',
+      "re-hash every record, also in sealed segments whose seal digest already matched (slower; the default proves those bytes through the seal's digest)",
+    )
     .addHelpText(
       'after',
       '\nWith --store given more than once, each store is verified in turn (--json: an array) and the exit code is the worst.' +
@@ -151,6 +156,7 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
             trustDir: trustLocation(ctx).path,
             ...(keyFile ? { publicKey: readPublicKey(keyFile) } : {}),
             anchorPath: anchor ? anchor.path : false,
+            ...(options.full ? { full: true } : {}),
             onProgress: (p) =>
               progress.update(() => {
                 const pct = p.totalBytes > 0 ? Math.floor((p.bytes / p.totalBytes) * 100) : 0;
