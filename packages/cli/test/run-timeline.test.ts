@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { renderTrail } from '../src/commands/trail.js';
 import { runTimeline } from '../src/run-timeline.js';
 import { demoRun, spanEndPayload, spanStartPayload } from './support/otlp-fixtures.js';
 
@@ -96,5 +97,25 @@ describe('runTimeline', () => {
       { seq: 3, type: 'span.start', payload: 'nope' },
     ]);
     expect(spans).toEqual([]);
+  });
+});
+
+describe('renderTrail', () => {
+  it('prints times of day, or full times when the run crosses midnight UTC', () => {
+    const { ended } = demoRun('run-m', Date.UTC(2026, 10, 20, 23, 59, 59, 500));
+    const spans = runTimeline(
+      ended.map((spec, i) => ({ seq: i + 1, type: 'span.end', payload: spanEndPayload(spec) })),
+    );
+    const text = renderTrail('run-m', spans, 'store');
+    expect(text).toMatch(/^2026-11-20 23:59:59\.500 {2}orchestrator\[4242\]/m);
+    expect(text).toMatch(/^2026-11-21 00:00:00\.100 /m);
+    const sameDay = runTimeline(
+      demoRun('run-d', Date.UTC(2026, 10, 20, 9, 0, 0)).ended.map((spec, i) => ({
+        seq: i + 1,
+        type: 'span.end',
+        payload: spanEndPayload(spec),
+      })),
+    );
+    expect(renderTrail('run-d', sameDay, 'store')).toMatch(/^09:00:00\.000 {2}orchestrator/m);
   });
 });

@@ -12,8 +12,10 @@ export interface TrailOutput {
   spans: TrailSpan[];
 }
 
-function timeOfDay(iso: string | null): string {
-  return iso ? iso.slice(11, 23) : '-';
+/** Time of day, or the full time when the run crosses midnight (UTC) and the date matters. */
+function timeCell(iso: string | null, withDate: boolean): string {
+  if (!iso) return '-';
+  return withDate ? iso.replace('T', ' ').slice(0, 23) : iso.slice(11, 23);
 }
 
 function processLabel(span: TrailSpan): string {
@@ -53,6 +55,13 @@ function eventOutcome(attributes: Record<string, unknown>): string {
  */
 export function renderTrail(runId: string, spans: TrailSpan[], source: string): string {
   const first = spans.find((s) => s.start)?.start ?? null;
+  const manyDays =
+    new Set(
+      spans
+        .flatMap((s) => [s.start, s.end])
+        .filter((t) => t !== null)
+        .map((t) => t.slice(0, 10)),
+    ).size > 1;
   const traces = [...new Set(spans.map((s) => s.trace_id))];
   const principals = [...new Set(spans.map((s) => s.principal).filter(Boolean))];
   const incomplete = spans.filter((s) => s.incomplete).length;
@@ -63,7 +72,7 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
     `${principals.length ? ` · principal ${principals.join(', ')}` : ''}\n\n`;
   const rows = spans.flatMap((s) => [
     [
-      timeOfDay(s.start),
+      timeCell(s.start, manyDays),
       processLabel(s),
       s.agent_id ?? '-',
       s.kind === 'unspecified' ? '-' : s.kind,
@@ -81,7 +90,7 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
     ...s.events
       .filter((event) => GOVERNANCE_EVENT.test(event.name))
       .map((event) => [
-        timeOfDay(event.time),
+        timeCell(event.time, manyDays),
         '',
         '',
         'event',
