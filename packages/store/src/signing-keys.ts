@@ -42,7 +42,8 @@ export interface WrittenKeyPair {
 /**
  * Generate a key pair and write `signing-key.pem` (mode 0600) and `public-key.pem` into
  * `outDir`. Refuses to overwrite an existing key: replacing a key silently would orphan every
- * checkpoint signed with it.
+ * checkpoint signed with it. Each file appears complete or not at all (written aside, then
+ * hard-linked into place), so two processes starting at once cannot read half a key.
  */
 export function writeKeyPair(outDir: string): WrittenKeyPair {
   const pair = generateSigningKeyPair();
@@ -54,19 +55,32 @@ export function writeKeyPair(outDir: string): WrittenKeyPair {
       throw new StoreError('KEY_EXISTS', `refusing to overwrite existing key file ${file}`);
     }
   }
-  writeDurably(privateKeyPath, pair.privateKeyPem, 0o600);
-  writeDurably(publicKeyPath, pair.publicKeyPem, 0o644);
+  // The private key is placed first: whoever wins that race owns the pair.
+  placeDurably(privateKeyPath, pair.privateKeyPem, 0o600);
+  placeDurably(publicKeyPath, pair.publicKeyPem, 0o644);
   fsyncDir(outDir);
   return { keyId: pair.keyId, privateKeyPath, publicKeyPath };
 }
 
-function writeDurably(file: string, text: string, mode: number): void {
-  const fd = fs.openSync(file, 'wx', mode);
+/** Write `text` to a private temporary name, sync it, and hard-link it to `file` (EEXIST if taken). */
+function placeDurably(file: string, text: string, mode: number): void {
+  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = fs.openSync(temp, 'wx', mode);
   try {
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(temp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new StoreError('KEY_EXISTS', `refusing to overwrite existing key file ${file}`);
+    }
+    throw error;
+  } finally {
+    fs.unlinkSync(temp);
   }
 }
 
@@ -153,7 +167,7 @@ export function loadOrCreateSigningKey(
     return { privateKey, keyId: keyIdOf(createPublicKey(privateKey)), generated: false };
   }
   const privateKeyPath = path.join(trustDir, SIGNING_KEY_FILE);
-  if (fs.existsSync(privateKeyPath)) {
+  const existing = (): LoadedSigningKey => {
     const privateKey = toPrivateKey(fs.readFileSync(privateKeyPath, 'utf8'), privateKeyPath);
     return {
       privateKey,
@@ -161,8 +175,27 @@ export function loadOrCreateSigningKey(
       generated: false,
       privateKeyPath,
     };
+  };
+  if (fs.existsSync(privateKeyPath)) return existing();
+  if (fs.existsSync(path.join(trustDir, PUBLIC_KEY_FILE))) {
+    // Another process may have placed the pair between the two checks.
+    if (fs.existsSync(privateKeyPath)) return existing();
+    // A pinned public key without its private key: a new pair would sign checkpoints that
+    // verify then rejects as untrusted. Make the operator choose.
+    throw new StoreError(
+      'KEY_MISSING',
+      `${trustDir} has ${PUBLIC_KEY_FILE} but no ${SIGNING_KEY_FILE}: give the writer the matching signing key (signingKey option or ${privateKeyPath}), or move the public key aside to generate a new pair`,
+    );
   }
-  const written = writeKeyPair(trustDir);
-  const privateKey = toPrivateKey(fs.readFileSync(written.privateKeyPath, 'utf8'));
-  return { privateKey, keyId: written.keyId, generated: true, privateKeyPath };
+  try {
+    const written = writeKeyPair(trustDir);
+    const privateKey = toPrivateKey(fs.readFileSync(written.privateKeyPath, 'utf8'));
+    return { privateKey, keyId: written.keyId, generated: true, privateKeyPath };
+  } catch (error) {
+    // Another process generated the pair at the same moment: use theirs.
+    if ((error as StoreError).code === 'KEY_EXISTS' && fs.existsSync(privateKeyPath)) {
+      return existing();
+    }
+    throw error;
+  }
 }

@@ -303,6 +303,18 @@ describe('single writer lock (RELIABILITY row 27, same process)', () => {
 });
 
 describe('AuditStore.open misc', () => {
+  it('refuses to generate a new key next to a pinned public key without its private key', async () => {
+    t = tempStore();
+    fs.mkdirSync(t.trustDir, { recursive: true });
+    const { generateSigningKeyPair } = await import('../src/index.js');
+    fs.writeFileSync(
+      path.join(t.trustDir, 'public-key.pem'),
+      generateSigningKeyPair().publicKeyPem,
+    );
+    expect(() => t.open()).toThrow(expect.objectContaining({ code: 'KEY_MISSING' }));
+    expect(fs.existsSync(path.join(t.dir, 'store.lock'))).toBe(false);
+  });
+
   it('uses the given signing key and never writes it into the store', async () => {
     t = tempStore();
     const { generateSigningKeyPair } = await import('../src/index.js');

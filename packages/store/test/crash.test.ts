@@ -32,12 +32,13 @@ interface Child {
   acks: Map<number, string>;
   stderr: () => string;
   ready: Promise<number>;
+  readyLine: Promise<string>;
   torn: Promise<void>;
   exited: Promise<number | null>;
 }
 
-function startWriter(mode: 'write' | 'hold' | 'torn', payloadBytes = 20000): Child {
-  const proc = spawn(process.execPath, [fixture, t.dir, t.trustDir, mode, String(payloadBytes)], {
+function startWriter(mode: 'write' | 'hold' | 'torn', payloadBytes = 20000, dir = t.dir): Child {
+  const proc = spawn(process.execPath, [fixture, dir, t.trustDir, mode, String(payloadBytes)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(proc);
@@ -46,6 +47,10 @@ function startWriter(mode: 'write' | 'hold' | 'torn', payloadBytes = 20000): Chi
   let buffered = '';
   let onReady: (pid: number) => void;
   let onTorn: () => void;
+  let onReadyLine: (line: string) => void;
+  const readyLine = new Promise<string>((resolve) => {
+    onReadyLine = resolve;
+  });
   const torn = new Promise<void>((resolve) => {
     onTorn = resolve;
   });
@@ -59,7 +64,10 @@ function startWriter(mode: 'write' | 'hold' | 'torn', payloadBytes = 20000): Chi
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
       const [word, a, b] = line.split(' ');
-      if (word === 'ready') onReady(Number(a));
+      if (word === 'ready') {
+        onReady(Number(a));
+        onReadyLine(`${a} ${b}`);
+      }
       if (word === 'ack') acks.set(Number(a), b!);
       if (word === 'torn') onTorn();
       nl = buffered.indexOf('\n');
@@ -69,7 +77,7 @@ function startWriter(mode: 'write' | 'hold' | 'torn', payloadBytes = 20000): Chi
     err += chunk;
   });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, acks, stderr: () => err, ready, exited, torn };
+  return { proc, acks, stderr: () => err, ready, readyLine, exited, torn };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -175,6 +183,26 @@ describe('row 15: kill -9 mid-write', () => {
     const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
     expect(report.exitCode).toBe(1);
     expect(report.problems[0]).toMatchObject({ code: 'RECORD_MALFORMED', seq: 4 });
+  });
+});
+
+describe('first start of several processes on a fresh trust directory', () => {
+  it('they agree on one generated key pair (no half-written key is ever read)', async () => {
+    for (let round = 0; round < 3; round++) {
+      t?.cleanup();
+      t = tempStore();
+      const keyIds = await Promise.all(
+        [0, 1, 2].map(async (k) => {
+          const child = startWriter('hold', 0, `${t.dir}-${k}`);
+          const line = await child.readyLine;
+          child.proc.kill('SIGKILL');
+          await child.exited;
+          return line.split(' ')[1];
+        }),
+      );
+      expect(new Set(keyIds).size, `round ${round}: ${keyIds.join(', ')}`).toBe(1);
+      expect(keyIds[0]).toMatch(/^ed25519:/);
+    }
   });
 });
 
