@@ -34,6 +34,12 @@ export interface RedactionCount {
   kinds: Set<string>;
 }
 
+/**
+ * String attribute values a pass found clean, by key: handed back to a later pass over the same
+ * span so that it skips them (see {@link SpanRedactor.redactSpan}).
+ */
+export type CleanValues = Record<string, string>;
+
 // Who acted and on whose behalf is the audit record itself: `user:ann@example.com` must stay
 // queryable. Secrets are still removed from these; personal data is not masked.
 const IDENTITY_KEYS: ReadonlySet<string> = new Set([
@@ -51,8 +57,55 @@ const HASH_KEYS: ReadonlySet<string> = new Set([ATTR_INPUT_HASH, ATTR_OUTPUT_HAS
 const HASH_FORMAT = /^(?:sha256|hmac-sha256:[A-Za-z0-9._-]{1,64}):[0-9a-f]{64}$/;
 // UUIDs and hex ids (trace, span, call ids) hold no secret, and the card-number rule would find
 // Luhn-valid digit runs in about 0.3% of them, corrupting the ids an investigation needs.
-const ID_FORMAT =
-  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,64})$/i;
+// The format is /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,64})$/i,
+// checked by isIdFormat().
+
+// One lookup classifies a key (instead of one Set per class, per value, per pass).
+const KEY_IDENTITY = 1;
+const KEY_HASH = 2;
+const KEY_CLASS: ReadonlyMap<string, number> = new Map([
+  ...[...IDENTITY_KEYS].map((k): [string, number] => [k, KEY_IDENTITY]),
+  ...[...HASH_KEYS].map((k): [string, number] => [k, KEY_HASH]),
+]);
+
+/**
+ * `HASH_FORMAT.test(s)`, without entering the regex engine for the common `sha256:<64 hex>`
+ * (a call per hash attribute per pass; the regex call cost more than the check).
+ */
+function isHashFormat(s: string): boolean {
+  if (s.length === 71 && s.startsWith('sha256:')) return isHex(s, 7, 71, false);
+  return s.startsWith('hmac-sha256:') && HASH_FORMAT.test(s);
+}
+
+/** The id format above, as a character loop: a fresh call id reaches it on every tool span. */
+function isIdFormat(s: string): boolean {
+  const n = s.length;
+  if (n === 36 && s.charCodeAt(8) === 45) {
+    return (
+      s.charCodeAt(8) === 45 &&
+      s.charCodeAt(13) === 45 &&
+      s.charCodeAt(18) === 45 &&
+      s.charCodeAt(23) === 45 &&
+      isHex(s, 0, 8, true) &&
+      isHex(s, 9, 13, true) &&
+      isHex(s, 14, 18, true) &&
+      isHex(s, 19, 23, true) &&
+      isHex(s, 24, 36, true)
+    );
+  }
+  return n >= 16 && n <= 64 && isHex(s, 0, n, true);
+}
+
+function isHex(s: string, from: number, to: number, anyCase: boolean): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) continue; // 0-9
+    if (c >= 97 && c <= 102) continue; // a-f
+    if (anyCase && c >= 65 && c <= 70) continue; // A-F
+    return false;
+  }
+  return true;
+}
 
 // The same strings recur on every span of a run (run id, agent, principal, tool name, span
 // names): remembering which were clean keeps the full rule set off the hot path. Bounded; when
@@ -83,13 +136,28 @@ export class SpanRedactor {
     this.pii = options.pii ?? true;
   }
 
-  /** Redacts a span's attributes (and events, name, status); returns the number of values changed. */
-  redactSpan(span: Span): number {
+  /**
+   * Redacts a span's attributes (and events, name, status); returns the number of values changed.
+   *
+   * For the processor's two passes over one span (`onStart` for the intent record, `onEnding`):
+   * the first may pass `recordClean`, which receives every string attribute found clean; the
+   * second passes that object as `skipClean`, and an attribute whose value is still the very
+   * same string is not scanned again. The scan is a pure function of (key, value) for a given
+   * redactor, so the outcome is the same as scanning it again; values that were changed, added or
+   * redacted since are scanned as before. Measured: the second pass over a tool span's ~12
+   * attributes went from about as costly as the first to a property compare per attribute.
+   */
+  redactSpan(span: Span, skipClean?: CleanValues, recordClean?: CleanValues): number {
     const found: RedactionCount = { count: 0, kinds: new Set() };
     const attrs = span.attributes;
     for (const key of Object.keys(attrs)) {
-      const next = this.redactValue(key, attrs[key], found);
+      const value = attrs[key];
+      if (skipClean !== undefined && typeof value === 'string' && skipClean[key] === value) {
+        continue;
+      }
+      const next = this.redactValue(key, value, found);
       if (next !== undefined) span.setAttribute(key, next);
+      else if (recordClean !== undefined && typeof value === 'string') recordClean[key] = value;
     }
     for (const event of span.events) {
       if (event.attributes) this.redactAttributesInPlace(event.attributes, found);
@@ -129,14 +197,15 @@ export class SpanRedactor {
     found: RedactionCount,
   ): AttributeValue | undefined {
     if (value === undefined || value === null) return undefined;
-    if (this.fields.has(key)) {
+    if (this.fields.size > 0 && this.fields.has(key)) {
       found.count++;
       found.kinds.add('field');
       return '[REDACTED:field]';
     }
     if (typeof value === 'string') {
-      if (HASH_KEYS.has(key) && HASH_FORMAT.test(value)) return undefined;
-      return this.redactText(value, this.pii && !IDENTITY_KEYS.has(key), found);
+      const keyClass = KEY_CLASS.get(key);
+      if (keyClass === KEY_HASH && isHashFormat(value)) return undefined;
+      return this.redactText(value, this.pii && keyClass !== KEY_IDENTITY, found);
     }
     if (Array.isArray(value)) {
       let changed: (string | null | undefined)[] | undefined;
@@ -155,7 +224,7 @@ export class SpanRedactor {
 
   private redactText(text: string, pii: boolean, found: RedactionCount): string | undefined {
     if (this.cleanWithPii.has(text) || (!pii && this.cleanSecretsOnly.has(text))) return undefined;
-    if (ID_FORMAT.test(text)) return undefined;
+    if (isIdFormat(text)) return undefined;
     const result = redactString(text, { secrets: true, pii });
     const kinds = Object.keys(result.hits) as RedactionKind[];
     if (kinds.length === 0) {
