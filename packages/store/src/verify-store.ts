@@ -189,10 +189,13 @@ class Verifier {
     anchorPath: string | undefined,
     onProgress: ((p: VerifyProgress) => void) | undefined,
   ): Promise<void> {
-    const segments = listSegments(this.dir);
-    this.segments = segments.length;
+    // Checkpoint files first, segments second: a live writer adds a checkpoint line only
+    // after its records are durable, so every line read here is within the segments listed
+    // afterwards, and a concurrent verify never sees a checkpoint "beyond the end".
     const anchor = anchorPath ? readAnchorFile(anchorPath) : undefined;
     const storeLog = readAnchorFile(path.join(this.dir, STORE_CHECKPOINTS_FILE));
+    const segments = listSegments(this.dir);
+    this.segments = segments.length;
     if (segments.length === 0) {
       const behind = anchor?.entries.find((e) => e.store === this.dir);
       if (behind) {
@@ -452,6 +455,9 @@ class Verifier {
         this.headHash = computed;
       },
       {
+        // Read exactly the size listed: a live writer may append (even a seal) meanwhile,
+        // and the seal check above was made against this size.
+        to: seg.size,
         onChunk: (bytes, chunk, fileOffset) => {
           if (bulk && fileOffset < seal!.offset) {
             const upTo = Math.min(bytes, seal!.offset - fileOffset);

@@ -37,7 +37,11 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-function startWriter(mode: 'write' | 'hold' | 'torn', payloadBytes = 20000, dir = t.dir): Child {
+function startWriter(
+  mode: 'write' | 'write-rotating' | 'hold' | 'torn',
+  payloadBytes = 20000,
+  dir = t.dir,
+): Child {
   const proc = spawn(process.execPath, [fixture, dir, t.trustDir, mode, String(payloadBytes)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -184,6 +188,35 @@ describe('row 15: kill -9 mid-write', () => {
     expect(report.exitCode).toBe(1);
     expect(report.problems[0]).toMatchObject({ code: 'RECORD_MALFORMED', seq: 4 });
   });
+});
+
+describe('verify and queries while another process writes', () => {
+  it('a live store is never reported as tampered (exit 0 or 2 only), across rotations', async () => {
+    t = tempStore();
+    const child = startWriter('write-rotating', 3000);
+    await child.ready;
+    const seen = new Set<number>();
+    for (let i = 0; i < 12; i++) {
+      await sleep(60);
+      const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+      seen.add(report.exitCode);
+      expect(
+        report.problems.filter((p) => p.kind === 'tampering'),
+        `round ${i}`,
+      ).toEqual([]);
+      expect([0, 2]).toContain(report.exitCode);
+      const reader = openStoreReader(t.dir);
+      expect(reader.runRecords('w3').every((r) => r.tags.run === 'w3')).toBe(true);
+      reader.close();
+    }
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    expect(
+      fs.readdirSync(path.join(t.dir, 'segments')).filter((f) => f.endsWith('.jsonl')).length,
+    ).toBeGreaterThan(1);
+    await t.open().close();
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  }, 120_000);
 });
 
 describe('first start of several processes on a fresh trust directory', () => {
