@@ -1196,12 +1196,19 @@ export class AuditStore {
     headHash: string,
     segments: { segment: number; path: string }[],
   ): void {
-    if (!anchor) return;
     let newest: AnchorEntry | undefined;
-    for (const e of anchor.entries) {
+    for (const e of anchor?.entries ?? []) {
       if (e.origin === origin && (!newest || e.size > newest.size)) newest = e;
     }
-    if (!newest) return;
+    if (!newest) {
+      // Not fatal (a new anchor location, an upgrade), but the rollback check it provides
+      // starts over from here: say so, since an unmounted anchor volume looks the same.
+      this.#notice(
+        'ANCHOR_MISSING',
+        `audit store ${this.dir} already has records but its anchor ${this.anchorPath} holds no checkpoint of it; truncation or rollback before now cannot be detected through this anchor`,
+      );
+      return;
+    }
     if (newest.size > headSeq) {
       throw new StoreError(
         'STORE_BEHIND_ANCHOR',

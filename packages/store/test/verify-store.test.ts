@@ -109,6 +109,14 @@ describe('verifyStore basics', () => {
 });
 
 describe('anchor file robustness', () => {
+  it('the writer says so when an existing store has no checkpoint in its anchor', async () => {
+    await filledStore(2);
+    fs.rmSync(t.anchorPath);
+    const notices: string[] = [];
+    await t.open({ onNotice: (n) => notices.push(n.code) }).close();
+    expect(notices).toContain('ANCHOR_MISSING');
+  });
+
   it('a torn anchor line (crash mid-append) is skipped with a warning and the next checkpoint starts a fresh line', async () => {
     await filledStore(3);
     fs.appendFileSync(t.anchorPath, '{"head":"abc","keyId');
