@@ -1,8 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import canonicalizeModule from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, type HashResult, hashMatches, hashValue } from '../src/index.js';
 import { pick, prng, shuffle } from './support/prng.js';
+
+// canonicalize is CommonJS whose typings declare an ES default export: at run time the default
+// import is the function itself, to the type checker a namespace. Accept both.
+type Canonicalize = (input: unknown) => string | undefined;
+const m = canonicalizeModule as unknown as Canonicalize | { default: Canonicalize };
+const canonicalize: Canonicalize = typeof m === 'function' ? m : m.default;
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
 const json = (v: unknown, opts?: Parameters<typeof canonicalJson>[1]) => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type ApprovalRequest,
   type ApprovalRequiredError,
   hashValue,
   recordApproval,
@@ -43,7 +44,7 @@ describe('privacy of what the instrumentation records', () => {
         { toolName: 'pay', input, policy: () => ({ outcome: 'approval_required' }) },
         () => 0,
       ).catch((e: ApprovalRequiredError) => e.request);
-      recordApproval(request as NonNullable<typeof request>, {
+      recordApproval(request as ApprovalRequest, {
         approver: 'user:ops',
         decision: 'approved',
         approvedInput: { ...input, card: 'removed' },
