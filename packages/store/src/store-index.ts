@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
-import { parseEnvelope } from './record-format.js';
+import { computeLineHash, parseEnvelope } from './record-format.js';
 import { listSegments, scanLines } from './segment-files.js';
 import type { RecordTags, RunFilter } from './types.js';
 
@@ -127,7 +127,19 @@ export class StoreIndex {
           s.path,
           (buf, start, end, at) => {
             const env = parseEnvelope(buf, start, end);
-            if (typeof env === 'string') return; // verify reports it; the index skips it
+            // Run summaries come from the index alone, so nothing unverified gets in.
+            if (typeof env === 'string') {
+              throw new StoreError(
+                'RECORD_MALFORMED',
+                `segment ${s.segment} byte ${at}: ${env}; run agent-audit verify`,
+              );
+            }
+            if (computeLineHash(buf, start, end) !== env.hash) {
+              throw new StoreError(
+                'RECORD_HASH_MISMATCH',
+                `segment ${s.segment} seq ${env.seq}: record does not match its hash (tampered); run agent-audit verify`,
+              );
+            }
             let tags: RecordTags = {};
             if (env.tagsEnd - env.tagsStart > 2) {
               try {

@@ -146,7 +146,9 @@ export function openStoreReader(
     try {
       index.catchUp();
       return index;
-    } catch {
+    } catch (error) {
+      // A damaged record is the answer, not a reason to fall back to scanning.
+      if (error instanceof StoreError) throw error;
       index.close();
       index = null;
       return undefined;

@@ -132,6 +132,19 @@ describe('run queries (index and scan agree)', () => {
     reader.close();
   });
 
+  it('run summaries refuse a store whose records were changed before indexing', async () => {
+    await interleavedRuns(5, 2);
+    const file = segmentPath(t.dir, 1);
+    const lines = readLines(file);
+    const i = lines.findIndex((l) => l.includes('"principal":"user:1"'));
+    lines[i] = lines[i]!.replace('"principal":"user:1"', '"principal":"user:9"');
+    writeLines(file, lines);
+    expect(() => openStoreReader(t.dir).listRuns()).toThrow(/does not match its hash/);
+    expect(() => openStoreReader(t.dir, { index: false }).listRuns()).toThrow(
+      /does not match its hash/,
+    );
+  });
+
   it('a forged index cannot return other records', async () => {
     await interleavedRuns(5, 2);
     const reader = openStoreReader(t.dir);
