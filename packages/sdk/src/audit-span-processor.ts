@@ -179,12 +179,20 @@ export class AuditSpanProcessor implements SpanProcessor {
     try {
       this.refuseSecretCredentialRef(span);
       if (auditKind(span) !== undefined) {
-        const missing = MANDATORY_ATTRIBUTES.filter(
-          (name) =>
-            !hasValue(span.attributes[name]) ||
-            (name === ATTR_CREDENTIAL_REF && span.attributes[name] === REFUSED_CREDENTIAL_REF),
-        );
-        if (missing.length > 0) {
+        // A loop that allocates only on a finding: every workflow and tool span passes here.
+        let missing: string[] | undefined;
+        const attrs = span.attributes;
+        for (const name of MANDATORY_ATTRIBUTES) {
+          const value = attrs[name];
+          if (
+            !hasValue(value) ||
+            (name === ATTR_CREDENTIAL_REF && value === REFUSED_CREDENTIAL_REF)
+          ) {
+            missing ??= [];
+            missing.push(name);
+          }
+        }
+        if (missing !== undefined) {
           span.setAttribute(
             ATTR_AUDIT_VIOLATION,
             withCode(span.attributes[ATTR_AUDIT_VIOLATION], VIOLATION_MISSING_MANDATORY),

@@ -186,7 +186,22 @@ export function spanRecordTags(span: ReadableSpan, withStatus = true): RecordTag
 
 /** Nanoseconds since the epoch as a decimal string, the OTLP JSON encoding of fixed64. */
 export function hrTimeToNanosString(time: HrTime): string {
-  return (BigInt(Math.trunc(time[0])) * 1_000_000_000n + BigInt(Math.trunc(time[1]))).toString();
+  const seconds = time[0];
+  const nanos = time[1];
+  // Three per tool span; the BigInt arithmetic cost ~0.15 us each. For the normal form (whole
+  // seconds >= 1, whole nanoseconds below one second) the decimal digits are the seconds'
+  // digits followed by the nanoseconds padded to nine: the same string, from two small
+  // integers. Anything else keeps the general form.
+  if (
+    Number.isSafeInteger(seconds) &&
+    seconds > 0 &&
+    Number.isInteger(nanos) &&
+    nanos >= 0 &&
+    nanos < 1_000_000_000
+  ) {
+    return `${seconds}${String(nanos).padStart(9, '0')}`;
+  }
+  return (BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(nanos))).toString();
 }
 
 /** OTel attributes → OTLP JSON `KeyValue[]`, keeping only JSON-representable values. */
