@@ -1,17 +1,32 @@
-/**
- * The README demo. An orchestrator agent handles a support ticket: it searches a
- * knowledge base, writes to a database, hands the reply to a drafting sub-agent in a
- * separate process over HTTP, and sends an email. Every step is audited into the WORM
- * store and forwarded to Jaeger when one is running.
- */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { injectRunContext, runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
+import {
+  ApprovalRequiredError,
+  credentialRef,
+  injectRunContext,
+  PolicyStopError,
+  recordApproval,
+  recordCredentialIssued,
+  recordSideEffect,
+  runWorkflow,
+  traceLlmCall,
+  traceToolCall,
+} from '@agent-audit/instrumentation';
 import { registerAgentAudit } from '@agent-audit/sdk';
-import { planTicket, SCRIPTED_MODEL, type Ticket } from './scripted-model.js';
+import { supportPolicy } from './policy.js';
+import {
+  PLANNER_PROMPT_VERSION,
+  PLANNER_SYSTEM_PROMPT,
+  type PlannedStep,
+  planTicket,
+  SCRIPTED_MODEL,
+  SCRIPTED_PROVIDER,
+  type Ticket,
+} from './scripted-model.js';
 import { HelpdeskTools } from './tools.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -20,11 +35,20 @@ const storeDir = resolve(process.env.AGENT_AUDIT_STORE_DIR ?? '.agent-audit');
 const subAgentStoreDir = `${storeDir}-drafting-agent`;
 const jaegerUi = process.env.JAEGER_UI_URL ?? 'http://localhost:16686';
 
-const audit = registerAgentAudit({ serviceName: 'quickstart-orchestrator', storeDir });
+// Keyed hashing (HMAC) for input hashes and credential references: a per-tenant key that
+// never leaves these processes. The demo makes a fresh one; a deployment loads it from its
+// secret manager. The sub-agent gets the same key so that hashes compare across processes.
+const hashKey = { id: 'demo-tenant-acme', secret: randomBytes(32).toString('hex') };
+
+const audit = registerAgentAudit({ serviceName: 'quickstart-orchestrator', storeDir, hashKey });
 
 async function startSubAgent(): Promise<{ url: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [join(here, 'sub-agent.js')], {
-    env: { ...process.env, AGENT_AUDIT_STORE_DIR: subAgentStoreDir },
+    env: {
+      ...process.env,
+      AGENT_AUDIT_STORE_DIR: subAgentStoreDir,
+      QUICKSTART_HASH_KEY: `${hashKey.id}:${hashKey.secret}`,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
@@ -56,7 +80,79 @@ async function delegateDraft(url: string, ticket: Ticket, facts: string[]): Prom
   return draft;
 }
 
+/** The planner's LLM call, recorded with the GenAI names: model, tokens, prompt hash and version. */
+async function plan(ticket: Ticket): Promise<PlannedStep[]> {
+  return traceLlmCall(
+    {
+      model: SCRIPTED_MODEL,
+      provider: SCRIPTED_PROVIDER,
+      prompt: `${ticket.subject}\n\n${ticket.body}`,
+      systemPrompt: PLANNER_SYSTEM_PROMPT,
+      promptVersion: PLANNER_PROMPT_VERSION,
+    },
+    async (call) => {
+      const { steps, usage } = planTicket(ticket);
+      call.setResponse({
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        finishReasons: ['tool_calls'],
+        toolCalls: steps.map((s) => ({ name: s.tool })),
+      });
+      return steps;
+    },
+  );
+}
+
+/** A refund goes through the policy; above the limit a named human approves, with an edit. */
+async function refund(
+  tools: HelpdeskTools,
+  step: Extract<PlannedStep, { tool: 'issue_refund' }>,
+): Promise<void> {
+  const run = async (
+    input: { orderId: string; amount: number },
+    approval?: ReturnType<typeof recordApproval>,
+  ) =>
+    traceToolCall(
+      {
+        toolName: step.tool,
+        reason: step.reason,
+        input,
+        policy: supportPolicy,
+        credentialRef: 'cred:payments:refunds-writer',
+        ...(approval ? { approval } : {}),
+      },
+      async () => {
+        const idempotencyKey = `refund:${input.orderId}`;
+        const result = tools.issueRefund(input.orderId, input.amount, idempotencyKey);
+        recordSideEffect({
+          targetSystem: 'sqlite:helpdesk.refunds',
+          operation: 'insert',
+          objectId: result.refundId,
+          idempotencyKey,
+          result,
+        });
+        return result;
+      },
+    );
+  try {
+    await run(step.input);
+  } catch (error) {
+    if (!(error instanceof ApprovalRequiredError)) throw error;
+    // A person on the payments team sees the proposed refund and lowers it to the plan's cap.
+    const receipt = recordApproval(error.request, {
+      approver: 'user:jane.doe',
+      decision: 'approved',
+      approvedInput: { ...step.input, amount: 100 },
+      note: 'capped at the monthly price',
+    });
+    await run(receipt.approvedInput as { orderId: string; amount: number }, receipt);
+  }
+}
+
 async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: string) {
+  // A short-lived token scoped to this run; only its keyed reference is ever recorded.
+  const runToken = `rt_${randomBytes(24).toString('hex')}`;
+  const runCredential = credentialRef(runToken, { key: hashKey });
   return runWorkflow(
     {
       agentId: 'support-agent',
@@ -66,18 +162,29 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
       workflowName: 'resolve-ticket',
       triggerPrincipal: 'user:456',
       triggerType: 'human',
-      credentialRef: 'cred:support-agent:run-token-7f3a',
+      credentialRef: runCredential,
       tenantId: 'tenant-acme',
       input: ticket,
     },
     async (run) => {
+      recordCredentialIssued({
+        ref: runCredential,
+        scopes: ['tickets:write', 'refunds:request', 'email:send'],
+        expiresAt: new Date(Date.now() + 15 * 60_000),
+        issuer: 'demo-vault',
+      });
       let facts: string[] = [];
       let draft = '';
-      for (const step of planTicket(ticket)) {
+      for (const step of await plan(ticket)) {
         switch (step.tool) {
           case 'search_knowledge_base': {
             const found = await traceToolCall(
-              { toolName: step.tool, reason: step.reason, input: step.input },
+              {
+                toolName: step.tool,
+                reason: step.reason,
+                input: step.input,
+                policy: supportPolicy,
+              },
               async () => tools.searchKnowledgeBase(step.input.query),
             );
             facts = found.articles.map((a) => `see ${a.id} (${a.title})`);
@@ -89,14 +196,48 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
                 toolName: step.tool,
                 reason: step.reason,
                 input: step.input,
+                policy: supportPolicy,
                 credentialRef: 'cred:helpdesk-db:writer',
               },
-              async () => tools.updateTicket(step.input.ticketId, step.input.status),
+              async () => {
+                const result = tools.updateTicket(step.input.ticketId, step.input.status);
+                recordSideEffect({
+                  targetSystem: 'sqlite:helpdesk.tickets',
+                  operation: 'update',
+                  objectId: `ticket/${step.input.ticketId}`,
+                  result,
+                });
+                return result;
+              },
             );
+            break;
+          case 'issue_refund':
+            await refund(tools, step);
+            break;
+          case 'close_customer_account':
+            try {
+              await traceToolCall(
+                {
+                  toolName: step.tool,
+                  reason: step.reason,
+                  input: step.input,
+                  policy: supportPolicy,
+                },
+                async () => tools.closeCustomerAccount(step.input.customerId),
+              );
+            } catch (error) {
+              // The policy stopped it before the tool ran; the agent carries on without it.
+              if (!(error instanceof PolicyStopError)) throw error;
+            }
             break;
           case 'delegate_draft_reply':
             draft = await traceToolCall(
-              { toolName: step.tool, reason: step.reason, input: { ...step.input, facts } },
+              {
+                toolName: step.tool,
+                reason: step.reason,
+                input: { ...step.input, facts },
+                policy: supportPolicy,
+              },
               () => delegateDraft(subAgentUrl, ticket, facts),
             );
             break;
@@ -106,9 +247,20 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
                 toolName: step.tool,
                 reason: step.reason,
                 input: { ...step.input, body: draft },
+                policy: supportPolicy,
                 credentialRef: 'cred:smtp:support-outbound',
               },
-              async () => tools.sendEmail(step.input.to, step.input.subject, draft),
+              async () => {
+                const sent = tools.sendEmail(step.input.to, step.input.subject, draft);
+                recordSideEffect({
+                  targetSystem: 'smtp:support-outbound',
+                  operation: 'send',
+                  objectId: sent.messageId,
+                  idempotencyKey: `reply:${ticket.id}`,
+                  result: sent,
+                });
+                return sent;
+              },
             );
             break;
         }
@@ -148,8 +300,9 @@ async function main(): Promise<void> {
   const ticket: Ticket = {
     id: 'T-1042',
     customerId: 'cust-88',
+    orderId: 'order-5521',
     subject: 'Two-factor codes not arriving',
-    body: 'I have not received a login code since yesterday.',
+    body: 'No login code since yesterday and I was charged for the month. Close my account.',
   };
   let runId: string;
   try {

@@ -7,7 +7,12 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { runWorkflow, traceToolCall, withRemoteRunContext } from '@agent-audit/instrumentation';
 import { registerAgentAudit } from '@agent-audit/sdk';
 
-const audit = registerAgentAudit({ serviceName: 'quickstart-drafting-agent' });
+// The orchestrator hands over its hashing key so that input hashes compare across processes.
+const [hashKeyId, hashKeySecret] = (process.env.QUICKSTART_HASH_KEY ?? '').split(':');
+const audit = registerAgentAudit({
+  serviceName: 'quickstart-drafting-agent',
+  ...(hashKeyId && hashKeySecret ? { hashKey: { id: hashKeyId, secret: hashKeySecret } } : {}),
+});
 
 interface DraftRequest {
   ticketId: string;

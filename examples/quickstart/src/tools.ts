@@ -18,6 +18,10 @@ export class HelpdeskTools {
     this.#db.exec(
       'CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, status TEXT NOT NULL, updated_at TEXT NOT NULL)',
     );
+    this.#db.exec(
+      'CREATE TABLE IF NOT EXISTS refunds (id INTEGER PRIMARY KEY, order_id TEXT NOT NULL, amount REAL NOT NULL, idempotency_key TEXT UNIQUE NOT NULL)',
+    );
+    this.#db.exec('CREATE TABLE IF NOT EXISTS accounts (customer_id TEXT PRIMARY KEY)');
   }
 
   searchKnowledgeBase(query: string): { articles: { id: string; title: string }[] } {
@@ -39,6 +43,26 @@ export class HelpdeskTools {
       )
       .run(ticketId, status, new Date().toISOString());
     return { ticketId, status };
+  }
+
+  /** Idempotent by key: a retried call returns the refund it already made. */
+  issueRefund(orderId: string, amount: number, idempotencyKey: string): { refundId: string } {
+    this.#db
+      .prepare(
+        'INSERT INTO refunds (order_id, amount, idempotency_key) VALUES (?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING',
+      )
+      .run(orderId, amount, idempotencyKey);
+    const row = this.#db
+      .prepare('SELECT id FROM refunds WHERE idempotency_key = ?')
+      .get(idempotencyKey) as { id: number };
+    return { refundId: `refund/${row.id}` };
+  }
+
+  closeCustomerAccount(customerId: string): { closed: boolean } {
+    const { changes } = this.#db
+      .prepare('DELETE FROM accounts WHERE customer_id = ?')
+      .run(customerId);
+    return { closed: changes > 0 };
   }
 
   sendEmail(to: string, subject: string, body: string): { messageId: string } {

@@ -4,6 +4,7 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   rmSync,
   writeSync,
@@ -106,8 +107,9 @@ describe('pnpm demo against a real Jaeger', () => {
         String(s.tags['gen_ai.operation.name']),
       ),
     );
-    // orchestrator: run + 4 tools; sub-agent: run + 2 tools
-    expect(audited.length).toBe(8);
+    // orchestrator: run + 7 tool spans (search, update, refund refused then approved, the
+    // stopped account closure, delegate, send); sub-agent: run + 2 tools
+    expect(audited.length).toBe(11);
     for (const span of audited) {
       for (const name of MANDATORY) {
         expect(span.tags[name], `${span.operationName} lacks ${name}`).toBeTruthy();
@@ -130,6 +132,73 @@ describe('pnpm demo against a real Jaeger', () => {
       for (const trace of traces) for (const span of trace.spans) inJaeger.add(span.spanID);
     }
     expect([...ids].sort()).toEqual([...inJaeger].sort());
+  });
+
+  it("answers the six questions and the auditor's question with one command each", async () => {
+    const stores = [
+      '--store',
+      join(work, '.agent-audit'),
+      '--store',
+      join(work, '.agent-audit-drafting-agent'),
+    ];
+    const explained = await cli(['explain', runId, '--json', ...stores], env);
+    expect(explained.code, explained.stderr).toBe(0);
+    const x = JSON.parse(explained.stdout);
+    // 1. trigger and accountability
+    expect(x.trigger.principal).toBe('user:456');
+    expect(x.trigger.trigger_type).toBe('human');
+    // 2. agents, model, LLM call, credential issued for the run
+    expect(x.context.agents.map((a: { agent_id: string }) => a.agent_id).sort()).toEqual([
+      'drafting-agent',
+      'support-agent',
+    ]);
+    expect(x.context.llm_calls[0]).toMatchObject({
+      model: 'scripted-planner-1',
+      input_tokens: 412,
+    });
+    expect(JSON.stringify(x.context.credentials)).toContain(x.trigger.credential_ref);
+    // 3. actions in order, with credentials
+    const tools = x.actions.map((a: { tool: string }) => a.tool);
+    expect(tools.indexOf('search_knowledge_base')).toBeLessThan(tools.indexOf('send_email'));
+    expect(tools).toContain('lookup_customer_history');
+    // 4. checks: the stop and the approval_required, with their reasons
+    const outcomes = x.checks.map(
+      (c: { tool: string; outcome: string }) => `${c.tool}:${c.outcome}`,
+    );
+    expect(outcomes).toContain('close_customer_account:stop');
+    expect(outcomes).toContain('issue_refund:approval_required');
+    // 5. the named human's approval, with the edit
+    expect(x.approvals).toContainEqual(
+      expect.objectContaining({
+        approver: 'user:jane.doe',
+        decision: 'approved',
+        edits: ['amount'],
+      }),
+    );
+    // 6. side effects with receipts
+    expect(x.side_effects).toContainEqual(
+      expect.objectContaining({
+        target_system: 'sqlite:helpdesk.refunds',
+        operation: 'insert',
+        idempotency_key: 'refund:order-5521',
+        status: 'applied',
+      }),
+    );
+    // the auditor's question: every run on behalf of user:456 in the last 90 days
+    const runs = await cli(
+      ['runs', '--json', '--principal', 'user:456', '--since', '90d', ...stores],
+      env,
+    );
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(JSON.parse(runs.stdout).map((r: { run_id: string }) => r.run_id)).toContain(runId);
+    // and a page a reviewer opens without Jaeger
+    const page = join(work, 'report.html');
+    const report = await cli(['report', runId, '--html', page, ...stores], env);
+    expect(report.code, report.stderr).toBe(0);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain(runId);
+    expect(html).toContain('user:jane.doe');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
   });
 
   it('verifies both stores, and fails verification once one byte of a segment changes', async () => {
