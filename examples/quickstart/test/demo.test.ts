@@ -201,6 +201,30 @@ describe('pnpm demo against a real Jaeger', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
   });
 
+  it('keeps the run token out of every file it wrote: only its keyed reference is there', () => {
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else files.push(path);
+      }
+    };
+    for (const dir of ['.agent-audit', '.agent-audit-drafting-agent', '.agent-audit-trust']) {
+      walk(join(work, dir));
+    }
+    expect(files.length).toBeGreaterThan(3);
+    let references = 0;
+    for (const file of files) {
+      if (file.endsWith('.pem')) continue;
+      const text = readFileSync(file, 'latin1');
+      expect(text, file).not.toMatch(/rt_[0-9a-f]{48}/);
+      if (text.includes('cred:demo-tenant-acme:')) references++;
+    }
+    // The scan reads what the run wrote: the token's reference is there, the token is not.
+    expect(references).toBeGreaterThan(0);
+  });
+
   it('verifies both stores, and fails verification once one byte of a segment changes', async () => {
     const trust = join(work, '.agent-audit-trust');
     for (const store of ['.agent-audit', '.agent-audit-drafting-agent']) {
