@@ -147,45 +147,51 @@ export interface Envelope {
  * Returns a reason string when the line is not a well-formed record envelope.
  */
 export function parseEnvelope(buf: Buffer, start: number, end: number): Envelope | string {
+  // Hot in verify, reader and index: fixed-position checks are JS byte loops (no native
+  // call per check); only the variable-length tags member is searched for.
   if (end - start < MIN_LINE) return 'line too short to be a record';
-  if (buf.compare(HEAD, 0, HEAD.length, start, start + HEAD.length) !== 0) {
-    return 'line does not start with the hash member';
-  }
+  if (!bytesAt(buf, start, HEAD)) return 'line does not start with the hash member';
   if (buf[start + 73] !== 0x22 || buf[start + 74] !== 0x2c) return 'hash member malformed';
-  if (
-    buf.compare(PAYLOAD_KEY, 0, PAYLOAD_KEY.length, start + 75, start + 75 + PAYLOAD_KEY.length) !==
-    0
-  ) {
-    return 'payload member missing after hash';
-  }
-  if (buf[end - 1] !== 0x7d || buf[end - 2] !== 0x22)
+  if (!bytesAt(buf, start + 75, PAYLOAD_KEY)) return 'payload member missing after hash';
+  if (buf[end - 1] !== 0x7d || buf[end - 2] !== 0x22) {
     return 'line does not end with the type member';
-  const typePos = lastIndexWithin(buf, TYPE_KEY, start, end - 2);
-  if (typePos < 0) return 'type member missing';
-  const timePos = lastIndexWithin(buf, TIME_KEY, start, typePos);
-  if (timePos < 0 || buf[typePos - 1] !== 0x22) return 'time member missing';
+  }
+  // The type value is a short token of [a-z.]: walk back to its opening quote.
+  let q = end - 3;
+  while (q > end - 3 - MAX_TYPE_LENGTH && buf[q] !== 0x22) q--;
+  const typePos = q - (TYPE_KEY.length - 1);
+  if (buf[q] !== 0x22 || typePos < start || !bytesAt(buf, typePos, TYPE_KEY)) {
+    return 'type member missing';
+  }
+  if (buf[typePos - 1] !== 0x22) return 'time member missing';
+  // ISO times from toISOString are 24 characters; anything else is searched for.
+  let timePos = typePos - 1 - 24 - TIME_KEY.length;
+  if (timePos < start || !bytesAt(buf, timePos, TIME_KEY)) {
+    timePos = lastIndexWithin(buf, TIME_KEY, start, typePos);
+    if (timePos < 0) return 'time member missing';
+  }
   const tagsPos = lastIndexWithin(buf, TAGS_KEY, start, timePos);
   if (tagsPos < 0 || buf[timePos - 1] !== 0x7d) return 'tags member missing';
-  const seqPos = lastIndexWithin(buf, SEQ_KEY, start, tagsPos);
-  if (seqPos < 0) return 'seq member missing';
+  // seq digits directly precede the tags member.
+  let digitsStart = tagsPos;
+  while (digitsStart > start && buf[digitsStart - 1]! >= 0x30 && buf[digitsStart - 1]! <= 0x39) {
+    digitsStart--;
+  }
+  const seqPos = digitsStart - SEQ_KEY.length;
+  if (seqPos < start || !bytesAt(buf, seqPos, SEQ_KEY)) return 'seq member missing';
   const prevPos = seqPos - PREV_KEY.length - HASH_HEX_LENGTH - 1;
   if (
     prevPos < start + 75 + PAYLOAD_KEY.length ||
-    buf.compare(PREV_KEY, 0, PREV_KEY.length, prevPos, prevPos + PREV_KEY.length) !== 0 ||
+    !bytesAt(buf, prevPos, PREV_KEY) ||
     buf[seqPos - 1] !== 0x22
   ) {
     return 'prev member missing';
   }
-  let seq = 0;
-  const digitsStart = seqPos + SEQ_KEY.length;
   if (digitsStart === tagsPos) return 'seq is empty';
   if (buf[digitsStart] === 0x30 && tagsPos - digitsStart > 1) return 'seq has a leading zero';
   if (tagsPos - digitsStart > 15) return 'seq too large';
-  for (let i = digitsStart; i < tagsPos; i++) {
-    const d = buf[i]! - 0x30;
-    if (d < 0 || d > 9) return 'seq is not an integer';
-    seq = seq * 10 + d;
-  }
+  let seq = 0;
+  for (let i = digitsStart; i < tagsPos; i++) seq = seq * 10 + (buf[i]! - 0x30);
   const type = buf.toString('latin1', typePos + TYPE_KEY.length, end - 2);
   if (!RECORD_TYPES.has(type)) return `unknown record type ${JSON.stringify(type)}`;
   return {
@@ -199,6 +205,15 @@ export function parseEnvelope(buf: Buffer, start: number, end: number): Envelope
     tagsStart: tagsPos + TAGS_KEY.length - 1,
     tagsEnd: timePos,
   };
+}
+
+/** Longest record type token (`segment.open`), with room to spare. */
+const MAX_TYPE_LENGTH = 16;
+
+function bytesAt(buf: Buffer, pos: number, needle: Buffer): boolean {
+  if (pos < 0 || pos + needle.length > buf.length) return false;
+  for (let i = 0; i < needle.length; i++) if (buf[pos + i] !== needle[i]) return false;
+  return true;
 }
 
 function lastIndexWithin(buf: Buffer, needle: Buffer, start: number, before: number): number {
