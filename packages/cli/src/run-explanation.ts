@@ -178,10 +178,10 @@ export function isToolCall(span: TrailSpan): boolean {
 }
 
 // Lifecycle events (instrumentation's run-events) that record a check, with the outcome their
-// name implies when they carry no `decision.outcome`.
+// name implies when they carry no `decision.outcome`. `decision.proposed` is not one: it is
+// the agent proposing the action, which `actions` already lists.
 const CHECK_EVENTS = new Map<string, string | null>([
   ['event:policy.decision', null],
-  ['event:decision.proposed', 'proposed'],
   ['event:validation.passed', 'passed'],
   ['event:validation.failed', 'failed'],
   ['event:policy.changed', 'policy_changed'],

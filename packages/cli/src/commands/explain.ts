@@ -58,7 +58,9 @@ export function renderExplanation(e: RunExplanation): string {
           dash(c.provider),
           dash(c.input_tokens),
           dash(c.output_tokens),
-          c.prompt_version ? `v${c.prompt_version}` : shortHash(c.prompt_hash),
+          c.prompt_version
+            ? `${/^\d/.test(c.prompt_version) ? 'v' : ''}${c.prompt_version}`
+            : shortHash(c.prompt_hash),
           formatDuration(c.duration_ms),
         ]),
       )}`
