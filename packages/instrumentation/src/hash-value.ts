@@ -87,9 +87,59 @@ export function hashValue(value: unknown, options: HashValueOptions = {}): HashR
     if (problem !== undefined)
       return { ok: false, code: 'invalid_key', error: `invalid_key: ${problem}` };
   }
+  const fast = hashPlainValue(value, key, options);
+  if (fast !== undefined) return fast;
   const canonical = canonicalJson(value, options);
   if (!canonical.ok) return canonical;
   return hashCanonicalJson(canonical.json, key);
+}
+
+/**
+ * The hash of `value`'s canonical JSON when only the hash is wanted: the same bytes as
+ * `hashCanonicalJson(canonicalJson(value).json, key)`, or undefined when `value` is not plain
+ * data (then the caller takes that careful path, which also reports every failure).
+ *
+ * Why a second writer: canonicalJson builds its text by concatenation, a rope of ~3 pieces per
+ * member, and hashing a rope first flattens it; for a 1 KB tool input (45 members) flattening
+ * cost ~1.4 us, more than the SHA-256 itself, on top of the UTF-8 conversion. Plain data (plain
+ * objects and arrays, strings, numbers, booleans, null, bigint, and the undefined/function/symbol
+ * members JSON leaves out) is instead written as UTF-8 straight into a reused buffer and hashed
+ * from there. Measured: canonical JSON + SHA-256 of the 1 KB input 7.2-7.6 us -> 6.2 us
+ * (JSON.stringify + SHA-256: 5.1-5.3 us). Everything else (Date, Map, typed arrays, class
+ * instances, toJSON, proxies, depth beyond PLAIN_MAX_DEPTH, a cycle, more than maxSize) makes
+ * it give up before it has hashed anything. Equality with the careful path is what matters:
+ * keys are sorted by the same function, strings go through the same JSON.stringify escaping
+ * whenever they are not plain ASCII, numbers through the same Number-to-String.
+ */
+export function hashPlainValue(
+  value: unknown,
+  key: HashKey | undefined,
+  options: Pick<HashValueOptions, 'maxSize' | 'maxDepth'> = {},
+): HashResult | undefined {
+  if (value === null || typeof value !== 'object' || plainWriter.busy) return undefined;
+  if (key !== undefined && hashKeyProblem(key) !== undefined) return undefined;
+  const w = plainWriter;
+  w.busy = true;
+  try {
+    w.reset(
+      options.maxSize ?? DEFAULT_HASH_MAX_SIZE,
+      Math.min(options.maxDepth ?? DEFAULT_HASH_MAX_DEPTH, PLAIN_MAX_DEPTH),
+    );
+    // Past maxSize in UTF-8 bytes the text may still be within maxSize in UTF-16 units: the
+    // careful path decides.
+    if (!w.value(value, 0) || w.size() > w.limit()) return undefined;
+    const bytes = w.bytes();
+    if (key === undefined)
+      return { ok: true, hash: `sha256:${oneShotHash('sha256', bytes, 'hex')}` };
+    const hex = createHmac('sha256', key.secret).update(bytes).digest('hex');
+    return { ok: true, hash: `hmac-sha256:${key.id}:${hex}` };
+  } catch {
+    // A getter or proxy trap threw, or the buffer could not grow: the careful path reports it.
+    return undefined;
+  } finally {
+    w.release();
+    w.busy = false;
+  }
 }
 
 /**
@@ -480,6 +530,160 @@ class Emitter {
     return `$${parts.join('')}`;
   }
 }
+
+/** Nesting the plain writer follows (recursively) before leaving a value to the careful path. */
+const PLAIN_MAX_DEPTH = 64;
+const PLAIN_BUFFER_BYTES = 16 * 1024;
+/** Larger values take the careful path (which builds a string anyway): the buffer stays small. */
+const PLAIN_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Writes the canonical JSON of plain data as UTF-8 into one reused buffer. `value()` returns
+ * false, and the caller falls back, on anything that is not plain data.
+ */
+class PlainWriter {
+  busy = false;
+  private buf = Buffer.allocUnsafe(PLAIN_BUFFER_BYTES);
+  private pos = 0;
+  private maxSize = DEFAULT_HASH_MAX_SIZE;
+  private maxDepth = PLAIN_MAX_DEPTH;
+
+  reset(maxSize: number, maxDepth: number): void {
+    this.pos = 0;
+    this.maxSize = maxSize;
+    this.maxDepth = maxDepth;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  size(): number {
+    return this.pos;
+  }
+
+  limit(): number {
+    return this.maxSize;
+  }
+
+  /** Drops a buffer that grew for one large value, so it is not kept for the process's life. */
+  release(): void {
+    if (this.buf.length > PLAIN_BUFFER_BYTES) this.buf = Buffer.allocUnsafe(PLAIN_BUFFER_BYTES);
+  }
+
+  /** Writes `v` (not undefined/function/symbol); false when it is not plain data. */
+  value(v: unknown, depth: number): boolean {
+    switch (typeof v) {
+      case 'string':
+        return this.string(v);
+      case 'number':
+        return this.ascii(Number.isFinite(v) ? String(v) : 'null');
+      case 'boolean':
+        return this.ascii(v ? 'true' : 'false');
+      case 'bigint':
+        return this.ascii(`"${v.toString()}"`);
+      case 'object':
+        if (v === null) return this.ascii('null');
+        return this.container(v, depth + 1);
+      default:
+        return false;
+    }
+  }
+
+  private container(o: object, depth: number): boolean {
+    // A proxy is never read here (its traps could answer differently the second time).
+    if (depth > this.maxDepth || types.isProxy(o)) return false;
+    const proto = Object.getPrototypeOf(o);
+    if (proto === Array.prototype) {
+      if (typeof (o as { toJSON?: unknown }).toJSON === 'function') return false;
+      const a = o as unknown[];
+      const n = a.length;
+      if (!this.byte(0x5b)) return false;
+      for (let i = 0; i < n; i++) {
+        if (i > 0 && !this.byte(0x2c)) return false;
+        const item = a[i];
+        const t = typeof item;
+        if (t === 'undefined' || t === 'function' || t === 'symbol') {
+          if (!this.ascii('null')) return false;
+        } else if (!this.value(item, depth)) {
+          return false;
+        }
+      }
+      return this.byte(0x5d);
+    }
+    if (proto !== Object.prototype && proto !== null) return false;
+    if (typeof (o as { toJSON?: unknown }).toJSON === 'function') return false;
+    const keys = sortedKeys(Object.keys(o));
+    if (!this.byte(0x7b)) return false;
+    let wrote = false;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const item = (o as Record<string, unknown>)[k];
+      const t = typeof item;
+      if (t === 'undefined' || t === 'function' || t === 'symbol') continue;
+      if (wrote && !this.byte(0x2c)) return false;
+      if (!this.string(k) || !this.byte(0x3a) || !this.value(item, depth)) return false;
+      wrote = true;
+    }
+    return this.byte(0x7d);
+  }
+
+  private string(s: string): boolean {
+    // Printable ASCII other than quote and backslash is copied byte for byte (the check is part
+    // of the copy: no separate regex pass); at the first other character the copy is abandoned.
+    const n = s.length;
+    if (!this.room(n + 2)) return false;
+    const buf = this.buf;
+    let pos = this.pos;
+    buf[pos++] = 0x22;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) break;
+      buf[pos++] = c;
+    }
+    if (i === n) {
+      buf[pos++] = 0x22;
+      this.pos = pos;
+      return true;
+    }
+    // Exactly quote()'s output (JSON.stringify escaping is RFC 8785's), then UTF-8: the string
+    // is well-formed after escaping, so this is the encoding hashCanonicalJson applies.
+    const q = JSON.stringify(s);
+    if (!this.room(q.length * 3)) return false;
+    this.pos += this.buf.write(q, this.pos, 'utf8');
+    return true;
+  }
+
+  /** `s` is ASCII (numbers, literals, a bigint's digits). */
+  private ascii(s: string): boolean {
+    if (!this.room(s.length)) return false;
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+    return true;
+  }
+
+  private byte(b: number): boolean {
+    if (!this.room(1)) return false;
+    this.buf[this.pos++] = b;
+    return true;
+  }
+
+  /** Makes room for `n` more bytes; false past PLAIN_MAX_BYTES (the careful path takes over). */
+  private room(n: number): boolean {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return true;
+    if (need > PLAIN_MAX_BYTES) return false;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, need));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+    return true;
+  }
+}
+
+const plainWriter = new PlainWriter();
 
 function messageOf(err: unknown): string {
   try {

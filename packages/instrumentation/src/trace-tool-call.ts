@@ -39,7 +39,7 @@ import {
   MissingRunContextError,
   PolicyStopError,
 } from './errors.js';
-import { canonicalJson, hashCanonicalJson } from './hash-value.js';
+import { canonicalJson, hashCanonicalJson, hashPlainValue } from './hash-value.js';
 import { receiptProofProblem } from './internal/approval-proof.js';
 import { randomId } from './internal/ids.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
@@ -554,9 +554,18 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     }
 
     let inputHash: string | undefined;
-    const canonical = canonicalJson(options.input);
-    if (canonical.ok) {
-      const h = hashCanonicalJson(canonical.json, safeHashKey(hooks, run));
+    // Without content capture only the hash is needed: plain data is hashed without building
+    // the canonical text (see hashPlainValue); anything else takes the path below.
+    const input = options.input;
+    const plainCandidate = !capture && input !== null && typeof input === 'object';
+    const key = plainCandidate ? safeHashKey(hooks, run) : undefined;
+    const fast = plainCandidate ? hashPlainValue(input, key) : undefined;
+    const canonical = fast === undefined ? canonicalJson(input) : undefined;
+    if (fast !== undefined) {
+      inputHash = fast.ok ? fast.hash : undefined;
+      if (inputHash !== undefined) attrs[ATTR_INPUT_HASH] = inputHash;
+    } else if (canonical?.ok) {
+      const h = hashCanonicalJson(canonical.json, plainCandidate ? key : safeHashKey(hooks, run));
       if (h.ok) {
         inputHash = h.hash;
         attrs[ATTR_INPUT_HASH] = h.hash;
@@ -565,7 +574,7 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
         missing.push(ATTR_INPUT_HASH);
       }
       if (capture) attrs[ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = canonical.json;
-    } else {
+    } else if (canonical !== undefined && !canonical.ok) {
       attrs[ATTR_INPUT_HASH_ERROR] =
         options.input === undefined ? 'unsupported_type: no input given' : canonical.error;
       missing.push(ATTR_INPUT_HASH);
@@ -612,6 +621,14 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
 }
 
 function recordOutput(span: Span, result: unknown, p: Prepared): string | undefined {
+  if (!p.capture && result !== null && typeof result === 'object') {
+    // Only the hash is recorded: plain data skips the canonical text (see hashPlainValue).
+    const fast = hashPlainValue(result, safeHashKey(p.hooks, p.run));
+    if (fast?.ok) {
+      span.setAttribute(ATTR_OUTPUT_HASH, fast.hash);
+      return fast.hash;
+    }
+  }
   const canonical = canonicalJson(result);
   if (!canonical.ok) {
     span.setAttribute(
