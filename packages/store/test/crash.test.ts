@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openStoreReader, verifyStore } from '../src/index.js';
+import { AuditStore, openStoreReader, verifyStore } from '../src/index.js';
 import { type TempStore, tempStore } from './helpers.js';
 import { prng } from './tamper-tools.js';
 
@@ -217,6 +217,28 @@ describe('verify and queries while another process writes', () => {
     await t.open().close();
     expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
   }, 120_000);
+});
+
+describe('two writer processes on two stores sharing one trust directory', () => {
+  it('interleave their anchor lines without garbling them; both stores verify', async () => {
+    t = tempStore();
+    const dirs = [`${t.dir}-a`, `${t.dir}-b`];
+    const children = dirs.map((dir) => startWriter('write', 2000, dir));
+    await Promise.all(children.map((c) => c.ready));
+    await sleep(800);
+    for (const c of children) c.proc.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.exited));
+    for (const dir of dirs) await AuditStore.open({ dir, trustDir: t.trustDir }).close();
+    const lines = fs.readFileSync(t.anchorPath, 'utf8').split('\n').filter(Boolean);
+    const origins = new Set(lines.map((l) => (JSON.parse(l) as { origin: string }).origin));
+    expect(origins.size).toBe(2);
+    for (const dir of dirs) {
+      const report = await verifyStore({ dir, trustDir: t.trustDir });
+      expect(report.problems).toEqual([]);
+      expect(report.warnings).toEqual([]);
+      expect(report.exitCode).toBe(0);
+    }
+  }, 60_000);
 });
 
 describe('first start of several processes on a fresh trust directory', () => {
