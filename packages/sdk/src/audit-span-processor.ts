@@ -19,7 +19,7 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { CollapsedWarnings } from './collapsed-warnings.js';
 import type { AuditRecordSink, JsonValue } from './internal-types.js';
 import { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
-import { type CleanValues, SpanRedactor } from './span-redactor.js';
+import { SpanRedactor } from './span-redactor.js';
 
 /** The four names every workflow and tool span must carry (DESIGN.md "Attribute schema"). */
 export const MANDATORY_ATTRIBUTES: readonly string[] = [
@@ -91,9 +91,6 @@ export class AuditSpanProcessor implements SpanProcessor {
   private readonly gates = new Map<string, Promise<void>>();
   // Credential references repeat on every span of a run: check each distinct value once.
   private readonly credentialChecks = new Map<string, boolean>();
-  // What the start pass found clean, so the end pass does not scan it again (see redactSpan).
-  // Weak: a span that never ends leaves nothing behind.
-  private readonly cleanAtStart = new WeakMap<Span, CleanValues>();
   private readonly stats = {
     startRecords: 0,
     endRecords: 0,
@@ -144,11 +141,7 @@ export class AuditSpanProcessor implements SpanProcessor {
       if (kind === undefined) return;
       // The intent record is written now, so what it holds must be clean now.
       this.refuseSecretCredentialRef(span);
-      if (this.redactor) {
-        const clean: CleanValues = {};
-        this.stats.redactions += this.redactor.redactSpan(span, undefined, clean);
-        this.cleanAtStart.set(span, clean);
-      }
+      if (this.redactor) this.stats.redactions += this.redactor.redactSpan(span);
       const durable = this.write({
         type: 'span.start',
         tags: spanRecordTags(span, false),
@@ -207,11 +200,7 @@ export class AuditSpanProcessor implements SpanProcessor {
           }
         }
       }
-      if (this.redactor) {
-        const clean = this.cleanAtStart.get(span);
-        if (clean !== undefined) this.cleanAtStart.delete(span);
-        this.stats.redactions += this.redactor.redactSpan(span, clean);
-      }
+      if (this.redactor) this.stats.redactions += this.redactor.redactSpan(span);
     } catch (err) {
       this.internalError('onEnding', err);
     }

@@ -34,12 +34,6 @@ export interface RedactionCount {
   kinds: Set<string>;
 }
 
-/**
- * String attribute values a pass found clean, by key: handed back to a later pass over the same
- * span so that it skips them (see {@link SpanRedactor.redactSpan}).
- */
-export type CleanValues = Record<string, string>;
-
 // Who acted and on whose behalf is the audit record itself: `user:ann@example.com` must stay
 // queryable. Secrets are still removed from these; personal data is not masked.
 const IDENTITY_KEYS: ReadonlySet<string> = new Set([
@@ -124,6 +118,13 @@ export class SpanRedactor {
   private readonly pii: boolean;
   private readonly cleanWithPii = new Set<string>();
   private readonly cleanSecretsOnly = new Set<string>();
+  // Attribute key -> the last value found clean under it. The scan's outcome is a pure function
+  // of (key, value) for one redactor, so an attribute holding that very value needs no scan:
+  // the run's attribution and the constant names, identical on every span of a run, and each
+  // span's own fresh values (call id, input hash) on its second pass (onStart, then onEnding)
+  // cost one lookup. Measured against the previous per-span record of clean values (a WeakMap
+  // entry per span) and the Set lookups it replaces, see the commit message.
+  private readonly lastClean = new Map<string, string>();
 
   constructor(options: SpanRedactorOptions = {}) {
     const fields = options.redactFields ?? [];
@@ -136,28 +137,23 @@ export class SpanRedactor {
     this.pii = options.pii ?? true;
   }
 
-  /**
-   * Redacts a span's attributes (and events, name, status); returns the number of values changed.
-   *
-   * For the processor's two passes over one span (`onStart` for the intent record, `onEnding`):
-   * the first may pass `recordClean`, which receives every string attribute found clean; the
-   * second passes that object as `skipClean`, and an attribute whose value is still the very
-   * same string is not scanned again. The scan is a pure function of (key, value) for a given
-   * redactor, so the outcome is the same as scanning it again; values that were changed, added or
-   * redacted since are scanned as before. Measured: the second pass over a tool span's ~12
-   * attributes went from about as costly as the first to a property compare per attribute.
-   */
-  redactSpan(span: Span, skipClean?: CleanValues, recordClean?: CleanValues): number {
+  /** Redacts a span's attributes (and events, name, status); returns the number of values changed. */
+  redactSpan(span: Span): number {
     const found: RedactionCount = { count: 0, kinds: new Set() };
     const attrs = span.attributes;
-    for (const key of Object.keys(attrs)) {
+    const lastClean = this.lastClean;
+    const keys = Object.keys(attrs);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       const value = attrs[key];
-      if (skipClean !== undefined && typeof value === 'string' && skipClean[key] === value) {
-        continue;
-      }
+      const str = typeof value === 'string';
+      if (str && lastClean.get(key) === value) continue;
       const next = this.redactValue(key, value, found);
       if (next !== undefined) span.setAttribute(key, next);
-      else if (recordClean !== undefined && typeof value === 'string') recordClean[key] = value;
+      else if (str && value.length <= CLEAN_CACHE_MAX_LENGTH) {
+        if (lastClean.size >= CLEAN_CACHE_MAX && !lastClean.has(key)) lastClean.clear();
+        lastClean.set(key, value);
+      }
     }
     for (const event of span.events) {
       if (event.attributes) this.redactAttributesInPlace(event.attributes, found);
