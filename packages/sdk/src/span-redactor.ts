@@ -34,6 +34,12 @@ export interface RedactionCount {
   kinds: Set<string>;
 }
 
+/** A RedactionCount whose Set is only built on a finding (most spans have none). */
+interface Found {
+  count: number;
+  kinds: Set<string> | undefined;
+}
+
 // Who acted and on whose behalf is the audit record itself: `user:ann@example.com` must stay
 // queryable. Secrets are still removed from these; personal data is not masked.
 const IDENTITY_KEYS: ReadonlySet<string> = new Set([
@@ -125,6 +131,7 @@ export class SpanRedactor {
   // cost one lookup. Measured against the previous per-span record of clean values (a WeakMap
   // entry per span) and the Set lookups it replaces, see the commit message.
   private readonly lastClean = new Map<string, string>();
+  private lastCleanName: string | undefined;
 
   constructor(options: SpanRedactorOptions = {}) {
     const fields = options.redactFields ?? [];
@@ -139,7 +146,7 @@ export class SpanRedactor {
 
   /** Redacts a span's attributes (and events, name, status); returns the number of values changed. */
   redactSpan(span: Span): number {
-    const found: RedactionCount = { count: 0, kinds: new Set() };
+    const found: Found = { count: 0, kinds: undefined };
     const attrs = span.attributes;
     const lastClean = this.lastClean;
     const keys = Object.keys(attrs);
@@ -158,8 +165,12 @@ export class SpanRedactor {
     for (const event of span.events) {
       if (event.attributes) this.redactAttributesInPlace(event.attributes, found);
     }
-    const name = this.redactText(span.name, false, found);
-    if (name !== undefined) span.updateName(name);
+    // Span names repeat (`execute_tool search`): the last clean one is remembered, as above.
+    if (span.name !== this.lastCleanName) {
+      const name = this.redactText(span.name, false, found);
+      if (name !== undefined) span.updateName(name);
+      else this.lastCleanName = span.name;
+    }
     if (span.status.message) {
       const message = this.redactText(span.status.message, true, found);
       if (message !== undefined) span.setStatus({ code: span.status.code, message });
@@ -179,7 +190,7 @@ export class SpanRedactor {
   }
 
   /** Redacts a plain attributes object in place (span events, a pre-exec record's copy). */
-  redactAttributesInPlace(attrs: Attributes, found: RedactionCount): void {
+  redactAttributesInPlace(attrs: Attributes, found: RedactionCount | Found): void {
     for (const key of Object.keys(attrs)) {
       const next = this.redactValue(key, attrs[key], found);
       if (next !== undefined) attrs[key] = next;
@@ -190,11 +201,12 @@ export class SpanRedactor {
   private redactValue(
     key: string,
     value: AttributeValue | undefined,
-    found: RedactionCount,
+    found: Found,
   ): AttributeValue | undefined {
     if (value === undefined || value === null) return undefined;
     if (this.fields.size > 0 && this.fields.has(key)) {
       found.count++;
+      found.kinds ??= new Set();
       found.kinds.add('field');
       return '[REDACTED:field]';
     }
@@ -218,7 +230,7 @@ export class SpanRedactor {
     return undefined;
   }
 
-  private redactText(text: string, pii: boolean, found: RedactionCount): string | undefined {
+  private redactText(text: string, pii: boolean, found: Found): string | undefined {
     if (this.cleanWithPii.has(text) || (!pii && this.cleanSecretsOnly.has(text))) return undefined;
     if (isIdFormat(text)) return undefined;
     const result = redactString(text, { secrets: true, pii });
@@ -232,6 +244,7 @@ export class SpanRedactor {
       return undefined;
     }
     found.count++;
+    found.kinds ??= new Set();
     for (const k of kinds) found.kinds.add(k);
     return result.value;
   }
