@@ -2,10 +2,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditStore, nodeFsLayer, openStoreReader, StoreError, verifyStore } from '../src/index.js';
-import { readLines, segmentPath, span, type TempStore, tempStore } from './helpers.js';
+import {
+  cleanupTempStores,
+  readLines,
+  segmentPath,
+  span,
+  type TempStore,
+  tempStore,
+} from './helpers.js';
 
 let t: TempStore;
-afterEach(() => t?.cleanup());
+afterEach(cleanupTempStores);
 
 describe('AuditStore writer', () => {
   it('creates the store, generates a key pair once and reports it through onNotice', async () => {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditStore, openStoreReader, verifyStore } from '../src/index.js';
-import { type TempStore, tempStore } from './helpers.js';
+import { cleanupTempStores, type TempStore, tempStore } from './helpers.js';
 import { prng } from './tamper-tools.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/writer.mjs', import.meta.url));
@@ -19,7 +19,7 @@ const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0))
     if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  t?.cleanup();
+  cleanupTempStores();
 });
 
 beforeAll(() => {

@@ -16,10 +16,17 @@ import {
   type StoreError,
   verifyStore,
 } from '../src/index.js';
-import { readLines, segmentPath, span, type TempStore, tempStore } from './helpers.js';
+import {
+  cleanupTempStores,
+  readLines,
+  segmentPath,
+  span,
+  type TempStore,
+  tempStore,
+} from './helpers.js';
 
 let t: TempStore;
-afterEach(() => t?.cleanup());
+afterEach(cleanupTempStores);
 
 function errno(code: string): NodeJS.ErrnoException {
   const e = new Error(`${code}: injected`) as NodeJS.ErrnoException;

@@ -12,12 +12,19 @@ export interface TempStore {
   cleanup(): void;
 }
 
+const created: TempStore[] = [];
+
+/** Remove every temporary store made since the last call (tests call it in afterEach). */
+export function cleanupTempStores(): void {
+  for (const store of created.splice(0)) store.cleanup();
+}
+
 /** A store and a trust directory side by side in a fresh temporary directory. */
 export function tempStore(): TempStore {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-audit-store-'));
   const dir = path.join(root, 'store');
   const trustDir = path.join(root, 'trust');
-  return {
+  const store: TempStore = {
     root,
     dir,
     trustDir,
@@ -28,6 +35,8 @@ export function tempStore(): TempStore {
       fs.rmSync(root, { recursive: true, force: true });
     },
   };
+  created.push(store);
+  return store;
 }
 
 /** Sealed segments are read-only; make the tree writable again so it can be removed. */

@@ -2,11 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStoreReader, pruneStore, verifyStore } from '../src/index.js';
-import { readLines, segmentPath, span, type TempStore, tempStore } from './helpers.js';
+import {
+  cleanupTempStores,
+  readLines,
+  segmentPath,
+  span,
+  type TempStore,
+  tempStore,
+} from './helpers.js';
 import { rechain } from './tamper-tools.js';
 
 let t: TempStore;
-afterEach(() => t?.cleanup());
+afterEach(cleanupTempStores);
 
 const DAY = 86_400_000;
 

@@ -3,10 +3,17 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStoreReader, reindexStore } from '../src/index.js';
-import { readLines, segmentPath, type TempStore, tempStore, writeLines } from './helpers.js';
+import {
+  cleanupTempStores,
+  readLines,
+  segmentPath,
+  type TempStore,
+  tempStore,
+  writeLines,
+} from './helpers.js';
 
 let t: TempStore;
-afterEach(() => t?.cleanup());
+afterEach(cleanupTempStores);
 
 async function interleavedRuns(workflows = 50, spansEach = 6) {
   t = tempStore();

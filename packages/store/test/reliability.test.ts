@@ -6,14 +6,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditStore, generateSigningKeyPair, verifyStore } from '../src/index.js';
-import { readLines, segmentPath, span, type TempStore, tempStore, writeLines } from './helpers.js';
+import {
+  cleanupTempStores,
+  readLines,
+  segmentPath,
+  span,
+  type TempStore,
+  tempStore,
+  writeLines,
+} from './helpers.js';
 import { prng, rechain } from './tamper-tools.js';
 
 let t: TempStore;
 const extra: TempStore[] = [];
 afterEach(() => {
-  t?.cleanup();
-  for (const x of extra.splice(0)) x.cleanup();
+  cleanupTempStores();
+  extra.splice(0);
 });
 
 async function closedStore(records: number, options = {}): Promise<TempStore> {

@@ -2,10 +2,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair, verifyStore, writeKeyPair } from '../src/index.js';
-import { readLines, segmentPath, span, type TempStore, tempStore, writeLines } from './helpers.js';
+import {
+  cleanupTempStores,
+  readLines,
+  segmentPath,
+  span,
+  type TempStore,
+  tempStore,
+  writeLines,
+} from './helpers.js';
 
 let t: TempStore;
-afterEach(() => t?.cleanup());
+afterEach(cleanupTempStores);
 
 async function filledStore(records = 20, extra = {}) {
   t = tempStore();
