@@ -87,7 +87,17 @@ export class AuditSpanProcessor implements SpanProcessor {
   private readonly redactor: SpanRedactor | undefined;
   private readonly logger = diag.createComponentLogger({ namespace: '@agent-audit/sdk/processor' });
   private readonly warnings = new CollapsedWarnings(this.logger);
-  private readonly pending = new Set<Promise<unknown>>();
+  // Records not yet settled, counted per batch instead of one Set entry and two closures per
+  // record: forceFlush seals the open batch and waits for it (and older unsettled ones) only.
+  private readonly recordFailed = (type: string, err: unknown): void => {
+    this.stats.failedRecords++;
+    this.warnings.warn(
+      'append-failed',
+      `an audit record (${type}) could not be written to the store: ${errorMessage(err)}`,
+    );
+  };
+  private batch = new RecordBatch(this.recordFailed);
+  private sealed: RecordBatch[] = [];
   private readonly gates = new Map<string, Promise<void>>();
   // Credential references repeat on every span of a run: check each distinct value once.
   private readonly credentialChecks = new Map<string, boolean>();
@@ -256,7 +266,13 @@ export class AuditSpanProcessor implements SpanProcessor {
    * continuous load still finishes.
    */
   async forceFlush(): Promise<void> {
-    if (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    if (this.batch.count > 0) {
+      this.sealed.push(this.batch);
+      this.batch = new RecordBatch(this.recordFailed);
+    }
+    if (this.sealed.length === 0) return;
+    this.sealed = this.sealed.filter((b) => b.count > 0);
+    if (this.sealed.length > 0) await Promise.all(this.sealed.map((b) => b.settled()));
   }
 
   /** Synchronous flush for `exit` handlers: everything handed over so far is made durable. */
@@ -282,17 +298,19 @@ export class AuditSpanProcessor implements SpanProcessor {
     } catch (err) {
       durable = Promise.reject(err);
     }
-    this.pending.add(durable);
+    const batch = this.batch;
+    batch.count++;
+    const type = entry.type;
     durable.then(
-      () => this.pending.delete(durable),
-      (err: unknown) => {
-        this.pending.delete(durable);
-        this.stats.failedRecords++;
-        this.warnings.warn(
-          'append-failed',
-          `an audit record (${entry.type}) could not be written to the store: ${errorMessage(err)}`,
-        );
-      },
+      batch.settle,
+      type === 'span.start'
+        ? batch.startFailed
+        : type === 'span.end'
+          ? batch.endFailed
+          : (err: unknown) => {
+              this.recordFailed(type, err);
+              batch.settle();
+            },
     );
     return durable;
   }
@@ -328,6 +346,34 @@ export class AuditSpanProcessor implements SpanProcessor {
       `internal:${where}`,
       `audit processor ${where} failed: ${errorMessage(err)}`,
     );
+  }
+}
+
+/** Records handed to the sink between two forceFlush calls; settles when all of them have. */
+class RecordBatch {
+  count = 0;
+  private resolve: (() => void) | undefined;
+  private promise: Promise<void> | undefined;
+  constructor(private readonly failed: (type: string, err: unknown) => void) {}
+
+  readonly settle = (): void => {
+    if (--this.count === 0 && this.resolve !== undefined) this.resolve();
+  };
+  readonly startFailed = (err: unknown): void => {
+    this.failed('span.start', err);
+    this.settle();
+  };
+  readonly endFailed = (err: unknown): void => {
+    this.failed('span.end', err);
+    this.settle();
+  };
+
+  settled(): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    this.promise ??= new Promise<void>((resolve) => {
+      this.resolve = resolve;
+    });
+    return this.promise;
   }
 }
 
