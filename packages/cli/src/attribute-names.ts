@@ -70,6 +70,8 @@ export const GOV = {
   credentialScopes: 'credential.scopes',
   credentialExpiresAt: 'credential.expires_at',
   credentialIssuer: 'credential.issuer',
+  policyNote: 'policy.note',
+  llmRequestedTools: 'llm.requested_tools',
   actorType: 'actor.type',
   actorId: 'actor.id',
   genAiFinishReasons: 'gen_ai.response.finish_reasons',

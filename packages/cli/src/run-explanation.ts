@@ -59,6 +59,8 @@ export interface RunExplanation {
       prompt_hash: string | null;
       prompt_version: string | null;
       system_prompt_hash: string | null;
+      /** Tools the model asked for (`llm.requested_tools`). */
+      requested_tools: AttributeValue;
     }>;
   };
   /** 3. Which actions (tool calls) ran, in order, with which credential reference. */
@@ -326,6 +328,7 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         prompt_hash: str(s.attributes[GOV.promptHash]),
         prompt_version: str(s.attributes[GOV.promptVersion]),
         system_prompt_hash: str(s.attributes[GOV.systemPromptHash]),
+        requested_tools: s.attributes[GOV.llmRequestedTools] ?? null,
       })),
     },
     actions: spans.filter(isToolCall).map((s) => ({
@@ -358,7 +361,8 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
             tool: x.span.tool,
             outcome: str(x.attributes[ATTR.decisionOutcome]) ?? CHECK_EVENTS.get(x.source) ?? null,
             actor: actorOf(x),
-            reason: str(x.attributes[ATTR.decisionReason]),
+            // An operator's policy change explains itself in its note.
+            reason: str(x.attributes[ATTR.decisionReason]) ?? str(x.attributes[GOV.policyNote]),
             policy: str(x.attributes[ATTR.decisionPolicy]),
             policy_version: str(x.attributes[GOV.decisionPolicyVersion]),
             action_key: str(x.attributes[GOV.decisionActionKey]),

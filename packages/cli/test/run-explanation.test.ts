@@ -54,9 +54,15 @@ describe('explainRun', () => {
         input_tokens: 120,
         output_tokens: 42,
         prompt_version: '7',
+        requested_tools: ['search_kb', 'db_update'],
       }),
     ]);
-    expect(x.context.policy_versions).toEqual(['default', 'writes@3', 'outbound-mail']);
+    expect(x.context.policy_versions).toEqual([
+      'outbound-mail@4',
+      'default',
+      'writes@3',
+      'outbound-mail',
+    ]);
     expect(x.actions.map((a) => [a.tool, a.credential_ref])).toEqual([
       ['search_kb', 'cred:run-token-1'],
       ['db_update', 'cred:db-writer'],
@@ -71,6 +77,7 @@ describe('explainRun', () => {
       'unset',
     ]);
     expect(x.checks.map((c) => [c.tool, c.outcome, c.source])).toEqual([
+      [null, 'policy_changed', 'event:policy.changed'],
       ['search_kb', 'allow', 'span'],
       ['db_update', 'allow', 'span'],
       ['db_update', 'passed', 'event:validation.passed'],
@@ -79,13 +86,19 @@ describe('explainRun', () => {
       ['delete_account', 'stop', 'span'],
     ]);
     // The decision on the span and in its event are one check, with the details of both.
-    expect(x.checks[4]).toMatchObject({
+    expect(x.checks[5]).toMatchObject({
       actor: 'human:alice',
       stage: 'pre',
       action_key: 'ak-mail',
       authorization_method: 'human_approval',
     });
-    expect(x.checks[2]!.actor).toBe('system:schema-check');
+    expect(x.checks[0]).toMatchObject({
+      actor: 'human:ops:bob',
+      policy: 'outbound-mail',
+      policy_version: '4',
+      reason: 'mail to customers needs a human',
+    });
+    expect(x.checks[3]!.actor).toBe('system:schema-check');
     expect(x.approvals).toEqual([
       expect.objectContaining({
         tool: 'send_email',
