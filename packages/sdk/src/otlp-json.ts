@@ -204,38 +204,12 @@ export function hrTimeToNanosString(time: HrTime): string {
   return (BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(nanos))).toString();
 }
 
-// Most string attributes of a span hold the same value on every span of a run (run id, agent,
-// principal, credential reference, tool and operation names), and each span is converted twice
-// (start and end record). The last KeyValue built per key is reused when the value is the same:
-// one lookup instead of two objects per attribute per record. Like the resource and scope
-// caches, the shared objects are only read (the store canonicalizes them). Bounded: when full it
-// starts over.
-const lastKeyValue = new Map<string, OtlpKeyValue>();
-const KEY_VALUE_CACHE_MAX = 4096;
-const KEY_VALUE_CACHE_MAX_LENGTH = 512;
-
 /** OTel attributes → OTLP JSON `KeyValue[]`, keeping only JSON-representable values. */
 export function toOtlpAttributes(attributes: Attributes): OtlpKeyValue[] {
   const out: OtlpKeyValue[] = [];
-  const keys = Object.keys(attributes);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
+  for (const key of Object.keys(attributes)) {
     const value = attributes[key];
     if (value === undefined) continue;
-    if (typeof value === 'string') {
-      const hit = lastKeyValue.get(key);
-      if (hit !== undefined && hit.value.stringValue === value) {
-        out.push(hit);
-        continue;
-      }
-      const kv: OtlpKeyValue = { key, value: { stringValue: value } };
-      if (value.length <= KEY_VALUE_CACHE_MAX_LENGTH) {
-        if (hit === undefined && lastKeyValue.size >= KEY_VALUE_CACHE_MAX) lastKeyValue.clear();
-        lastKeyValue.set(key, kv);
-      }
-      out.push(kv);
-      continue;
-    }
     out.push({ key, value: toAnyValue(value) });
   }
   return out;
