@@ -44,7 +44,7 @@ import { receiptProofProblem } from './internal/approval-proof.js';
 import { randomId } from './internal/ids.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { checkString, endSpan, errorType, log, markError, put } from './internal/span-utils.js';
-import { setToolCallState } from './internal/tool-call-state.js';
+import { toolCallContext } from './internal/tool-call-state.js';
 import { getTracer } from './internal/tracer.js';
 import {
   type ApprovalReceipt,
@@ -199,9 +199,9 @@ export async function traceToolCall<T>(
   }
 
   const handle: ToolCallHandle = Object.freeze({ span, callId: p.callId });
-  let toolCtx = trace.setSpan(parentCtx, span);
+  let toolCtx: Context;
   try {
-    toolCtx = setToolCallState(toolCtx, {
+    toolCtx = toolCallContext(parentCtx, {
       span,
       toolName: options.toolName,
       callId: p.callId,
@@ -210,6 +210,7 @@ export async function traceToolCall<T>(
     });
   } catch (err) {
     log.error('traceToolCall: setting the tool-call context failed', err);
+    toolCtx = trace.setSpan(parentCtx, span);
   }
   let result: Awaited<T>;
   try {
