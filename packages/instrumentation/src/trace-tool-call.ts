@@ -527,8 +527,9 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     const run = getRunContext(parentCtx);
     const callId = options.callId ?? randomId();
     const capture = options.captureContent ?? hooks.captureContent === true;
-    const violations: string[] = [];
-    const missing: string[] = [];
+    // Allocated on a finding only: a normal call has none.
+    let violations: string[] | undefined;
+    let missing: string[] | undefined;
 
     const attrs: Attributes = run === undefined ? {} : runAttributes(run);
     attrs[ATTR_GEN_AI_OPERATION_NAME] = GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
@@ -546,12 +547,12 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     const checkRef = credentialRef !== undefined && credentialRef !== run?.credentialRef;
     if (checkRef && looksLikeSecret(credentialRef)) {
       delete attrs[ATTR_CREDENTIAL_REF];
-      violations.push(VIOLATION_CREDENTIAL_REF);
-      missing.push(ATTR_CREDENTIAL_REF);
+      (violations ??= []).push(VIOLATION_CREDENTIAL_REF);
+      (missing ??= []).push(ATTR_CREDENTIAL_REF);
     } else if (credentialRef !== undefined) {
       attrs[ATTR_CREDENTIAL_REF] = credentialRef;
     } else {
-      missing.push(ATTR_CREDENTIAL_REF);
+      (missing ??= []).push(ATTR_CREDENTIAL_REF);
     }
 
     let inputHash: string | undefined;
@@ -572,13 +573,13 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
         attrs[ATTR_INPUT_HASH] = h.hash;
       } else {
         attrs[ATTR_INPUT_HASH_ERROR] = h.error;
-        missing.push(ATTR_INPUT_HASH);
+        (missing ??= []).push(ATTR_INPUT_HASH);
       }
       if (capture) attrs[ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = canonical.json;
     } else if (canonical !== undefined && !canonical.ok) {
       attrs[ATTR_INPUT_HASH_ERROR] =
         options.input === undefined ? 'unsupported_type: no input given' : canonical.error;
-      missing.push(ATTR_INPUT_HASH);
+      (missing ??= []).push(ATTR_INPUT_HASH);
     }
 
     const scope = options.scope ?? 'user';
@@ -593,14 +594,14 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     if (actionKey !== undefined) attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
 
     if (run === undefined) {
-      violations.push(VIOLATION_NO_RUN_CONTEXT);
-      missing.push(ATTR_WORKFLOW_RUN_ID, ATTR_AGENT_ID);
+      (violations ??= []).push(VIOLATION_NO_RUN_CONTEXT);
+      (missing ??= []).push(ATTR_WORKFLOW_RUN_ID, ATTR_AGENT_ID);
     } else if (run.agentId === undefined) {
       // A run known only from a remote parent's baggage: no local runWorkflow named the agent.
-      missing.push(ATTR_AGENT_ID);
+      (missing ??= []).push(ATTR_AGENT_ID);
     }
-    if (violations.length > 0) attrs[ATTR_AUDIT_VIOLATION] = violations;
-    if (missing.length > 0) attrs[ATTR_AUDIT_MISSING] = missing;
+    if (violations !== undefined) attrs[ATTR_AUDIT_VIOLATION] = violations;
+    if (missing !== undefined) attrs[ATTR_AUDIT_MISSING] = missing;
 
     return {
       toolName: options.toolName,
@@ -648,6 +649,16 @@ function recordOutput(span: Span, result: unknown, p: Prepared): string | undefi
   return undefined;
 }
 
+const OPTIONAL_STRINGS = [
+  'toolVersion',
+  'toolType',
+  'description',
+  'callId',
+  'credentialRef',
+  'reason',
+  'actionKey',
+] as const;
+
 function validate(options: TraceToolCallOptions, fn: unknown): void {
   if (options === null || typeof options !== 'object') {
     throw new Error(
@@ -658,15 +669,8 @@ function validate(options: TraceToolCallOptions, fn: unknown): void {
     throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
   }
   checkString('toolName', options.toolName, true);
-  for (const name of [
-    'toolVersion',
-    'toolType',
-    'description',
-    'callId',
-    'credentialRef',
-    'reason',
-    'actionKey',
-  ] as const) {
+  for (let i = 0; i < OPTIONAL_STRINGS.length; i++) {
+    const name = OPTIONAL_STRINGS[i]!;
     checkString(name, options[name], false);
   }
   if (options.captureContent !== undefined && typeof options.captureContent !== 'boolean') {

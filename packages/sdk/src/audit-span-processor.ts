@@ -218,7 +218,8 @@ export class AuditSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     try {
-      this.gates.delete(span.spanContext().spanId);
+      // Gates exist only in fail-closed mode: no hashing of a fresh span id otherwise.
+      if (this.gates.size > 0) this.gates.delete(span.spanContext().spanId);
       void this.write({
         type: 'span.end',
         tags: spanRecordTags(span),
