@@ -51,14 +51,22 @@ interface Pending extends BatchEntry {
   reject: (error: Error) => void;
 }
 
-interface Batch {
-  buf: Buffer;
-  offset: number;
-  records: Array<{ seq: number; hash: string }>;
-  pending: Pending[];
-  checkpoint: SignedCheckpoint | undefined;
-  checkpointWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }>;
-  applied: boolean;
+type CheckpointWaiter = { resolve: () => void; reject: (error: Error) => void };
+
+/**
+ * A record already written to the segment file (page cache) and waiting for the fdatasync
+ * that makes it durable. Only the settlement callbacks are kept, not the record's text.
+ */
+interface Written {
+  seq: number;
+  hash: string;
+  /** Segment offset just past the write that carried this record. */
+  end: number;
+  resolve?: (result: AppendResult) => void;
+  reject?: (error: Error) => void;
+  /** Set on a checkpoint record: anchored once durable, then its waiters are answered. */
+  checkpoint?: SignedCheckpoint;
+  waiters?: CheckpointWaiter[];
 }
 
 interface Resolved {
@@ -175,7 +183,18 @@ export class AuditStore {
   readonly #lockPath: string;
   #segment: number;
   #segmentFd: number;
+  /** Durable end of the current segment (everything before it has been fdatasync'd). */
   #segmentOffset: number;
+  /**
+   * Write-through state: where the next record is written and what it chains to. Records are
+   * written when appended, so this runs ahead of the durable head (#headSeq/#headHash) by
+   * whatever the next fdatasync will cover.
+   */
+  #writeOffset = 0;
+  #writeSeq = 0;
+  #writeHash = GENESIS_HASH;
+  /** Written, not yet durable, in seq order. */
+  #written: Written[] = [];
   #segmentFirstSeq: number;
   #segmentRecords: number;
   #segmentCreated: number;
@@ -184,10 +203,8 @@ export class AuditStore {
   #headHash: string;
   #sinceCheckpoint = 0;
   #lastCheckpointSeq = 0;
-  #pending: Pending[] = [];
-  #checkpointWaiters: Batch['checkpointWaiters'] = [];
+  #checkpointWaiters: CheckpointWaiter[] = [];
   #checkpointWanted = false;
-  #inflight: Batch | undefined;
   #committing = false;
   #scheduled = false;
   #failed: StoreError | undefined;
@@ -245,6 +262,7 @@ export class AuditStore {
       this.#segmentDigest = state.digest;
       this.#headSeq = state.headSeq;
       this.#headHash = state.headHash;
+      this.#syncWriteState();
       // A store that was closed cleanly ends with a checkpoint: nothing new to sign yet.
       this.#lastCheckpointSeq = state.needsCheckpoint ? 0 : state.headSeq;
       this.#sinceCheckpoint = state.needsCheckpoint ? 1 : 0;
@@ -272,7 +290,11 @@ export class AuditStore {
     return this.#segment;
   }
 
-  /** Append one record; resolves once it is durable (fdatasync'd). */
+  /**
+   * Append one record. It is written to the segment file (the page cache) before this returns,
+   * so a kill -9 of the process from then on cannot lose it; the promise resolves once an
+   * fdatasync that started after that write has completed (durable against power loss).
+   */
   append(entry: AppendEntry): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       const refused = this.#refusal();
@@ -283,12 +305,11 @@ export class AuditStore {
       } catch (error) {
         return reject(error);
       }
-      this.#pending.push(pending);
-      this.#schedule();
+      this.#write([pending]);
     });
   }
 
-  /** Append several records; they are written in order in the same group commit. */
+  /** Append several records; they are written in order, in one write, before this returns. */
   appendBatch(entries: readonly AppendEntry[]): Promise<AppendResult[]> {
     const refused = this.#refusal();
     if (refused) return Promise.reject(refused);
@@ -306,8 +327,7 @@ export class AuditStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    for (const { p } of prepared) this.#pending.push(p);
-    this.#schedule();
+    this.#write(prepared.map((x) => x.p));
     return Promise.all(prepared.map((x) => x.done));
   }
 
@@ -359,17 +379,18 @@ export class AuditStore {
     const signed = signPrune(body, this.#privateKey);
     const result = await new Promise<AppendResult>((resolve, reject) => {
       const payloadJson = canonicalJson(signed);
-      this.#pending.push({
-        type: 'prune',
-        time: body.time,
-        tagsJson: '{}',
-        payloadJson,
-        tagsBytes: 2,
-        payloadBytes: Buffer.byteLength(payloadJson),
-        resolve,
-        reject,
-      });
-      this.#schedule();
+      this.#write([
+        {
+          type: 'prune',
+          time: body.time,
+          tagsJson: '{}',
+          payloadJson,
+          tagsBytes: 2,
+          payloadBytes: Buffer.byteLength(payloadJson),
+          resolve,
+          reject,
+        },
+      ]);
     });
     await this.checkpoint();
     for (const c of chosen) {
@@ -388,7 +409,10 @@ export class AuditStore {
     };
   }
 
-  /** Called after every group commit with the new durable head. Returns an unsubscribe function. */
+  /**
+   * Called after every group commit with the new durable head (never a record that is only
+   * written). Returns an unsubscribe function.
+   */
   onAppend(listener: (head: AppendResult) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -410,28 +434,24 @@ export class AuditStore {
   }
 
   /**
-   * Write and sync everything queued, then a checkpoint, synchronously: for `exit` handlers,
-   * where no further event-loop turn will happen. The store stays open.
+   * Checkpoint and sync everything written (every append that returned), synchronously: for
+   * `exit` handlers, where no further event-loop turn will happen. The store stays open.
    */
   flushSync(): void {
     if (this.#closed || this.#failed) return;
-    const inflight = this.#inflight;
+    const wanted =
+      this.#written.length > 0 || this.#sinceCheckpoint > 0 || this.#checkpointWaiters.length > 0;
+    if (!wanted) return;
     try {
-      if (inflight && !inflight.applied) {
-        // Its bytes are written (the write is synchronous) but its fdatasync has not
-        // returned: sync here; the commit loop skips a batch that is already applied.
-        this.#fs.fdatasyncSync(this.#segmentFd);
-        this.#apply(inflight, true);
-      }
-      const wantCheckpoint =
-        this.#pending.length > 0 || this.#sinceCheckpoint > 0 || this.#checkpointWaiters.length > 0;
-      if (!wantCheckpoint) return;
-      const batch = this.#buildBatch(this.#pending.splice(0), true);
-      writeFullySync(this.#fs, this.#segmentFd, batch.buf, batch.offset);
+      // Everything appended is already in the file (write-through), including what an
+      // in-flight asynchronous fdatasync covers: one checkpoint and one sync settle it all;
+      // the commit loop then finds those records settled and does not apply them again.
+      this.#writeCheckpoint();
+      if (this.#failed) return;
       this.#fs.fdatasyncSync(this.#segmentFd);
-      this.#apply(batch, true);
+      this.#applyThrough(this.#writeSeq, true);
     } catch (error) {
-      this.#fail(ioError(this.dir, 'flushing synchronously', error), []);
+      this.#fail(ioError(this.dir, 'flushing synchronously', error));
     }
   }
 
@@ -447,7 +467,7 @@ export class AuditStore {
     if (!this.#closing) {
       this.#closing = (async () => {
         if (this.#closed) return;
-        if (!this.#failed && (this.#sinceCheckpoint > 0 || this.#pending.length > 0)) {
+        if (!this.#failed && (this.#sinceCheckpoint > 0 || this.#written.length > 0)) {
           try {
             await this.#requestCheckpoint();
           } catch {
@@ -469,7 +489,9 @@ export class AuditStore {
     const closedError = new StoreError('STORE_CLOSED', `audit store ${this.dir} is closed`, {
       dir: this.dir,
     });
-    for (const p of this.#pending.splice(0)) p.reject(closedError);
+    // Only reachable with records unsettled when a flush failed (they were rejected then).
+    for (const w of this.#written.splice(0)) w.reject?.(closedError);
+    for (const w of this.#checkpointWaiters.splice(0)) w.reject(closedError);
     try {
       this.#fs.closeSync(this.#segmentFd);
     } catch {
@@ -536,94 +558,143 @@ export class AuditStore {
     );
   }
 
-  /** Assign seq/prev/hash in order and encode; a checkpoint record over the batch goes last. */
-  #buildBatch(pending: Pending[], forceCheckpoint: boolean): Batch {
-    const encoded = encodeBatch(pending, this.#headHash, this.#headSeq);
-    const records = encoded.records;
-    let buf = encoded.buf;
-    const last = records[records.length - 1];
-    const prev = last?.hash ?? this.#headHash;
-    const seq = last?.seq ?? this.#headSeq;
-    let checkpoint: SignedCheckpoint | undefined;
-    const waiters = this.#checkpointWaiters.splice(0);
-    if ((forceCheckpoint || this.#checkpointDue(pending.length)) && seq > this.#lastCheckpointSeq) {
-      checkpoint = signCheckpoint(
-        {
-          origin: this.origin,
-          size: seq,
-          head: prev,
-          time: this.#o.now().toISOString(),
-          keyId: this.keyId,
-        },
-        this.#privateKey,
-      );
-      const record = encodeRecord(
-        prev,
-        seq + 1,
-        checkpoint.time,
-        'checkpoint',
-        '{}',
-        canonicalJson(checkpoint),
-      );
-      records.push(record);
-      buf = Buffer.concat([buf, Buffer.from(record.line)]);
-    }
-    this.#checkpointWanted = false;
-    return {
-      buf,
-      offset: this.#segmentOffset,
-      records,
-      pending,
-      checkpoint,
-      checkpointWaiters: waiters,
-      applied: false,
-    };
+  /** Make the write position the durable one (after open, recovery, a new segment). */
+  #syncWriteState(): void {
+    this.#writeOffset = this.#segmentOffset;
+    this.#writeSeq = this.#headSeq;
+    this.#writeHash = this.#headHash;
   }
 
-  /** The batch is durable: advance the head, anchor its checkpoint, resolve its appenders. */
-  #apply(batch: Batch, sync = false): void {
-    if (batch.applied) return;
-    batch.applied = true;
-    const last = batch.records[batch.records.length - 1];
-    this.#segmentOffset = batch.offset + batch.buf.length;
-    this.#segmentDigest.update(batch.buf);
-    this.#segmentRecords += batch.records.length;
-    if (last) {
-      this.#headSeq = last.seq;
-      this.#headHash = last.hash;
+  /**
+   * Write-through: assign seq/prev/hash and write the records to the segment file now, so a
+   * kill -9 after append() returns cannot lose them (the page cache survives the process).
+   * Only the fdatasync is grouped, by the commit loop.
+   */
+  #write(items: Pending[]): void {
+    if (items.length === 0) return;
+    const encoded = encodeBatch(items, this.#writeHash, this.#writeSeq);
+    const failure = this.#writeOut(encoded.buf, encoded.records);
+    if (failure) {
+      for (const p of items) p.reject(failure);
+      return;
     }
-    if (batch.checkpoint) {
-      this.#sinceCheckpoint = 0;
-      this.#lastCheckpointSeq = last!.seq;
-      const waiters = batch.checkpointWaiters;
-      batch.checkpointWaiters = [];
-      const anchorFailed = (error: unknown) => {
-        const failure = ioError(
-          this.dir,
-          `appending a checkpoint to the anchor ${this.anchorPath}`,
-          error,
-        );
-        for (const w of waiters) w.reject(failure);
-        this.#notice('ANCHOR_WRITE_FAILED', failure.message);
-      };
-      if (sync) {
-        try {
-          this.#anchorSync(batch.checkpoint);
-          for (const w of waiters) w.resolve();
-        } catch (error) {
-          anchorFailed(error);
-        }
-      } else {
-        this.#queueAnchor(batch.checkpoint, waiters, anchorFailed);
-      }
-    } else {
-      this.#sinceCheckpoint += batch.records.length;
-    }
-    batch.pending.forEach((p, i) => {
-      const r = batch.records[i]!;
-      p.resolve({ seq: r.seq, hash: r.hash });
+    const end = this.#writeOffset;
+    encoded.records.forEach((r, i) => {
+      const p = items[i]!;
+      this.#written.push({ seq: r.seq, hash: r.hash, end, resolve: p.resolve, reject: p.reject });
     });
-    for (const w of batch.checkpointWaiters) w.resolve();
+    this.#sinceCheckpoint += items.length;
+    this.#schedule();
+  }
+
+  /**
+   * Write `buf` (the lines of `records`) at the write position and advance the chain. A failed
+   * write (ENOSPC, EROFS, EIO on write) is cut back to where it began, so no half record
+   * remains and the chain state is as before it; earlier records stay for their fdatasync.
+   * Returns the error to reject the records with; if even the cut fails, the store fails.
+   */
+  #writeOut(
+    buf: Buffer,
+    records: ReadonlyArray<{ seq: number; hash: string }>,
+  ): StoreError | undefined {
+    const at = this.#writeOffset;
+    try {
+      // A synchronous write only copies the records into the page cache (a few µs); a
+      // thread-pool round trip costs more than that. Durability comes from the asynchronous
+      // fdatasync of the commit loop.
+      writeFullySync(this.#fs, this.#segmentFd, buf, at);
+    } catch (error) {
+      const failure = ioError(this.dir, 'writing a segment', error);
+      try {
+        this.#fs.ftruncateSync(this.#segmentFd, at);
+        this.#fs.fdatasyncSync(this.#segmentFd);
+      } catch (truncateError) {
+        const fatal = ioError(
+          this.dir,
+          'removing a partly written record after a failed write',
+          truncateError,
+        );
+        this.#fail(fatal);
+        return fatal;
+      }
+      return failure;
+    }
+    const last = records[records.length - 1]!;
+    this.#writeOffset = at + buf.length;
+    this.#writeSeq = last.seq;
+    this.#writeHash = last.hash;
+    this.#segmentDigest.update(buf);
+    this.#segmentRecords += records.length;
+    return undefined;
+  }
+
+  /**
+   * Write a checkpoint record over everything written so far; it is anchored and its waiters
+   * answered once it is durable. With nothing new since the last checkpoint, the waiters
+   * ride on that one (answered now if it is already durable).
+   */
+  #writeCheckpoint(): void {
+    const waiters = this.#checkpointWaiters.splice(0);
+    this.#checkpointWanted = false;
+    if (this.#writeSeq <= this.#lastCheckpointSeq) {
+      // The last record written, if any is still unsettled, is that checkpoint.
+      const last = this.#written[this.#written.length - 1];
+      if (last) last.waiters = [...(last.waiters ?? []), ...waiters];
+      else for (const w of waiters) w.resolve();
+      return;
+    }
+    const checkpoint = signCheckpoint(
+      {
+        origin: this.origin,
+        size: this.#writeSeq,
+        head: this.#writeHash,
+        time: this.#o.now().toISOString(),
+        keyId: this.keyId,
+      },
+      this.#privateKey,
+    );
+    const record = encodeRecord(
+      this.#writeHash,
+      this.#writeSeq + 1,
+      checkpoint.time,
+      'checkpoint',
+      '{}',
+      canonicalJson(checkpoint),
+    );
+    const failure = this.#writeOut(Buffer.from(record.line), [record]);
+    if (failure) {
+      for (const w of waiters) w.reject(failure);
+      return;
+    }
+    this.#written.push({
+      seq: record.seq,
+      hash: record.hash,
+      end: this.#writeOffset,
+      checkpoint,
+      waiters,
+    });
+    this.#lastCheckpointSeq = record.seq;
+    this.#sinceCheckpoint = 0;
+  }
+
+  /**
+   * Records up to seq `through` are durable (an fdatasync that started after their write has
+   * returned): advance the head, anchor their checkpoints, resolve their appenders, then tell
+   * the listeners the new head once.
+   */
+  #applyThrough(through: number, sync: boolean): void {
+    let n = 0;
+    while (n < this.#written.length && this.#written[n]!.seq <= through) n++;
+    if (n === 0) return;
+    const done = this.#written.splice(0, n);
+    const last = done[n - 1]!;
+    this.#segmentOffset = last.end;
+    this.#headSeq = last.seq;
+    this.#headHash = last.hash;
+    for (const w of done) {
+      if (w.checkpoint) this.#anchorCheckpoint(w.checkpoint, w.waiters ?? [], sync);
+      else w.resolve?.({ seq: w.seq, hash: w.hash });
+    }
     const head = { seq: this.#headSeq, hash: this.#headHash };
     for (const listener of this.#listeners) {
       try {
@@ -634,86 +705,78 @@ export class AuditStore {
     }
   }
 
+  #anchorCheckpoint(
+    checkpoint: SignedCheckpoint,
+    waiters: CheckpointWaiter[],
+    sync: boolean,
+  ): void {
+    const anchorFailed = (error: unknown) => {
+      const failure = ioError(
+        this.dir,
+        `appending a checkpoint to the anchor ${this.anchorPath}`,
+        error,
+      );
+      for (const w of waiters) w.reject(failure);
+      this.#notice('ANCHOR_WRITE_FAILED', failure.message);
+    };
+    if (sync) {
+      try {
+        this.#anchorSync(checkpoint);
+        for (const w of waiters) w.resolve();
+      } catch (error) {
+        anchorFailed(error);
+      }
+    } else {
+      this.#queueAnchor(checkpoint, waiters, anchorFailed);
+    }
+  }
+
   async #commitLoop(): Promise<void> {
     if (this.#committing || this.#closed || this.#failed) return;
     this.#committing = true;
     try {
-      while (
-        !this.#closed &&
-        !this.#failed &&
-        (this.#pending.length > 0 || this.#checkpointDue(0))
-      ) {
-        if (this.#pending.length === 0 && this.#headSeq <= this.#lastCheckpointSeq) {
-          // Nothing new to sign: settle checkpoint requests against the existing checkpoint.
-          this.#checkpointWanted = false;
-          for (const w of this.#checkpointWaiters.splice(0)) w.resolve();
-          break;
-        }
-        const batch = this.#buildBatch(this.#pending.splice(0), false);
-        this.#inflight = batch;
+      while (!this.#closed && !this.#failed) {
+        if (this.#checkpointDue(0)) this.#writeCheckpoint();
+        if (this.#written.length === 0 || this.#failed) break;
+        // One fdatasync covers everything written before it starts; records written while
+        // it runs wait for the next one.
+        const through = this.#writeSeq;
         try {
-          // A synchronous write only copies the batch into the page cache (tens of µs); a
-          // thread-pool round trip costs more than that and measured ~30% of throughput.
-          // Durability comes from the asynchronous fdatasync below.
-          writeFullySync(this.#fs, this.#segmentFd, batch.buf, batch.offset);
+          await this.#fs.fdatasync(this.#segmentFd);
         } catch (error) {
-          if (!batch.applied) this.#undoPartialWrite(batch, error);
-          continue;
-        }
-        try {
-          if (!batch.applied) await this.#fs.fdatasync(this.#segmentFd);
-        } catch (error) {
-          if (!batch.applied) {
-            this.#fail(
-              ioError(this.dir, 'syncing a segment (fdatasync)', error),
-              batch.pending,
-              batch,
-            );
+          // flushSync may have settled these records meanwhile with its own fdatasync.
+          const first = this.#written[0];
+          if (!this.#closed && !this.#failed && first && first.seq <= through) {
+            this.#fail(ioError(this.dir, 'syncing a segment (fdatasync)', error));
           }
           break;
         }
-        this.#apply(batch);
-        this.#inflight = undefined;
+        if (this.#closed || this.#failed) break;
+        this.#applyThrough(through, false);
         this.#maybeRotate();
-        if (this.#pending.length > 0) await new Promise((r) => setImmediate(r));
+        // Let appenders whose records just became durable write their next ones first, so
+        // the next fdatasync covers all of them.
+        if (this.#written.length > 0) await new Promise((r) => setImmediate(r));
       }
     } finally {
-      this.#inflight = undefined;
       this.#committing = false;
     }
-    if (this.#pending.length > 0 || (this.#checkpointWaiters.length > 0 && !this.#failed))
+    if (
+      !this.#failed &&
+      !this.#closed &&
+      (this.#written.length > 0 || this.#checkpointWaiters.length > 0)
+    )
       this.#schedule();
-  }
-
-  /**
-   * A write failed (ENOSPC, EROFS, EIO on write): cut the file back to the last durable offset
-   * so no half record remains, and reject the batch. The store stays usable if the cut works.
-   */
-  #undoPartialWrite(batch: Batch, error: unknown): void {
-    const failure = ioError(this.dir, 'writing a segment', error);
-    try {
-      this.#fs.ftruncateSync(this.#segmentFd, batch.offset);
-      this.#fs.fdatasyncSync(this.#segmentFd);
-    } catch (truncateError) {
-      this.#fail(
-        ioError(this.dir, 'removing a partly written record after a failed write', truncateError),
-        batch.pending,
-        batch,
-      );
-      return;
-    }
-    this.#inflight = undefined;
-    for (const p of batch.pending) p.reject(failure);
-    for (const w of batch.checkpointWaiters) w.reject(failure);
   }
 
   /**
    * fdatasync failed: the kernel may already have dropped the dirty pages, so a retry that
    * succeeds proves nothing. Mark the segment damaged from the last durable offset, reject
-   * everything not yet acknowledged, and refuse further appends; the next open moves the
-   * unconfirmed bytes aside and seals the segment as damaged.
+   * everything not yet acknowledged (every record written after that offset), and refuse
+   * further appends; the next open moves the unconfirmed bytes aside and seals the segment
+   * as damaged.
    */
-  #fail(error: StoreError, pending: Pending[], batch?: Batch): void {
+  #fail(error: StoreError): void {
     this.#failed = error;
     const marker = path.join(this.#segDir, `${segmentFileName(this.#segment)}${DAMAGED_SUFFIX}`);
     try {
@@ -728,9 +791,10 @@ export class AuditStore {
     } catch {
       // Best effort: the next open also distrusts the unacknowledged tail without the marker.
     }
-    for (const p of pending) p.reject(error);
-    for (const p of this.#pending.splice(0)) p.reject(error);
-    for (const w of batch?.checkpointWaiters ?? []) w.reject(error);
+    for (const w of this.#written.splice(0)) {
+      w.reject?.(error);
+      for (const waiter of w.waiters ?? []) waiter.reject(error);
+    }
     for (const w of this.#checkpointWaiters.splice(0)) w.reject(error);
     this.#notice('STORE_FAILED', error.message);
   }
@@ -763,7 +827,7 @@ export class AuditStore {
    */
   #queueAnchor(
     checkpoint: SignedCheckpoint,
-    waiters: Batch['checkpointWaiters'],
+    waiters: CheckpointWaiter[],
     failed: (error: unknown) => void,
   ): void {
     const line = Buffer.from(anchorLine(checkpoint, this.dir));
@@ -789,22 +853,29 @@ export class AuditStore {
 
   #maybeRotate(): void {
     const age = this.#o.now().getTime() - this.#segmentCreated;
-    if (this.#segmentOffset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
+    if (this.#writeOffset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
     try {
       this.#rotateSync(false, false);
     } catch (error) {
-      this.#fail(ioError(this.dir, 'sealing a segment', error), []);
+      this.#fail(ioError(this.dir, 'sealing a segment', error));
     }
   }
 
-  /** Seal the current segment (seal record, read-only) and open the next with a checkpoint. */
+  /**
+   * Seal the current segment (seal record, read-only) and open the next with a checkpoint.
+   * Records written since the last fdatasync come before the seal and are made durable by
+   * its fdatasync.
+   */
   #rotateSync(damaged: boolean, anchorSync = true): void {
     const seal = this.#sealRecord(damaged);
-    writeFullySync(this.#fs, this.#segmentFd, Buffer.from(seal.line), this.#segmentOffset);
+    writeFullySync(this.#fs, this.#segmentFd, Buffer.from(seal.line), this.#writeOffset);
     this.#fs.fdatasyncSync(this.#segmentFd);
+    this.#applyThrough(this.#writeSeq, anchorSync);
     this.#fs.closeSync(this.#segmentFd);
     this.#headSeq = seal.seq;
     this.#headHash = seal.hash;
+    this.#segmentOffset = this.#writeOffset + Buffer.byteLength(seal.line);
+    this.#syncWriteState();
     const sealedPath = path.join(this.#segDir, segmentFileName(this.#segment));
     this.#fs.chmodSync(sealedPath, 0o444);
     this.#openNewSegmentSync(this.#segment + 1, this.origin, true, anchorSync);
@@ -814,15 +885,15 @@ export class AuditStore {
     const payload = {
       segment: this.#segment,
       firstSeq: this.#segmentFirstSeq,
-      lastSeq: this.#headSeq,
+      lastSeq: this.#writeSeq,
       records: this.#segmentRecords,
-      bytes: this.#segmentOffset,
+      bytes: this.#writeOffset,
       sha256: this.#segmentDigest.copy().digest('hex'),
       damaged,
     };
     return encodeRecord(
-      this.#headHash,
-      this.#headSeq + 1,
+      this.#writeHash,
+      this.#writeSeq + 1,
       this.#o.now().toISOString(),
       'segment.seal',
       '{}',
@@ -874,6 +945,7 @@ export class AuditStore {
     this.#segmentDigest = createHash('sha256').update(buf);
     this.#headSeq = head.seq;
     this.#headHash = head.hash;
+    this.#syncWriteState();
     if (checkpoint) {
       this.#lastCheckpointSeq = head.seq;
       this.#sinceCheckpoint = 0;
@@ -1082,6 +1154,7 @@ export class AuditStore {
         `audit store ${this.dir}: ${recovery.length} unconfirmed bytes at the end of segment ${last.segment} (${reason}) were moved to ${recovery.file} and a recovery record was written at seq ${rec.seq}`,
       );
     }
+    this.#syncWriteState();
     if (marker) {
       this.#rotateSync(true);
       this.#fs.unlinkSync(damagedMarker);

@@ -30,6 +30,8 @@ beforeAll(() => {
 interface Child {
   proc: ChildProcess;
   acks: Map<number, string>;
+  /** Ids of records whose append() had returned (mode `fire`). */
+  ended: Set<number>;
   stderr: () => string;
   ready: Promise<number>;
   readyLine: Promise<string>;
@@ -38,7 +40,7 @@ interface Child {
 }
 
 function startWriter(
-  mode: 'write' | 'write-rotating' | 'hold' | 'torn',
+  mode: 'write' | 'write-rotating' | 'hold' | 'torn' | 'fire',
   payloadBytes = 20000,
   dir = t.dir,
 ): Child {
@@ -47,6 +49,7 @@ function startWriter(
   });
   children.push(proc);
   const acks = new Map<number, string>();
+  const ended = new Set<number>();
   let err = '';
   let buffered = '';
   let onReady: (pid: number) => void;
@@ -73,6 +76,7 @@ function startWriter(
         onReadyLine(`${a} ${b}`);
       }
       if (word === 'ack') acks.set(Number(a), b!);
+      if (word === 'ended') ended.add(Number(a));
       if (word === 'torn') onTorn();
       nl = buffered.indexOf('\n');
     }
@@ -80,8 +84,9 @@ function startWriter(
   proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, acks, stderr: () => err, ready, readyLine, exited, torn };
+  // 'close' rather than 'exit': every line the child wrote has then been read.
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  return { proc, acks, ended, stderr: () => err, ready, readyLine, exited, torn };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,7 +131,54 @@ describe('row 15: kill -9 mid-write', () => {
     }
   }, 180_000);
 
-  it('killed inside a group-commit write: the half batch is set aside, acknowledged records kept, verify 0', async () => {
+  it('every record whose append() returned survives a kill -9, even unawaited (fire-and-forget, 16 random kills)', async () => {
+    t = tempStore();
+    const rand = prng(4);
+    const ended = new Map<number, Set<number>>();
+    for (let round = 0; round < 16; round++) {
+      const child = startWriter('fire', 200 + Math.floor(rand() * 2000));
+      await child.ready;
+      await sleep(150 + Math.floor(rand() * 500));
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      expect(child.stderr()).toBe('');
+      ended.set(child.proc.pid!, child.ended);
+      // Reopen as the restarted agent would: recovery happens here.
+      await t.open().close();
+    }
+    const present = new Map<number, Set<number>>();
+    const reader = openStoreReader(t.dir, { index: false });
+    for (let seq = 1; ; ) {
+      const batch = reader.recordsFrom(seq, 5000);
+      if (batch.length === 0) break;
+      for (const r of batch) {
+        if (r.tags.run !== 'fire') continue;
+        const { pid, id } = r.payload as { pid: number; id: number };
+        if (!present.has(pid)) present.set(pid, new Set());
+        present.get(pid)!.add(id);
+      }
+      seq = batch.at(-1)!.seq + 1;
+    }
+    reader.close();
+    const missing: string[] = [];
+    let total = 0;
+    for (const [pid, ids] of ended) {
+      total += ids.size;
+      const lost = [...ids].filter((id) => !present.get(pid)?.has(id));
+      if (lost.length > 0) missing.push(`pid ${pid}: ${lost.length} of ${ids.size} lost`);
+    }
+    expect(total).toBeGreaterThan(1000);
+    expect(missing).toEqual([]);
+    // Records were also written around seals (the fixture rotates every 400 KB).
+    expect(
+      fs.readdirSync(path.join(t.dir, 'segments')).filter((f) => f.endsWith('.jsonl')).length,
+    ).toBeGreaterThan(2);
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+  }, 180_000);
+
+  it('killed inside a record write: the half record is set aside, acknowledged records kept, verify 0', async () => {
     t = tempStore();
     const child = startWriter('torn', 30000);
     await child.torn;

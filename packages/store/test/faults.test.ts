@@ -177,6 +177,160 @@ describe('row 17: disk full (ENOSPC)', () => {
   });
 });
 
+describe('write-through: records reach the file when appended, durability stays grouped', () => {
+  /** An fdatasync the test holds until it calls `release` (optionally failing with EIO). */
+  function heldSync(): {
+    layer: Partial<FsLayer>;
+    held: () => boolean;
+    release: (fail?: boolean) => void;
+    hold: () => void;
+  } {
+    let holding = false;
+    let waiting: ((fail: boolean) => void) | undefined;
+    return {
+      layer: {
+        fdatasync: async (fd) => {
+          if (holding) {
+            holding = false;
+            const fail = await new Promise<boolean>((r) => {
+              waiting = r;
+            });
+            waiting = undefined;
+            if (fail) throw errno('EIO');
+          }
+          return nodeFsLayer.fdatasync(fd);
+        },
+      },
+      held: () => waiting !== undefined,
+      release: (fail = false) => waiting?.(fail),
+      hold: () => {
+        holding = true;
+      },
+    };
+  }
+  const until = async (ok: () => boolean) => {
+    while (!ok()) await new Promise((r) => setTimeout(r, 2));
+  };
+
+  it('append() has written the record before it returns, even while an fdatasync is in flight; head and listeners see only durable records', async () => {
+    t = tempStore();
+    const sync = heldSync();
+    const store = t.open({ fs: { ...nodeFsLayer, ...sync.layer } });
+    const heads: number[] = [];
+    store.onAppend((h) => heads.push(h.seq));
+    const first = await store.append(span('wt', 1));
+    sync.hold();
+    const a = store.append(span('wt', 2));
+    expect(fs.readFileSync(segmentPath(t.dir, 1), 'utf8')).toContain('"span":"s2"');
+    await until(sync.held);
+    // Written while the fdatasync covering s2 runs: in the file at once, durable later.
+    const b = store.append(span('wt', 3));
+    expect(fs.readFileSync(segmentPath(t.dir, 1), 'utf8')).toContain('"span":"s3"');
+    expect(store.head.seq).toBe(first.seq);
+    expect(heads.every((seq) => seq <= first.seq)).toBe(true);
+    sync.release();
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(rb.seq).toBe(ra.seq + 1);
+    expect(store.head.seq).toBeGreaterThanOrEqual(rb.seq);
+    expect(heads.at(-1)).toBe(store.head.seq);
+    await store.close();
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+
+  it('ENOSPC while an fdatasync is in flight: only the failed write is cut off and rejected, the chain continues from the last whole record', async () => {
+    t = tempStore();
+    const sync = heldSync();
+    let full = false;
+    const store = t.open({
+      fs: {
+        ...nodeFsLayer,
+        ...sync.layer,
+        writeSync: (fd, b, o, l, p) => {
+          if (full) {
+            nodeFsLayer.writeSync(fd, b, o, Math.floor(l / 2), p);
+            throw errno('ENOSPC');
+          }
+          return nodeFsLayer.writeSync(fd, b, o, l, p);
+        },
+      },
+    });
+    await store.append(span('nospc', 1));
+    sync.hold();
+    const a = store.append(span('nospc', 2));
+    await until(sync.held);
+    full = true;
+    const b = store.append(span('nospc', 3));
+    full = false;
+    const c = store.append(span('nospc', 4));
+    await expect(b).rejects.toMatchObject({ code: 'STORE_DISK_FULL' });
+    sync.release();
+    const [ra, rc] = await Promise.all([a, c]);
+    expect(rc.seq).toBe(ra.seq + 1);
+    const text = fs.readFileSync(segmentPath(t.dir, 1), 'utf8');
+    expect(text).not.toContain('"span":"s3"');
+    for (const line of readLines(segmentPath(t.dir, 1)))
+      expect(() => JSON.parse(line)).not.toThrow();
+    await store.close();
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('fdatasync EIO: records written while it ran are rejected too, none is claimed durable, the segment is sealed damaged on reopen', async () => {
+    t = tempStore();
+    const sync = heldSync();
+    const store = t.open({ fs: { ...nodeFsLayer, ...sync.layer } });
+    const heads: number[] = [];
+    store.onAppend((h) => heads.push(h.seq));
+    const acked = await store.append(span('eio2', 1));
+    sync.hold();
+    const a = store.append(span('eio2', 2));
+    await until(sync.held);
+    const b = store.append(span('eio2', 3));
+    sync.release(true);
+    const settled = await Promise.allSettled([a, b]);
+    for (const s of settled) {
+      expect(s.status).toBe('rejected');
+      expect(((s as PromiseRejectedResult).reason as StoreError).code).toBe('STORE_IO_ERROR');
+    }
+    expect(store.head.seq).toBe(acked.seq);
+    expect(Math.max(...heads)).toBe(acked.seq);
+    await expect(store.append(span('eio2', 4))).rejects.toMatchObject({ code: 'STORE_IO_ERROR' });
+    await store.close();
+    const reopened = t.open();
+    await reopened.close();
+    const all = openStoreReader(t.dir, { index: false }).recordsFrom(1, 1000);
+    expect(all.find((r) => r.seq === acked.seq)?.hash).toBe(acked.hash);
+    expect(all.some((r) => r.tags.span === 's2' || r.tags.span === 's3')).toBe(false);
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+    expect(report.recoveries.map((r) => r.reason)).toEqual(['fsync-failed']);
+  });
+
+  it('flushSync during an in-flight fdatasync settles everything written; the late fdatasync applies nothing twice', async () => {
+    t = tempStore();
+    const sync = heldSync();
+    const store = t.open({ fs: { ...nodeFsLayer, ...sync.layer } });
+    await store.append(span('fs', 1));
+    sync.hold();
+    const a = store.append(span('fs', 2));
+    await until(sync.held);
+    const b = store.append(span('fs', 3));
+    store.flushSync();
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(store.head.seq).toBeGreaterThan(rb.seq);
+    expect(rb.seq).toBe(ra.seq + 1);
+    const head = store.head.seq;
+    sync.release();
+    await store.close();
+    expect(store.head.seq).toBe(head);
+    const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
+  });
+});
+
 describe('row 18: read-only file system / permission denied', () => {
   async function storeWithRun(): Promise<void> {
     t = tempStore();
