@@ -1,3 +1,21 @@
+// Forwarding lives in @agent-audit/forwarder (the CLI uses it without the SDK); re-exported so
+// agents need one import.
+export {
+  DEFAULT_OTLP_TRACES_ENDPOINT,
+  type DrainResult,
+  Forwarder,
+  type ForwarderCursor,
+  type ForwarderOptions,
+  type ForwarderRecord,
+  type ForwarderSource,
+  type ForwarderState,
+  type ForwarderStatus,
+  type ForwardPendingOptions,
+  type ForwardPendingResult,
+  forwardPending,
+  readForwarderCursor,
+  resolveTracesEndpoint,
+} from '@agent-audit/forwarder';
 export {
   AuditSpanProcessor,
   type AuditSpanProcessorOptions,
@@ -5,21 +23,6 @@ export {
   MANDATORY_ATTRIBUTES,
   VIOLATION_MISSING_MANDATORY,
 } from './audit-span-processor.js';
-export {
-  type ForwardPendingOptions,
-  type ForwardPendingResult,
-  forwardPending,
-} from './forward.js';
-export {
-  type DrainResult,
-  Forwarder,
-  type ForwarderOptions,
-  type ForwarderRecord,
-  type ForwarderSource,
-  type ForwarderState,
-  type ForwarderStatus,
-} from './forwarder.js';
-export { type ForwarderCursor, readForwarderCursor } from './forwarder-state.js';
 export type {
   AuditRecordEntry,
   AuditRecordSink,
@@ -28,7 +31,6 @@ export type {
   RecordTags,
   SpanStartPayload,
 } from './internal-types.js';
-export { DEFAULT_OTLP_TRACES_ENDPOINT, resolveTracesEndpoint } from './otlp-endpoint.js';
 export { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
 export {
   type AgentAuditHandle,

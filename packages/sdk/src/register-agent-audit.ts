@@ -1,4 +1,5 @@
 import { isMainThread } from 'node:worker_threads';
+import { Forwarder, storeForwarderSource } from '@agent-audit/forwarder';
 import { setAuditHooks } from '@agent-audit/instrumentation';
 import { AuditStore, openStoreReader } from '@agent-audit/store';
 import { context, DiagConsoleLogger, diag, propagation, trace } from '@opentelemetry/api';
@@ -6,6 +7,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import {
   CompositePropagator,
   diagLogLevelFromString,
+  suppressTracing,
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
@@ -18,14 +20,12 @@ import {
 } from '@opentelemetry/resources';
 import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AuditSpanProcessor } from './audit-span-processor.js';
-import { Forwarder } from './forwarder.js';
 import {
   type RegisterAgentAuditOptions,
   type ResolvedConfig,
   resolveConfig,
 } from './resolve-config.js';
 import { SpanRedactor } from './span-redactor.js';
-import { storeForwarderSource } from './store-forwarder-source.js';
 
 /** What {@link registerAgentAudit} returns; one per process. */
 export interface AgentAuditHandle {
@@ -240,6 +240,9 @@ function startForwarder(
       // synchronous block per batch: 128 keeps a catch-up batch to a few ms of tool-call stall;
       // `agent-audit forward` keeps the larger default.
       maxBatchRecords: IN_PROCESS_BATCH_RECORDS,
+      logger: diag.createComponentLogger({ namespace: '@agent-audit/sdk/forwarder' }),
+      // The forwarder's own HTTP must not become spans that feed the store that feeds it.
+      runRequest: (request) => context.with(suppressTracing(context.active()), request),
     });
     const openReader = reader;
     undo.push(() => openReader.close());

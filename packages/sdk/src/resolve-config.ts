@@ -1,7 +1,7 @@
+import { resolveOtlpHeaders, resolveTracesEndpoint } from '@agent-audit/forwarder';
 import type { HashKey, HashKeyResolver } from '@agent-audit/instrumentation';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { resolveOtlpHeaders, resolveTracesEndpoint } from './otlp-endpoint.js';
 
 /** Options of {@link registerAgentAudit}; precedence is code > environment > default. */
 export interface RegisterAgentAuditOptions {

@@ -1,10 +1,14 @@
+import {
+  DEFAULT_OTLP_TRACES_ENDPOINT,
+  forwardPending,
+  readForwarderCursor,
+} from '@agent-audit/forwarder';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { existingStores, type GlobalOptions } from '../global-options.js';
 import { parseDurationMs } from '../parse-time.js';
 import { withStoreReader } from '../store-access.js';
-import { forwardFromStore, type StoreForwardResult } from '../store-forwarder.js';
 
 interface ForwardOptions {
   drain?: boolean;
@@ -15,51 +19,63 @@ interface ForwardOptions {
 /** Exit code when not everything stored could be delivered (the reason is printed). */
 export const EXIT_NOT_DELIVERED = 1;
 
-const DEFAULT_ENDPOINT = 'http://localhost:4318/v1/traces';
+const DEFAULT_ENDPOINT = DEFAULT_OTLP_TRACES_ENDPOINT;
 
-function isHttpUrl(value: string): boolean {
+/** One store's outcome, as `--json` prints it: counts are for this pass. */
+export interface StoreForwardResult {
+  ok: boolean;
+  /** Why the pass stopped short (when ok is false). */
+  reason?: string;
+  endpoint: string;
+  /** Spans acknowledged by the endpoint in this pass. */
+  delivered: number;
+  /** Batches (and their spans) the endpoint rejected as malformed, set aside in this pass. */
+  deadLetterBatches: number;
+  deadLetterSpans: number;
+  requests: number;
+  nextSeq: number;
+  /** Records (of any type) stored after the cursor. */
+  pendingRecords: number;
+}
+
+function checkEndpoint(flag: string): string {
   try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
+    const url = new URL(flag);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return flag;
   } catch {
-    return false;
+    // reported below
   }
+  throw new CliError(
+    `invalid --endpoint "${flag}": expected the OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces`,
+    EXIT_USAGE,
+  );
 }
 
-/** The OTLP exporter rules: flag, else the traces variable as is, else the base + /v1/traces. */
-function resolveEndpoint(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (flag !== undefined) {
-    if (!isHttpUrl(flag)) {
-      throw new CliError(
-        `invalid --endpoint "${flag}": expected the OTLP/HTTP traces URL, e.g. http://localhost:4318/v1/traces`,
-        EXIT_USAGE,
-      );
-    }
-    return flag;
-  }
-  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  if (traces && isHttpUrl(traces)) return traces;
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  if (base && isHttpUrl(base)) return `${base.replace(/\/+$/, '')}/v1/traces`;
-  return DEFAULT_ENDPOINT;
-}
-
-/** `OTEL_EXPORTER_OTLP_HEADERS` / `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (`k=v,k2=v2`, URL-encoded). */
-function resolveHeaders(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of [env.OTEL_EXPORTER_OTLP_HEADERS, env.OTEL_EXPORTER_OTLP_TRACES_HEADERS]) {
-    for (const pair of raw?.split(',') ?? []) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      try {
-        out[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(
-          pair.slice(eq + 1).trim(),
-        );
-      } catch {
-        // Skipped like the OTel exporters skip a malformed header.
-      }
-    }
-  }
+/** Ships one store with the same Forwarder (cursor, batching, retries) the agents run. */
+async function forwardStore(
+  storeDir: string,
+  endpoint: string | undefined,
+  drain: boolean,
+  timeoutMillis: number,
+): Promise<StoreForwardResult> {
+  const before = readForwarderCursor(storeDir);
+  const result = await forwardPending({
+    storeDir,
+    drain,
+    timeoutMillis,
+    ...(endpoint === undefined ? {} : { endpoint }),
+  });
+  const out: StoreForwardResult = {
+    ok: result.ok,
+    endpoint: result.status.endpoint,
+    delivered: result.status.delivered - before.delivered,
+    deadLetterBatches: result.status.deadLetterBatches - before.deadLetterBatches,
+    deadLetterSpans: result.status.deadLetterSpans - before.deadLetterSpans,
+    requests: result.requests,
+    nextSeq: result.nextSeq,
+    pendingRecords: result.status.pendingRecords ?? 0,
+  };
+  if (result.reason !== undefined) out.reason = result.reason;
   return out;
 }
 
@@ -106,21 +122,14 @@ export function forwardCommand(ctx: CliContext, setExitCode: (code: number) => v
           EXIT_USAGE,
         );
       }
-      const endpoint = resolveEndpoint(options.endpoint, ctx.env);
+      const endpoint = options.endpoint === undefined ? undefined : checkEndpoint(options.endpoint);
       const results: StoreForwardResult[] = [];
       // Each process keeps its own store (and cursor): forward them one after the other.
       for (const location of existingStores(globals, ctx)) {
         // withStoreReader turns a corrupt cursor, an unwritable forwarder/ directory or a
         // damaged record into an exit-3 error naming the store.
-        const result = await withStoreReader(location, (reader) =>
-          forwardFromStore({
-            storeDir: location.path,
-            source: reader,
-            endpoint,
-            headers: resolveHeaders(ctx.env),
-            drain: options.drain === true,
-            timeoutMs,
-          }),
+        const result = await withStoreReader(location, () =>
+          forwardStore(location.path, endpoint, options.drain === true, timeoutMs),
         );
         results.push(result);
         if (!globals.json) ctx.writeOut(render(result, location.shown));

@@ -51,7 +51,9 @@ export function readForwarderCursor(storeDir: string): ForwarderCursor {
   }
   const parsed = JSON.parse(text) as Partial<ForwarderCursor>;
   if (parsed.version !== 1 || !Number.isSafeInteger(parsed.nextSeq) || (parsed.nextSeq ?? -1) < 0) {
-    throw new Error(`forwarder cursor ${file} is not a version 1 cursor`);
+    throw new Error(
+      `forwarder cursor ${file} is not a version 1 cursor; move it aside to forward everything again`,
+    );
   }
   return { ...emptyCursor(), ...parsed } as ForwarderCursor;
 }

@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { context, diag } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import {
   appendDurable,
   CURSOR_FILE,
@@ -56,7 +54,24 @@ export interface ForwarderOptions {
   maxBackoffMillis?: number;
   /** A `Retry-After` longer than this is capped. The default value is 300000. */
   maxRetryAfterMillis?: number;
+  /**
+   * Where the forwarder reports outages and dead letters (one message when forwarding pauses,
+   * not one per retry). The SDK passes its `diag` component logger. The default value is silent.
+   */
+  logger?: ForwarderLogger;
+  /**
+   * Runs each HTTP request. In an instrumented process the SDK wraps it in
+   * `suppressTracing(context.active())`, so the forwarder's own HTTP never becomes spans that feed
+   * the store that feeds it. The default value runs the request as is.
+   */
+  runRequest?: <T>(request: () => Promise<T>) => Promise<T>;
 }
+
+export interface ForwarderLogger {
+  warn(message: string): void;
+}
+
+const SILENT: ForwarderLogger = { warn: () => undefined };
 
 export type ForwarderState = 'idle' | 'sending' | 'backoff' | 'stopped';
 
@@ -80,6 +95,8 @@ export interface ForwarderStatus {
 
 export interface DrainResult {
   ok: boolean;
+  /** HTTP requests this drain sent (retries included). */
+  requests: number;
   /** Why the drain stopped short (only when ok is false). */
   reason?: string;
   delivered: number;
@@ -112,7 +129,11 @@ export class Forwarder {
   private readonly minBackoffMillis: number;
   private readonly maxBackoffMillis: number;
   private readonly maxRetryAfterMillis: number;
-  private readonly logger = diag.createComponentLogger({ namespace: '@agent-audit/sdk/forwarder' });
+  private readonly logger: ForwarderLogger;
+  /** Requests sent by this instance, and the count when the current drain began. */
+  private requests = 0;
+  private drainStartRequests = 0;
+  private readonly runRequest: <T>(request: () => Promise<T>) => Promise<T>;
 
   private cursor: ForwarderCursor;
   // Counter deltas not yet merged into the cursor file (another process may own the file too).
@@ -135,6 +156,8 @@ export class Forwarder {
       );
     }
     this.source = options.source;
+    this.logger = options.logger ?? SILENT;
+    this.runRequest = options.runRequest ?? ((request) => request());
     this.endpoint = resolveTracesEndpoint(options.endpoint);
     this.url = new URL(this.endpoint);
     this.headers = { ...resolveOtlpHeaders(), ...options.headers };
@@ -183,6 +206,7 @@ export class Forwarder {
     // Sockets and timers are unref'd so that forwarding never keeps a finished agent alive; but
     // whoever awaits a drain expects its answer, so hold the event loop open until it resolves.
     const keepAlive = setInterval(() => undefined, 60_000);
+    this.drainStartRequests = this.requests;
     this.draining = true;
     this.clearTimer();
     // An explicit drain starts with an immediate attempt, whatever backoff an earlier outage
@@ -243,7 +267,8 @@ export class Forwarder {
       state: this.state,
       endpoint: this.endpoint,
       nextSeq: this.cursor.nextSeq,
-      pendingRecords: head === undefined ? undefined : Math.max(0, head + 1 - this.cursor.nextSeq),
+      pendingRecords:
+        head === undefined ? undefined : Math.max(0, head + 1 - (await this.pendingFrom())),
       delivered: this.cursor.delivered + this.unsaved.delivered,
       deadLetterBatches: this.cursor.deadLetterBatches + this.unsaved.deadLetterBatches,
       deadLetterSpans: this.cursor.deadLetterSpans + this.unsaved.deadLetterSpans,
@@ -351,14 +376,12 @@ export class Forwarder {
   }
 
   private post(body: string): Promise<PostResult> {
+    this.requests++;
     const signal = AbortSignal.any([
       this.abort.signal,
       AbortSignal.timeout(this.requestTimeoutMillis),
     ]);
-    // The forwarder's own HTTP must not become spans that feed the store that feeds it.
-    return context.with(suppressTracing(context.active()), () =>
-      postOtlpJson(this.url, body, this.headers, signal),
-    );
+    return this.runRequest(() => postOtlpJson(this.url, body, this.headers, signal));
   }
 
   private async failure(reason: string, retryAfterMillis?: number): Promise<BatchOutcome> {
@@ -447,9 +470,23 @@ export class Forwarder {
     this.unsaved = { delivered: 0, deadLetterBatches: 0, deadLetterSpans: 0 };
   }
 
+  /**
+   * The first sequence number still to send. A fresh cursor says 0, but the store's first record
+   * is seq 1: ask the source, so a fresh store's pending count is not one too many.
+   */
+  private async pendingFrom(): Promise<number> {
+    if (this.cursor.nextSeq > 0) return this.cursor.nextSeq;
+    try {
+      return (await this.source.recordsFrom(0, 1))[0]?.seq ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
   private drainResult(ok: boolean, reason?: string): DrainResult {
     const result: DrainResult = {
       ok,
+      requests: this.requests - this.drainStartRequests,
       delivered: this.cursor.delivered + this.unsaved.delivered,
       deadLetterSpans: this.cursor.deadLetterSpans + this.unsaved.deadLetterSpans,
       nextSeq: this.cursor.nextSeq,
