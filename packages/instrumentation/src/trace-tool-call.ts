@@ -547,12 +547,12 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     const checkRef = credentialRef !== undefined && credentialRef !== run?.credentialRef;
     if (checkRef && looksLikeSecret(credentialRef)) {
       delete attrs[ATTR_CREDENTIAL_REF];
-      (violations ??= []).push(VIOLATION_CREDENTIAL_REF);
-      (missing ??= []).push(ATTR_CREDENTIAL_REF);
+      violations = withItems(violations, VIOLATION_CREDENTIAL_REF);
+      missing = withItems(missing, ATTR_CREDENTIAL_REF);
     } else if (credentialRef !== undefined) {
       attrs[ATTR_CREDENTIAL_REF] = credentialRef;
     } else {
-      (missing ??= []).push(ATTR_CREDENTIAL_REF);
+      missing = withItems(missing, ATTR_CREDENTIAL_REF);
     }
 
     let inputHash: string | undefined;
@@ -573,13 +573,13 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
         attrs[ATTR_INPUT_HASH] = h.hash;
       } else {
         attrs[ATTR_INPUT_HASH_ERROR] = h.error;
-        (missing ??= []).push(ATTR_INPUT_HASH);
+        missing = withItems(missing, ATTR_INPUT_HASH);
       }
       if (capture) attrs[ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = canonical.json;
     } else if (canonical !== undefined && !canonical.ok) {
       attrs[ATTR_INPUT_HASH_ERROR] =
         options.input === undefined ? 'unsupported_type: no input given' : canonical.error;
-      (missing ??= []).push(ATTR_INPUT_HASH);
+      missing = withItems(missing, ATTR_INPUT_HASH);
     }
 
     const scope = options.scope ?? 'user';
@@ -594,11 +594,11 @@ function prepare(options: TraceToolCallOptions, parentCtx: Context): Prepared | 
     if (actionKey !== undefined) attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
 
     if (run === undefined) {
-      (violations ??= []).push(VIOLATION_NO_RUN_CONTEXT);
-      (missing ??= []).push(ATTR_WORKFLOW_RUN_ID, ATTR_AGENT_ID);
+      violations = withItems(violations, VIOLATION_NO_RUN_CONTEXT);
+      missing = withItems(missing, ATTR_WORKFLOW_RUN_ID, ATTR_AGENT_ID);
     } else if (run.agentId === undefined) {
       // A run known only from a remote parent's baggage: no local runWorkflow named the agent.
-      (missing ??= []).push(ATTR_AGENT_ID);
+      missing = withItems(missing, ATTR_AGENT_ID);
     }
     if (violations !== undefined) attrs[ATTR_AUDIT_VIOLATION] = violations;
     if (missing !== undefined) attrs[ATTR_AUDIT_MISSING] = missing;
@@ -658,6 +658,13 @@ const OPTIONAL_STRINGS = [
   'reason',
   'actionKey',
 ] as const;
+
+/** `list` with `items` appended; the list is created on the first finding. */
+function withItems(list: string[] | undefined, ...items: string[]): string[] {
+  if (list === undefined) return items;
+  list.push(...items);
+  return list;
+}
 
 function validate(options: TraceToolCallOptions, fn: unknown): void {
   if (options === null || typeof options !== 'object') {
