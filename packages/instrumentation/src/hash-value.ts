@@ -269,7 +269,11 @@ function sortKeys(keys: string[]): void {
 interface SortedKeys {
   readonly from: readonly string[];
   readonly to: string[];
+  /** `"key":` as bytes per entry of `to` (undefined for a key that needs escaping), see keyBytes. */
+  encoded?: (Uint8Array | undefined)[];
 }
+/** The cache entry whose `to` the last sortedKeys call returned; undefined if uncached. */
+let lastSorted: SortedKeys | undefined;
 const SORTED_KEYS = new Map<string, SortedKeys>();
 const SORT_CACHE_MAX = 1024;
 const SORT_CACHE_MIN_KEYS = 8;
@@ -278,6 +282,7 @@ const SORT_CACHE_MAX_KEYS = 256;
 /** `keys` in RFC 8785 order; the result may be a shared array that callers must not modify. */
 function sortedKeys(keys: string[]): string[] {
   const n = keys.length;
+  lastSorted = undefined;
   if (n < SORT_CACHE_MIN_KEYS || n > SORT_CACHE_MAX_KEYS) {
     sortKeys(keys);
     return keys;
@@ -293,13 +298,45 @@ function sortedKeys(keys: string[]): string[] {
         break;
       }
     }
-    if (same) return hit.to;
+    if (same) {
+      lastSorted = hit;
+      return hit.to;
+    }
   }
   const to = keys.slice();
   sortKeys(to);
-  if (hit !== undefined || SORTED_KEYS.size < SORT_CACHE_MAX)
-    SORTED_KEYS.set(first, { from: keys, to });
+  if (hit !== undefined || SORTED_KEYS.size < SORT_CACHE_MAX) {
+    const entry: SortedKeys = { from: keys, to };
+    SORTED_KEYS.set(first, entry);
+    lastSorted = entry;
+  }
   return to;
+}
+
+/**
+ * The UTF-8 bytes of `"key":` for each key of a cached sorted list, built once per list: the
+ * plain writer then copies bytes instead of checking every character of every key on every
+ * call. A key that is not printable ASCII without quote or backslash gets undefined (it is
+ * written the careful way, with JSON.stringify escaping).
+ */
+function keyBytes(entry: SortedKeys): (Uint8Array | undefined)[] {
+  let encoded = entry.encoded;
+  if (encoded === undefined) {
+    encoded = entry.to.map((k) => {
+      const b = new Uint8Array(k.length + 3);
+      b[0] = 0x22;
+      for (let i = 0; i < k.length; i++) {
+        const c = k.charCodeAt(i);
+        if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return undefined;
+        b[i + 1] = c;
+      }
+      b[k.length + 1] = 0x22;
+      b[k.length + 2] = 0x3a;
+      return b;
+    });
+    entry.encoded = encoded;
+  }
+  return encoded;
 }
 
 function quote(s: string): string {
@@ -651,6 +688,8 @@ class PlainWriter {
     if (proto !== Object.prototype && proto !== null) return false;
     if (typeof (o as { toJSON?: unknown }).toJSON === 'function') return false;
     const keys = sortedKeys(Object.keys(o));
+    const cached = lastSorted;
+    const encoded = cached !== undefined && cached.to === keys ? keyBytes(cached) : undefined;
     if (!this.byte(0x7b)) return false;
     let wrote = false;
     for (let i = 0; i < keys.length; i++) {
@@ -659,7 +698,13 @@ class PlainWriter {
       const t = typeof item;
       if (t === 'undefined' || t === 'function' || t === 'symbol') continue;
       if (wrote && !this.byte(0x2c)) return false;
-      if (!this.string(k) || !this.byte(0x3a) || !this.value(item, depth)) return false;
+      const kb = encoded?.[i];
+      if (kb !== undefined) {
+        if (!this.raw(kb)) return false;
+      } else if (!this.string(k) || !this.byte(0x3a)) {
+        return false;
+      }
+      if (!this.value(item, depth)) return false;
       wrote = true;
     }
     return this.byte(0x7d);
@@ -698,6 +743,16 @@ class PlainWriter {
     const buf = this.buf;
     let pos = this.pos;
     for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+    return true;
+  }
+
+  private raw(bytes: Uint8Array): boolean {
+    const n = bytes.length;
+    if (!this.room(n)) return false;
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) buf[pos++] = bytes[i]!;
     this.pos = pos;
     return true;
   }
