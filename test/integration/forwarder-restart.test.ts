@@ -54,7 +54,7 @@ describe('agent killed with SIGKILL mid-run', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('loses nothing it had made durable: a restart and a drain put every stored span in Jaeger', async () => {
+  it('loses nothing that had ended: a restart and a drain put every ended span in Jaeger', async () => {
     const service = `killed-agent-${randomUUID().slice(0, 8)}`;
     const env = {
       OTEL_SERVICE_NAME: service,
@@ -89,10 +89,11 @@ describe('agent killed with SIGKILL mid-run', () => {
     expect(durableBeforeKill.filter((id) => !stored.has(id))).toEqual([]);
     for (const id of restarted.ended()) expect(stored.has(id)).toBe(true);
     await expectJaegerToHold(jaeger, service, stored);
-    const lostInFlight = endedBeforeKill.filter((id) => !stored.has(id)).length;
-    console.log(
-      `kill -9: ${endedBeforeKill.length} tool spans ended, ${durableBeforeKill.length} certainly durable, ${lostInFlight} ended but not yet written when killed`,
-    );
+    // The store writes each record through to the file before append() returns (fdatasync is
+    // what is grouped), so a span that had ended before the kill is in the page cache, which a
+    // killed process does not take with it.
+    expect(endedBeforeKill.length).toBeGreaterThanOrEqual(80);
+    expect(endedBeforeKill.filter((id) => !stored.has(id))).toEqual([]);
   });
 });
 
