@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startContinuousLoad, until } from '../support/continuous-load.js';
 import {
   type CollectorInstance,
   type JaegerInstance,
@@ -218,46 +218,26 @@ describe('agent → collector → Jaeger through the real registration, store an
       otlpEndpoint: collector!.otlpTracesUrl,
       installExitHandlers: false,
     });
-    let stop = false;
-    let toolSpans = 0;
-    const worker = async (w: number) => {
-      for (let i = 0; !stop; i++) {
-        await runWorkflow(
-          { agentId: 'collector-agent', credentialRef: 'cred-ref:collector', input: { w, i } },
-          async () => {
-            for (let t = 0; t < 5; t++) {
-              await traceToolCall({ toolName: `tool_${t % 3}`, input: { w, i, t } }, async () => {
-                await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 4)));
-              });
-              toolSpans++;
-            }
-          },
-        );
-      }
-    };
-    const until = async (cond: () => boolean | Promise<boolean>, what: string) => {
-      const deadline = Date.now() + 60_000;
-      while (!(await cond())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    };
-    const load = Promise.all(Array.from({ length: 6 }, (_, w) => worker(w)));
+    const load = startContinuousLoad({
+      agentId: 'collector-agent',
+      credentialRef: 'cred-ref:collector',
+      workers: 6,
+    });
+    const toolSpans = load.toolSpans;
     try {
-      await until(() => toolSpans >= 100, '100 tool spans before the kill');
+      await until(() => toolSpans() >= 100, '100 tool spans before the kill');
       await collector!.kill();
-      const atKill = toolSpans;
+      const atKill = toolSpans();
       await until(
         async () =>
-          (await audit!.forwarder!.status()).consecutiveFailures > 0 && toolSpans >= atKill + 100,
+          (await audit!.forwarder!.status()).consecutiveFailures > 0 && toolSpans() >= atKill + 100,
         'a failed forward and 100 more tool spans while the collector is down',
       );
       await collector!.restart();
-      const atRestart = toolSpans;
-      await until(() => toolSpans >= atRestart + 100, '100 tool spans after the restart');
+      const atRestart = toolSpans();
+      await until(() => toolSpans() >= atRestart + 100, '100 tool spans after the restart');
     } finally {
-      stop = true;
-      await load;
+      await load.stop();
     }
     await audit.processor.forceFlush();
     const result = await audit.forwarder!.drain({ timeoutMillis: 90_000 });
@@ -265,7 +245,7 @@ describe('agent → collector → Jaeger through the real registration, store an
 
     // The collector answers only once Jaeger has the spans, so after the drain they are there.
     const stored = storedSpanEnds(storeDir);
-    expect(stored.size).toBeGreaterThanOrEqual(toolSpans);
+    expect(stored.size).toBeGreaterThanOrEqual(toolSpans());
     const inJaeger = new Set(
       flattenSpans(await backend!.findTraces({ service, limit: 100_000 })).map((s) => s.spanId),
     );

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { forwardPending, registerAgentAudit } from '@agent-audit/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startContinuousLoad, until } from '../support/continuous-load.js';
 import { type JaegerInstance, startJaeger } from '../support/jaeger.js';
 import { flattenSpans } from '../support/jaeger-query.js';
 import { startAgentLoop } from './fixtures/agent-process.js';
@@ -125,51 +125,31 @@ describe('Jaeger (badger) killed and restarted mid-load', () => {
       installExitHandlers: false,
     });
     // Load keeps running across the whole outage: 8 concurrent workers, runs of 5 tool calls.
-    let stop = false;
-    let toolSpans = 0;
-    const worker = async (w: number) => {
-      for (let i = 0; !stop; i++) {
-        await runWorkflow(
-          { agentId: 'load-agent', credentialRef: 'cred-ref:load', input: { w, i } },
-          async () => {
-            for (let t = 0; t < 5; t++) {
-              await traceToolCall({ toolName: `tool_${t % 3}`, input: { w, i, t } }, async () => {
-                await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 4)));
-              });
-              toolSpans++;
-            }
-          },
-        );
-      }
-    };
-    const until = async (cond: () => boolean | Promise<boolean>, what: string) => {
-      const deadline = Date.now() + 60_000;
-      while (!(await cond())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    };
-    const load = Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
-    await until(() => toolSpans >= 100, '100 tool spans before the kill');
+    const load = startContinuousLoad({
+      agentId: 'load-agent',
+      credentialRef: 'cred-ref:load',
+      workers: 8,
+    });
+    const toolSpans = load.toolSpans;
+    await until(() => toolSpans() >= 100, '100 tool spans before the kill');
     await jaeger.kill();
-    const atKill = toolSpans;
+    const atKill = toolSpans();
     // The forwarder meets the dead Jaeger while spans keep coming.
     await until(
       async () =>
-        (await audit!.forwarder!.status()).consecutiveFailures > 0 && toolSpans >= atKill + 100,
+        (await audit!.forwarder!.status()).consecutiveFailures > 0 && toolSpans() >= atKill + 100,
       'a failed forward and 100 more tool spans during the outage',
     );
     await jaeger.restart();
-    const atRestart = toolSpans;
-    await until(() => toolSpans >= atRestart + 100, '100 tool spans after the restart');
-    stop = true;
-    await load;
+    const atRestart = toolSpans();
+    await until(() => toolSpans() >= atRestart + 100, '100 tool spans after the restart');
+    await load.stop();
     await audit.processor.forceFlush();
     const result = await audit.forwarder!.drain({ timeoutMillis: 90_000 });
     expect(result, JSON.stringify(result)).toMatchObject({ ok: true, deadLetterSpans: 0 });
 
     const stored = storedSpanEnds(storeDir);
-    expect(stored.size).toBeGreaterThanOrEqual(toolSpans);
+    expect(stored.size).toBeGreaterThanOrEqual(toolSpans());
     await expectJaegerToHold(jaeger, service, stored);
     const status = await audit.forwarder!.status();
     expect(status.pendingRecords).toBe(0);
