@@ -14,10 +14,18 @@ fi
 # better-sqlite3 has no prebuilt binary reachable here, so node-gyp compiles it and
 # needs the Node headers. pnpm does not pass npm's `nodedir` setting to build scripts;
 # hand it over explicitly when npm knows where the headers are.
+# Without them node-gyp tries to download the headers, which fails without internet.
 if [ -z "${npm_config_nodedir:-}" ]; then
   nodedir="$(npm config get nodedir 2>/dev/null || true)"
-  if [ -n "$nodedir" ] && [ "$nodedir" != "undefined" ] && [ -d "$nodedir/include/node" ]; then
+  if [ -z "$nodedir" ] || [ "$nodedir" = "undefined" ] || [ ! -d "$nodedir/include/node" ]; then
+    # The headers installed with this Node itself (e.g. /usr/include/node for /usr/bin/node).
+    nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+  fi
+  if [ -f "$nodedir/include/node/node.h" ]; then
     export npm_config_nodedir="$nodedir"
+  else
+    echo "setup: no Node.js headers found (looked in npm's nodedir and $nodedir/include/node);" >&2
+    echo "setup: better-sqlite3 will need network access to fetch them, or install your distribution's nodejs headers package" >&2
   fi
 fi
 
