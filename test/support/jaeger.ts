@@ -225,6 +225,47 @@ async function startWithRetry(
   }
 }
 
+/**
+ * The lifecycle half of an instance, shared by Jaeger and the collector: pid and state,
+ * stop/kill, restart on the same ports until ready, dispose of the temp directories.
+ */
+function serviceHandle(
+  started: { proc: ManagedProcess; ports: number[]; startupMs: number },
+  check: (proc: ManagedProcess, ports: number[]) => Promise<boolean>,
+  timeoutMs: number,
+  logFile: string,
+  cleanup: () => void,
+): ServiceHandle {
+  const { proc, ports } = started;
+  let startupMs = started.startupMs;
+  return {
+    logFile,
+    get pid() {
+      return proc.pid;
+    },
+    get running() {
+      return proc.running;
+    },
+    get lastStartupMs() {
+      return startupMs;
+    },
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
+    async restart() {
+      await proc.stop();
+      const t0 = Date.now();
+      proc.start();
+      await waitReady(proc, () => check(proc, ports), timeoutMs);
+      startupMs = Date.now() - t0;
+    },
+    async dispose() {
+      await proc.stop();
+      cleanup();
+    },
+    logTail: (lines) => proc.logTail(lines),
+  };
+}
+
 async function jaegerReady(healthUrl: string, queryUrl: string, otlpHttpPort: number) {
   // healthcheckv2 reports StatusOK once every component (receivers included) has started; the
   // query API and the OTLP port are checked too because tests talk to those.
@@ -274,7 +315,6 @@ export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jae
     throw err;
   });
   const { proc, ports } = started;
-  let startupMs = started.startupMs;
   const [grpcPort, httpPort, queryPort, , healthPort] = ports as [
     number,
     number,
@@ -286,46 +326,28 @@ export async function startJaeger(options: StartJaegerOptions = {}): Promise<Jae
   const otlpHttpUrl = `http://${LOOPBACK}:${httpPort}`;
   const diagnostics = () => `jaeger log ${logFile}:\n${proc.logTail(20)}`;
 
-  const instance: JaegerInstance = {
+  const handle = serviceHandle(started, check, timeoutMs, logFile, () => {
+    if (!keepLogs()) rmSync(workDir, { recursive: true, force: true });
+    else if (ownedDataDir && dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+  const instance: JaegerInstance = Object.assign(handle, {
     storage,
     dataDir,
-    logFile,
     otlpHttpUrl,
     otlpTracesUrl: `${otlpHttpUrl}/v1/traces`,
     otlpGrpcPort: grpcPort,
     otlpGrpcEndpoint: `${LOOPBACK}:${grpcPort}`,
     queryUrl,
     healthUrl: `http://${LOOPBACK}:${healthPort}/status`,
-    get pid() {
-      return proc.pid;
-    },
-    get running() {
-      return proc.running;
-    },
-    get lastStartupMs() {
-      return startupMs;
-    },
-    stop: () => proc.stop(),
-    kill: () => proc.kill(),
-    async restart() {
-      await proc.stop();
-      const started = Date.now();
-      proc.start();
-      await waitReady(proc, () => check(proc, ports), timeoutMs);
-      startupMs = Date.now() - started;
-    },
-    async dispose() {
-      await proc.stop();
-      if (!keepLogs()) rmSync(workDir, { recursive: true, force: true });
-      else if (ownedDataDir && dataDir) rmSync(dataDir, { recursive: true, force: true });
-    },
-    logTail: (lines) => proc.logTail(lines),
     getServices: () => getServices(queryUrl),
-    findTraces: (query) => findTraces(queryUrl, query),
-    getTrace: (traceId) => getTrace(queryUrl, traceId),
-    waitForSpans: (query, predicate, waitOptions) =>
-      waitForSpans(queryUrl, query, predicate, { diagnostics, ...waitOptions }),
-  };
+    findTraces: (query: TraceQuery) => findTraces(queryUrl, query),
+    getTrace: (traceId: string) => getTrace(queryUrl, traceId),
+    waitForSpans: (
+      query: TraceQuery,
+      predicate: (spans: FoundSpan[]) => boolean,
+      waitOptions?: WaitForSpansOptions,
+    ) => waitForSpans(queryUrl, query, predicate, { diagnostics, ...waitOptions }),
+  });
   return instance;
 }
 
@@ -376,40 +398,16 @@ export async function startCollector(
     if (!keepLogs()) rmSync(workDir, { recursive: true, force: true });
     throw err;
   });
-  const { proc, ports } = started;
-  let startupMs = started.startupMs;
-  const [grpcPort, httpPort, metricsPort] = ports as [number, number, number];
+  const [grpcPort, httpPort, metricsPort] = started.ports as [number, number, number];
   const otlpHttpUrl = `http://${LOOPBACK}:${httpPort}`;
-
-  return {
-    logFile,
+  const handle = serviceHandle(started, check, timeoutMs, logFile, () => {
+    if (!keepLogs()) rmSync(workDir, { recursive: true, force: true });
+  });
+  return Object.assign(handle, {
     otlpHttpUrl,
     otlpTracesUrl: `${otlpHttpUrl}/v1/traces`,
     otlpGrpcPort: grpcPort,
     otlpGrpcEndpoint: `${LOOPBACK}:${grpcPort}`,
     metricsUrl: `http://${LOOPBACK}:${metricsPort}/metrics`,
-    get pid() {
-      return proc.pid;
-    },
-    get running() {
-      return proc.running;
-    },
-    get lastStartupMs() {
-      return startupMs;
-    },
-    stop: () => proc.stop(),
-    kill: () => proc.kill(),
-    async restart() {
-      await proc.stop();
-      const t0 = Date.now();
-      proc.start();
-      await waitReady(proc, () => check(proc, ports), timeoutMs);
-      startupMs = Date.now() - t0;
-    },
-    async dispose() {
-      await proc.stop();
-      if (!keepLogs()) rmSync(workDir, { recursive: true, force: true });
-    },
-    logTail: (lines) => proc.logTail(lines),
-  };
+  });
 }
