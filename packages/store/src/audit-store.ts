@@ -18,6 +18,7 @@ import {
   type BatchEntry,
   computeLineHash,
   type EncodedRecord,
+  EncodeScratch,
   encodeBatch,
   encodeRecord,
   FORMAT_VERSION,
@@ -43,6 +44,7 @@ import type {
   StoreNotice,
 } from './types.js';
 
+const systemNow = () => new Date();
 const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event']);
 const DAMAGED_SUFFIX = '.damaged';
 
@@ -123,7 +125,7 @@ function resolveOptions(options: AuditStoreOptions): Resolved {
         : positiveInt('retentionMs', options.retentionMs, 0),
     onNotice: options.onNotice ?? (() => {}),
     fs: options.fs ?? nodeFsLayer,
-    now: options.now ?? (() => new Date()),
+    now: options.now ?? systemNow,
   };
 }
 
@@ -199,6 +201,8 @@ export class AuditStore {
   #segmentRecords: number;
   #segmentCreated: number;
   #segmentDigest: Hash;
+  /** Output memory reused by every append's encode (written synchronously, never kept). */
+  readonly #scratch = new EncodeScratch();
   #headSeq: number;
   #headHash: string;
   #sinceCheckpoint = 0;
@@ -385,8 +389,6 @@ export class AuditStore {
           time: body.time,
           tagsJson: '{}',
           payloadJson,
-          tagsBytes: 2,
-          payloadBytes: Buffer.byteLength(payloadJson),
           resolve,
           reject,
         },
@@ -529,14 +531,25 @@ export class AuditStore {
     }
     return {
       type: entry.type,
-      time: this.#o.now().toISOString(),
+      time: this.#recordTime(),
       tagsJson,
       payloadJson,
-      tagsBytes: Buffer.byteLength(tagsJson),
-      payloadBytes: Buffer.byteLength(payloadJson),
       resolve,
       reject,
     };
+  }
+
+  #lastTimeMs = Number.NaN;
+  #lastTime = '';
+
+  /** The record's time; the ISO string is formatted once per millisecond, not per record. */
+  #recordTime(): string {
+    const ms = this.#o.now === systemNow ? Date.now() : this.#o.now().getTime();
+    if (ms !== this.#lastTimeMs) {
+      this.#lastTimeMs = ms;
+      this.#lastTime = new Date(ms).toISOString();
+    }
+    return this.#lastTime;
   }
 
   #schedule(): void {
@@ -572,7 +585,7 @@ export class AuditStore {
    */
   #write(items: Pending[]): void {
     if (items.length === 0) return;
-    const encoded = encodeBatch(items, this.#writeHash, this.#writeSeq);
+    const encoded = encodeBatch(items, this.#writeHash, this.#writeSeq, this.#scratch);
     const failure = this.#writeOut(encoded.buf, encoded.records);
     if (failure) {
       for (const p of items) p.reject(failure);
@@ -1332,15 +1345,28 @@ function tagsToJson(tags: AppendEntry['tags'], memo: TagPlanMemo): string {
   }
   const keys = Object.keys(tags);
   const plan = tagPlan(keys, memo);
-  let out = '{';
+  let out = '';
   for (let i = 0; i < plan.order.length; i++) {
     const k = keys[plan.order[i]!]!;
     const v = tags[k];
     if (v === undefined) continue;
     if (typeof v !== 'string') throw configurationError(`entry.tags.${k}`, 'a string', v);
-    out += `${out.length > 1 ? ',' : ''}${plan.prefixes[i]}${JSON.stringify(v)}`;
+    out += `${out === '' ? '{' : ','}${plan.prefixes[i]}${isPlainString(v) ? `"${v}"` : JSON.stringify(v)}`;
   }
-  return `${out}}`;
+  return out === '' ? '{}' : `${out}}`;
+}
+
+/**
+ * Whether JSON.stringify leaves the string as it is between quotes: no quote, backslash,
+ * control character or surrogate (a lone surrogate is escaped; pairs are rare in tags and take
+ * the JSON.stringify path). Tag values (run ids, agent ids, tool names) nearly always are.
+ */
+function isPlainString(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
 }
 
 interface TagPlan {

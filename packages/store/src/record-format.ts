@@ -66,9 +66,6 @@ export interface BatchEntry {
   type: RecordType;
   tagsJson: string;
   payloadJson: string;
-  /** UTF-8 byte lengths of the two JSON texts (for sizing the batch buffer). */
-  tagsBytes: number;
-  payloadBytes: number;
 }
 
 /** Bytes of a line besides payload and tags: prefix, member names, prev, seq, time, type. */
@@ -78,18 +75,46 @@ const LINE_HEAD = Buffer.from(
 );
 
 /**
+ * A reusable output buffer for `encodeBatch`. The writer encodes every append into the same
+ * memory and hands it to a synchronous write, so the hot path allocates no buffer per record.
+ * It grows up to `SCRATCH_MAX_BYTES`; a larger batch gets a buffer of its own, so one big
+ * `appendBatch` does not pin its size for the life of the store.
+ */
+export class EncodeScratch {
+  buf: Buffer = Buffer.allocUnsafe(64 * 1024);
+
+  /** A buffer of at least `bytes`, reusing the current one when it is large enough. */
+  reserve(bytes: number): Buffer {
+    if (this.buf.length >= bytes) return this.buf;
+    if (bytes > SCRATCH_MAX_BYTES) return Buffer.allocUnsafe(bytes);
+    this.buf = Buffer.allocUnsafe(
+      Math.min(SCRATCH_MAX_BYTES, Math.max(bytes, this.buf.length * 2)),
+    );
+    return this.buf;
+  }
+}
+
+const SCRATCH_MAX_BYTES = 1024 * 1024;
+
+/**
  * Encode a run of records straight into one buffer (the group-commit write): each body is
  * UTF-8 encoded once and hashed from the buffer, instead of building, flattening and encoding
  * every line as a string twice. Produces exactly the bytes of `encodeRecord`.
+ *
+ * With `scratch`, the returned `buf` is a view of its memory, valid until the next call.
  */
 export function encodeBatch(
   entries: readonly BatchEntry[],
   prev: string,
   seq: number,
+  scratch?: EncodeScratch,
 ): { buf: Buffer; records: Array<{ seq: number; hash: string }> } {
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units),
+  // so this bound needs no Buffer.byteLength pass over the texts.
   let capacity = 0;
-  for (const e of entries) capacity += e.payloadBytes + e.tagsBytes + LINE_OVERHEAD;
-  const buf = Buffer.allocUnsafe(capacity);
+  for (const e of entries)
+    capacity += 3 * (e.payloadJson.length + e.tagsJson.length) + LINE_OVERHEAD;
+  const buf = scratch ? scratch.reserve(capacity) : Buffer.allocUnsafe(capacity);
   const records: Array<{ seq: number; hash: string }> = [];
   let pos = 0;
   for (const e of entries) {

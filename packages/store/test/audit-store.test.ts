@@ -84,6 +84,30 @@ describe('AuditStore writer', () => {
     expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
   });
 
+  it('escapes tag values exactly as RFC 8785 does (quotes, controls, surrogates)', async () => {
+    t = tempStore();
+    const store = t.open();
+    const values = [
+      'plain-run:1',
+      'quo"te',
+      'back\\slash',
+      'tab\there',
+      '\u0000',
+      'é日本',
+      '😀',
+      '\ud800',
+      'x\udc00y',
+      '\u2028',
+    ];
+    for (const v of values) await store.append({ type: 'event', tags: { run: v }, payload: {} });
+    await store.close();
+    const lines = readLines(segmentPath(t.dir, 1)).slice(1, 1 + values.length);
+    values.forEach((v, i) => {
+      expect(lines[i]).toContain(`"tags":{"run":${JSON.stringify(v)}}`);
+    });
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+
   it('group commit: 50 concurrent appenders share fdatasyncs and keep a strict sequence', async () => {
     t = tempStore();
     let syncs = 0;

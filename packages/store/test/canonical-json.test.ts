@@ -1,7 +1,7 @@
 import canonicalizeModule from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../src/canonical-json.js';
-import { encodeBatch, encodeRecord } from '../src/record-format.js';
+import { EncodeScratch, encodeBatch, encodeRecord } from '../src/record-format.js';
 import { prng } from './tamper-tools.js';
 
 type Canonicalize = (input: unknown) => string | undefined;
@@ -95,8 +95,6 @@ describe('record encoding', () => {
         type: 'span.end' as const,
         tagsJson,
         payloadJson,
-        tagsBytes: Buffer.byteLength(tagsJson),
-        payloadBytes: Buffer.byteLength(payloadJson),
       };
     });
     const batch = encodeBatch(entries, '0'.repeat(64), 41);
@@ -109,5 +107,42 @@ describe('record encoding', () => {
       prev = r.hash;
     });
     expect(batch.buf.toString('utf8')).toBe(expected);
+  });
+
+  it('encodes into a reused scratch buffer, growing it for long multi-byte records', () => {
+    const scratch = new EncodeScratch();
+    const initial = scratch.buf.length;
+    // 4-byte (surrogate pair) and 3-byte characters: the worst cases of the size bound.
+    const payloads = ['😀'.repeat(40_000), '日本'.repeat(30_000), 'a', '\u2028é'.repeat(10)];
+    let prev = '0'.repeat(64);
+    payloads.forEach((text, i) => {
+      const payloadJson = canonicalJson({ text });
+      const entry = {
+        time: '2026-11-25T00:00:00.000Z',
+        type: 'event' as const,
+        tagsJson: '{}',
+        payloadJson,
+      };
+      const { buf, records } = encodeBatch([entry], prev, i, scratch);
+      const expected = encodeRecord(prev, i + 1, entry.time, entry.type, '{}', payloadJson);
+      expect(buf.toString('utf8')).toBe(expected.line);
+      expect(records).toEqual([{ seq: i + 1, hash: expected.hash }]);
+      prev = expected.hash;
+    });
+    // Grown for the 3-byte record, but capped: the 160 KB emoji record fits, a 4 MB one gets a
+    // buffer of its own.
+    expect(scratch.buf.length).toBeGreaterThan(initial);
+    const grown = scratch.buf.length;
+    const big = {
+      time: '2026-11-25T00:00:00.000Z',
+      type: 'event' as const,
+      tagsJson: '{}',
+      payloadJson: canonicalJson({ text: 'z'.repeat(4_000_000) }),
+    };
+    const { buf } = encodeBatch([big], prev, payloads.length, scratch);
+    expect(buf.toString('utf8')).toBe(
+      encodeRecord(prev, payloads.length + 1, big.time, big.type, '{}', big.payloadJson).line,
+    );
+    expect(scratch.buf.length).toBe(grown);
   });
 });
