@@ -1035,17 +1035,25 @@ export class AuditStore {
     let firstSeq = 0;
     let records = 0;
     const digest = createHash('sha256');
-    let damagedLine: { offset: number; reason: string } | undefined;
+    let damagedLine: { offset: number; reason: string; zeros: boolean } | undefined;
+    /** Highest seq of the intact records before the first damaged line. */
+    let intactSeq: number | undefined;
     const scan = scanLines(last.path, (buf, start, end, offset) => {
       digest.update(buf.subarray(start, end + 1));
       records += 1;
       const env = parseEnvelope(buf, start, end);
+      // A page a power cut lost reads as zeros: the signature of an unsynced tail.
+      const zeros = () => {
+        const nul = buf.indexOf(0, start);
+        return nul !== -1 && nul < end;
+      };
       if (typeof env === 'string') {
-        damagedLine ??= { offset, reason: env };
+        damagedLine ??= { offset, reason: env, zeros: zeros() };
         return;
       }
       if (computeLineHash(buf, start, end) !== env.hash)
-        damagedLine ??= { offset, reason: 'hash mismatch' };
+        damagedLine ??= { offset, reason: 'hash mismatch', zeros: zeros() };
+      else if (!damagedLine) intactSeq = env.seq;
       if (records === 1) {
         firstSeq = env.seq;
         if (env.type === 'segment.open') {
@@ -1058,15 +1066,15 @@ export class AuditStore {
       }
       lastRecord = { seq: env.seq, hash: env.hash, type: env.type, segmentFirstSeq: firstSeq };
     });
-    if (damagedLine) {
+    const origin = header?.origin ?? this.#originFromEarlierSegments(segments);
+    (this as { origin: string }).origin = origin;
+    if (damagedLine && !this.#isUnsyncedTail(damagedLine, intactSeq, anchor, origin, segments)) {
       throw new StoreError(
         'STORE_DAMAGED',
         `refusing to open audit store ${this.dir}: segment ${last.segment} has a damaged record at byte ${damagedLine.offset} (${damagedLine.reason}); run agent-audit verify`,
         { dir: this.dir },
       );
     }
-    const origin = header?.origin ?? this.#originFromEarlierSegments(segments);
-    (this as { origin: string }).origin = origin;
 
     const damagedMarker = `${last.path}${DAMAGED_SUFFIX}`;
     let marker: { durableOffset: number; reason: string } | undefined;
@@ -1081,6 +1089,12 @@ export class AuditStore {
     // segment whose fdatasync failed (later bytes were never acknowledged).
     let keepBytes = scan.completeBytes;
     let reason = 'torn-tail';
+    if (damagedLine) {
+      // Lines a power cut left with holes, and everything after them, were never
+      // acknowledged: an fdatasync that had completed would have covered the holes too.
+      keepBytes = damagedLine.offset;
+      reason = 'unsynced-tail';
+    }
     if (marker && marker.durableOffset < keepBytes) {
       keepBytes = marker.durableOffset;
       reason = 'fsync-failed';
@@ -1277,6 +1291,31 @@ export class AuditStore {
   }
 
   /** Refuse to write behind the anchor: that would bury a truncation or rollback. */
+  /**
+   * Whether damage in the newest segment is what a power cut leaves, which recovery may cut
+   * off: the damaged line holds zeros (a lost page) and lies after every record the anchor
+   * confirms. An anchored checkpoint was durable before it was anchored, so damage at or
+   * before it, or damage without zeros, is tampering and the store stays closed.
+   */
+  #isUnsyncedTail(
+    damage: { zeros: boolean },
+    intactSeq: number | undefined,
+    anchor: ReturnType<typeof readAnchorFile>,
+    origin: string,
+    segments: { segment: number; path: string }[],
+  ): boolean {
+    if (!damage.zeros) return false;
+    let anchored = 0;
+    for (const e of anchor?.entries ?? []) {
+      if (e.origin === origin) anchored = Math.max(anchored, e.size);
+    }
+    if (anchored === 0) return true;
+    const last = segments[segments.length - 1]!;
+    const before = intactSeq ?? this.#headOfSegmentBefore(segments, last.segment).seq;
+    // The anchored checkpoint record itself is seq `anchored + 1`.
+    return before >= anchored + 1;
+  }
+
   #checkAnchor(
     anchor: ReturnType<typeof readAnchorFile>,
     origin: string,
