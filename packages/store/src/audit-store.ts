@@ -1290,11 +1290,10 @@ export class AuditStore {
     return head;
   }
 
-  /** Refuse to write behind the anchor: that would bury a truncation or rollback. */
   /**
    * Whether damage in the newest segment is what a power cut leaves, which recovery may cut
    * off: the damaged line holds zeros (a lost page) and lies after every record the anchor
-   * confirms. An anchored checkpoint was durable before it was anchored, so damage at or
+   * (or the store's checkpoint log) confirms. An anchored checkpoint was durable before it was anchored, so damage at or
    * before it, or damage without zeros, is tampering and the store stays closed.
    */
   #isUnsyncedTail(
@@ -1305,8 +1304,11 @@ export class AuditStore {
     segments: { segment: number; path: string }[],
   ): boolean {
     if (!damage.zeros) return false;
+    // The store's own checkpoint log is appended at the same moment as the anchor: it still
+    // bounds the durable range when the anchor's volume is missing.
+    const storeLog = readAnchorFile(path.join(this.dir, STORE_CHECKPOINTS_FILE));
     let anchored = 0;
-    for (const e of anchor?.entries ?? []) {
+    for (const e of [...(anchor?.entries ?? []), ...(storeLog?.entries ?? [])]) {
       if (e.origin === origin) anchored = Math.max(anchored, e.size);
     }
     if (anchored === 0) return true;
@@ -1316,6 +1318,7 @@ export class AuditStore {
     return before >= anchored + 1;
   }
 
+  /** Refuse to write behind the anchor: that would bury a truncation or rollback. */
   #checkAnchor(
     anchor: ReturnType<typeof readAnchorFile>,
     origin: string,

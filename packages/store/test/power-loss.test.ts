@@ -196,5 +196,11 @@ describe('row 16: power loss at any point of a real workload', () => {
     // Zeros before the anchored checkpoint: that range was durable when it was anchored.
     const early = variant('zeros-anchored', (b) => b.fill(0, offsetOf(2) + 20, offsetOf(2) + 120));
     expect(() => AuditStore.open(early)).toThrow(/damaged record/);
+    // Still so with the anchor's volume missing: the store's own checkpoint log bounds it.
+    const noAnchor = variant('zeros-anchored-no-anchor', (b) =>
+      b.fill(0, offsetOf(2) + 20, offsetOf(2) + 120),
+    );
+    fs.rmSync(path.join(noAnchor.trustDir, 'anchor.jsonl'));
+    expect(() => AuditStore.open(noAnchor)).toThrow(/damaged record/);
   });
 });
