@@ -89,9 +89,10 @@ describe('agent killed with SIGKILL mid-run', () => {
     expect(durableBeforeKill.filter((id) => !stored.has(id))).toEqual([]);
     for (const id of restarted.ended()) expect(stored.has(id)).toBe(true);
     await expectJaegerToHold(jaeger, service, stored);
-    // The store writes each record through to the file before append() returns (fdatasync is
-    // what is grouped), so a span that had ended before the kill is in the page cache, which a
-    // killed process does not take with it.
+    // The store writes a span's end record to the file by the end of the microtask the span
+    // ended in (fdatasync is what is grouped); the agent prints `ended` after that, from the
+    // tool call's promise, so every span reported ended is in the page cache, which a killed
+    // process does not take with it.
     expect(endedBeforeKill.length).toBeGreaterThanOrEqual(80);
     expect(endedBeforeKill.filter((id) => !stored.has(id))).toEqual([]);
   });

@@ -295,9 +295,17 @@ export class AuditStore {
   }
 
   /**
-   * Append one record. It is written to the segment file (the page cache) before this returns,
-   * so a kill -9 of the process from then on cannot lose it; the promise resolves once an
-   * fdatasync that started after that write has completed (durable against power loss).
+   * Append one record; the promise resolves once an fdatasync that started after the record
+   * was written has completed (durable against power loss). Until then a kill -9 of the
+   * process cannot lose the record once it is written to the segment file (the page cache):
+   *
+   * - `span.start` (a pre-exec intent) and `event` records are written before this returns,
+   *   so the intent is in the file before the tool it announces runs;
+   * - `span.end` records are written at the end of the current microtask, together with the
+   *   others appended in it: before any promise reaction queued after this call runs, i.e.
+   *   before the caller's next `await` resumes. Spans ending in one turn share one write(2).
+   *
+   * `flushSync()` and `close()` write them too, so `exit` handlers lose nothing.
    */
   append(entry: AppendEntry): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
@@ -309,9 +317,25 @@ export class AuditStore {
       } catch (error) {
         return reject(error);
       }
-      this.#write([pending]);
+      if (pending.type !== 'span.end') {
+        this.#write([pending]);
+        return;
+      }
+      this.#turn.push(pending);
+      if (!this.#turnQueued) {
+        this.#turnQueued = true;
+        queueMicrotask(this.#writeTurn);
+      }
     });
   }
+
+  /** `span.end` records appended in the current microtask, written together at its end. */
+  #turn: Pending[] = [];
+  #turnQueued = false;
+  readonly #writeTurn = (): void => {
+    this.#turnQueued = false;
+    this.#write([]);
+  };
 
   /** Append several records; they are written in order, in one write, before this returns. */
   appendBatch(entries: readonly AppendEntry[]): Promise<AppendResult[]> {
@@ -441,6 +465,7 @@ export class AuditStore {
    */
   flushSync(): void {
     if (this.#closed || this.#failed) return;
+    this.#write([]);
     const wanted =
       this.#written.length > 0 || this.#sinceCheckpoint > 0 || this.#checkpointWaiters.length > 0;
     if (!wanted) return;
@@ -469,6 +494,7 @@ export class AuditStore {
     if (!this.#closing) {
       this.#closing = (async () => {
         if (this.#closed) return;
+        this.#write([]);
         if (!this.#failed && (this.#sinceCheckpoint > 0 || this.#written.length > 0)) {
           try {
             await this.#requestCheckpoint();
@@ -579,12 +605,19 @@ export class AuditStore {
   }
 
   /**
-   * Write-through: assign seq/prev/hash and write the records to the segment file now, so a
-   * kill -9 after append() returns cannot lose them (the page cache survives the process).
-   * Only the fdatasync is grouped, by the commit loop.
+   * Write-through: assign seq/prev/hash and write the records to the segment file now (after
+   * any `span.end` records still waiting for the end of the microtask), so a kill -9 from then
+   * on cannot lose them (the page cache survives the process). Only the fdatasync is grouped,
+   * by the commit loop.
    */
   #write(items: Pending[]): void {
+    // Records waiting for the end of the microtask go first: the chain keeps append order.
+    if (this.#turn.length > 0) items = [...this.#turn.splice(0), ...items];
     if (items.length === 0) return;
+    if (this.#failed) {
+      for (const p of items) p.reject(this.#failed);
+      return;
+    }
     const encoded = encodeBatch(items, this.#writeHash, this.#writeSeq, this.#scratch);
     const failure = this.#writeOut(encoded.buf, encoded.records);
     if (failure) {
@@ -647,6 +680,7 @@ export class AuditStore {
    * ride on that one (answered now if it is already durable).
    */
   #writeCheckpoint(): void {
+    this.#write([]);
     const waiters = this.#checkpointWaiters.splice(0);
     this.#checkpointWanted = false;
     if (this.#writeSeq <= this.#lastCheckpointSeq) {
@@ -880,6 +914,7 @@ export class AuditStore {
    * its fdatasync.
    */
   #rotateSync(damaged: boolean, anchorSync = true): void {
+    this.#write([]);
     const seal = this.#sealRecord(damaged);
     writeFullySync(this.#fs, this.#segmentFd, Buffer.from(seal.line), this.#writeOffset);
     this.#fs.fdatasyncSync(this.#segmentFd);

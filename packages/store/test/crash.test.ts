@@ -131,7 +131,7 @@ describe('row 15: kill -9 mid-write', () => {
     }
   }, 180_000);
 
-  it('every record whose append() returned survives a kill -9, even unawaited (fire-and-forget, 16 random kills)', async () => {
+  it('every record survives a kill -9 once in the file: intents when append() returns, span ends when their microtask ends, unawaited (16 random kills)', async () => {
     t = tempStore();
     const rand = prng(4);
     const ended = new Map<number, Set<number>>();

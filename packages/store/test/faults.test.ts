@@ -212,26 +212,45 @@ describe('write-through: records reach the file when appended, durability stays 
     while (!ok()) await new Promise((r) => setTimeout(r, 2));
   };
 
-  it('append() has written the record before it returns, even while an fdatasync is in flight; head and listeners see only durable records', async () => {
+  it('an intent is in the file when append() returns, span ends when their microtask ends (one write for all), even while an fdatasync is in flight; head and listeners see only durable records', async () => {
     t = tempStore();
     const sync = heldSync();
-    const store = t.open({ fs: { ...nodeFsLayer, ...sync.layer } });
+    let writes = 0;
+    const store = t.open({
+      fs: {
+        ...nodeFsLayer,
+        ...sync.layer,
+        writeSync: (fd, b, o, l, p) => {
+          writes += 1;
+          return nodeFsLayer.writeSync(fd, b, o, l, p);
+        },
+      },
+    });
     const heads: number[] = [];
     store.onAppend((h) => heads.push(h.seq));
+    const file = () => fs.readFileSync(segmentPath(t.dir, 1), 'utf8');
     const first = await store.append(span('wt', 1));
     sync.hold();
-    const a = store.append(span('wt', 2));
-    expect(fs.readFileSync(segmentPath(t.dir, 1), 'utf8')).toContain('"span":"s2"');
+    const a = store.append({ ...span('wt', 2), type: 'span.start' });
+    expect(file()).toContain('"span":"s2"');
     await until(sync.held);
-    // Written while the fdatasync covering s2 runs: in the file at once, durable later.
+    // Appended while the fdatasync covering s2 runs: in the file once the microtask ends,
+    // in one write, durable later.
+    writes = 0;
     const b = store.append(span('wt', 3));
-    expect(fs.readFileSync(segmentPath(t.dir, 1), 'utf8')).toContain('"span":"s3"');
+    const more = [store.append(span('wt', 4)), store.append(span('wt', 5))];
+    expect(file()).not.toContain('"span":"s3"');
+    await Promise.resolve();
+    expect(file()).toContain('"span":"s3"');
+    expect(file()).toContain('"span":"s5"');
+    expect(writes).toBe(1);
     expect(store.head.seq).toBe(first.seq);
     expect(heads.every((seq) => seq <= first.seq)).toBe(true);
     sync.release();
     const [ra, rb] = await Promise.all([a, b]);
     expect(rb.seq).toBe(ra.seq + 1);
-    expect(store.head.seq).toBeGreaterThanOrEqual(rb.seq);
+    expect((await Promise.all(more)).map((r) => r.seq)).toEqual([rb.seq + 1, rb.seq + 2]);
+    expect(store.head.seq).toBeGreaterThanOrEqual(rb.seq + 2);
     expect(heads.at(-1)).toBe(store.head.seq);
     await store.close();
     expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
@@ -260,6 +279,8 @@ describe('write-through: records reach the file when appended, durability stays 
     await until(sync.held);
     full = true;
     const b = store.append(span('nospc', 3));
+    // The span end is written when its microtask ends, into the full disk.
+    await Promise.resolve();
     full = false;
     const c = store.append(span('nospc', 4));
     await expect(b).rejects.toMatchObject({ code: 'STORE_DISK_FULL' });
