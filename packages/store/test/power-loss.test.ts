@@ -2,7 +2,7 @@
  * RELIABILITY row 16, power loss: the writer runs a real workload (awaited and unawaited
  * appends, batches, checkpoints every few records, segment rotation and seals, close) through
  * an fs layer that logs every mutating call; then hundreds of disks that a power cut could
- * have left at a random point of that log are built (power-loss.ts: unsynced data lost,
+ * have left after any call of that log are built (power-loss.ts: unsynced data lost,
  * kept, or kept page by page with holes; unsynced name changes lost or kept) and each must:
  *
  * - open for writing (recovery only, never "damaged" or "behind its anchor");
@@ -65,11 +65,10 @@ describe('row 16: power loss at any point of a real workload', () => {
     expect(syncs).toBeGreaterThan(20);
     expect(disk.log.filter((op) => op.t === 'create').length).toBeGreaterThan(3); // rotations
 
-    // Crash points: every 1/150th of the log, at random, and the end.
+    // Crash points: after every logged call, from none to all of them.
     const total = disk.log.length;
-    const points = new Set<number>([total]);
-    for (let i = 0; i < 150; i++) points.add(Math.floor((i / 150) * total));
-    for (let i = 0; i < 60; i++) points.add(Math.floor(rand() * total));
+    expect(total).toBeGreaterThan(100);
+    const points = Array.from({ length: total + 1 }, (_, k) => k);
     const choices: Array<Omit<CrashChoice, 'rand'>> = [
       { data: 'none', namesKept: 0 },
       { data: 'all', namesKept: 1 },
@@ -78,7 +77,7 @@ describe('row 16: power loss at any point of a real workload', () => {
     let states = 0;
     let recovered = 0;
     let recoveryCrashes = 0;
-    for (const k of [...points].sort((a, b) => a - b)) {
+    for (const k of points) {
       for (const [c, choice] of choices.entries()) {
         const image = path.join(t.root, `crash-${k}-${c}`);
         const [dir, trustDir] = disk.crashImage(k, image, { ...choice, rand: prng(k * 3 + c) });
@@ -136,10 +135,11 @@ describe('row 16: power loss at any point of a real workload', () => {
         states += 1;
       }
     }
-    expect(states).toBeGreaterThan(400);
-    // Torn or lost tails were really produced and recovered, not only clean cuts.
-    expect(recovered).toBeGreaterThan(10);
-    expect(recoveryCrashes).toBeGreaterThan(200);
+    expect(states).toBe(points.length * choices.length);
+    // Torn or lost tails were really produced and recovered, not only clean cuts (how many
+    // depends on how the run's writes interleaved with its syncs: 10 to 35 seen).
+    expect(recovered).toBeGreaterThan(2);
+    expect(recoveryCrashes).toBeGreaterThan(100);
   }, 120_000);
 
   it('cuts only what a power cut can damage: zeros after the anchored checkpoint; anything else is tampering', async () => {
