@@ -612,7 +612,11 @@ export class AuditStore {
    */
   #write(items: Pending[]): void {
     // Records waiting for the end of the microtask go first: the chain keeps append order.
-    if (this.#turn.length > 0) items = [...this.#turn.splice(0), ...items];
+    if (this.#turn.length > 0) {
+      const turn = this.#turn;
+      this.#turn = [];
+      items = items.length === 0 ? turn : turn.concat(items);
+    }
     if (items.length === 0) return;
     if (this.#failed) {
       for (const p of items) p.reject(this.#failed);
