@@ -388,14 +388,19 @@ describe('row 18: read-only file system / permission denied', () => {
     fs.chmodSync(t.root, 0o755);
     // The public key is for anyone to read; the trust directory itself is created 0700.
     fs.chmodSync(t.trustDir, 0o755);
+    // The other user must be able to run the fixture: a checkout under a private directory
+    // (mktemp -d is 0700) is out of its reach.
     const probe = spawnSync('setpriv', [
       '--reuid=65534',
       '--regid=65534',
       '--clear-groups',
-      'true',
+      'test',
+      '-r',
+      fixture,
     ]);
     if (probe.status !== 0) {
-      // No setpriv here: the injected EACCES path proves the same refusal.
+      // No setpriv here, or the checkout is private: the injected EACCES path proves the same
+      // refusal.
       expect(() =>
         t.open({
           fs: {
