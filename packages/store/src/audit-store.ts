@@ -174,7 +174,8 @@ function ioError(dir: string, what: string, error: unknown): StoreError {
  */
 export class AuditStore {
   readonly dir: string;
-  readonly origin: string;
+  /** Set by #recoverAndOpen (from the constructor), like the segment and head fields below. */
+  readonly origin!: string;
   readonly keyId: string;
   readonly anchorPath: string;
 
@@ -183,10 +184,10 @@ export class AuditStore {
   readonly #privateKey: KeyObject;
   readonly #segDir: string;
   readonly #lockPath: string;
-  #segment: number;
-  #segmentFd: number;
+  #segment!: number;
+  #segmentFd!: number;
   /** Durable end of the current segment (everything before it has been fdatasync'd). */
-  #segmentOffset: number;
+  #segmentOffset!: number;
   /**
    * Write-through state: where the next record is written and what it chains to. Records are
    * written when appended, so this runs ahead of the durable head (#headSeq/#headHash) by
@@ -197,14 +198,14 @@ export class AuditStore {
   #writeHash = GENESIS_HASH;
   /** Written, not yet durable, in seq order. */
   #written: Written[] = [];
-  #segmentFirstSeq: number;
-  #segmentRecords: number;
-  #segmentCreated: number;
-  #segmentDigest: Hash;
+  #segmentFirstSeq!: number;
+  #segmentRecords!: number;
+  #segmentCreated!: number;
+  #segmentDigest!: Hash;
   /** Output memory reused by every append's encode (written synchronously, never kept). */
   readonly #scratch = new EncodeScratch();
-  #headSeq: number;
-  #headHash: string;
+  #headSeq!: number;
+  #headHash!: string;
   #sinceCheckpoint = 0;
   #lastCheckpointSeq = 0;
   #checkpointWaiters: CheckpointWaiter[] = [];
@@ -255,21 +256,11 @@ export class AuditStore {
           message: `generated an Ed25519 checkpoint key pair in ${o.trustDir} (key id ${key.keyId}); keep signing-key.pem secret and pin public-key.pem for verify`,
         });
       }
-      const state = this.#recoverAndOpen();
-      this.origin = state.origin;
-      this.#segment = state.segment;
-      this.#segmentFd = state.fd;
-      this.#segmentOffset = state.offset;
-      this.#segmentFirstSeq = state.firstSeq;
-      this.#segmentRecords = state.records;
-      this.#segmentCreated = state.created;
-      this.#segmentDigest = state.digest;
-      this.#headSeq = state.headSeq;
-      this.#headHash = state.headHash;
+      const { needsCheckpoint } = this.#recoverAndOpen();
       this.#syncWriteState();
       // A store that was closed cleanly ends with a checkpoint: nothing new to sign yet.
-      this.#lastCheckpointSeq = state.needsCheckpoint ? 0 : state.headSeq;
-      this.#sinceCheckpoint = state.needsCheckpoint ? 1 : 0;
+      this.#lastCheckpointSeq = needsCheckpoint ? 0 : this.#headSeq;
+      this.#sinceCheckpoint = needsCheckpoint ? 1 : 0;
     } catch (error) {
       releaseLock(this.#fs, this.#lockPath);
       if (error instanceof StoreError) throw error;
@@ -1017,21 +1008,10 @@ export class AuditStore {
 
   /**
    * Startup: find the head, set a torn tail aside with a chained recovery record, refuse to
-   * open behind the anchor, and open (or create) the current segment.
+   * open behind the anchor, and open (or create) the current segment. Sets `origin` and the
+   * segment and head fields; returns whether the tail still needs a checkpoint.
    */
-  #recoverAndOpen(): {
-    origin: string;
-    segment: number;
-    fd: number;
-    offset: number;
-    firstSeq: number;
-    records: number;
-    created: number;
-    digest: Hash;
-    headSeq: number;
-    headHash: string;
-    needsCheckpoint: boolean;
-  } {
+  #recoverAndOpen(): { needsCheckpoint: boolean } {
     const segments = listSegments(this.dir);
     const anchor = readAnchorFile(this.anchorPath);
     if (segments.length === 0) {
@@ -1050,19 +1030,7 @@ export class AuditStore {
       this.#headHash = GENESIS_HASH;
       this.#segment = 0;
       this.#openNewSegmentSync(1, origin, false);
-      return {
-        origin,
-        segment: this.#segment,
-        fd: this.#segmentFd,
-        offset: this.#segmentOffset,
-        firstSeq: this.#segmentFirstSeq,
-        records: this.#segmentRecords,
-        created: this.#segmentCreated,
-        digest: this.#segmentDigest,
-        headSeq: this.#headSeq,
-        headHash: this.#headHash,
-        needsCheckpoint: true,
-      };
+      return { needsCheckpoint: true };
     }
 
     const last = segments[segments.length - 1]!;
@@ -1227,19 +1195,7 @@ export class AuditStore {
     }
     const endsSigned =
       lastType === 'checkpoint' && !recovery && !marker && this.#headSeq === headSeq;
-    return {
-      origin,
-      segment: this.#segment,
-      fd: this.#segmentFd,
-      offset: this.#segmentOffset,
-      firstSeq: this.#segmentFirstSeq,
-      records: this.#segmentRecords,
-      created: this.#segmentCreated,
-      digest: this.#segmentDigest,
-      headSeq: this.#headSeq,
-      headHash: this.#headHash,
-      needsCheckpoint: !endsSigned,
-    };
+    return { needsCheckpoint: !endsSigned };
   }
 
   /** Copy `[from, to)` of a segment into `recovered/`, durably, then cut the segment back. */
