@@ -1,3 +1,4 @@
+import { DEFAULT_STORE_DIR, STORE_DIR_ENV } from '@agent-audit/store';
 import { Command, CommanderError, Option } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
@@ -11,7 +12,7 @@ import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
 import { trailCommand } from './commands/trail.js';
 import { verifyCommand } from './commands/verify.js';
-import { collectStore, DEFAULT_STORE_DIR } from './global-options.js';
+import { collectStore } from './global-options.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -37,7 +38,7 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     .addOption(
       new Option(
         '--store <dir>',
-        `audit store directory; repeat it to read a run kept in several stores (one per process) (default: $AGENT_AUDIT_STORE_DIR or ${DEFAULT_STORE_DIR})`,
+        `audit store directory; repeat it to read a run kept in several stores (one per process) (default: $${STORE_DIR_ENV} or ${DEFAULT_STORE_DIR})`,
       ).argParser(collectStore),
     )
     .option('--json', 'machine-readable output on stdout (nothing else is written to stdout)')

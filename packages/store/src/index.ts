@@ -6,6 +6,18 @@ export { pruneStore } from './prune-store.js';
 export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';
 export { generateSigningKeyPair, keyIdOf, writeKeyPair } from './signing-keys.js';
 export { reindexStore } from './store-index.js';
+export type {
+  LocationSource,
+  StoreLocationOptions,
+  StoreLocations,
+} from './store-locations.js';
+export {
+  DEFAULT_STORE_DIR,
+  DEFAULT_TRUST_DIR,
+  resolveStoreLocations,
+  STORE_DIR_ENV,
+  TRUST_DIR_ENV,
+} from './store-locations.js';
 export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
 export type { StoreReader, StoreReaderOptions } from './store-reader.js';

@@ -1,4 +1,4 @@
-import { type PruneResult, pruneStore } from '@agent-audit/store';
+import { DEFAULT_TRUST_DIR, type PruneResult, pruneStore, TRUST_DIR_ENV } from '@agent-audit/store';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
@@ -36,7 +36,7 @@ export function pruneCommand(ctx: CliContext, _setExitCode: (code: number) => vo
     .addHelpText(
       'after',
       '\nPrune opens the store as its writer: stop the agents writing to it first (the store lock says which pid holds it).\n' +
-        'The prune record is signed with signing-key.pem of the trust directory ($AGENT_AUDIT_TRUST_DIR or ./.agent-audit-trust).',
+        `The prune record is signed with signing-key.pem of the trust directory ($${TRUST_DIR_ENV} or ${DEFAULT_TRUST_DIR}).`,
     )
     .action(async (options: PruneCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
