@@ -10,6 +10,10 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@agent-audit\/instrumentation$/, replacement: src('instrumentation') },
+      {
+        find: /^@agent-audit\/instrumentation\/attributes$/,
+        replacement: src('instrumentation', 'attributes.ts'),
+      },
       { find: /^@agent-audit\/store$/, replacement: src('store') },
       { find: /^@agent-audit\/forwarder$/, replacement: src('forwarder') },
       { find: /^@agent-audit\/sdk$/, replacement: src('sdk') },

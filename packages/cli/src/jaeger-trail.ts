@@ -1,6 +1,7 @@
+import { ATTR_WORKFLOW_RUN_ID } from '@agent-audit/instrumentation/attributes';
 import { CliError, EXIT_IO } from './cli-error.js';
 import type { AttributeValue, OtlpSpanView } from './otlp-json.js';
-import { type TrailSpan, trailSpanOf } from './trail-span.js';
+import { RESOURCE_SERVICE_NAME, type TrailSpan, trailSpanOf } from './trail-span.js';
 
 export interface JaegerTrailOptions {
   /** Jaeger query base URL, e.g. `http://localhost:16686` (a base path such as `/jaeger` is kept). */
@@ -82,7 +83,7 @@ function spanView(span: JaegerSpan, trace: JaegerTrace): OtlpSpanView {
   const process = trace.processes[span.processID];
   const resource: Record<string, AttributeValue> = {
     ...tagsToRecord(process?.tags),
-    'service.name': process?.serviceName ?? null,
+    [RESOURCE_SERVICE_NAME]: process?.serviceName ?? null,
   };
   const parent = span.references?.find((ref) => ref.refType === 'CHILD_OF');
   return {
@@ -173,7 +174,7 @@ export async function fetchJaegerTrail(options: JaegerTrailOptions): Promise<Tra
     if (service === 'jaeger' || service === 'jaeger-all-in-one') continue;
     const url = new URL('api/traces', base);
     url.searchParams.set('service', service);
-    url.searchParams.set('tags', JSON.stringify({ 'workflow.run_id': options.runId }));
+    url.searchParams.set('tags', JSON.stringify({ [ATTR_WORKFLOW_RUN_ID]: options.runId }));
     url.searchParams.set('start', String(startMicros));
     url.searchParams.set('end', String(endMicros));
     url.searchParams.set('limit', '1000');
@@ -181,7 +182,7 @@ export async function fetchJaegerTrail(options: JaegerTrailOptions): Promise<Tra
       for (const span of trace.spans ?? []) {
         const view = spanView(span, trace);
         // A trace may hold spans of other runs (a shared upstream request): keep only this run's.
-        if (view.attributes['workflow.run_id'] !== options.runId) continue;
+        if (view.attributes[ATTR_WORKFLOW_RUN_ID] !== options.runId) continue;
         spans.set(`${view.traceId}/${view.spanId}`, trailSpanOf(view, true, null));
       }
     }

@@ -1,3 +1,4 @@
+import { ATTR_DECISION_OUTCOME } from '@agent-audit/instrumentation/attributes';
 import type { RunFilter, RunSummary } from '@agent-audit/store';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
@@ -43,7 +44,7 @@ const DECISIONS = ['allow', 'stop', 'approval_required'];
 function decisionsOf(span: TrailSpan): string[] {
   const outcomes = span.decision === null ? [] : [span.decision];
   for (const event of span.events) {
-    const outcome = event.attributes['decision.outcome'];
+    const outcome = event.attributes[ATTR_DECISION_OUTCOME];
     if (typeof outcome === 'string') outcomes.push(outcome);
   }
   return outcomes;

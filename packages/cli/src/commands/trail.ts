@@ -1,3 +1,13 @@
+import {
+  ATTR_APPROVAL_APPROVER,
+  ATTR_APPROVAL_DECISION,
+  ATTR_APPROVAL_INPUT_HASH,
+  ATTR_CREDENTIAL_REF,
+  ATTR_DECISION_OUTCOME,
+  ATTR_SIDE_EFFECT_OBJECT_ID,
+  ATTR_SIDE_EFFECT_RESULT_HASH,
+  ATTR_SIDE_EFFECT_STATUS,
+} from '@agent-audit/instrumentation/attributes';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { formatDuration, formatTable, shortHash } from '../format-table.js';
@@ -42,9 +52,9 @@ const str = (value: unknown): string | null =>
 
 function eventOutcome(attributes: Record<string, unknown>): string {
   return (
-    str(attributes['decision.outcome']) ??
-    str(attributes['approval.decision']) ??
-    str(attributes['side_effect.status']) ??
+    str(attributes[ATTR_DECISION_OUTCOME]) ??
+    str(attributes[ATTR_APPROVAL_DECISION]) ??
+    str(attributes[ATTR_SIDE_EFFECT_STATUS]) ??
     ''
   );
 }
@@ -97,11 +107,11 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
         `${'  '.repeat(s.depth + 1)}· ${event.name}`,
         '',
         eventOutcome(event.attributes),
-        str(event.attributes['credential.ref']) ?? '',
-        shortHash(str(event.attributes['approval.input_hash'])).replace(/^-$/, ''),
-        shortHash(str(event.attributes['side_effect.result_hash'])).replace(/^-$/, ''),
-        str(event.attributes['approval.approver']) ??
-          str(event.attributes['side_effect.object_id']) ??
+        str(event.attributes[ATTR_CREDENTIAL_REF]) ?? '',
+        shortHash(str(event.attributes[ATTR_APPROVAL_INPUT_HASH])).replace(/^-$/, ''),
+        shortHash(str(event.attributes[ATTR_SIDE_EFFECT_RESULT_HASH])).replace(/^-$/, ''),
+        str(event.attributes[ATTR_APPROVAL_APPROVER]) ??
+          str(event.attributes[ATTR_SIDE_EFFECT_OBJECT_ID]) ??
           '',
         '',
       ]),
