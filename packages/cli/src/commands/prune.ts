@@ -5,6 +5,7 @@ import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { existingStore, type GlobalOptions, trustLocation } from '../global-options.js';
 import { parseDurationMs, parseTimePoint } from '../parse-time.js';
 import { storeFailure } from '../store-access.js';
+import { escapeValue } from '../terminal-text.js';
 
 interface PruneCommandOptions {
   before: string;
@@ -74,12 +75,12 @@ export function pruneCommand(ctx: CliContext, _setExitCode: (code: number) => vo
         ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
       } else if (result.segments.length === 0) {
         ctx.writeOut(
-          `nothing to prune in ${location.shown}: no sealed segment has all its records before ${before.toISOString()}` +
-            `${retentionMs !== undefined ? ` and older than --retention ${options.retention}` : ''}\n`,
+          `nothing to prune in ${escapeValue(location.shown)}: no sealed segment has all its records before ${before.toISOString()}` +
+            `${retentionMs !== undefined ? ` and older than --retention ${escapeValue(options.retention ?? '')}` : ''}\n`,
         );
       } else {
         ctx.writeOut(
-          `pruned ${result.segments.length} segment(s) of ${location.shown}: ${result.segments.join(', ')} ` +
+          `pruned ${result.segments.length} segment(s) of ${escapeValue(location.shown)}: ${result.segments.join(', ')} ` +
             `(seq ${result.firstSeq}–${result.lastSeq}, all before ${before.toISOString()})\n` +
             `signed prune record at seq ${result.seq}; "agent-audit verify" reports it and still verifies the rest\n`,
         );
