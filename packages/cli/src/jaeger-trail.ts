@@ -124,7 +124,7 @@ function describeFailure(failure: BoundedGetFailure, request: string): string {
       );
     case 'too-large':
       return (
-        `Jaeger at ${failure.url.origin} sent more than ${formatBytes(failure.limit)} for ${request}` +
+        `Jaeger at ${failure.url.origin} sent more than ${formatBytes(failure.limit)} (${failure.limit} bytes) for ${request}` +
         `${failure.declared !== undefined ? ` (Content-Length ${failure.declared})` : ''}; reading stopped there — ` +
         'narrow --lookback, or raise --jaeger-max-bytes'
       );
