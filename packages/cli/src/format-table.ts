@@ -122,9 +122,28 @@ export function formatTable(
       .trimEnd();
   const hidden = columns.filter((_, i) => !widths.has(i)).map((c) => c.header);
   const note = hidden.length
-    ? `(${hidden.join(', ')} left out to fit ${width} columns: --wide shows every column)\n`
+    ? wrap(
+        `(${hidden.join(', ')} left out to fit ${width} columns: --wide shows every column)`,
+        width,
+      )
     : '';
   return `${[line(columns.map((c) => c.header)), ...cells.map(line)].join('\n')}\n${note}`;
+}
+
+/** Text broken into lines of at most `width` cells at spaces, each line ending in a newline. */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && widthOf(line) + 1 + widthOf(word) > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => `${l}\n`).join('');
 }
 
 /**
