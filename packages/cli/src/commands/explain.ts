@@ -29,6 +29,18 @@ export function renderExplanation(
   // Tables sit inside a section, indented by two.
   const width = layout.width - 2;
   const hash = (value: string | null): string => shortHash(value, layout);
+  // Within one UTC day (the trigger section gives the date) a table shows the time of day.
+  const days = new Set(
+    [e.trigger.started_at, e.trigger.ended_at]
+      .filter((t): t is string => typeof t === 'string')
+      .map((t) => t.slice(0, 10)),
+  );
+  const time = (iso: string | null): string =>
+    !iso
+      ? '-'
+      : layout.wide || days.size !== 1 || !iso.startsWith([...days][0]!)
+        ? iso
+        : iso.slice(11, 23);
   let out = `workflow.run_id=${escapeValue(e.run_id)}\n\n`;
   out += section(
     '1. Trigger — what started the run and who is accountable',
@@ -62,7 +74,7 @@ export function renderExplanation(
           { header: 'DURATION', align: 'right', priority: 3 },
         ],
         e.context.llm_calls.map((c) => [
-          dash(c.time),
+          time(c.time),
           dash(c.agent_id),
           dash(c.model),
           dash(c.provider),
@@ -98,15 +110,16 @@ export function renderExplanation(
             { header: 'TIME' },
             { header: 'AGENT', priority: 5, minWidth: 10 },
             { header: 'TOOL', minWidth: 10 },
-            { header: 'DECISION', priority: 2 },
-            { header: 'CREDENTIAL', priority: 3, minWidth: 12 },
+            // Section 4 lists the decisions; this one answers "with which credential".
+            { header: 'DECISION', priority: 3 },
+            { header: 'CREDENTIAL', priority: 2, minWidth: 12 },
             { header: 'INPUT', priority: 4 },
             { header: 'OUTPUT', priority: 5 },
             { header: 'STATUS', minWidth: 8 },
             { header: 'DURATION', align: 'right', priority: 3 },
           ],
           e.actions.map((a) => [
-            dash(a.time),
+            time(a.time),
             dash(a.agent_id),
             dash(a.tool),
             dash(a.decision),
@@ -134,7 +147,7 @@ export function renderExplanation(
             { header: 'REASON', minWidth: 16 },
           ],
           e.checks.map((c) => [
-            dash(c.time),
+            time(c.time),
             dash(c.tool),
             dash(c.outcome),
             c.policy ? `${c.policy}${c.policy_version ? `@${c.policy_version}` : ''}` : '-',
@@ -161,7 +174,7 @@ export function renderExplanation(
             { header: 'NOTE', priority: 2, minWidth: 12 },
           ],
           e.approvals.map((a) => [
-            dash(a.time),
+            time(a.time),
             dash(a.tool),
             dash(a.approver),
             dash(a.decision),
@@ -189,7 +202,7 @@ export function renderExplanation(
             { header: 'IDEMPOTENCY KEY', priority: 5, minWidth: 12 },
           ],
           e.side_effects.map((s) => [
-            dash(s.time),
+            time(s.time),
             dash(s.tool),
             dash(s.target_system),
             dash(s.operation),
