@@ -1,0 +1,361 @@
+/**
+ * The audited tool call as users run it, next to what they would otherwise use (issue 10).
+ *
+ * Arms, all in this one process, interleaved round by round (rotating order), each round N calls
+ * one after the other with the latency of every call recorded:
+ *
+ * - `bare`: a bare OpenTelemetry tool span, the denominator of tool_call_overhead_ratio
+ *   (sdk-bench.ts): same attributes, SHA-256 of the input, BatchSpanProcessor → discarding
+ *   exporter.
+ * - `full`: `traceToolCall` inside a `runWorkflow` open for the whole round (an agent's loop of
+ *   tool calls in one run), under `registerAgentAudit` with its defaults: the WORM store on
+ *   (group-committed, fdatasync'd) and the forwarder on, shipping to an OTLP/HTTP sink in a child
+ *   process that answers 200 to everything. 1 KB input. The run's own two records are amortized
+ *   over the round's calls.
+ * - `run_per_call`: the same registration, one `runWorkflow` + `traceToolCall` per call (a run of
+ *   a single tool call: the run's span, events and records paid on every call).
+ * - the peers, each with its default raw-content capture and a discarding exporter, wrapping the
+ *   same tool with the same input:
+ *   - `openinference`: `traceTool` of @arizeai/openinference-core (NodeTracerProvider,
+ *     BatchSpanProcessor);
+ *   - `openllmetry`: `withTool` of @traceloop/node-server-sdk after `initialize({ exporter })`
+ *     (its NodeSDK, its span processor; no API key, prompt sync off: nothing leaves the host);
+ *   - `langfuse`: `startActiveObservation(…, { asType: 'tool' })` of @langfuse/tracing with input
+ *     and output set on the observation, through @langfuse/otel's LangfuseSpanProcessor.
+ *
+ * Figures (medians of per-round ratios, so drift on a shared machine hits every arm alike):
+ * - tool_call_full_ratio = mean `full` / mean `bare` per call;
+ * - tool_call_vs_peers_ratio = p50 `full` / p50 of the fastest peer that round (…_p99 the same
+ *   at p99, against the lowest peer p99); tool_call_run_per_call_vs_peers_ratio = p50
+ *   `run_per_call` / p50 of the fastest peer;
+ * - per arm µs (mean, p50, p99 over all calls of all rounds) and CPU µs per call (process CPU
+ *   from the round's first call until its work has settled: store durable and forwarder caught
+ *   up for ours, batch processor flushed for the others).
+ *
+ * Each arm owns the global tracer provider while it runs (as it would in its own process); the
+ * context manager is agent-audit's AsyncLocalStorage one for all of them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
+import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
+import { writeKeyPair } from '@agent-audit/store';
+import { traceTool } from '@arizeai/openinference-core';
+import { LangfuseSpanProcessor } from '@langfuse/otel';
+import { startActiveObservation } from '@langfuse/tracing';
+import {
+  context,
+  type ProxyTracerProvider,
+  propagation,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import {
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  TracerProvider as SdkTracerProvider,
+} from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor as BatchSpanProcessor2 } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import * as traceloop from '@traceloop/node-server-sdk';
+import { DiscardingExporter, median, oneKbInput, startBareToolSpan } from './bench-support.js';
+import { quantile } from './workload.js';
+
+type Figures = Record<string, number | string>;
+
+const CALLS_PER_ROUND = Number(process.env.PEERS_BENCH_CALLS ?? 1_000);
+const ROUNDS = Number(process.env.PEERS_BENCH_ROUNDS ?? 11);
+const WARMUP_ROUNDS = 2;
+const PEERS = ['openinference', 'openllmetry', 'langfuse'] as const;
+type Peer = (typeof PEERS)[number];
+
+interface ArmRound {
+  /** Latency of each call, ns. */
+  ns: Float64Array;
+  /** Process CPU (user + system) per call until the round's work has settled, µs. */
+  cpuUs: number;
+}
+
+interface Arm {
+  name: string;
+  provider: TracerProvider;
+  /** One call, as the user's code makes it. */
+  call?: () => Promise<unknown>;
+  /** Or the whole round, when a call needs an enclosing scope (a run open for the round). */
+  round?: (n: number, ns: Float64Array) => Promise<void>;
+  /** Waits until everything the calls started is done (exported, durable, forwarded). */
+  settle: () => Promise<void>;
+}
+
+/** An OTLP/HTTP endpoint in its own process that reads every request and answers 200. */
+async function startSink(): Promise<{ url: string; child: ChildProcess }> {
+  const script = `
+    const server = require('node:http').createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk;
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`OTLP sink exited (${code}) before listening`)));
+  });
+  return { url: `http://127.0.0.1:${port}/v1/traces`, child };
+}
+
+function useGlobal(provider: TracerProvider): void {
+  trace.disable();
+  trace.setGlobalTracerProvider(provider);
+}
+
+/**
+ * OpenLLMetry's `initialize` starts a NodeSDK that takes the global tracer provider, context
+ * manager and propagator. Its provider is kept for its arm; the globals are released so that
+ * agent-audit registers exactly as it does in an application.
+ */
+function initOpenLlmetry(): TracerProvider {
+  traceloop.initialize({
+    appName: 'peers-bench',
+    exporter: new DiscardingExporter() as never,
+    silenceInitializationMessage: true,
+    traceloopSyncEnabled: false,
+  });
+  const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate();
+  trace.disable();
+  context.disable();
+  propagation.disable();
+  return provider;
+}
+
+async function measureRound(arm: Arm, n: number): Promise<ArmRound> {
+  useGlobal(arm.provider);
+  const ns = new Float64Array(n);
+  const cpu0 = process.cpuUsage();
+  if (arm.round) {
+    await arm.round(n, ns);
+  } else {
+    const call = arm.call!;
+    for (let i = 0; i < n; i++) {
+      const t0 = process.hrtime.bigint();
+      await call();
+      ns[i] = Number(process.hrtime.bigint() - t0);
+    }
+  }
+  await arm.settle();
+  const cpu = process.cpuUsage(cpu0);
+  return { ns, cpuUs: (cpu.user + cpu.system) / n };
+}
+
+const mean = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const concat = (rounds: ArmRound[]) => {
+  const all = new Float64Array(rounds.reduce((a, r) => a + r.ns.length, 0));
+  let at = 0;
+  for (const r of rounds) {
+    all.set(r.ns, at);
+    at += r.ns.length;
+  }
+  return all;
+};
+const us = (ns: number) => Number((ns / 1000).toFixed(2));
+const ratio = (x: number) => Number(x.toFixed(3));
+
+export async function runPeersBench(): Promise<Figures> {
+  const root = mkdtempSync(join(tmpdir(), 'aa-bench-peers-'));
+  const sink = await startSink();
+  let audit: AgentAuditHandle | undefined;
+  const providers: Array<{ shutdown(): Promise<void> }> = [];
+  try {
+    const openLlmetryProvider = initOpenLlmetry();
+    providers.push(openLlmetryProvider as unknown as { shutdown(): Promise<void> });
+
+    const trustDir = join(root, 'trust');
+    writeKeyPair(trustDir);
+    audit = registerAgentAudit({
+      serviceName: 'peers-bench',
+      storeDir: join(root, 'store'),
+      trustDir,
+      otlpEndpoint: sink.url,
+      installExitHandlers: false,
+    });
+    const handle = audit;
+
+    const bareProvider = new SdkTracerProvider({
+      sampler: new AlwaysOnSampler(),
+      spanProcessors: [new BatchSpanProcessor({ exporter: new DiscardingExporter() })],
+    });
+    const openInferenceProvider = new NodeTracerProvider({
+      spanProcessors: [new BatchSpanProcessor2(new DiscardingExporter() as never)],
+    });
+    const langfuseProvider = new NodeTracerProvider({
+      spanProcessors: [
+        new LangfuseSpanProcessor({
+          exporter: new DiscardingExporter() as never,
+          publicKey: 'pk-lf-bench',
+          secretKey: 'sk-lf-bench',
+          baseUrl: 'http://127.0.0.1:9',
+        }),
+      ],
+    });
+    providers.push(bareProvider, openInferenceProvider, langfuseProvider);
+
+    const input = oneKbInput();
+    const tool = async (_input: Record<string, unknown>) => ({ ok: true });
+    const runOptions = {
+      agentId: 'bench-agent',
+      agentName: 'bench',
+      triggerPrincipal: 'user:bench',
+      credentialRef: 'cred-bench',
+      input: { task: 'bench' },
+    };
+    const bareTracer = bareProvider.getTracer('bench-bare');
+    const tracedSearch = traceTool(tool, { name: 'search' });
+
+    const auditSettle = async () => {
+      await handle.provider.forceFlush();
+      await handle.forwarder?.drain({ timeoutMillis: 30_000, retry: false });
+    };
+    const arms: Arm[] = [
+      {
+        name: 'bare',
+        provider: bareProvider,
+        round: async (n, ns) => {
+          const runSpan = bareTracer.startSpan('invoke_agent bench');
+          await context.with(trace.setSpan(context.active(), runSpan), async () => {
+            for (let i = 0; i < n; i++) {
+              const t0 = process.hrtime.bigint();
+              const span = startBareToolSpan(bareTracer, input);
+              await context.with(trace.setSpan(context.active(), span), () => tool(input));
+              span.end();
+              ns[i] = Number(process.hrtime.bigint() - t0);
+            }
+          });
+          runSpan.end();
+        },
+        settle: () => bareProvider.forceFlush(),
+      },
+      {
+        name: 'full',
+        provider: handle.provider,
+        round: (n, ns) =>
+          runWorkflow(runOptions, async () => {
+            for (let i = 0; i < n; i++) {
+              const t0 = process.hrtime.bigint();
+              await traceToolCall({ toolName: 'search', input }, () => tool(input));
+              ns[i] = Number(process.hrtime.bigint() - t0);
+            }
+          }),
+        settle: auditSettle,
+      },
+      {
+        name: 'run_per_call',
+        provider: handle.provider,
+        call: () =>
+          runWorkflow(runOptions, () =>
+            traceToolCall({ toolName: 'search', input }, () => tool(input)),
+          ),
+        settle: auditSettle,
+      },
+      {
+        name: 'openinference',
+        provider: openInferenceProvider,
+        call: () => tracedSearch(input),
+        settle: () => openInferenceProvider.forceFlush(),
+      },
+      {
+        name: 'openllmetry',
+        provider: openLlmetryProvider,
+        call: () => traceloop.withTool({ name: 'search' }, tool, input),
+        settle: () => traceloop.forceFlush(),
+      },
+      {
+        name: 'langfuse',
+        provider: langfuseProvider,
+        call: () =>
+          startActiveObservation(
+            'search',
+            async (observation) => {
+              observation.update({ input });
+              const output = await tool(input);
+              observation.update({ output });
+              return output;
+            },
+            { asType: 'tool' },
+          ),
+        settle: () => langfuseProvider.forceFlush(),
+      },
+    ];
+
+    for (let r = 0; r < WARMUP_ROUNDS; r++) {
+      for (const arm of arms) await measureRound(arm, CALLS_PER_ROUND);
+    }
+    const results = new Map<string, ArmRound[]>(arms.map((a) => [a.name, []]));
+    const fullRatios: number[] = [];
+    const vsPeersP50: number[] = [];
+    const vsPeersP99: number[] = [];
+    const perCallVsPeersP50: number[] = [];
+    const fastestCount = new Map<Peer, number>(PEERS.map((p) => [p, 0]));
+    for (let r = 0; r < ROUNDS; r++) {
+      const round = new Map<string, ArmRound>();
+      // Rotate the order, so no arm always runs on a warmer or colder heap.
+      for (let k = 0; k < arms.length; k++) {
+        const arm = arms[(r + k) % arms.length]!;
+        const result = await measureRound(arm, CALLS_PER_ROUND);
+        round.set(arm.name, result);
+        results.get(arm.name)!.push(result);
+      }
+      const at = (name: string, q: number) => quantile(round.get(name)!.ns, q);
+      fullRatios.push(mean(round.get('full')!.ns) / mean(round.get('bare')!.ns));
+      const fastest = PEERS.reduce((a, b) => (at(b, 0.5) < at(a, 0.5) ? b : a));
+      fastestCount.set(fastest, fastestCount.get(fastest)! + 1);
+      const fastestP99 = Math.min(...PEERS.map((p) => at(p, 0.99)));
+      vsPeersP50.push(at('full', 0.5) / at(fastest, 0.5));
+      vsPeersP99.push(at('full', 0.99) / fastestP99);
+      perCallVsPeersP50.push(at('run_per_call', 0.5) / at(fastest, 0.5));
+      process.stderr.write(
+        `  peers: round ${r + 1}/${ROUNDS} p50 µs ${arms
+          .map((a) => `${a.name} ${us(at(a.name, 0.5))}`)
+          .join(', ')}\n`,
+      );
+    }
+
+    const figures: Figures = {
+      tool_call_full_ratio: ratio(median(fullRatios)),
+      tool_call_vs_peers_ratio: ratio(median(vsPeersP50)),
+      tool_call_vs_peers_ratio_p99: ratio(median(vsPeersP99)),
+      tool_call_run_per_call_vs_peers_ratio: ratio(median(perCallVsPeersP50)),
+      tool_call_fastest_peer: [...fastestCount].reduce((a, b) => (b[1] > a[1] ? b : a))[0],
+    };
+    for (const arm of arms) {
+      const rounds = results.get(arm.name)!;
+      const all = concat(rounds);
+      const prefix =
+        arm.name === 'bare' || arm.name === 'full' || arm.name === 'run_per_call'
+          ? `tool_call_${arm.name}`
+          : `peer_${arm.name}`;
+      figures[`${prefix}_mean_us`] = us(mean(all));
+      figures[`${prefix}_p50_us`] = us(quantile(all, 0.5));
+      figures[`${prefix}_p99_us`] = us(quantile(all, 0.99));
+      figures[`${prefix}_cpu_us`] = Number(median(rounds.map((x) => x.cpuUs)).toFixed(1));
+    }
+    return figures;
+  } finally {
+    if (audit) {
+      await audit.forwarder?.stop();
+      await audit.shutdown();
+    }
+    for (const p of providers) await p.shutdown().catch(() => undefined);
+    trace.disable();
+    sink.child.stdin?.end();
+    sink.child.kill();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
