@@ -14,8 +14,9 @@
  *   over the round's calls.
  * - `run_per_call`: the same registration, one `runWorkflow` + `traceToolCall` per call (a run of
  *   a single tool call: the run's span, events and records paid on every call).
- * - the peers, each with its default raw-content capture and a discarding exporter, wrapping the
- *   same tool with the same input:
+ * - the peers, each in a process of its own (peer-arm.ts: loading one SDK must not change what
+ *   another costs), each with its default raw-content capture and a discarding exporter, wrapping
+ *   the same tool with the same input:
  *   - `openinference`: `traceTool` of @arizeai/openinference-core (NodeTracerProvider,
  *     BatchSpanProcessor);
  *   - `openllmetry`: `withTool` of @traceloop/node-server-sdk after `initialize({ exporter })`
@@ -32,34 +33,25 @@
  *   from the round's first call until its work has settled: store durable and forwarder caught
  *   up for ours, batch processor flushed for the others).
  *
- * Each arm owns the global tracer provider while it runs (as it would in its own process); the
- * context manager is agent-audit's AsyncLocalStorage one for all of them.
+ * Agent-audit's arms own the global tracer provider while they run; a peer process sets itself up
+ * as its documentation says (its own global provider and context manager). The rounds are driven
+ * from here, one arm at a time, so no two arms ever run at once.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
 import { writeKeyPair } from '@agent-audit/store';
-import { traceTool } from '@arizeai/openinference-core';
-import { LangfuseSpanProcessor } from '@langfuse/otel';
-import { startActiveObservation } from '@langfuse/tracing';
-import {
-  context,
-  type ProxyTracerProvider,
-  propagation,
-  type TracerProvider,
-  trace,
-} from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
 import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   TracerProvider as SdkTracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { BatchSpanProcessor as BatchSpanProcessor2 } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import * as traceloop from '@traceloop/node-server-sdk';
+import { type Arm, type ArmRound, measureRound } from './bench-arm.js';
 import { DiscardingExporter, median, oneKbInput, startBareToolSpan } from './bench-support.js';
 import { quantile } from './workload.js';
 
@@ -71,22 +63,48 @@ const WARMUP_ROUNDS = 2;
 const PEERS = ['openinference', 'openllmetry', 'langfuse'] as const;
 type Peer = (typeof PEERS)[number];
 
-interface ArmRound {
-  /** Latency of each call, ns. */
-  ns: Float64Array;
-  /** Process CPU (user + system) per call until the round's work has settled, µs. */
-  cpuUs: number;
+/** An arm measured in this process, or in a peer's process through IPC. */
+interface MeasuredArm {
+  name: string;
+  measure(calls: number): Promise<ArmRound>;
 }
 
-interface Arm {
-  name: string;
-  provider: TracerProvider;
-  /** One call, as the user's code makes it. */
-  call?: () => Promise<unknown>;
-  /** Or the whole round, when a call needs an enclosing scope (a run open for the round). */
-  round?: (n: number, ns: Float64Array) => Promise<void>;
-  /** Waits until everything the calls started is done (exported, durable, forwarded). */
-  settle: () => Promise<void>;
+interface PeerProcess extends MeasuredArm {
+  child: ChildProcess;
+}
+
+/** Forks `peer-arm.js <name>` and waits until its SDK is set up. */
+async function startPeer(name: Peer): Promise<PeerProcess> {
+  const script = fileURLToPath(new URL('./peer-arm.js', import.meta.url));
+  const child = fork(script, [name], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  let pending: { resolve: (r: ArmRound) => void; reject: (e: Error) => void } | undefined;
+  const failed = (why: string) => {
+    const error = new Error(`peers bench: the ${name} process ${why}`);
+    pending?.reject(error);
+    pending = undefined;
+    return error;
+  };
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (m: { ready?: true; round?: ArmRound; error?: string }) => {
+      if (m.ready) resolve();
+      else if (m.error) reject(failed(`failed: ${m.error}`));
+      else if (m.round && pending) {
+        pending.resolve(m.round);
+        pending = undefined;
+      }
+    });
+    child.once('exit', (code, signal) => reject(failed(`exited (${signal ?? code})`)));
+    child.once('error', (error) => reject(failed(`could not start: ${error.message}`)));
+  });
+  return {
+    name,
+    child,
+    measure: (calls) =>
+      new Promise<ArmRound>((resolve, reject) => {
+        pending = { resolve, reject };
+        child.send({ calls });
+      }),
+  };
 }
 
 /** An OTLP/HTTP endpoint in its own process that reads every request and answers 200. */
@@ -112,59 +130,12 @@ async function startSink(): Promise<{ url: string; child: ChildProcess }> {
   return { url: `http://127.0.0.1:${port}/v1/traces`, child };
 }
 
-function useGlobal(provider: TracerProvider): void {
-  trace.disable();
-  trace.setGlobalTracerProvider(provider);
-}
-
-/**
- * OpenLLMetry's `initialize` starts a NodeSDK that takes the global tracer provider, context
- * manager and propagator. Its provider is kept for its arm; the globals are released so that
- * agent-audit registers exactly as it does in an application.
- */
-function initOpenLlmetry(): TracerProvider {
-  traceloop.initialize({
-    appName: 'peers-bench',
-    exporter: new DiscardingExporter() as never,
-    silenceInitializationMessage: true,
-    traceloopSyncEnabled: false,
-  });
-  const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate();
-  trace.disable();
-  context.disable();
-  propagation.disable();
-  return provider;
-}
-
-async function measureRound(arm: Arm, n: number): Promise<ArmRound> {
-  useGlobal(arm.provider);
-  const ns = new Float64Array(n);
-  const cpu0 = process.cpuUsage();
-  if (arm.round) {
-    await arm.round(n, ns);
-  } else {
-    const call = arm.call!;
-    for (let i = 0; i < n; i++) {
-      const t0 = process.hrtime.bigint();
-      await call();
-      ns[i] = Number(process.hrtime.bigint() - t0);
-    }
-  }
-  await arm.settle();
-  const cpu = process.cpuUsage(cpu0);
-  return { ns, cpuUs: (cpu.user + cpu.system) / n };
-}
-
-const mean = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const concat = (rounds: ArmRound[]) => {
-  const all = new Float64Array(rounds.reduce((a, r) => a + r.ns.length, 0));
-  let at = 0;
-  for (const r of rounds) {
-    all.set(r.ns, at);
-    at += r.ns.length;
-  }
-  return all;
+const mean = (xs: ArrayLike<number>) => {
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) sum += xs[i]!;
+  return sum / xs.length;
 };
+const concat = (rounds: ArmRound[]) => Float64Array.from(rounds.flatMap((r) => r.ns));
 const us = (ns: number) => Number((ns / 1000).toFixed(2));
 const ratio = (x: number) => Number(x.toFixed(3));
 
@@ -173,9 +144,10 @@ export async function runPeersBench(): Promise<Figures> {
   const sink = await startSink();
   let audit: AgentAuditHandle | undefined;
   const providers: Array<{ shutdown(): Promise<void> }> = [];
+  const peers: PeerProcess[] = [];
   try {
-    const openLlmetryProvider = initOpenLlmetry();
-    providers.push(openLlmetryProvider as unknown as { shutdown(): Promise<void> });
+    // The peers first: their processes start (and load their SDKs) before anything is measured.
+    for (const name of PEERS) peers.push(await startPeer(name));
 
     const trustDir = join(root, 'trust');
     writeKeyPair(trustDir);
@@ -192,20 +164,7 @@ export async function runPeersBench(): Promise<Figures> {
       sampler: new AlwaysOnSampler(),
       spanProcessors: [new BatchSpanProcessor({ exporter: new DiscardingExporter() })],
     });
-    const openInferenceProvider = new NodeTracerProvider({
-      spanProcessors: [new BatchSpanProcessor2(new DiscardingExporter() as never)],
-    });
-    const langfuseProvider = new NodeTracerProvider({
-      spanProcessors: [
-        new LangfuseSpanProcessor({
-          exporter: new DiscardingExporter() as never,
-          publicKey: 'pk-lf-bench',
-          secretKey: 'sk-lf-bench',
-          baseUrl: 'http://127.0.0.1:9',
-        }),
-      ],
-    });
-    providers.push(bareProvider, openInferenceProvider, langfuseProvider);
+    providers.push(bareProvider);
 
     const input = oneKbInput();
     const tool = async (_input: Record<string, unknown>) => ({ ok: true });
@@ -217,13 +176,12 @@ export async function runPeersBench(): Promise<Figures> {
       input: { task: 'bench' },
     };
     const bareTracer = bareProvider.getTracer('bench-bare');
-    const tracedSearch = traceTool(tool, { name: 'search' });
 
     const auditSettle = async () => {
       await handle.provider.forceFlush();
       await handle.forwarder?.drain({ timeoutMillis: 30_000, retry: false });
     };
-    const arms: Arm[] = [
+    const local: Arm[] = [
       {
         name: 'bare',
         provider: bareProvider,
@@ -264,38 +222,14 @@ export async function runPeersBench(): Promise<Figures> {
           ),
         settle: auditSettle,
       },
-      {
-        name: 'openinference',
-        provider: openInferenceProvider,
-        call: () => tracedSearch(input),
-        settle: () => openInferenceProvider.forceFlush(),
-      },
-      {
-        name: 'openllmetry',
-        provider: openLlmetryProvider,
-        call: () => traceloop.withTool({ name: 'search' }, tool, input),
-        settle: () => traceloop.forceFlush(),
-      },
-      {
-        name: 'langfuse',
-        provider: langfuseProvider,
-        call: () =>
-          startActiveObservation(
-            'search',
-            async (observation) => {
-              observation.update({ input });
-              const output = await tool(input);
-              observation.update({ output });
-              return output;
-            },
-            { asType: 'tool' },
-          ),
-        settle: () => langfuseProvider.forceFlush(),
-      },
+    ];
+    const arms: MeasuredArm[] = [
+      ...local.map((arm) => ({ name: arm.name, measure: (n: number) => measureRound(arm, n) })),
+      ...peers,
     ];
 
     for (let r = 0; r < WARMUP_ROUNDS; r++) {
-      for (const arm of arms) await measureRound(arm, CALLS_PER_ROUND);
+      for (const arm of arms) await arm.measure(CALLS_PER_ROUND);
     }
     const results = new Map<string, ArmRound[]>(arms.map((a) => [a.name, []]));
     const fullRatios: number[] = [];
@@ -308,7 +242,7 @@ export async function runPeersBench(): Promise<Figures> {
       // Rotate the order, so no arm always runs on a warmer or colder heap.
       for (let k = 0; k < arms.length; k++) {
         const arm = arms[(r + k) % arms.length]!;
-        const result = await measureRound(arm, CALLS_PER_ROUND);
+        const result = await arm.measure(CALLS_PER_ROUND);
         round.set(arm.name, result);
         results.get(arm.name)!.push(result);
       }
@@ -353,6 +287,7 @@ export async function runPeersBench(): Promise<Figures> {
       await audit.shutdown();
     }
     for (const p of providers) await p.shutdown().catch(() => undefined);
+    for (const peer of peers) peer.child.kill();
     trace.disable();
     sink.child.stdin?.end();
     sink.child.kill();
