@@ -1,8 +1,9 @@
 /**
  * The audited tool call as users run it, next to what they would otherwise use (issue 10).
  *
- * Arms, all in this one process, interleaved round by round (rotating order), each round N calls
- * one after the other with the latency of every call recorded:
+ * Arms interleaved round by round (rotating order), each round N calls one after the other with
+ * the latency of every call recorded; agent-audit's arms and the bare span in this process, each
+ * peer in its own:
  *
  * - `bare`: a bare OpenTelemetry tool span, the denominator of tool_call_overhead_ratio
  *   (sdk-bench.ts): same attributes, SHA-256 of the input, BatchSpanProcessor → discarding
@@ -31,7 +32,9 @@
  *   `run_per_call` / p50 of the fastest peer;
  * - per arm µs (mean, p50, p99 over all calls of all rounds) and CPU µs per call (process CPU
  *   from the round's first call until its work has settled: store durable and forwarder caught
- *   up for ours, batch processor flushed for the others).
+ *   up for ours, batch processor flushed for the others). The tool resolves at once, so a round
+ *   never yields to the event loop: the store's commits and the forwarder run when the round
+ *   settles, and their work shows in the CPU figure, not in the latencies.
  *
  * Agent-audit's arms own the global tracer provider while they run; a peer process sets itself up
  * as its documentation says (its own global provider and context manager). The rounds are driven
