@@ -79,7 +79,7 @@ export function isBasicCredential(b64: string): boolean {
 // where the secret lives (an environment variable, a file, a code expression).
 const PLACEHOLDER =
   /^(?:null|nil|none|true|false|undefined|string|number|boolean|required|optional|empty|redacted|changeme|\*+|x+|\.+|<[^>]*>?|\{\{[^}]*\}?\}?|\$\{[^}]*\}?|\$[A-Z_][A-Z0-9_]*|%[A-Z_]+%?)$/i;
-const CODE_REFERENCE = /^[A-Za-z_$][\w$]*(?:(?:\.|\?\.)[A-Za-z_$][\w$]*)+(?:\(\)?)?$|^[\w$.]+\(/;
+const CODE_REFERENCE = /^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)+$|^[A-Za-z_$][\w$.]*[([]/;
 const FILE_PATH = /^(?:\/|\.{1,2}\/|~\/)[\w.-]*\/[\w./-]*$/;
 
 /**
@@ -88,8 +88,19 @@ const FILE_PATH = /^(?:\/|\.{1,2}\/|~\/)[\w.-]*\/[\w./-]*$/;
  * A real password of that exact shape (`/abc/def`, `my.pass`) is the price; see the README.
  */
 export function isSecretValue(value: string): boolean {
-  const v = value.replace(/["'`]+$/, '');
+  const v = value.replace(/["'`)\]}]+$/, '');
   return !(PLACEHOLDER.test(v) || CODE_REFERENCE.test(v) || FILE_PATH.test(v));
+}
+
+// The last word of a name that describes a secret without holding it: `api_key_id`,
+// `password_changed_at`, `secret_ref`, `SECRET_NAME`, `password_min_length`, `token_count`.
+const METADATA_WORD =
+  /(?:^|[_-])(?:id|ids|at|ref|refs|name|names|count|length|len|min|max|policy|file|path|type|version|hash|arn|label|field|expiry|expires|rotation|rotated|enabled|required|hint|prompt|reset|strength|url|uri|endpoint|store|provider|manager|source|limit|usage|ttl|timeout|format|header|param|mode)["']?$/i;
+
+/** False for names like `api_key_id = …` or `secretary: …` whose value is not the secret. */
+export function isSecretName(kept: string): boolean {
+  const name = kept.replace(/["']?[ \t]*[:=][ \t]*["']?$/, '');
+  return !METADATA_WORD.test(name) && !/secretar/i.test(name);
 }
 
 /** For `token: …`: opaque, long, with letters and digits and some entropy (not a word or count). */

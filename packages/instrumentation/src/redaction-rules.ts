@@ -20,6 +20,7 @@ import {
   hasMixedCase,
   isBasicCredential,
   isOpaqueToken,
+  isSecretName,
   isSecretValue,
   minEntropy,
   phoneLength,
@@ -65,8 +66,8 @@ export interface RedactionRule {
   /** Global. With `keep`, capture group 1 (`password=`, `Bearer `) stays before the tag. */
   readonly re?: RegExp;
   readonly keep?: boolean;
-  /** Test of the candidate (without the kept prefix): entropy, case, decoding. */
-  readonly check?: (secret: string) => boolean;
+  /** Test of the candidate (without the kept prefix, which comes second): entropy, case, decoding. */
+  readonly check?: (secret: string, kept: string) => boolean;
   /**
    * For candidates whose end needs a check (Luhn, digit counts): the length of the finding at
    * the start of the match, 0 for none. A rejected candidate is retried one character later.
@@ -448,11 +449,11 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     // "input_tokens": 1234 would go. Every run before the value is bounded: no backtracking
     // blow-up on hostile text.
     re: re(
-      `((?:${SECRET_KEYWORDS})[\\w.-]{0,32}["']?[ \\t]{0,8}[:=][ \\t]{0,8}["']?)(?!\\[REDACTED)[^\\s"',;&]{4,}`,
+      `((?:${SECRET_KEYWORDS})[\\w-]{0,32}["']?[ \\t]{0,8}[:=][ \\t]{0,8}["']?)(?!\\[REDACTED)[^\\s"',;&]{4,}`,
       'gi',
     ),
     keep: true,
-    check: isSecretValue,
+    check: (value, name) => isSecretName(name) && isSecretValue(value),
   },
   {
     id: 'token-assignment',
@@ -464,7 +465,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     keywords: ['token'],
     re: /(token["']?[ \t]{0,8}[:=][ \t]{0,8}["']?)(?!\[REDACTED)[A-Za-z0-9._~+/=-]{16,}/gi,
     keep: true,
-    check: isOpaqueToken,
+    check: (value, name) => isSecretName(name) && isOpaqueToken(value),
   },
   {
     id: 'email',

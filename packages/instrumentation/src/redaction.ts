@@ -96,7 +96,7 @@ function applyRule(rule: RedactionRule, value: string, hits: Hits): string {
     }
     const kept = rule.keep ? (m[1] ?? '') : '';
     // A rejected candidate is skipped whole: retrying inside it could make a row quadratic.
-    if (rule.check === undefined || rule.check(match.slice(kept.length))) {
+    if (rule.check === undefined || rule.check(match.slice(kept.length), kept)) {
       out += value.slice(last, m.index) + kept + tag(rule.kind);
       last = m.index + match.length;
       count(hits, rule.kind);
