@@ -77,6 +77,10 @@ export interface RedactionRule {
   readonly scan?: 'url_credentials';
 }
 
+// Entropy floors (bits per character, over the whole match) only reject placeholders such as
+// `ghp_000…` or `AKIAXXXXXXXXXXXXXXXX`: a real token has 4 to 6 bits. Where the prefix is weak
+// (Twilio `SK`, Entra `…Q~`) the floor is 3, as in gitleaks.
+
 // A token ends where its alphabet ends: no `\b` after `-` or `_` alphabets, which \b mishandles.
 const END = '(?![A-Za-z0-9_-])';
 const re = (source: string, flags = 'g') => new RegExp(source, flags);
@@ -183,7 +187,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     pii: false,
     keywords: ['akia', 'asia', 'abia', 'acca', 'aida', 'aroa', 'a3t'],
     re: /\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[A-Z0-9]{16}\b/g,
-    check: minEntropy(3),
+    check: minEntropy(2),
   },
   {
     id: 'aws-bedrock-api-key',
@@ -208,7 +212,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     pii: false,
     keywords: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
     re: /\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\b/g,
-    check: minEntropy(3),
+    check: minEntropy(2),
   },
   {
     id: 'gitlab',
@@ -247,7 +251,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
       'gr1348941',
     ],
     re: /\b(?:gl(?:pat|dt|rt|ft|imt|agent|oas|ptt|soat|ffct|cbt)-[A-Za-z0-9_.-]{20,300}|GR1348941[A-Za-z0-9_-]{20,64})/g,
-    check: minEntropy(3),
+    check: minEntropy(2),
   },
   {
     id: 'gitlab-session',
@@ -397,7 +401,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     re: re(
       `\\b(?:pplx-[A-Za-z0-9]{48}|lin_api_[A-Za-z0-9]{40}|dp\\.(?:pt|st|ct|sa|scim|audit)\\.[A-Za-z0-9]{40,44}|glc_[A-Za-z0-9+/]{32,400}={0,3}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,1000}|hv[sb]\\.[A-Za-z0-9_-]{90,300}|HRKU-AA[A-Za-z0-9_-]{58}|AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})${END}`,
     ),
-    check: minEntropy(3),
+    check: minEntropy(2),
   },
   {
     id: 'twilio',
