@@ -58,8 +58,11 @@ const VERSION_LIKE = /^\d+(?:\.\d+){2,3}$/;
 
 /** Length of the phone number at the start of the candidate, 0 when it is not one. */
 export function phoneLength(m: string): number {
-  const digits = m.replace(/\D/g, '').length;
+  const digitText = m.replace(/\D/g, '');
+  const digits = digitText.length;
   if (ISO_DATE.test(m) || VERSION_LIKE.test(m)) return 0;
+  // Byte dumps (`<Buffer 00 00 00 00 00>`, `61 61 61 61 61`) are not phone numbers.
+  if (new Set(digitText).size < 3) return 0;
   const ok = m.startsWith('+') ? digits >= 8 && digits <= 15 : digits >= 10 && digits <= 15;
   return ok ? m.length : 0;
 }
