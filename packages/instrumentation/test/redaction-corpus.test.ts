@@ -44,6 +44,13 @@ describe('every rule finds its real-format samples', () => {
   });
 });
 
+it('the README rule table lists every rule with its kind', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  for (const rule of REDACTION_RULES) {
+    expect(readme, rule.id).toContain(`| \`${rule.id}\` | \`${rule.kind}\` |`);
+  }
+});
+
 describe('near misses stay as they are', () => {
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}`, () => {
