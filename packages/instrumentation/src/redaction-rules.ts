@@ -478,7 +478,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     id: 'token-assignment',
     kind: 'secret_assignment',
     description:
-      '`token: …`, `"x-auth-token": "…"` with an opaque value (≥ 16 characters, letters and digits, entropy ≥ 3)',
+      '`token: …`, `csrf_token=…` with an opaque value (≥ 16 characters, letters and digits, entropy ≥ 3)',
     gitleaks: ['generic-api-key'],
     pii: false,
     keywords: ['token'],
