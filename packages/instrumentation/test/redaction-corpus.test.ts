@@ -22,7 +22,12 @@ describe('every rule finds its real-format samples', () => {
         const rule = byId.get(sample.rule);
         expect(rule, sample.rule).toBeDefined();
         const r = redactString(sample.text);
-        expect(r.value, `${sample.rule}: ${sample.text}`).not.toContain(sample.secret);
+        // Nothing of it either: not its head, not its tail (a password cut at its first `@`
+        // would leave the tail).
+        const left = r.value.replace(/\[REDACTED:[a-z_]+\]/g, '');
+        for (const part of [sample.secret, sample.secret.slice(0, 6), sample.secret.slice(-6)]) {
+          expect(left, `${sample.rule}: ${sample.text}`).not.toContain(part);
+        }
         expect(r.hits[rule!.kind], `${sample.rule}: ${sample.text}`).toBeGreaterThanOrEqual(1);
         expect(r.value).toContain(`[REDACTED:${rule!.kind}]`);
       }
@@ -31,7 +36,7 @@ describe('every rule finds its real-format samples', () => {
 
   it('keeps the text around a finding (the key name, the host, the rest of the URL)', () => {
     const { chars } = makeRandom(9);
-    const pw = `${chars('abcXYZ123', 8)}/#@:%${chars('abcXYZ123', 4)}`;
+    const pw = `${chars('abcXYZ123', 8)}@db2/#@:%${chars('abcXYZ123', 4)}`;
     expect(redactString(`postgres://app:${pw}@db.internal:5432/orders?x=1`).value).toBe(
       'postgres://[REDACTED:url_credentials]@db.internal:5432/orders?x=1',
     );
