@@ -118,6 +118,8 @@ function isHex(s: string, from: number, to: number, anyCase: boolean): boolean {
 // full it starts over, which costs a rescan, never a missed finding.
 const CLEAN_CACHE_MAX = 4096;
 const CLEAN_CACHE_MAX_LENGTH = 512;
+// Nested attribute values deeper than this are withheld whole (`[REDACTED:too_deep]`).
+const MAX_DEPTH = 32;
 
 /**
  * Scans the span name, every attribute key and string value, every event name and event
@@ -256,7 +258,11 @@ export class SpanRedactor {
    * among `attrs`), or undefined for a clean key. Keys repeat on every span: clean ones are
    * remembered.
    */
-  private redactKey(key: string, attrs: Attributes, found: Found): string | undefined {
+  private redactKey(
+    key: string,
+    attrs: Attributes | Record<string, unknown>,
+    found: Found,
+  ): string | undefined {
     if (this.cleanKeys.has(key)) return undefined;
     const unsafeBefore = found.unsafeStrings;
     const next = this.redactText(key, this.pii, found);
@@ -290,19 +296,47 @@ export class SpanRedactor {
       if (keyClass === KEY_HASH && isHashFormat(value)) return undefined;
       return this.redactText(value, this.pii && keyClass !== KEY_IDENTITY, found);
     }
-    if (Array.isArray(value)) {
-      let changed: (string | null | undefined)[] | undefined;
-      for (let i = 0; i < value.length; i++) {
-        const item = value[i];
-        if (typeof item !== 'string') continue;
-        const next = this.redactText(item, this.pii, found);
-        if (next === undefined) continue;
-        changed ??= [...(value as (string | null | undefined)[])];
-        changed[i] = next;
-      }
-      return changed as AttributeValue | undefined;
+    // sdk-trace 3 keeps AnyValue attributes on spans and links: arrays of any values, maps
+    // (OTLP kvlist) and bytes. Every string inside is scanned, map keys too.
+    if (typeof value === 'object') {
+      return this.redactAny(value, 0, found) as AttributeValue | undefined;
     }
     return undefined;
+  }
+
+  /** A copy of `value` with what it holds redacted, or undefined when it is clean. */
+  private redactAny(value: unknown, depth: number, found: Found): unknown {
+    if (typeof value === 'string') return this.redactText(value, this.pii, found);
+    if (typeof value !== 'object' || value === null) return undefined;
+    if (depth >= MAX_DEPTH) return withheld('too_deep', found);
+    if (value instanceof Uint8Array) {
+      // Bytes are shown as base64, never as text: scan their UTF-8 reading for secrets only.
+      const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+      const kinds = Object.keys(redactString(text, { secrets: true, pii: this.pii }).hits);
+      if (kinds.length === 0) return undefined;
+      return withheld(kinds.sort()[0]!, found, kinds);
+    }
+    if (Array.isArray(value)) {
+      let changed: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const next = this.redactAny(value[i], depth + 1, found);
+        if (next === undefined) continue;
+        changed ??= [...value];
+        changed[i] = next;
+      }
+      return changed;
+    }
+    let changed: Record<string, unknown> | undefined;
+    const map = value as Record<string, unknown>;
+    for (const key of Object.keys(map)) {
+      const renamed = this.redactKey(key, changed ?? map, found);
+      const next = this.redactAny(map[key], depth + 1, found);
+      if (renamed === undefined && next === undefined) continue;
+      changed ??= { ...map };
+      if (renamed !== undefined) delete changed[key];
+      changed[renamed ?? key] = next === undefined ? map[key] : next;
+    }
+    return changed;
   }
 
   private redactText(text: string, pii: boolean, found: Found): string | undefined {
@@ -329,6 +363,14 @@ export class SpanRedactor {
     for (const k of kinds) found.kinds.add(k);
     return result.value;
   }
+}
+
+/** Counts a value withheld whole (nested too deep, bytes with a secret) and returns its tag. */
+function withheld(kind: string, found: Found, kinds: readonly string[] = [kind]): string {
+  found.count++;
+  found.kinds ??= new Set();
+  for (const k of kinds) found.kinds.add(k);
+  return `[REDACTED:${kind}]`;
 }
 
 /** `audit.violation` is a string array of codes; keep what is there, add the new ones once. */

@@ -129,6 +129,29 @@ describe('SpanRedactor', () => {
     expect(span.attributes['audit.redactions']).toBe(6);
   });
 
+  it('redacts inside nested attribute values (maps, mixed arrays, bytes) that the SDK accepts', () => {
+    const npm = `npm_${'Zx8cVb7nMq'.repeat(3)}Lk2jHg`;
+    const pw = `Qp7/#@:%r${'s'.repeat(4)}`;
+    const span = redacted(new SpanRedactor(), (s) => {
+      // sdk-trace 3 keeps AnyValue attributes (OTLP kvlist, arrays of them, bytes).
+      const set = s.setAttribute.bind(s) as (key: string, value: unknown) => void;
+      set('config', { db: { dsn: `redis://:${pw}@cache:6379`, [`k.${npm}`]: 1 }, n: 2 });
+      set('mixed', [1, `key ${npm}`, { note: 'ok' }]);
+      set('blob', new TextEncoder().encode(`token file: ${npm}`));
+    });
+    const all = JSON.stringify(span.attributes, (_k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v,
+    );
+    expect(all).not.toContain(npm);
+    expect(all).not.toContain(pw);
+    const config = span.attributes.config as unknown as { db: Record<string, unknown>; n: number };
+    expect(config.n).toBe(2);
+    expect(config.db.dsn).toBe('redis://[REDACTED:url_credentials]@cache:6379');
+    expect(config.db['k.[REDACTED:npm_token]']).toBe(1);
+    expect((span.attributes.mixed as unknown[])[2]).toEqual({ note: 'ok' });
+    expect(span.attributes.blob).toBe('[REDACTED:npm_token]');
+  });
+
   it('flags control characters and bidi overrides at capture, leaving the values as they were', () => {
     const redactor = new SpanRedactor();
     const esc = 'done\u001b]8;;https://evil.example\u0007click\u001b]8;;\u0007';
