@@ -150,6 +150,10 @@ describe('secrets never reach the store or the OTLP endpoint', () => {
           ({ span }) => {
             span.addEvent(`connect ${dsn}`, { [`token.${gitlab}`]: 'k' });
             span.setAttribute(`cache.${hf}`, 'hit');
+            // A map value (OTLP kvlist), which sdk-trace 3 keeps: scanned inside, keys too.
+            (span.setAttribute as (key: string, value: unknown) => void)('config', {
+              db: { dsn, [`k.${npm}`]: 1 },
+            });
             span.addLink({
               context: span.spanContext(),
               attributes: { 'peer.dsn': dsn, [`x.${npm}`]: 1 },
