@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
+import { hashValue, runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeCollector, startFakeCollector } from '../support/fake-collector.js';
@@ -130,5 +130,77 @@ describe('secrets never reach the store or the OTLP endpoint', () => {
     expect(sentBytes).toContain('audit.redaction_kinds');
     // The principal is an identity, not personal data to mask.
     expect(sentBytes).toContain('user:ann@example.com');
+  });
+  it('scans event names, attribute keys and link attributes too, and flags unsafe text (rows 43, 44)', async () => {
+    // Built at run time, as above.
+    const npm = `npm_${'Qw3rTy7uIo'.repeat(3)}Pa5sDf`;
+    const gitlab = `glpat-${'Xy9Zw8Vu7T'.repeat(2)}`;
+    const hf = `hf_${'AbCdEfGhIj'.repeat(3)}KlMn`;
+    const password = `Zq8/#@:%${'k2'.repeat(3)}`;
+    const dsn = `mongodb+srv://svc:${password}@cluster0.example.net/db`;
+    const secrets = [npm, gitlab, hf, password];
+    const input = { text: 'pay \u202eoffice\u202c 100', n: 1 };
+    const reason = 'render \u001b[2J\u001b]0;pwned\u0007 the report';
+
+    await runWorkflow(
+      { agentId: 'redaction-agent', credentialRef: 'cred-ref:vault/ann', input: 1 },
+      async () => {
+        await traceToolCall(
+          { toolName: 'render', input, reason, captureContent: true },
+          ({ span }) => {
+            span.addEvent(`connect ${dsn}`, { [`token.${gitlab}`]: 'k' });
+            span.setAttribute(`cache.${hf}`, 'hit');
+            // A map value (OTLP kvlist), which sdk-trace 3 keeps: scanned inside, keys too.
+            (span.setAttribute as (key: string, value: unknown) => void)('config', {
+              db: { dsn, [`k.${npm}`]: 1 },
+            });
+            span.addLink({
+              context: span.spanContext(),
+              attributes: { 'peer.dsn': dsn, [`x.${npm}`]: 1 },
+            });
+          },
+        );
+      },
+    );
+    await audit.forceFlush();
+    const drained = await audit.forwarder!.drain({ timeoutMillis: 30_000 });
+    expect(drained.ok).toBe(true);
+
+    const storeBytes = filesUnder(join(root, 'store'))
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('\n');
+    const sent = fake.requests.map((r) => r.body.toString('utf8'));
+    for (const [where, bytes] of [
+      ['store', storeBytes],
+      ['OTLP payloads', sent.join('\n')],
+    ] as const) {
+      expect(
+        secrets.filter((x) => bytes.includes(x)),
+        `secrets found in ${where}`,
+      ).toEqual([]);
+    }
+
+    // The tool span as the OTLP endpoint received it: flagged, values and hash untouched.
+    type KV = {
+      key: string;
+      value: { stringValue?: string; arrayValue?: { values: { stringValue?: string }[] } };
+    };
+    const spans = sent.flatMap((body) =>
+      (
+        JSON.parse(body) as { resourceSpans: { scopeSpans: { spans: { attributes: KV[] }[] }[] }[] }
+      ).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)),
+    );
+    const attrsOf = (span: { attributes: KV[] }) =>
+      new Map(span.attributes.map((kv) => [kv.key, kv.value]));
+    const tool = spans
+      .map(attrsOf)
+      .filter((a) => a.get('tool.name')?.stringValue === 'render')
+      .at(-1)!;
+    expect(tool).toBeDefined();
+    const violations = tool.get('audit.violation')?.arrayValue?.values.map((v) => v.stringValue);
+    expect(violations).toEqual(expect.arrayContaining(['control_characters', 'bidi_override']));
+    expect(tool.get('tool.reason')?.stringValue).toBe(reason);
+    expect(tool.get('input.hash')?.stringValue).toBe((hashValue(input) as { hash: string }).hash);
+    expect(tool.get('gen_ai.tool.call.arguments')?.stringValue).toContain('\u202eoffice');
   });
 });

@@ -1,6 +1,7 @@
 import {
   ATTR_AGENT_ID,
   ATTR_APPROVAL_APPROVER,
+  ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
   ATTR_INPUT_HASH,
   ATTR_OUTPUT_HASH,
@@ -10,8 +11,9 @@ import {
   type RedactionKind,
   redactString,
 } from '@agent-audit/instrumentation';
-import type { Attributes, AttributeValue } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, Link } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/sdk-trace';
+import { unsafeText, unsafeTextCodes } from './unsafe-text.js';
 
 /** Number of values redacted on the span (never the values themselves). */
 export const ATTR_AUDIT_REDACTIONS = 'audit.redactions';
@@ -38,6 +40,10 @@ export interface RedactionCount {
 interface Found {
   count: number;
   kinds: Set<string> | undefined;
+  /** UNSAFE_* bits of the strings seen (control characters, bidi overrides). */
+  unsafe: number;
+  /** Strings with such characters: a change tells the caller not to cache the last one as clean. */
+  unsafeStrings: number;
 }
 
 // Who acted and on whose behalf is the audit record itself: `user:ann@example.com` must stay
@@ -112,12 +118,20 @@ function isHex(s: string, from: number, to: number, anyCase: boolean): boolean {
 // full it starts over, which costs a rescan, never a missed finding.
 const CLEAN_CACHE_MAX = 4096;
 const CLEAN_CACHE_MAX_LENGTH = 512;
+// Nested attribute values deeper than this are withheld whole (`[REDACTED:too_deep]`).
+const MAX_DEPTH = 32;
 
 /**
- * Scans every string attribute, event attribute, the span name and the status message for
- * secrets (and personal data in free text) and replaces findings in place, while the span can
- * still change (`onEnding`) and before either sink sees it. Counts go on the span as
- * `audit.redactions` / `audit.redaction_kinds`.
+ * Scans the span name, every attribute key and string value, every event name and event
+ * attribute, every link attribute and the status message for secrets (and personal data in
+ * free text) and replaces findings in place, while the span can still change (`onEnding`) and
+ * before either sink (store, OTLP) sees it. Counts go on the span as `audit.redactions` /
+ * `audit.redaction_kinds`. A key that holds a secret is renamed (its value moves to the
+ * redacted key).
+ *
+ * The same pass flags, without changing them, strings with control characters or bidi
+ * overrides (see unsafe-text.ts): `audit.violation` gains `control_characters` /
+ * `bidi_override`.
  */
 export class SpanRedactor {
   private readonly fields: ReadonlySet<string>;
@@ -131,6 +145,7 @@ export class SpanRedactor {
   // cost one lookup. Measured against the previous per-span record of clean values (a WeakMap
   // entry per span) and the Set lookups it replaces, see the commit message.
   private readonly lastClean = new Map<string, string>();
+  private readonly cleanKeys = new Set<string>();
   private lastCleanName: string | undefined;
 
   constructor(options: SpanRedactorOptions = {}) {
@@ -144,32 +159,54 @@ export class SpanRedactor {
     this.pii = options.pii ?? true;
   }
 
-  /** Redacts a span's attributes (and events, name, status); returns the number of values changed. */
+  /**
+   * Redacts a span's attributes, events, links, name and status; returns the number of values
+   * changed.
+   */
   redactSpan(span: Span): number {
-    const found: Found = { count: 0, kinds: undefined };
+    const found: Found = { count: 0, kinds: undefined, unsafe: 0, unsafeStrings: 0 };
     const attrs = span.attributes;
     const lastClean = this.lastClean;
     const keys = Object.keys(attrs);
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
+      let key = keys[i]!;
       const value = attrs[key];
       const str = typeof value === 'string';
       if (str && lastClean.get(key) === value) continue;
+      const unsafeBefore = found.unsafeStrings;
+      const renamed = this.redactKey(key, attrs, found);
+      if (renamed !== undefined) {
+        // Straight on the object: setAttribute would count one attribute more against the limit.
+        delete (attrs as Record<string, unknown>)[key];
+        (attrs as Record<string, unknown>)[renamed] = value;
+        key = renamed;
+      }
       const next = this.redactValue(key, value, found);
       if (next !== undefined) span.setAttribute(key, next);
-      else if (str && value.length <= CLEAN_CACHE_MAX_LENGTH) {
+      else if (
+        str &&
+        renamed === undefined &&
+        found.unsafeStrings === unsafeBefore &&
+        value.length <= CLEAN_CACHE_MAX_LENGTH
+      ) {
         if (lastClean.size >= CLEAN_CACHE_MAX && !lastClean.has(key)) lastClean.clear();
         lastClean.set(key, value);
       }
     }
     for (const event of span.events) {
+      const name = this.redactText(event.name, this.pii, found);
+      if (name !== undefined) event.name = name;
       if (event.attributes) this.redactAttributesInPlace(event.attributes, found);
+    }
+    for (const link of span.links as Link[]) {
+      if (link.attributes) this.redactAttributesInPlace(link.attributes, found);
     }
     // Span names repeat (`execute_tool search`): the last clean one is remembered, as above.
     if (span.name !== this.lastCleanName) {
+      const unsafeBefore = found.unsafeStrings;
       const name = this.redactText(span.name, false, found);
       if (name !== undefined) span.updateName(name);
-      else this.lastCleanName = span.name;
+      else if (found.unsafeStrings === unsafeBefore) this.lastCleanName = span.name;
     }
     if (span.status.message) {
       const message = this.redactText(span.status.message, true, found);
@@ -186,15 +223,59 @@ export class SpanRedactor {
       if (Array.isArray(before)) for (const k of before) if (typeof k === 'string') kinds.add(k);
       span.setAttribute(ATTR_AUDIT_REDACTION_KINDS, [...kinds].sort());
     }
+    if (found.unsafe !== 0) {
+      span.setAttribute(
+        ATTR_AUDIT_VIOLATION,
+        withCodes(attrs[ATTR_AUDIT_VIOLATION], unsafeTextCodes(found.unsafe)),
+      );
+    }
     return found.count;
   }
 
-  /** Redacts a plain attributes object in place (span events, a pre-exec record's copy). */
+  /**
+   * Redacts a plain attributes object in place (span events, links, a pre-exec record's copy):
+   * keys and values.
+   */
   redactAttributesInPlace(attrs: Attributes, found: RedactionCount | Found): void {
-    for (const key of Object.keys(attrs)) {
-      const next = this.redactValue(key, attrs[key], found);
+    const f = found as Found;
+    f.unsafe ??= 0;
+    f.unsafeStrings ??= 0;
+    for (let key of Object.keys(attrs)) {
+      const value = attrs[key];
+      const renamed = this.redactKey(key, attrs, f);
+      if (renamed !== undefined) {
+        delete attrs[key];
+        attrs[renamed] = value;
+        key = renamed;
+      }
+      const next = this.redactValue(key, value, f);
       if (next !== undefined) attrs[key] = next;
     }
+  }
+
+  /**
+   * The new name of an attribute whose key holds a secret (`[REDACTED:api_key]`, made unique
+   * among `attrs`), or undefined for a clean key. Keys repeat on every span: clean ones are
+   * remembered.
+   */
+  private redactKey(
+    key: string,
+    attrs: Attributes | Record<string, unknown>,
+    found: Found,
+  ): string | undefined {
+    if (this.cleanKeys.has(key)) return undefined;
+    const unsafeBefore = found.unsafeStrings;
+    const next = this.redactText(key, this.pii, found);
+    if (next === undefined) {
+      if (found.unsafeStrings === unsafeBefore && key.length <= CLEAN_CACHE_MAX_LENGTH) {
+        if (this.cleanKeys.size >= CLEAN_CACHE_MAX) this.cleanKeys.clear();
+        this.cleanKeys.add(key);
+      }
+      return undefined;
+    }
+    let unique = next;
+    for (let n = 2; Object.hasOwn(attrs, unique); n++) unique = `${next}#${n}`;
+    return unique;
   }
 
   /** The replacement for one attribute value, or undefined when it is clean. */
@@ -215,28 +296,62 @@ export class SpanRedactor {
       if (keyClass === KEY_HASH && isHashFormat(value)) return undefined;
       return this.redactText(value, this.pii && keyClass !== KEY_IDENTITY, found);
     }
-    if (Array.isArray(value)) {
-      let changed: (string | null | undefined)[] | undefined;
-      for (let i = 0; i < value.length; i++) {
-        const item = value[i];
-        if (typeof item !== 'string') continue;
-        const next = this.redactText(item, this.pii, found);
-        if (next === undefined) continue;
-        changed ??= [...(value as (string | null | undefined)[])];
-        changed[i] = next;
-      }
-      return changed as AttributeValue | undefined;
+    // sdk-trace 3 keeps AnyValue attributes on spans and links: arrays of any values, maps
+    // (OTLP kvlist) and bytes. Every string inside is scanned, map keys too.
+    if (typeof value === 'object') {
+      return this.redactAny(value, 0, found) as AttributeValue | undefined;
     }
     return undefined;
   }
 
+  /** A copy of `value` with what it holds redacted, or undefined when it is clean. */
+  private redactAny(value: unknown, depth: number, found: Found): unknown {
+    if (typeof value === 'string') return this.redactText(value, this.pii, found);
+    if (typeof value !== 'object' || value === null) return undefined;
+    if (depth >= MAX_DEPTH) return withheld('too_deep', found);
+    if (value instanceof Uint8Array) {
+      // Bytes are shown as base64, never as text: scan their UTF-8 reading for secrets only.
+      const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+      const kinds = Object.keys(redactString(text, { secrets: true, pii: this.pii }).hits);
+      if (kinds.length === 0) return undefined;
+      return withheld(kinds.sort()[0]!, found, kinds);
+    }
+    if (Array.isArray(value)) {
+      let changed: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const next = this.redactAny(value[i], depth + 1, found);
+        if (next === undefined) continue;
+        changed ??= [...value];
+        changed[i] = next;
+      }
+      return changed;
+    }
+    let changed: Record<string, unknown> | undefined;
+    const map = value as Record<string, unknown>;
+    for (const key of Object.keys(map)) {
+      const renamed = this.redactKey(key, changed ?? map, found);
+      const next = this.redactAny(map[key], depth + 1, found);
+      if (renamed === undefined && next === undefined) continue;
+      changed ??= { ...map };
+      if (renamed !== undefined) delete changed[key];
+      changed[renamed ?? key] = next === undefined ? map[key] : next;
+    }
+    return changed;
+  }
+
   private redactText(text: string, pii: boolean, found: Found): string | undefined {
+    // Only strings clean of secrets AND of unsafe characters are remembered as clean.
     if (this.cleanWithPii.has(text) || (!pii && this.cleanSecretsOnly.has(text))) return undefined;
     if (isIdFormat(text)) return undefined;
+    const unsafe = unsafeText(text);
+    if (unsafe !== 0) {
+      found.unsafe |= unsafe;
+      found.unsafeStrings++;
+    }
     const result = redactString(text, { secrets: true, pii });
     const kinds = Object.keys(result.hits) as RedactionKind[];
     if (kinds.length === 0) {
-      if (text.length <= CLEAN_CACHE_MAX_LENGTH) {
+      if (unsafe === 0 && text.length <= CLEAN_CACHE_MAX_LENGTH) {
         const cache = pii ? this.cleanWithPii : this.cleanSecretsOnly;
         if (cache.size >= CLEAN_CACHE_MAX) cache.clear();
         cache.add(text);
@@ -248,4 +363,23 @@ export class SpanRedactor {
     for (const k of kinds) found.kinds.add(k);
     return result.value;
   }
+}
+
+/** Counts a value withheld whole (nested too deep, bytes with a secret) and returns its tag. */
+function withheld(kind: string, found: Found, kinds: readonly string[] = [kind]): string {
+  found.count++;
+  found.kinds ??= new Set();
+  for (const k of kinds) found.kinds.add(k);
+  return `[REDACTED:${kind}]`;
+}
+
+/** `audit.violation` is a string array of codes; keep what is there, add the new ones once. */
+function withCodes(existing: AttributeValue | undefined, add: readonly string[]): string[] {
+  const codes = Array.isArray(existing)
+    ? existing.filter((c): c is string => typeof c === 'string')
+    : typeof existing === 'string'
+      ? [existing]
+      : [];
+  for (const code of add) if (!codes.includes(code)) codes.push(code);
+  return codes;
 }

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { SpanOptions } from '@opentelemetry/api';
 import {
   AlwaysOnSampler,
   InMemorySpanExporter,
@@ -12,7 +13,11 @@ import { describe, expect, it } from 'vitest';
 import { SpanRedactor } from '../src/span-redactor.js';
 
 /** Ends one span with `setup` applied, running the redactor in onEnding as the processor does. */
-function redacted(redactor: SpanRedactor, setup: (span: Span) => void): ReadableSpan {
+function redacted(
+  redactor: SpanRedactor,
+  setup: (span: Span) => void,
+  options: SpanOptions = {},
+): ReadableSpan {
   const exporter = new InMemorySpanExporter();
   const onEnding: SpanProcessor = {
     onStart: () => undefined,
@@ -27,7 +32,7 @@ function redacted(redactor: SpanRedactor, setup: (span: Span) => void): Readable
     sampler: new AlwaysOnSampler(),
     spanProcessors: [onEnding, new SimpleSpanProcessor({ exporter })],
   });
-  const span = provider.getTracer('t').startSpan('work') as unknown as Span;
+  const span = provider.getTracer('t').startSpan('work', options) as unknown as Span;
   setup(span);
   span.end();
   return exporter.getFinishedSpans()[0]!;
@@ -84,6 +89,105 @@ describe('SpanRedactor', () => {
     expect((span.attributes.args as string[])[1]).not.toContain(key);
     expect(span.status.message).not.toContain(key);
     expect(span.attributes['audit.redactions']).toBe(3);
+  });
+
+  it('redacts secrets in event names, attribute keys and link attributes (row 44)', () => {
+    const npm = `npm_${'Ab3dEf7hIj'.repeat(3)}Kl9nOp`;
+    const pw = `Zq8/#@:%x${'w'.repeat(4)}`;
+    const url = `postgres://app:${pw}@db.internal:5432/orders`;
+    const linked = {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: 1,
+    };
+    const span = redacted(
+      new SpanRedactor(),
+      (s) => {
+        s.setAttribute(`header.${npm}`, 'x');
+        s.setAttribute('[REDACTED:npm_token]', 'already there');
+        s.addEvent(`connect ${url}`, { [`dsn ${url}`]: url });
+      },
+      { links: [{ context: linked, attributes: { 'peer.url': url, [npm]: 1 } }] },
+    );
+    const all = JSON.stringify({
+      name: span.name,
+      attributes: span.attributes,
+      events: span.events,
+      links: span.links,
+    });
+    expect(all).not.toContain(npm);
+    expect(all).not.toContain(pw);
+    expect(span.events[0]!.name).toBe(
+      'connect postgres://[REDACTED:url_credentials]@db.internal:5432/orders',
+    );
+    // The value moves under the redacted key; a key already there is not overwritten.
+    expect(span.attributes['header.[REDACTED:npm_token]']).toBe('x');
+    expect(span.attributes['[REDACTED:npm_token]']).toBe('already there');
+    expect(span.links[0]!.attributes!['[REDACTED:npm_token]']).toBe(1);
+    expect(span.links[0]!.attributes!['peer.url']).toContain('[REDACTED:url_credentials]');
+    expect(span.attributes['audit.redaction_kinds']).toEqual(['npm_token', 'url_credentials']);
+    expect(span.attributes['audit.redactions']).toBe(6);
+  });
+
+  it('redacts inside nested attribute values (maps, mixed arrays, bytes) that the SDK accepts', () => {
+    const npm = `npm_${'Zx8cVb7nMq'.repeat(3)}Lk2jHg`;
+    const pw = `Qp7/#@:%r${'s'.repeat(4)}`;
+    const span = redacted(new SpanRedactor(), (s) => {
+      // sdk-trace 3 keeps AnyValue attributes (OTLP kvlist, arrays of them, bytes).
+      const set = s.setAttribute.bind(s) as (key: string, value: unknown) => void;
+      set('config', { db: { dsn: `redis://:${pw}@cache:6379`, [`k.${npm}`]: 1 }, n: 2 });
+      set('mixed', [1, `key ${npm}`, { note: 'ok' }]);
+      set('blob', new TextEncoder().encode(`token file: ${npm}`));
+    });
+    const all = JSON.stringify(span.attributes, (_k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v,
+    );
+    expect(all).not.toContain(npm);
+    expect(all).not.toContain(pw);
+    const config = span.attributes.config as unknown as { db: Record<string, unknown>; n: number };
+    expect(config.n).toBe(2);
+    expect(config.db.dsn).toBe('redis://[REDACTED:url_credentials]@cache:6379');
+    expect(config.db['k.[REDACTED:npm_token]']).toBe(1);
+    expect((span.attributes.mixed as unknown[])[2]).toEqual({ note: 'ok' });
+    expect(span.attributes.blob).toBe('[REDACTED:npm_token]');
+  });
+
+  it('flags control characters and bidi overrides at capture, leaving the values as they were', () => {
+    const redactor = new SpanRedactor();
+    const esc = 'done\u001b]8;;https://evil.example\u0007click\u001b]8;;\u0007';
+    const bidi = 'access granted \u202e// to admin \u2066';
+    const flagged = redacted(redactor, (s) => {
+      s.setAttribute('audit.violation', ['missing_mandatory_attribute']);
+      s.setAttribute('tool.output', esc);
+      s.addEvent(bidi);
+    });
+    expect(flagged.attributes['tool.output']).toBe(esc);
+    expect(flagged.events[0]!.name).toBe(bidi);
+    expect(flagged.attributes['audit.violation']).toEqual([
+      'missing_mandatory_attribute',
+      'control_characters',
+      'bidi_override',
+    ]);
+    // C1 controls, a lone CR, DEL, and keys count too; TAB, LF and CRLF are ordinary text.
+    for (const [text, code] of [
+      ['csi \u009b2J', 'control_characters'],
+      ['progress 10%\rprogress 99%', 'control_characters'],
+      ['x\u007f', 'control_characters'],
+      ['isolate \u2067x\u2069', 'bidi_override'],
+    ] as const) {
+      const s = redacted(redactor, (sp) => sp.setAttribute(`k ${text}`, 'ok'));
+      expect(s.attributes['audit.violation'], JSON.stringify(text)).toEqual([code]);
+    }
+    const plain = redacted(redactor, (s) => {
+      s.setAttribute('tool.output', 'line 1\r\nline 2\n\tindented, שלום \u200f');
+    });
+    expect(plain.attributes['audit.violation']).toBeUndefined();
+    // A value seen clean before is remembered; the same key with a flagged value is not skipped.
+    redacted(redactor, (s) => s.setAttribute('tool.output', 'same'));
+    const again = redacted(redactor, (s) => s.setAttribute('tool.output', 'same\u001b[2J'));
+    expect(again.attributes['audit.violation']).toEqual(['control_characters']);
+    const twice = redacted(redactor, (s) => s.setAttribute('tool.output', 'same\u001b[2J'));
+    expect(twice.attributes['audit.violation']).toEqual(['control_characters']);
   });
 
   it('refuses bad options with a Configuration error', () => {
