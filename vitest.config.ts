@@ -11,6 +11,7 @@ export default defineConfig({
     alias: [
       { find: /^@agent-audit\/instrumentation$/, replacement: src('instrumentation') },
       { find: /^@agent-audit\/store$/, replacement: src('store') },
+      { find: /^@agent-audit\/store\/query$/, replacement: src('store', 'query.ts') },
       { find: /^@agent-audit\/forwarder$/, replacement: src('forwarder') },
       { find: /^@agent-audit\/sdk$/, replacement: src('sdk') },
       { find: /^@agent-audit\/sdk\/register$/, replacement: src('sdk', 'register.ts') },

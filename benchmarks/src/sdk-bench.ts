@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { AuditSpanProcessor, Forwarder } from '@agent-audit/sdk';
-import { AuditStore, openStoreReader } from '@agent-audit/store';
+import { AuditStore } from '@agent-audit/store';
+import { openStoreReader } from '@agent-audit/store/query';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {

@@ -1,4 +1,4 @@
-import { openStoreReader } from '@agent-audit/store';
+import { openSegmentReader } from '@agent-audit/store';
 import {
   type DrainResult,
   Forwarder,
@@ -41,7 +41,7 @@ export async function forwardPending(
 ): Promise<ForwardPendingResult> {
   const storeDir =
     options.storeDir ?? (process.env.AGENT_AUDIT_STORE_DIR?.trim() || './.agent-audit');
-  const reader = openStoreReader(storeDir);
+  const reader = openSegmentReader(storeDir);
   try {
     const forwarder = new Forwarder({
       storeDir,

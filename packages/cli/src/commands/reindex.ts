@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { reindexStore } from '@agent-audit/store';
+import { reindexStore } from '@agent-audit/store/query';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { existingStore, type GlobalOptions } from '../global-options.js';
