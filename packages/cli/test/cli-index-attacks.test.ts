@@ -14,7 +14,7 @@ const Database = createRequire(new URL('../../store/package.json', import.meta.u
   file: string,
 ) => { exec(sql: string): void; close(): void };
 
-// The CLI's side of "the index is a cache that cannot lie" (docs/reliability.md rows 48–50):
+// The CLI's side of "the index is a cache that cannot lie" (docs/reliability.md row 40):
 // a lying index gives the true answer and a warning on stderr; reindex replaces any file.
 describe('agent-audit queries over a tampered index', () => {
   const root = mkdtempSync(join(tmpdir(), 'cli-index-'));

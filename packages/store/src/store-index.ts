@@ -265,7 +265,7 @@ export class StoreIndex {
             lastLoc = `${s.segment}:${at}:${end - start}`;
             added += 1;
           },
-          { from },
+          { from, chunkSize: chunkFor(s.size - from) },
         );
         segment = s.segment;
         offset = from + scan.completeBytes;
@@ -358,7 +358,10 @@ export class StoreIndex {
               tags: tagsOf(buf, env),
             });
           },
-          s.segment === indexedSegment ? { to: indexedOffset } : {},
+          {
+            chunkSize: chunkFor(s.size),
+            ...(s.segment === indexedSegment ? { to: indexedOffset } : {}),
+          },
         );
       }
       if (!problem) {
@@ -461,6 +464,11 @@ function createTables(db: Db): void {
     CREATE INDEX IF NOT EXISTS records_tenant ON records (tenant, run) WHERE tenant IS NOT NULL;
     CREATE INDEX IF NOT EXISTS records_time ON records (time) WHERE run IS NOT NULL;
   `);
+}
+
+/** A read buffer no larger than the file (most segments are far below the 4 MiB default). */
+export function chunkFor(bytes: number): number {
+  return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, bytes));
 }
 
 function firstLine(segments: ReturnType<typeof listSegments>): string | undefined {

@@ -6,6 +6,7 @@ import { summariseRuns, type TagRow } from './run-summary.js';
 import { listSegments, SEGMENTS_DIR, scanLines, segmentFileName } from './segment-files.js';
 import { decodeRecord, openSegmentReader, type SegmentReader } from './segment-reader.js';
 import {
+  chunkFor,
   INDEX_FILE,
   type IndexedRow,
   isIndexFailure,
@@ -187,7 +188,9 @@ export function openStoreReader(
     onRecord: (buf: Buffer, start: number, end: number, segment: number, offset: number) => void,
   ): void {
     for (const s of listSegments(root)) {
-      scanLines(s.path, (buf, start, end, offset) => onRecord(buf, start, end, s.segment, offset));
+      scanLines(s.path, (buf, start, end, offset) => onRecord(buf, start, end, s.segment, offset), {
+        chunkSize: chunkFor(s.size),
+      });
     }
   }
 
