@@ -191,6 +191,16 @@ export class StoreIndex {
     this.#db.exec('DELETE FROM records; DELETE FROM meta;');
   }
 
+  /** Drop everything and index every record again, in one transaction. Returns the count. */
+  rebuild(): number {
+    return this.#db
+      .transaction(() => {
+        this.reset();
+        return this.catchUp().added;
+      })
+      .immediate();
+  }
+
   /**
    * Index records appended since the last call. `rebuilt` is true when every row now in the
    * index was written by this call from records whose hash it checked.
@@ -518,8 +528,7 @@ export function reindexStore(
     );
   }
   try {
-    index.reset();
-    return { records: index.catchUp().added, replaced };
+    return { records: index.rebuild(), replaced };
   } catch (error) {
     if (!isIndexFailure(error)) throw error;
     // Opened, but damaged further in (a truncated file): start from an empty file.
@@ -528,7 +537,7 @@ export function reindexStore(
     const fresh = StoreIndex.open(root, file).index;
     if (!fresh) throw error;
     try {
-      return { records: fresh.catchUp().added, replaced: true };
+      return { records: fresh.rebuild(), replaced: true };
     } finally {
       fresh.close();
     }

@@ -142,8 +142,7 @@ export function openStoreReader(
       message: `${indexFile}: the query index disagrees with the segments (${problem}); this answer comes from the segments and the index is rebuilt from them. Nothing in the index is evidence, but if nobody changed it, run agent-audit verify`,
     });
     try {
-      index?.reset();
-      index?.catchUp();
+      index?.rebuild();
       trusted = true;
     } catch (error) {
       if (error instanceof StoreError) throw error;
