@@ -8,7 +8,7 @@ import type { RecordTags, RunFilter } from './types.js';
 
 export const INDEX_FILE = 'index.sqlite';
 /** Bumped whenever the table layout changes: an index of another version is rebuilt. */
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 /** `PRAGMA application_id` of an agent-audit index ("AAIX"): any other SQLite file is foreign. */
 const APPLICATION_ID = 0x41414958;
 /** The tag keys the index keeps as columns, in column order. */
@@ -21,6 +21,7 @@ export const INDEXED_TAGS = [
   'span',
   'parent',
   'status',
+  'trace',
 ] as const;
 
 export interface IndexedRow {
@@ -39,6 +40,7 @@ export interface IndexedRow {
   span: string | null;
   parent: string | null;
   status: string | null;
+  trace: string | null;
 }
 
 export interface IndexedTagRow {
@@ -78,6 +80,33 @@ export function tagsOf(buf: Buffer, env: Envelope): RecordTags {
   } catch {
     return {};
   }
+}
+
+/** The tags a row's columns claim. */
+function rowTags(row: IndexedRow): RecordTags {
+  const tags: RecordTags = {};
+  for (const key of INDEXED_TAGS) {
+    const value = row[key];
+    if (value !== null) tags[key] = value;
+  }
+  return tags;
+}
+
+/** Indexed tag keys in canonical (UTF-16 code unit) order, as the writer sorts them. */
+const CANONICAL_TAG_ORDER = [...INDEXED_TAGS].sort();
+
+/**
+ * The canonical JSON the writer produces for exactly the row's tags (RFC 8785: sorted keys;
+ * JSON.stringify escapes a string the same way for the strings tags hold).
+ */
+function canonicalTags(row: IndexedRow): string {
+  let out = '';
+  for (const key of CANONICAL_TAG_ORDER) {
+    const value = row[key];
+    if (value === null) continue;
+    out += `${out === '' ? '{' : ','}"${key}":${JSON.stringify(value)}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
 }
 
 /**
@@ -120,8 +149,8 @@ export class StoreIndex {
     this.file = file;
     this.#db = db;
     this.#insert = db.prepare(
-      `INSERT OR REPLACE INTO records (seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status)
-       VALUES (@seq, @segment, @offset, @length, @hash, @type, @time, @run, @principal, @agent, @tool, @tenant, @span, @parent, @status)`,
+      `INSERT OR REPLACE INTO records (seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace)
+       VALUES (@seq, @segment, @offset, @length, @hash, @type, @time, @run, @principal, @agent, @tool, @tenant, @span, @parent, @status, @trace)`,
     );
     this.#dataVersion = this.#readDataVersion();
   }
@@ -270,6 +299,7 @@ export class StoreIndex {
               span: tags.span ?? null,
               parent: tags.parent ?? null,
               status: tags.status ?? null,
+              trace: tags.trace ?? null,
             });
             lastHash = env.hash;
             lastLoc = `${s.segment}:${at}:${end - start}`;
@@ -334,7 +364,7 @@ export class StoreIndex {
     const indexedOffset = Number(this.#meta('offset') ?? 0);
     const rows = this.#db
       .prepare(
-        'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status FROM records ORDER BY seq',
+        'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records ORDER BY seq',
       )
       .iterate() as IterableIterator<IndexedRow>;
     let problem: string | undefined;
@@ -360,12 +390,16 @@ export class StoreIndex {
               problem = `row seq ${row.seq} points at a line that is not a record`;
               return;
             }
+            // Fast path: the tags bytes are exactly what the row's columns encode to (the
+            // writer's canonical form); otherwise (other keys, escapes) compare parsed tags.
+            const sameTags =
+              buf.toString('utf8', env.tagsStart, env.tagsEnd) === canonicalTags(row);
             problem = rowDisagreement(row, {
               seq: env.seq,
               hash: env.hash,
               type: env.type,
               time: env.time,
-              tags: tagsOf(buf, env),
+              tags: sameTags ? rowTags(row) : tagsOf(buf, env),
             });
           },
           {
@@ -387,7 +421,7 @@ export class StoreIndex {
   runLocations(runId: string): IndexedRow[] {
     return this.#db
       .prepare(
-        'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status FROM records WHERE run = ? ORDER BY seq',
+        'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE run = ? ORDER BY seq',
       )
       .all(runId) as IndexedRow[];
   }
@@ -466,7 +500,7 @@ function createTables(db: Db): void {
       seq INTEGER PRIMARY KEY, segment INTEGER NOT NULL, offset INTEGER NOT NULL,
       length INTEGER NOT NULL, hash TEXT NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
       run TEXT, principal TEXT, agent TEXT, tool TEXT, tenant TEXT, span TEXT, parent TEXT,
-      status TEXT);
+      status TEXT, trace TEXT);
     CREATE INDEX IF NOT EXISTS records_run ON records (run, seq) WHERE run IS NOT NULL;
     CREATE INDEX IF NOT EXISTS records_principal ON records (principal, run) WHERE principal IS NOT NULL;
     CREATE INDEX IF NOT EXISTS records_agent ON records (agent, run) WHERE agent IS NOT NULL;

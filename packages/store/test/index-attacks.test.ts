@@ -116,6 +116,8 @@ interface Attack {
   attack: (t: TempStore, other: () => Promise<TempStore>) => Promise<void> | void;
   /** The warning the first query must give; undefined when a silent rebuild is right. */
   expect: IndexWarning['code'] | 'any' | undefined;
+  /** False when the attack touches no run's rows: a one-run query cannot see it (nor is lied to). */
+  perRun?: false;
 }
 
 const ATTACKS: Attack[] = [
@@ -139,6 +141,7 @@ const ATTACKS: Attack[] = [
          UPDATE meta SET value = (SELECT hash FROM records ORDER BY seq DESC LIMIT 1) WHERE key = 'last_hash';`,
       ),
     expect: 'INDEX_DISAGREES',
+    perRun: false,
   },
   {
     name: 'principal changed in the rows of a run',
@@ -219,7 +222,7 @@ const ATTACKS: Attack[] = [
       const db = new Database(indexFile(t));
       db.pragma(`application_id = ${0x41414958}`);
       db.exec(
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '2'); CREATE TABLE records (seq INTEGER PRIMARY KEY, note TEXT);",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '3'); CREATE TABLE records (seq INTEGER PRIMARY KEY, note TEXT);",
       );
       db.close();
     },
@@ -249,6 +252,23 @@ describe('the query index cannot lie', () => {
         const t = await buildStore();
         await a.attack(t, otherStore);
         if (restart) await restartWriter(t);
+        // One-shot readers (a CLI trail) on a copy: each asks for one run, first thing.
+        const copy = tempStore();
+        fs.cpSync(t.dir, copy.dir, { recursive: true });
+        const oneShot: IndexWarning[] = [];
+        const truthReader = openStoreReader(t.dir, { index: false });
+        for (let w = 0; w < RUNS; w++) {
+          const reader = openStoreReader(copy.dir, { onWarning: (x) => oneShot.push(x) });
+          expect(reader.runRecords(`run-${w}`).map((r) => r.seq)).toEqual(
+            truthReader.runRecords(`run-${w}`).map((r) => r.seq),
+          );
+          reader.close();
+        }
+        truthReader.close();
+        if (a.expect === undefined) expect(oneShot).toEqual([]);
+        else if (a.expect === 'any') expect(oneShot.length).toBeGreaterThan(0);
+        else if (a.perRun !== false) expect(oneShot.map((w) => w.code)).toContain(a.expect);
+
         const warnings: IndexWarning[] = [];
         const first = answers(t, warnings);
         expect(first.indexed).toEqual(first.truth);
