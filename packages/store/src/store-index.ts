@@ -476,7 +476,8 @@ function adopt(db: Db): string | undefined {
       tables.every((t) => t === 'meta' || t === 'records') &&
       (tables.length === 0 || tables.includes('meta')));
   if (!ours) {
-    return `not an agent-audit index (application_id ${appId}, tables ${tables.slice(0, 5).join(', ') || 'none'})`;
+    // Counts only: table names come from the file and could carry terminal escapes.
+    return `not an agent-audit index (application_id ${appId}, ${tables.length} other tables)`;
   }
   let schema: string | undefined;
   if (tables.includes('meta')) {

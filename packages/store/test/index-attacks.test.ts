@@ -328,6 +328,24 @@ describe('the query index cannot lie', () => {
     expect(seen.map((w) => (w as Error & { code?: string }).code)).toContain('AGENT_AUDIT_INDEX');
   });
 
+  it('names from a foreign file never reach the warning (no terminal escapes)', async () => {
+    const t = await buildStore();
+    fs.rmSync(indexFile(t));
+    const db = new Database(indexFile(t));
+    db.exec('CREATE TABLE "\u001b]0;owned\u0007" (x)');
+    db.close();
+    const warnings: IndexWarning[] = [];
+    const reader = openStoreReader(t.dir, { onWarning: (w) => warnings.push(w) });
+    expect(reader.listRuns()).toHaveLength(RUNS);
+    reader.close();
+    expect(warnings.map((w) => w.code)).toEqual(['INDEX_UNUSABLE']);
+    const controls = [...warnings[0]!.message].filter((c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+    });
+    expect(controls).toEqual([]);
+  });
+
   it('reindex says when the index path is not a file', async () => {
     const t = await buildStore();
     fs.rmSync(indexFile(t));
