@@ -25,8 +25,12 @@ export function reindexStore(
         { dir: root },
       );
     }
-    replaced = removeIndexFiles(file, root);
-    opened = StoreIndex.open(root, file);
+    // A file that is not a usable index goes; one that cannot be written (a read-only
+    // volume) stays, and the error below says so.
+    if (opened.problem !== undefined) {
+      replaced = removeIndexFiles(file, root);
+      opened = StoreIndex.open(root, file);
+    }
   }
   const index = opened.index;
   if (!index) {

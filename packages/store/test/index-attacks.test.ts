@@ -346,6 +346,16 @@ describe('the query index cannot lie', () => {
     expect(controls).toEqual([]);
   });
 
+  it('reindex never removes a file it merely cannot write; it says what it needs', async () => {
+    const t = await buildStore();
+    const blocker = path.join(t.root, 'not-a-dir');
+    fs.writeFileSync(blocker, 'keep me');
+    expect(() => reindexStore(t.dir, { indexPath: path.join(blocker, 'index.sqlite') })).toThrow(
+      /cannot open the index .* for writing; reindex needs write access/,
+    );
+    expect(fs.readFileSync(blocker, 'utf8')).toBe('keep me');
+  });
+
   it('reindex says when the index path is not a file', async () => {
     const t = await buildStore();
     fs.rmSync(indexFile(t));
