@@ -220,6 +220,11 @@ export class StoreIndex {
     this.#db.exec('DELETE FROM records; DELETE FROM meta;');
   }
 
+  /** Run `fn` in one read transaction: everything it reads comes from one snapshot. */
+  read(fn: () => void): void {
+    this.#db.transaction(fn).deferred();
+  }
+
   /** Drop everything and index every record again, in one transaction. Returns the count. */
   rebuild(): number {
     return this.#db

@@ -97,10 +97,12 @@ function readLocations(root: string, rows: IndexedRow[]): StoredRecord[] | strin
  * Read-only access to a store with run queries (works on a read-only volume and while a writer
  * appends). Every record returned has had its hash checked against its bytes; a mismatch throws.
  *
- * Queries use the SQLite index when they can, and never take its word: the first query of a
- * reader (and the first after another process changed the index) checks the whole index
- * against the segments, and every row a query returns is checked against its record. When they
- * disagree the answer comes from the segments, `onWarning` is told, and the index is rebuilt.
+ * Queries use the SQLite index when they can, and never take its word: before a reader answers
+ * from it the first time (and again after another process changed it) it checks the whole index
+ * against the segments, in the same snapshot as the query; every row a query returns is checked
+ * against its record; and a first query for one run is answered by scanning for that run, with
+ * the index's rows for it held against what was found. When they disagree the answer comes from
+ * the segments, `onWarning` is told, and the index is rebuilt.
  */
 export function openStoreReader(
   dir: string = DEFAULT_STORE_DIR,
@@ -114,6 +116,7 @@ export function openStoreReader(
   let index: StoreIndex | undefined | null = options.index === false ? null : undefined;
   // Whether the rows of the index have been checked against the segments by this reader.
   let trusted = false;
+  let queries = 0;
 
   function dropIndex(): void {
     try {
@@ -150,12 +153,8 @@ export function openStoreReader(
     }
   }
 
-  /**
-   * The index, caught up with the segments and, unless `audit` is false, checked against them
-   * as a whole (once per reader, again after another process changed it). Undefined when
-   * queries must scan.
-   */
-  function useIndex(audit = true): StoreIndex | undefined {
+  /** The index, caught up with the segments; undefined when queries must scan. */
+  function useIndex(): StoreIndex | undefined {
     if (index === null) return undefined;
     if (index === undefined) {
       const opened = StoreIndex.open(root, indexFile);
@@ -170,22 +169,46 @@ export function openStoreReader(
       if (index.changedElsewhere()) trusted = false;
       const { rebuilt } = index.catchUp();
       if (rebuilt) trusted = true;
-      if (!trusted && audit) {
-        const problem = index.audit();
-        if (problem !== undefined) {
-          disagrees(problem);
-          return undefined;
-        }
-        trusted = true;
-      }
       return index;
     } catch (error) {
-      // A damaged record is the answer, not a reason to fall back to scanning.
-      if (error instanceof StoreError) throw error;
-      if (isIndexFailure(error)) return unusable(error);
-      dropIndex();
+      return indexFailed(error);
+    }
+  }
+
+  function indexFailed(error: unknown): undefined {
+    // A damaged record is the answer, not a reason to fall back to scanning.
+    if (error instanceof StoreError) throw error;
+    if (isIndexFailure(error)) return unusable(error);
+    dropIndex();
+    return undefined;
+  }
+
+  /**
+   * Run `query` on one snapshot of the index, after checking the whole index against the
+   * segments in that same snapshot unless this reader already did (and nobody changed it since).
+   * Returns the query's answer, or undefined when the caller must answer from the segments.
+   */
+  function checked<T>(idx: StoreIndex, query: () => T): T | undefined {
+    let problem: string | undefined;
+    let answer: T | undefined;
+    try {
+      idx.read(() => {
+        if (idx.changedElsewhere()) trusted = false;
+        if (!trusted) {
+          problem = idx.audit();
+          if (problem !== undefined) return;
+          trusted = true;
+        }
+        answer = query();
+      });
+    } catch (error) {
+      return indexFailed(error);
+    }
+    if (problem !== undefined) {
+      disagrees(problem);
       return undefined;
     }
+    return answer;
   }
 
   function scanAll(
@@ -215,27 +238,27 @@ export function openStoreReader(
     recordsFrom: (seq, limit) => segments.recordsFrom(seq, limit),
     head: () => segments.head(),
     runRecords(runId) {
-      const idx = useIndex(false);
+      const idx = useIndex();
       if (!idx) return scanRun(runId);
-      let rows: IndexedRow[];
-      try {
-        rows = idx.runLocations(runId);
-      } catch (error) {
-        if (isIndexFailure(error)) {
-          unusable(error);
-          return scanRun(runId);
-        }
-        throw error;
-      }
-      if (!trusted) {
-        // Not yet checked as a whole: one run costs less to scan for (a byte search) than the
-        // whole-index check, so a one-shot reader (a CLI trail) scans, and holds the index's
-        // rows for this run against what it found. The next query checks the whole index.
+      queries += 1;
+      if (!trusted && queries === 1) {
+        // A reader's first query, one run, on an index not yet checked as a whole: scanning for
+        // one run (a byte search) costs less than the whole-index check, so a one-shot reader
+        // (a CLI trail) scans, and holds the index's rows for this run against what it found.
         const found = scanRun(runId);
+        let rows: IndexedRow[];
+        try {
+          rows = idx.runLocations(runId);
+        } catch (error) {
+          indexFailed(error);
+          return found;
+        }
         const problem = compareRun(rows, found);
         if (problem !== undefined) disagrees(problem);
         return found;
       }
+      const rows = checked(idx, () => idx.runLocations(runId));
+      if (rows === undefined) return scanRun(runId);
       const records = readLocations(root, rows);
       if (typeof records === 'string') {
         disagrees(records);
@@ -245,15 +268,9 @@ export function openStoreReader(
     },
     listRuns(filter = {}) {
       const idx = useIndex();
-      if (idx) {
-        try {
-          return summariseRuns(idx.runRows(filter), filter);
-        } catch (error) {
-          if (!isIndexFailure(error)) throw error;
-          unusable(error);
-        }
-      }
-      return summariseRuns(scanTags(scanAll), filter);
+      queries += 1;
+      const rows = idx && checked(idx, () => idx.runRows(filter));
+      return summariseRuns(rows ?? scanTags(scanAll), filter);
     },
     close() {
       segments.close();

@@ -299,6 +299,21 @@ describe('the query index cannot lie', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('a reader that only asks for runs checks the whole index from its second query on', async () => {
+    const t = await buildStore();
+    // Rows no run query touches: only the whole-index check can see them gone.
+    sql(t, 'DELETE FROM records WHERE run IS NULL');
+    const warnings: IndexWarning[] = [];
+    const reader = openStoreReader(t.dir, { onWarning: (w) => warnings.push(w) });
+    expect(reader.runRecords('run-0')).toHaveLength(6);
+    expect(warnings).toEqual([]);
+    expect(reader.runRecords('run-1')).toHaveLength(6);
+    expect(warnings.map((w) => w.code)).toEqual(['INDEX_DISAGREES']);
+    expect(reader.runRecords('run-2')).toHaveLength(6);
+    expect(warnings).toHaveLength(1);
+    reader.close();
+  });
+
   it('a row changed while a reader is open is caught by that reader', async () => {
     const t = await buildStore();
     const warnings: IndexWarning[] = [];
