@@ -299,6 +299,17 @@ describe('the query index cannot lie', () => {
     expect(warnings).toEqual([]);
   });
 
+  it("a reader's first run list comes from a scan, and the index's list is held against it", async () => {
+    const t = await buildStore();
+    sql(t, "DELETE FROM records WHERE run = 'run-7'");
+    const warnings: IndexWarning[] = [];
+    const reader = openStoreReader(t.dir, { onWarning: (w) => warnings.push(w) });
+    expect(reader.listRuns().map((r) => r.run_id)).toContain('run-7');
+    expect(warnings.map((w) => w.code)).toEqual(['INDEX_DISAGREES']);
+    expect(warnings[0]!.message).toMatch(/run list differs/);
+    reader.close();
+  });
+
   it('a reader that only asks for runs checks the whole index from its second query on', async () => {
     const t = await buildStore();
     // Rows no run query touches: only the whole-index check can see them gone.
