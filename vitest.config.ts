@@ -10,6 +10,10 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@agent-audit\/instrumentation$/, replacement: src('instrumentation') },
+      {
+        find: /^@agent-audit\/instrumentation\/attributes$/,
+        replacement: src('instrumentation', 'attributes.ts'),
+      },
       { find: /^@agent-audit\/store$/, replacement: src('store') },
       { find: /^@agent-audit\/store\/query$/, replacement: src('store', 'query.ts') },
       { find: /^@agent-audit\/forwarder$/, replacement: src('forwarder') },

@@ -11,6 +11,8 @@ export interface CliContext {
   cwd: string;
   /** True when stderr is a terminal: progress bars are drawn only then. */
   stderrIsTTY: boolean;
+  /** Width of stdout when it is a terminal; undefined for a pipe or a file (then $COLUMNS, else 100). */
+  stdoutColumns?: number | undefined;
   now(): Date;
 }
 
@@ -22,6 +24,7 @@ export function processContext(): CliContext {
     env: process.env,
     cwd: process.cwd(),
     stderrIsTTY: process.stderr.isTTY === true,
+    stdoutColumns: process.stdout.isTTY === true ? process.stdout.columns : undefined,
     now: () => new Date(),
   };
 }

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { resolveStoreLocations, STORE_DIR_ENV } from '@agent-audit/store';
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_USAGE } from './cli-error.js';
 
@@ -13,9 +14,6 @@ export interface GlobalOptions {
   /** Machine output on stdout, nothing else on stdout. */
   json?: boolean;
 }
-
-export const DEFAULT_STORE_DIR = './.agent-audit';
-export const DEFAULT_TRUST_DIR = './.agent-audit-trust';
 
 /** A directory as the user named it (for messages) and as an absolute path (for I/O). */
 export interface Location {
@@ -32,19 +30,32 @@ export function collectStore(value: string, previous: string[] | undefined): str
   return previous ? [...previous, value] : [value];
 }
 
+/**
+ * Store and trust directories through the one resolver every entry point shares
+ * (`--store` > env > default); a blank `--store ""` is a usage error, not the cwd.
+ */
+function locations(ctx: CliContext, storeDir?: string) {
+  try {
+    return resolveStoreLocations({ storeDir, env: ctx.env });
+  } catch {
+    throw new CliError(
+      `invalid --store value ${JSON.stringify(storeDir)}: expected a store directory path`,
+      EXIT_USAGE,
+    );
+  }
+}
+
 /** The store directories in effect, without checking that they exist. */
 export function storeLocations(options: GlobalOptions, ctx: CliContext): Location[] {
   if (options.store && options.store.length > 0) {
-    return [...new Set(options.store)].map((dir) => locate(dir, ctx));
+    return [...new Set(options.store)].map((dir) => locate(locations(ctx, dir).storeDir, ctx));
   }
-  const env = ctx.env.AGENT_AUDIT_STORE_DIR?.trim();
-  return [locate(env ? env : DEFAULT_STORE_DIR, ctx)];
+  return [locate(locations(ctx).storeDir, ctx)];
 }
 
 /** The trust directory (public key, anchor file): env AGENT_AUDIT_TRUST_DIR, else `./.agent-audit-trust`. */
 export function trustLocation(ctx: CliContext): Location {
-  const env = ctx.env.AGENT_AUDIT_TRUST_DIR?.trim();
-  return locate(env ? env : DEFAULT_TRUST_DIR, ctx);
+  return locate(locations(ctx).trustDir, ctx);
 }
 
 /** A file inside the trust directory, when it exists. */
@@ -85,7 +96,7 @@ function checkedStore(location: Location, options: GlobalOptions): Location {
   } catch {
     const how =
       options.store === undefined
-        ? 'run your agent with registerAgentAudit() first, or pass --store DIR (or set AGENT_AUDIT_STORE_DIR)'
+        ? `run your agent with registerAgentAudit() first, or pass --store DIR (or set ${STORE_DIR_ENV})`
         : 'check the --store path, or run your agent with registerAgentAudit() to create it';
     throw new CliError(`no audit store at ${location.shown} — ${how}`, EXIT_IO);
   }

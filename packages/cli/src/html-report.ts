@@ -1,10 +1,15 @@
 import { formatDuration } from './format-table.js';
 import type { RunExplanation } from './run-explanation.js';
+import { escapeValue } from './terminal-text.js';
 import type { TrailSpan } from './trail-span.js';
 
-/** Escapes text for HTML element content and double-quoted attribute values. */
+/**
+ * Escapes text for HTML element content and double-quoted attribute values. Control
+ * characters and bidirectional overrides are shown as escapes (`\u202e`) rather than passed
+ * to the browser, where an override would reorder the text the reviewer reads.
+ */
 export function escapeHtml(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value);
+  const text = value === null || value === undefined ? '' : escapeValue(String(value));
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

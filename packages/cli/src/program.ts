@@ -1,3 +1,4 @@
+import { DEFAULT_STORE_DIR, STORE_DIR_ENV } from '@agent-audit/store';
 import { Command, CommanderError, Option } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
@@ -11,7 +12,8 @@ import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
 import { trailCommand } from './commands/trail.js';
 import { verifyCommand } from './commands/verify.js';
-import { collectStore, DEFAULT_STORE_DIR } from './global-options.js';
+import { collectStore } from './global-options.js';
+import { neutralizeOutput } from './terminal-text.js';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -37,13 +39,13 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     .addOption(
       new Option(
         '--store <dir>',
-        `audit store directory; repeat it to read a run kept in several stores (one per process) (default: $AGENT_AUDIT_STORE_DIR or ${DEFAULT_STORE_DIR})`,
+        `audit store directory; repeat it to read a run kept in several stores (one per process) (default: $${STORE_DIR_ENV} or ${DEFAULT_STORE_DIR})`,
       ).argParser(collectStore),
     )
     .option('--json', 'machine-readable output on stdout (nothing else is written to stdout)')
     .configureOutput({
-      writeOut: (text) => ctx.writeOut(text),
-      writeErr: (text) => ctx.writeErr(text),
+      writeOut: (text) => ctx.writeOut(neutralizeOutput(text)),
+      writeErr: (text) => ctx.writeErr(neutralizeOutput(text)),
     })
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run "agent-audit --help" or "agent-audit <command> --help" for usage)')
@@ -77,8 +79,14 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
 }
 
 /** Runs one command line (without `node` and the script path) and returns the exit code. */
-export async function runCli(args: string[], ctx: CliContext): Promise<number> {
+export async function runCli(args: string[], cliContext: CliContext): Promise<number> {
   let exitCode = EXIT_OK;
+  // Commands escape each value they print (terminal-text.ts); this is the last line of defence
+  // for anything that slipped through: nothing on stdout can drive the terminal.
+  const ctx: CliContext = {
+    ...cliContext,
+    writeOut: (text) => cliContext.writeOut(neutralizeOutput(text)),
+  };
   const program = createProgram(ctx, (code) => {
     exitCode = code;
   });
@@ -92,11 +100,13 @@ export async function runCli(args: string[], ctx: CliContext): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (error instanceof CliError) {
-      ctx.writeErr(`agent-audit: ${error.message}\n`);
+      ctx.writeErr(`agent-audit: ${neutralizeOutput(error.message)}\n`);
       return error.exitCode;
     }
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    ctx.writeErr(`agent-audit: unexpected error (please report it): ${message}\n`);
+    ctx.writeErr(
+      `agent-audit: unexpected error (please report it): ${neutralizeOutput(message)}\n`,
+    );
     return EXIT_IO;
   }
 }

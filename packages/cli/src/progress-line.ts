@@ -1,4 +1,5 @@
 import type { CliContext } from './cli-context.js';
+import { escapeValue } from './terminal-text.js';
 
 export interface ProgressLineOptions {
   /** Nothing is drawn before this delay, so small stores print no progress at all. The default value is 300 ms. */
@@ -32,7 +33,7 @@ export class ProgressLine {
     if (now - this.#startedAt < this.#delayMs || now - this.#lastDrawAt < this.#intervalMs) return;
     this.#lastDrawAt = now;
     this.#drawn = true;
-    this.#ctx.writeErr(`\r\x1b[K${render()}`);
+    this.#ctx.writeErr(`\r\x1b[K${escapeValue(render())}`);
   }
 
   /** Erases the line, so the report that follows starts on a clean line. */

@@ -1,6 +1,59 @@
-import { ATTR, GOV } from './attribute-names.js';
+import {
+  ATTR_ACTOR_ID,
+  ATTR_ACTOR_TYPE,
+  ATTR_AGENT_VERSION,
+  ATTR_APPROVAL_APPROVER,
+  ATTR_APPROVAL_DECISION,
+  ATTR_APPROVAL_EDITS,
+  ATTR_APPROVAL_ID,
+  ATTR_APPROVAL_INPUT_HASH,
+  ATTR_APPROVAL_NOTE,
+  ATTR_APPROVAL_PROPOSED_HASH,
+  ATTR_APPROVAL_SHOWN_HASH,
+  ATTR_APPROVAL_TIME,
+  ATTR_AUTHORIZATION_METHOD,
+  ATTR_CREDENTIAL_EXPIRES_AT,
+  ATTR_CREDENTIAL_ISSUER,
+  ATTR_CREDENTIAL_REF,
+  ATTR_CREDENTIAL_SCOPES,
+  ATTR_DECISION_ACTION_KEY,
+  ATTR_DECISION_OUTCOME,
+  ATTR_DECISION_POLICY,
+  ATTR_DECISION_POLICY_VERSION,
+  ATTR_DECISION_REASON,
+  ATTR_DECISION_SCOPE,
+  ATTR_DECISION_STAGE,
+  ATTR_GEN_AI_AGENT_VERSION,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_LLM_REQUESTED_TOOLS,
+  ATTR_POLICY_NOTE,
+  ATTR_PROMPT_HASH,
+  ATTR_PROMPT_VERSION,
+  ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
+  ATTR_SIDE_EFFECT_OBJECT_ID,
+  ATTR_SIDE_EFFECT_OPERATION,
+  ATTR_SIDE_EFFECT_RESULT_HASH,
+  ATTR_SIDE_EFFECT_STATUS,
+  ATTR_SIDE_EFFECT_TARGET_SYSTEM,
+  ATTR_SYSTEM_PROMPT_HASH,
+  ATTR_TOOL_REASON,
+  ATTR_TOOL_VERSION,
+  ATTR_TRIGGER_TYPE,
+  ATTR_WORKFLOW_NAME,
+  ATTR_WORKFLOW_VERSION,
+} from '@agent-audit/instrumentation/attributes';
 import type { AttributeValue } from './otlp-json.js';
 import type { TrailSpan } from './trail-span.js';
+
+/** Every side-effect attribute starts with this (see ATTR_SIDE_EFFECT_* ). */
+const SIDE_EFFECT_PREFIX = 'side_effect.';
+/** The provider attribute's name before semantic conventions v1.37 (`gen_ai.provider.name`). */
+const ATTR_GEN_AI_SYSTEM_DEPRECATED = 'gen_ai.system';
 
 /**
  * The six questions of DESIGN.md answered from a run's record. Keys are part of the CLI
@@ -190,8 +243,8 @@ const CHECK_EVENTS = new Map<string, string | null>([
 ]);
 
 function actorOf(site: Site): string | null {
-  const type = str(site.attributes[GOV.actorType]);
-  const id = str(site.attributes[GOV.actorId]);
+  const type = str(site.attributes[ATTR_ACTOR_TYPE]);
+  const id = str(site.attributes[ATTR_ACTOR_ID]);
   if (type && id) return id.startsWith(`${type}:`) ? id : `${type}:${id}`;
   return id ?? type;
 }
@@ -254,9 +307,9 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
     };
     entry.agent_name ??= span.agent_name;
     entry.agent_version ??= str(
-      span.attributes[ATTR.agentVersion] ?? span.attributes[ATTR.genAiAgentVersion],
+      span.attributes[ATTR_AGENT_VERSION] ?? span.attributes[ATTR_GEN_AI_AGENT_VERSION],
     );
-    const model = str(span.attributes[ATTR.genAiRequestModel]);
+    const model = str(span.attributes[ATTR_GEN_AI_REQUEST_MODEL]);
     if (model && !entry.models.includes(model)) entry.models.push(model);
     if (span.service) {
       const process = span.pid === null ? span.service : `${span.service}[${span.pid}]`;
@@ -268,17 +321,17 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
   const isLlm = (s: TrailSpan) =>
     (s.operation !== null && LLM_OPERATIONS.has(s.operation)) ||
     (s.tool === null &&
-      s.attributes[ATTR.genAiRequestModel] !== undefined &&
+      s.attributes[ATTR_GEN_AI_REQUEST_MODEL] !== undefined &&
       s.operation !== 'invoke_agent');
 
   return {
     run_id: runId,
     trigger: {
       principal: first((s) => s.principal),
-      trigger_type: first((s) => str(s.attributes[ATTR.triggerType])),
+      trigger_type: first((s) => str(s.attributes[ATTR_TRIGGER_TYPE])),
       tenant_id: first((s) => s.tenant_id),
-      workflow_name: first((s) => str(s.attributes[ATTR.workflowName])),
-      workflow_version: first((s) => str(s.attributes[ATTR.workflowVersion])),
+      workflow_name: first((s) => str(s.attributes[ATTR_WORKFLOW_NAME])),
+      workflow_version: first((s) => str(s.attributes[ATTR_WORKFLOW_VERSION])),
       root_span: root?.name ?? null,
       credential_ref: root?.credential_ref ?? null,
       input_hash: root?.input_hash ?? null,
@@ -292,17 +345,17 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
     context: {
       agents: [...agents.values()],
       input_hashes: unique(spans.map((s) => s.input_hash)),
-      prompt_versions: unique(sites.map((x) => str(x.attributes[GOV.promptVersion]))),
+      prompt_versions: unique(sites.map((x) => str(x.attributes[ATTR_PROMPT_VERSION]))),
       prompt_hashes: unique(
         sites.flatMap((x) => [
-          str(x.attributes[GOV.promptHash]),
-          str(x.attributes[GOV.systemPromptHash]),
+          str(x.attributes[ATTR_PROMPT_HASH]),
+          str(x.attributes[ATTR_SYSTEM_PROMPT_HASH]),
         ]),
       ),
       policy_versions: unique(
         sites.map((x) => {
-          const policy = str(x.attributes[ATTR.decisionPolicy]);
-          const version = str(x.attributes[GOV.decisionPolicyVersion]);
+          const policy = str(x.attributes[ATTR_DECISION_POLICY]);
+          const version = str(x.attributes[ATTR_DECISION_POLICY_VERSION]);
           return policy && version ? `${policy}@${version}` : policy;
         }),
       ),
@@ -310,25 +363,29 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         .filter((x) => x.source === 'event:credential.issued')
         .map((x) => ({
           time: x.time,
-          credential_ref: str(x.attributes[ATTR.credentialRef]),
-          scopes: x.attributes[GOV.credentialScopes] ?? null,
-          expires_at: str(x.attributes[GOV.credentialExpiresAt]),
-          issuer: str(x.attributes[GOV.credentialIssuer]),
+          credential_ref: str(x.attributes[ATTR_CREDENTIAL_REF]),
+          scopes: x.attributes[ATTR_CREDENTIAL_SCOPES] ?? null,
+          expires_at: str(x.attributes[ATTR_CREDENTIAL_EXPIRES_AT]),
+          issuer: str(x.attributes[ATTR_CREDENTIAL_ISSUER]),
         })),
       llm_calls: spans.filter(isLlm).map((s) => ({
         time: s.start,
         span_id: s.span_id,
         agent_id: s.agent_id,
-        model: str(s.attributes[ATTR.genAiResponseModel] ?? s.attributes[ATTR.genAiRequestModel]),
-        provider: str(s.attributes[ATTR.genAiProvider] ?? s.attributes['gen_ai.system']),
-        input_tokens: num(s.attributes[ATTR.genAiInputTokens]),
-        output_tokens: num(s.attributes[ATTR.genAiOutputTokens]),
+        model: str(
+          s.attributes[ATTR_GEN_AI_RESPONSE_MODEL] ?? s.attributes[ATTR_GEN_AI_REQUEST_MODEL],
+        ),
+        provider: str(
+          s.attributes[ATTR_GEN_AI_PROVIDER_NAME] ?? s.attributes[ATTR_GEN_AI_SYSTEM_DEPRECATED],
+        ),
+        input_tokens: num(s.attributes[ATTR_GEN_AI_USAGE_INPUT_TOKENS]),
+        output_tokens: num(s.attributes[ATTR_GEN_AI_USAGE_OUTPUT_TOKENS]),
         duration_ms: s.duration_ms,
-        finish_reasons: s.attributes[GOV.genAiFinishReasons] ?? null,
-        prompt_hash: str(s.attributes[GOV.promptHash]),
-        prompt_version: str(s.attributes[GOV.promptVersion]),
-        system_prompt_hash: str(s.attributes[GOV.systemPromptHash]),
-        requested_tools: s.attributes[GOV.llmRequestedTools] ?? null,
+        finish_reasons: s.attributes[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] ?? null,
+        prompt_hash: str(s.attributes[ATTR_PROMPT_HASH]),
+        prompt_version: str(s.attributes[ATTR_PROMPT_VERSION]),
+        system_prompt_hash: str(s.attributes[ATTR_SYSTEM_PROMPT_HASH]),
+        requested_tools: s.attributes[ATTR_LLM_REQUESTED_TOOLS] ?? null,
       })),
     },
     actions: spans.filter(isToolCall).map((s) => ({
@@ -336,9 +393,9 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
       span_id: s.span_id,
       agent_id: s.agent_id,
       tool: s.tool,
-      tool_version: str(s.attributes[ATTR.toolVersion]),
+      tool_version: str(s.attributes[ATTR_TOOL_VERSION]),
       tool_call_id: s.tool_call_id,
-      reason: str(s.attributes[GOV.toolReason]),
+      reason: str(s.attributes[ATTR_TOOL_REASON]),
       credential_ref: s.credential_ref,
       input_hash: s.input_hash,
       output_hash: s.output_hash,
@@ -352,23 +409,23 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
       fold(
         sites
           .filter(
-            (x) => x.attributes[ATTR.decisionOutcome] !== undefined || CHECK_EVENTS.has(x.source),
+            (x) => x.attributes[ATTR_DECISION_OUTCOME] !== undefined || CHECK_EVENTS.has(x.source),
           )
           .map((x) => ({
             time: x.time,
             span_id: x.span.span_id,
             source: x.source,
             tool: x.span.tool,
-            outcome: str(x.attributes[ATTR.decisionOutcome]) ?? CHECK_EVENTS.get(x.source) ?? null,
+            outcome: str(x.attributes[ATTR_DECISION_OUTCOME]) ?? CHECK_EVENTS.get(x.source) ?? null,
             actor: actorOf(x),
             // An operator's policy change explains itself in its note.
-            reason: str(x.attributes[ATTR.decisionReason]) ?? str(x.attributes[GOV.policyNote]),
-            policy: str(x.attributes[ATTR.decisionPolicy]),
-            policy_version: str(x.attributes[GOV.decisionPolicyVersion]),
-            action_key: str(x.attributes[GOV.decisionActionKey]),
-            scope: str(x.attributes[GOV.decisionScope]),
-            stage: str(x.attributes[GOV.decisionStage]),
-            authorization_method: str(x.attributes[GOV.authorizationMethod]),
+            reason: str(x.attributes[ATTR_DECISION_REASON]) ?? str(x.attributes[ATTR_POLICY_NOTE]),
+            policy: str(x.attributes[ATTR_DECISION_POLICY]),
+            policy_version: str(x.attributes[ATTR_DECISION_POLICY_VERSION]),
+            action_key: str(x.attributes[ATTR_DECISION_ACTION_KEY]),
+            scope: str(x.attributes[ATTR_DECISION_SCOPE]),
+            stage: str(x.attributes[ATTR_DECISION_STAGE]),
+            authorization_method: str(x.attributes[ATTR_AUTHORIZATION_METHOD]),
           })),
         // The decision on a tool span is its pre-exec decision, also noted as an event.
         (c) => `${c.span_id}|${c.outcome}|${c.action_key}|${c.stage ?? 'pre'}`,
@@ -379,29 +436,29 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         sites
           .filter(
             (x) =>
-              x.attributes[GOV.approvalDecision] !== undefined ||
-              x.attributes[GOV.approvalApprover] !== undefined ||
+              x.attributes[ATTR_APPROVAL_DECISION] !== undefined ||
+              x.attributes[ATTR_APPROVAL_APPROVER] !== undefined ||
               x.source.startsWith('event:approval.'),
           )
           .map((x) => ({
-            time: str(x.attributes[GOV.approvalTime]) ?? x.time,
+            time: str(x.attributes[ATTR_APPROVAL_TIME]) ?? x.time,
             span_id: x.span.span_id,
             source: x.source,
             tool: x.span.tool,
-            approval_id: str(x.attributes[GOV.approvalId]),
-            approver: str(x.attributes[GOV.approvalApprover]),
+            approval_id: str(x.attributes[ATTR_APPROVAL_ID]),
+            approver: str(x.attributes[ATTR_APPROVAL_APPROVER]),
             decision:
-              str(x.attributes[GOV.approvalDecision]) ??
+              str(x.attributes[ATTR_APPROVAL_DECISION]) ??
               (x.source.startsWith('event:approval.')
                 ? x.source.slice('event:approval.'.length)
                 : // A tool call carrying an approval's id and approver is that approval used.
                   'applied'),
             actor: actorOf(x),
-            shown_hash: str(x.attributes[GOV.approvalShownHash]),
-            approved_input_hash: str(x.attributes[GOV.approvalInputHash]),
-            proposed_input_hash: str(x.attributes[GOV.approvalProposedHash]),
-            edits: x.attributes[GOV.approvalEdits] ?? null,
-            note: str(x.attributes[GOV.approvalNote]),
+            shown_hash: str(x.attributes[ATTR_APPROVAL_SHOWN_HASH]),
+            approved_input_hash: str(x.attributes[ATTR_APPROVAL_INPUT_HASH]),
+            proposed_input_hash: str(x.attributes[ATTR_APPROVAL_PROPOSED_HASH]),
+            edits: x.attributes[ATTR_APPROVAL_EDITS] ?? null,
+            note: str(x.attributes[ATTR_APPROVAL_NOTE]),
           })),
         (a) => `${a.approval_id ?? a.span_id}|${a.decision}`,
       ),
@@ -412,20 +469,20 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
           .filter(
             (x) =>
               x.source.startsWith('event:side_effect.') ||
-              Object.keys(x.attributes).some((k) => k.startsWith(GOV.sideEffectPrefix)),
+              Object.keys(x.attributes).some((k) => k.startsWith(SIDE_EFFECT_PREFIX)),
           )
           .map((x) => ({
             time: x.time,
             span_id: x.span.span_id,
             source: x.source,
             tool: x.span.tool,
-            target_system: str(x.attributes[GOV.sideEffectTargetSystem]),
-            object_id: str(x.attributes[GOV.sideEffectObjectId]),
-            operation: str(x.attributes[GOV.sideEffectOperation]),
-            idempotency_key: str(x.attributes[GOV.sideEffectIdempotencyKey]),
-            result_hash: str(x.attributes[GOV.sideEffectResultHash]),
+            target_system: str(x.attributes[ATTR_SIDE_EFFECT_TARGET_SYSTEM]),
+            object_id: str(x.attributes[ATTR_SIDE_EFFECT_OBJECT_ID]),
+            operation: str(x.attributes[ATTR_SIDE_EFFECT_OPERATION]),
+            idempotency_key: str(x.attributes[ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY]),
+            result_hash: str(x.attributes[ATTR_SIDE_EFFECT_RESULT_HASH]),
             status:
-              str(x.attributes[GOV.sideEffectStatus]) ??
+              str(x.attributes[ATTR_SIDE_EFFECT_STATUS]) ??
               (x.source.startsWith('event:side_effect.')
                 ? x.source.slice('event:side_effect.'.length)
                 : null),

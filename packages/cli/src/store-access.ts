@@ -2,6 +2,7 @@ import { StoreError } from '@agent-audit/store';
 import { openStoreReader } from '@agent-audit/store/query';
 import { CliError, EXIT_IO } from './cli-error.js';
 import type { Location } from './global-options.js';
+import { escapeValue } from './terminal-text.js';
 
 export type StoreReader = Awaited<ReturnType<typeof openStoreReader>>;
 
@@ -12,11 +13,14 @@ export type StoreReader = Awaited<ReturnType<typeof openStoreReader>>;
 export function storeFailure(error: unknown, location: Location): unknown {
   if (error instanceof CliError) return error;
   if (error instanceof StoreError) {
-    return new CliError(`${location.shown}: ${error.message} [${error.code}]`, EXIT_IO);
+    return new CliError(
+      `${escapeValue(location.shown)}: ${escapeValue(error.message)} [${error.code}]`,
+      EXIT_IO,
+    );
   }
   const err = error as NodeJS.ErrnoException | null;
   if (err instanceof Error && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
-    return new CliError(`${location.shown}: ${err.message}`, EXIT_IO);
+    return new CliError(`${escapeValue(location.shown)}: ${escapeValue(err.message)}`, EXIT_IO);
   }
   return error;
 }

@@ -94,6 +94,15 @@ describe('agent-audit usage and errors', () => {
     expect(r.stderr).toContain('no audit store at /no/such/store');
   });
 
+  it('an empty AGENT_AUDIT_STORE_DIR counts as unset; --store "" is a usage error', async () => {
+    const blank = await runCli(['runs'], { cwd: empty, env: { AGENT_AUDIT_STORE_DIR: ' ' } });
+    expect(blank.code).toBe(3);
+    expect(blank.stderr).toContain('no audit store at ./.agent-audit');
+    const option = await runCli(['--store', '', 'runs'], { cwd: empty });
+    expect(option.code).toBe(1);
+    expect(option.stderr).toContain('invalid --store value "": expected a store directory path');
+  });
+
   it('rejects a bad --since with the accepted forms', async () => {
     const r = await runCli(['runs', '--since', '90days'], { cwd: empty });
     expect(r.code).toBe(1);

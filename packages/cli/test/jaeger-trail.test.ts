@@ -97,7 +97,7 @@ describe('fetchJaegerTrail against a real Jaeger', () => {
     expect(out).toMatchObject({ run_id: runId, source: 'jaeger' });
     expect(out.spans).toHaveLength(ended.length);
     expect(out.spans[0]).toMatchObject({ depth: 0, service: 'orchestrator', pid: 4242, seq: null });
-    const human = await runCli(['trail', runId, '--jaeger', jaeger.queryUrl]);
+    const human = await runCli(['trail', runId, '--jaeger', jaeger.queryUrl, '--wide']);
     expect(human.stdout).toMatch(/from the Jaeger/);
     expect(human.stdout).toMatch(/sub-agent\[5151\].*research-agent.*fetch_doc/);
     const missing = await runCli(['trail', 'no-such-run', '--jaeger', jaeger.queryUrl]);

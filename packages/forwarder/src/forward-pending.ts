@@ -1,4 +1,4 @@
-import { openSegmentReader } from '@agent-audit/store';
+import { openSegmentReader, resolveStoreLocations } from '@agent-audit/store';
 import {
   type DrainResult,
   Forwarder,
@@ -39,8 +39,7 @@ export interface ForwardPendingResult extends DrainResult {
 export async function forwardPending(
   options: ForwardPendingOptions = {},
 ): Promise<ForwardPendingResult> {
-  const storeDir =
-    options.storeDir ?? (process.env.AGENT_AUDIT_STORE_DIR?.trim() || './.agent-audit');
+  const { storeDir } = resolveStoreLocations({ storeDir: options.storeDir });
   const reader = openSegmentReader(storeDir);
   try {
     const forwarder = new Forwarder({

@@ -4,6 +4,9 @@
  * the SDK's AuditSpanProcessor stamps the run-level ones on every other span of the run.
  *
  * Names are spelled out in full (never concatenated) so they can be grepped.
+ *
+ * This module imports nothing but the copied GenAI names of semconv.ts (which import nothing), so that readers of a store (the CLI, an auditor's script) can
+ * take the names from `@agent-audit/instrumentation/attributes` without loading OpenTelemetry.
  */
 
 // Run attribution.
@@ -114,8 +117,52 @@ export const ATTR_AUDIT_VIOLATION = 'audit.violation';
 /** String array of mandatory attribute names that are missing, e.g. `['input.hash']`. */
 export const ATTR_AUDIT_MISSING = 'audit.missing';
 
+// Violation codes: the values of `audit.violation`.
+/** A tool call (or LLM call) ran outside any run: no `workflow.run_id` to attribute it to. */
+export const VIOLATION_NO_RUN_CONTEXT = 'no_run_context';
+/** A `credential.ref` looked like a secret; it was replaced before the span was recorded. */
+export const VIOLATION_CREDENTIAL_REF_LOOKS_LIKE_SECRET = 'credential_ref_looks_like_secret';
+/** A span ended without one of its mandatory attributes (listed in `audit.missing`). */
+export const VIOLATION_MISSING_MANDATORY_ATTRIBUTE = 'missing_mandatory_attribute';
+
 // LLM calls (beyond the GenAI names).
 /** Names of the tools the model asked to call in its response. */
 export const ATTR_LLM_REQUESTED_TOOLS = 'llm.requested_tools';
 /** `gen_ai.tool.call.id`s the model issued in its response, in the same order. */
 export const ATTR_LLM_REQUESTED_TOOL_CALL_IDS = 'llm.requested_tool_call_ids';
+
+// The OpenTelemetry GenAI names written beside ours (copied constants, see semconv.ts), so
+// that `@agent-audit/instrumentation/attributes` is the one import for every name in a record.
+export {
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_AGENT_ID,
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_AGENT_VERSION,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_PROMPT_NAME,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_REQUEST_TEMPERATURE,
+  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
+  ATTR_GEN_AI_RESPONSE_ID,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+  ATTR_GEN_AI_TOOL_CALL_ID,
+  ATTR_GEN_AI_TOOL_CALL_RESULT,
+  ATTR_GEN_AI_TOOL_DESCRIPTION,
+  ATTR_GEN_AI_TOOL_NAME,
+  ATTR_GEN_AI_TOOL_TYPE,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_GEN_AI_WORKFLOW_NAME,
+  ERROR_TYPE_VALUE_OTHER,
+  GEN_AI_OPERATION_NAME_VALUE_CHAT,
+  GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
+} from './semconv.js';

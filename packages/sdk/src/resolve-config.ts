@@ -1,5 +1,6 @@
 import { resolveOtlpHeaders, resolveTracesEndpoint } from '@agent-audit/forwarder';
 import type { HashKey, HashKeyResolver } from '@agent-audit/instrumentation';
+import { resolveStoreLocations } from '@agent-audit/store';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 
@@ -97,19 +98,18 @@ export function resolveConfig(
     );
   }
   checkSampler(env);
+  const { storeDir, trustDir } = resolveStoreLocations({
+    storeDir: options.storeDir,
+    trustDir: options.trustDir,
+    env,
+  });
   return {
     serviceName:
       codeString('serviceName', options.serviceName) ??
       envString(env.OTEL_SERVICE_NAME) ??
       'unknown_service:node',
-    storeDir:
-      codeString('storeDir', options.storeDir) ??
-      envString(env.AGENT_AUDIT_STORE_DIR) ??
-      './.agent-audit',
-    trustDir:
-      codeString('trustDir', options.trustDir) ??
-      envString(env.AGENT_AUDIT_TRUST_DIR) ??
-      './.agent-audit-trust',
+    storeDir,
+    trustDir,
     otlpEndpoint: resolveTracesEndpoint(options.otlpEndpoint, env),
     otlpHeaders: resolveOtlpHeaders(env),
     forward: codeBool('forward', options.forward) ?? envBool(env, 'AGENT_AUDIT_FORWARD') ?? true,

@@ -7,6 +7,18 @@ export type { SegmentReader } from './segment-reader.js';
 export { openSegmentReader } from './segment-reader.js';
 export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';
 export { generateSigningKeyPair, keyIdOf, writeKeyPair } from './signing-keys.js';
+export type {
+  LocationSource,
+  StoreLocationOptions,
+  StoreLocations,
+} from './store-locations.js';
+export {
+  DEFAULT_STORE_DIR,
+  DEFAULT_TRUST_DIR,
+  resolveStoreLocations,
+  STORE_DIR_ENV,
+  TRUST_DIR_ENV,
+} from './store-locations.js';
 export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
 export type {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
+import { resolveStoreLocations } from './store-locations.js';
 
-export const DEFAULT_STORE_DIR = './.agent-audit';
-export const DEFAULT_TRUST_DIR = './.agent-audit-trust';
+export { DEFAULT_STORE_DIR, DEFAULT_TRUST_DIR } from './store-locations.js';
 export const ANCHOR_FILE = 'anchor.jsonl';
 export const STORE_CHECKPOINTS_FILE = 'checkpoints.jsonl';
 export const RECOVERED_DIR = 'recovered';
@@ -20,13 +20,10 @@ export interface StorePaths {
 export function resolveStorePaths(
   env: Record<string, string | undefined> = process.env,
 ): StorePaths {
-  const dir = path.resolve(nonEmpty(env.AGENT_AUDIT_STORE_DIR) ?? DEFAULT_STORE_DIR);
-  const trustDir = path.resolve(nonEmpty(env.AGENT_AUDIT_TRUST_DIR) ?? DEFAULT_TRUST_DIR);
+  const locations = resolveStoreLocations({ env });
+  const dir = path.resolve(locations.storeDir);
+  const trustDir = path.resolve(locations.trustDir);
   return { dir, trustDir, anchorPath: path.join(trustDir, ANCHOR_FILE) };
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
 }
 
 /** True when `inner` is `outer` or inside it. */

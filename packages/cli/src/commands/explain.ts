@@ -1,12 +1,16 @@
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { formatDuration, formatTable, shortHash } from '../format-table.js';
+import { formatDuration, formatTable, type Layout, layoutFor, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { loadRun, type RunSourceOptions } from '../load-run.js';
+import { addJaegerOptions, loadRun, type RunSourceOptions } from '../load-run.js';
 import { explainRun, type RunExplanation } from '../run-explanation.js';
+import { escapeValue } from '../terminal-text.js';
 
+/** A value for a text line: escaped for the terminal, `-` when absent. */
 const dash = (value: string | number | null | undefined): string =>
-  value === null || value === undefined || value === '' ? '-' : String(value);
+  value === null || value === undefined || value === '' ? '-' : escapeValue(String(value));
+/** OpenTelemetry's "unset" status means nothing went wrong that the code reported. */
+const statusText = (status: string): string => (status === 'unset' ? 'ok' : status);
 
 function section(title: string, body: string): string {
   return `${title}\n${body
@@ -17,42 +21,60 @@ function section(title: string, body: string): string {
 }
 
 /** The six answers as text: one section per question, tables where there is a list. */
-export function renderExplanation(e: RunExplanation): string {
+export function renderExplanation(
+  e: RunExplanation,
+  layout: Layout = { width: Number.POSITIVE_INFINITY, wide: true },
+): string {
   const t = e.trigger;
-  let out = `workflow.run_id=${e.run_id}\n\n`;
+  // Tables sit inside a section, indented by two.
+  const width = layout.width - 2;
+  const hash = (value: string | null): string => shortHash(value, layout);
+  // Within one UTC day (the trigger section gives the date) a table shows the time of day.
+  const days = new Set(
+    [e.trigger.started_at, e.trigger.ended_at]
+      .filter((t): t is string => typeof t === 'string')
+      .map((t) => t.slice(0, 10)),
+  );
+  const time = (iso: string | null): string =>
+    !iso
+      ? '-'
+      : layout.wide || days.size !== 1 || !iso.startsWith([...days][0]!)
+        ? iso
+        : iso.slice(11, 23);
+  let out = `workflow.run_id=${escapeValue(e.run_id)}\n\n`;
   out += section(
     '1. Trigger — what started the run and who is accountable',
     [
-      `principal:   ${dash(t.principal)}${t.trigger_type ? ` (${t.trigger_type})` : ''}`,
+      `principal:   ${dash(t.principal)}${t.trigger_type ? ` (${dash(t.trigger_type)})` : ''}`,
       `tenant:      ${dash(t.tenant_id)}`,
-      `workflow:    ${dash(t.root_span)}${t.workflow_name ? ` · ${t.workflow_name}${t.workflow_version ? ` v${t.workflow_version}` : ''}` : ''}`,
+      `workflow:    ${dash(t.root_span)}${t.workflow_name ? ` · ${dash(t.workflow_name)}${t.workflow_version ? ` v${dash(t.workflow_version)}` : ''}` : ''}`,
       `credential:  ${dash(t.credential_ref)}`,
       `input:       ${dash(t.input_hash)}`,
       `time:        ${dash(t.started_at)} → ${t.incomplete ? 'never ended (incomplete)' : dash(t.ended_at)}`,
-      `status:      ${t.status} · ${t.spans} spans`,
+      `status:      ${dash(statusText(t.status))} · ${t.spans} spans`,
     ].join('\n'),
   );
   const agents = e.context.agents
     .map(
       (a) =>
-        `agent ${dash(a.agent_id)}${a.agent_version ? ` v${a.agent_version}` : ''}${a.agent_name ? ` (${a.agent_name})` : ''}` +
-        `${a.models.length ? ` · model ${a.models.join(', ')}` : ''}${a.processes.length ? ` · in ${a.processes.join(', ')}` : ''}`,
+        `agent ${dash(a.agent_id)}${a.agent_version ? ` v${dash(a.agent_version)}` : ''}${a.agent_name ? ` (${dash(a.agent_name)})` : ''}` +
+        `${a.models.length ? ` · model ${a.models.map(dash).join(', ')}` : ''}${a.processes.length ? ` · in ${a.processes.map(dash).join(', ')}` : ''}`,
     )
     .join('\n');
   const llm = e.context.llm_calls.length
     ? `\n${formatTable(
         [
           { header: 'TIME' },
-          { header: 'AGENT' },
-          { header: 'MODEL' },
-          { header: 'PROVIDER' },
-          { header: 'TOKENS IN', align: 'right' },
-          { header: 'TOKENS OUT', align: 'right' },
-          { header: 'PROMPT' },
-          { header: 'DURATION', align: 'right' },
+          { header: 'AGENT', priority: 4, minWidth: 10 },
+          { header: 'MODEL', minWidth: 12 },
+          { header: 'PROVIDER', priority: 5 },
+          { header: 'TOKENS IN', align: 'right', priority: 3 },
+          { header: 'TOKENS OUT', align: 'right', priority: 3 },
+          { header: 'PROMPT', priority: 4, minWidth: 10 },
+          { header: 'DURATION', align: 'right', priority: 3 },
         ],
         e.context.llm_calls.map((c) => [
-          dash(c.time),
+          time(c.time),
           dash(c.agent_id),
           dash(c.model),
           dash(c.provider),
@@ -60,21 +82,22 @@ export function renderExplanation(e: RunExplanation): string {
           dash(c.output_tokens),
           c.prompt_version
             ? `${/^\d/.test(c.prompt_version) ? 'v' : ''}${c.prompt_version}`
-            : shortHash(c.prompt_hash),
+            : hash(c.prompt_hash),
           formatDuration(c.duration_ms),
         ]),
+        width,
       )}`
     : '\nLLM calls: none recorded';
   out += section(
     '2. Agent and context — which agent, model, inputs, prompt and policy versions',
-    `${agents}\ninput hashes: ${e.context.input_hashes.length ? e.context.input_hashes.map(shortHash).join(', ') : '-'}\n` +
-      `prompt versions: ${e.context.prompt_versions.join(', ') || '-'} · policies: ${e.context.policy_versions.join(', ') || '-'}\n` +
+    `${agents}\ninput hashes: ${e.context.input_hashes.length ? e.context.input_hashes.map(hash).join(', ') : '-'}\n` +
+      `prompt versions: ${e.context.prompt_versions.map(dash).join(', ') || '-'} · policies: ${e.context.policy_versions.map(dash).join(', ') || '-'}\n` +
       `credentials issued: ${
         e.context.credentials
           .map(
             (c) =>
-              `${dash(c.credential_ref)}${Array.isArray(c.scopes) ? ` scopes ${c.scopes.join(' ')}` : ''}` +
-              `${c.expires_at ? ` until ${c.expires_at}` : ''}${c.issuer ? ` by ${c.issuer}` : ''}`,
+              `${dash(c.credential_ref)}${Array.isArray(c.scopes) ? ` scopes ${c.scopes.map((x) => dash(String(x))).join(' ')}` : ''}` +
+              `${c.expires_at ? ` until ${dash(c.expires_at)}` : ''}${c.issuer ? ` by ${dash(c.issuer)}` : ''}`,
           )
           .join('; ') || '-'
       }${llm}`,
@@ -85,26 +108,28 @@ export function renderExplanation(e: RunExplanation): string {
       ? formatTable(
           [
             { header: 'TIME' },
-            { header: 'AGENT' },
-            { header: 'TOOL' },
-            { header: 'DECISION' },
-            { header: 'CREDENTIAL' },
-            { header: 'INPUT' },
-            { header: 'OUTPUT' },
-            { header: 'STATUS' },
-            { header: 'DURATION', align: 'right' },
+            { header: 'AGENT', priority: 5, minWidth: 10 },
+            { header: 'TOOL', minWidth: 10 },
+            // Section 4 lists the decisions; this one answers "with which credential".
+            { header: 'DECISION', priority: 3 },
+            { header: 'CREDENTIAL', priority: 2, minWidth: 12 },
+            { header: 'INPUT', priority: 4 },
+            { header: 'OUTPUT', priority: 5 },
+            { header: 'STATUS', minWidth: 8 },
+            { header: 'DURATION', align: 'right', priority: 3 },
           ],
           e.actions.map((a) => [
-            dash(a.time),
+            time(a.time),
             dash(a.agent_id),
             dash(a.tool),
             dash(a.decision),
             dash(a.credential_ref),
-            shortHash(a.input_hash),
-            shortHash(a.output_hash),
-            a.error_type ? `${a.status} ${a.error_type}` : a.status,
+            hash(a.input_hash),
+            hash(a.output_hash),
+            a.error_type ? `${statusText(a.status)} ${a.error_type}` : statusText(a.status),
             formatDuration(a.duration_ms),
           ]),
+          width,
         )
       : 'no tool calls recorded',
   );
@@ -114,15 +139,15 @@ export function renderExplanation(e: RunExplanation): string {
       ? formatTable(
           [
             { header: 'TIME' },
-            { header: 'TOOL' },
+            { header: 'TOOL', priority: 2, minWidth: 10 },
             { header: 'OUTCOME' },
-            { header: 'POLICY' },
-            { header: 'STAGE' },
-            { header: 'ACTOR' },
-            { header: 'REASON' },
+            { header: 'POLICY', priority: 3, minWidth: 12 },
+            { header: 'STAGE', priority: 5 },
+            { header: 'ACTOR', priority: 4, minWidth: 10 },
+            { header: 'REASON', minWidth: 16 },
           ],
           e.checks.map((c) => [
-            dash(c.time),
+            time(c.time),
             dash(c.tool),
             dash(c.outcome),
             c.policy ? `${c.policy}${c.policy_version ? `@${c.policy_version}` : ''}` : '-',
@@ -130,6 +155,7 @@ export function renderExplanation(e: RunExplanation): string {
             dash(c.actor),
             dash(c.reason),
           ]),
+          width,
         )
       : 'no policy decisions recorded',
   );
@@ -139,24 +165,25 @@ export function renderExplanation(e: RunExplanation): string {
       ? formatTable(
           [
             { header: 'TIME' },
-            { header: 'TOOL' },
-            { header: 'APPROVER' },
+            { header: 'TOOL', priority: 2, minWidth: 10 },
+            { header: 'APPROVER', minWidth: 12 },
             { header: 'DECISION' },
-            { header: 'SHOWN' },
-            { header: 'APPROVED INPUT' },
-            { header: 'EDITS' },
-            { header: 'NOTE' },
+            { header: 'SHOWN', priority: 4 },
+            { header: 'APPROVED INPUT', priority: 4 },
+            { header: 'EDITS', priority: 3, minWidth: 10 },
+            { header: 'NOTE', priority: 2, minWidth: 12 },
           ],
           e.approvals.map((a) => [
-            dash(a.time),
+            time(a.time),
             dash(a.tool),
             dash(a.approver),
             dash(a.decision),
-            shortHash(a.shown_hash),
-            shortHash(a.approved_input_hash),
+            hash(a.shown_hash),
+            hash(a.approved_input_hash),
             a.edits === null ? '-' : Array.isArray(a.edits) ? a.edits.join(', ') : String(a.edits),
             dash(a.note),
           ]),
+          width,
         )
       : 'no human approvals recorded',
   );
@@ -166,24 +193,25 @@ export function renderExplanation(e: RunExplanation): string {
       ? formatTable(
           [
             { header: 'TIME' },
-            { header: 'TOOL' },
-            { header: 'TARGET' },
-            { header: 'OPERATION' },
-            { header: 'OBJECT' },
+            { header: 'TOOL', priority: 3, minWidth: 10 },
+            { header: 'TARGET', priority: 2, minWidth: 10 },
+            { header: 'OPERATION', priority: 2, minWidth: 10 },
+            { header: 'OBJECT', minWidth: 12 },
             { header: 'STATUS' },
-            { header: 'RESULT' },
-            { header: 'IDEMPOTENCY KEY' },
+            { header: 'RESULT', priority: 4 },
+            { header: 'IDEMPOTENCY KEY', priority: 5, minWidth: 12 },
           ],
           e.side_effects.map((s) => [
-            dash(s.time),
+            time(s.time),
             dash(s.tool),
             dash(s.target_system),
             dash(s.operation),
             dash(s.object_id),
             dash(s.status),
-            shortHash(s.result_hash),
+            hash(s.result_hash),
             dash(s.idempotency_key),
           ]),
+          width,
         )
       : 'no side effects recorded',
   );
@@ -191,25 +219,27 @@ export function renderExplanation(e: RunExplanation): string {
 }
 
 export function explainCommand(ctx: CliContext, _setExitCode: (code: number) => void): Command {
-  return new Command('explain')
-    .description(
-      'answer the six audit questions for a run: trigger, context, actions, checks, approvals, side effects',
-    )
-    .argument('<run-id>', 'the workflow.run_id of the run')
-    .option(
-      '--jaeger <url>',
-      "read the run from Jaeger's query API (e.g. http://localhost:16686) instead of the store",
-    )
-    .option('--lookback <duration>', 'with --jaeger: how far back to search', '7d')
+  return addJaegerOptions(
+    new Command('explain')
+      .description(
+        'answer the six audit questions for a run: trigger, context, actions, checks, approvals, side effects',
+      )
+      .argument('<run-id>', 'the workflow.run_id of the run'),
+  )
     .addHelpText(
       'after',
       '\nWith --json: an object with the keys run_id, trigger, context, actions, checks, approvals, side_effects.\nExit: 0 found · 4 no such run · 3 I/O error',
     )
-    .action(async (runId: string, options: RunSourceOptions, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const explanation = explainRun(runId, await loadRun(runId, options, globals, ctx));
-      ctx.writeOut(
-        globals.json ? `${JSON.stringify(explanation, null, 2)}\n` : renderExplanation(explanation),
-      );
-    });
+    .option('--wide', 'every column, full hashes, nothing cut (default: fit the terminal width)')
+    .action(
+      async (runId: string, options: RunSourceOptions & { wide?: boolean }, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const explanation = explainRun(runId, await loadRun(runId, options, globals, ctx));
+        ctx.writeOut(
+          globals.json
+            ? `${JSON.stringify(explanation, null, 2)}\n`
+            : renderExplanation(explanation, layoutFor(ctx, options.wide)),
+        );
+      },
+    );
 }

@@ -9,6 +9,7 @@ import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { existingStores, type GlobalOptions } from '../global-options.js';
 import { parseDurationMs } from '../parse-time.js';
 import { withStoreReader } from '../store-access.js';
+import { escapeValue } from '../terminal-text.js';
 
 interface ForwardOptions {
   drain?: boolean;
@@ -79,9 +80,11 @@ async function forwardStore(
   return out;
 }
 
-function render(r: StoreForwardResult, storeShown: string): string {
+function render(r: StoreForwardResult, shown: string): string {
+  // The endpoint and the reason (which may quote the collector's answer) are shown escaped.
+  const storeShown = escapeValue(shown);
   const lines = [
-    `${r.ok ? 'forwarded' : 'NOT fully forwarded'}: ${r.delivered} span(s) from ${storeShown} to ${r.endpoint} in ${r.requests} request(s)`,
+    `${r.ok ? 'forwarded' : 'NOT fully forwarded'}: ${r.delivered} span(s) from ${storeShown} to ${escapeValue(r.endpoint)} in ${r.requests} request(s)`,
     `  cursor at seq ${r.nextSeq}; ${r.pendingRecords} record(s) pending`,
   ];
   if (r.deadLetterBatches > 0) {
@@ -89,7 +92,7 @@ function render(r: StoreForwardResult, storeShown: string): string {
       `  ${r.deadLetterSpans} span(s) in ${r.deadLetterBatches} batch(es) rejected as malformed: kept in forwarder/dead-letter.jsonl`,
     );
   }
-  if (!r.ok) lines.push(`  reason: ${r.reason}`);
+  if (!r.ok) lines.push(`  reason: ${escapeValue(r.reason ?? 'unknown')}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,10 +1,10 @@
 import { existsSync, renameSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { writeKeyPair } from '@agent-audit/store';
+import { DEFAULT_TRUST_DIR, TRUST_DIR_ENV, writeKeyPair } from '@agent-audit/store';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO } from '../cli-error.js';
-import { DEFAULT_TRUST_DIR, type GlobalOptions, trustLocation } from '../global-options.js';
+import { type GlobalOptions, trustLocation } from '../global-options.js';
 import { storeFailure } from '../store-access.js';
 
 interface KeygenOptions {
@@ -28,7 +28,7 @@ export function keygenCommand(ctx: CliContext, _setExitCode: (code: number) => v
     .description('create an Ed25519 key pair for signing store checkpoints')
     .option(
       '--out <dir>',
-      `directory for signing-key.pem and public-key.pem (default: $AGENT_AUDIT_TRUST_DIR or ${DEFAULT_TRUST_DIR})`,
+      `directory for signing-key.pem and public-key.pem (default: $${TRUST_DIR_ENV} or ${DEFAULT_TRUST_DIR})`,
     )
     .option(
       '--force',
@@ -88,7 +88,7 @@ export function keygenCommand(ctx: CliContext, _setExitCode: (code: number) => v
           'Pin the public key outside the store, where the auditor checks from:',
           `  - keep a copy of ${shownPublic} (or at least its key id ${written.keyId}) on another machine or volume;`,
           `  - verify with it: agent-audit verify --public-key ${shownPublic}`,
-          '  - the writer signs with signing-key.pem from its trust directory ($AGENT_AUDIT_TRUST_DIR,',
+          `  - the writer signs with signing-key.pem from its trust directory ($${TRUST_DIR_ENV},`,
           `    default ${DEFAULT_TRUST_DIR}); a key found inside the store is never trusted.`,
           '',
         ].join('\n'),

@@ -1,10 +1,11 @@
-import { type PruneResult, pruneStore } from '@agent-audit/store';
+import { DEFAULT_TRUST_DIR, type PruneResult, pruneStore, TRUST_DIR_ENV } from '@agent-audit/store';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { existingStore, type GlobalOptions, trustLocation } from '../global-options.js';
 import { parseDurationMs, parseTimePoint } from '../parse-time.js';
 import { storeFailure } from '../store-access.js';
+import { escapeValue } from '../terminal-text.js';
 
 interface PruneCommandOptions {
   before: string;
@@ -36,7 +37,7 @@ export function pruneCommand(ctx: CliContext, _setExitCode: (code: number) => vo
     .addHelpText(
       'after',
       '\nPrune opens the store as its writer: stop the agents writing to it first (the store lock says which pid holds it).\n' +
-        'The prune record is signed with signing-key.pem of the trust directory ($AGENT_AUDIT_TRUST_DIR or ./.agent-audit-trust).',
+        `The prune record is signed with signing-key.pem of the trust directory ($${TRUST_DIR_ENV} or ${DEFAULT_TRUST_DIR}).`,
     )
     .action(async (options: PruneCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -74,12 +75,12 @@ export function pruneCommand(ctx: CliContext, _setExitCode: (code: number) => vo
         ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
       } else if (result.segments.length === 0) {
         ctx.writeOut(
-          `nothing to prune in ${location.shown}: no sealed segment has all its records before ${before.toISOString()}` +
-            `${retentionMs !== undefined ? ` and older than --retention ${options.retention}` : ''}\n`,
+          `nothing to prune in ${escapeValue(location.shown)}: no sealed segment has all its records before ${before.toISOString()}` +
+            `${retentionMs !== undefined ? ` and older than --retention ${escapeValue(options.retention ?? '')}` : ''}\n`,
         );
       } else {
         ctx.writeOut(
-          `pruned ${result.segments.length} segment(s) of ${location.shown}: ${result.segments.join(', ')} ` +
+          `pruned ${result.segments.length} segment(s) of ${escapeValue(location.shown)}: ${result.segments.join(', ')} ` +
             `(seq ${result.firstSeq}–${result.lastSeq}, all before ${before.toISOString()})\n` +
             `signed prune record at seq ${result.seq}; "agent-audit verify" reports it and still verifies the rest\n`,
         );

@@ -5,8 +5,9 @@ import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO } from '../cli-error.js';
 import type { GlobalOptions } from '../global-options.js';
 import { renderHtmlReport } from '../html-report.js';
-import { loadRun, type RunSourceOptions } from '../load-run.js';
+import { addJaegerOptions, loadRun, type RunSourceOptions } from '../load-run.js';
 import { explainRun } from '../run-explanation.js';
+import { escapeValue } from '../terminal-text.js';
 
 interface ReportOptions extends RunSourceOptions {
   html: string;
@@ -21,16 +22,13 @@ export interface ReportOutput {
 }
 
 export function reportCommand(ctx: CliContext, _setExitCode: (code: number) => void): Command {
-  return new Command('report')
-    .description(
-      "write a self-contained HTML page with a run's six answers and timeline, for a reviewer without Jaeger",
-    )
-    .argument('<run-id>', 'the workflow.run_id of the run')
-    .option(
-      '--jaeger <url>',
-      "read the run from Jaeger's query API (e.g. http://localhost:16686) instead of the store",
-    )
-    .option('--lookback <duration>', 'with --jaeger: how far back to search', '7d')
+  return addJaegerOptions(
+    new Command('report')
+      .description(
+        "write a self-contained HTML page with a run's six answers and timeline, for a reviewer without Jaeger",
+      )
+      .argument('<run-id>', 'the workflow.run_id of the run'),
+  )
     .requiredOption('--html <file>', 'the HTML file to write (replaced if it exists)')
     .addHelpText('after', '\nExit: 0 written · 4 no such run · 3 I/O error')
     .action(async (runId: string, options: ReportOptions, command: Command) => {
@@ -46,7 +44,7 @@ export function reportCommand(ctx: CliContext, _setExitCode: (code: number) => v
         renameSync(temp, file);
       } catch (error) {
         throw new CliError(
-          `cannot write report ${options.html} (${(error as NodeJS.ErrnoException).code ?? error}) — choose a writable path with --html FILE`,
+          `cannot write report ${escapeValue(options.html)} (${(error as NodeJS.ErrnoException).code ?? error}) — choose a writable path with --html FILE`,
           EXIT_IO,
         );
       }
@@ -55,7 +53,9 @@ export function reportCommand(ctx: CliContext, _setExitCode: (code: number) => v
         const output: ReportOutput = { run_id: runId, file, bytes, spans: spans.length };
         ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
       } else {
-        ctx.writeOut(`wrote ${options.html} (${spans.length} spans, ${bytes} bytes)\n`);
+        ctx.writeOut(
+          `wrote ${escapeValue(options.html)} (${spans.length} spans, ${bytes} bytes)\n`,
+        );
       }
     });
 }

@@ -1,8 +1,9 @@
+import { ATTR_DECISION_OUTCOME } from '@agent-audit/instrumentation/attributes';
 import type { RunFilter, RunSummary } from '@agent-audit/store';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
-import { formatTable } from '../format-table.js';
+import { formatTable, type Layout, layoutFor } from '../format-table.js';
 import { existingStores, type GlobalOptions, type Location } from '../global-options.js';
 import { parseTimePoint } from '../parse-time.js';
 import { isToolCall } from '../run-explanation.js';
@@ -19,6 +20,7 @@ interface RunsOptions {
   since?: string;
   until?: string;
   actions?: boolean;
+  wide?: boolean;
 }
 
 /** One tool call of a run, as `runs --actions` lists it. */
@@ -43,7 +45,7 @@ const DECISIONS = ['allow', 'stop', 'approval_required'];
 function decisionsOf(span: TrailSpan): string[] {
   const outcomes = span.decision === null ? [] : [span.decision];
   for (const event of span.events) {
-    const outcome = event.attributes['decision.outcome'];
+    const outcome = event.attributes[ATTR_DECISION_OUTCOME];
     if (typeof outcome === 'string') outcomes.push(outcome);
   }
   return outcomes;
@@ -88,18 +90,18 @@ function actionOf(span: TrailSpan): RunAction {
   };
 }
 
-function renderRuns(rows: RunRow[], withActions: boolean): string {
+function renderRuns(rows: RunRow[], withActions: boolean, layout: Layout): string {
   if (rows.length === 0) return 'no runs match\n';
   const table = formatTable(
     [
-      { header: 'RUN ID' },
-      { header: 'PRINCIPAL' },
-      { header: 'AGENT' },
+      { header: 'RUN ID', minWidth: 16 },
+      { header: 'PRINCIPAL', minWidth: 12 },
+      { header: 'AGENT', priority: 3, minWidth: 10 },
       { header: 'START' },
-      { header: 'END' },
+      { header: 'END', priority: 4 },
       { header: 'STATUS' },
-      { header: 'SPANS', align: 'right' },
-      { header: 'INCOMPLETE' },
+      { header: 'SPANS', align: 'right', priority: 3 },
+      { header: 'INCOMPLETE', priority: 2 },
     ],
     rows.map((r) => [
       r.run_id,
@@ -111,6 +113,7 @@ function renderRuns(rows: RunRow[], withActions: boolean): string {
       String(r.spans),
       r.incomplete ? 'yes' : 'no',
     ]),
+    layout.width,
   );
   if (!withActions) return `${table}${rows.length} run(s)\n`;
   const actionRows = rows.flatMap((r) =>
@@ -122,21 +125,22 @@ function renderRuns(rows: RunRow[], withActions: boolean): string {
       a.tool ?? '-',
       a.decision ?? '-',
       a.credential_ref ?? '-',
-      a.status,
+      a.status === 'unset' ? 'ok' : a.status,
     ]),
   );
   const actions = formatTable(
     [
       { header: 'TIME' },
-      { header: 'RUN ID' },
-      { header: 'PRINCIPAL' },
-      { header: 'AGENT' },
-      { header: 'TOOL' },
+      { header: 'RUN ID', priority: 2, minWidth: 16 },
+      { header: 'PRINCIPAL', priority: 3, minWidth: 12 },
+      { header: 'AGENT', priority: 4, minWidth: 10 },
+      { header: 'TOOL', minWidth: 10 },
       { header: 'DECISION' },
-      { header: 'CREDENTIAL' },
+      { header: 'CREDENTIAL', priority: 3, minWidth: 12 },
       { header: 'STATUS' },
     ],
     actionRows,
+    layout.width,
   );
   return `${table}${rows.length} run(s)\n\n${actions}${actionRows.length} action(s)\n`;
 }
@@ -166,6 +170,7 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
       '--actions',
       "also list each run's tool calls (time, tool, decision, credential ref, status): every action taken on the principal's behalf",
     )
+    .option('--wide', 'every column, nothing cut (default: fit the terminal width)')
     .addHelpText(
       'after',
       '\nExample: every action taken on behalf of user 456 in the last 90 days:\n  agent-audit runs --principal user:456 --since 90d --actions',
@@ -246,7 +251,7 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
       if (globals.json) {
         ctx.writeOut(`${JSON.stringify(rows, null, 2)}\n`);
       } else {
-        ctx.writeOut(renderRuns(rows, options.actions === true));
+        ctx.writeOut(renderRuns(rows, options.actions === true, layoutFor(ctx, options.wide)));
       }
     });
 }

@@ -5,6 +5,7 @@ import type { CliContext } from '../cli-context.js';
 import { existingStore, type GlobalOptions, trustFile, trustLocation } from '../global-options.js';
 import { formatBytes } from '../progress-line.js';
 import { withStoreReader } from '../store-access.js';
+import { escapeValue } from '../terminal-text.js';
 
 /** `status --json` output. */
 export interface StatusOutput {
@@ -83,24 +84,28 @@ function lastAnchor(file: string): StatusOutput['trust']['last_anchor'] {
 }
 
 function renderStatus(s: StatusOutput, shown: string): string {
+  // Everything here but the counts comes from files anyone with access to the store (or the
+  // collector's error text) could have written: each value is escaped for the terminal.
+  const v = (value: string | number | null | undefined, none = '-'): string =>
+    value === null || value === undefined ? none : escapeValue(String(value));
   const lines = [
-    `store ${shown}`,
-    `  ${s.store.segments} segment(s), ${formatBytes(s.store.bytes)}, head seq ${s.store.head_seq ?? '-'}, ${s.store.runs} run(s)`,
+    `store ${v(shown)}`,
+    `  ${s.store.segments} segment(s), ${formatBytes(s.store.bytes)}, head seq ${v(s.store.head_seq)}, ${s.store.runs} run(s)`,
     s.store.writer
       ? `  writer: pid ${s.store.writer.pid} ${s.store.writer.alive ? 'running' : 'gone (stale lock; the next writer takes it over)'}`
       : '  writer: none (no store.lock)',
-    `trust ${s.trust.dir}`,
-    `  public key: ${s.trust.public_key ?? 'none (verify cannot check signatures: pass --public-key)'}`,
-    `  anchor: ${s.trust.anchor ?? 'none'}${s.trust.last_anchor ? ` · last checkpoint size ${s.trust.last_anchor.size} at ${s.trust.last_anchor.time}` : ''}`,
+    `trust ${v(s.trust.dir)}`,
+    `  public key: ${v(s.trust.public_key, 'none (verify cannot check signatures: pass --public-key)')}`,
+    `  anchor: ${v(s.trust.anchor, 'none')}${s.trust.last_anchor ? ` · last checkpoint size ${v(s.trust.last_anchor.size)} at ${v(s.trust.last_anchor.time)}` : ''}`,
   ];
   const f = s.forwarder;
   if (!f) {
     lines.push('forwarder: no cursor yet (nothing forwarded to Jaeger from this store)');
   } else {
     lines.push(
-      `forwarder → ${f.endpoint ?? '(endpoint not recorded)'}`,
-      `  next seq ${f.next_seq} · pending records ${f.pending_records ?? '?'} · delivered spans ${f.delivered ?? '?'} · dead-letter batches ${f.dead_letter_batches ?? 0}`,
-      `  last success ${f.last_success_at ?? '-'} · last error ${f.last_error ? `${f.last_error} at ${f.last_error_at ?? '?'}` : '-'}`,
+      `forwarder → ${v(f.endpoint, '(endpoint not recorded)')}`,
+      `  next seq ${v(f.next_seq)} · pending records ${v(f.pending_records, '?')} · delivered spans ${v(f.delivered, '?')} · dead-letter batches ${v(f.dead_letter_batches, '0')}`,
+      `  last success ${v(f.last_success_at)} · last error ${f.last_error ? `${v(f.last_error)} at ${v(f.last_error_at, '?')}` : '-'}`,
     );
   }
   return `${lines.join('\n')}\n`;

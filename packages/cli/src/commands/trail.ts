@@ -1,8 +1,19 @@
+import {
+  ATTR_APPROVAL_APPROVER,
+  ATTR_APPROVAL_DECISION,
+  ATTR_APPROVAL_INPUT_HASH,
+  ATTR_CREDENTIAL_REF,
+  ATTR_DECISION_OUTCOME,
+  ATTR_SIDE_EFFECT_OBJECT_ID,
+  ATTR_SIDE_EFFECT_RESULT_HASH,
+  ATTR_SIDE_EFFECT_STATUS,
+} from '@agent-audit/instrumentation/attributes';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { formatDuration, formatTable, shortHash } from '../format-table.js';
+import { formatDuration, formatTable, type Layout, layoutFor, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { loadRun, type RunSourceOptions } from '../load-run.js';
+import { addJaegerOptions, loadRun, type RunSourceOptions } from '../load-run.js';
+import { escapeValue } from '../terminal-text.js';
 import type { TrailSpan } from '../trail-span.js';
 
 /** `trail --json` output. */
@@ -27,7 +38,9 @@ function processLabel(span: TrailSpan): string {
 function statusLabel(span: TrailSpan): string {
   if (span.status === 'error') return span.error_type ? `ERROR ${span.error_type}` : 'ERROR';
   if (span.status === 'incomplete') return 'INCOMPLETE';
-  return span.violation ? `${span.status} VIOLATION` : span.status;
+  // OpenTelemetry's "unset" means nothing went wrong that the code reported: ok to a reader.
+  const status = span.status === 'unset' ? 'ok' : span.status;
+  return span.violation ? `${status} VIOLATION` : status;
 }
 
 const GOVERNANCE_EVENT =
@@ -42,9 +55,9 @@ const str = (value: unknown): string | null =>
 
 function eventOutcome(attributes: Record<string, unknown>): string {
   return (
-    str(attributes['decision.outcome']) ??
-    str(attributes['approval.decision']) ??
-    str(attributes['side_effect.status']) ??
+    str(attributes[ATTR_DECISION_OUTCOME]) ??
+    str(attributes[ATTR_APPROVAL_DECISION]) ??
+    str(attributes[ATTR_SIDE_EFFECT_STATUS]) ??
     ''
   );
 }
@@ -53,7 +66,12 @@ function eventOutcome(attributes: Record<string, unknown>): string {
  * The human timeline: a header naming the run, then one aligned row per span, with its
  * governance events (decisions, approvals, side effects) as rows beneath it.
  */
-export function renderTrail(runId: string, spans: TrailSpan[], source: string): string {
+export function renderTrail(
+  runId: string,
+  spans: TrailSpan[],
+  source: string,
+  layout: Layout = { width: Number.POSITIVE_INFINITY, wide: true },
+): string {
   const first = spans.find((s) => s.start)?.start ?? null;
   const manyDays =
     new Set(
@@ -66,10 +84,10 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
   const principals = [...new Set(spans.map((s) => s.principal).filter(Boolean))];
   const incomplete = spans.filter((s) => s.incomplete).length;
   const header =
-    `workflow.run_id=${runId}  (${spans.length} spans from the ${source}` +
+    `workflow.run_id=${escapeValue(runId)}  (${spans.length} spans from the ${source}` +
     `${incomplete ? `, ${incomplete} never ended` : ''})\n` +
-    `date ${first ? first.slice(0, 10) : '-'} UTC · trace ${traces.join(', ')}` +
-    `${principals.length ? ` · principal ${principals.join(', ')}` : ''}\n\n`;
+    `date ${first ? escapeValue(first.slice(0, 10)) : '-'} UTC · trace ${traces.map(escapeValue).join(', ')}` +
+    `${principals.length ? ` · principal ${principals.map((p) => escapeValue(p ?? '')).join(', ')}` : ''}\n\n`;
   const rows = spans.flatMap((s) => [
     [
       timeCell(s.start, manyDays),
@@ -80,8 +98,8 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
       s.tool ?? '-',
       s.decision ?? '-',
       s.credential_ref ?? '-',
-      shortHash(s.input_hash),
-      shortHash(s.output_hash),
+      shortHash(s.input_hash, layout),
+      shortHash(s.output_hash, layout),
       statusLabel(s),
       formatDuration(s.duration_ms),
     ],
@@ -97,11 +115,11 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
         `${'  '.repeat(s.depth + 1)}· ${event.name}`,
         '',
         eventOutcome(event.attributes),
-        str(event.attributes['credential.ref']) ?? '',
-        shortHash(str(event.attributes['approval.input_hash'])).replace(/^-$/, ''),
-        shortHash(str(event.attributes['side_effect.result_hash'])).replace(/^-$/, ''),
-        str(event.attributes['approval.approver']) ??
-          str(event.attributes['side_effect.object_id']) ??
+        str(event.attributes[ATTR_CREDENTIAL_REF]) ?? '',
+        shortHash(str(event.attributes[ATTR_APPROVAL_INPUT_HASH]), layout).replace(/^-$/, ''),
+        shortHash(str(event.attributes[ATTR_SIDE_EFFECT_RESULT_HASH]), layout).replace(/^-$/, ''),
+        str(event.attributes[ATTR_APPROVAL_APPROVER]) ??
+          str(event.attributes[ATTR_SIDE_EFFECT_OBJECT_ID]) ??
           '',
         '',
       ]),
@@ -111,45 +129,46 @@ export function renderTrail(runId: string, spans: TrailSpan[], source: string): 
     formatTable(
       [
         { header: 'TIME' },
-        { header: 'PROCESS' },
-        { header: 'AGENT' },
-        { header: 'KIND' },
-        { header: 'SPAN' },
-        { header: 'TOOL' },
-        { header: 'DECISION' },
-        { header: 'CREDENTIAL' },
-        { header: 'INPUT' },
-        { header: 'OUTPUT' },
-        { header: 'STATUS' },
-        { header: 'DURATION', align: 'right' },
+        { header: 'PROCESS', priority: 7, minWidth: 12 },
+        { header: 'AGENT', priority: 6, minWidth: 10 },
+        { header: 'KIND', priority: 8 },
+        { header: 'SPAN', minWidth: 20 },
+        { header: 'TOOL', priority: 4, minWidth: 10 },
+        { header: 'DECISION', priority: 2 },
+        { header: 'CREDENTIAL', priority: 3, minWidth: 12 },
+        { header: 'INPUT', priority: 5 },
+        { header: 'OUTPUT', priority: 6 },
+        { header: 'STATUS', minWidth: 8 },
+        { header: 'DURATION', align: 'right', priority: 4 },
       ],
       rows,
+      layout.width,
     )
   );
 }
 
 export function trailCommand(ctx: CliContext, _setExitCode: (code: number) => void): Command {
-  return new Command('trail')
-    .description(
-      "a run's timeline in order: process, agent, span kind, tool, decision, credential ref, hashes, status, duration",
-    )
-    .argument('<run-id>', 'the workflow.run_id of the run')
-    .option(
-      '--jaeger <url>',
-      "read the run from Jaeger's query API (e.g. http://localhost:16686) instead of the store",
-    )
-    .option('--lookback <duration>', 'with --jaeger: how far back to search', '7d')
-    .action(async (runId: string, options: RunSourceOptions, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const source = options.jaeger !== undefined ? 'jaeger' : 'store';
-      const spans = await loadRun(runId, options, globals, ctx);
-      if (globals.json) {
-        const output: TrailOutput = { run_id: runId, source, spans };
-        ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
-      } else {
-        const stores = new Set(spans.map((s) => s.store)).size;
-        const label = source === 'jaeger' ? 'Jaeger' : stores > 1 ? `${stores} stores` : 'store';
-        ctx.writeOut(renderTrail(runId, spans, label));
-      }
-    });
+  return addJaegerOptions(
+    new Command('trail')
+      .description(
+        "a run's timeline in order: process, agent, span kind, tool, decision, credential ref, hashes, status, duration",
+      )
+      .argument('<run-id>', 'the workflow.run_id of the run'),
+  )
+    .option('--wide', 'every column, full hashes, nothing cut (default: fit the terminal width)')
+    .action(
+      async (runId: string, options: RunSourceOptions & { wide?: boolean }, command: Command) => {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        const source = options.jaeger !== undefined ? 'jaeger' : 'store';
+        const spans = await loadRun(runId, options, globals, ctx);
+        if (globals.json) {
+          const output: TrailOutput = { run_id: runId, source, spans };
+          ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
+        } else {
+          const stores = new Set(spans.map((s) => s.store)).size;
+          const label = source === 'jaeger' ? 'Jaeger' : stores > 1 ? `${stores} stores` : 'store';
+          ctx.writeOut(renderTrail(runId, spans, label, layoutFor(ctx, options.wide)));
+        }
+      },
+    );
 }
