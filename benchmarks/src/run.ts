@@ -3,18 +3,24 @@
  * baseline measured on the same machine at the same time (these machines are shared and
  * noisy; absolute numbers are reported, ratios are the targets). Progress goes to stderr;
  * the last line of stdout is one JSON object with every figure.
+ *
+ * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, peers), for
+ * iterating on one of them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
 import { runOtlpBench } from './otlp-bench.js';
+import { runPeersBench } from './peers-bench.js';
 import { runSdkBench } from './sdk-bench.js';
 import { runStoreBench } from './store-bench.js';
 
-type Figures = Record<string, number>;
+type Figures = Record<string, number | string>;
 
 const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'sdk', run: runSdkBench },
   { name: 'store', run: runStoreBench },
   { name: 'otlp', run: runOtlpBench },
+  // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
+  { name: 'peers', run: runPeersBench },
 ];
 
 async function main(): Promise<void> {
@@ -22,7 +28,14 @@ async function main(): Promise<void> {
     node: process.version,
     cpus: availableParallelism(),
   };
-  for (const suite of suites) {
+  const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !suites.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `bench: no suite ${unknown.join(', ')}; expected some of ${suites.map((s) => s.name).join(', ')}`,
+    );
+  }
+  for (const suite of suites.filter((s) => only.length === 0 || only.includes(s.name))) {
     const started = performance.now();
     process.stderr.write(`bench: ${suite.name}…\n`);
     const figures = await suite.run();

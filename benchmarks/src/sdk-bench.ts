@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,15 +7,10 @@ import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { AuditSpanProcessor, Forwarder } from '@agent-audit/sdk';
 import { AuditStore } from '@agent-audit/store';
 import { openStoreReader } from '@agent-audit/store/query';
-import { context, SpanKind, trace } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  type ReadableSpan,
-  type SpanExporter,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { DiscardingExporter, median, oneKbInput, startBareToolSpan } from './bench-support.js';
 
 // issue 2: tool_call_overhead_ratio = one audited tool call (span, mandatory attributes, SHA-256
 // of a 1 KB JSON input, the audit processor, a store that discards) / a bare OpenTelemetry span
@@ -28,34 +22,11 @@ const CALLS_PER_ROUND = 2_000;
 const ROUNDS = 15;
 const WARMUP_ROUNDS = 3;
 
-/** ~1 KB of JSON, like a typical tool argument object. */
-function oneKbInput(): Record<string, unknown> {
-  const input: Record<string, unknown> = { query: 'refund status for order', page: 1, filters: {} };
-  for (let i = 0; JSON.stringify(input).length < 1024; i++) {
-    (input.filters as Record<string, string>)[`field_${i}`] = `value-${i}-${'x'.repeat(i % 7)}`;
-  }
-  return input;
-}
-
-class DiscardingExporter implements SpanExporter {
-  export(_spans: ReadableSpan[], done: (result: { code: number }) => void): void {
-    done({ code: 0 });
-  }
-  async shutdown(): Promise<void> {}
-  async forceFlush(): Promise<void> {}
-}
-
 const RESOLVED = Promise.resolve({ seq: 0, hash: '' });
 /** A store that keeps nothing: the ratio measures the SDK's own work, not the disk. */
 const discardingStore = {
   append: () => RESOLVED,
   flushSync: () => undefined,
-};
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
 export async function runSdkBench(): Promise<Record<string, number>> {
@@ -114,19 +85,7 @@ export async function runSdkBench(): Promise<Record<string, number>> {
     const ns = await context.with(runCtx, async () => {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < n; i++) {
-        const span = bareTracer.startSpan('execute_tool search', {
-          kind: SpanKind.INTERNAL,
-          attributes: {
-            'gen_ai.operation.name': 'execute_tool',
-            'tool.name': 'search',
-            'gen_ai.tool.name': 'search',
-            'agent.id': 'bench-agent',
-            'workflow.run_id': 'run-bench',
-            'credential.ref': 'cred-bench',
-          },
-        });
-        const hash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-        span.setAttribute('input.hash', `sha256:${hash}`);
+        const span = startBareToolSpan(bareTracer, input);
         await context.with(trace.setSpan(context.active(), span), tool);
         span.end();
       }
