@@ -27,7 +27,8 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type AppendEntry, AuditStore, openStoreReader, verifyStore } from '@agent-audit/store';
+import { type AppendEntry, AuditStore, verifyStore } from '@agent-audit/store';
+import { openStoreReader } from '@agent-audit/store/query';
 
 type Figures = Record<string, number>;
 

@@ -1,4 +1,4 @@
-import { openStoreReader } from '@agent-audit/store';
+import { openStoreReader } from '@agent-audit/store/query';
 
 /** Every `span.end` record of a store, as span id → trace id, read through the store's reader. */
 export function readStoredSpans(storeDir: string): Map<string, string> {

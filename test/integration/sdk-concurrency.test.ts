@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRunContext, runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
-import { openStoreReader } from '@agent-audit/store';
+import { openStoreReader } from '@agent-audit/store/query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JaegerInstance, startJaeger } from '../support/jaeger.js';
 import { flattenSpans } from '../support/jaeger-query.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { injectRunContext, runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
-import { openStoreReader } from '@agent-audit/store';
+import { openStoreReader } from '@agent-audit/store/query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/jaeger.js';
 

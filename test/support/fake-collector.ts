@@ -1,4 +1,4 @@
-// A scripted OTLP/HTTP collector for the forwarder's fault tests (RELIABILITY.md rows 20–22):
+// A scripted OTLP/HTTP collector for the forwarder's fault tests (docs/reliability.md rows 20–22):
 // the real collector cannot be made to answer 429, 500 or 400, or to swallow requests, on
 // demand. Each request takes the next reply from the script (then the fallback), and every
 // request is recorded: bytes, headers, the span ids in an OTLP/JSON body, timing, and what it

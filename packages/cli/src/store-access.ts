@@ -1,4 +1,5 @@
-import { openStoreReader, StoreError } from '@agent-audit/store';
+import { StoreError } from '@agent-audit/store';
+import { openStoreReader } from '@agent-audit/store/query';
 import { CliError, EXIT_IO } from './cli-error.js';
 import type { Location } from './global-options.js';
 import { escapeValue } from './terminal-text.js';

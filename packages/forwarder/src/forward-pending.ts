@@ -1,4 +1,4 @@
-import { openStoreReader, resolveStoreLocations } from '@agent-audit/store';
+import { openSegmentReader, resolveStoreLocations } from '@agent-audit/store';
 import {
   type DrainResult,
   Forwarder,
@@ -40,7 +40,7 @@ export async function forwardPending(
   options: ForwardPendingOptions = {},
 ): Promise<ForwardPendingResult> {
   const { storeDir } = resolveStoreLocations({ storeDir: options.storeDir });
-  const reader = openStoreReader(storeDir);
+  const reader = openSegmentReader(storeDir);
   try {
     const forwarder = new Forwarder({
       storeDir,

@@ -1,4 +1,4 @@
-import type { StoreReader } from '@agent-audit/store';
+import type { SegmentReader as StoreReader } from '@agent-audit/store';
 import type { ForwarderRecord, ForwarderSource } from './forwarder.js';
 
 /**

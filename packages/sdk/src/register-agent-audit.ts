@@ -1,7 +1,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { Forwarder, storeForwarderSource } from '@agent-audit/forwarder';
 import { setAuditHooks } from '@agent-audit/instrumentation';
-import { AuditStore, openStoreReader } from '@agent-audit/store';
+import { AuditStore, openSegmentReader } from '@agent-audit/store';
 import { context, DiagConsoleLogger, diag, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -227,10 +227,10 @@ function startForwarder(
   config: ResolvedConfig,
   undo: Array<() => void>,
 ): Forwarder | undefined {
-  let reader: ReturnType<typeof openStoreReader> | undefined;
+  let reader: ReturnType<typeof openSegmentReader> | undefined;
   try {
     // The store's absolute path: a later chdir must not move the cursor.
-    reader = openStoreReader(store.dir);
+    reader = openSegmentReader(store.dir);
     const fwd = new Forwarder({
       storeDir: store.dir,
       source: storeForwarderSource(reader, () => store.head.seq),

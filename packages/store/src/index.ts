@@ -3,9 +3,10 @@ export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
 export { pruneStore } from './prune-store.js';
+export type { SegmentReader } from './segment-reader.js';
+export { openSegmentReader } from './segment-reader.js';
 export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';
 export { generateSigningKeyPair, keyIdOf, writeKeyPair } from './signing-keys.js';
-export { reindexStore } from './store-index.js';
 export type {
   LocationSource,
   StoreLocationOptions,
@@ -20,8 +21,6 @@ export {
 } from './store-locations.js';
 export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
-export type { StoreReader, StoreReaderOptions } from './store-reader.js';
-export { openStoreReader } from './store-reader.js';
 export type {
   AppendEntry,
   AppendResult,

@@ -2,19 +2,45 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
-import { computeLineHash, parseEnvelope } from './record-format.js';
+import { computeLineHash, type Envelope, parseEnvelope } from './record-format.js';
 import { listSegments, scanLines } from './segment-files.js';
 import type { RecordTags, RunFilter } from './types.js';
 
 export const INDEX_FILE = 'index.sqlite';
-const SCHEMA_VERSION = '1';
+/** Bumped whenever the table layout changes: an index of another version is rebuilt. */
+const SCHEMA_VERSION = '3';
+/** `PRAGMA application_id` of an agent-audit index ("AAIX"): any other SQLite file is foreign. */
+const APPLICATION_ID = 0x41414958;
+/** The tag keys the index keeps as columns, in column order. */
+export const INDEXED_TAGS = [
+  'run',
+  'principal',
+  'agent',
+  'tool',
+  'tenant',
+  'span',
+  'parent',
+  'status',
+  'trace',
+] as const;
 
-export interface IndexedLocation {
+export interface IndexedRow {
   seq: number;
   segment: number;
   offset: number;
   length: number;
   hash: string;
+  type: string;
+  time: string;
+  run: string | null;
+  principal: string | null;
+  agent: string | null;
+  tool: string | null;
+  tenant: string | null;
+  span: string | null;
+  parent: string | null;
+  status: string | null;
+  trace: string | null;
 }
 
 export interface IndexedTagRow {
@@ -24,58 +50,158 @@ export interface IndexedTagRow {
   tags: RecordTags;
 }
 
+/** What `StoreIndex.open` found: an index, nothing usable (silently), or a file it refuses. */
+export type IndexOpenResult =
+  | { index: StoreIndex; problem?: undefined }
+  | { index?: undefined; problem?: string };
+
 type Db = Database.Database;
 
+/** SQLite failures that mean "cannot write here" (a read-only volume), not "damaged". */
+const UNAVAILABLE = new Set(['SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PERM', 'SQLITE_AUTH']);
+
+/** A failure of the index file itself (damaged, truncated, locked), as opposed to a record. */
+export function isIndexFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('SQLITE_') || (error as Error).name === 'SqliteError')
+  );
+}
+
 /**
- * Run id / principal / agent / tool / tenant / time → record locations, in SQLite. Derived
- * data only: it is rebuilt from the segments whenever it does not match them (another
- * origin, a rewritten or truncated segment), and queries re-check every record they return
- * against its bytes. Indexing is incremental: each query first indexes records appended since.
+ * The tags of a record as the index stores them. Tags that are not valid JSON (impossible in a
+ * record that passed its hash check) count as none.
+ */
+export function tagsOf(buf: Buffer, env: Envelope): RecordTags {
+  if (env.tagsEnd - env.tagsStart <= 2) return {};
+  try {
+    return JSON.parse(buf.toString('utf8', env.tagsStart, env.tagsEnd)) as RecordTags;
+  } catch {
+    return {};
+  }
+}
+
+/** The tags a row's columns claim. */
+function rowTags(row: IndexedRow): RecordTags {
+  const tags: RecordTags = {};
+  for (const key of INDEXED_TAGS) {
+    const value = row[key];
+    if (value !== null) tags[key] = value;
+  }
+  return tags;
+}
+
+/** Indexed tag keys in canonical (UTF-16 code unit) order, as the writer sorts them. */
+const CANONICAL_TAG_ORDER = [...INDEXED_TAGS].sort();
+
+/**
+ * The canonical JSON the writer produces for exactly the row's tags (RFC 8785: sorted keys;
+ * JSON.stringify escapes a string the same way for the strings tags hold).
+ */
+function canonicalTags(row: IndexedRow): string {
+  let out = '';
+  for (const key of CANONICAL_TAG_ORDER) {
+    const value = row[key];
+    if (value === null) continue;
+    out += `${out === '' ? '{' : ','}"${key}":${JSON.stringify(value)}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
+}
+
+/**
+ * Where an index row and the record it points to disagree (undefined when they agree). Names
+ * the field only, never the values: both may come from a hostile file.
+ */
+export function rowDisagreement(
+  row: IndexedRow,
+  record: { seq: number; hash: string; type: string; time: string; tags: RecordTags },
+): string | undefined {
+  if (row.seq !== record.seq) return `row seq ${row.seq} points at the record of seq ${record.seq}`;
+  if (row.hash !== record.hash) return `row seq ${row.seq}: hash differs from the record`;
+  if (row.type !== record.type) return `row seq ${row.seq}: type differs from the record`;
+  if (row.time !== record.time) return `row seq ${row.seq}: time differs from the record`;
+  for (const key of INDEXED_TAGS) {
+    const tag = record.tags[key];
+    if ((typeof tag === 'string' ? tag : null) !== row[key]) {
+      return `row seq ${row.seq}: ${key} differs from the record`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Run id / principal / agent / tool / tenant / time → record locations, in SQLite. A cache,
+ * never evidence: anyone who can write the store directory can write this file, so the reader
+ * checks it against the segments before answering from it (`audit`), every row it returns
+ * against the record it points to, and rebuilds it from the segments when they disagree.
+ * Indexing is incremental: each query first indexes records appended since.
  */
 export class StoreIndex {
+  readonly file: string;
   readonly #dir: string;
   readonly #db: Db;
   readonly #insert: Database.Statement;
+  #dataVersion: number;
 
-  private constructor(dir: string, db: Db) {
+  private constructor(dir: string, file: string, db: Db) {
     this.#dir = dir;
+    this.file = file;
     this.#db = db;
     this.#insert = db.prepare(
-      `INSERT OR REPLACE INTO records (seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status)
-       VALUES (@seq, @segment, @offset, @length, @hash, @type, @time, @run, @principal, @agent, @tool, @tenant, @span, @parent, @status)`,
+      `INSERT OR REPLACE INTO records (seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace)
+       VALUES (@seq, @segment, @offset, @length, @hash, @type, @time, @run, @principal, @agent, @tool, @tenant, @span, @parent, @status, @trace)`,
     );
+    this.#dataVersion = this.#readDataVersion();
   }
 
-  /** Open (creating if needed) the index of `dir`; undefined when it cannot be written. */
-  static open(dir: string, file = path.join(dir, INDEX_FILE)): StoreIndex | undefined {
-    let db: Db;
+  /**
+   * Open (creating if needed) the index of `dir`. `{}` when it cannot be written (a read-only
+   * volume: queries scan the segments); `{problem}` when the file exists but is not an
+   * agent-audit index (garbage, truncated, another application's database).
+   */
+  static open(dir: string, file = path.join(dir, INDEX_FILE)): IndexOpenResult {
+    const root = path.resolve(dir);
+    let db: Db | undefined;
     try {
       db = new Database(file);
+      db.pragma('busy_timeout = 10000');
+      const problem = adopt(db);
+      if (problem) {
+        db.close();
+        return { problem };
+      }
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = OFF'); // derived data: a lost index is rebuilt
-      db.pragma('busy_timeout = 10000');
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS records (
-          seq INTEGER PRIMARY KEY, segment INTEGER NOT NULL, offset INTEGER NOT NULL,
-          length INTEGER NOT NULL, hash TEXT NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
-          run TEXT, principal TEXT, agent TEXT, tool TEXT, tenant TEXT, span TEXT, parent TEXT,
-          status TEXT);
-        CREATE INDEX IF NOT EXISTS records_run ON records (run, seq) WHERE run IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS records_principal ON records (principal, run) WHERE principal IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS records_agent ON records (agent, run) WHERE agent IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS records_tool ON records (tool, run) WHERE tool IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS records_tenant ON records (tenant, run) WHERE tenant IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS records_time ON records (time) WHERE run IS NOT NULL;
-      `);
-    } catch {
-      return undefined;
+      createTables(db);
+      return { index: new StoreIndex(root, file, db) };
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // already unusable
+      }
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && UNAVAILABLE.has(code)) return {};
+      if (!fs.existsSync(file)) return {};
+      return { problem: (error as Error).message };
     }
-    return new StoreIndex(path.resolve(dir), db);
   }
 
   close(): void {
     this.#db.close();
+  }
+
+  #readDataVersion(): number {
+    return Number(this.#db.pragma('data_version', { simple: true }));
+  }
+
+  /** True once since another connection (process) last changed the file. */
+  changedElsewhere(): boolean {
+    const now = this.#readDataVersion();
+    const changed = now !== this.#dataVersion;
+    this.#dataVersion = now;
+    return changed;
   }
 
   #meta(key: string): string | undefined {
@@ -94,8 +220,26 @@ export class StoreIndex {
     this.#db.exec('DELETE FROM records; DELETE FROM meta;');
   }
 
-  /** Index records appended since the last call. Returns how many were added. */
-  catchUp(): number {
+  /** Run `fn` in one read transaction: everything it reads comes from one snapshot. */
+  read(fn: () => void): void {
+    this.#db.transaction(fn).deferred();
+  }
+
+  /** Drop everything and index every record again, in one transaction. Returns the count. */
+  rebuild(): number {
+    return this.#db
+      .transaction(() => {
+        this.reset();
+        return this.catchUp().added;
+      })
+      .immediate();
+  }
+
+  /**
+   * Index records appended since the last call. `rebuilt` is true when every row now in the
+   * index was written by this call from records whose hash it checked.
+   */
+  catchUp(): { added: number; rebuilt: boolean } {
     const segments = listSegments(this.#dir);
     // Nothing appended since the last call (the common case for a query): no write
     // transaction at all, only one small read to confirm the indexed tail is unchanged.
@@ -107,11 +251,14 @@ export class StoreIndex {
       this.#meta('first_segment') === String(segments[0]!.segment) &&
       this.#consistent(segments)
     ) {
-      return 0;
+      return { added: 0, rebuilt: false };
     }
     let added = 0;
+    let rebuilt = false;
     const run = this.#db.transaction(() => {
       if (!this.#consistent(segments)) this.reset();
+      rebuilt = this.#meta('segment') === undefined;
+      if (rebuilt) this.#db.exec('DELETE FROM records;');
       this.#setMeta('schema', SCHEMA_VERSION);
       const first = segments[0];
       if (first) this.#db.prepare('DELETE FROM records WHERE segment < ?').run(first.segment);
@@ -140,14 +287,7 @@ export class StoreIndex {
                 `segment ${s.segment} seq ${env.seq}: record does not match its hash (tampered); run agent-audit verify`,
               );
             }
-            let tags: RecordTags = {};
-            if (env.tagsEnd - env.tagsStart > 2) {
-              try {
-                tags = JSON.parse(buf.toString('utf8', env.tagsStart, env.tagsEnd)) as RecordTags;
-              } catch {
-                tags = {};
-              }
-            }
+            const tags = tagsOf(buf, env);
             this.#insert.run({
               seq: env.seq,
               segment: s.segment,
@@ -164,12 +304,13 @@ export class StoreIndex {
               span: tags.span ?? null,
               parent: tags.parent ?? null,
               status: tags.status ?? null,
+              trace: tags.trace ?? null,
             });
             lastHash = env.hash;
             lastLoc = `${s.segment}:${at}:${end - start}`;
             added += 1;
           },
-          { from },
+          { from, chunkSize: chunkFor(s.size - from) },
         );
         segment = s.segment;
         offset = from + scan.completeBytes;
@@ -185,7 +326,7 @@ export class StoreIndex {
       }
     });
     run.immediate();
-    return added;
+    return { added, rebuilt };
   }
 
   /** The index still describes these segments: same first record, last indexed record intact. */
@@ -201,9 +342,10 @@ export class StoreIndex {
     const lastHash = this.#meta('last_hash');
     if (!lastLoc || !lastHash) return true;
     const [seg, off, len] = lastLoc.split(':').map(Number) as [number, number, number];
+    if (![seg, off, len].every((n) => Number.isSafeInteger(n) && n >= 0)) return false;
     const file = segments.find((s) => s.segment === seg);
     if (!file) return segments.length > 0 && segments[0]!.segment > seg; // pruned away is fine
-    if (file.size < off + len + 1) return false;
+    if (file.size < off + len + 1 || len < 73) return false;
     const buf = Buffer.alloc(len);
     const fd = fs.openSync(file.path, 'r');
     try {
@@ -214,18 +356,79 @@ export class StoreIndex {
     return buf.toString('latin1', 9, 73) === lastHash;
   }
 
-  runLocations(runId: string): IndexedLocation[] {
-    return this.#db
-      .prepare('SELECT seq, segment, offset, length, hash FROM records WHERE run = ? ORDER BY seq')
-      .all(runId) as IndexedLocation[];
+  /**
+   * Check the whole index against the segments: its rows, in seq order, must tile every
+   * indexed segment line by line (no record without its row, no row without its record) and
+   * each row must say what its record says (seq, hash, type, time, every indexed tag). Returns
+   * the first disagreement, or undefined. Reads the segments once; hashes nothing (a record
+   * that does not match its hash is verify's finding, and catchUp hashed each row's record).
+   */
+  audit(): string | undefined {
+    const segments = listSegments(this.#dir);
+    const indexedSegment = Number(this.#meta('segment') ?? -1);
+    const indexedOffset = Number(this.#meta('offset') ?? 0);
+    const rows = this.#db
+      .prepare(
+        'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records ORDER BY seq',
+      )
+      .iterate() as IterableIterator<IndexedRow>;
+    let problem: string | undefined;
+    try {
+      for (const s of segments) {
+        if (problem || s.segment > indexedSegment) break;
+        scanLines(
+          s.path,
+          (buf, start, end, at) => {
+            if (problem) return;
+            const next = rows.next();
+            if (next.done) {
+              problem = `the record at segment ${s.segment} byte ${at} has no row`;
+              return;
+            }
+            const row = next.value;
+            if (row.segment !== s.segment || row.offset !== at || row.length !== end - start) {
+              problem = `row seq ${row.seq} does not point at the next record (segment ${s.segment} byte ${at})`;
+              return;
+            }
+            const env = parseEnvelope(buf, start, end);
+            if (typeof env === 'string') {
+              problem = `row seq ${row.seq} points at a line that is not a record`;
+              return;
+            }
+            // Fast path: the tags bytes are exactly what the row's columns encode to (the
+            // writer's canonical form); otherwise (other keys, escapes) compare parsed tags.
+            const sameTags =
+              buf.toString('utf8', env.tagsStart, env.tagsEnd) === canonicalTags(row);
+            problem = rowDisagreement(row, {
+              seq: env.seq,
+              hash: env.hash,
+              type: env.type,
+              time: env.time,
+              tags: sameTags ? rowTags(row) : tagsOf(buf, env),
+            });
+          },
+          {
+            chunkSize: chunkFor(s.size),
+            ...(s.segment === indexedSegment ? { to: indexedOffset } : {}),
+          },
+        );
+      }
+      if (!problem) {
+        const extra = rows.next();
+        if (!extra.done) problem = `row seq ${extra.value.seq} has no record in the segments`;
+      }
+    } finally {
+      rows.return?.();
+    }
+    return problem;
   }
 
-  locationFrom(seq: number): IndexedLocation | undefined {
+  runLocations(runId: string): IndexedRow[] {
     return this.#db
       .prepare(
-        'SELECT seq, segment, offset, length, hash FROM records WHERE seq >= ? ORDER BY seq LIMIT 1',
+        'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE run = ? ORDER BY seq',
       )
-      .get(seq) as IndexedLocation | undefined;
+      .all(runId) as IndexedRow[];
   }
 
   /** Tagged rows of the runs that match the tag filters (time is filtered by the caller). */
@@ -251,22 +454,71 @@ export class StoreIndex {
       .all(...params) as Array<Record<string, string | number | null>>;
     return rows.map((r) => {
       const tags: RecordTags = {};
-      for (const k of [
-        'run',
-        'principal',
-        'agent',
-        'tool',
-        'tenant',
-        'span',
-        'parent',
-        'status',
-      ] as const) {
+      for (const k of INDEXED_TAGS) {
         const v = r[k];
         if (typeof v === 'string') tags[k] = v;
       }
       return { seq: Number(r.seq), time: String(r.time), type: String(r.type), tags };
     });
   }
+}
+
+/**
+ * Decide whether an opened SQLite file may serve as this store's index: an agent-audit index
+ * (tables of another schema version are dropped, to be rebuilt), an empty database, or an
+ * index written before indexes carried an application id. Anything else is refused.
+ */
+function adopt(db: Db): string | undefined {
+  const appId = Number(db.pragma('application_id', { simple: true }));
+  const tables = (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+      name: string;
+    }>
+  ).map((t) => t.name);
+  const ours =
+    appId === APPLICATION_ID ||
+    (appId === 0 &&
+      tables.every((t) => t === 'meta' || t === 'records') &&
+      (tables.length === 0 || tables.includes('meta')));
+  if (!ours) {
+    // Counts only: table names come from the file and could carry terminal escapes.
+    return `not an agent-audit index (application_id ${appId}, ${tables.length} other tables)`;
+  }
+  let schema: string | undefined;
+  if (tables.includes('meta')) {
+    schema = (
+      db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+        | { value: string }
+        | undefined
+    )?.value;
+  }
+  if (tables.length > 0 && schema !== SCHEMA_VERSION) {
+    db.exec('DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS meta;');
+  }
+  if (appId !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
+  return undefined;
+}
+
+function createTables(db: Db): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS records (
+      seq INTEGER PRIMARY KEY, segment INTEGER NOT NULL, offset INTEGER NOT NULL,
+      length INTEGER NOT NULL, hash TEXT NOT NULL, type TEXT NOT NULL, time TEXT NOT NULL,
+      run TEXT, principal TEXT, agent TEXT, tool TEXT, tenant TEXT, span TEXT, parent TEXT,
+      status TEXT, trace TEXT);
+    CREATE INDEX IF NOT EXISTS records_run ON records (run, seq) WHERE run IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS records_principal ON records (principal, run) WHERE principal IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS records_agent ON records (agent, run) WHERE agent IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS records_tool ON records (tool, run) WHERE tool IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS records_tenant ON records (tenant, run) WHERE tenant IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS records_time ON records (time) WHERE run IS NOT NULL;
+  `);
+}
+
+/** A read buffer no larger than the file (most segments are far below the 4 MiB default). */
+export function chunkFor(bytes: number): number {
+  return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, bytes));
 }
 
 function firstLine(segments: ReturnType<typeof listSegments>): string | undefined {
@@ -280,29 +532,4 @@ function firstLine(segments: ReturnType<typeof listSegments>): string | undefine
     fs.closeSync(fd);
   }
   return buf.toString('latin1', 9, 73);
-}
-
-/**
- * Rebuild the index of a store from its segments (`agent-audit reindex`). Returns the number
- * of records indexed.
- */
-export function reindexStore(
-  dir: string,
-  options: { indexPath?: string } = {},
-): { records: number } {
-  const root = path.resolve(dir);
-  const index = StoreIndex.open(root, options.indexPath);
-  if (!index) {
-    throw new StoreError(
-      'INDEX_NOT_WRITABLE',
-      `cannot open the index of ${root} for writing; reindex needs write access to the store directory (or pass indexPath)`,
-      { dir: root },
-    );
-  }
-  try {
-    index.reset();
-    return { records: index.catchUp() };
-  } finally {
-    index.close();
-  }
 }

@@ -2,35 +2,38 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StoreError } from './errors.js';
 import { computeLineHash, parseEnvelope } from './record-format.js';
+import { summariseRuns, type TagRow } from './run-summary.js';
+import { listSegments, SEGMENTS_DIR, scanLines, segmentFileName } from './segment-files.js';
+import { decodeRecord, openSegmentReader, type SegmentReader } from './segment-reader.js';
 import {
-  listSegments,
-  SEGMENTS_DIR,
-  type SegmentFile,
-  scanLines,
-  segmentFileName,
-} from './segment-files.js';
-import { type IndexedLocation, StoreIndex } from './store-index.js';
+  chunkFor,
+  INDEX_FILE,
+  type IndexedRow,
+  isIndexFailure,
+  rowDisagreement,
+  StoreIndex,
+} from './store-index.js';
 import { DEFAULT_STORE_DIR } from './store-paths.js';
-import type {
-  JsonValue,
-  RecordTags,
-  RecordType,
-  RunFilter,
-  RunSummary,
-  StoredRecord,
-} from './types.js';
+import type { RecordTags, RunFilter, RunSummary, StoredRecord } from './types.js';
 
-export interface StoreReader {
-  readonly dir: string;
-  /** Up to `limit` records with seq ≥ `seq`, in order (the forwarder's cursor read). */
-  recordsFrom(seq: number, limit?: number): StoredRecord[];
+export interface StoreReader extends SegmentReader {
   /** Every record whose `tags.run` is `runId`, in seq order. */
   runRecords(runId: string): StoredRecord[];
   /** One row per run matching the filter, newest start first. */
   listRuns(filter?: RunFilter): RunSummary[];
-  /** The last complete record, or undefined for an empty store. */
-  head(): { seq: number; hash: string } | undefined;
-  close(): void;
+}
+
+/** Why a query did not use the index as it found it. */
+export interface IndexWarning {
+  /**
+   * `INDEX_DISAGREES`: the index said something the segments do not (rows deleted, changed or
+   * pointing elsewhere); the answer came from the segments and the index was rebuilt.
+   * `INDEX_UNUSABLE`: the index file is not a usable agent-audit index (garbage, truncated,
+   * another application's database); the answer came from the segments, the file is left as it is.
+   */
+  code: 'INDEX_DISAGREES' | 'INDEX_UNUSABLE';
+  message: string;
+  file: string;
 }
 
 export interface StoreReaderOptions {
@@ -38,47 +41,51 @@ export interface StoreReaderOptions {
   index?: boolean;
   /** Where the index lives. The default value is `<dir>/index.sqlite`. */
   indexPath?: string;
+  /**
+   * Told whenever a query could not trust the index. The default value emits a process warning
+   * (code `AGENT_AUDIT_INDEX`), printed on stderr.
+   */
+  onWarning?: (warning: IndexWarning) => void;
+}
+
+function emitIndexWarning(warning: IndexWarning): void {
+  process.emitWarning(warning.message, { code: 'AGENT_AUDIT_INDEX' });
 }
 
 /**
  * Read indexed locations back from the segments, checking each line against its own hash and
- * against the hash the index recorded, so a stale or forged index cannot return other data.
+ * each row against its record (seq, hash, type, time, tags). Returns the records, or where the
+ * index and the segments disagree.
  */
-function readLocations(
-  root: string,
-  locations: IndexedLocation[],
-  accept: (record: StoredRecord) => boolean,
-): StoredRecord[] {
+function readLocations(root: string, rows: IndexedRow[]): StoredRecord[] | string {
   const out: StoredRecord[] = [];
   const fds = new Map<number, number>();
   try {
-    for (const loc of locations) {
-      let fd = fds.get(loc.segment);
+    for (const row of rows) {
+      let fd = fds.get(row.segment);
       if (fd === undefined) {
         try {
-          fd = fs.openSync(path.join(root, SEGMENTS_DIR, segmentFileName(loc.segment)), 'r');
+          fd = fs.openSync(path.join(root, SEGMENTS_DIR, segmentFileName(row.segment)), 'r');
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // pruned
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+            return `row seq ${row.seq} points at segment ${row.segment}, which does not exist`;
+          }
           throw error;
         }
-        fds.set(loc.segment, fd);
+        fds.set(row.segment, fd);
       }
-      const buf = Buffer.allocUnsafe(loc.length);
-      const n = fs.readSync(fd, buf, 0, loc.length, loc.offset);
-      if (n !== loc.length) {
-        throw new StoreError(
-          'INDEX_STALE',
-          `segment ${loc.segment} is shorter than the index says; run agent-audit reindex`,
-        );
+      const buf = Buffer.allocUnsafe(row.length + 1);
+      const n = fs.readSync(fd, buf, 0, row.length + 1, row.offset);
+      if (n !== row.length + 1 || buf[row.length] !== 0x0a) {
+        return `row seq ${row.seq} points past the end of a line in segment ${row.segment}`;
       }
-      const record = decode(buf, 0, loc.length, loc.segment, loc.offset);
-      if (record.hash !== loc.hash || record.seq !== loc.seq) {
-        throw new StoreError(
-          'INDEX_STALE',
-          `the index points seq ${loc.seq} at a different record; run agent-audit reindex, then agent-audit verify`,
-        );
-      }
-      if (accept(record)) out.push(record);
+      const env = parseEnvelope(buf, 0, row.length);
+      if (typeof env === 'string')
+        return `row seq ${row.seq} points at a line that is not a record`;
+      const record = decodeRecord(buf, 0, row.length, row.segment, row.offset);
+      const problem = rowDisagreement(row, record);
+      if (problem) return problem;
+      out.push(record);
     }
   } finally {
     for (const fd of fds.values()) fs.closeSync(fd);
@@ -86,226 +93,228 @@ function readLocations(
   return out;
 }
 
-interface SegmentInfo {
-  file: SegmentFile;
-  firstSeq: number | undefined;
-}
-
-/** Decode a line whose envelope was located, checking its hash against its bytes. */
-function decode(
-  buf: Buffer,
-  start: number,
-  end: number,
-  segment: number,
-  offset: number,
-): StoredRecord {
-  const env = parseEnvelope(buf, start, end);
-  if (typeof env === 'string') {
-    throw new StoreError(
-      'RECORD_MALFORMED',
-      `segment ${segment} byte ${offset}: ${env}; run agent-audit verify`,
-    );
-  }
-  if (computeLineHash(buf, start, end) !== env.hash) {
-    throw new StoreError(
-      'RECORD_HASH_MISMATCH',
-      `segment ${segment} seq ${env.seq}: record does not match its hash (tampered); run agent-audit verify`,
-    );
-  }
-  return {
-    seq: env.seq,
-    prev: env.prev,
-    hash: env.hash,
-    time: env.time,
-    type: env.type as RecordType,
-    tags: JSON.parse(buf.toString('utf8', env.tagsStart, env.tagsEnd)) as RecordTags,
-    payload: JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd)) as JsonValue,
-    segment,
-    offset,
-    length: end - start,
-  };
-}
-
 /**
- * Read-only access to a store (works on a read-only volume and while a writer appends).
- * Every record returned has had its hash checked against its bytes; a mismatch throws.
+ * Read-only access to a store with run queries (works on a read-only volume and while a writer
+ * appends). Every record returned has had its hash checked against its bytes; a mismatch throws.
+ *
+ * Queries use the SQLite index when they can, and never take its word: a reader's first query
+ * is answered from the segments (a scan costs about what checking the index does) with the
+ * index's answer held against it; before the reader answers from the index it checks the whole
+ * index against the segments, in the same snapshot as the query (again after another process
+ * changed it); and every row a query returns is checked against its record. When they
+ * disagree the answer comes from the segments, `onWarning` is told, and the index is rebuilt.
  */
 export function openStoreReader(
   dir: string = DEFAULT_STORE_DIR,
   options: StoreReaderOptions = {},
 ): StoreReader {
   const root = path.resolve(dir);
-  // The SQLite index is optional: on a read-only volume queries scan the segments instead.
+  const indexFile = options.indexPath ?? path.join(root, INDEX_FILE);
+  const warn = options.onWarning ?? emitIndexWarning;
+  const segments = openSegmentReader(root);
+  // null: no index for this reader (disabled, read-only volume, refused file).
   let index: StoreIndex | undefined | null = options.index === false ? null : undefined;
+  // Whether the rows of the index have been checked against the segments by this reader.
+  let trusted = false;
+  let queries = 0;
+
+  function dropIndex(): void {
+    try {
+      index?.close();
+    } catch {
+      // already unusable
+    }
+    index = null;
+  }
+
+  function unusable(error: unknown): undefined {
+    warn({
+      code: 'INDEX_UNUSABLE',
+      file: indexFile,
+      message: `${indexFile}: the query index is unusable (${(error as Error).message}); this answer comes from the segments; run agent-audit reindex to rebuild the index`,
+    });
+    dropIndex();
+    return undefined;
+  }
+
+  /** Rebuild after a disagreement; the caller answers from the segments either way. */
+  function disagrees(problem: string): void {
+    warn({
+      code: 'INDEX_DISAGREES',
+      file: indexFile,
+      message: `${indexFile}: the query index disagrees with the segments (${problem}); this answer comes from the segments and the index is rebuilt from them. Nothing in the index is evidence, but if nobody changed it, run agent-audit verify`,
+    });
+    try {
+      index?.rebuild();
+      trusted = true;
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      dropIndex();
+    }
+  }
+
+  /** The index, caught up with the segments; undefined when queries must scan. */
   function useIndex(): StoreIndex | undefined {
     if (index === null) return undefined;
     if (index === undefined) {
-      index = StoreIndex.open(root, options.indexPath) ?? null;
-      if (index === null) return undefined;
+      const opened = StoreIndex.open(root, indexFile);
+      if (opened.problem !== undefined) return unusable(new Error(opened.problem));
+      if (!opened.index) {
+        index = null; // cannot be written here: queries scan the segments
+        return undefined;
+      }
+      index = opened.index;
     }
     try {
-      index.catchUp();
+      if (index.changedElsewhere()) trusted = false;
+      const { rebuilt } = index.catchUp();
+      if (rebuilt) trusted = true;
       return index;
     } catch (error) {
-      // A damaged record is the answer, not a reason to fall back to scanning.
-      if (error instanceof StoreError) throw error;
-      index.close();
-      index = null;
-      return undefined;
+      return indexFailed(error);
     }
   }
-  const infos = new Map<number, SegmentInfo>();
-  // Where the last recordsFrom stopped, so a cursor that keeps reading does not rescan.
-  let resume: { segment: number; offset: number; seq: number } | undefined;
 
-  function segments(): SegmentInfo[] {
-    const files = listSegments(root);
-    return files.map((file) => {
-      let info = infos.get(file.segment);
-      if (!info || info.firstSeq === undefined) {
-        let firstSeq: number | undefined;
-        scanLines(
-          file.path,
-          (buf, start, end) => {
-            if (firstSeq !== undefined) return;
-            const env = parseEnvelope(buf, start, end);
-            if (typeof env !== 'string') firstSeq = env.seq;
-          },
-          { to: Math.min(file.size, 1024 * 1024), chunkSize: 64 * 1024 },
-        );
-        info = { file, firstSeq };
-        infos.set(file.segment, info);
-      }
-      info.file = file;
-      return info;
-    });
+  function indexFailed(error: unknown): undefined {
+    // A damaged record is the answer, not a reason to fall back to scanning.
+    if (error instanceof StoreError) throw error;
+    if (isIndexFailure(error)) return unusable(error);
+    dropIndex();
+    return undefined;
+  }
+
+  /**
+   * Run `query` on one snapshot of the index, after checking the whole index against the
+   * segments in that same snapshot unless this reader already did (and nobody changed it since).
+   * Returns the query's answer, or undefined when the caller must answer from the segments.
+   */
+  function checked<T>(idx: StoreIndex, query: () => T): T | undefined {
+    let problem: string | undefined;
+    let answer: T | undefined;
+    try {
+      idx.read(() => {
+        if (idx.changedElsewhere()) trusted = false;
+        if (!trusted) {
+          problem = idx.audit();
+          if (problem !== undefined) return;
+          trusted = true;
+        }
+        answer = query();
+      });
+    } catch (error) {
+      return indexFailed(error);
+    }
+    if (problem !== undefined) {
+      disagrees(problem);
+      return undefined;
+    }
+    return answer;
   }
 
   function scanAll(
     onRecord: (buf: Buffer, start: number, end: number, segment: number, offset: number) => void,
   ): void {
-    for (const s of segments()) {
-      scanLines(s.file.path, (buf, start, end, offset) =>
-        onRecord(buf, start, end, s.file.segment, offset),
-      );
+    for (const s of listSegments(root)) {
+      scanLines(s.path, (buf, start, end, offset) => onRecord(buf, start, end, s.segment, offset), {
+        chunkSize: chunkFor(s.size),
+      });
     }
+  }
+
+  function scanRun(runId: string): StoredRecord[] {
+    const out: StoredRecord[] = [];
+    const needle = Buffer.from(JSON.stringify(runId));
+    scanAll((buf, start, end, segment, offset) => {
+      // Cheap pre-filter on the raw bytes before decoding.
+      if (buf.subarray(start, end).indexOf(needle) < 0) return;
+      const record = decodeRecord(buf, start, end, segment, offset);
+      if (record.tags.run === runId) out.push(record);
+    });
+    return out;
   }
 
   return {
     dir: root,
-    recordsFrom(seq, limit = 1000) {
-      const out: StoredRecord[] = [];
-      if (limit <= 0) return out;
-      const list = segments();
-      let i = list.findIndex((s, k) => {
-        const next = list[k + 1];
-        return (
-          s.firstSeq !== undefined && s.firstSeq <= seq && (!next?.firstSeq || next.firstSeq > seq)
-        );
-      });
-      if (i < 0) i = list.findIndex((s) => s.firstSeq !== undefined && s.firstSeq > seq);
-      if (i < 0) return out;
-      for (; i < list.length && out.length < limit; i++) {
-        const s = list[i]!;
-        const from =
-          resume && resume.segment === s.file.segment && resume.seq <= seq ? resume.offset : 0;
-        let stopOffset: number | undefined;
-        try {
-          scanLines(
-            s.file.path,
-            (buf, start, end, offset) => {
-              if (out.length >= limit) {
-                stopOffset ??= offset;
-                return;
-              }
-              const env = parseEnvelope(buf, start, end);
-              if (typeof env !== 'string' && env.seq < seq) return;
-              out.push(decode(buf, start, end, s.file.segment, offset));
-            },
-            { from, chunkSize: 1024 * 1024 },
-          );
-        } catch (error) {
-          resume = undefined;
-          throw error;
-        }
-        const last = out[out.length - 1];
-        if (last) {
-          resume = {
-            segment: last.segment,
-            offset: last.offset + last.length + 1,
-            seq: last.seq + 1,
-          };
-        }
-        if (stopOffset !== undefined) break;
-      }
-      return out;
-    },
+    recordsFrom: (seq, limit) => segments.recordsFrom(seq, limit),
+    head: () => segments.head(),
     runRecords(runId) {
       const idx = useIndex();
-      if (idx) return readLocations(root, idx.runLocations(runId), (r) => r.tags.run === runId);
-      const out: StoredRecord[] = [];
-      const needle = Buffer.from(JSON.stringify(runId));
-      scanAll((buf, start, end, segment, offset) => {
-        // Cheap pre-filter on the raw bytes before decoding.
-        if (buf.subarray(start, end).indexOf(needle) < 0) return;
-        const record = decode(buf, start, end, segment, offset);
-        if (record.tags.run === runId) out.push(record);
-      });
-      return out;
+      if (!idx) return scanRun(runId);
+      queries += 1;
+      if (!trusted && queries === 1) {
+        // A reader's first query, one run, on an index not yet checked as a whole: scanning for
+        // one run (a byte search) costs less than the whole-index check, so a one-shot reader
+        // (a CLI trail) scans, and holds the index's rows for this run against what it found.
+        const found = scanRun(runId);
+        let rows: IndexedRow[];
+        try {
+          rows = idx.runLocations(runId);
+        } catch (error) {
+          indexFailed(error);
+          return found;
+        }
+        const problem = compareRun(rows, found);
+        if (problem !== undefined) disagrees(problem);
+        return found;
+      }
+      const rows = checked(idx, () => idx.runLocations(runId));
+      if (rows === undefined) return scanRun(runId);
+      const records = readLocations(root, rows);
+      if (typeof records === 'string') {
+        disagrees(records);
+        return scanRun(runId);
+      }
+      return records;
     },
     listRuns(filter = {}) {
       const idx = useIndex();
-      if (idx) return summariseRuns(idx.runRows(filter), filter);
-      return summariseRuns(scanTags(scanAll), filter);
-    },
-    head() {
-      // Polled by the forwarder: read only the end of the newest segment, not all of it.
-      const list = listSegments(root);
-      for (let i = list.length - 1; i >= 0; i--) {
-        const head = lastRecordOf(list[i]!);
-        if (head) return head;
+      queries += 1;
+      if (idx && !trusted && queries === 1) {
+        // A reader's first query on an index not yet checked as a whole: a scan costs about
+        // what the check does, so a one-shot reader (a CLI runs/status) answers from the scan
+        // and holds the index's answer against it.
+        const found = summariseRuns(scanTags(scanAll), filter);
+        let claimed: RunSummary[];
+        try {
+          claimed = summariseRuns(idx.runRows(filter), filter);
+        } catch (error) {
+          indexFailed(error);
+          return found;
+        }
+        if (JSON.stringify(claimed) !== JSON.stringify(found)) {
+          disagrees('its run list differs from the one in the segments');
+        }
+        return found;
       }
-      return undefined;
+      const rows = idx && checked(idx, () => idx.runRows(filter));
+      return summariseRuns(rows ?? scanTags(scanAll), filter);
     },
     close() {
-      infos.clear();
-      if (index) index.close();
-      index = null;
+      segments.close();
+      dropIndex();
     },
   };
 }
 
-/** The last complete record of a segment file, from its tail (grows the window for long lines). */
-function lastRecordOf(file: SegmentFile): { seq: number; hash: string } | undefined {
-  if (file.size === 0) return undefined;
-  const fd = fs.openSync(file.path, 'r');
-  try {
-    for (let window = 64 * 1024; ; window *= 4) {
-      const size = Math.min(window, file.size);
-      const buf = Buffer.allocUnsafe(size);
-      fs.readSync(fd, buf, 0, size, file.size - size);
-      const end = buf.lastIndexOf(0x0a);
-      if (end >= 0) {
-        const start = end === 0 ? 0 : buf.lastIndexOf(0x0a, end - 1) + 1;
-        if (start > 0 || size === file.size) {
-          const env = parseEnvelope(buf, start, end);
-          return typeof env === 'string' ? undefined : { seq: env.seq, hash: env.hash };
-        }
-      } else if (size === file.size) {
-        return undefined;
-      }
-      if (size === file.size) return undefined;
-    }
-  } finally {
-    fs.closeSync(fd);
+/** Where the index's rows for one run and the run's records in the segments disagree. */
+function compareRun(rows: IndexedRow[], records: StoredRecord[]): string | undefined {
+  if (rows.length !== records.length) {
+    return `the index has ${rows.length} rows for a run the segments hold ${records.length} records of`;
   }
-}
-
-export interface TagRow {
-  seq: number;
-  time: string;
-  type: string;
-  tags: RecordTags;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const record = records[i]!;
+    if (
+      row.segment !== record.segment ||
+      row.offset !== record.offset ||
+      row.length !== record.length
+    ) {
+      return `row seq ${row.seq} does not point at its record`;
+    }
+    const problem = rowDisagreement(row, record);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 function scanTags(
@@ -334,104 +343,4 @@ function scanTags(
     rows.push({ seq: env.seq, time: env.time, type: env.type, tags });
   });
   return rows;
-}
-
-/** Aggregate tagged records into run rows (shared with the SQLite index). */
-export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSummary[] {
-  interface Acc {
-    run: string;
-    principal: string | null;
-    agent: string | null;
-    start: string;
-    end: string;
-    started: Set<string>;
-    ended: Set<string>;
-    spans: Set<string>;
-    tools: Set<string>;
-    tenants: Set<string>;
-    principals: Set<string>;
-    agents: Set<string>;
-    rootStatus: string | undefined;
-    anyError: boolean;
-    anyEnd: boolean;
-  }
-  const runs = new Map<string, Acc>();
-  for (const r of rows) {
-    const id = r.tags.run!;
-    let a = runs.get(id);
-    if (!a) {
-      a = {
-        run: id,
-        principal: null,
-        agent: null,
-        start: r.time,
-        end: r.time,
-        started: new Set(),
-        ended: new Set(),
-        spans: new Set(),
-        tools: new Set(),
-        tenants: new Set(),
-        principals: new Set(),
-        agents: new Set(),
-        rootStatus: undefined,
-        anyError: false,
-        anyEnd: false,
-      };
-      runs.set(id, a);
-    }
-    if (r.time < a.start) a.start = r.time;
-    if (r.time > a.end) a.end = r.time;
-    const t = r.tags;
-    if (t.principal) {
-      a.principal ??= t.principal;
-      a.principals.add(t.principal);
-    }
-    if (t.agent) {
-      a.agent ??= t.agent;
-      a.agents.add(t.agent);
-    }
-    if (t.tool) a.tools.add(t.tool);
-    if (t.tenant) a.tenants.add(t.tenant);
-    const spanKey = t.span ?? `seq:${r.seq}`;
-    if (r.type === 'span.start') {
-      a.started.add(spanKey);
-      a.spans.add(spanKey);
-    } else if (r.type === 'span.end') {
-      a.ended.add(spanKey);
-      a.spans.add(spanKey);
-      a.anyEnd = true;
-      if (t.status === 'error') a.anyError = true;
-      if (!t.parent && t.status) a.rootStatus = t.status;
-    }
-  }
-  const out: RunSummary[] = [];
-  for (const a of runs.values()) {
-    if (filter.principal !== undefined && !a.principals.has(filter.principal)) continue;
-    if (filter.agent !== undefined && !a.agents.has(filter.agent)) continue;
-    if (filter.tool !== undefined && !a.tools.has(filter.tool)) continue;
-    if (filter.tenant !== undefined && !a.tenants.has(filter.tenant)) continue;
-    if (filter.since && Date.parse(a.end) < filter.since.getTime()) continue;
-    if (filter.until && Date.parse(a.start) > filter.until.getTime()) continue;
-    let incomplete = false;
-    for (const s of a.started) if (!a.ended.has(s)) incomplete = true;
-    const status: RunSummary['status'] =
-      a.rootStatus === 'error' || a.anyError
-        ? 'error'
-        : a.rootStatus === 'ok' || (a.anyEnd && !incomplete)
-          ? 'ok'
-          : incomplete
-            ? 'incomplete'
-            : 'unknown';
-    out.push({
-      run_id: a.run,
-      principal: a.principal,
-      agent_id: a.agent,
-      start: a.start,
-      end: a.end,
-      status,
-      spans: a.spans.size,
-      incomplete,
-    });
-  }
-  return out.sort((x, y) => (x.start < y.start ? 1 : x.start > y.start ? -1 : 0));
 }

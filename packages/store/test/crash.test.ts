@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuditStore, openStoreReader, verifyStore } from '../src/index.js';
+import { AuditStore, verifyStore } from '../src/index.js';
+import { openStoreReader } from '../src/query.js';
 import { cleanupTempStores, type TempStore, tempStore } from './helpers.js';
 import { prng } from './tamper-tools.js';
 

@@ -9,13 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type FsLayer,
-  nodeFsLayer,
-  openStoreReader,
-  type StoreError,
-  verifyStore,
-} from '../src/index.js';
+import { type FsLayer, nodeFsLayer, type StoreError, verifyStore } from '../src/index.js';
+import { openStoreReader } from '../src/query.js';
 import {
   cleanupTempStores,
   readLines,

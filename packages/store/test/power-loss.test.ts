@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditStore, openStoreReader, verifyStore } from '../src/index.js';
+import { AuditStore, verifyStore } from '../src/index.js';
+import { openStoreReader } from '../src/query.js';
 import { cleanupTempStores, span, tempStore } from './helpers.js';
 import { type CrashChoice, PowerLossFs } from './power-loss.js';
 import { prng } from './tamper-tools.js';

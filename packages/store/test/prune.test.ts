@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStoreReader, pruneStore, verifyStore } from '../src/index.js';
+import { pruneStore, verifyStore } from '../src/index.js';
+import { openStoreReader } from '../src/query.js';
 import {
   cleanupTempStores,
   readLines,

@@ -1,5 +1,5 @@
 /**
- * RELIABILITY.md rows 1–14 and 28, on real files: each test damages a real store the way the
+ * docs/reliability.md rows 1–14 and 28, on real files: each test damages a real store the way the
  * row describes and checks what verify (and the writer) say.
  */
 import * as fs from 'node:fs';

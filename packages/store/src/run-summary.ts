@@ -1,0 +1,108 @@
+import type { RecordTags, RunFilter, RunSummary } from './types.js';
+
+export interface TagRow {
+  seq: number;
+  time: string;
+  type: string;
+  tags: RecordTags;
+}
+
+/** Aggregate tagged records into run rows (shared with the SQLite index). */
+export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSummary[] {
+  interface Acc {
+    run: string;
+    principal: string | null;
+    agent: string | null;
+    start: string;
+    end: string;
+    started: Set<string>;
+    ended: Set<string>;
+    spans: Set<string>;
+    tools: Set<string>;
+    tenants: Set<string>;
+    principals: Set<string>;
+    agents: Set<string>;
+    rootStatus: string | undefined;
+    anyError: boolean;
+    anyEnd: boolean;
+  }
+  const runs = new Map<string, Acc>();
+  for (const r of rows) {
+    const id = r.tags.run!;
+    let a = runs.get(id);
+    if (!a) {
+      a = {
+        run: id,
+        principal: null,
+        agent: null,
+        start: r.time,
+        end: r.time,
+        started: new Set(),
+        ended: new Set(),
+        spans: new Set(),
+        tools: new Set(),
+        tenants: new Set(),
+        principals: new Set(),
+        agents: new Set(),
+        rootStatus: undefined,
+        anyError: false,
+        anyEnd: false,
+      };
+      runs.set(id, a);
+    }
+    if (r.time < a.start) a.start = r.time;
+    if (r.time > a.end) a.end = r.time;
+    const t = r.tags;
+    if (t.principal) {
+      a.principal ??= t.principal;
+      a.principals.add(t.principal);
+    }
+    if (t.agent) {
+      a.agent ??= t.agent;
+      a.agents.add(t.agent);
+    }
+    if (t.tool) a.tools.add(t.tool);
+    if (t.tenant) a.tenants.add(t.tenant);
+    const spanKey = t.span ?? `seq:${r.seq}`;
+    if (r.type === 'span.start') {
+      a.started.add(spanKey);
+      a.spans.add(spanKey);
+    } else if (r.type === 'span.end') {
+      a.ended.add(spanKey);
+      a.spans.add(spanKey);
+      a.anyEnd = true;
+      if (t.status === 'error') a.anyError = true;
+      if (!t.parent && t.status) a.rootStatus = t.status;
+    }
+  }
+  const out: RunSummary[] = [];
+  for (const a of runs.values()) {
+    if (filter.principal !== undefined && !a.principals.has(filter.principal)) continue;
+    if (filter.agent !== undefined && !a.agents.has(filter.agent)) continue;
+    if (filter.tool !== undefined && !a.tools.has(filter.tool)) continue;
+    if (filter.tenant !== undefined && !a.tenants.has(filter.tenant)) continue;
+    if (filter.since && Date.parse(a.end) < filter.since.getTime()) continue;
+    if (filter.until && Date.parse(a.start) > filter.until.getTime()) continue;
+    let incomplete = false;
+    for (const s of a.started) if (!a.ended.has(s)) incomplete = true;
+    const status: RunSummary['status'] =
+      a.rootStatus === 'error' || a.anyError
+        ? 'error'
+        : a.rootStatus === 'ok' || (a.anyEnd && !incomplete)
+          ? 'ok'
+          : incomplete
+            ? 'incomplete'
+            : 'unknown';
+    out.push({
+      run_id: a.run,
+      principal: a.principal,
+      agent_id: a.agent,
+      start: a.start,
+      end: a.end,
+      status,
+      spans: a.spans.size,
+      incomplete,
+    });
+  }
+  return out.sort((x, y) => (x.start < y.start ? 1 : x.start > y.start ? -1 : 0));
+}
