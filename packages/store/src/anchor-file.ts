@@ -33,6 +33,11 @@ export function readAnchorFile(file: string): AnchorRead | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  return parseAnchorText(text);
+}
+
+/** Parse the text of an anchor-format file (see `readAnchorFile`). */
+export function parseAnchorText(text: string): AnchorRead {
   const result: AnchorRead = { entries: [], malformed: [], tornTail: false };
   const lines = text.split('\n');
   const last = lines.pop();

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { FsLayer } from './fs-layer.js';
+import type { VerifyProblemCode } from './verify/problem-codes.js';
 
 /** Any value that has an RFC 8785 canonical form. */
 export type JsonValue =
@@ -156,7 +157,8 @@ export interface RunSummary {
 }
 
 export interface VerifyProblem {
-  code: string;
+  /** One of the codes of `PROBLEM_EXIT` (verify/problem-codes.ts), documented in docs/store-format.md. */
+  code: VerifyProblemCode;
   /** `tampering` → exit 1, `unverifiable` → exit 2, `io` → exit 3, `warning` → no effect. */
   kind: 'tampering' | 'unverifiable' | 'io' | 'warning';
   message: string;
