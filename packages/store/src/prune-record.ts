@@ -1,15 +1,11 @@
-import { type KeyObject, sign, verify } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import type { KeyObject } from 'node:crypto';
+import { type StatementBody, signStatement, verifyStatementSignature } from './signed-statement.js';
 
 /**
- * The body of a prune record. `sig` is Ed25519 over the canonical JSON of every other member,
- * so that the statement "these segments were removed on purpose" is signed on its own and not
- * only through the next checkpoint.
+ * The body of a prune record, a signed statement (see `signed-statement.ts`): "these segments
+ * were removed on purpose" is signed on its own and not only through the next checkpoint.
  */
-export interface PruneBody {
-  origin: string;
-  keyId: string;
-  time: string;
+export interface PruneBody extends StatementBody {
   /** ISO time: segments whose records all end before this were eligible. */
   before: string;
   segments: number[];
@@ -22,21 +18,12 @@ export interface PruneBody {
 }
 
 export function signPrune(body: PruneBody, privateKey: KeyObject): PruneBody & { sig: string } {
-  const sig = sign(null, Buffer.from(canonicalJson(body)), privateKey).toString('base64');
-  return { ...body, sig };
+  return signStatement(body, privateKey);
 }
 
 export function verifyPruneSignature(
   payload: Record<string, unknown>,
   publicKey: KeyObject,
 ): boolean {
-  const { sig, ...body } = payload;
-  if (typeof sig !== 'string') return false;
-  const bytes = Buffer.from(sig, 'base64');
-  if (bytes.length !== 64) return false;
-  try {
-    return verify(null, Buffer.from(canonicalJson(body)), publicKey, bytes);
-  } catch {
-    return false;
-  }
+  return verifyStatementSignature(payload, publicKey);
 }

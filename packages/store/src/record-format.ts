@@ -33,6 +33,9 @@ export const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
   'checkpoint',
   'recovery',
   'prune',
+  'store.close',
+  'session.open',
+  'loss',
 ]);
 
 export interface EncodedRecord {

@@ -35,7 +35,10 @@ export type RecordType =
   | 'segment.seal'
   | 'checkpoint'
   | 'recovery'
-  | 'prune';
+  | 'prune'
+  | 'store.close'
+  | 'session.open'
+  | 'loss';
 
 export interface AppendEntry {
   type: EntryType;
