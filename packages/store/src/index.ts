@@ -26,12 +26,14 @@ export type {
   SignedCheckpoint,
   StoredRecord,
   StoreNotice,
+  VerifyLoss,
   VerifyOptions,
   VerifyProblem,
   VerifyProgress,
   VerifyPrune,
   VerifyRecovery,
   VerifyReport,
+  VerifySession,
   VerifyStatus,
 } from './types.js';
 export type { VerifyProblemCode } from './verify/problem-codes.js';

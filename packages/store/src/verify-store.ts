@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { type AnchorRead, parseAnchorText, readAnchorFile } from './anchor-file.js';
-import type { StoreError } from './errors.js';
+import { configurationError, type StoreError } from './errors.js';
 import { GENESIS_HASH } from './record-format.js';
 import {
   ANCHOR_FILE,
@@ -9,8 +9,9 @@ import {
   STORE_CHECKPOINTS_FILE,
 } from './store-paths.js';
 import { loadTrustedKeys } from './trusted-keys.js';
-import type { VerifyOptions, VerifyProgress, VerifyReport } from './types.js';
+import type { VerifyOptions, VerifyReport } from './types.js';
 import { ChainScan } from './verify/chain-check.js';
+import { checkIdentity } from './verify/identity-check.js';
 import { localSegmentSource, type SegmentSource } from './verify/segment-source.js';
 import { peekOrigin } from './verify/structure-checks.js';
 import {
@@ -18,6 +19,7 @@ import {
   checkCoverage,
   checkExternal,
   checkPrunedStart,
+  checkStoreLog,
   loadExternal,
 } from './verify/trust-checks.js';
 import { VerifyState } from './verify/verify-state.js';
@@ -43,12 +45,17 @@ export async function verifySource(
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const trustDir = path.resolve(options.trustDir ?? DEFAULT_TRUST_DIR);
+  if (options.origin !== undefined && !ORIGIN.test(options.origin)) {
+    throw configurationError('origin', '32 lowercase hex digits', options.origin);
+  }
   if (options.full) return verifyOnce(source, trustDir, options, false);
   const first = await verifyOnce(source, trustDir, options, true);
   // A sealed segment whose digest did not match was read on the fast path; verify again
   // record by record so that the report names the damaged record (tampering is the rare case).
   return first ?? (await verifyOnce(source, trustDir, options, false))!;
 }
+
+const ORIGIN = /^[0-9a-f]{32}$/;
 
 /** One pass; undefined when a fast pass met a sealed segment whose digest failed. */
 async function verifyOnce<Fast extends boolean>(
@@ -79,7 +86,7 @@ async function verifyOnce<Fast extends boolean>(
       options.anchorPath === false
         ? undefined
         : path.resolve(options.anchorPath ?? path.join(trustDir, ANCHOR_FILE));
-    const outcome = await run(state, anchorPath, fast, options.onProgress);
+    const outcome = await run(state, anchorPath, fast, options);
     if (outcome === 'restart-slow') return undefined as Out;
   } catch (error) {
     state.log.add('IO_ERROR', `reading ${source.location} failed: ${(error as Error).message}`);
@@ -91,13 +98,24 @@ async function run(
   state: VerifyState,
   anchorPath: string | undefined,
   fast: boolean,
-  onProgress: ((p: VerifyProgress) => void) | undefined,
+  options: VerifyOptions,
 ): Promise<'done' | 'restart-slow'> {
   const source = state.source;
   // Checkpoint files first, segments second: a live writer adds a checkpoint line only after
   // its records are durable, so every line read here is within the segments listed
   // afterwards, and a concurrent verify never sees a checkpoint "beyond the end".
-  const anchor = anchorPath ? readAnchorFile(anchorPath) : undefined;
+  let anchor: AnchorRead | undefined;
+  let anchorUnreadable = false;
+  try {
+    anchor = anchorPath ? readAnchorFile(anchorPath) : undefined;
+  } catch (error) {
+    // Verify the rest anyway: tampering found in the store still decides the verdict (1).
+    anchorUnreadable = true;
+    state.log.add(
+      'ANCHOR_UNREADABLE',
+      `cannot read the anchor file ${anchorPath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give read access to it, or pass the right file with --anchor`,
+    );
+  }
   const storeLog = readStoreLog(source);
   const segments = source.segments();
   state.segments = segments.length;
@@ -143,7 +161,7 @@ async function run(
     }
     const outcome = scan.segment(seg, i === segments.length - 1, (bytes) => {
       doneBytes += bytes;
-      onProgress?.({
+      options.onProgress?.({
         segment: seg.segment,
         segments: segments.length,
         bytes: doneBytes,
@@ -154,9 +172,11 @@ async function run(
     if (outcome === 'restart-slow') return outcome;
     if (i + 1 < segments.length) await new Promise((r) => setImmediate(r));
   }
+  checkIdentity(state, anchor, anchorPath, options.origin);
   checkPrunedStart(state);
   checkExternal(state);
-  checkAnchorStatus(state, anchor, anchorPath);
+  checkStoreLog(state, storeLog);
+  checkAnchorStatus(state, anchor, anchorPath, anchorUnreadable);
   checkCoverage(state);
   if (state.timeRegressions > 5) {
     state.log.add(
@@ -197,6 +217,8 @@ function report(state: VerifyState): VerifyReport {
     warnings: state.log.warnings,
     recoveries: state.recoveries,
     pruned: state.pruned,
+    sessions: state.sessions,
+    losses: state.losses,
     trustedKeys: [...state.keys.keys()],
     anchorChecked: state.anchorChecked,
   };

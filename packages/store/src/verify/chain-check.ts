@@ -1,8 +1,10 @@
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { canonicalJson } from '../canonical-json.js';
-import { computeLineHash, type Envelope, parseEnvelope } from '../record-format.js';
+import { computeLineHash, type Envelope, parseEnvelope, RECORD_TYPES } from '../record-format.js';
+import { canonicalProblem } from './canonical-check.js';
 import type { VerifyProblemCode } from './problem-codes.js';
 import type { SourceSegment } from './segment-source.js';
+import { checkAfterClose, noteLoss, noteSessionOpen, noteStoreClose } from './statement-checks.js';
 import { checkHeader, checkSeal, noteRecovery, sealOf } from './structure-checks.js';
 import { checkInChainCheckpoint, notePrune } from './trust-checks.js';
 import type { VerifyState } from './verify-state.js';
@@ -82,26 +84,45 @@ export class ChainScan {
             segment,
           );
         }
-        const env = parseEnvelope(buf, start, end);
+        const env = parseEnvelope(buf, start, end, true);
         const expected = state.expectedSeq;
         if (typeof env === 'string') {
           this.#notARecord(buf.toString('utf8', start, end), env, segment, offset);
           return true;
         }
         const computed = computeLineHash(buf, start, end);
+        // The hash the next record must link to (see "The prev rule" in the format doc).
+        let linked = computed;
         if (computed !== env.hash) {
           // Name the record by its position in the chain: a flipped digit in `seq` itself
           // must not send the reader to another record.
           const at = expected ?? env.seq;
+          const code = classifyMismatch(buf.toString('utf8', start, end), env.hash);
+          // Re-serialised, content intact: the chain goes on from the hash it claims.
+          if (code === 'RECORD_NOT_CANONICAL') linked = env.hash;
           log.add(
-            classifyMismatch(buf.toString('utf8', start, end), env.hash),
-            `segment ${segment} seq ${at}: record bytes do not match its hash`,
+            code,
+            code === 'RECORD_NOT_CANONICAL'
+              ? `segment ${segment} seq ${at}: record is not in canonical form (re-serialised)`
+              : `segment ${segment} seq ${at}: record bytes do not match its hash`,
             segment,
             at,
           );
+        } else {
+          const bad = canonicalProblem(buf, start, end);
+          if (bad) {
+            log.add(
+              bad.code,
+              bad.code === 'RECORD_NOT_CANONICAL'
+                ? `segment ${segment} seq ${expected ?? env.seq}: record bytes are not the canonical JSON of its content, although its hash matches them (${bad.why})`
+                : `segment ${segment} seq ${expected ?? env.seq}: not a well-formed record (${bad.why})`,
+              segment,
+              expected ?? env.seq,
+            );
+          }
         }
         state.firstPresent ??= { seq: env.seq, prev: env.prev, segment };
-        this.#checkLink(env, computed, segment);
+        this.#checkLink(env, linked, segment);
         this.#checkTime(env, segment);
         if (first && env.type !== 'segment.open') {
           log.add(
@@ -111,6 +132,7 @@ export class ChainScan {
             expected ?? env.seq,
           );
         }
+        checkAfterClose(state, env.type, buf, env, segment);
         switch (env.type) {
           case 'segment.open':
             checkHeader(state, buf, env, first, segment);
@@ -136,18 +158,35 @@ export class ChainScan {
           case 'prune':
             notePrune(state, buf, env, segment);
             break;
+          case 'store.close':
+            noteStoreClose(state, buf, env, segment);
+            break;
+          case 'session.open':
+            noteSessionOpen(state, buf, env, segment);
+            break;
+          case 'loss':
+            noteLoss(state, buf, env, segment);
+            break;
           default:
+            if (!RECORD_TYPES.has(env.type)) {
+              log.add(
+                'RECORD_TYPE_UNKNOWN',
+                `segment ${segment} seq ${env.seq}: record type ${JSON.stringify(env.type)} is not known to this verifier (a newer writer?); its hash and link were checked, its meaning was not`,
+                segment,
+                env.seq,
+              );
+            }
             break;
         }
         if (env.type !== 'checkpoint') state.lastNonCheckpointSeq = env.seq;
         else state.checkpointSeqs.add(env.seq);
         const ext = state.external.get(env.seq);
-        if (ext) for (const e of ext) e.matched = e.entry.head === computed;
-        state.prevHash = computed;
-        const chainSeq = computed !== env.hash && expected !== undefined ? expected : env.seq;
+        if (ext) for (const e of ext) e.matched = e.entry.head === linked;
+        state.prevHash = linked;
+        const chainSeq = linked !== env.hash && expected !== undefined ? expected : env.seq;
         state.expectedSeq = chainSeq + 1;
         state.headSeq = chainSeq;
-        state.headHash = computed;
+        state.headHash = linked;
         return true;
       },
       {
@@ -214,11 +253,11 @@ export class ChainScan {
   }
 
   /** seq = expected, prev = hash of the record before. */
-  #checkLink(env: Envelope, computed: string, segment: number): void {
+  #checkLink(env: Envelope, linked: string, segment: number): void {
     const state = this.#state;
     const expected = state.expectedSeq;
     if (expected === undefined) return; // first record of a pruned store: see checkPrunedStart
-    if (env.seq !== expected && computed === env.hash) {
+    if (env.seq !== expected && linked === env.hash) {
       // Named by the seq expected at this position: where the chain went wrong.
       state.log.add(
         env.seq > expected ? 'SEQUENCE_GAP' : 'SEQUENCE_REGRESSION',

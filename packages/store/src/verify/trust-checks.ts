@@ -118,12 +118,20 @@ export function checkInChainCheckpoint(
     );
     return;
   }
+  state.goodCheckpointSizes.push(c.size);
   if (state.keys.has(c.keyId)) state.signedThrough = Math.max(state.signedThrough, c.size);
 }
 
 /** A `prune` record: well-formed and signed on its own by a trusted key of this store. */
 export function notePrune(state: VerifyState, buf: Buffer, env: RecordAt, segment: number): void {
   const p = payloadOf(buf, env);
+  const malformed = (why: string) =>
+    state.log.add(
+      'PRUNE_MALFORMED',
+      `segment ${segment} seq ${env.seq}: malformed prune record (${why})`,
+      segment,
+      env.seq,
+    );
   if (
     !p ||
     !Array.isArray(p.segments) ||
@@ -131,12 +139,7 @@ export function notePrune(state: VerifyState, buf: Buffer, env: RecordAt, segmen
     typeof p.lastSeq !== 'number' ||
     typeof p.lastHash !== 'string'
   ) {
-    state.log.add(
-      'PRUNE_MALFORMED',
-      `segment ${segment} seq ${env.seq}: malformed prune record`,
-      segment,
-      env.seq,
-    );
+    malformed('members missing');
     return;
   }
   if (state.keys.size > 0) {
@@ -151,14 +154,36 @@ export function notePrune(state: VerifyState, buf: Buffer, env: RecordAt, segmen
       return;
     }
   }
+  // Signed, yet inconsistent: only a key holder writes that, and it accounts for nothing.
+  if (!isContiguousRun(p.segments)) {
+    malformed('segments are not consecutive numbers');
+    return;
+  }
+  if (
+    !Number.isSafeInteger(p.firstSeq) ||
+    p.firstSeq < 1 ||
+    p.firstSeq > p.lastSeq ||
+    p.lastSeq >= env.seq
+  ) {
+    malformed('firstSeq..lastSeq is not a range before the prune record');
+    return;
+  }
   state.pruneHashes.set(env.seq, p.lastHash);
   state.pruned.push({
     seq: env.seq,
-    segments: p.segments as number[],
+    segments: p.segments,
     firstSeq: p.firstSeq,
     lastSeq: p.lastSeq,
     before: String(p.before),
   });
+}
+
+/** A non-empty list of segment numbers, ascending by one. */
+function isContiguousRun(value: unknown): value is number[] {
+  if (!Array.isArray(value) || value.length === 0) return false;
+  return value.every(
+    (n, i) => Number.isSafeInteger(n) && n >= 1 && (i === 0 || n === value[i - 1] + 1),
+  );
 }
 
 /**
@@ -227,8 +252,11 @@ export function checkAnchorStatus(
   state: VerifyState,
   anchor: AnchorRead | undefined,
   anchorPath: string | undefined,
+  unreadable: boolean,
 ): void {
-  if (anchorPath === undefined) {
+  if (unreadable) {
+    // ANCHOR_UNREADABLE (3) was reported when it was read.
+  } else if (anchorPath === undefined) {
     state.log.add(
       'ANCHOR_NOT_CHECKED',
       'no anchor given: truncation or rollback of the whole store cannot be ruled out',
@@ -263,6 +291,53 @@ export function checkCoverage(state: VerifyState): void {
       `records from seq ${first} to ${state.lastNonCheckpointSeq} are not covered by a signed checkpoint (writer still running, or crashed; a clean close signs them)`,
       undefined,
       first,
+    );
+  }
+}
+
+/**
+ * The store's checkpoint log against the chain. The writer appends a checkpoint's line only
+ * once its chained record is durable, so a kill -9 or a failed append can lose single lines
+ * (the newest most often), never the whole log while the writer goes on: a log that is
+ * missing or holds no line of this store while the chain holds two or more signed checkpoint
+ * records was deleted or emptied (`CHECKPOINT_LOG_MISSING`, 1). Single lines missing, other
+ * than the newest, are a warning (`CHECKPOINT_LOG_INCOMPLETE`).
+ */
+export function checkStoreLog(state: VerifyState, storeLog: AnchorRead | undefined): void {
+  // An anchor may serve several stores; the store's own log serves only this one.
+  const foreign =
+    state.origin === null ? [] : (storeLog?.entries ?? []).filter((e) => e.origin !== state.origin);
+  for (const entry of foreign.slice(0, 5)) {
+    state.log.add(
+      'CHECKPOINT_ORIGIN_MISMATCH',
+      `checkpoints.jsonl line ${entry.line} is a checkpoint of store ${entry.origin}, not ${state.origin} (copied from another store)`,
+    );
+  }
+  if (foreign.length > 5) {
+    state.log.add(
+      'CHECKPOINT_ORIGIN_MISMATCH',
+      `checkpoints.jsonl holds ${foreign.length - 5} more lines of other stores`,
+    );
+  }
+  const chained = state.goodCheckpointSizes;
+  const logged = new Set<number>();
+  for (const [size, list] of state.external) {
+    for (const e of list) if (e.source === 'store checkpoint log') logged.add(size);
+  }
+  if (logged.size === 0) {
+    if (chained.length >= 2) {
+      state.log.add(
+        'CHECKPOINT_LOG_MISSING',
+        `the store's checkpoints.jsonl is ${storeLog ? 'emptied (no line of this store)' : 'missing'}, but the chain holds ${chained.length} signed checkpoint records the writer had appended to it: the log was deleted or emptied`,
+      );
+    }
+    return;
+  }
+  const missing = chained.slice(0, -1).filter((size) => !logged.has(size));
+  if (missing.length > 0) {
+    state.log.add(
+      'CHECKPOINT_LOG_INCOMPLETE',
+      `checkpoints.jsonl lacks ${missing.length} of the chain's signed checkpoints (first: size ${missing[0]}); a crash or a failed append loses single lines`,
     );
   }
 }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { AnchorEntry } from '../anchor-file.js';
 import { GENESIS_HASH } from '../record-format.js';
-import type { VerifyPrune, VerifyRecovery } from '../types.js';
+import type { VerifyLoss, VerifyPrune, VerifyRecovery, VerifySession } from '../types.js';
 import { ProblemLog } from './problem-log.js';
 import type { SegmentSource } from './segment-source.js';
 
@@ -59,6 +59,16 @@ export class VerifyState {
   /** size → signature of the in-chain checkpoint record that follows record `size`. */
   inChainSigs = new Map<number, string>();
   checkpointSeqs = new Set<number>();
+  /** Sizes of the chained checkpoint records that passed their checks, in chain order. */
+  goodCheckpointSizes: number[] = [];
+  sessions: VerifySession[] = [];
+  losses: VerifyLoss[] = [];
+  /** A `store.close` at `seq` whose checkpoint (C+1) or session.open (C+2) is still due. */
+  close: { seq: number; phase: 'checkpoint' | 'session' } | undefined;
+  /** Seq of the checkpoint that completed the latest clean close. */
+  cleanlyClosedAt: number | undefined;
+  /** Seq of a session.open that must be a valid one right after a clean close. */
+  sessionMustFollowClose: number | undefined;
 
   constructor(source: SegmentSource) {
     this.source = source;
