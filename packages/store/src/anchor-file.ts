@@ -35,10 +35,20 @@ export function readAnchorFile(file: string): AnchorRead | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  return parseAnchorText(text);
+}
+
+/**
+ * Parse the text of an anchor-format file (see `readAnchorFile`). A last line without its
+ * newline is read like any other: complete, it is a checkpoint (an anchor copied by hand often
+ * lacks the final newline; the writer starts its next line on a fresh line); cut short by a
+ * crash mid-append, it is reported as malformed.
+ */
+export function parseAnchorText(text: string): AnchorRead {
   const result: AnchorRead = { entries: [], malformed: [], tornTail: false };
   const lines = text.split('\n');
-  const last = lines.pop();
-  if (last !== undefined && last.length > 0) result.tornTail = true;
+  if (lines.at(-1) === '') lines.pop();
+  else result.tornTail = true;
   lines.forEach((line, i) => {
     if (line.length === 0) return;
     try {

@@ -26,12 +26,18 @@ export type {
   SignedCheckpoint,
   StoredRecord,
   StoreNotice,
+  VerifyLoss,
   VerifyOptions,
   VerifyProblem,
   VerifyProgress,
   VerifyPrune,
   VerifyRecovery,
   VerifyReport,
+  VerifySession,
   VerifyStatus,
 } from './types.js';
-export { verifyStore } from './verify-store.js';
+export type { VerifyProblemCode } from './verify/problem-codes.js';
+export { PROBLEM_EXIT } from './verify/problem-codes.js';
+export type { SegmentSource, SourceSegment } from './verify/segment-source.js';
+export { localSegmentSource } from './verify/segment-source.js';
+export { verifySource, verifyStore } from './verify-store.js';

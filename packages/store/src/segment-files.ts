@@ -37,9 +37,10 @@ export function listSegments(dir: string): SegmentFile[] {
 
 /**
  * Called per complete line: `buf[start, end)` is the line without its newline and `offset` its
- * position in the file. The buffer is reused after the callback returns.
+ * position in the file. The buffer is reused after the callback returns. Returning `false`
+ * stops the scan.
  */
-export type LineCallback = (buf: Buffer, start: number, end: number, offset: number) => void;
+export type LineCallback = (buf: Buffer, start: number, end: number, offset: number) => unknown;
 
 export interface ScanResult {
   /** Bytes of complete lines (up to and including the last newline). */
@@ -86,7 +87,9 @@ export function scanLines(
       let lineStart = 0;
       let nl = buf.indexOf(0x0a, carry);
       while (nl !== -1 && nl < filled) {
-        onLine(buf, lineStart, nl, carryOffset + lineStart);
+        if (onLine(buf, lineStart, nl, carryOffset + lineStart) === false) {
+          return { completeBytes: carryOffset + nl + 1 - (options.from ?? 0), tornBytes: 0 };
+        }
         lineStart = nl + 1;
         nl = lineStart < filled ? buf.indexOf(0x0a, lineStart) : -1;
       }

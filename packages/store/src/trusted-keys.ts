@@ -36,7 +36,7 @@ export function loadTrustedKeys(
   for (const { key, source } of offered) {
     let material: KeyObject | string = key;
     if (typeof key === 'string' && !key.includes('-----BEGIN')) {
-      if (isInside(key, storeDir)) {
+      if (isInside(key, storeDir) || isInside(realOrSame(key), realOrSame(storeDir))) {
         result.refused.push(
           `${key} is inside the store directory; keys found in the store are never trusted`,
         );
@@ -63,4 +63,13 @@ export function loadTrustedKeys(
     result.keys.set(keyIdOf(object), object);
   }
   return result;
+}
+
+/** The path with symlinks resolved (a link into the store is inside it), when it exists. */
+function realOrSame(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
 }
