@@ -380,6 +380,11 @@ export class AuditStore {
    * over it. A record found after them at the next open was not written by this writer.
    */
   #writeClose(): void {
+    // Whatever waits for the end of the microtask, and a pending loss record, come first:
+    // store.close names the record right before it.
+    this.#write([]);
+    if (this.#loss.pending) this.#write([this.#lossEntry()]);
+    if (this.#failed || this.#loss.pending) return;
     const time = this.#recordTime();
     const body = buildStoreClose(
       {
@@ -523,8 +528,8 @@ export class AuditStore {
     }
     // After failed appends, the signed loss record goes first, before the record that now
     // succeeds.
-    const withLoss = this.#loss.pending;
-    if (withLoss) items = [this.#lossEntry(), ...items];
+    if (this.#loss.pending && items[0]!.type !== 'loss') items = [this.#lossEntry(), ...items];
+    const withLoss = items[0]!.type === 'loss';
     const encoded = encodeBatch(items, this.#writeHash, this.#writeSeq, this.#scratch);
     const failure = this.#writeOut(encoded.buf, encoded.records);
     if (failure) {
@@ -741,6 +746,8 @@ export class AuditStore {
   }
 
   #maybeRotate(): void {
+    // Nothing follows a clean close's store.close and checkpoint, not even a seal.
+    if (this.#closing) return;
     const age = this.#o.now().getTime() - this.#seg.created;
     if (this.#writeOffset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
     try {

@@ -85,7 +85,7 @@ describe('verifyStore basics', () => {
     const other = generateSigningKeyPair();
     const report = await verify({ publicKey: other.publicKeyPem });
     expect(report.exitCode).toBe(1);
-    expect(report.problems[0]!.code).toBe('CHECKPOINT_UNTRUSTED_KEY');
+    expect(report.problems.map((p) => p.code)).toContain('CHECKPOINT_UNTRUSTED_KEY');
   });
 
   it('a key inside the store directory is never trusted', async () => {
