@@ -141,3 +141,20 @@ export function anchoredThrough(file: string): number {
   }
   return max;
 }
+
+/** The payload of the newest `session.open` record of the store at `dir`. */
+export function newestSession(dir: string):
+  | {
+      previous: string;
+      attested: { seq: number; hash: string };
+      unattested: { fromSeq: number; toSeq: number } | null;
+    }
+  | undefined {
+  const reader = openStoreReader(dir, { index: false });
+  try {
+    const all = reader.recordsFrom(1, 10_000_000).filter((r) => r.type === 'session.open');
+    return all.at(-1)?.payload as ReturnType<typeof newestSession>;
+  } finally {
+    reader.close();
+  }
+}
