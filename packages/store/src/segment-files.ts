@@ -119,3 +119,29 @@ export function readFirstAndLast(
   });
   return first && last ? { first, last } : undefined;
 }
+
+/** A record by seq, searching segments from the newest back. */
+export function findRecord(
+  segments: SegmentFile[],
+  seq: number,
+): { hash: string; type: string; payload?: string } | undefined {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    let found: { hash: string; type: string; payload?: string } | undefined;
+    let first: number | undefined;
+    scanLines(segments[i]!.path, (buf, start, end) => {
+      const env = parseEnvelope(buf, start, end);
+      if (typeof env === 'string') return;
+      first ??= env.seq;
+      if (env.seq === seq) {
+        found = {
+          hash: env.hash,
+          type: env.type,
+          payload: buf.toString('utf8', env.payloadStart, env.payloadEnd),
+        };
+      }
+    });
+    if (found !== undefined) return found;
+    if (first !== undefined && first <= seq) return undefined;
+  }
+  return undefined;
+}
