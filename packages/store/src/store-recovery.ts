@@ -173,6 +173,12 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
     keepBytes = marker.durableOffset;
     reason = 'fsync-failed';
   }
+  // A close cut short (a power cut kept its store.close but not the checkpoint after it) is
+  // not a close: its store.close goes aside with the rest of the unconfirmed tail.
+  const lastWhole = records.filter((r) => r.end <= keepBytes).at(-1);
+  if (lastWhole?.type === 'store.close' && lastWhole.offset >= signedEnd) {
+    keepBytes = lastWhole.offset;
+  }
   if (keepBytes < signedEnd) {
     throw new StoreError(
       'STORE_DAMAGED',
