@@ -4,6 +4,7 @@ import { AnchorWriter, type CheckpointWaiter } from './anchor-writer.js';
 import { canonicalJson } from './canonical-json.js';
 import { signCheckpoint } from './checkpoint.js';
 import { checkTrustLocation, makePrivateDir, secureTrustDir } from './custody.js';
+import { type EncodedEntry, EntryEncoder } from './entry-encoder.js';
 import { configurationError, StoreError } from './errors.js';
 import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
 import { ioError } from './io-error.js';
@@ -11,25 +12,13 @@ import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
 import { LossTracker } from './loss-tracker.js';
 import { applyOpenPlan } from './open-records.js';
 import { planPrune, signPrune } from './prune-record.js';
-import {
-  type BatchEntry,
-  type EncodedRecord,
-  EncodeScratch,
-  encodeBatch,
-  encodeRecord,
-  GENESIS_HASH,
-} from './record-format.js';
-import { type TagPlanMemo, tagsToJson } from './record-tags.js';
+import { EncodeScratch, encodeBatch, encodeRecord, GENESIS_HASH } from './record-format.js';
+import { SegmentAppender } from './segment-appender.js';
 import { SEGMENTS_DIR, segmentFileName } from './segment-files.js';
-import {
-  createSegment,
-  encodeSeal,
-  type SegmentState,
-  writeDamagedMarker,
-} from './segment-writer.js';
+import { createSegment, writeDamagedMarker } from './segment-writer.js';
 import { buildStoreClose } from './session-records.js';
 import { loadOrCreateSigningKey } from './signing-keys.js';
-import { type Resolved, resolveOptions, systemNow } from './store-options.js';
+import { type Resolved, resolveOptions } from './store-options.js';
 import { planRecovery } from './store-recovery.js';
 import type {
   AppendEntry,
@@ -41,11 +30,7 @@ import type {
 } from './types.js';
 import { WriterWitness } from './writer-witness.js';
 
-const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event']);
-
-interface Pending extends BatchEntry {
-  /** The entry's run tag, counted if the append fails. */
-  run?: string;
+interface Pending extends EncodedEntry {
   resolve: (result: AppendResult) => void;
   reject: (error: Error) => void;
 }
@@ -87,16 +72,8 @@ export class AuditStore {
   readonly #loss: LossTracker;
   /** Set once the origin is known (after recovery). */
   #witness: WriterWitness | undefined;
-  /** The segment appended to; set by #recoverAndOpen (from the constructor). */
-  #seg!: SegmentState;
-  /**
-   * Write-through state: where the next record is written and what it chains to. Records are
-   * written when appended, so this runs ahead of the durable head (#headSeq/#headHash) by
-   * whatever the next fdatasync will cover.
-   */
-  #writeOffset = 0;
-  #writeSeq = 0;
-  #writeHash = GENESIS_HASH;
+  /** The segment appended to and the write-through position (ahead of the durable head). */
+  readonly #out: SegmentAppender;
   /** Written, not yet durable, in seq order. */
   #written: Written[] = [];
   /** Output memory reused by every append's encode (written synchronously, never kept). */
@@ -114,8 +91,7 @@ export class AuditStore {
   #closing: Promise<void> | undefined;
   #timer: NodeJS.Timeout;
   #listeners = new Set<(head: AppendResult) => void>();
-  /** One-entry memo of the tag key order (see tagPlan). */
-  readonly #tagPlan: TagPlanMemo = {};
+  readonly #entries: EntryEncoder;
 
   /**
    * Open (or create) a store for writing. Synchronous on purpose: it runs at process startup
@@ -135,6 +111,8 @@ export class AuditStore {
     const notice = (code: string, message: string) => this.#notice(code, message);
     this.#anchors = new AnchorWriter(this.#fs, o.dir, o.anchorPath, notice);
     this.#loss = new LossTracker(o.dir, notice);
+    this.#out = new SegmentAppender(this.#fs, o.dir);
+    this.#entries = new EntryEncoder(o.dir, o.now);
     checkTrustLocation(o.dir, { trustDir: o.trustDir, anchorPath: o.anchorPath });
     try {
       makePrivateDir(this.#fs, o.dir);
@@ -160,12 +138,12 @@ export class AuditStore {
         });
       }
       const { needsCheckpoint } = this.#recoverAndOpen();
-      this.#syncWriteState();
+      this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
       // A store that was closed cleanly ends with a checkpoint: nothing new to sign yet.
       this.#lastCheckpointSeq = needsCheckpoint ? 0 : this.#headSeq;
       this.#sinceCheckpoint = needsCheckpoint ? 1 : 0;
       this.#witness = new WriterWitness(this.#fs, o.anchorPath, this.origin, notice);
-      this.#witness.write(this.#headSeq, this.#headHash, this.#recordTime());
+      this.#witness.write(this.#headSeq, this.#headHash, this.#entries.time());
     } catch (error) {
       releaseLock(this.#fs, this.#lockPath);
       if (error instanceof StoreError) throw error;
@@ -187,7 +165,7 @@ export class AuditStore {
 
   /** Current segment number. */
   get segment(): number {
-    return this.#seg.segment;
+    return this.#out.seg.segment;
   }
 
   /**
@@ -268,7 +246,7 @@ export class AuditStore {
       throw configurationError('before', 'a valid Date', options?.before);
     }
     const limit = Math.min(options.before.getTime(), this.#o.now().getTime() - this.#o.retentionMs);
-    const plan = planPrune(this.dir, this.#seg.segment, limit, {
+    const plan = planPrune(this.dir, this.#out.seg.segment, limit, {
       origin: this.origin,
       keyId: this.keyId,
       time: this.#o.now().toISOString(),
@@ -338,8 +316,8 @@ export class AuditStore {
       // the commit loop then finds those records settled and does not apply them again.
       this.#writeCheckpoint();
       if (this.#failed) return;
-      this.#fs.fdatasyncSync(this.#seg.fd);
-      this.#applyThrough(this.#writeSeq, true);
+      this.#fs.fdatasyncSync(this.#out.seg.fd);
+      this.#applyThrough(this.#out.seq, true);
     } catch (error) {
       this.#fail(ioError(this.dir, 'flushing synchronously', error));
     }
@@ -385,14 +363,14 @@ export class AuditStore {
     this.#write([]);
     if (this.#loss.pending) this.#write([this.#lossEntry()]);
     if (this.#failed || this.#loss.pending) return;
-    const time = this.#recordTime();
+    const time = this.#entries.time();
     const body = buildStoreClose(
       {
         origin: this.origin,
         keyId: this.keyId,
         time,
-        lastSeq: this.#writeSeq,
-        lastHash: this.#writeHash,
+        lastSeq: this.#out.seq,
+        lastHash: this.#out.hash,
       },
       this.#privateKey,
     );
@@ -421,7 +399,7 @@ export class AuditStore {
     for (const w of this.#written.splice(0)) w.reject?.(closedError);
     for (const w of this.#checkpointWaiters.splice(0)) w.reject(closedError);
     try {
-      this.#fs.closeSync(this.#seg.fd);
+      this.#fs.closeSync(this.#out.seg.fd);
     } catch {
       // Closing is best effort; durability was settled by the last fdatasync.
     }
@@ -438,48 +416,10 @@ export class AuditStore {
   }
 
   #prepare(entry: AppendEntry, resolve: Pending['resolve'], reject: Pending['reject']): Pending {
-    if (entry === null || typeof entry !== 'object')
-      throw configurationError('entry', 'an object', entry);
-    if (!ENTRY_TYPES.has(entry.type)) {
-      throw configurationError('entry.type', "'span.start', 'span.end' or 'event'", entry.type);
-    }
-    const tagsJson = tagsToJson(entry.tags, this.#tagPlan);
-    let payloadJson: string;
-    try {
-      payloadJson = canonicalJson(entry.payload === undefined ? null : entry.payload);
-    } catch (error) {
-      throw new StoreError(
-        'RECORD_INVALID',
-        `payload has no canonical JSON form: ${(error as Error).message}`,
-        {
-          dir: this.dir,
-        },
-      );
-    }
-    const pending: Pending = {
-      type: entry.type,
-      time: this.#recordTime(),
-      tagsJson,
-      payloadJson,
-      resolve,
-      reject,
-    };
-    const run = entry.tags?.run;
-    if (typeof run === 'string') pending.run = run;
+    const pending = this.#entries.encode(entry) as Pending;
+    pending.resolve = resolve;
+    pending.reject = reject;
     return pending;
-  }
-
-  #lastTimeMs = Number.NaN;
-  #lastTime = '';
-
-  /** The record's time; the ISO string is formatted once per millisecond, not per record. */
-  #recordTime(): string {
-    const ms = this.#o.now === systemNow ? Date.now() : this.#o.now().getTime();
-    if (ms !== this.#lastTimeMs) {
-      this.#lastTimeMs = ms;
-      this.#lastTime = new Date(ms).toISOString();
-    }
-    return this.#lastTime;
   }
 
   #schedule(): void {
@@ -499,13 +439,6 @@ export class AuditStore {
       this.#checkpointWaiters.length > 0 ||
       this.#sinceCheckpoint + extra >= this.#o.checkpointEveryRecords
     );
-  }
-
-  /** Make the write position the durable one (after open, recovery, a new segment). */
-  #syncWriteState(): void {
-    this.#writeOffset = this.#seg.offset;
-    this.#writeSeq = this.#headSeq;
-    this.#writeHash = this.#headHash;
   }
 
   /**
@@ -530,7 +463,7 @@ export class AuditStore {
     // succeeds.
     if (this.#loss.pending && items[0]!.type !== 'loss') items = [this.#lossEntry(), ...items];
     const withLoss = items[0]!.type === 'loss';
-    const encoded = encodeBatch(items, this.#writeHash, this.#writeSeq, this.#scratch);
+    const encoded = encodeBatch(items, this.#out.hash, this.#out.seq, this.#scratch);
     const failure = this.#writeOut(encoded.buf, encoded.records);
     if (failure) {
       if (!this.#failed) this.#loss.rejected(withLoss ? items.slice(1) : items, failure);
@@ -538,7 +471,7 @@ export class AuditStore {
       return;
     }
     if (withLoss) this.#loss.written(encoded.records[0]!.seq);
-    const end = this.#writeOffset;
+    const end = this.#out.offset;
     encoded.records.forEach((r, i) => {
       const p = items[i]!;
       this.#written.push({ seq: r.seq, hash: r.hash, end, resolve: p.resolve, reject: p.reject });
@@ -548,7 +481,7 @@ export class AuditStore {
   }
 
   #lossEntry(): Pending {
-    const time = this.#recordTime();
+    const time = this.#entries.time();
     const noop = () => {};
     return {
       type: 'loss',
@@ -560,45 +493,14 @@ export class AuditStore {
     };
   }
 
-  /**
-   * Write `buf` (the lines of `records`) at the write position and advance the chain. A failed
-   * write (ENOSPC, EROFS, EIO on write) is cut back to where it began, so no half record
-   * remains and the chain state is as before it; earlier records stay for their fdatasync.
-   * Returns the error to reject the records with; if even the cut fails, the store fails.
-   */
+  /** Write through the appender; a failed cut-back fails the store. */
   #writeOut(
     buf: Buffer,
     records: ReadonlyArray<{ seq: number; hash: string }>,
   ): StoreError | undefined {
-    const at = this.#writeOffset;
-    try {
-      // A synchronous write only copies the records into the page cache (a few µs); a
-      // thread-pool round trip costs more than that. Durability comes from the asynchronous
-      // fdatasync of the commit loop.
-      writeFullySync(this.#fs, this.#seg.fd, buf, at);
-    } catch (error) {
-      const failure = ioError(this.dir, 'writing a segment', error);
-      try {
-        this.#fs.ftruncateSync(this.#seg.fd, at);
-        this.#fs.fdatasyncSync(this.#seg.fd);
-      } catch (truncateError) {
-        const fatal = ioError(
-          this.dir,
-          'removing a partly written record after a failed write',
-          truncateError,
-        );
-        this.#fail(fatal);
-        return fatal;
-      }
-      return failure;
-    }
-    const last = records[records.length - 1]!;
-    this.#writeOffset = at + buf.length;
-    this.#writeSeq = last.seq;
-    this.#writeHash = last.hash;
-    this.#seg.digest.update(buf);
-    this.#seg.records += records.length;
-    return undefined;
+    const failure = this.#out.write(buf, records);
+    if (failure?.fatal) this.#fail(failure.error);
+    return failure?.error;
   }
 
   /**
@@ -610,7 +512,7 @@ export class AuditStore {
     this.#write([]);
     const waiters = this.#checkpointWaiters.splice(0);
     this.#checkpointWanted = false;
-    if (this.#writeSeq <= this.#lastCheckpointSeq) {
+    if (this.#out.seq <= this.#lastCheckpointSeq) {
       // The last record written, if any is still unsettled, is that checkpoint.
       const last = this.#written[this.#written.length - 1];
       if (last) last.waiters = [...(last.waiters ?? []), ...waiters];
@@ -620,16 +522,16 @@ export class AuditStore {
     const checkpoint = signCheckpoint(
       {
         origin: this.origin,
-        size: this.#writeSeq,
-        head: this.#writeHash,
+        size: this.#out.seq,
+        head: this.#out.hash,
         time: this.#o.now().toISOString(),
         keyId: this.keyId,
       },
       this.#privateKey,
     );
     const record = encodeRecord(
-      this.#writeHash,
-      this.#writeSeq + 1,
+      this.#out.hash,
+      this.#out.seq + 1,
       checkpoint.time,
       'checkpoint',
       '{}',
@@ -643,7 +545,7 @@ export class AuditStore {
     this.#written.push({
       seq: record.seq,
       hash: record.hash,
-      end: this.#writeOffset,
+      end: this.#out.offset,
       checkpoint,
       waiters,
     });
@@ -662,11 +564,11 @@ export class AuditStore {
     if (n === 0) return;
     const done = this.#written.splice(0, n);
     const last = done[n - 1]!;
-    this.#seg.offset = last.end;
+    this.#out.seg.offset = last.end;
     this.#headSeq = last.seq;
     this.#headHash = last.hash;
     // Before any appender hears of it: an acknowledged record is always under the witness.
-    this.#witness?.write(last.seq, last.hash, this.#lastTime);
+    this.#witness?.write(last.seq, last.hash, this.#entries.lastTime);
     for (const w of done) {
       if (w.checkpoint) this.#anchors.anchor(w.checkpoint, w.waiters ?? [], sync);
       else w.resolve?.({ seq: w.seq, hash: w.hash });
@@ -690,9 +592,9 @@ export class AuditStore {
         if (this.#written.length === 0 || this.#failed) break;
         // One fdatasync covers everything written before it starts; records written while
         // it runs wait for the next one.
-        const through = this.#writeSeq;
+        const through = this.#out.seq;
         try {
-          await this.#fs.fdatasync(this.#seg.fd);
+          await this.#fs.fdatasync(this.#out.seg.fd);
         } catch (error) {
           // flushSync may have settled these records meanwhile with its own fdatasync.
           const first = this.#written[0];
@@ -728,7 +630,7 @@ export class AuditStore {
    */
   #fail(error: StoreError): void {
     this.#failed = error;
-    writeDamagedMarker(this.#fs, this.#segDir, this.#seg, error.message);
+    writeDamagedMarker(this.#fs, this.#segDir, this.#out.seg, error.message);
     for (const w of this.#written.splice(0)) {
       w.reject?.(error);
       for (const waiter of w.waiters ?? []) waiter.reject(error);
@@ -748,8 +650,8 @@ export class AuditStore {
   #maybeRotate(): void {
     // Nothing follows a clean close's store.close and checkpoint, not even a seal.
     if (this.#closing) return;
-    const age = this.#o.now().getTime() - this.#seg.created;
-    if (this.#writeOffset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
+    const age = this.#o.now().getTime() - this.#out.seg.created;
+    if (this.#out.offset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
     try {
       this.#rotateSync(false, false);
     } catch (error) {
@@ -764,31 +666,19 @@ export class AuditStore {
    */
   #rotateSync(damaged: boolean, anchorSync = true): void {
     this.#write([]);
-    const seal = this.#sealRecord(damaged);
-    writeFullySync(this.#fs, this.#seg.fd, Buffer.from(seal.line), this.#writeOffset);
-    this.#fs.fdatasyncSync(this.#seg.fd);
-    this.#applyThrough(this.#writeSeq, anchorSync);
-    this.#fs.closeSync(this.#seg.fd);
+    const seal = this.#out.sealRecord(damaged, this.#o.now().toISOString());
+    writeFullySync(this.#fs, this.#out.seg.fd, Buffer.from(seal.line), this.#out.offset);
+    this.#fs.fdatasyncSync(this.#out.seg.fd);
+    this.#applyThrough(this.#out.seq, anchorSync);
+    this.#fs.closeSync(this.#out.seg.fd);
     this.#headSeq = seal.seq;
     this.#headHash = seal.hash;
-    this.#seg.offset = this.#writeOffset + Buffer.byteLength(seal.line);
-    this.#syncWriteState();
-    const sealedPath = path.join(this.#segDir, segmentFileName(this.#seg.segment));
+    this.#out.seg.offset = this.#out.offset + Buffer.byteLength(seal.line);
+    this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
+    const sealedPath = path.join(this.#segDir, segmentFileName(this.#out.seg.segment));
     this.#fs.chmodSync(sealedPath, 0o400);
-    this.#openNewSegmentSync(this.#seg.segment + 1, this.origin, true, anchorSync);
-    this.#witness?.write(this.#headSeq, this.#headHash, this.#recordTime());
-  }
-
-  #sealRecord(damaged: boolean): EncodedRecord {
-    return encodeSeal({ seq: this.#writeSeq, hash: this.#writeHash }, this.#o.now().toISOString(), {
-      segment: this.#seg.segment,
-      firstSeq: this.#seg.firstSeq,
-      lastSeq: this.#writeSeq,
-      records: this.#seg.records,
-      bytes: this.#writeOffset,
-      sha256: this.#seg.digest.copy().digest('hex'),
-      damaged,
-    });
+    this.#openNewSegmentSync(this.#out.seg.segment + 1, this.origin, true, anchorSync);
+    this.#witness?.write(this.#headSeq, this.#headHash, this.#entries.time());
   }
 
   /** Create segment `n` with its header record and a checkpoint, all durable before return. */
@@ -802,10 +692,10 @@ export class AuditStore {
       this.#o.now(),
       withCheckpoint ? { keyId: this.keyId, privateKey: this.#privateKey } : undefined,
     );
-    this.#seg = state;
+    this.#out.seg = state;
     this.#headSeq = head.seq;
     this.#headHash = head.hash;
-    this.#syncWriteState();
+    this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
     if (checkpoint) {
       this.#lastCheckpointSeq = head.seq;
       this.#sinceCheckpoint = 0;
@@ -841,7 +731,7 @@ export class AuditStore {
       keyId: this.keyId,
       privateKey: this.#privateKey,
     });
-    this.#seg = opened.state;
+    this.#out.seg = opened.state;
     this.#headSeq = opened.head.seq;
     this.#headHash = opened.head.hash;
     this.#lastCheckpointSeq = opened.head.seq;
@@ -859,7 +749,7 @@ export class AuditStore {
         `audit store ${this.dir}: records ${plan.unattested.fromSeq}-${plan.unattested.toSeq} were found after the last record the previous writer acknowledged (seq ${plan.attested.seq}); the session.open record at seq ${opened.sessionSeq} signs them as unattested and verify reports them`,
       );
     }
-    this.#syncWriteState();
+    this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
     if (plan.marker) {
       this.#rotateSync(true);
       this.#fs.unlinkSync(plan.marker.path);

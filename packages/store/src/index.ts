@@ -1,4 +1,5 @@
 export { AuditStore } from './audit-store.js';
+export { checkTrustLocation } from './custody.js';
 export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
@@ -10,6 +11,8 @@ export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
 export type { StoreReader, StoreReaderOptions } from './store-reader.js';
 export { openStoreReader } from './store-reader.js';
+export type { TrustedKeys } from './trusted-keys.js';
+export { loadTrustedKeys } from './trusted-keys.js';
 export type {
   AppendEntry,
   AppendResult,
