@@ -1,8 +1,12 @@
+// Over ~600 lines on purpose: what remains is the writer's one state machine (write-through,
+// group commit, checkpoint, rotation, close) over one set of fields whose invariants span all
+// of it (the write position runs ahead of the durable head by exactly the unsettled records).
+// Recovery, anchoring, the witness, losses, custody, segment files and entry encoding live in
+// their own modules.
 import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { AnchorWriter, type CheckpointWaiter } from './anchor-writer.js';
 import { canonicalJson } from './canonical-json.js';
-import { signCheckpoint } from './checkpoint.js';
 import { checkTrustLocation, makePrivateDir, secureTrustDir } from './custody.js';
 import { type EncodedEntry, EntryEncoder } from './entry-encoder.js';
 import { configurationError, StoreError } from './errors.js';
@@ -10,12 +14,12 @@ import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
 import { ioError } from './io-error.js';
 import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
 import { LossTracker } from './loss-tracker.js';
-import { applyOpenPlan } from './open-records.js';
+import { applyOpenPlan, openNotices } from './open-records.js';
 import { planPrune, signPrune } from './prune-record.js';
-import { EncodeScratch, encodeBatch, encodeRecord, GENESIS_HASH } from './record-format.js';
+import { EncodeScratch, encodeBatch, GENESIS_HASH } from './record-format.js';
 import { SegmentAppender } from './segment-appender.js';
 import { SEGMENTS_DIR, segmentFileName } from './segment-files.js';
-import { createSegment, writeDamagedMarker } from './segment-writer.js';
+import { createSegment, encodeCheckpoint, writeDamagedMarker } from './segment-writer.js';
 import { buildStoreClose } from './session-records.js';
 import { loadOrCreateSigningKey } from './signing-keys.js';
 import { type Resolved, resolveOptions } from './store-options.js';
@@ -519,23 +523,12 @@ export class AuditStore {
       else for (const w of waiters) w.resolve();
       return;
     }
-    const checkpoint = signCheckpoint(
-      {
-        origin: this.origin,
-        size: this.#out.seq,
-        head: this.#out.hash,
-        time: this.#o.now().toISOString(),
-        keyId: this.keyId,
-      },
+    const { record, checkpoint } = encodeCheckpoint(
+      { seq: this.#out.seq, hash: this.#out.hash },
+      this.origin,
+      this.#o.now().toISOString(),
+      this.keyId,
       this.#privateKey,
-    );
-    const record = encodeRecord(
-      this.#out.hash,
-      this.#out.seq + 1,
-      checkpoint.time,
-      'checkpoint',
-      '{}',
-      canonicalJson(checkpoint),
     );
     const failure = this.#writeOut(Buffer.from(record.line), [record]);
     if (failure) {
@@ -736,19 +729,7 @@ export class AuditStore {
     this.#headHash = opened.head.hash;
     this.#lastCheckpointSeq = opened.head.seq;
     this.#anchors.writeSync(opened.checkpoint);
-    const { recovery } = opened;
-    if (recovery) {
-      this.#notice(
-        'RECOVERED_TAIL',
-        `audit store ${this.dir}: ${recovery.length} unconfirmed bytes at the end of segment ${plan.last.segment} (${plan.reason}) were moved to ${recovery.file} and a recovery record was written at seq ${recovery.seq}`,
-      );
-    }
-    if (plan.unattested) {
-      this.#notice(
-        'RECOVERED_UNATTESTED',
-        `audit store ${this.dir}: records ${plan.unattested.fromSeq}-${plan.unattested.toSeq} were found after the last record the previous writer acknowledged (seq ${plan.attested.seq}); the session.open record at seq ${opened.sessionSeq} signs them as unattested and verify reports them`,
-      );
-    }
+    for (const n of openNotices(this.dir, plan, opened)) this.#notice(n.code, n.message);
     this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
     if (plan.marker) {
       this.#rotateSync(true);

@@ -6,7 +6,7 @@ import { createSegment, encodeCheckpoint, type SegmentState } from './segment-wr
 import { buildSessionOpen, type ChainPoint } from './session-records.js';
 import { type SetAsideResult, setAside } from './set-aside.js';
 import type { OpenPlan } from './store-recovery.js';
-import type { SignedCheckpoint } from './types.js';
+import type { SignedCheckpoint, StoreNotice } from './types.js';
 
 /**
  * The records a writer appends when it opens an existing store, chained after `head`: the
@@ -146,4 +146,23 @@ export function applyOpenPlan(
     recovery: recovery ? { ...recovery, seq: records[0]!.seq } : undefined,
     sessionSeq: session.seq,
   };
+}
+
+/** What an open tells the operator: bytes set aside, records signed as unattested. */
+export function openNotices(dir: string, plan: OpenPlan, opened: OpenedStore): StoreNotice[] {
+  const notices: StoreNotice[] = [];
+  const { recovery } = opened;
+  if (recovery) {
+    notices.push({
+      code: 'RECOVERED_TAIL',
+      message: `audit store ${dir}: ${recovery.length} unconfirmed bytes at the end of segment ${plan.last.segment} (${plan.reason}) were moved to ${recovery.file} and a recovery record was written at seq ${recovery.seq}`,
+    });
+  }
+  if (plan.unattested) {
+    notices.push({
+      code: 'RECOVERED_UNATTESTED',
+      message: `audit store ${dir}: records ${plan.unattested.fromSeq}-${plan.unattested.toSeq} were found after the last record the previous writer acknowledged (seq ${plan.attested.seq}); the session.open record at seq ${opened.sessionSeq} signs them as unattested and verify reports them`,
+    });
+  }
+  return notices;
 }
