@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { AnchorWriter, type CheckpointWaiter } from './anchor-writer.js';
 import { canonicalJson } from './canonical-json.js';
 import { checkTrustLocation, makePrivateDir, secureTrustDir } from './custody.js';
-import { type EncodedEntry, EntryEncoder } from './entry-encoder.js';
+import { EntryEncoder, type PendingEntry } from './entry-encoder.js';
 import { configurationError, StoreError } from './errors.js';
 import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
 import { ioError } from './io-error.js';
@@ -34,10 +34,7 @@ import type {
 } from './types.js';
 import { WriterWitness } from './writer-witness.js';
 
-interface Pending extends EncodedEntry {
-  resolve: (result: AppendResult) => void;
-  reject: (error: Error) => void;
-}
+type Pending = PendingEntry;
 
 /**
  * A record already written to the segment file (page cache) and waiting for the fdatasync
@@ -260,7 +257,15 @@ export class AuditStore {
     const result = await new Promise<AppendResult>((resolve, reject) => {
       const payloadJson = canonicalJson(signPrune(body, this.#privateKey));
       this.#write([
-        { type: 'prune', time: body.time, tagsJson: '{}', payloadJson, resolve, reject },
+        {
+          type: 'prune',
+          time: body.time,
+          tagsJson: '{}',
+          payloadJson,
+          run: undefined,
+          resolve,
+          reject,
+        },
       ]);
     });
     await this.checkpoint();
@@ -385,6 +390,7 @@ export class AuditStore {
         time,
         tagsJson: '{}',
         payloadJson: canonicalJson(body),
+        run: undefined,
         resolve: noop,
         reject: noop,
       },
@@ -420,10 +426,7 @@ export class AuditStore {
   }
 
   #prepare(entry: AppendEntry, resolve: Pending['resolve'], reject: Pending['reject']): Pending {
-    const pending = this.#entries.encode(entry) as Pending;
-    pending.resolve = resolve;
-    pending.reject = reject;
-    return pending;
+    return this.#entries.encode(entry, resolve, reject);
   }
 
   #schedule(): void {
@@ -492,6 +495,7 @@ export class AuditStore {
       time,
       tagsJson: '{}',
       payloadJson: this.#loss.payload(this.origin, this.keyId, time, this.#privateKey),
+      run: undefined,
       resolve: noop,
       reject: noop,
     };

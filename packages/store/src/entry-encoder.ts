@@ -3,14 +3,19 @@ import { configurationError, StoreError } from './errors.js';
 import type { BatchEntry } from './record-format.js';
 import { type TagPlanMemo, tagsToJson } from './record-tags.js';
 import { systemNow } from './store-options.js';
-import type { AppendEntry } from './types.js';
+import type { AppendEntry, AppendResult } from './types.js';
 
 const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event']);
 
-/** An entry validated and encoded for the chain (seq/prev/hash are assigned at write). */
-export interface EncodedEntry extends BatchEntry {
+/**
+ * An entry validated and encoded for the chain (seq/prev/hash are assigned at write), with
+ * the callbacks that settle its append. Always built with every member, in one shape.
+ */
+export interface PendingEntry extends BatchEntry {
   /** The entry's run tag, counted if the append fails. */
-  run?: string;
+  run: string | undefined;
+  resolve: (result: AppendResult) => void;
+  reject: (error: Error) => void;
 }
 
 /**
@@ -31,7 +36,11 @@ export class EntryEncoder {
   }
 
   /** Throws `CONFIGURATION` / `RECORD_INVALID`; the caller rejects the append with it. */
-  encode(entry: AppendEntry): EncodedEntry {
+  encode(
+    entry: AppendEntry,
+    resolve: PendingEntry['resolve'],
+    reject: PendingEntry['reject'],
+  ): PendingEntry {
     if (entry === null || typeof entry !== 'object')
       throw configurationError('entry', 'an object', entry);
     if (!ENTRY_TYPES.has(entry.type)) {
@@ -48,10 +57,16 @@ export class EntryEncoder {
         { dir: this.#dir },
       );
     }
-    const encoded: EncodedEntry = { type: entry.type, time: this.time(), tagsJson, payloadJson };
     const run = entry.tags?.run;
-    if (typeof run === 'string') encoded.run = run;
-    return encoded;
+    return {
+      type: entry.type,
+      time: this.time(),
+      tagsJson,
+      payloadJson,
+      run: typeof run === 'string' ? run : undefined,
+      resolve,
+      reject,
+    };
   }
 
   /** The record time now; the ISO string is formatted once per millisecond, not per record. */
