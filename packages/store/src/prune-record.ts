@@ -1,4 +1,6 @@
-import type { KeyObject } from 'node:crypto';
+import { type KeyObject, hash as oneShotHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { listSegments, readFirstAndLast } from './segment-files.js';
 import { type StatementBody, signStatement, verifyStatementSignature } from './signed-statement.js';
 
 /**
@@ -26,4 +28,57 @@ export function verifyPruneSignature(
   publicKey: KeyObject,
 ): boolean {
   return verifyStatementSignature(payload, publicKey);
+}
+
+/** Sealed segments chosen for pruning, with what their prune record states. */
+export interface PrunePlan {
+  files: Array<{ segment: number; path: string }>;
+  body: PruneBody;
+}
+
+/**
+ * The sealed segments before `currentSegment` whose seal is older than `limit` (ms), oldest
+ * first and contiguous, and the prune statement naming them; undefined when none qualifies.
+ */
+export function planPrune(
+  dir: string,
+  currentSegment: number,
+  limit: number,
+  statement: StatementBody,
+): PrunePlan | undefined {
+  const chosen: Array<{
+    segment: number;
+    path: string;
+    seal: { seq: number; hash: string };
+    firstSeq: number;
+  }> = [];
+  for (const s of listSegments(dir)) {
+    if (s.segment >= currentSegment) break;
+    const ends = readFirstAndLast(s.path);
+    if (ends?.last.type !== 'segment.seal' || Date.parse(ends.last.time) >= limit) break;
+    chosen.push({ segment: s.segment, path: s.path, seal: ends.last, firstSeq: ends.first.seq });
+  }
+  const last = chosen[chosen.length - 1];
+  if (!last) return undefined;
+  return {
+    files: chosen.map((c) => ({ segment: c.segment, path: c.path })),
+    body: {
+      origin: statement.origin,
+      keyId: statement.keyId,
+      time: statement.time,
+      before: new Date(limit).toISOString(),
+      segments: chosen.map((c) => c.segment),
+      firstSeq: chosen[0]!.firstSeq,
+      lastSeq: last.seal.seq,
+      lastHash: last.seal.hash,
+      digests: chosen.map((c) => {
+        const bytes = fs.readFileSync(c.path);
+        return {
+          segment: c.segment,
+          sha256: oneShotHash('sha256', bytes, 'hex'),
+          bytes: bytes.length,
+        };
+      }),
+    },
+  };
 }

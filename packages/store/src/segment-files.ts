@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseEnvelope } from './record-format.js';
 
 export const SEGMENTS_DIR = 'segments';
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
@@ -100,4 +101,21 @@ export function scanLines(
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** First and last record envelope of a segment file (sealed segments are small to scan). */
+export function readFirstAndLast(
+  file: string,
+):
+  | { first: { seq: number }; last: { seq: number; hash: string; time: string; type: string } }
+  | undefined {
+  let first: { seq: number } | undefined;
+  let last: { seq: number; hash: string; time: string; type: string } | undefined;
+  scanLines(file, (buf, start, end) => {
+    const env = parseEnvelope(buf, start, end);
+    if (typeof env === 'string') return;
+    first ??= { seq: env.seq };
+    last = { seq: env.seq, hash: env.hash, time: env.time, type: env.type };
+  });
+  return first && last ? { first, last } : undefined;
 }
