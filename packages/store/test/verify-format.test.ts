@@ -346,3 +346,33 @@ describe('the hash-formula helper used by these tests is the document formula', 
     }
   });
 });
+
+describe('trusted keys are never read from inside the store', () => {
+  it('a key path inside the store, a symbolic link into it, or a trust directory inside it: refused, never 0', async () => {
+    await closedStore(3);
+    const inside = path.join(t.dir, 'public-key.pem');
+    fs.copyFileSync(path.join(t.trustDir, 'public-key.pem'), inside);
+    const link = path.join(t.root, 'link.pem');
+    fs.symlinkSync(inside, link);
+    const innerTrust = path.join(t.dir, 'trust');
+    fs.mkdirSync(innerTrust);
+    fs.copyFileSync(
+      path.join(t.trustDir, 'public-key.pem'),
+      path.join(innerTrust, 'public-key.pem'),
+    );
+    fs.copyFileSync(t.anchorPath, path.join(innerTrust, 'anchor.jsonl'));
+    for (const opts of [
+      { publicKey: inside },
+      { publicKey: link },
+      { trustDir: innerTrust, anchorPath: t.anchorPath },
+    ]) {
+      const r = await verify(opts);
+      expect(r.trustedKeys, JSON.stringify(opts)).toEqual([]);
+      expect(warnings(r)).toContain('KEY_INSIDE_STORE_IGNORED');
+      expect(codes(r)).toContain('NO_TRUSTED_KEY');
+      expect(r.exitCode).toBe(2);
+    }
+    // The same key from the trust directory outside the store is trusted.
+    expect((await verify()).exitCode).toBe(0);
+  });
+});

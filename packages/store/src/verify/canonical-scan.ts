@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * A one-pass byte check that a record line is the RFC 8785 canonical JSON of a record, without
  * building any value: no whitespace, strings escaped exactly as `JSON.stringify` escapes them
@@ -16,13 +18,16 @@ const RECORD_KEYS = ['hash', 'payload', 'prev', 'seq', 'tags', 'time', 'type'].m
 const MAX_DEPTH = 512;
 
 export function isCanonicalRecordLine(buf: Buffer, start: number, end: number): boolean {
+  // One native pass: the bytes are UTF-8 (no surrogates, no overlong forms), so the scan
+  // inside strings only looks for quotes, backslashes and raw control characters.
+  if (!isUtf8(buf.subarray(start, end))) return false;
   const s = new Scan(buf, end);
   let pos = start;
   if (buf[pos++] !== 0x7b) return false;
   for (let i = 0; i < RECORD_KEYS.length; i++) {
     const key = RECORD_KEYS[i]!;
     if (i > 0 && buf[pos++] !== 0x2c) return false;
-    if (buf.compare(key, 0, key.length, pos, pos + key.length) !== 0) return false;
+    if (!bytesAt(buf, pos, key, end)) return false;
     pos += key.length;
     if (buf[pos++] !== 0x3a) return false;
     pos = i === 4 ? s.tags(pos) : s.value(pos, 0);
@@ -54,10 +59,7 @@ class Scan {
   }
 
   literal(pos: number, bytes: Buffer): number {
-    if (pos + bytes.length > this.end) return -1;
-    return this.buf.compare(bytes, 0, bytes.length, pos, pos + bytes.length) === 0
-      ? pos + bytes.length
-      : -1;
+    return bytesAt(this.buf, pos, bytes, this.end) ? pos + bytes.length : -1;
   }
 
   number(pos: number): number {
@@ -82,22 +84,19 @@ class Scan {
     return Number.isFinite(n) && String(n) === token ? p : -1;
   }
 
+  /** The bytes are known to be UTF-8: only quotes, escapes and raw controls matter. */
   string(pos: number): number {
     const buf = this.buf;
-    let p = pos + 1;
-    while (p < this.end) {
+    const end = this.end;
+    for (let p = pos + 1; p < end; p++) {
       const b = buf[p]!;
       if (b === 0x22) return p + 1;
       if (b === 0x5c) {
         p = this.escape(p);
         if (p < 0) return -1;
+        p -= 1; // the loop steps past the escape
       } else if (b < 0x20) {
         return -1;
-      } else if (b < 0x80) {
-        p++;
-      } else {
-        p = utf8(buf, p, this.end);
-        if (p < 0) return -1;
       }
     }
     return -1;
@@ -211,34 +210,32 @@ function hex4(buf: Buffer, p: number, end: number): number {
   return v;
 }
 
-/** Position after the well-formed UTF-8 sequence at `p` (lead byte ≥ 0x80), or -1. */
-function utf8(buf: Buffer, p: number, end: number): number {
-  const b = buf[p]!;
-  const cont = (i: number, lo = 0x80, hi = 0xbf) => {
-    const c = buf[p + i];
-    return p + i < end && c !== undefined && c >= lo && c <= hi;
-  };
-  if (b >= 0xc2 && b <= 0xdf) return cont(1) ? p + 2 : -1;
-  if (b === 0xe0) return cont(1, 0xa0) && cont(2) ? p + 3 : -1;
-  if (b === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? p + 3 : -1; // no surrogates
-  if (b >= 0xe1 && b <= 0xef) return cont(1) && cont(2) ? p + 3 : -1;
-  if (b === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? p + 4 : -1;
-  if (b >= 0xf1 && b <= 0xf3) return cont(1) && cont(2) && cont(3) ? p + 4 : -1;
-  if (b === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? p + 4 : -1;
-  return -1;
+/** Whether `needle` is at `pos` (byte loops: a native call per short compare costs more). */
+function bytesAt(buf: Buffer, pos: number, needle: Buffer, end: number): boolean {
+  if (pos + needle.length > end) return false;
+  for (let i = 0; i < needle.length; i++) if (buf[pos + i] !== needle[i]) return false;
+  return true;
 }
 
 /** Whether key a sorts strictly before key b in UTF-16 code units (JCS member order). */
 function keyBefore(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  // Plain ASCII keys (nearly all): byte order is code-unit order.
-  let ascii = true;
-  for (let i = a; i < aEnd && ascii; i++) if (buf[i]! >= 0x80 || buf[i] === 0x5c) ascii = false;
-  for (let i = b; i < bEnd && ascii; i++) if (buf[i]! >= 0x80 || buf[i] === 0x5c) ascii = false;
-  if (ascii) {
-    // Compare without the quotes (a prefix sorts first): source a against target b.
-    return buf.compare(buf, b + 1, bEnd - 1, a + 1, aEnd - 1) < 0;
+  // Between the quotes; plain ASCII (nearly all keys) compares byte by byte, and a key that
+  // is a prefix of the other sorts first.
+  const aLast = aEnd - 1;
+  const bLast = bEnd - 1;
+  let i = a + 1;
+  let j = b + 1;
+  while (i < aLast && j < bLast) {
+    const x = buf[i]!;
+    const y = buf[j]!;
+    if (x >= 0x80 || y >= 0x80 || x === 0x5c || y === 0x5c) {
+      const ka = JSON.parse(buf.toString('utf8', a, aEnd)) as string;
+      const kb = JSON.parse(buf.toString('utf8', b, bEnd)) as string;
+      return ka < kb;
+    }
+    if (x !== y) return x < y;
+    i++;
+    j++;
   }
-  const ka = JSON.parse(buf.toString('utf8', a, aEnd)) as string;
-  const kb = JSON.parse(buf.toString('utf8', b, bEnd)) as string;
-  return ka < kb;
+  return i === aLast && j < bLast;
 }
