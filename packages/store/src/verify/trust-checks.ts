@@ -296,12 +296,13 @@ export function checkCoverage(state: VerifyState): void {
 }
 
 /**
- * The store's checkpoint log against the chain. The writer appends a checkpoint's line only
- * once its chained record is durable, so a kill -9 or a failed append can lose single lines
- * (the newest most often), never the whole log while the writer goes on: a log that is
- * missing or holds no line of this store while the chain holds two or more signed checkpoint
- * records was deleted or emptied (`CHECKPOINT_LOG_MISSING`, 1). Single lines missing, other
- * than the newest, are a warning (`CHECKPOINT_LOG_INCOMPLETE`).
+ * The store's checkpoint log against the anchor and the chain (docs/store-format.md, "The
+ * checkpoint log"). The writer appends a checkpoint's line only once its chained record is
+ * durable, and to the anchor only once the log line is durable. So: a checkpoint the anchor
+ * holds and the log lacks, or a log that is missing or holds no line of this store while the
+ * chain holds two or more signed checkpoint records, means the log was deleted or edited
+ * (`CHECKPOINT_LOG_MISSING`, 1). A kill -9 or a failed append can lose single lines, the
+ * newest most often: other lines missing are a warning (`CHECKPOINT_LOG_INCOMPLETE`).
  */
 export function checkStoreLog(state: VerifyState, storeLog: AnchorRead | undefined): void {
   // An anchor may serve several stores; the store's own log serves only this one.
@@ -321,8 +322,22 @@ export function checkStoreLog(state: VerifyState, storeLog: AnchorRead | undefin
   }
   const chained = state.goodCheckpointSizes;
   const logged = new Set<number>();
+  const anchored: number[] = [];
   for (const [size, list] of state.external) {
-    for (const e of list) if (e.source === 'store checkpoint log') logged.add(size);
+    for (const e of list) {
+      if (e.source === 'store checkpoint log') logged.add(size);
+      else anchored.push(size);
+    }
+  }
+  // The writer appends each checkpoint to the log first and to the anchor only once that
+  // append is durable: an anchored checkpoint of this store is always in its log.
+  const unlogged = anchored.filter((size) => !logged.has(size)).sort((a, b) => a - b);
+  if (unlogged.length > 0) {
+    state.log.add(
+      'CHECKPOINT_LOG_MISSING',
+      `the store's checkpoints.jsonl ${storeLog ? 'lacks' : 'is missing, with'} ${unlogged.length} checkpoint(s) the anchor holds (first: size ${unlogged[0]}); the writer appends every anchored checkpoint to the log first: the log was deleted or edited`,
+    );
+    return;
   }
   if (logged.size === 0) {
     if (chained.length >= 2) {
