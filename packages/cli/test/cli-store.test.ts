@@ -288,11 +288,12 @@ describe('agent-audit against a real store', () => {
       expect(r.stderr).toMatch(/cannot read public key .*missing\.pem \(ENOENT\)/);
     });
 
-    it('names a missing --anchor file, exit 3', async () => {
+    it('names a missing --anchor file, exit 2 (ANCHOR_MISSING), the rest still verified', async () => {
       const r = await runCli(['verify', '--anchor', join(root, 'missing-anchor.jsonl')], { env });
-      expect(r.code).toBe(3);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/cannot read anchor file .*missing-anchor\.jsonl \(ENOENT\)/);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toMatch(/^NOT FULLY VERIFIED/);
+      expect(r.stdout).toMatch(/anchor NOT checked: anchor file .*missing-anchor\.jsonl not found/);
+      expect(r.stdout).toMatch(/first problem: ANCHOR_MISSING/);
     });
 
     it('checks an explicit --public-key and --anchor', async () => {

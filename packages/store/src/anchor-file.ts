@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { canonicalJson } from './canonical-json.js';
 import { checkpointShapeProblem } from './checkpoint.js';
+import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
 import type { SignedCheckpoint } from './types.js';
 
 /**
@@ -33,10 +35,20 @@ export function readAnchorFile(file: string): AnchorRead | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  return parseAnchorText(text);
+}
+
+/**
+ * Parse the text of an anchor-format file (see `readAnchorFile`). A last line without its
+ * newline is read like any other: complete, it is a checkpoint (an anchor copied by hand often
+ * lacks the final newline; the writer starts its next line on a fresh line); cut short by a
+ * crash mid-append, it is reported as malformed.
+ */
+export function parseAnchorText(text: string): AnchorRead {
   const result: AnchorRead = { entries: [], malformed: [], tornTail: false };
   const lines = text.split('\n');
-  const last = lines.pop();
-  if (last !== undefined && last.length > 0) result.tornTail = true;
+  if (lines.at(-1) === '') lines.pop();
+  else result.tornTail = true;
   lines.forEach((line, i) => {
     if (line.length === 0) return;
     try {
@@ -51,4 +63,82 @@ export function readAnchorFile(file: string): AnchorRead | undefined {
     result.malformed.push(i + 1);
   });
   return result;
+}
+
+/**
+ * Append `line` to each anchor-format file (the store's `checkpoints.jsonl`, then the anchor)
+ * and fdatasync it, synchronously: for open, rotation at open, and exit handlers.
+ */
+export function appendAnchorLinesSync(
+  layer: FsLayer,
+  files: readonly string[],
+  line: Buffer,
+): void {
+  for (const file of files) {
+    const open = openAndAppend(layer, file, line);
+    try {
+      layer.fdatasyncSync(open.fd);
+    } finally {
+      layer.closeSync(open.fd);
+    }
+    if (open.created) fsyncDirSync(layer, path.dirname(file));
+  }
+}
+
+/** As `appendAnchorLinesSync`, with the fdatasyncs on the thread pool (off the commit path). */
+export async function appendAnchorLines(
+  layer: FsLayer,
+  files: readonly string[],
+  line: Buffer,
+): Promise<void> {
+  for (const file of files) {
+    const open = openAndAppend(layer, file, line);
+    try {
+      await layer.fdatasync(open.fd);
+    } finally {
+      layer.closeSync(open.fd);
+    }
+    if (open.created) fsyncDirSync(layer, path.dirname(file));
+  }
+}
+
+/** Open an anchor-format file for appending (creating it) and write `line` at its end. */
+function openAndAppend(
+  layer: FsLayer,
+  file: string,
+  line: Buffer,
+): { fd: number; created: boolean } {
+  let created = false;
+  let fd: number;
+  try {
+    fd = layer.openSync(file, 'ax', 0o600);
+    created = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      layer.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      fd = layer.openSync(file, 'ax', 0o600);
+      created = true;
+    } else if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      fd = layer.openSync(file, 'a+');
+    } else {
+      throw error;
+    }
+  }
+  try {
+    let size = fs.fstatSync(fd).size;
+    if (size > 0) {
+      // A crash mid-append can leave a line without its newline: start on a fresh line.
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) {
+        writeFullySync(layer, fd, Buffer.from('\n'), size);
+        size += 1;
+      }
+    }
+    writeFullySync(layer, fd, line, size);
+  } catch (error) {
+    layer.closeSync(fd);
+    throw error;
+  }
+  return { fd, created };
 }

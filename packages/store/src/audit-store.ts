@@ -1,39 +1,29 @@
-import {
-  createHash,
-  type Hash,
-  type KeyObject,
-  hash as oneShotHash,
-  randomBytes,
-} from 'node:crypto';
-import * as fs from 'node:fs';
+// Over ~600 lines on purpose: what remains is the writer's one state machine (write-through,
+// group commit, checkpoint, rotation, close) over one set of fields whose invariants span all
+// of it (the write position runs ahead of the durable head by exactly the unsettled records).
+// Recovery, anchoring, the witness, losses, custody, segment files and entry encoding live in
+// their own modules.
+import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { type AnchorEntry, anchorLine, readAnchorFile } from './anchor-file.js';
+import { AnchorWriter, type CheckpointWaiter } from './anchor-writer.js';
 import { canonicalJson } from './canonical-json.js';
-import { signCheckpoint } from './checkpoint.js';
+import { checkTrustLocation, makePrivateDir, secureTrustDir } from './custody.js';
+import { EntryEncoder, type PendingEntry } from './entry-encoder.js';
 import { configurationError, StoreError } from './errors.js';
-import { type FsLayer, fsyncDirSync, nodeFsLayer, writeFullySync } from './fs-layer.js';
+import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
+import { ioError } from './io-error.js';
 import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
-import { type PruneBody, signPrune } from './prune-record.js';
-import {
-  type BatchEntry,
-  computeLineHash,
-  type EncodedRecord,
-  EncodeScratch,
-  encodeBatch,
-  encodeRecord,
-  FORMAT_VERSION,
-  GENESIS_HASH,
-  parseEnvelope,
-} from './record-format.js';
-import { listSegments, SEGMENTS_DIR, scanLines, segmentFileName } from './segment-files.js';
+import { LossTracker } from './loss-tracker.js';
+import { applyOpenPlan, openNotices } from './open-records.js';
+import { planPrune, signPrune } from './prune-record.js';
+import { EncodeScratch, encodeBatch, GENESIS_HASH } from './record-format.js';
+import { SegmentAppender } from './segment-appender.js';
+import { SEGMENTS_DIR, segmentFileName } from './segment-files.js';
+import { createSegment, encodeCheckpoint, writeDamagedMarker } from './segment-writer.js';
+import { buildStoreClose } from './session-records.js';
 import { loadOrCreateSigningKey } from './signing-keys.js';
-import {
-  ANCHOR_FILE,
-  DEFAULT_STORE_DIR,
-  DEFAULT_TRUST_DIR,
-  RECOVERED_DIR,
-  STORE_CHECKPOINTS_FILE,
-} from './store-paths.js';
+import { type Resolved, resolveOptions } from './store-options.js';
+import { planRecovery } from './store-recovery.js';
 import type {
   AppendEntry,
   AppendResult,
@@ -41,19 +31,10 @@ import type {
   PruneOptions,
   PruneResult,
   SignedCheckpoint,
-  StoreNotice,
 } from './types.js';
+import { WriterWitness } from './writer-witness.js';
 
-const systemNow = () => new Date();
-const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event']);
-const DAMAGED_SUFFIX = '.damaged';
-
-interface Pending extends BatchEntry {
-  resolve: (result: AppendResult) => void;
-  reject: (error: Error) => void;
-}
-
-type CheckpointWaiter = { resolve: () => void; reject: (error: Error) => void };
+type Pending = PendingEntry;
 
 /**
  * A record already written to the segment file (page cache) and waiting for the fdatasync
@@ -69,102 +50,6 @@ interface Written {
   /** Set on a checkpoint record: anchored once durable, then its waiters are answered. */
   checkpoint?: SignedCheckpoint;
   waiters?: CheckpointWaiter[];
-}
-
-interface Resolved {
-  retentionMs: number;
-  dir: string;
-  signingKey: KeyObject | string | undefined;
-  trustDir: string;
-  anchorPath: string;
-  checkpointEveryRecords: number;
-  checkpointIntervalMs: number;
-  segmentMaxBytes: number;
-  segmentMaxAgeMs: number;
-  onNotice: (notice: StoreNotice) => void;
-  fs: FsLayer;
-  now: () => Date;
-}
-
-function positiveInt(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw configurationError(name, 'a positive integer', value);
-  }
-  return value;
-}
-
-function resolveOptions(options: AuditStoreOptions): Resolved {
-  if (options === null || typeof options !== 'object') {
-    throw configurationError('options', 'an object', options);
-  }
-  for (const key of ['dir', 'trustDir', 'anchorPath'] as const) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
-      throw configurationError(key, 'a non-empty path string', v);
-    }
-  }
-  const dir = path.resolve(options.dir ?? DEFAULT_STORE_DIR);
-  const trustDir = path.resolve(options.trustDir ?? DEFAULT_TRUST_DIR);
-  return {
-    dir,
-    signingKey: options.signingKey,
-    trustDir,
-    anchorPath: path.resolve(options.anchorPath ?? path.join(trustDir, ANCHOR_FILE)),
-    checkpointEveryRecords: positiveInt(
-      'checkpointEveryRecords',
-      options.checkpointEveryRecords,
-      1000,
-    ),
-    checkpointIntervalMs: positiveInt('checkpointIntervalMs', options.checkpointIntervalMs, 5000),
-    segmentMaxBytes: positiveInt('segmentMaxBytes', options.segmentMaxBytes, 64 * 1024 * 1024),
-    segmentMaxAgeMs: positiveInt('segmentMaxAgeMs', options.segmentMaxAgeMs, 24 * 60 * 60 * 1000),
-    retentionMs:
-      options.retentionMs === undefined || options.retentionMs === 0
-        ? 0
-        : positiveInt('retentionMs', options.retentionMs, 0),
-    onNotice: options.onNotice ?? (() => {}),
-    fs: options.fs ?? nodeFsLayer,
-    now: options.now ?? systemNow,
-  };
-}
-
-/** Turn an OS error into a StoreError that names the store and says how to fix it. */
-function ioError(dir: string, what: string, error: unknown): StoreError {
-  const code = (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-  const reason = (error as Error).message;
-  switch (code) {
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return new StoreError(
-        'STORE_DISK_FULL',
-        `audit store ${dir}: disk full while ${what} (${code}); free space on that volume or move the store (AGENT_AUDIT_STORE_DIR). The record was not written.`,
-        { dir, cause: error },
-      );
-    case 'EROFS':
-    case 'EACCES':
-    case 'EPERM':
-      return new StoreError(
-        'STORE_NOT_WRITABLE',
-        `audit store ${dir}: cannot write while ${what} (${code}: ${reason}); mount the volume read-write or grant this user write access, or point AGENT_AUDIT_STORE_DIR at a writable directory. verify and queries still work read-only.`,
-        { dir, cause: error },
-      );
-    case 'EIO':
-      return new StoreError(
-        'STORE_IO_ERROR',
-        `audit store ${dir}: I/O error while ${what} (${code}); the disk may be failing. Records not acknowledged are not durable; check the device, then run agent-audit verify.`,
-        { dir, cause: error },
-      );
-    default:
-      return new StoreError(
-        'STORE_IO_ERROR',
-        `audit store ${dir}: ${what} failed (${code}: ${reason})`,
-        {
-          dir,
-          cause: error,
-        },
-      );
-  }
 }
 
 /**
@@ -184,24 +69,14 @@ export class AuditStore {
   readonly #privateKey: KeyObject;
   readonly #segDir: string;
   readonly #lockPath: string;
-  #segment!: number;
-  #segmentFd!: number;
-  /** Durable end of the current segment (everything before it has been fdatasync'd). */
-  #segmentOffset!: number;
-  /**
-   * Write-through state: where the next record is written and what it chains to. Records are
-   * written when appended, so this runs ahead of the durable head (#headSeq/#headHash) by
-   * whatever the next fdatasync will cover.
-   */
-  #writeOffset = 0;
-  #writeSeq = 0;
-  #writeHash = GENESIS_HASH;
+  readonly #anchors: AnchorWriter;
+  readonly #loss: LossTracker;
+  /** Set once the origin is known (after recovery). */
+  #witness: WriterWitness | undefined;
+  /** The segment appended to and the write-through position (ahead of the durable head). */
+  readonly #out: SegmentAppender;
   /** Written, not yet durable, in seq order. */
   #written: Written[] = [];
-  #segmentFirstSeq!: number;
-  #segmentRecords!: number;
-  #segmentCreated!: number;
-  #segmentDigest!: Hash;
   /** Output memory reused by every append's encode (written synchronously, never kept). */
   readonly #scratch = new EncodeScratch();
   #headSeq!: number;
@@ -217,8 +92,7 @@ export class AuditStore {
   #closing: Promise<void> | undefined;
   #timer: NodeJS.Timeout;
   #listeners = new Set<(head: AppendResult) => void>();
-  /** One-entry memo of the tag key order (see tagPlan). */
-  readonly #tagPlan: TagPlanMemo = {};
+  readonly #entries: EntryEncoder;
 
   /**
    * Open (or create) a store for writing. Synchronous on purpose: it runs at process startup
@@ -235,8 +109,15 @@ export class AuditStore {
     this.anchorPath = o.anchorPath;
     this.#segDir = path.join(o.dir, SEGMENTS_DIR);
     this.#lockPath = path.join(o.dir, LOCK_FILE);
+    const notice = (code: string, message: string) => this.#notice(code, message);
+    this.#anchors = new AnchorWriter(this.#fs, o.dir, o.anchorPath, notice);
+    this.#loss = new LossTracker(o.dir, notice);
+    this.#out = new SegmentAppender(this.#fs, o.dir);
+    this.#entries = new EntryEncoder(o.dir, o.now);
+    checkTrustLocation(o.dir, { trustDir: o.trustDir, anchorPath: o.anchorPath });
     try {
-      this.#fs.mkdirSync(this.#segDir, { recursive: true });
+      makePrivateDir(this.#fs, o.dir);
+      makePrivateDir(this.#fs, this.#segDir);
     } catch (error) {
       throw ioError(o.dir, 'creating the store directory', error);
     }
@@ -247,6 +128,7 @@ export class AuditStore {
       throw ioError(o.dir, 'taking the writer lock', error);
     }
     try {
+      secureTrustDir(o.trustDir, notice);
       const key = loadOrCreateSigningKey(o.signingKey, o.trustDir);
       this.#privateKey = key.privateKey;
       this.keyId = key.keyId;
@@ -257,10 +139,12 @@ export class AuditStore {
         });
       }
       const { needsCheckpoint } = this.#recoverAndOpen();
-      this.#syncWriteState();
+      this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
       // A store that was closed cleanly ends with a checkpoint: nothing new to sign yet.
       this.#lastCheckpointSeq = needsCheckpoint ? 0 : this.#headSeq;
       this.#sinceCheckpoint = needsCheckpoint ? 1 : 0;
+      this.#witness = new WriterWitness(this.#fs, o.anchorPath, this.origin, notice);
+      this.#witness.write(this.#headSeq, this.#headHash, this.#entries.time());
     } catch (error) {
       releaseLock(this.#fs, this.#lockPath);
       if (error instanceof StoreError) throw error;
@@ -282,7 +166,7 @@ export class AuditStore {
 
   /** Current segment number. */
   get segment(): number {
-    return this.#segment;
+    return this.#out.seg.segment;
   }
 
   /**
@@ -363,54 +247,29 @@ export class AuditStore {
       throw configurationError('before', 'a valid Date', options?.before);
     }
     const limit = Math.min(options.before.getTime(), this.#o.now().getTime() - this.#o.retentionMs);
-    const chosen: Array<{
-      segment: number;
-      path: string;
-      seal: { seq: number; hash: string; time: string };
-      firstSeq: number;
-    }> = [];
-    for (const s of listSegments(this.dir)) {
-      if (s.segment >= this.#segment) break;
-      const ends = readFirstAndLast(s.path);
-      if (ends?.last.type !== 'segment.seal' || Date.parse(ends.last.time) >= limit) break;
-      chosen.push({ segment: s.segment, path: s.path, seal: ends.last, firstSeq: ends.first.seq });
-    }
-    const last = chosen[chosen.length - 1];
-    if (!last) return { segments: [] };
-    const body: PruneBody = {
+    const plan = planPrune(this.dir, this.#out.seg.segment, limit, {
       origin: this.origin,
       keyId: this.keyId,
       time: this.#o.now().toISOString(),
-      before: new Date(limit).toISOString(),
-      segments: chosen.map((c) => c.segment),
-      firstSeq: chosen[0]!.firstSeq,
-      lastSeq: last.seal.seq,
-      lastHash: last.seal.hash,
-      digests: chosen.map((c) => {
-        const bytes = fs.readFileSync(c.path);
-        return {
-          segment: c.segment,
-          sha256: oneShotHash('sha256', bytes, 'hex'),
-          bytes: bytes.length,
-        };
-      }),
-    };
-    const signed = signPrune(body, this.#privateKey);
+    });
+    if (!plan) return { segments: [] };
+    const { body } = plan;
     const result = await new Promise<AppendResult>((resolve, reject) => {
-      const payloadJson = canonicalJson(signed);
+      const payloadJson = canonicalJson(signPrune(body, this.#privateKey));
       this.#write([
         {
           type: 'prune',
           time: body.time,
           tagsJson: '{}',
           payloadJson,
+          run: undefined,
           resolve,
           reject,
         },
       ]);
     });
     await this.checkpoint();
-    for (const c of chosen) {
+    for (const c of plan.files) {
       try {
         this.#fs.unlinkSync(c.path);
       } catch (error) {
@@ -466,8 +325,8 @@ export class AuditStore {
       // the commit loop then finds those records settled and does not apply them again.
       this.#writeCheckpoint();
       if (this.#failed) return;
-      this.#fs.fdatasyncSync(this.#segmentFd);
-      this.#applyThrough(this.#writeSeq, true);
+      this.#fs.fdatasyncSync(this.#out.seg.fd);
+      this.#applyThrough(this.#out.seq, true);
     } catch (error) {
       this.#fail(ioError(this.dir, 'flushing synchronously', error));
     }
@@ -476,6 +335,7 @@ export class AuditStore {
   /** `flushSync()` then release the lock; the store is closed afterwards. */
   closeSync(): void {
     if (this.#closed) return;
+    if (!this.#failed && !this.#closing) this.#writeClose();
     this.flushSync();
     this.#shutdown();
   }
@@ -486,6 +346,7 @@ export class AuditStore {
       this.#closing = (async () => {
         if (this.#closed) return;
         this.#write([]);
+        if (!this.#failed) this.#writeClose();
         if (!this.#failed && (this.#sinceCheckpoint > 0 || this.#written.length > 0)) {
           try {
             await this.#requestCheckpoint();
@@ -494,11 +355,47 @@ export class AuditStore {
           }
         }
         while (this.#committing) await new Promise((r) => setImmediate(r));
-        await this.#anchorQueue;
+        await this.#anchors.drained();
         this.#shutdown();
       })();
     }
     return this.#closing;
+  }
+
+  /**
+   * A clean close is attested: the signed `store.close` record, then at once the checkpoint
+   * over it. A record found after them at the next open was not written by this writer.
+   */
+  #writeClose(): void {
+    // Whatever waits for the end of the microtask, and a pending loss record, come first:
+    // store.close names the record right before it.
+    this.#write([]);
+    if (this.#loss.pending) this.#write([this.#lossEntry()]);
+    if (this.#failed || this.#loss.pending) return;
+    const time = this.#entries.time();
+    const body = buildStoreClose(
+      {
+        origin: this.origin,
+        keyId: this.keyId,
+        time,
+        lastSeq: this.#out.seq,
+        lastHash: this.#out.hash,
+      },
+      this.#privateKey,
+    );
+    const noop = () => {};
+    this.#write([
+      {
+        type: 'store.close',
+        time,
+        tagsJson: '{}',
+        payloadJson: canonicalJson(body),
+        run: undefined,
+        resolve: noop,
+        reject: noop,
+      },
+    ]);
+    this.#writeCheckpoint();
   }
 
   #shutdown(): void {
@@ -512,10 +409,11 @@ export class AuditStore {
     for (const w of this.#written.splice(0)) w.reject?.(closedError);
     for (const w of this.#checkpointWaiters.splice(0)) w.reject(closedError);
     try {
-      this.#fs.closeSync(this.#segmentFd);
+      this.#fs.closeSync(this.#out.seg.fd);
     } catch {
       // Closing is best effort; durability was settled by the last fdatasync.
     }
+    this.#witness?.close();
     releaseLock(this.#fs, this.#lockPath);
   }
 
@@ -528,45 +426,7 @@ export class AuditStore {
   }
 
   #prepare(entry: AppendEntry, resolve: Pending['resolve'], reject: Pending['reject']): Pending {
-    if (entry === null || typeof entry !== 'object')
-      throw configurationError('entry', 'an object', entry);
-    if (!ENTRY_TYPES.has(entry.type)) {
-      throw configurationError('entry.type', "'span.start', 'span.end' or 'event'", entry.type);
-    }
-    const tagsJson = tagsToJson(entry.tags, this.#tagPlan);
-    let payloadJson: string;
-    try {
-      payloadJson = canonicalJson(entry.payload === undefined ? null : entry.payload);
-    } catch (error) {
-      throw new StoreError(
-        'RECORD_INVALID',
-        `payload has no canonical JSON form: ${(error as Error).message}`,
-        {
-          dir: this.dir,
-        },
-      );
-    }
-    return {
-      type: entry.type,
-      time: this.#recordTime(),
-      tagsJson,
-      payloadJson,
-      resolve,
-      reject,
-    };
-  }
-
-  #lastTimeMs = Number.NaN;
-  #lastTime = '';
-
-  /** The record's time; the ISO string is formatted once per millisecond, not per record. */
-  #recordTime(): string {
-    const ms = this.#o.now === systemNow ? Date.now() : this.#o.now().getTime();
-    if (ms !== this.#lastTimeMs) {
-      this.#lastTimeMs = ms;
-      this.#lastTime = new Date(ms).toISOString();
-    }
-    return this.#lastTime;
+    return this.#entries.encode(entry, resolve, reject);
   }
 
   #schedule(): void {
@@ -588,13 +448,6 @@ export class AuditStore {
     );
   }
 
-  /** Make the write position the durable one (after open, recovery, a new segment). */
-  #syncWriteState(): void {
-    this.#writeOffset = this.#segmentOffset;
-    this.#writeSeq = this.#headSeq;
-    this.#writeHash = this.#headHash;
-  }
-
   /**
    * Write-through: assign seq/prev/hash and write the records to the segment file now (after
    * any `span.end` records still waiting for the end of the microtask), so a kill -9 from then
@@ -613,13 +466,19 @@ export class AuditStore {
       for (const p of items) p.reject(this.#failed);
       return;
     }
-    const encoded = encodeBatch(items, this.#writeHash, this.#writeSeq, this.#scratch);
+    // After failed appends, the signed loss record goes first, before the record that now
+    // succeeds.
+    if (this.#loss.pending && items[0]!.type !== 'loss') items = [this.#lossEntry(), ...items];
+    const withLoss = items[0]!.type === 'loss';
+    const encoded = encodeBatch(items, this.#out.hash, this.#out.seq, this.#scratch);
     const failure = this.#writeOut(encoded.buf, encoded.records);
     if (failure) {
+      if (!this.#failed) this.#loss.rejected(withLoss ? items.slice(1) : items, failure);
       for (const p of items) p.reject(failure);
       return;
     }
-    const end = this.#writeOffset;
+    if (withLoss) this.#loss.written(encoded.records[0]!.seq);
+    const end = this.#out.offset;
     encoded.records.forEach((r, i) => {
       const p = items[i]!;
       this.#written.push({ seq: r.seq, hash: r.hash, end, resolve: p.resolve, reject: p.reject });
@@ -628,45 +487,28 @@ export class AuditStore {
     this.#schedule();
   }
 
-  /**
-   * Write `buf` (the lines of `records`) at the write position and advance the chain. A failed
-   * write (ENOSPC, EROFS, EIO on write) is cut back to where it began, so no half record
-   * remains and the chain state is as before it; earlier records stay for their fdatasync.
-   * Returns the error to reject the records with; if even the cut fails, the store fails.
-   */
+  #lossEntry(): Pending {
+    const time = this.#entries.time();
+    const noop = () => {};
+    return {
+      type: 'loss',
+      time,
+      tagsJson: '{}',
+      payloadJson: this.#loss.payload(this.origin, this.keyId, time, this.#privateKey),
+      run: undefined,
+      resolve: noop,
+      reject: noop,
+    };
+  }
+
+  /** Write through the appender; a failed cut-back fails the store. */
   #writeOut(
     buf: Buffer,
     records: ReadonlyArray<{ seq: number; hash: string }>,
   ): StoreError | undefined {
-    const at = this.#writeOffset;
-    try {
-      // A synchronous write only copies the records into the page cache (a few µs); a
-      // thread-pool round trip costs more than that. Durability comes from the asynchronous
-      // fdatasync of the commit loop.
-      writeFullySync(this.#fs, this.#segmentFd, buf, at);
-    } catch (error) {
-      const failure = ioError(this.dir, 'writing a segment', error);
-      try {
-        this.#fs.ftruncateSync(this.#segmentFd, at);
-        this.#fs.fdatasyncSync(this.#segmentFd);
-      } catch (truncateError) {
-        const fatal = ioError(
-          this.dir,
-          'removing a partly written record after a failed write',
-          truncateError,
-        );
-        this.#fail(fatal);
-        return fatal;
-      }
-      return failure;
-    }
-    const last = records[records.length - 1]!;
-    this.#writeOffset = at + buf.length;
-    this.#writeSeq = last.seq;
-    this.#writeHash = last.hash;
-    this.#segmentDigest.update(buf);
-    this.#segmentRecords += records.length;
-    return undefined;
+    const failure = this.#out.write(buf, records);
+    if (failure?.fatal) this.#fail(failure.error);
+    return failure?.error;
   }
 
   /**
@@ -678,30 +520,19 @@ export class AuditStore {
     this.#write([]);
     const waiters = this.#checkpointWaiters.splice(0);
     this.#checkpointWanted = false;
-    if (this.#writeSeq <= this.#lastCheckpointSeq) {
+    if (this.#out.seq <= this.#lastCheckpointSeq) {
       // The last record written, if any is still unsettled, is that checkpoint.
       const last = this.#written[this.#written.length - 1];
       if (last) last.waiters = [...(last.waiters ?? []), ...waiters];
       else for (const w of waiters) w.resolve();
       return;
     }
-    const checkpoint = signCheckpoint(
-      {
-        origin: this.origin,
-        size: this.#writeSeq,
-        head: this.#writeHash,
-        time: this.#o.now().toISOString(),
-        keyId: this.keyId,
-      },
+    const { record, checkpoint } = encodeCheckpoint(
+      { seq: this.#out.seq, hash: this.#out.hash },
+      this.origin,
+      this.#o.now().toISOString(),
+      this.keyId,
       this.#privateKey,
-    );
-    const record = encodeRecord(
-      this.#writeHash,
-      this.#writeSeq + 1,
-      checkpoint.time,
-      'checkpoint',
-      '{}',
-      canonicalJson(checkpoint),
     );
     const failure = this.#writeOut(Buffer.from(record.line), [record]);
     if (failure) {
@@ -711,7 +542,7 @@ export class AuditStore {
     this.#written.push({
       seq: record.seq,
       hash: record.hash,
-      end: this.#writeOffset,
+      end: this.#out.offset,
       checkpoint,
       waiters,
     });
@@ -730,11 +561,13 @@ export class AuditStore {
     if (n === 0) return;
     const done = this.#written.splice(0, n);
     const last = done[n - 1]!;
-    this.#segmentOffset = last.end;
+    this.#out.seg.offset = last.end;
     this.#headSeq = last.seq;
     this.#headHash = last.hash;
+    // Before any appender hears of it: an acknowledged record is always under the witness.
+    this.#witness?.write(last.seq, last.hash, this.#entries.lastTime);
     for (const w of done) {
-      if (w.checkpoint) this.#anchorCheckpoint(w.checkpoint, w.waiters ?? [], sync);
+      if (w.checkpoint) this.#anchors.anchor(w.checkpoint, w.waiters ?? [], sync);
       else w.resolve?.({ seq: w.seq, hash: w.hash });
     }
     const head = { seq: this.#headSeq, hash: this.#headHash };
@@ -747,32 +580,6 @@ export class AuditStore {
     }
   }
 
-  #anchorCheckpoint(
-    checkpoint: SignedCheckpoint,
-    waiters: CheckpointWaiter[],
-    sync: boolean,
-  ): void {
-    const anchorFailed = (error: unknown) => {
-      const failure = ioError(
-        this.dir,
-        `appending a checkpoint to the anchor ${this.anchorPath}`,
-        error,
-      );
-      for (const w of waiters) w.reject(failure);
-      this.#notice('ANCHOR_WRITE_FAILED', failure.message);
-    };
-    if (sync) {
-      try {
-        this.#anchorSync(checkpoint);
-        for (const w of waiters) w.resolve();
-      } catch (error) {
-        anchorFailed(error);
-      }
-    } else {
-      this.#queueAnchor(checkpoint, waiters, anchorFailed);
-    }
-  }
-
   async #commitLoop(): Promise<void> {
     if (this.#committing || this.#closed || this.#failed) return;
     this.#committing = true;
@@ -782,9 +589,9 @@ export class AuditStore {
         if (this.#written.length === 0 || this.#failed) break;
         // One fdatasync covers everything written before it starts; records written while
         // it runs wait for the next one.
-        const through = this.#writeSeq;
+        const through = this.#out.seq;
         try {
-          await this.#fs.fdatasync(this.#segmentFd);
+          await this.#fs.fdatasync(this.#out.seg.fd);
         } catch (error) {
           // flushSync may have settled these records meanwhile with its own fdatasync.
           const first = this.#written[0];
@@ -820,19 +627,7 @@ export class AuditStore {
    */
   #fail(error: StoreError): void {
     this.#failed = error;
-    const marker = path.join(this.#segDir, `${segmentFileName(this.#segment)}${DAMAGED_SUFFIX}`);
-    try {
-      const text = `${canonicalJson({ durableOffset: this.#segmentOffset, reason: error.message, time: new Date().toISOString() })}\n`;
-      const fd = this.#fs.openSync(marker, 'w', 0o644);
-      try {
-        writeFullySync(this.#fs, fd, Buffer.from(text), 0);
-        this.#fs.fsyncSync(fd);
-      } finally {
-        this.#fs.closeSync(fd);
-      }
-    } catch {
-      // Best effort: the next open also distrusts the unacknowledged tail without the marker.
-    }
+    writeDamagedMarker(this.#fs, this.#segDir, this.#out.seg, error.message);
     for (const w of this.#written.splice(0)) {
       w.reject?.(error);
       for (const waiter of w.waiters ?? []) waiter.reject(error);
@@ -849,53 +644,11 @@ export class AuditStore {
     }
   }
 
-  #anchorSync(checkpoint: SignedCheckpoint): void {
-    const line = Buffer.from(anchorLine(checkpoint, this.dir));
-    for (const file of [path.join(this.dir, STORE_CHECKPOINTS_FILE), this.anchorPath]) {
-      const open = openAndAppend(this.#fs, file, line);
-      try {
-        this.#fs.fdatasyncSync(open.fd);
-      } finally {
-        this.#fs.closeSync(open.fd);
-      }
-      if (open.created) fsyncDirSync(this.#fs, path.dirname(file));
-    }
-  }
-
-  /**
-   * Anchor appends run off the commit path: two more fdatasyncs per checkpoint on the event
-   * loop measured ~13% of the writer's time. They are chained so anchor lines keep their
-   * order, and a checkpoint() caller is answered only once its line is durable.
-   */
-  #queueAnchor(
-    checkpoint: SignedCheckpoint,
-    waiters: CheckpointWaiter[],
-    failed: (error: unknown) => void,
-  ): void {
-    const line = Buffer.from(anchorLine(checkpoint, this.dir));
-    this.#anchorQueue = this.#anchorQueue.then(async () => {
-      try {
-        for (const file of [path.join(this.dir, STORE_CHECKPOINTS_FILE), this.anchorPath]) {
-          const open = openAndAppend(this.#fs, file, line);
-          try {
-            await this.#fs.fdatasync(open.fd);
-          } finally {
-            this.#fs.closeSync(open.fd);
-          }
-          if (open.created) fsyncDirSync(this.#fs, path.dirname(file));
-        }
-        for (const w of waiters) w.resolve();
-      } catch (error) {
-        failed(error);
-      }
-    });
-  }
-
-  #anchorQueue: Promise<void> = Promise.resolve();
-
   #maybeRotate(): void {
-    const age = this.#o.now().getTime() - this.#segmentCreated;
-    if (this.#writeOffset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
+    // Nothing follows a clean close's store.close and checkpoint, not even a seal.
+    if (this.#closing) return;
+    const age = this.#o.now().getTime() - this.#out.seg.created;
+    if (this.#out.offset < this.#o.segmentMaxBytes && age < this.#o.segmentMaxAgeMs) return;
     try {
       this.#rotateSync(false, false);
     } catch (error) {
@@ -910,595 +663,82 @@ export class AuditStore {
    */
   #rotateSync(damaged: boolean, anchorSync = true): void {
     this.#write([]);
-    const seal = this.#sealRecord(damaged);
-    writeFullySync(this.#fs, this.#segmentFd, Buffer.from(seal.line), this.#writeOffset);
-    this.#fs.fdatasyncSync(this.#segmentFd);
-    this.#applyThrough(this.#writeSeq, anchorSync);
-    this.#fs.closeSync(this.#segmentFd);
+    const seal = this.#out.sealRecord(damaged, this.#o.now().toISOString());
+    writeFullySync(this.#fs, this.#out.seg.fd, Buffer.from(seal.line), this.#out.offset);
+    this.#fs.fdatasyncSync(this.#out.seg.fd);
+    this.#applyThrough(this.#out.seq, anchorSync);
+    this.#fs.closeSync(this.#out.seg.fd);
     this.#headSeq = seal.seq;
     this.#headHash = seal.hash;
-    this.#segmentOffset = this.#writeOffset + Buffer.byteLength(seal.line);
-    this.#syncWriteState();
-    const sealedPath = path.join(this.#segDir, segmentFileName(this.#segment));
-    this.#fs.chmodSync(sealedPath, 0o444);
-    this.#openNewSegmentSync(this.#segment + 1, this.origin, true, anchorSync);
-  }
-
-  #sealRecord(damaged: boolean): EncodedRecord {
-    const payload = {
-      segment: this.#segment,
-      firstSeq: this.#segmentFirstSeq,
-      lastSeq: this.#writeSeq,
-      records: this.#segmentRecords,
-      bytes: this.#writeOffset,
-      sha256: this.#segmentDigest.copy().digest('hex'),
-      damaged,
-    };
-    return encodeRecord(
-      this.#writeHash,
-      this.#writeSeq + 1,
-      this.#o.now().toISOString(),
-      'segment.seal',
-      '{}',
-      canonicalJson(payload),
-    );
+    this.#out.seg.offset = this.#out.offset + Buffer.byteLength(seal.line);
+    this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
+    const sealedPath = path.join(this.#segDir, segmentFileName(this.#out.seg.segment));
+    this.#fs.chmodSync(sealedPath, 0o400);
+    this.#openNewSegmentSync(this.#out.seg.segment + 1, this.origin, true, anchorSync);
+    this.#witness?.write(this.#headSeq, this.#headHash, this.#entries.time());
   }
 
   /** Create segment `n` with its header record and a checkpoint, all durable before return. */
   #openNewSegmentSync(n: number, origin: string, withCheckpoint: boolean, anchorSync = true): void {
-    const file = path.join(this.#segDir, segmentFileName(n));
-    const fd = this.#fs.openSync(file, 'wx', 0o644);
-    const now = this.#o.now();
-    const header = encodeRecord(
-      this.#headHash,
-      this.#headSeq + 1,
-      now.toISOString(),
-      'segment.open',
-      '{}',
-      canonicalJson({ format: FORMAT_VERSION, origin, segment: n, created: now.toISOString() }),
+    const { state, head, checkpoint } = createSegment(
+      this.#fs,
+      this.#segDir,
+      n,
+      { seq: this.#headSeq, hash: this.#headHash },
+      origin,
+      this.#o.now(),
+      withCheckpoint ? { keyId: this.keyId, privateKey: this.#privateKey } : undefined,
     );
-    const lines = [header.line];
-    let head = header;
-    let checkpoint: SignedCheckpoint | undefined;
-    if (withCheckpoint) {
-      checkpoint = signCheckpoint(
-        { origin, size: header.seq, head: header.hash, time: now.toISOString(), keyId: this.keyId },
-        this.#privateKey,
-      );
-      head = encodeRecord(
-        header.hash,
-        header.seq + 1,
-        now.toISOString(),
-        'checkpoint',
-        '{}',
-        canonicalJson(checkpoint),
-      );
-      lines.push(head.line);
-    }
-    const buf = Buffer.from(lines.join(''));
-    writeFullySync(this.#fs, fd, buf, 0);
-    this.#fs.fdatasyncSync(fd);
-    fsyncDirSync(this.#fs, this.#segDir);
-    this.#segment = n;
-    this.#segmentFd = fd;
-    this.#segmentOffset = buf.length;
-    this.#segmentFirstSeq = header.seq;
-    this.#segmentRecords = lines.length;
-    this.#segmentCreated = now.getTime();
-    this.#segmentDigest = createHash('sha256').update(buf);
+    this.#out.seg = state;
     this.#headSeq = head.seq;
     this.#headHash = head.hash;
-    this.#syncWriteState();
+    this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
     if (checkpoint) {
       this.#lastCheckpointSeq = head.seq;
       this.#sinceCheckpoint = 0;
-      if (anchorSync) {
-        this.#anchorSync(checkpoint);
-      } else {
-        this.#queueAnchor(checkpoint, [], (error) =>
-          this.#notice(
-            'ANCHOR_WRITE_FAILED',
-            ioError(this.dir, `appending a checkpoint to the anchor ${this.anchorPath}`, error)
-              .message,
-          ),
-        );
-      }
+      if (anchorSync) this.#anchors.writeSync(checkpoint);
+      else this.#anchors.anchor(checkpoint, [], false);
     }
   }
 
   /**
-   * Startup: find the head, set a torn tail aside with a chained recovery record, refuse to
-   * open behind the anchor, and open (or create) the current segment. Sets `origin` and the
+   * Startup: plan the recovery (every check, reading only), then apply it: set a torn or
+   * unconfirmed tail aside with a chained `recovery` record, write the signed `session.open`
+   * and a checkpoint, anchored before anything else is appended. Sets `origin` and the
    * segment and head fields; returns whether the tail still needs a checkpoint.
    */
   #recoverAndOpen(): { needsCheckpoint: boolean } {
-    const segments = listSegments(this.dir);
-    const anchor = readAnchorFile(this.anchorPath);
-    if (segments.length === 0) {
-      const behind = anchor?.entries.find((e) => e.store === this.dir);
-      if (behind) {
-        throw new StoreError(
-          'STORE_BEHIND_ANCHOR',
-          `refusing to open audit store ${this.dir}: it has no segments, but the anchor ${this.anchorPath} holds a checkpoint of this directory at seq ${behind.size} (origin ${behind.origin}). The store was deleted or rolled back: restore it. To start a new store here on purpose, keep the old anchor as evidence and give the writer another anchor file (anchorPath / trust directory).`,
-          { dir: this.dir },
-        );
-      }
+    const plan = planRecovery({
+      dir: this.dir,
+      anchorPath: this.anchorPath,
+      publicKey: createPublicKey(this.#privateKey),
+    });
+    if (plan.kind === 'create') {
       const origin = randomBytes(16).toString('hex');
       // Fields set before #openNewSegmentSync reads them.
       (this as { origin: string }).origin = origin;
       this.#headSeq = 0;
       this.#headHash = GENESIS_HASH;
-      this.#segment = 0;
       this.#openNewSegmentSync(1, origin, false);
       return { needsCheckpoint: true };
     }
-
-    const last = segments[segments.length - 1]!;
-    // Scan the newest segment: head record, running digest, header (origin), torn tail.
-    let header: { origin: string; created: number } | undefined;
-    let lastRecord:
-      | { seq: number; hash: string; type: string; segmentFirstSeq: number }
-      | undefined;
-    let firstSeq = 0;
-    let records = 0;
-    const digest = createHash('sha256');
-    let damagedLine: { offset: number; reason: string; zeros: boolean } | undefined;
-    /** Highest seq of the intact records before the first damaged line. */
-    let intactSeq: number | undefined;
-    const scan = scanLines(last.path, (buf, start, end, offset) => {
-      digest.update(buf.subarray(start, end + 1));
-      records += 1;
-      const env = parseEnvelope(buf, start, end);
-      // A page a power cut lost reads as zeros: the signature of an unsynced tail.
-      const zeros = () => {
-        const nul = buf.indexOf(0, start);
-        return nul !== -1 && nul < end;
-      };
-      if (typeof env === 'string') {
-        damagedLine ??= { offset, reason: env, zeros: zeros() };
-        return;
-      }
-      if (computeLineHash(buf, start, end) !== env.hash)
-        damagedLine ??= { offset, reason: 'hash mismatch', zeros: zeros() };
-      else if (!damagedLine) intactSeq = env.seq;
-      if (records === 1) {
-        firstSeq = env.seq;
-        if (env.type === 'segment.open') {
-          const h = JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd)) as {
-            origin: string;
-            created: string;
-          };
-          header = { origin: h.origin, created: Date.parse(h.created) };
-        }
-      }
-      lastRecord = { seq: env.seq, hash: env.hash, type: env.type, segmentFirstSeq: firstSeq };
+    (this as { origin: string }).origin = plan.origin;
+    for (const n of plan.notices) this.#notice(n.code, n.message);
+    const opened = applyOpenPlan(this.#fs, this.dir, this.#segDir, plan, this.#o.now, {
+      keyId: this.keyId,
+      privateKey: this.#privateKey,
     });
-    const origin = header?.origin ?? this.#originFromEarlierSegments(segments);
-    (this as { origin: string }).origin = origin;
-    if (damagedLine && !this.#isUnsyncedTail(damagedLine, intactSeq, anchor, origin, segments)) {
-      throw new StoreError(
-        'STORE_DAMAGED',
-        `refusing to open audit store ${this.dir}: segment ${last.segment} has a damaged record at byte ${damagedLine.offset} (${damagedLine.reason}); run agent-audit verify`,
-        { dir: this.dir },
-      );
-    }
-
-    const damagedMarker = `${last.path}${DAMAGED_SUFFIX}`;
-    let marker: { durableOffset: number; reason: string } | undefined;
-    if (fs.existsSync(damagedMarker)) {
-      marker = JSON.parse(fs.readFileSync(damagedMarker, 'utf8')) as {
-        durableOffset: number;
-        reason: string;
-      };
-    }
-
-    // Where the trusted bytes end: after the last newline, or the durable offset of a
-    // segment whose fdatasync failed (later bytes were never acknowledged).
-    let keepBytes = scan.completeBytes;
-    let reason = 'torn-tail';
-    if (damagedLine) {
-      // Lines a power cut left with holes, and everything after them, were never
-      // acknowledged: an fdatasync that had completed would have covered the holes too.
-      keepBytes = damagedLine.offset;
-      reason = 'unsynced-tail';
-    }
-    if (marker && marker.durableOffset < keepBytes) {
-      keepBytes = marker.durableOffset;
-      reason = 'fsync-failed';
-    }
-    let recovery: { offset: number; length: number; sha256: string; file: string } | undefined;
-    if (last.size > keepBytes) {
-      recovery = this.#setAside(last.path, last.segment, keepBytes, last.size);
-    }
-
-    let headSeq: number;
-    let headHash: string;
-    let lastType: string | undefined;
-    let segRecords = records;
-    let segDigest = digest;
-    if (keepBytes < scan.completeBytes) {
-      // Rescan the kept prefix (only after an fsync failure) for the head and digest.
-      segDigest = createHash('sha256');
-      segRecords = 0;
-      let lr: { seq: number; hash: string; type: string } | undefined;
-      scanLines(
-        last.path,
-        (buf, start, end) => {
-          segDigest.update(buf.subarray(start, end + 1));
-          segRecords += 1;
-          const env = parseEnvelope(buf, start, end);
-          if (typeof env !== 'string') lr = { seq: env.seq, hash: env.hash, type: env.type };
-        },
-        { to: keepBytes },
-      );
-      lastRecord = lr ? { ...lr, segmentFirstSeq: firstSeq } : undefined;
-    }
-    if (lastRecord) {
-      headSeq = lastRecord.seq;
-      headHash = lastRecord.hash;
-      lastType = lastRecord.type;
-    } else {
-      const previous = this.#headOfSegmentBefore(segments, last.segment);
-      headSeq = previous.seq;
-      headHash = previous.hash;
-    }
-
-    this.#checkAnchor(anchor, origin, headSeq, headHash, segments);
-
-    this.#segment = last.segment;
-    this.#headSeq = headSeq;
-    this.#headHash = headHash;
-    this.#segmentOffset = keepBytes;
-    this.#segmentFirstSeq = firstSeq;
-    this.#segmentRecords = segRecords;
-    this.#segmentCreated = header?.created ?? this.#o.now().getTime();
-    this.#segmentDigest = segDigest;
-
-    if (lastType === 'segment.seal') {
-      // Crashed between sealing and creating the next segment.
-      this.#openNewSegmentSync(last.segment + 1, origin, false);
-    } else if (keepBytes === 0) {
-      // Even the header was torn: rewrite the segment from scratch (the torn bytes are kept).
-      this.#fs.unlinkSync(last.path);
-      fsyncDirSync(this.#fs, this.#segDir);
-      this.#openNewSegmentSync(last.segment, origin, false);
-    } else {
-      this.#segmentFd = this.#fs.openSync(last.path, 'r+');
-    }
-
-    if (recovery) {
-      const rec = encodeRecord(
-        this.#headHash,
-        this.#headSeq + 1,
-        this.#o.now().toISOString(),
-        'recovery',
-        '{}',
-        canonicalJson({ segment: last.segment, ...recovery, reason }),
-      );
-      const buf = Buffer.from(rec.line);
-      writeFullySync(this.#fs, this.#segmentFd, buf, this.#segmentOffset);
-      this.#fs.fdatasyncSync(this.#segmentFd);
-      this.#segmentOffset += buf.length;
-      this.#segmentDigest.update(buf);
-      this.#segmentRecords += 1;
-      this.#headSeq = rec.seq;
-      this.#headHash = rec.hash;
-      this.#notice(
-        'RECOVERED_TAIL',
-        `audit store ${this.dir}: ${recovery.length} unconfirmed bytes at the end of segment ${last.segment} (${reason}) were moved to ${recovery.file} and a recovery record was written at seq ${rec.seq}`,
-      );
-    }
-    this.#syncWriteState();
-    if (marker) {
+    this.#out.seg = opened.state;
+    this.#headSeq = opened.head.seq;
+    this.#headHash = opened.head.hash;
+    this.#lastCheckpointSeq = opened.head.seq;
+    this.#anchors.writeSync(opened.checkpoint);
+    for (const n of openNotices(this.dir, plan, opened)) this.#notice(n.code, n.message);
+    this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
+    if (plan.marker) {
       this.#rotateSync(true);
-      this.#fs.unlinkSync(damagedMarker);
+      this.#fs.unlinkSync(plan.marker.path);
     }
-    const endsSigned =
-      lastType === 'checkpoint' && !recovery && !marker && this.#headSeq === headSeq;
-    return { needsCheckpoint: !endsSigned };
+    return { needsCheckpoint: false };
   }
-
-  /** Copy `[from, to)` of a segment into `recovered/`, durably, then cut the segment back. */
-  #setAside(
-    file: string,
-    segment: number,
-    from: number,
-    to: number,
-  ): { offset: number; length: number; sha256: string; file: string } {
-    const bytes = Buffer.alloc(to - from);
-    const rfd = fs.openSync(file, 'r');
-    try {
-      fs.readSync(rfd, bytes, 0, bytes.length, from);
-    } finally {
-      fs.closeSync(rfd);
-    }
-    const recoveredDir = path.join(this.dir, RECOVERED_DIR);
-    this.#fs.mkdirSync(recoveredDir, { recursive: true });
-    const name = `${segmentFileName(segment).replace('.jsonl', '')}-${from}-${Date.now()}.torn`;
-    const target = path.join(recoveredDir, name);
-    const wfd = this.#fs.openSync(target, 'wx', 0o444);
-    try {
-      writeFullySync(this.#fs, wfd, bytes, 0);
-      this.#fs.fsyncSync(wfd);
-    } finally {
-      this.#fs.closeSync(wfd);
-    }
-    fsyncDirSync(this.#fs, recoveredDir);
-    fsyncDirSync(this.#fs, this.dir);
-    // Only now that the copy is durable is the segment cut back.
-    const sfd = this.#fs.openSync(file, 'r+');
-    try {
-      this.#fs.ftruncateSync(sfd, from);
-      this.#fs.fsyncSync(sfd);
-    } finally {
-      this.#fs.closeSync(sfd);
-    }
-    return {
-      offset: from,
-      length: bytes.length,
-      sha256: oneShotHash('sha256', bytes, 'hex'),
-      file: path.posix.join(RECOVERED_DIR, name),
-    };
-  }
-
-  #originFromEarlierSegments(segments: { segment: number; path: string }[]): string {
-    for (const s of segments) {
-      let origin: string | undefined;
-      scanLines(
-        s.path,
-        (buf, start, end) => {
-          if (origin !== undefined) return;
-          const env = parseEnvelope(buf, start, end);
-          if (typeof env !== 'string' && env.type === 'segment.open') {
-            origin = (
-              JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd)) as {
-                origin: string;
-              }
-            ).origin;
-          }
-        },
-        { to: Math.min(fs.statSync(s.path).size, 64 * 1024) },
-      );
-      if (origin) return origin;
-    }
-    throw new StoreError(
-      'STORE_DAMAGED',
-      `audit store ${this.dir}: no segment header found; run agent-audit verify`,
-      {
-        dir: this.dir,
-      },
-    );
-  }
-
-  #headOfSegmentBefore(
-    segments: { segment: number; path: string }[],
-    segment: number,
-  ): { seq: number; hash: string } {
-    const before = segments.filter((s) => s.segment < segment);
-    const prevSeg = before[before.length - 1];
-    if (!prevSeg) return { seq: 0, hash: GENESIS_HASH };
-    let head = { seq: 0, hash: GENESIS_HASH };
-    scanLines(prevSeg.path, (buf, start, end) => {
-      const env = parseEnvelope(buf, start, end);
-      if (typeof env !== 'string') head = { seq: env.seq, hash: env.hash };
-    });
-    return head;
-  }
-
-  /**
-   * Whether damage in the newest segment is what a power cut leaves, which recovery may cut
-   * off: the damaged line holds zeros (a lost page) and lies after every record the anchor
-   * (or the store's checkpoint log) confirms. An anchored checkpoint was durable before it was anchored, so damage at or
-   * before it, or damage without zeros, is tampering and the store stays closed.
-   */
-  #isUnsyncedTail(
-    damage: { zeros: boolean },
-    intactSeq: number | undefined,
-    anchor: ReturnType<typeof readAnchorFile>,
-    origin: string,
-    segments: { segment: number; path: string }[],
-  ): boolean {
-    if (!damage.zeros) return false;
-    // The store's own checkpoint log is appended at the same moment as the anchor: it still
-    // bounds the durable range when the anchor's volume is missing.
-    const storeLog = readAnchorFile(path.join(this.dir, STORE_CHECKPOINTS_FILE));
-    let anchored = 0;
-    for (const e of [...(anchor?.entries ?? []), ...(storeLog?.entries ?? [])]) {
-      if (e.origin === origin) anchored = Math.max(anchored, e.size);
-    }
-    if (anchored === 0) return true;
-    const last = segments[segments.length - 1]!;
-    const before = intactSeq ?? this.#headOfSegmentBefore(segments, last.segment).seq;
-    // The anchored checkpoint record itself is seq `anchored + 1`.
-    return before >= anchored + 1;
-  }
-
-  /** Refuse to write behind the anchor: that would bury a truncation or rollback. */
-  #checkAnchor(
-    anchor: ReturnType<typeof readAnchorFile>,
-    origin: string,
-    headSeq: number,
-    headHash: string,
-    segments: { segment: number; path: string }[],
-  ): void {
-    let newest: AnchorEntry | undefined;
-    for (const e of anchor?.entries ?? []) {
-      if (e.origin === origin && (!newest || e.size > newest.size)) newest = e;
-    }
-    if (!newest) {
-      // Not fatal (a new anchor location, an upgrade), but the rollback check it provides
-      // starts over from here: say so, since an unmounted anchor volume looks the same.
-      this.#notice(
-        'ANCHOR_MISSING',
-        `audit store ${this.dir} already has records but its anchor ${this.anchorPath} holds no checkpoint of it; truncation or rollback before now cannot be detected through this anchor`,
-      );
-      return;
-    }
-    if (newest.size > headSeq) {
-      throw new StoreError(
-        'STORE_BEHIND_ANCHOR',
-        `refusing to open audit store ${this.dir}: its anchor ${this.anchorPath} holds a checkpoint at seq ${newest.size}, but the store ends at seq ${headSeq}. Records were truncated or the store was rolled back; restore the missing segments, then run agent-audit verify.`,
-        { dir: this.dir },
-      );
-    }
-    const at = newest.size === headSeq ? headHash : findRecordHash(segments, newest.size);
-    if (at !== undefined && at !== newest.head) {
-      throw new StoreError(
-        'STORE_ANCHOR_MISMATCH',
-        `refusing to open audit store ${this.dir}: the record at seq ${newest.size} does not match the checkpoint in the anchor ${this.anchorPath}; the store was rewritten. Run agent-audit verify.`,
-        { dir: this.dir },
-      );
-    }
-  }
-}
-
-function findRecordHash(
-  segments: { segment: number; path: string }[],
-  seq: number,
-): string | undefined {
-  for (let i = segments.length - 1; i >= 0; i--) {
-    let found: string | undefined;
-    let first: number | undefined;
-    scanLines(segments[i]!.path, (buf, start, end) => {
-      const env = parseEnvelope(buf, start, end);
-      if (typeof env === 'string') return;
-      first ??= env.seq;
-      if (env.seq === seq) found = env.hash;
-    });
-    if (found !== undefined) return found;
-    if (first !== undefined && first <= seq) return undefined;
-  }
-  return undefined;
-}
-
-/**
- * Canonical JSON of a flat string map, validated. Tags are on every record, so this skips the
- * general canonicaliser: sort the keys, JSON-encode keys and values.
- */
-function tagsToJson(tags: AppendEntry['tags'], memo: TagPlanMemo): string {
-  if (tags === undefined || tags === null) return '{}';
-  if (typeof tags !== 'object' || Array.isArray(tags)) {
-    throw configurationError('entry.tags', 'an object of strings', tags);
-  }
-  const keys = Object.keys(tags);
-  const plan = tagPlan(keys, memo);
-  let out = '';
-  for (let i = 0; i < plan.order.length; i++) {
-    const k = keys[plan.order[i]!]!;
-    const v = tags[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'string') throw configurationError(`entry.tags.${k}`, 'a string', v);
-    out += `${out === '' ? '{' : ','}${plan.prefixes[i]}${isPlainString(v) ? `"${v}"` : JSON.stringify(v)}`;
-  }
-  return out === '' ? '{}' : `${out}}`;
-}
-
-/**
- * Whether JSON.stringify leaves the string as it is between quotes: no quote, backslash,
- * control character or surrogate (a lone surrogate is escaped; pairs are rare in tags and take
- * the JSON.stringify path). Tag values (run ids, agent ids, tool names) nearly always are.
- */
-function isPlainString(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
-  }
-  return true;
-}
-
-interface TagPlan {
-  keys: string[];
-  /** Indexes into `keys` in canonical (UTF-16) order. */
-  order: number[];
-  /** `"key":` for each position of `order`. */
-  prefixes: string[];
-}
-
-/**
- * Callers tag every record with the same keys in the same order, so the sorted order and the
- * encoded key prefixes are worked out once and reused while the key list stays the same
- * (measured: tags were ~20% of the append path's fixed cost).
- */
-interface TagPlanMemo {
-  plan?: TagPlan;
-}
-
-function tagPlan(keys: string[], memo: TagPlanMemo): TagPlan {
-  const cached = memo.plan;
-  if (cached && cached.keys.length === keys.length) {
-    let same = true;
-    for (let i = 0; i < keys.length; i++) {
-      if (cached.keys[i] !== keys[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return cached;
-  }
-  const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : 1));
-  const plan = {
-    keys: [...keys],
-    order,
-    prefixes: order.map((i) => `${JSON.stringify(keys[i])}:`),
-  };
-  memo.plan = plan;
-  return plan;
-}
-
-/** First and last record envelope of a segment file (sealed segments are small to scan). */
-function readFirstAndLast(
-  file: string,
-):
-  | { first: { seq: number }; last: { seq: number; hash: string; time: string; type: string } }
-  | undefined {
-  let first: { seq: number } | undefined;
-  let last: { seq: number; hash: string; time: string; type: string } | undefined;
-  scanLines(file, (buf, start, end) => {
-    const env = parseEnvelope(buf, start, end);
-    if (typeof env === 'string') return;
-    first ??= { seq: env.seq };
-    last = { seq: env.seq, hash: env.hash, time: env.time, type: env.type };
-  });
-  return first && last ? { first, last } : undefined;
-}
-
-/** Open an anchor-format file for appending (creating it) and write `line` at its end. */
-function openAndAppend(
-  layer: FsLayer,
-  file: string,
-  line: Buffer,
-): { fd: number; created: boolean } {
-  let created = false;
-  let fd: number;
-  try {
-    fd = layer.openSync(file, 'ax', 0o644);
-    created = true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      layer.mkdirSync(path.dirname(file), { recursive: true });
-      fd = layer.openSync(file, 'ax', 0o644);
-      created = true;
-    } else if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      fd = layer.openSync(file, 'a+');
-    } else {
-      throw error;
-    }
-  }
-  try {
-    let size = fs.fstatSync(fd).size;
-    if (size > 0) {
-      // A crash mid-append can leave a line without its newline: start on a fresh line.
-      const last = Buffer.alloc(1);
-      fs.readSync(fd, last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) {
-        writeFullySync(layer, fd, Buffer.from('\n'), size);
-        size += 1;
-      }
-    }
-    writeFullySync(layer, fd, line, size);
-  } catch (error) {
-    layer.closeSync(fd);
-    throw error;
-  }
-  return { fd, created };
 }

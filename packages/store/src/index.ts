@@ -1,4 +1,5 @@
 export { AuditStore } from './audit-store.js';
+export { checkTrustLocation } from './custody.js';
 export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
@@ -21,6 +22,8 @@ export {
 } from './store-locations.js';
 export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
+export type { TrustedKeys } from './trusted-keys.js';
+export { loadTrustedKeys } from './trusted-keys.js';
 export type {
   AppendEntry,
   AppendResult,
@@ -37,12 +40,18 @@ export type {
   SignedCheckpoint,
   StoredRecord,
   StoreNotice,
+  VerifyLoss,
   VerifyOptions,
   VerifyProblem,
   VerifyProgress,
   VerifyPrune,
   VerifyRecovery,
   VerifyReport,
+  VerifySession,
   VerifyStatus,
 } from './types.js';
-export { verifyStore } from './verify-store.js';
+export type { VerifyProblemCode } from './verify/problem-codes.js';
+export { PROBLEM_EXIT } from './verify/problem-codes.js';
+export type { SegmentSource, SourceSegment } from './verify/segment-source.js';
+export { localSegmentSource } from './verify/segment-source.js';
+export { verifySource, verifyStore } from './verify-store.js';

@@ -33,6 +33,9 @@ export const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
   'checkpoint',
   'recovery',
   'prune',
+  'store.close',
+  'session.open',
+  'loss',
 ]);
 
 export interface EncodedRecord {
@@ -171,7 +174,16 @@ export interface Envelope {
  * values are strings only, so nothing between `,"tags":{` and `,"time":"` can fake them.
  * Returns a reason string when the line is not a well-formed record envelope.
  */
-export function parseEnvelope(buf: Buffer, start: number, end: number): Envelope | string {
+export function parseEnvelope(
+  buf: Buffer,
+  start: number,
+  end: number,
+  /**
+   * Accept a type that is not in `RECORD_TYPES` when it is a well-formed token (lowercase
+   * letters and dots): verify reports it as `RECORD_TYPE_UNKNOWN` instead of malformed.
+   */
+  anyType = false,
+): Envelope | string {
   // Hot in verify, reader and index: fixed-position checks are JS byte loops (no native
   // call per check); only the variable-length tags member is searched for.
   if (end - start < MIN_LINE) return 'line too short to be a record';
@@ -218,7 +230,9 @@ export function parseEnvelope(buf: Buffer, start: number, end: number): Envelope
   let seq = 0;
   for (let i = digitsStart; i < tagsPos; i++) seq = seq * 10 + (buf[i]! - 0x30);
   const type = buf.toString('latin1', typePos + TYPE_KEY.length, end - 2);
-  if (!RECORD_TYPES.has(type)) return `unknown record type ${JSON.stringify(type)}`;
+  if (!RECORD_TYPES.has(type) && !(anyType && TYPE_TOKEN.test(type))) {
+    return `unknown record type ${JSON.stringify(type)}`;
+  }
   return {
     hash: buf.toString('latin1', start + 9, start + 73),
     prev: buf.toString('latin1', prevPos + PREV_KEY.length, seqPos - 1),
@@ -234,6 +248,7 @@ export function parseEnvelope(buf: Buffer, start: number, end: number): Envelope
 
 /** Longest record type token (`segment.open`), with room to spare. */
 const MAX_TYPE_LENGTH = 16;
+const TYPE_TOKEN = /^[a-z]+(\.[a-z]+)*$/;
 
 function bytesAt(buf: Buffer, pos: number, needle: Buffer): boolean {
   if (pos < 0 || pos + needle.length > buf.length) return false;

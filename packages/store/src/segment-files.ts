@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseEnvelope } from './record-format.js';
 
 export const SEGMENTS_DIR = 'segments';
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
@@ -36,9 +37,10 @@ export function listSegments(dir: string): SegmentFile[] {
 
 /**
  * Called per complete line: `buf[start, end)` is the line without its newline and `offset` its
- * position in the file. The buffer is reused after the callback returns.
+ * position in the file. The buffer is reused after the callback returns. Returning `false`
+ * stops the scan.
  */
-export type LineCallback = (buf: Buffer, start: number, end: number, offset: number) => void;
+export type LineCallback = (buf: Buffer, start: number, end: number, offset: number) => unknown;
 
 export interface ScanResult {
   /** Bytes of complete lines (up to and including the last newline). */
@@ -85,7 +87,9 @@ export function scanLines(
       let lineStart = 0;
       let nl = buf.indexOf(0x0a, carry);
       while (nl !== -1 && nl < filled) {
-        onLine(buf, lineStart, nl, carryOffset + lineStart);
+        if (onLine(buf, lineStart, nl, carryOffset + lineStart) === false) {
+          return { completeBytes: carryOffset + nl + 1 - (options.from ?? 0), tornBytes: 0 };
+        }
         lineStart = nl + 1;
         nl = lineStart < filled ? buf.indexOf(0x0a, lineStart) : -1;
       }
@@ -97,4 +101,47 @@ export function scanLines(
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** First and last record envelope of a segment file (sealed segments are small to scan). */
+export function readFirstAndLast(
+  file: string,
+):
+  | { first: { seq: number }; last: { seq: number; hash: string; time: string; type: string } }
+  | undefined {
+  let first: { seq: number } | undefined;
+  let last: { seq: number; hash: string; time: string; type: string } | undefined;
+  scanLines(file, (buf, start, end) => {
+    const env = parseEnvelope(buf, start, end);
+    if (typeof env === 'string') return;
+    first ??= { seq: env.seq };
+    last = { seq: env.seq, hash: env.hash, time: env.time, type: env.type };
+  });
+  return first && last ? { first, last } : undefined;
+}
+
+/** A record by seq, searching segments from the newest back. */
+export function findRecord(
+  segments: SegmentFile[],
+  seq: number,
+): { hash: string; type: string; payload?: string } | undefined {
+  for (let i = segments.length - 1; i >= 0; i--) {
+    let found: { hash: string; type: string; payload?: string } | undefined;
+    let first: number | undefined;
+    scanLines(segments[i]!.path, (buf, start, end) => {
+      const env = parseEnvelope(buf, start, end);
+      if (typeof env === 'string') return;
+      first ??= env.seq;
+      if (env.seq === seq) {
+        found = {
+          hash: env.hash,
+          type: env.type,
+          payload: buf.toString('utf8', env.payloadStart, env.payloadEnd),
+        };
+      }
+    });
+    if (found !== undefined) return found;
+    if (first !== undefined && first <= seq) return undefined;
+  }
+  return undefined;
 }

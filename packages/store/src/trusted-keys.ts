@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkTrustLocation } from './custody.js';
 import { StoreError } from './errors.js';
 import { keyIdOf, PUBLIC_KEY_FILE, toPublicKey } from './signing-keys.js';
-import { isInside } from './store-paths.js';
 
 export interface TrustedKeys {
   keys: Map<string, KeyObject>;
@@ -36,10 +36,14 @@ export function loadTrustedKeys(
   for (const { key, source } of offered) {
     let material: KeyObject | string = key;
     if (typeof key === 'string' && !key.includes('-----BEGIN')) {
-      if (isInside(key, storeDir)) {
-        result.refused.push(
-          `${key} is inside the store directory; keys found in the store are never trusted`,
-        );
+      // The writer's check (custody.ts), on the path as given and on where it really leads:
+      // a symbolic link into the store is inside it too. Refused keys are reported, not
+      // thrown, so that verify still checks everything else (and never says 0 without a key).
+      try {
+        checkTrustLocation(storeDir, { publicKeyPath: key });
+        checkTrustLocation(realOrSame(storeDir), { publicKeyPath: realOrSame(key) });
+      } catch (error) {
+        result.refused.push((error as Error).message);
         continue;
       }
       try {
@@ -63,4 +67,13 @@ export function loadTrustedKeys(
     result.keys.set(keyIdOf(object), object);
   }
   return result;
+}
+
+/** The path with symlinks resolved (a link into the store is inside it), when it exists. */
+function realOrSame(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
 }

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { FsLayer } from './fs-layer.js';
+import type { VerifyProblemCode } from './verify/problem-codes.js';
 
 /** Any value that has an RFC 8785 canonical form. */
 export type JsonValue =
@@ -34,7 +35,10 @@ export type RecordType =
   | 'segment.seal'
   | 'checkpoint'
   | 'recovery'
-  | 'prune';
+  | 'prune'
+  | 'store.close'
+  | 'session.open'
+  | 'loss';
 
 export interface AppendEntry {
   type: EntryType;
@@ -156,7 +160,8 @@ export interface RunSummary {
 }
 
 export interface VerifyProblem {
-  code: string;
+  /** One of the codes of `PROBLEM_EXIT` (verify/problem-codes.ts), documented in docs/store-format.md. */
+  code: VerifyProblemCode;
   /** `tampering` → exit 1, `unverifiable` → exit 2, `io` → exit 3, `warning` → no effect. */
   kind: 'tampering' | 'unverifiable' | 'io' | 'warning';
   message: string;
@@ -184,6 +189,32 @@ export interface VerifyPrune {
   before: string;
 }
 
+/** A `session.open` record: a writer opened the store again. */
+export interface VerifySession {
+  seq: number;
+  segment: number;
+  time: string;
+  keyId: string;
+  /** How the writer before it ended, as the chain shows. */
+  previous: 'closed' | 'crashed';
+  /** Highest record the previous writer is known to have acknowledged. */
+  attested: { seq: number; hash: string };
+  /** Records signed over without anyone having acknowledged them (`RECOVERED_UNATTESTED`). */
+  unattested: { fromSeq: number; toSeq: number } | null;
+}
+
+/** A `loss` record: appends that failed and were dropped (`RECORDS_LOST`). */
+export interface VerifyLoss {
+  seq: number;
+  segment: number;
+  /** StoreError code of the failure. */
+  reason: string;
+  count: number;
+  firstTime: string;
+  lastTime: string;
+  runs: Array<{ run: string; count: number }>;
+}
+
 export interface VerifyProgress {
   segment: number;
   segments: number;
@@ -207,6 +238,12 @@ export interface VerifyOptions {
    * skips the anchor check (the result is then at best exit code 2).
    */
   anchorPath?: string | false;
+  /**
+   * The origin (32 hex digits) the store must have. The default is the origin the anchor
+   * binds to the store's path (its first line naming that path); see "Store identity" in
+   * docs/store-format.md.
+   */
+  origin?: string;
   onProgress?: (progress: VerifyProgress) => void;
   /**
    * Hash every record one by one, also in sealed segments whose bulk digest matches their
@@ -234,6 +271,10 @@ export interface VerifyReport {
   warnings: VerifyProblem[];
   recoveries: VerifyRecovery[];
   pruned: VerifyPrune[];
+  /** Every `session.open` (each later writer open), in chain order. */
+  sessions: VerifySession[];
+  /** Every `loss` record, in chain order. */
+  losses: VerifyLoss[];
   trustedKeys: string[];
   anchorChecked: boolean;
 }

@@ -1,8 +1,10 @@
+import { createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditStore, nodeFsLayer, StoreError, verifyStore } from '../src/index.js';
 import { openStoreReader } from '../src/query.js';
+import { verifyStatementSignature } from '../src/signed-statement.js';
 import {
   cleanupTempStores,
   readLines,
@@ -194,14 +196,46 @@ describe('AuditStore writer', () => {
     expect(anchor.at(-1).head).toBe(last.prev);
   });
 
-  it('reopening a cleanly closed store and closing it again adds nothing', async () => {
+  it('a clean close is attested (signed store.close + checkpoint); a reopen writes a signed session.open saying so', async () => {
     t = tempStore();
     const store = t.open();
     await store.append(span('quiet', 1));
     await store.close();
-    const before = readLines(segmentPath(t.dir, 1)).length;
+    const publicKey = createPublicKey(fs.readFileSync(path.join(t.trustDir, 'public-key.pem')));
+    const closed = readLines(segmentPath(t.dir, 1)).map((l) => JSON.parse(l));
+    const [close, cp] = closed.slice(-2);
+    expect(close.type).toBe('store.close');
+    expect(close.payload).toMatchObject({
+      origin: store.origin,
+      keyId: store.keyId,
+      lastSeq: close.seq - 1,
+      lastHash: close.prev,
+    });
+    expect(verifyStatementSignature(close.payload, publicKey)).toBe(true);
+    expect(cp.type).toBe('checkpoint');
+    expect(cp.payload.size).toBe(close.seq);
+    expect(JSON.parse(readLines(t.anchorPath).at(-1)!).size).toBe(close.seq);
+
     await t.open().close();
-    expect(readLines(segmentPath(t.dir, 1)).length).toBe(before);
+    const after = readLines(segmentPath(t.dir, 1))
+      .map((l) => JSON.parse(l))
+      .slice(closed.length);
+    expect(after.map((r) => r.type)).toEqual([
+      'session.open',
+      'checkpoint',
+      'store.close',
+      'checkpoint',
+    ]);
+    const session = after[0].payload;
+    expect(session).toMatchObject({
+      origin: store.origin,
+      after: { seq: cp.seq, hash: cp.hash },
+      previous: 'closed',
+      unattested: null,
+    });
+    expect(session.attested.seq).toBeGreaterThanOrEqual(close.seq);
+    expect(verifyStatementSignature(session, publicKey)).toBe(true);
+    expect(after[1].payload.size).toBe(after[0].seq);
   });
 
   it('signs a checkpoint every N records', async () => {
@@ -262,7 +296,7 @@ describe('AuditStore writer', () => {
     const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
     expect(report.problems).toEqual([]);
     expect(report.exitCode).toBe(0);
-    expect(report.records).toBe(4);
+    expect(report.records).toBe(5); // header, 2 spans, store.close, checkpoint
   });
 
   it('validates options with the house error format', () => {

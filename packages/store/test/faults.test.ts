@@ -164,11 +164,23 @@ describe('row 17: disk full (ENOSPC)', () => {
     expect(text).not.toContain('"span":"s2"');
     full = false;
     const next = await store.append(span('full', 4));
-    expect(next.seq).toBe(ok.seq + 1);
+    // Nothing lost silently: a signed loss record stands between, naming what was rejected.
+    expect(next.seq).toBe(ok.seq + 2);
+    const loss = readLines(segmentPath(t.dir, 1))
+      .map((l) => JSON.parse(l))
+      .find((r) => r.seq === ok.seq + 1);
+    expect(loss.type).toBe('loss');
+    expect(loss.payload).toMatchObject({
+      origin: store.origin,
+      reason: 'STORE_DISK_FULL',
+      count: 2,
+      runs: [{ run: 'full', count: 2 }],
+    });
     await store.close();
     const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
-    expect(report.problems).toEqual([]);
-    expect(report.exitCode).toBe(0);
+    // The spec: a loss record is reported (exit 2, RECORDS_LOST), never verified silently.
+    expect(report.problems.map((p) => p.code)).toEqual(['RECORDS_LOST']);
+    expect(report.exitCode).toBe(2);
   });
 });
 
@@ -281,15 +293,16 @@ describe('write-through: records reach the file when appended, durability stays 
     await expect(b).rejects.toMatchObject({ code: 'STORE_DISK_FULL' });
     sync.release();
     const [ra, rc] = await Promise.all([a, c]);
-    expect(rc.seq).toBe(ra.seq + 1);
+    // The loss record of s3 comes before s4.
+    expect(rc.seq).toBe(ra.seq + 2);
     const text = fs.readFileSync(segmentPath(t.dir, 1), 'utf8');
     expect(text).not.toContain('"span":"s3"');
     for (const line of readLines(segmentPath(t.dir, 1)))
       expect(() => JSON.parse(line)).not.toThrow();
     await store.close();
     const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
-    expect(report.problems).toEqual([]);
-    expect(report.exitCode).toBe(0);
+    expect(report.problems.map((p) => p.code)).toEqual(['RECORDS_LOST']);
+    expect(report.exitCode).toBe(2);
   });
 
   it('fdatasync EIO: records written while it ran are rejected too, none is claimed durable, the segment is sealed damaged on reopen', async () => {
@@ -340,12 +353,23 @@ describe('write-through: records reach the file when appended, durability stays 
     const head = store.head.seq;
     sync.release();
     await store.close();
-    expect(store.head.seq).toBe(head);
+    // Only the close's own two records (store.close, its checkpoint) were added.
+    expect(store.head.seq).toBe(head + 2);
     const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
     expect(report.problems).toEqual([]);
     expect(report.exitCode).toBe(0);
   });
 });
+
+/** Give others read access to a store tree (directories 0755, files 0644). */
+function shareReadOnly(dir: string): void {
+  fs.chmodSync(dir, 0o755);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) shareReadOnly(p);
+    else fs.chmodSync(p, 0o644);
+  }
+}
 
 describe('row 18: read-only file system / permission denied', () => {
   async function storeWithRun(): Promise<void> {
@@ -383,6 +407,9 @@ describe('row 18: read-only file system / permission denied', () => {
     fs.chmodSync(t.root, 0o755);
     // The public key is for anyone to read; the trust directory itself is created 0700.
     fs.chmodSync(t.trustDir, 0o755);
+    // The store is created 0700 with 0600 files: an operator shares it read-only on purpose.
+    shareReadOnly(t.dir);
+    fs.chmodSync(t.anchorPath, 0o644);
     // The other user must be able to run the fixture: a checkout under a private directory
     // (mktemp -d is 0700) is out of its reach.
     const probe = spawnSync('setpriv', [

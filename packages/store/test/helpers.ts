@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AuditStore, type AuditStoreOptions } from '../src/index.js';
+import { expect } from 'vitest';
+import { AuditStore, type AuditStoreOptions, type VerifyReport } from '../src/index.js';
+import { openStoreReader } from '../src/query.js';
 
 export interface TempStore {
   root: string;
@@ -73,4 +75,82 @@ export function readLines(file: string): string[] {
 export function writeLines(file: string, lines: string[]): void {
   fs.chmodSync(file, 0o644);
   fs.writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
+}
+
+/** The `unattested` ranges of every `session.open` record of the store at `dir`. */
+export function unattestedRanges(dir: string): Array<{ fromSeq: number; toSeq: number }> {
+  const reader = openStoreReader(dir, { index: false });
+  try {
+    return reader
+      .recordsFrom(1, 10_000_000)
+      .filter((r) => r.type === 'session.open')
+      .map(
+        (r) => (r.payload as { unattested: { fromSeq: number; toSeq: number } | null }).unattested,
+      )
+      .filter((u): u is { fromSeq: number; toSeq: number } => u !== null);
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * The verdict after a crash (kill -9, power cut): exit 0, or exit 2 whose only problem is
+ * `RECOVERED_UNATTESTED` — and every range a `session.open` signed as unattested lies wholly
+ * after every record the writer acknowledged before the crash. Records the writer
+ * acknowledged are never reported as unattested.
+ */
+export function expectCrashVerdict(
+  report: VerifyReport,
+  dir: string,
+  acknowledged: readonly number[],
+  where = '',
+): void {
+  const ranges = unattestedRanges(dir);
+  const lastAck = acknowledged.length === 0 ? 0 : Math.max(...acknowledged);
+  for (const r of ranges) {
+    expect(r.fromSeq, `${where}: unattested range ${r.fromSeq}-${r.toSeq}`).toBeGreaterThan(
+      lastAck,
+    );
+  }
+  const codes = report.problems.map((p) => p.code);
+  if (ranges.length === 0) {
+    expect(report.exitCode, `${where}: ${JSON.stringify(report.problems[0])}`).toBe(0);
+  } else {
+    expect([0, 2], `${where}: ${JSON.stringify(report.problems[0])}`).toContain(report.exitCode);
+    expect(
+      codes.every((c) => c === 'RECOVERED_UNATTESTED'),
+      `${where}: ${codes}`,
+    ).toBe(true);
+  }
+}
+
+/** Highest `size` of the checkpoints in an anchor-format file (0 when missing or empty). */
+export function anchoredThrough(file: string): number {
+  if (!fs.existsSync(file)) return 0;
+  let max = 0;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    try {
+      max = Math.max(max, (JSON.parse(line) as { size: number }).size ?? 0);
+    } catch {
+      // a torn line
+    }
+  }
+  return max;
+}
+
+/** The payload of the newest `session.open` record of the store at `dir`. */
+export function newestSession(dir: string):
+  | {
+      previous: string;
+      attested: { seq: number; hash: string };
+      unattested: { fromSeq: number; toSeq: number } | null;
+    }
+  | undefined {
+  const reader = openStoreReader(dir, { index: false });
+  try {
+    const all = reader.recordsFrom(1, 10_000_000).filter((r) => r.type === 'session.open');
+    return all.at(-1)?.payload as ReturnType<typeof newestSession>;
+  } finally {
+    reader.close();
+  }
 }

@@ -7,7 +7,8 @@
  *
  * - open for writing (recovery only, never "damaged" or "behind its anchor");
  * - hold every record whose append() had resolved by that point, with the same hash;
- * - verify with exit code 0 once reopened and closed (so a checkpoint covers the tail);
+ * - verify with exit code 0 once reopened and closed, or 2 only for a range the reopen signed as
+ *   unattested that lies wholly after what the anchor durably confirmed;
  * - and, for every tenth of them, survive a second power cut at any point of that recovery.
  */
 import * as fs from 'node:fs';
@@ -15,8 +16,14 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditStore, verifyStore } from '../src/index.js';
 import { openStoreReader } from '../src/query.js';
-import { cleanupTempStores, span, tempStore } from './helpers.js';
-import { type CrashChoice, PowerLossFs } from './power-loss.js';
+import {
+  anchoredThrough,
+  cleanupTempStores,
+  expectCrashVerdict,
+  span,
+  tempStore,
+} from './helpers.js';
+import { type CrashChoice, PowerLossFs, rebindAnchors } from './power-loss.js';
 import { prng } from './tamper-tools.js';
 
 afterEach(cleanupTempStores);
@@ -86,6 +93,10 @@ describe('row 16: power loss at any point of a real workload', () => {
         // alive, so its lock would hold: drop it (stale-lock takeover is row 27's test).
         fs.rmSync(path.join(dir!, 'store.lock'), { force: true });
         const where = `crash state ${k}/${total} (${choice.data}, names ${choice.namesKept})`;
+        // A power cut may leave the writer witness stale (it is never fsynced: that would cost
+        // a sync per commit), which only widens the unattested range: here the bound is what
+        // the anchor durably confirmed, not every acknowledged record (kill -9 tests check that).
+        const anchored = anchoredThrough(path.join(trustDir!, 'anchor.jsonl'));
         // Every tenth state, the power fails again during recovery: each point of that
         // reopen must leave a disk that still opens with every acknowledged record.
         if (states % 10 === 0) {
@@ -131,7 +142,7 @@ describe('row 16: power loss at any point of a real workload', () => {
         expect(lost, `${where}: acknowledged records missing`).toEqual([]);
 
         const report = await verifyStore({ dir: dir!, trustDir: trustDir! });
-        expect(report.exitCode, `${where}: ${JSON.stringify(report.problems[0])}`).toBe(0);
+        expectCrashVerdict(report, dir!, [anchored], where);
         fs.rmSync(image, { recursive: true, force: true });
         states += 1;
       }
@@ -141,7 +152,7 @@ describe('row 16: power loss at any point of a real workload', () => {
     // depends on how the run's writes interleaved with its syncs: 10 to 35 seen).
     expect(recovered).toBeGreaterThan(2);
     expect(recoveryCrashes).toBeGreaterThan(100);
-  }, 120_000);
+  }, 600_000);
 
   it('cuts only what a power cut can damage: zeros after the anchored checkpoint; anything else is tampering', async () => {
     const t = tempStore();
@@ -169,6 +180,9 @@ describe('row 16: power loss at any point of a real workload', () => {
     const variant = (name: string, damage: (bytes: Buffer) => void) => {
       const root = path.join(t.root, name);
       fs.cpSync(path.dirname(dir!), root, { recursive: true });
+      for (const d of ['store', path.basename(trustDir!)]) {
+        rebindAnchors(path.join(root, d), dir!, path.join(root, 'store'));
+      }
       const file = path.join(root, 'store', 'segments', '00000001.jsonl');
       const bytes = fs.readFileSync(file);
       damage(bytes);
@@ -180,12 +194,15 @@ describe('row 16: power loss at any point of a real workload', () => {
     const lost = variant('lost-page', (b) =>
       b.fill(0, offsetOf(tailLine) + 20, offsetOf(tailLine) + 120),
     );
+    const lostAnchored = anchoredThrough(path.join(lost.trustDir, 'anchor.jsonl'));
     const notices: string[] = [];
     const reopened = AuditStore.open({ ...lost, onNotice: (n) => notices.push(n.message) });
     await reopened.close();
     expect(notices.join('\n')).toMatch(/unsynced-tail/);
     expect(fs.readdirSync(path.join(lost.dir, 'recovered'))).toHaveLength(1);
-    expect((await verifyStore(lost)).exitCode).toBe(0);
+    // The damaged page held the record the witness names, so what is left after the anchored
+    // checkpoint cannot be shown acknowledged: signed as unattested (exit 2), never cut.
+    expectCrashVerdict(await verifyStore(lost), lost.dir, [lostAnchored]);
 
     // The same place changed without zeros: not what a power cut does.
     const edited = variant('edited-tail', (b) => {

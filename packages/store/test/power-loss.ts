@@ -277,14 +277,40 @@ export class PowerLossFs {
     };
     for (const d of dirs) {
       const to = mapPath(d);
-      if (to && dirExists(d)) fs.mkdirSync(to, { recursive: true });
+      if (to && dirExists(d)) fs.mkdirSync(to, { recursive: true, mode: 0o700 });
     }
     for (const [p, ino] of names) {
       const to = mapPath(p);
       if (!to || !dirExists(path.dirname(p))) continue;
       fs.writeFileSync(to, data.get(ino) ?? Buffer.alloc(0));
     }
+    // The image stands for the same disk after the power cut, where the store still lives at
+    // its path: the anchor lines that bind the store to its path follow it to the image.
+    const [storeRoot, ...otherRoots] = this.#roots;
+    if (storeRoot) {
+      for (const r of [storeRoot, ...otherRoots]) {
+        rebindAnchors(mapPath(r)!, storeRoot, mapped[0]!);
+      }
+    }
     return mapped;
+  }
+}
+
+/**
+ * Rewrite the `store` member of every anchor-format file directly in `dir` (anchor.jsonl,
+ * checkpoints.jsonl) from `from` to `to`: a copy of a store and its trust directory that
+ * stands for the original at its original path.
+ */
+export function rebindAnchors(dir: string, from: string, to: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const name of fs.readdirSync(dir)) {
+    if (name !== 'anchor.jsonl' && name !== 'checkpoints.jsonl') continue;
+    const file = path.join(dir, name);
+    const text = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(
+      file,
+      text.replaceAll(`"store":${JSON.stringify(from)}`, `"store":${JSON.stringify(to)}`),
+    );
   }
 }
 

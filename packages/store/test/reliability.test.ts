@@ -180,8 +180,7 @@ describe('row 5: record inserted and the rest of the chain recomputed', () => {
 });
 
 describe('row 6: valid-looking records appended after the last checkpoint', () => {
-  it('never reported as verified: exit 2 (unsigned tail)', async () => {
-    await closedStore(10);
+  const forge = () => {
     const lines = readLines(seg1());
     const last = JSON.parse(lines.at(-1)!);
     for (let k = 1; k <= 3; k++) {
@@ -196,10 +195,31 @@ describe('row 6: valid-looking records appended after the last checkpoint', () =
       );
     }
     writeLines(seg1(), rechain(lines));
+    return last.seq + 1;
+  };
+
+  it('after a crash (no clean close): never reported as verified, exit 2 (unsigned tail)', async () => {
+    t = tempStore();
+    const store = t.open({ checkpointIntervalMs: 1_000_000_000 });
+    for (let i = 0; i < 10; i++) await store.append(span(`run-${i % 4}`, i));
+    await store.checkpoint();
+    const first = forge();
     const r = await verify();
     expect(r.exitCode).toBe(2);
     expect(codes(r)).toEqual(['UNSIGNED_TAIL']);
-    expect(r.problems[0]!.seq).toBe(last.seq + 1);
+    expect(r.problems[0]!.seq).toBe(first);
+  });
+
+  it('after a clean close: tampering, exit 1 (RECORD_AFTER_CLOSE), and the writer refuses to sign them', async () => {
+    await closedStore(10);
+    const first = forge();
+    for (let round = 0; round < 2; round++) {
+      const r = await verify();
+      expect(r.exitCode).toBe(1);
+      expect(codes(r)).toContain('RECORD_AFTER_CLOSE');
+      expect(() => t.open()).toThrow(/STORE_APPENDED_AFTER_CLOSE|closed cleanly/);
+    }
+    expect(JSON.parse(readLines(seg1()).at(-1)!).seq).toBe(first + 2);
   });
 });
 
@@ -391,7 +411,7 @@ describe('row 12: whole chain rewritten consistently, signed with another key', 
     );
     const r = await verify();
     expect(r.exitCode).toBe(1);
-    expect(r.problems[0]!.code).toBe('CHECKPOINT_UNTRUSTED_KEY');
+    expect(codes(r)).toContain('CHECKPOINT_UNTRUSTED_KEY');
   });
 });
 

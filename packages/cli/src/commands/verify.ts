@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type VerifyReport, verifyStore } from '@agent-audit/store';
 import { Command } from 'commander';
@@ -17,8 +17,11 @@ import { storeFailure } from '../store-access.js';
 interface VerifyCommandOptions {
   publicKey?: string;
   anchor?: string;
+  origin?: string;
   full?: boolean;
 }
+
+const ORIGIN = /^[0-9a-f]{32}$/;
 
 const VERDICT: Record<number, string> = {
   0: 'VERIFIED',
@@ -40,9 +43,15 @@ function given(path: string, ctx: CliContext): Location {
   return { shown: path, path: isAbsolute(path) ? path : resolve(ctx.cwd, path) };
 }
 
-function readPublicKey(location: Location): string {
+/**
+ * The key is handed to the store library as a path, not as its text: the library refuses a
+ * key file inside the store directory (`KEY_INSIDE_STORE_IGNORED`), for every store verified.
+ * Reading it here first only gives a missing file a clear message.
+ */
+function checkPublicKey(location: Location): string {
   try {
-    return readFileSync(location.path, 'utf8');
+    accessSync(location.path, constants.R_OK);
+    return location.path;
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new CliError(
@@ -72,10 +81,13 @@ export function renderVerify(report: VerifyReport, storeShown: string, anchor?: 
   lines.push(
     `  ${report.checkpoints} checkpoint(s); signed through seq ${report.signedThrough} of ${report.headSeq}${keys}`,
   );
+  const anchorProblem = report.problems.find((p) => p.code.startsWith('ANCHOR_'));
   lines.push(
     report.anchorChecked
       ? `  anchor checked${anchor ? `: ${anchor}` : ''}`
-      : '  anchor NOT checked (no anchor file; pass --anchor FILE)',
+      : anchorProblem && anchorProblem.code !== 'ANCHOR_NOT_CHECKED'
+        ? `  anchor NOT checked: ${anchorProblem.message}`
+        : '  anchor NOT checked (no anchor file; pass --anchor FILE)',
   );
   for (const recovery of report.recoveries) {
     lines.push(
@@ -86,6 +98,19 @@ export function renderVerify(report: VerifyReport, storeShown: string, anchor?: 
   for (const prune of report.pruned) {
     lines.push(
       `  pruned at seq ${prune.seq}: segment(s) ${prune.segments.join(', ')} (seq ${prune.firstSeq}–${prune.lastSeq}, before ${prune.before})`,
+    );
+  }
+  for (const session of report.sessions ?? []) {
+    const unattested = session.unattested
+      ? `; records ${session.unattested.fromSeq}–${session.unattested.toSeq} signed over UNATTESTED`
+      : '';
+    lines.push(
+      `  writer reopened at seq ${session.seq} (${session.time}) after the previous writer ${session.previous}, attested through seq ${session.attested.seq}${unattested}`,
+    );
+  }
+  for (const loss of report.losses ?? []) {
+    lines.push(
+      `  LOST at seq ${loss.seq}: ${loss.count} records (${loss.reason}) between ${loss.firstTime} and ${loss.lastTime}, in run(s) ${loss.runs.map((r) => `${r.run === '' ? '(none)' : r.run} ×${r.count}`).join(', ')}`,
     );
   }
   const first = report.problems[0];
@@ -117,34 +142,37 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
       'anchor file to check against (default: anchor.jsonl in the trust directory, if present)',
     )
     .option(
+      '--origin <hex>',
+      'the origin (32 hex digits) the store must have (default: the origin the anchor binds to the store path); needed to verify a copy of a store at another path',
+    )
+    .option(
       '--full',
       "re-hash every record, also in sealed segments whose seal digest already matched (slower; the default proves those bytes through the seal's digest)",
     )
     .addHelpText(
       'after',
       '\nWith --store given more than once, each store is verified in turn (--json: an array) and the exit code is the worst.' +
-        '\nExit: 0 verified and covered by a trusted checkpoint · 1 tampering found · 2 cannot fully verify · 3 usage or I/O error',
+        '\nExit: 0 verified and covered by a trusted checkpoint · 1 tampering found · 2 cannot fully verify · 3 usage or I/O error' +
+        '\nA missing --anchor file is exit 2 (ANCHOR_MISSING), unless tampering is found (1). Codes: docs/store-format.md.',
     )
     .action(async (options: VerifyCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const stores = existingStores(globals, ctx);
+      if (options.origin !== undefined && !ORIGIN.test(options.origin)) {
+        throw new CliError(
+          `Configuration: --origin is invalid, expected 32 lowercase hex digits (the origin verify --json reports) (actual: ${JSON.stringify(options.origin)})`,
+          EXIT_IO,
+        );
+      }
       const keyFile =
         options.publicKey !== undefined
           ? given(options.publicKey, ctx)
           : trustFile(ctx, 'public-key.pem');
+      // A named anchor that is missing or unreadable is reported by verify itself
+      // (ANCHOR_MISSING 2, ANCHOR_UNREADABLE 3) after checking everything else, so that
+      // tampering found in the store still decides the exit code (1).
       const anchor =
         options.anchor !== undefined ? given(options.anchor, ctx) : trustFile(ctx, 'anchor.jsonl');
-      if (options.anchor !== undefined && anchor) {
-        try {
-          accessSync(anchor.path, constants.R_OK);
-        } catch (error) {
-          throw new CliError(
-            `cannot read anchor file ${anchor.shown} (${(error as NodeJS.ErrnoException).code ?? error}) — ` +
-              'pass the anchor.jsonl the writer appends its checkpoints to',
-            EXIT_IO,
-          );
-        }
-      }
       const reports: VerifyReport[] = [];
       // Several --store (one per process of a run): each is verified on its own, in turn.
       for (const store of stores) {
@@ -154,8 +182,9 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
           report = await verifyStore({
             dir: store.path,
             trustDir: trustLocation(ctx).path,
-            ...(keyFile ? { publicKey: readPublicKey(keyFile) } : {}),
+            ...(keyFile ? { publicKey: checkPublicKey(keyFile) } : {}),
             anchorPath: anchor ? anchor.path : false,
+            ...(options.origin !== undefined ? { origin: options.origin } : {}),
             ...(options.full ? { full: true } : {}),
             onProgress: (p) =>
               progress.update(() => {
