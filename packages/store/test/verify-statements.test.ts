@@ -6,6 +6,7 @@ import {
   appendCheckpoint,
   appendRaw,
   head,
+  newestSegment,
   type Signer,
   statement,
   trustSigner,
@@ -345,5 +346,24 @@ describe('store identity', () => {
     const r = await verify();
     expect(r.exitCode).toBe(1);
     expect(codes(r)).toEqual(['ANCHOR_BEYOND_END']);
+  });
+});
+
+describe('a close that a power cut interrupted', () => {
+  it('store.close whose checkpoint was lost, then the next writer: accepted when it says crashed, tampering when it says closed', async () => {
+    await closedStore();
+    const own = trustSigner(t.trustDir);
+    const h = head(t.dir);
+    appendRaw(t.dir, 'store.close', statement(t.dir, own, { lastSeq: h.seq, lastHash: h.hash }));
+    const base = fs.readFileSync(newestSegment(t.dir));
+    sessionOpen(own, { previous: 'crashed' });
+    appendCheckpoint(t.dir, own);
+    const crashed = await verify();
+    expect(codes(crashed)).not.toContain('RECORD_AFTER_CLOSE');
+    expect(codes(crashed)).not.toContain('SESSION_MISPLACED');
+    fs.writeFileSync(newestSegment(t.dir), base);
+    sessionOpen(own, { previous: 'closed' });
+    appendCheckpoint(t.dir, own);
+    expect(codes(await verify())).toContain('SESSION_MISPLACED');
   });
 });

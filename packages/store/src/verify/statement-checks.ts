@@ -64,8 +64,8 @@ function checkStatement(
 
 /**
  * The clean-close rule. After a `store.close` at C: C+1 must be its checkpoint (`size` = C),
- * or a `recovery` record (the close never became durable: a power cut took its checkpoint;
- * the next `session.open` then says `crashed`); C+2, if present, must be a valid `session.open`
+ * or, when a power cut took that checkpoint, the next writer's `recovery` or `session.open`
+ * (which then says `crashed`); C+2, if present, must be a valid `session.open`
  * with `after` = {C+1, its hash} and `previous: "closed"`. Called for every record, before the
  * record's own checks, with `prevHash` still the hash of the record before it.
  */
@@ -80,7 +80,10 @@ export function checkAfterClose(
   if (!close) return;
   if (close.phase === 'checkpoint') {
     const p = type === 'checkpoint' ? payloadOf(buf, env) : undefined;
-    if (type === 'recovery') {
+    if (type === 'recovery' || type === 'session.open') {
+      // The close never completed (a power cut took its checkpoint): the next writer set the
+      // torn bytes aside, or opened right after it; its session.open must then say
+      // `crashed`, which the session rule checks.
       state.close = undefined;
     } else if (p?.size === close.seq) {
       state.close = { seq: close.seq, phase: 'session' };
