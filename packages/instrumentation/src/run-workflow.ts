@@ -4,15 +4,13 @@ import {
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
   ATTR_INPUT_HASH,
-  ATTR_INPUT_HASH_ERROR,
   ATTR_OUTPUT_HASH,
-  ATTR_OUTPUT_HASH_ERROR,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
-import { hashValue } from './hash-value.js';
 import { uuidV7 } from './internal/ids.js';
 import { runAttributes, runSpanGenAiAttributes, safeHashKey } from './internal/run-attributes.js';
+import { RUN_INPUT, RUN_OUTPUT, recordHash } from './internal/span-hash.js';
 import {
   checkString,
   endSpan,
@@ -129,11 +127,8 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
       : GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW;
     const missing: string[] = [];
     if (options.input !== undefined) {
-      const hooks = getAuditHooks();
-      const h = hashValue(options.input, { key: safeHashKey(hooks, run) });
-      if (h.ok) attrs[ATTR_INPUT_HASH] = h.hash;
-      else {
-        attrs[ATTR_INPUT_HASH_ERROR] = h.error;
+      const key = safeHashKey(getAuditHooks(), run);
+      if (recordHash(attrs, options.input, RUN_INPUT, key) === undefined) {
         missing.push(ATTR_INPUT_HASH);
       }
     }
@@ -210,11 +205,8 @@ function finishOk(span: Span, value: unknown, ctx: Ctx): void {
     const run = getRunContext(ctx);
     const attrs: Record<string, string> = {};
     if (value !== undefined) {
-      const h = hashValue(value, { key: safeHashKey(getAuditHooks(), run) });
-      if (h.ok) {
-        span.setAttribute(ATTR_OUTPUT_HASH, h.hash);
-        attrs[ATTR_OUTPUT_HASH] = h.hash;
-      } else span.setAttribute(ATTR_OUTPUT_HASH_ERROR, h.error);
+      const hash = recordHash(span, value, RUN_OUTPUT, safeHashKey(getAuditHooks(), run));
+      if (hash !== undefined) attrs[ATTR_OUTPUT_HASH] = hash;
     }
     addRunEvent(
       span,
