@@ -19,9 +19,15 @@ import {
 import { getAuditHooks } from './audit-hooks.js';
 import { canonicalJson } from './hash-value.js';
 import { markIssued, proveReceipt } from './internal/approval-proof.js';
+import {
+  checkDate,
+  checkOneOf,
+  checkString,
+  configurationError,
+} from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { APPROVAL_SHOWN, APPROVED_INPUT, recordHash } from './internal/span-hash.js';
-import { checkString, endSpan, log, put } from './internal/span-utils.js';
+import { endSpan, log, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import type { ApprovalReceipt, ApprovalRequest } from './policy.js';
 import { getRunContext } from './run-context.js';
@@ -51,6 +57,8 @@ export interface RecordApprovalOptions {
   time?: Date;
 }
 
+const APPROVAL_DECISIONS = ['approved', 'rejected'] as const;
+
 /**
  * Records a human's answer to an {@link ApprovalRequest} as its own `approval {tool}` span in
  * the active run (events `approval.granted` / `approval.rejected`, actor human) and returns the
@@ -61,23 +69,14 @@ export function recordApproval(
   options: RecordApprovalOptions,
 ): ApprovalReceipt {
   if (request === null || typeof request !== 'object' || typeof request.approvalId !== 'string') {
-    throw new Error(
-      'Configuration: request is invalid, expected an ApprovalRequest (actual: other)',
-    );
+    throw configurationError('request', 'an ApprovalRequest', 'other');
   }
   checkString('approver', options?.approver, true);
-  if (options.decision !== 'approved' && options.decision !== 'rejected') {
-    throw new Error(
-      `Configuration: decision is invalid, expected approved|rejected (actual: ${JSON.stringify(options.decision)})`,
-    );
-  }
+  if (options.decision === undefined)
+    throw configurationError('decision', 'approved|rejected', 'undefined');
+  checkOneOf('decision', options.decision, APPROVAL_DECISIONS);
   checkString('note', options.note, false);
-  if (
-    options.time !== undefined &&
-    !(options.time instanceof Date && Number.isFinite(options.time.getTime()))
-  ) {
-    throw new Error('Configuration: time is invalid, expected a valid Date (actual: other)');
-  }
+  checkDate('time', options.time);
 
   const ctx = context.active();
   const run = getRunContext(ctx);

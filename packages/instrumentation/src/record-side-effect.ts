@@ -10,9 +10,10 @@ import {
   ATTR_TOOL_NAME,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
+import { checkOneOf, checkString } from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { recordHash, SIDE_EFFECT_RESULT } from './internal/span-hash.js';
-import { checkString, endSpan, log, put } from './internal/span-utils.js';
+import { endSpan, log, put } from './internal/span-utils.js';
 import { getToolCallState } from './internal/tool-call-state.js';
 import { getTracer } from './internal/tracer.js';
 import { getRunContext } from './run-context.js';
@@ -52,6 +53,8 @@ export interface SideEffectReceipt {
   readonly toolName: string | undefined;
 }
 
+const SIDE_EFFECT_STATUSES = ['applied', 'blocked'] as const;
+
 /**
  * Records a side effect (event `side_effect.applied` / `side_effect.blocked`) on the enclosing
  * tool-call span, linked to that call's `input.hash` and action key; outside a tool call on a
@@ -63,15 +66,7 @@ export function recordSideEffect(options: RecordSideEffectOptions): SideEffectRe
   checkString('operation', options.operation, true);
   checkString('objectId', options.objectId, false);
   checkString('idempotencyKey', options.idempotencyKey, false);
-  if (
-    options.status !== undefined &&
-    options.status !== 'applied' &&
-    options.status !== 'blocked'
-  ) {
-    throw new Error(
-      `Configuration: status is invalid, expected applied|blocked (actual: ${JSON.stringify(options.status)})`,
-    );
-  }
+  checkOneOf('status', options.status, SIDE_EFFECT_STATUSES);
   const ctx = context.active();
   const run = getRunContext(ctx);
   const tool = getToolCallState(ctx);

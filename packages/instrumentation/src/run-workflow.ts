@@ -8,17 +8,16 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
+import {
+  checkFunction,
+  checkObject,
+  checkString,
+  configurationError,
+} from './internal/configuration.js';
 import { uuidV7 } from './internal/ids.js';
 import { runAttributes, runSpanGenAiAttributes, safeHashKey } from './internal/run-attributes.js';
 import { RUN_INPUT, RUN_OUTPUT, recordHash } from './internal/span-hash.js';
-import {
-  checkString,
-  endSpan,
-  errorType,
-  isThenable,
-  log,
-  markError,
-} from './internal/span-utils.js';
+import { endSpan, errorType, isThenable, log, markError } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { looksLikeSecret } from './redaction.js';
 import { getRunContext, isValidRunId, type RunAttributes, setRunContext } from './run-context.js';
@@ -239,14 +238,8 @@ function finishError(span: Span, err: unknown, ctx: Ctx): void {
 }
 
 function validate(options: RunWorkflowOptions, fn: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw new Error(
-      `Configuration: options is invalid, expected an object (actual: ${typeof options})`,
-    );
-  }
-  if (typeof fn !== 'function') {
-    throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
-  }
+  checkObject('options', options);
+  checkFunction('fn', fn, true);
   checkString('agentId', options.agentId, true);
   checkCompliance(options.compliance);
   for (const name of [
@@ -263,8 +256,10 @@ function validate(options: RunWorkflowOptions, fn: unknown): void {
     checkString(name, options[name], false);
   }
   if (options.runId !== undefined && !isValidRunId(options.runId)) {
-    throw new Error(
-      `Configuration: runId is invalid, expected 1-128 characters [A-Za-z0-9._:@/+=-] starting with a letter or digit (actual: ${JSON.stringify(String(options.runId).slice(0, 40))})`,
+    throw configurationError(
+      'runId',
+      '1-128 characters [A-Za-z0-9._:@/+=-] starting with a letter or digit',
+      JSON.stringify(String(options.runId).slice(0, 40)),
     );
   }
 }

@@ -3,6 +3,7 @@
  * asked, `approval_required` turned into an ApprovalRequest, and the pre-exec (stage pre) and
  * post-exec (stage post) records. traceToolCall only wires these into its span.
  */
+
 import type { Attributes, Span } from '@opentelemetry/api';
 import {
   ATTR_APPROVAL_APPROVER,
@@ -21,6 +22,7 @@ import {
 import type { AuditHooks } from './audit-hooks.js';
 import { ApprovalRequiredError, PolicyStopError } from './errors.js';
 import { receiptProofProblem } from './internal/approval-proof.js';
+import { invalidOption } from './internal/configuration.js';
 import { randomId } from './internal/ids.js';
 import { errorType, put } from './internal/span-utils.js';
 import {
@@ -130,7 +132,7 @@ export async function decide(options: TraceToolCallOptions, p: DecisionInputs): 
       }),
     );
     const bad = decisionProblem(decision);
-    if (bad !== undefined) throw new Error(`Configuration: policy decision is invalid, ${bad}`);
+    if (bad !== undefined) throw invalidOption('policy decision', bad);
   } else if (approval !== undefined) {
     decision = { outcome: 'approval_required', reason: 'human approval attached' };
   } else {

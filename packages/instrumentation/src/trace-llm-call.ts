@@ -12,9 +12,15 @@ import {
   ATTR_PROMPT_VERSION,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
+import {
+  checkFiniteNumber,
+  checkFunction,
+  checkObject,
+  checkString,
+} from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { LLM_OUTPUT, LLM_PROMPT, LLM_SYSTEM_PROMPT, recordHash } from './internal/span-hash.js';
-import { checkString, endSpan, log, markError, put } from './internal/span-utils.js';
+import { endSpan, log, markError, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { getRunContext, type RunAttributes } from './run-context.js';
 import {
@@ -181,14 +187,8 @@ function recordResponse(
 }
 
 function validate(options: TraceLlmCallOptions, fn: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw new Error(
-      `Configuration: options is invalid, expected an object (actual: ${typeof options})`,
-    );
-  }
-  if (typeof fn !== 'function') {
-    throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
-  }
+  checkObject('options', options);
+  checkFunction('fn', fn, true);
   checkString('model', options.model, true);
   for (const name of [
     'provider',
@@ -199,12 +199,5 @@ function validate(options: TraceLlmCallOptions, fn: unknown): void {
   ] as const) {
     checkString(name, options[name], false);
   }
-  for (const name of ['maxTokens', 'temperature'] as const) {
-    const v = options[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
-      throw new Error(
-        `Configuration: ${name} is invalid, expected a finite number (actual: ${typeof v})`,
-      );
-    }
-  }
+  for (const name of ['maxTokens', 'temperature'] as const) checkFiniteNumber(name, options[name]);
 }

@@ -8,9 +8,16 @@ import {
 } from '@opentelemetry/api';
 import { type ComplianceFields, checkCompliance } from './compliance.js';
 import { AuditRefusedError, MissingRunContextError } from './errors.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkObject,
+  checkOneOf,
+  checkString,
+} from './internal/configuration.js';
 import { safeHashKey } from './internal/run-attributes.js';
 import { recordHash, TOOL_OUTPUT } from './internal/span-hash.js';
-import { checkString, endSpan, log, markError } from './internal/span-utils.js';
+import { endSpan, log, markError } from './internal/span-utils.js';
 import { toolCallContext } from './internal/tool-call-state.js';
 import { getTracer } from './internal/tracer.js';
 import {
@@ -215,33 +222,15 @@ const OPTIONAL_STRINGS = [
 ] as const;
 
 function validate(options: TraceToolCallOptions, fn: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw new Error(
-      `Configuration: options is invalid, expected an object (actual: ${typeof options})`,
-    );
-  }
-  if (typeof fn !== 'function') {
-    throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
-  }
+  checkObject('options', options);
+  checkFunction('fn', fn, true);
   checkString('toolName', options.toolName, true);
   for (let i = 0; i < OPTIONAL_STRINGS.length; i++) {
     const name = OPTIONAL_STRINGS[i]!;
     checkString(name, options[name], false);
   }
-  if (options.captureContent !== undefined && typeof options.captureContent !== 'boolean') {
-    throw new Error(
-      `Configuration: captureContent is invalid, expected a boolean (actual: ${typeof options.captureContent})`,
-    );
-  }
-  if (options.policy !== undefined && typeof options.policy !== 'function') {
-    throw new Error(
-      `Configuration: policy is invalid, expected a function (actual: ${typeof options.policy})`,
-    );
-  }
-  if (options.scope !== undefined && !DECISION_SCOPES.includes(options.scope)) {
-    throw new Error(
-      `Configuration: scope is invalid, expected user|tenant|global (actual: ${JSON.stringify(options.scope)})`,
-    );
-  }
+  checkBoolean('captureContent', options.captureContent);
+  checkFunction('policy', options.policy, false);
+  checkOneOf('scope', options.scope, DECISION_SCOPES);
   checkCompliance(options.compliance);
 }
