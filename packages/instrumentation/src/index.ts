@@ -147,39 +147,9 @@ export {
 } from './run-events.js';
 export type { RunHandle, RunWorkflowOptions, TriggerType } from './run-workflow.js';
 export { runWorkflow } from './run-workflow.js';
-export {
-  ATTR_ERROR_TYPE,
-  ATTR_GEN_AI_AGENT_ID,
-  ATTR_GEN_AI_AGENT_NAME,
-  ATTR_GEN_AI_AGENT_VERSION,
-  ATTR_GEN_AI_CONVERSATION_ID,
-  ATTR_GEN_AI_INPUT_MESSAGES,
-  ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_OUTPUT_MESSAGES,
-  ATTR_GEN_AI_PROMPT_NAME,
-  ATTR_GEN_AI_PROVIDER_NAME,
-  ATTR_GEN_AI_REQUEST_MAX_TOKENS,
-  ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_REQUEST_TEMPERATURE,
-  ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
-  ATTR_GEN_AI_RESPONSE_ID,
-  ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
-  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
-  ATTR_GEN_AI_TOOL_CALL_ID,
-  ATTR_GEN_AI_TOOL_CALL_RESULT,
-  ATTR_GEN_AI_TOOL_DESCRIPTION,
-  ATTR_GEN_AI_TOOL_NAME,
-  ATTR_GEN_AI_TOOL_TYPE,
-  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
-  ATTR_GEN_AI_WORKFLOW_NAME,
-  ERROR_TYPE_VALUE_OTHER,
-  GEN_AI_OPERATION_NAME_VALUE_CHAT,
-  GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
-  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
-  GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
-} from './semconv.js';
+// The copied gen_ai.* names (semconv.ts) stay private: they track a Development-status
+// convention and may change in any release. Only the stable error.type names are exported.
+export { ATTR_ERROR_TYPE, ERROR_TYPE_VALUE_OTHER } from './semconv.js';
 export type { LlmCallHandle, LlmResponse, TraceLlmCallOptions } from './trace-llm-call.js';
 export { traceLlmCall } from './trace-llm-call.js';
 export type { ToolCallHandle, TraceToolCallOptions } from './trace-tool-call.js';
