@@ -1,6 +1,11 @@
 export type { CanonicalJsonErrorCode } from './errors.js';
 export { CanonicalJsonError } from './errors.js';
-export { hasLoneSurrogate, isVerbatimAscii, numberForm, quoteString } from './json-text.js';
+export {
+  hasEscapedLoneSurrogate,
+  isVerbatimAscii,
+  numberForm,
+  quoteString,
+} from './json-text.js';
 export type { SortedKeys } from './key-order.js';
 export { KeyOrder, sortKeys } from './key-order.js';
 export type { CanonicalLimits } from './lenient-writer.js';

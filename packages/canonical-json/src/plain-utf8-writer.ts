@@ -38,19 +38,16 @@ export class PlainUtf8Writer {
 
   /**
    * The UTF-8 canonical text of `value`, or undefined when it is not plain data (or is larger
-   * than `limits.maxSize` bytes, or a getter threw, or a write is already under way). The
+   * than `maxSize` bytes, or a getter threw, or a write is already under way). The
    * result is a view of a reused buffer: valid until the next call, so hash it at once.
    */
-  write(
-    value: unknown,
-    limits: { readonly maxSize: number; readonly maxDepth: number },
-  ): Buffer | undefined {
+  write(value: unknown, maxSize: number, maxDepth: number): Buffer | undefined {
     if (value === null || typeof value !== 'object' || this.busy) return undefined;
     this.busy = true;
     try {
       this.pos = 0;
-      this.maxSize = limits.maxSize;
-      this.maxDepth = Math.min(limits.maxDepth, PLAIN_MAX_DEPTH);
+      this.maxSize = maxSize;
+      this.maxDepth = Math.min(maxDepth, PLAIN_MAX_DEPTH);
       // Past maxSize in UTF-8 bytes the text may still be within maxSize in UTF-16 units: the
       // lenient writer decides.
       if (!this.value(value, 0) || this.pos > this.maxSize) return undefined;

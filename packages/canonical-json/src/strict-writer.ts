@@ -1,6 +1,9 @@
 import { CanonicalJsonError } from './errors.js';
-import { hasLoneSurrogate } from './json-text.js';
+import { hasEscapedLoneSurrogate } from './json-text.js';
 import { KeyOrder } from './key-order.js';
+
+/** Nesting below which the containers on the path are remembered, for cycle detection. */
+const PATH_FROM = 32;
 
 /** Marker: "this subtree is already canonical under JSON.stringify". */
 const SAME = '';
@@ -22,8 +25,9 @@ const SAME = '';
  * third of the store writer's CPU.
  */
 export class StrictJsonWriter {
-  /** Containers on the path being walked (cycle detection); reset by every call. */
+  /** Containers on the path below PATH_FROM levels (cycle detection); reset by every call. */
   private path: object[] = [];
+  private depth = 0;
   private busy = false;
 
   constructor(readonly keys: KeyOrder = new KeyOrder()) {}
@@ -40,9 +44,13 @@ export class StrictJsonWriter {
     this.busy = true;
     try {
       const own = this.encode(value);
-      return own === SAME ? JSON.stringify(value) : own;
+      const json = own === SAME ? JSON.stringify(value) : own;
+      // Strings and member names are checked once, in the finished text (see the function).
+      if (hasEscapedLoneSurrogate(json)) throw loneSurrogate();
+      return json;
     } finally {
       this.path.length = 0;
+      this.depth = 0;
       this.busy = false;
     }
   }
@@ -50,8 +58,6 @@ export class StrictJsonWriter {
   private encode(value: unknown): string {
     switch (typeof value) {
       case 'string':
-        if (hasLoneSurrogate(value)) throw loneSurrogate();
-        return SAME;
       case 'boolean':
         return SAME;
       case 'number':
@@ -76,20 +82,24 @@ export class StrictJsonWriter {
           const inner = this.encode(replaced);
           return inner === SAME ? JSON.stringify(replaced) : inner;
         }
-        const path = this.path;
-        for (let i = 0; i < path.length; i++) {
-          if (path[i] === value) {
-            throw new CanonicalJsonError(
-              'cycle',
-              `value refers to itself ${path.length} levels down`,
-            );
+        // Cycle detection, kept off shallow values: containers are remembered only below
+        // PATH_FROM levels. A cycle repeats its containers forever, so it still reaches that
+        // depth and is found there; an acyclic value of ordinary depth pays one compare.
+        const depth = ++this.depth;
+        if (depth > PATH_FROM) {
+          const path = this.path;
+          for (let i = 0; i < path.length; i++) {
+            if (path[i] === value) {
+              throw new CanonicalJsonError('cycle', `value refers to itself ${depth} levels down`);
+            }
           }
+          path.push(value);
         }
-        path.push(value);
         const out = Array.isArray(value)
           ? this.encodeArray(value)
           : this.encodeObject(value as Record<string, unknown>);
-        path.pop();
+        if (depth > PATH_FROM) this.path.pop();
+        this.depth = depth - 1;
         return out;
       }
       default:
@@ -113,10 +123,11 @@ export class StrictJsonWriter {
   private encodeObject(object: Record<string, unknown>): string {
     const keys = Object.keys(object);
     let sorted = true;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      if (hasLoneSurrogate(k)) throw loneSurrogate();
-      if (i > 0 && keys[i - 1]! > k) sorted = false;
+    for (let i = 1; i < keys.length; i++) {
+      if (keys[i - 1]! > keys[i]!) {
+        sorted = false;
+        break;
+      }
     }
     if (!sorted) return this.writeObject(object, this.keys.sorted(keys), undefined);
     // Allocated only once a member needs its own encoding (most objects need none).

@@ -39,6 +39,16 @@ describe('StrictJsonWriter: values without a canonical form are refused', () => 
     expect(writer.stringify({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
   });
 
+  it('text that merely reads like an escape is not a lone surrogate; a backslash before one is', () => {
+    // A backslash followed by the letters "ud800": written as \\ud800, accepted.
+    expect(writer.stringify({ a: '\\ud800', b: '\\\\udfff' })).toBe(
+      JSON.stringify({ a: '\\ud800', b: '\\\\udfff' }),
+    );
+    // A backslash followed by a real lone surrogate: written as \\\ud800, refused.
+    expect(codeOf({ a: '\\\ud800' })).toBe('unsupported_type');
+    expect(codeOf({ a: 'x\\\\\udbff' })).toBe('unsupported_type');
+  });
+
   it('the message starts with the code', () => {
     expect(() => writer.stringify({ x: 1n })).toThrow(/^unsupported_type: BigInt/);
   });

@@ -197,10 +197,11 @@ class ValueHasher {
   ): HashResult | undefined {
     if (value === null || typeof value !== 'object') return undefined;
     if (key !== undefined && hashKeyProblem(key) !== undefined) return undefined;
-    const bytes = this.bytes.write(value, {
-      maxSize: options.maxSize ?? DEFAULT_HASH_MAX_SIZE,
-      maxDepth: options.maxDepth ?? DEFAULT_HASH_MAX_DEPTH,
-    });
+    const bytes = this.bytes.write(
+      value,
+      options.maxSize ?? DEFAULT_HASH_MAX_SIZE,
+      options.maxDepth ?? DEFAULT_HASH_MAX_DEPTH,
+    );
     if (bytes === undefined) return undefined;
     try {
       if (key !== undefined) {
