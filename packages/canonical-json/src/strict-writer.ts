@@ -1,5 +1,4 @@
 import { CanonicalJsonError } from './errors.js';
-import { hasEscapedLoneSurrogate } from './json-text.js';
 import { KeyOrder } from './key-order.js';
 
 /** Nesting below which the containers on the path are remembered, for cycle detection. */
@@ -10,8 +9,8 @@ const SAME = '';
 
 /**
  * The strict RFC 8785 writer: JSON values only, and a {@link CanonicalJsonError} for anything
- * without a canonical form: a non-finite number, a BigInt, a string or member name holding a
- * lone surrogate (the RFC requires refusing it), a cycle, a top-level undefined/function/symbol.
+ * without a canonical form: a non-finite number, a BigInt, a cycle, a top-level
+ * undefined/function/symbol. A lone surrogate is kept, escaped as `\udxxx` (see stringify).
  * Like `JSON.stringify`, `undefined`, functions and symbols are dropped from objects and become
  * `null` in arrays, and `toJSON()` is honoured. An error thrown by a getter or `toJSON`, or the
  * engine's RangeError on a nesting too deep for the stack, passes through.
@@ -44,10 +43,10 @@ export class StrictJsonWriter {
     this.busy = true;
     try {
       const own = this.encode(value);
-      const json = own === SAME ? JSON.stringify(value) : own;
-      // Strings and member names are checked once, in the finished text (see the function).
-      if (hasEscapedLoneSurrogate(json)) throw loneSurrogate();
-      return json;
+      // A lone surrogate is kept, escaped as `\udxxx` exactly as JSON.stringify writes it:
+      // RFC 8785 section 3.2.2.2 would refuse it, but for an audit store refusing means losing
+      // the record (half an emoji in an error message), and the escaped form is deterministic.
+      return own === SAME ? JSON.stringify(value) : own;
     } finally {
       this.path.length = 0;
       this.depth = 0;
@@ -168,11 +167,4 @@ function leaf(v: unknown): string {
   return v === undefined || typeof v === 'function' || typeof v === 'symbol'
     ? 'null'
     : JSON.stringify(v);
-}
-
-function loneSurrogate(): CanonicalJsonError {
-  return new CanonicalJsonError(
-    'unsupported_type',
-    'a string with a lone surrogate has no canonical JSON form (RFC 8785 section 3.2.2.2)',
-  );
 }
