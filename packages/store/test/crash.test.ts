@@ -263,7 +263,7 @@ describe('kill -9, then an attacker extends the chain before the restart', () =>
     while (child.acks.size < 20) await sleep(20);
     child.proc.kill('SIGKILL');
     await child.exited;
-    const lastAck = [...child.acks.keys()].reduce((max, seq) => (seq > max ? seq : max), 0);
+    const lastAck = [...child.acks.keys()].reduce((max, seq) => Math.max(max, seq), 0);
     // The attacker cuts any torn tail and appends correctly chained records.
     const file = path.join(
       t.dir,

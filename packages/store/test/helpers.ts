@@ -108,7 +108,7 @@ export function expectCrashVerdict(
   const ranges = unattestedRanges(dir);
   // A reduce, not Math.max(...list): a long-running writer acknowledges more records than fit
   // in the call stack as arguments.
-  const lastAck = acknowledged.reduce((max, seq) => (seq > max ? seq : max), 0);
+  const lastAck = acknowledged.reduce((max, seq) => Math.max(max, seq), 0);
   for (const r of ranges) {
     expect(r.fromSeq, `${where}: unattested range ${r.fromSeq}-${r.toSeq}`).toBeGreaterThan(
       lastAck,
