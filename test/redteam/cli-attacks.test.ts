@@ -122,6 +122,8 @@ describe('index.sqlite tampering: answers come from the segments, before and aft
 // CSI (U+009B), bidi override/isolate, line separator, CR (overwrite a line).
 const HOSTILE =
   'x\u001b]8;;http://evil.example\u0007click\u001b]8;;\u0007\u001b[2J\u009b31m\u202eevil\u2066\u2028\rOK';
+// Raw terminal controls (newline and tab excepted: the output's own lines and columns).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const RAW =
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
 
