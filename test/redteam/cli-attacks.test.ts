@@ -123,17 +123,28 @@ describe('index.sqlite tampering: answers come from the segments, before and aft
 const HOSTILE =
   'x\u001b]8;;http://evil.example\u0007click\u001b]8;;\u0007\u001b[2J\u009b31m\u202eevil\u2066\u2028\rOK';
 // Raw terminal controls (newline and tab excepted: the output's own lines and columns).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const RAW =
-  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+function rawControl(text: string): number | undefined {
+  for (const ch of text) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (c === 0x0a || c === 0x09) continue;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x061c || c === 0x200e || c === 0x200f)
+      return c;
+    if (
+      (c >= 0x202a && c <= 0x202e) ||
+      (c >= 0x2066 && c <= 0x2069) ||
+      c === 0x2028 ||
+      c === 0x2029
+    )
+      return c;
+    if (c >= 0xd800 && c <= 0xdfff) return c;
+  }
+  return undefined;
+}
 
 function printable(out: { stdout: string; stderr: string }, what: string): void {
-  const hit = RAW.exec(out.stdout) ?? RAW.exec(out.stderr);
-  if (hit) {
-    throw new Error(
-      `${what} printed a raw U+${(hit[0].codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
-    );
-  }
+  const hit = rawControl(out.stdout) ?? rawControl(out.stderr);
+  if (hit !== undefined)
+    throw new Error(`${what} printed a raw U+${hit.toString(16).padStart(4, '0')}`);
 }
 
 describe('hostile strings: nothing printed can drive the terminal', () => {
@@ -151,7 +162,7 @@ describe('hostile strings: nothing printed can drive the terminal', () => {
     s.payload.attributes.push({ key: HOSTILE, value: { stringValue: HOSTILE } });
     await store.append(s);
     await store.close();
-    expect(RAW.test(HOSTILE)).toBe(true); // the filter under test can fail
+    expect(rawControl(HOSTILE)).toBeDefined(); // the filter under test can fail
     const shown = cli(lab, ['trail', HOSTILE, '--store', dir, '--wide']);
     expect(shown.exit).toBe(0); // the hostile run is found and printed, escaped
     expect(shown.stdout).toContain('\\x1b]8;;http://evil.example');

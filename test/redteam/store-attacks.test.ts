@@ -254,8 +254,9 @@ describe('sessions: records after a clean close, forged and replayed statements'
 
   // FINDING F3 (contract gap, exit 0): a planted `.damaged` marker whose durableOffset is the end of the last anchored
   // checkpoint record (a line boundary, so "valid") makes the writer cut acknowledged records as
-  // fsync-failed, although the witness proves they were durable; delete recovered/ -> exit 0.
-  it.fails('kill -9, planted .damaged marker cuts acknowledged records, recovered/ deleted [F3]', async () => {
+  // fsync-failed, although the witness proves they were durable: verify after the restart is 0
+  // (with or without recovered/). A plain cut of the same records gives RECOVERED_UNATTESTED (2).
+  it.fails('kill -9, planted .damaged marker cuts acknowledged (witnessed) records [F3]', async () => {
     const { lab, dir } = await crashed(3, 4);
     const seg = newestSegment(dir);
     const text = fs.readFileSync(seg, 'utf8');
@@ -263,9 +264,7 @@ describe('sessions: records after a clean close, forged and replayed statements'
     const cp = lines.map((l) => JSON.parse(l).type).lastIndexOf('checkpoint');
     const durableOffset = Buffer.byteLength(`${lines.slice(0, cp + 1).join('\n')}\n`);
     fs.writeFileSync(`${seg}.damaged`, `${JSON.stringify({ durableOffset })}\n`);
-    const r = await restart(lab, dir);
-    fs.rmSync(path.join(dir, 'recovered'), { recursive: true, force: true });
-    const o = await judge(`kill9-planted-damaged-marker (first restart: ${r})`, lab, dir);
+    const o = await judge('kill9-planted-damaged-marker', lab, dir);
     neverVerified(o);
   });
 
@@ -429,6 +428,165 @@ describe('sessions: records after a clean close, forged and replayed statements'
     const o = await judge('kill9-duplicate-member', lab, dir);
     neverVerified(o);
   });
+});
+
+// The class behind F4: after a kill -9, the attacker appends ONE complete line (ending in \n)
+// that verify reports as tampering (1). The restart must not make it vanish from the verdict.
+describe('kill -9, then one complete hostile line appended (the F4 class)', () => {
+  const statement = (extra: object) => ({
+    keyId: 'ed25519:0000000000000000',
+    origin: '0'.repeat(32),
+    sig: Buffer.alloc(64, 1).toString('base64'),
+    time: new Date().toISOString(),
+    ...extra,
+  });
+  const cases: [string, (dir: string) => void][] = [
+    ['garbage line', (dir) => fs.appendFileSync(newestSegment(dir), 'not a record\n')],
+    [
+      'record with a wrong hash',
+      (dir) => {
+        const [r] = appendForged(dir, [{ type: 'event', tags: { run: 'r1' }, payload: { a: 1 } }]);
+        const seg = newestSegment(dir);
+        fs.writeFileSync(
+          seg,
+          fs.readFileSync(seg, 'utf8').replace(r?.hash as string, 'e'.repeat(64)),
+        );
+      },
+    ],
+    [
+      'chained record with a non-string tag',
+      (dir) => appendForged(dir, [{ type: 'event', tags: { run: 1 } as never, payload: {} }]),
+    ],
+    [
+      'chained checkpoint with a forged signature',
+      (dir) => {
+        const last = allRecords(dir).at(-1);
+        appendForged(dir, [
+          {
+            type: 'checkpoint',
+            payload: {
+              head: last?.hash,
+              keyId: 'ed25519:0000000000000000',
+              origin: '0',
+              sig: 'AAAA',
+              size: last?.seq,
+              time: 'x',
+            },
+          },
+        ]);
+      },
+    ],
+    [
+      'chained session.open with a forged signature',
+      (dir) => {
+        const last = allRecords(dir).at(-1);
+        const at = { seq: last?.seq, hash: last?.hash };
+        appendForged(dir, [
+          {
+            type: 'session.open',
+            payload: statement({ after: at, attested: at, previous: 'crashed', unattested: null }),
+          },
+        ]);
+      },
+    ],
+    [
+      'chained store.close with a forged signature',
+      (dir) => {
+        const last = allRecords(dir).at(-1);
+        appendForged(dir, [
+          { type: 'store.close', payload: statement({ lastHash: last?.hash, lastSeq: last?.seq }) },
+        ]);
+      },
+    ],
+    [
+      'chained loss with a forged signature',
+      (dir) =>
+        appendForged(dir, [
+          {
+            type: 'loss',
+            payload: statement({
+              count: 1,
+              firstTime: 'x',
+              lastTime: 'x',
+              reason: 'STORE_DISK_FULL',
+              runs: [{ run: 'r1', count: 1 }],
+            }),
+          },
+        ]),
+    ],
+    [
+      'chained prune with a forged signature',
+      (dir) =>
+        appendForged(dir, [
+          {
+            type: 'prune',
+            payload: statement({
+              before: 'x',
+              digests: [],
+              firstSeq: 1,
+              lastHash: '0'.repeat(64),
+              lastSeq: 1,
+              segments: [1],
+            }),
+          },
+        ]),
+    ],
+    [
+      'chained recovery naming a file outside recovered/',
+      (dir) =>
+        appendForged(dir, [
+          {
+            type: 'recovery',
+            payload: {
+              file: '../../etc/passwd',
+              length: 1,
+              offset: 0,
+              reason: 'torn-tail',
+              segment: 1,
+              sha256: '0'.repeat(64),
+            },
+          },
+        ]),
+    ],
+    [
+      'chained segment.open inside the segment',
+      (dir) => {
+        const header = allRecords(dir)[0];
+        appendForged(dir, [{ type: 'segment.open', payload: header?.payload }]);
+      },
+    ],
+    [
+      'chained segment.seal with wrong digests',
+      (dir) =>
+        appendForged(dir, [
+          {
+            type: 'segment.seal',
+            payload: {
+              bytes: 1,
+              damaged: false,
+              firstSeq: 1,
+              lastSeq: 1,
+              records: 1,
+              segment: 1,
+              sha256: '0'.repeat(64),
+            },
+          },
+        ]),
+    ],
+  ];
+  for (const [name, attack] of cases) {
+    // FINDING F4 again: of all these lines only a trailing store.close is set aside ("torn-tail")
+    // and drops out of the verdict after the restart.
+    const test = name.includes('store.close') ? it.fails : it;
+    test(`${name}${name.includes('store.close') ? ' [F4]' : ''}`, async () => {
+      const { lab, dir } = await crashed();
+      writable(newestSegment(dir));
+      attack(dir);
+      const o = await judge(`kill9-one-line: ${name}`, lab, dir);
+      expect(o.before.exit).toBe(1);
+      neverVerified(o);
+    });
+  }
 });
 
 describe('checkpoints.jsonl', () => {
