@@ -221,6 +221,8 @@ describe('sessions: records after a clean close, forged and replayed statements'
       fromSeq: witnessHead + 1,
       toSeq: forged[0]?.seq,
     });
+    expect(await restart(lab, dir)).toBe('opened'); // a second, clean restart launders nothing
+    expect(verify(lab, dir).codes).toContain('RECOVERED_UNATTESTED');
   });
 
   // Acknowledged (durable, witnessed) but not yet checkpointed records cut off after a kill -9:
@@ -232,6 +234,22 @@ describe('sessions: records after a clean close, forged and replayed statements'
     const o = await judge('kill9-cut-acked', lab, dir);
     neverVerified(o);
     expect(o.after.codes).toContain('RECOVERED_UNATTESTED');
+  });
+
+  // FINDING F1 (documented limit the witness could close): cut ALL acknowledged records after
+  // the last anchored checkpoint (truncate the segment right after that checkpoint record). The
+  // witness says seq N was acknowledged, the chain now ends below N; the restart signs the short
+  // chain (previous: crashed, unattested: null) and verify is 0. Cutting only some of them is 2
+  // (the ones left are unattested), so the verdict is worse for a smaller cut.
+  it.fails('kill -9, then ALL acknowledged (witnessed) records cut off [F1]', async () => {
+    const { lab, dir } = await crashed(3, 4);
+    const seg = newestSegment(dir);
+    const cp = readRecords(seg)
+      .map((r) => r.type)
+      .lastIndexOf('checkpoint');
+    truncateRecords(seg, cp + 1);
+    const o = await judge('kill9-cut-all-acked', lab, dir);
+    neverVerified(o);
   });
 
   // Same through the power-cut rule: zeros in acknowledged records (a fake "hole"), the bytes
@@ -265,6 +283,18 @@ describe('sessions: records after a clean close, forged and replayed statements'
     const durableOffset = Buffer.byteLength(`${lines.slice(0, cp + 1).join('\n')}\n`);
     fs.writeFileSync(`${seg}.damaged`, `${JSON.stringify({ durableOffset })}\n`);
     const o = await judge('kill9-planted-damaged-marker', lab, dir);
+    neverVerified(o);
+  });
+
+  // F3, variant: the marker cuts only the last acknowledged record; the acknowledged records
+  // left after the anchored checkpoint make it RECOVERED_UNATTESTED (2), never 0.
+  it('kill -9, planted .damaged marker cuts the last acknowledged record', async () => {
+    const { lab, dir } = await crashed(3, 4);
+    const seg = newestSegment(dir);
+    const lines = fs.readFileSync(seg, 'utf8').split('\n').filter(Boolean);
+    const durableOffset = Buffer.byteLength(`${lines.slice(0, -1).join('\n')}\n`);
+    fs.writeFileSync(`${seg}.damaged`, `${JSON.stringify({ durableOffset })}\n`);
+    const o = await judge('kill9-planted-damaged-marker-last-acked', lab, dir);
     neverVerified(o);
   });
 
@@ -797,6 +827,59 @@ describe('keys and symlinks', () => {
     expect(fs.readFileSync(keyFile, 'utf8')).toBe(key);
     const st = cli(lab, ['status', '--store', dir]);
     expect(st.stdout + st.stderr).not.toContain(key.split('\n')[1] as string);
+  });
+
+  // FINDING F6, the class: every file the writer appends to in the store, planted as a symlink
+  // to a file outside it, must not be written through.
+  const throughLinks: [string, (dir: string, victim: string) => void][] = [
+    [
+      'checkpoints.jsonl',
+      (dir, victim) => {
+        fs.rmSync(path.join(dir, 'checkpoints.jsonl'));
+        fs.symlinkSync(victim, path.join(dir, 'checkpoints.jsonl'));
+      },
+    ],
+    [
+      'the newest segment',
+      (dir, victim) => {
+        const seg = newestSegment(dir);
+        fs.copyFileSync(seg, victim);
+        fs.rmSync(seg);
+        fs.symlinkSync(victim, seg);
+      },
+    ],
+  ];
+  for (const [name, plant] of throughLinks) {
+    it.fails(`${name} symlinked outside the store: not written through [F6]`, async () => {
+      const { lab, dir } = await closedStore();
+      const victim = path.join(lab.root, 'victim.txt');
+      fs.writeFileSync(victim, 'outside the store\n');
+      plant(dir, victim);
+      const before = fs.readFileSync(victim);
+      await judge(`symlink-write-through: ${name}`, lab, dir);
+      expect(fs.readFileSync(victim).equals(before)).toBe(true);
+    });
+  }
+
+  // F6 again: the restart writes the set-aside .torn file into the symlink's target directory.
+  it.fails('recovered/ symlinked outside the store: set-aside bytes not written there [F6]', async () => {
+    const { lab, dir } = await crashed();
+    const victim = path.join(lab.root, 'victim-dir');
+    fs.mkdirSync(victim);
+    fs.symlinkSync(victim, path.join(dir, 'recovered'));
+    fs.appendFileSync(newestSegment(dir), '{"torn');
+    await judge('symlink-write-through: recovered/', lab, dir);
+    expect(fs.readdirSync(victim)).toEqual([]);
+  });
+
+  it('verify of several stores exits with the worst verdict (a tampered one last)', async () => {
+    const { lab, dir } = await closedStore();
+    const b = lab.dir('b');
+    await writeStore(lab, b, 3);
+    appendForged(b, [{ type: 'event', tags: { run: 'r1' }, payload: { forged: true } }]);
+    expect(verify(lab, dir).exit).toBe(0);
+    expect(cli(lab, ['verify', '--store', dir, '--store', b]).exit).toBe(1);
+    expect(cli(lab, ['verify', '--store', dir, '--store', b, '--json']).exit).toBe(1);
   });
 
   it('index.sqlite symlinked to the anchor: queries and reindex must not write through it', async () => {
