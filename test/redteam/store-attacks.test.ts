@@ -373,6 +373,44 @@ describe('sessions: records after a clean close, forged and replayed statements'
     expect(o.before.codes).toContain('STATEMENT_BAD_SIGNATURE');
   });
 
+  // F4, variant: the LAST of several acknowledged records re-written (re-hashed) as a
+  // store.close: it is set aside ("torn-tail"); the acknowledged records left keep it at 2.
+  it('kill -9, the last of 4 acknowledged records re-written as a store.close', async () => {
+    const { lab, dir } = await crashed(3, 4);
+    const b = lab.dir('b');
+    await writeStore(lab, b, 2);
+    const close = allRecords(b).find((r) => r.type === 'store.close');
+    const seg = newestSegment(dir);
+    const n = readRecords(seg).length;
+    rechain(seg, (recs) =>
+      recs.map((r, i) =>
+        i === n - 1 ? { ...r, type: 'store.close', tags: {}, payload: close?.payload } : r,
+      ),
+    );
+    const o = await judge('kill9-last-acked-rewritten-as-store-close', lab, dir);
+    neverVerified(o);
+  });
+
+  // FINDING F4 + F1: the ONLY acknowledged record after the anchored checkpoint re-written
+  // (re-hashed) as a store.close: the restart sets it aside as a "close cut short" (reason
+  // "torn-tail") without checking its signature or the witness, and an acknowledged record
+  // is gone from the chain with verify 0 after the restart.
+  it.fails('kill -9, the only acknowledged record re-written as a store.close [F4]', async () => {
+    const { lab, dir } = await crashed(3, 1);
+    const b = lab.dir('b');
+    await writeStore(lab, b, 2);
+    const close = allRecords(b).find((r) => r.type === 'store.close');
+    const seg = newestSegment(dir);
+    const n = readRecords(seg).length;
+    rechain(seg, (recs) =>
+      recs.map((r, i) =>
+        i === n - 1 ? { ...r, type: 'store.close', tags: {}, payload: close?.payload } : r,
+      ),
+    );
+    const o = await judge('kill9-only-acked-rewritten-as-store-close', lab, dir);
+    neverVerified(o);
+  });
+
   // F4, variant: the first acknowledged (witnessed, unanchored) record replaced by a bad
   // statement and the rest re-chained: does the restart cut acknowledged records with it?
   it('kill -9, an acknowledged record replaced by a bad statement, the rest re-chained', async () => {
