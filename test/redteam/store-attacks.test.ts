@@ -97,6 +97,27 @@ describe('identity: history rewritten, store swapped, store wiped', () => {
     expect(ob.restart).toBe('STORE_IDENTITY_MISMATCH');
   });
 
+  it('a copy (fork) of the store at another path: the writer refuses to extend it', async () => {
+    const { lab, dir } = await closedStore();
+    const fork = lab.dir('fork');
+    copyDir(dir, fork);
+    const refused = await restart(lab, fork); // the writer must not extend a fork of the origin
+    expect(refused).toBe('STORE_IDENTITY_MISMATCH');
+    expect(verify(lab, fork).codes).toContain('STORE_IDENTITY_MISMATCH');
+    copyDir(fork, dir);
+    const o = await judge('fork-elsewhere-copied-back', lab, dir);
+    expect(o.before.exit).toBe(0); // nothing was written to the fork: the copy is the original
+  });
+
+  it("a fresh store at another path given this store's origin in its header", async () => {
+    const { lab, dir } = await closedStore();
+    const clone = lab.dir('clone');
+    copyDir(dir, clone);
+    truncateRecords(segmentFiles(clone)[0] as string, 1);
+    fs.writeFileSync(path.join(clone, 'checkpoints.jsonl'), '');
+    expect(await restart(lab, clone)).toBe('STORE_IDENTITY_MISMATCH');
+  });
+
   it('store rolled back to an older copy of itself', async () => {
     const { lab, dir } = await closedStore();
     const old = lab.dir('old');
