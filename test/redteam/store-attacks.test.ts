@@ -15,12 +15,15 @@ import {
   copyDir,
   killedWriter,
   type Lab,
+  line,
   makeLab,
   newestSegment,
+  type Rec,
   readRecords,
   rechain,
   restart,
   segmentFiles,
+  sha256,
   truncateRecords,
   verify,
   writable,
@@ -744,6 +747,47 @@ describe('checkpoints.jsonl', () => {
 });
 
 describe('segments deleted, reordered, duplicated', () => {
+  // The sealed-segment fast path: an ordinary record of sealed segment 1 changed, segment 1
+  // re-chained and re-sealed (new digest, bytes, seal hash), segment 2 re-chained onto it.
+  it('a sealed segment rewritten and re-sealed, the next segment re-chained onto it', async () => {
+    const { lab, dir } = await multiSegment();
+    const [s1, s2] = segmentFiles(dir) as [string, string];
+    const recs = readRecords(s1);
+    const seal = recs.at(-1) as Rec;
+    expect(seal.type).toBe('segment.seal');
+    const body = recs.slice(0, -1);
+    const victim = body.findIndex((r) => r.type === 'event');
+    body[victim] = { ...(body[victim] as Rec), payload: { i: 999, note: 'rewritten' } };
+    let prev = (body[0] as Rec).prev;
+    let text = '';
+    for (const r of body) {
+      const l = line({ ...r, prev });
+      text += `${l.line}\n`;
+      prev = l.hash;
+    }
+    const sealPayload = {
+      ...(seal.payload as object),
+      bytes: Buffer.byteLength(text),
+      sha256: sha256(Buffer.from(text)),
+    };
+    const sealLine = line({ ...seal, prev, payload: sealPayload });
+    writable(s1);
+    fs.writeFileSync(s1, `${text}${sealLine.line}\n`);
+    prev = sealLine.hash;
+    let text2 = '';
+    for (const r of readRecords(s2)) {
+      const l = line({ ...r, prev });
+      text2 += `${l.line}\n`;
+      prev = l.hash;
+    }
+    writable(s2);
+    fs.writeFileSync(s2, text2);
+    const o = await judge('sealed-segment-rewritten-resealed', lab, dir);
+    neverVerified(o);
+    expect(o.before.codes).toContain('CHECKPOINT_HEAD_MISMATCH');
+    expect(verify(lab, dir, ['--full']).exit).toBe(1);
+  });
+
   it('a sealed middle segment deleted', async () => {
     const { lab, dir } = await multiSegment();
     fs.rmSync(segmentFiles(dir)[1] as string);
