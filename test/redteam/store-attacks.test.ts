@@ -294,6 +294,24 @@ describe('sessions: records after a clean close, forged and replayed statements'
     neverVerified(o);
   });
 
+  // FINDING F2 (F1 through the power-cut rule): zeros written into the FIRST acknowledged
+  // record after the anchored checkpoint: every acknowledged record is set aside as an
+  // "unsynced-tail" although the witness says they were durable; verify after the restart is 0.
+  it.fails('kill -9, zeros from the first acknowledged record on (fake power-cut hole) [F2]', async () => {
+    const { lab, dir } = await crashed(3, 4);
+    const seg = newestSegment(dir);
+    const text = fs.readFileSync(seg, 'utf8');
+    const lines = text.split('\n').filter(Boolean);
+    const cp = lines.map((l) => JSON.parse(l).type).lastIndexOf('checkpoint');
+    const start = Buffer.byteLength(`${lines.slice(0, cp + 1).join('\n')}\n`);
+    const buf = Buffer.from(text);
+    buf.fill(0, start + 20, start + 40);
+    writable(seg);
+    fs.writeFileSync(seg, buf);
+    const o = await judge('kill9-zeros-from-first-acked', lab, dir);
+    neverVerified(o);
+  });
+
   // FINDING F3 (contract gap, exit 0): a planted `.damaged` marker whose durableOffset is the end of the last anchored
   // checkpoint record (a line boundary, so "valid") makes the writer cut acknowledged records as
   // fsync-failed, although the witness proves they were durable: verify after the restart is 0
