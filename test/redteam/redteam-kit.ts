@@ -258,3 +258,31 @@ setInterval(() => {}, 1000);
   child.kill('SIGKILL');
   await exited;
 }
+
+// ---- the stores every attack starts from ----------------------------------------------
+
+/** A cleanly closed store of `records` events. */
+export async function closedStore(records = 5): Promise<{ lab: Lab; dir: string }> {
+  const lab = makeLab();
+  const dir = lab.dir('a');
+  await writeStore(lab, dir, records);
+  return { lab, dir };
+}
+
+/** A closed store of several sealed segments. */
+export async function multiSegment(): Promise<{ lab: Lab; dir: string }> {
+  const lab = makeLab();
+  const dir = lab.dir('a');
+  await writeStore(lab, dir, 60, { segmentMaxBytes: 4096 });
+  if (segmentFiles(dir).length < 4) throw new Error('expected at least 4 segments');
+  return { lab, dir };
+}
+
+/** A closed session, then a writer killed with SIGKILL (see killedWriter). */
+export async function crashed(signed = 3, acked = 4): Promise<{ lab: Lab; dir: string }> {
+  const lab = makeLab();
+  const dir = lab.dir('a');
+  await writeStore(lab, dir, 2); // an earlier clean session
+  await killedWriter(lab, dir, signed, acked);
+  return { lab, dir };
+}
