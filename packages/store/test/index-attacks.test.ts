@@ -51,12 +51,6 @@ async function buildStore(): Promise<TempStore> {
   const t = tempStore();
   fs.cpSync(template.dir, t.dir, { recursive: true });
   fs.cpSync(template.trustDir, t.trustDir, { recursive: true });
-  // The anchor binds a store path to its origin: the copy is this store, written here.
-  const anchor = fs.readFileSync(t.anchorPath, 'utf8');
-  fs.writeFileSync(
-    t.anchorPath,
-    anchor.replaceAll(JSON.stringify(template.dir), JSON.stringify(t.dir)),
-  );
   return t;
 }
 
