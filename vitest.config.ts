@@ -9,6 +9,7 @@ const src = (pkg: string, file = 'index.ts') =>
 export default defineConfig({
   resolve: {
     alias: [
+      { find: /^@agent-audit\/canonical-json$/, replacement: src('canonical-json') },
       { find: /^@agent-audit\/instrumentation$/, replacement: src('instrumentation') },
       {
         find: /^@agent-audit\/instrumentation\/attributes$/,

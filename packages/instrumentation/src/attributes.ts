@@ -69,8 +69,12 @@ export const ATTR_APPROVAL_DECISION = 'approval.decision';
 export const ATTR_APPROVAL_TIME = 'approval.time';
 /** Hash of what the approver was shown. */
 export const ATTR_APPROVAL_SHOWN_HASH = 'approval.shown_hash';
+/** Why `approval.shown_hash` is absent: `<code>: <message>`. */
+export const ATTR_APPROVAL_SHOWN_HASH_ERROR = 'approval.shown_hash_error';
 /** `input.hash` of the arguments the approver approved (after edits). */
 export const ATTR_APPROVAL_INPUT_HASH = 'approval.input_hash';
+/** Why `approval.input_hash` is absent: `<code>: <message>`. */
+export const ATTR_APPROVAL_INPUT_HASH_ERROR = 'approval.input_hash_error';
 /** `input.hash` of the arguments originally proposed. */
 export const ATTR_APPROVAL_PROPOSED_HASH = 'approval.proposed_hash';
 /** Names of the argument fields the approver changed. */
@@ -83,6 +87,8 @@ export const ATTR_SIDE_EFFECT_OBJECT_ID = 'side_effect.object_id';
 export const ATTR_SIDE_EFFECT_OPERATION = 'side_effect.operation';
 export const ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY = 'side_effect.idempotency_key';
 export const ATTR_SIDE_EFFECT_RESULT_HASH = 'side_effect.result_hash';
+/** Why `side_effect.result_hash` is absent: `<code>: <message>`. */
+export const ATTR_SIDE_EFFECT_RESULT_HASH_ERROR = 'side_effect.result_hash_error';
 /** applied | blocked */
 export const ATTR_SIDE_EFFECT_STATUS = 'side_effect.status';
 
@@ -93,8 +99,12 @@ export const ATTR_CREDENTIAL_ISSUER = 'credential.issuer';
 
 // Prompts (LLM calls).
 export const ATTR_PROMPT_HASH = 'prompt.hash';
+/** Why `prompt.hash` is absent: `<code>: <message>`. */
+export const ATTR_PROMPT_HASH_ERROR = 'prompt.hash_error';
 export const ATTR_PROMPT_VERSION = 'prompt.version';
 export const ATTR_SYSTEM_PROMPT_HASH = 'prompt.system_hash';
+/** Why `prompt.system_hash` is absent: `<code>: <message>`. */
+export const ATTR_SYSTEM_PROMPT_HASH_ERROR = 'prompt.system_hash_error';
 
 // Lifecycle events: who did what to which object.
 /** agent | human | system */

@@ -1,5 +1,11 @@
 import type { Span } from '@opentelemetry/api';
 import { type HashKey, hashKeyProblem } from './hash-value.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkObject,
+  invalidOption,
+} from './internal/configuration.js';
 import type { RunAttributes } from './run-context.js';
 
 /** Chooses the hash key for a span, e.g. one key per tenant. */
@@ -48,27 +54,12 @@ export function setAuditHooks(hooks: AuditHooks | undefined): void {
     delete g[HOOKS_KEY];
     return;
   }
-  if (hooks === null || typeof hooks !== 'object') {
-    throw new Error(
-      `Configuration: hooks is invalid, expected an object (actual: ${typeof hooks})`,
-    );
-  }
-  for (const name of ['strict', 'captureContent'] as const) {
-    const v = hooks[name];
-    if (v !== undefined && typeof v !== 'boolean') {
-      throw new Error(
-        `Configuration: ${name} is invalid, expected a boolean (actual: ${typeof v})`,
-      );
-    }
-  }
-  if (hooks.beforeToolCall !== undefined && typeof hooks.beforeToolCall !== 'function') {
-    throw new Error(
-      `Configuration: beforeToolCall is invalid, expected a function (actual: ${typeof hooks.beforeToolCall})`,
-    );
-  }
+  checkObject('hooks', hooks);
+  for (const name of ['strict', 'captureContent'] as const) checkBoolean(name, hooks[name]);
+  checkFunction('beforeToolCall', hooks.beforeToolCall, false);
   if (hooks.hashKey !== undefined && typeof hooks.hashKey !== 'function') {
     const problem = hashKeyProblem(hooks.hashKey);
-    if (problem !== undefined) throw new Error(`Configuration: hashKey is invalid, ${problem}`);
+    if (problem !== undefined) throw invalidOption('hashKey', problem);
   }
   // A frozen copy: later mutation of the caller's object cannot change behaviour mid-run.
   g[HOOKS_KEY] = Object.freeze({ ...hooks });

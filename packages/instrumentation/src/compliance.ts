@@ -5,6 +5,7 @@ import {
   ATTR_DATA_SUBJECTS,
   ATTR_RETENTION_POLICY,
 } from './attributes.js';
+import { checkObject, checkOptionalString, checkStringArray } from './internal/configuration.js';
 import type { AuthorizationMethod } from './policy.js';
 
 /** Compliance fields, recorded where relevant on a run or a tool call. */
@@ -29,23 +30,10 @@ export function putCompliance(a: Attributes, c: ComplianceFields | undefined): v
 
 export function checkCompliance(c: unknown): void {
   if (c === undefined) return;
-  if (c === null || typeof c !== 'object') {
-    throw new Error(
-      `Configuration: compliance is invalid, expected an object (actual: ${typeof c})`,
-    );
-  }
+  checkObject('compliance', c);
   const f = c as Record<string, unknown>;
   for (const k of ['authorizationMethod', 'dataClassification', 'retentionPolicy']) {
-    if (f[k] !== undefined && typeof f[k] !== 'string') {
-      throw new Error(
-        `Configuration: compliance.${k} is invalid, expected a string (actual: ${typeof f[k]})`,
-      );
-    }
+    checkOptionalString(`compliance.${k}`, f[k]);
   }
-  const s = f.dataSubjects;
-  if (s !== undefined && (!Array.isArray(s) || s.some((x) => typeof x !== 'string'))) {
-    throw new Error(
-      'Configuration: compliance.dataSubjects is invalid, expected an array of strings (actual: other)',
-    );
-  }
+  checkStringArray('compliance.dataSubjects', f.dataSubjects);
 }

@@ -8,8 +8,15 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type HashKey, hashKeyProblem } from './hash-value.js';
+import {
+  checkDate,
+  checkString,
+  checkStringArray,
+  configurationError,
+  invalidOption,
+} from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
-import { checkString, endSpan, log, put } from './internal/span-utils.js';
+import { endSpan, log, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { looksLikeSecret } from './redaction.js';
 import { getRunContext } from './run-context.js';
@@ -40,23 +47,21 @@ export function credentialRef(
   options: CredentialRefOptions = {},
 ): string {
   if (!(typeof secret === 'string' || secret instanceof Uint8Array) || secret.length === 0) {
-    throw new Error(
-      'Configuration: secret is invalid, expected a non-empty string or bytes (actual: other)',
-    );
+    throw configurationError('secret', 'a non-empty string or bytes', 'other');
   }
   const key = options.key ?? safeHashKey(getAuditHooks(), getRunContext());
   if (key === undefined) {
-    throw new Error(
-      'Configuration: key is invalid, expected a { id, secret } HMAC key in options.key or setAuditHooks({ hashKey }) (actual: undefined)',
+    throw configurationError(
+      'key',
+      'a { id, secret } HMAC key in options.key or setAuditHooks({ hashKey })',
+      'undefined',
     );
   }
   const problem = hashKeyProblem(key);
-  if (problem !== undefined) throw new Error(`Configuration: key is invalid, ${problem}`);
+  if (problem !== undefined) throw invalidOption('key', problem);
   const prefix = options.prefix ?? 'cred';
   if (!/^[a-z][a-z0-9_-]{0,31}$/.test(prefix)) {
-    throw new Error(
-      `Configuration: prefix is invalid, expected [a-z][a-z0-9_-]{0,31} (actual: ${JSON.stringify(prefix)})`,
-    );
+    throw configurationError('prefix', '[a-z][a-z0-9_-]{0,31}', JSON.stringify(prefix));
   }
   const mac = createHmac('sha256', key.secret)
     .update(DOMAIN)
@@ -86,25 +91,15 @@ export interface CredentialIssuedOptions {
 export function recordCredentialIssued(options: CredentialIssuedOptions): void {
   checkString('ref', options?.ref, true);
   if (looksLikeSecret(options.ref)) {
-    throw new Error(
-      'Configuration: ref is invalid, expected a credential reference such as credentialRef(secret) (actual: a value that looks like a secret)',
+    throw configurationError(
+      'ref',
+      'a credential reference such as credentialRef(secret)',
+      'a value that looks like a secret',
     );
   }
   checkString('issuer', options.issuer, false);
-  if (
-    options.scopes !== undefined &&
-    (!Array.isArray(options.scopes) || options.scopes.some((s) => typeof s !== 'string'))
-  ) {
-    throw new Error(
-      'Configuration: scopes is invalid, expected an array of strings (actual: other)',
-    );
-  }
-  if (
-    options.expiresAt !== undefined &&
-    !(options.expiresAt instanceof Date && Number.isFinite(options.expiresAt.getTime()))
-  ) {
-    throw new Error('Configuration: expiresAt is invalid, expected a valid Date (actual: other)');
-  }
+  checkStringArray('scopes', options.scopes);
+  checkDate('expiresAt', options.expiresAt);
   try {
     const ctx = context.active();
     const run = getRunContext(ctx);

@@ -7,19 +7,27 @@ import {
   ATTR_APPROVAL_EDITS,
   ATTR_APPROVAL_ID,
   ATTR_APPROVAL_INPUT_HASH,
+  ATTR_APPROVAL_INPUT_HASH_ERROR,
   ATTR_APPROVAL_NOTE,
   ATTR_APPROVAL_PROPOSED_HASH,
-  ATTR_APPROVAL_SHOWN_HASH,
   ATTR_APPROVAL_TIME,
   ATTR_DECISION_ACTION_KEY,
   ATTR_INPUT_HASH,
+  ATTR_INPUT_HASH_ERROR,
   ATTR_TOOL_NAME,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
-import { canonicalJson, hashCanonicalJson } from './hash-value.js';
+import { canonicalJson } from './hash-value.js';
 import { markIssued, proveReceipt } from './internal/approval-proof.js';
+import {
+  checkDate,
+  checkOneOf,
+  checkString,
+  configurationError,
+} from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
-import { checkString, endSpan, log, put } from './internal/span-utils.js';
+import { APPROVAL_SHOWN, APPROVED_INPUT, recordHash } from './internal/span-hash.js';
+import { endSpan, log, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import type { ApprovalReceipt, ApprovalRequest } from './policy.js';
 import { getRunContext } from './run-context.js';
@@ -49,6 +57,8 @@ export interface RecordApprovalOptions {
   time?: Date;
 }
 
+const APPROVAL_DECISIONS = ['approved', 'rejected'] as const;
+
 /**
  * Records a human's answer to an {@link ApprovalRequest} as its own `approval {tool}` span in
  * the active run (events `approval.granted` / `approval.rejected`, actor human) and returns the
@@ -59,37 +69,26 @@ export function recordApproval(
   options: RecordApprovalOptions,
 ): ApprovalReceipt {
   if (request === null || typeof request !== 'object' || typeof request.approvalId !== 'string') {
-    throw new Error(
-      'Configuration: request is invalid, expected an ApprovalRequest (actual: other)',
-    );
+    throw configurationError('request', 'an ApprovalRequest', 'other');
   }
   checkString('approver', options?.approver, true);
-  if (options.decision !== 'approved' && options.decision !== 'rejected') {
-    throw new Error(
-      `Configuration: decision is invalid, expected approved|rejected (actual: ${JSON.stringify(options.decision)})`,
-    );
-  }
+  if (options.decision === undefined)
+    throw configurationError('decision', 'approved|rejected', 'undefined');
+  checkOneOf('decision', options.decision, APPROVAL_DECISIONS);
   checkString('note', options.note, false);
-  if (
-    options.time !== undefined &&
-    !(options.time instanceof Date && Number.isFinite(options.time.getTime()))
-  ) {
-    throw new Error('Configuration: time is invalid, expected a valid Date (actual: other)');
-  }
+  checkDate('time', options.time);
 
   const ctx = context.active();
   const run = getRunContext(ctx);
   const key = safeHashKey(getAuditHooks(), run);
-  const hash = (v: unknown): string | undefined => {
-    const c = canonicalJson(v);
-    if (!c.ok) return undefined;
-    const h = hashCanonicalJson(c.json, key);
-    return h.ok ? h.hash : undefined;
-  };
+  // The hashes (or why they are missing) go on the approval span; computed first, the receipt
+  // is bound to them.
+  const hashAttrs: Attributes = {};
   const approvedInput = 'approvedInput' in options ? options.approvedInput : request.input;
-  const inputHash = hash(approvedInput);
+  const inputHash = recordHash(hashAttrs, approvedInput, APPROVED_INPUT, key);
   const proposedHash = request.inputHash;
-  const shownHash = hash('shown' in options ? options.shown : request.input);
+  const shown = 'shown' in options ? options.shown : request.input;
+  const shownHash = recordHash(hashAttrs, shown, APPROVAL_SHOWN, key);
   const edits =
     options.edits ??
     (inputHash === proposedHash ? [] : changedFields(request.input, approvedInput));
@@ -132,10 +131,14 @@ export function recordApproval(
     attrs[ATTR_APPROVAL_EDITS] = [...receipt.edits];
     attrs[ATTR_ACTOR_TYPE] = 'human';
     attrs[ATTR_ACTOR_ID] = receipt.approver;
+    Object.assign(attrs, hashAttrs);
     put(attrs, ATTR_INPUT_HASH, inputHash);
-    put(attrs, ATTR_APPROVAL_INPUT_HASH, inputHash);
+    put(
+      attrs,
+      ATTR_INPUT_HASH_ERROR,
+      hashAttrs[ATTR_APPROVAL_INPUT_HASH_ERROR] as string | undefined,
+    );
     put(attrs, ATTR_APPROVAL_PROPOSED_HASH, proposedHash);
-    put(attrs, ATTR_APPROVAL_SHOWN_HASH, shownHash);
     put(attrs, ATTR_APPROVAL_NOTE, options.note);
     const span = getTracer().startSpan(
       `approval ${request.toolName}`,
@@ -166,18 +169,26 @@ export function recordApproval(
   return receipt;
 }
 
-/** Top-level fields whose canonical form differs; `$` when the values are not both objects. */
+/**
+ * Top-level fields whose canonical form differs; `$` when the values are not both objects, or
+ * cannot be read (a getter or proxy that throws: the receipt must still be returned).
+ */
 function changedFields(before: unknown, after: unknown): string[] {
   const isObj = (v: unknown): v is Record<string, unknown> =>
     v !== null && typeof v === 'object' && !Array.isArray(v);
   if (!isObj(before) || !isObj(after)) return ['$'];
-  const out: string[] = [];
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  for (const k of [...keys].sort()) {
-    const a = canonicalJson(before[k] === undefined ? null : before[k]);
-    const b = canonicalJson(after[k] === undefined ? null : after[k]);
-    const same = k in before === k in after && a.ok && b.ok && a.json === b.json;
-    if (!same) out.push(k);
+  try {
+    const out: string[] = [];
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    for (const k of [...keys].sort()) {
+      const a = canonicalJson(before[k] === undefined ? null : before[k]);
+      const b = canonicalJson(after[k] === undefined ? null : after[k]);
+      const same = k in before === k in after && a.ok && b.ok && a.json === b.json;
+      if (!same) out.push(k);
+    }
+    return out;
+  } catch (err) {
+    log.error('recordApproval: comparing the approved with the proposed arguments failed', err);
+    return ['$'];
   }
-  return out;
 }

@@ -9,8 +9,9 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { hashValue } from './hash-value.js';
+import { checkOneOf, checkString } from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
-import { checkString, endSpan, log, put } from './internal/span-utils.js';
+import { endSpan, log, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { getRunContext } from './run-context.js';
 import { addRunEvent, eventAttributes, RUN_EVENT_POLICY_CHANGED } from './run-events.js';
@@ -40,15 +41,7 @@ export function recordPolicyChange(options: PolicyChangeOptions): void {
   checkString('policyId', options.policyId, true);
   checkString('policyVersion', options.policyVersion, false);
   checkString('note', options.note, false);
-  if (
-    options.actorType !== undefined &&
-    options.actorType !== 'human' &&
-    options.actorType !== 'system'
-  ) {
-    throw new Error(
-      `Configuration: actorType is invalid, expected human|system (actual: ${JSON.stringify(options.actorType)})`,
-    );
-  }
+  checkOneOf('actorType', options.actorType, ['human', 'system']);
   try {
     const ctx = context.active();
     const run = getRunContext(ctx);

@@ -5,15 +5,15 @@ import {
   ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
   ATTR_SIDE_EFFECT_OBJECT_ID,
   ATTR_SIDE_EFFECT_OPERATION,
-  ATTR_SIDE_EFFECT_RESULT_HASH,
   ATTR_SIDE_EFFECT_STATUS,
   ATTR_SIDE_EFFECT_TARGET_SYSTEM,
   ATTR_TOOL_NAME,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
-import { hashValue } from './hash-value.js';
+import { checkOneOf, checkString } from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
-import { checkString, endSpan, log, put } from './internal/span-utils.js';
+import { recordHash, SIDE_EFFECT_RESULT } from './internal/span-hash.js';
+import { endSpan, log, put } from './internal/span-utils.js';
 import { getToolCallState } from './internal/tool-call-state.js';
 import { getTracer } from './internal/tracer.js';
 import { getRunContext } from './run-context.js';
@@ -53,6 +53,8 @@ export interface SideEffectReceipt {
   readonly toolName: string | undefined;
 }
 
+const SIDE_EFFECT_STATUSES = ['applied', 'blocked'] as const;
+
 /**
  * Records a side effect (event `side_effect.applied` / `side_effect.blocked`) on the enclosing
  * tool-call span, linked to that call's `input.hash` and action key; outside a tool call on a
@@ -64,23 +66,21 @@ export function recordSideEffect(options: RecordSideEffectOptions): SideEffectRe
   checkString('operation', options.operation, true);
   checkString('objectId', options.objectId, false);
   checkString('idempotencyKey', options.idempotencyKey, false);
-  if (
-    options.status !== undefined &&
-    options.status !== 'applied' &&
-    options.status !== 'blocked'
-  ) {
-    throw new Error(
-      `Configuration: status is invalid, expected applied|blocked (actual: ${JSON.stringify(options.status)})`,
-    );
-  }
+  checkOneOf('status', options.status, SIDE_EFFECT_STATUSES);
   const ctx = context.active();
   const run = getRunContext(ctx);
   const tool = getToolCallState(ctx);
-  let resultHash: string | undefined;
-  if (options.result !== undefined) {
-    const h = hashValue(options.result, { key: safeHashKey(getAuditHooks(), run) });
-    resultHash = h.ok ? h.hash : undefined;
-  }
+  // The hash (or why it is missing) goes on the side_effect event; the receipt carries the hash.
+  const hashAttrs: Attributes = {};
+  const resultHash =
+    options.result === undefined
+      ? undefined
+      : recordHash(
+          hashAttrs,
+          options.result,
+          SIDE_EFFECT_RESULT,
+          safeHashKey(getAuditHooks(), run),
+        );
   const receipt: SideEffectReceipt = Object.freeze({
     targetSystem: options.targetSystem,
     operation: options.operation,
@@ -100,7 +100,7 @@ export function recordSideEffect(options: RecordSideEffectOptions): SideEffectRe
     };
     put(attrs, ATTR_SIDE_EFFECT_OBJECT_ID, receipt.objectId);
     put(attrs, ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY, receipt.idempotencyKey);
-    put(attrs, ATTR_SIDE_EFFECT_RESULT_HASH, receipt.resultHash);
+    Object.assign(attrs, hashAttrs);
     put(attrs, ATTR_INPUT_HASH, receipt.proposedInputHash);
     put(attrs, ATTR_DECISION_ACTION_KEY, receipt.actionKey);
     put(attrs, ATTR_TOOL_NAME, receipt.toolName);

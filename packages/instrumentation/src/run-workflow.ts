@@ -4,23 +4,20 @@ import {
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
   ATTR_INPUT_HASH,
-  ATTR_INPUT_HASH_ERROR,
   ATTR_OUTPUT_HASH,
-  ATTR_OUTPUT_HASH_ERROR,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
-import { hashValue } from './hash-value.js';
+import {
+  checkFunction,
+  checkObject,
+  checkString,
+  configurationError,
+} from './internal/configuration.js';
 import { uuidV7 } from './internal/ids.js';
 import { runAttributes, runSpanGenAiAttributes, safeHashKey } from './internal/run-attributes.js';
-import {
-  checkString,
-  endSpan,
-  errorType,
-  isThenable,
-  log,
-  markError,
-} from './internal/span-utils.js';
+import { RUN_INPUT, RUN_OUTPUT, recordHash } from './internal/span-hash.js';
+import { endSpan, errorType, isThenable, log, markError } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { looksLikeSecret } from './redaction.js';
 import { getRunContext, isValidRunId, type RunAttributes, setRunContext } from './run-context.js';
@@ -129,11 +126,8 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
       : GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW;
     const missing: string[] = [];
     if (options.input !== undefined) {
-      const hooks = getAuditHooks();
-      const h = hashValue(options.input, { key: safeHashKey(hooks, run) });
-      if (h.ok) attrs[ATTR_INPUT_HASH] = h.hash;
-      else {
-        attrs[ATTR_INPUT_HASH_ERROR] = h.error;
+      const key = safeHashKey(getAuditHooks(), run);
+      if (recordHash(attrs, options.input, RUN_INPUT, key) === undefined) {
         missing.push(ATTR_INPUT_HASH);
       }
     }
@@ -210,11 +204,8 @@ function finishOk(span: Span, value: unknown, ctx: Ctx): void {
     const run = getRunContext(ctx);
     const attrs: Record<string, string> = {};
     if (value !== undefined) {
-      const h = hashValue(value, { key: safeHashKey(getAuditHooks(), run) });
-      if (h.ok) {
-        span.setAttribute(ATTR_OUTPUT_HASH, h.hash);
-        attrs[ATTR_OUTPUT_HASH] = h.hash;
-      } else span.setAttribute(ATTR_OUTPUT_HASH_ERROR, h.error);
+      const hash = recordHash(span, value, RUN_OUTPUT, safeHashKey(getAuditHooks(), run));
+      if (hash !== undefined) attrs[ATTR_OUTPUT_HASH] = hash;
     }
     addRunEvent(
       span,
@@ -247,14 +238,8 @@ function finishError(span: Span, err: unknown, ctx: Ctx): void {
 }
 
 function validate(options: RunWorkflowOptions, fn: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw new Error(
-      `Configuration: options is invalid, expected an object (actual: ${typeof options})`,
-    );
-  }
-  if (typeof fn !== 'function') {
-    throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
-  }
+  checkObject('options', options);
+  checkFunction('fn', fn, true);
   checkString('agentId', options.agentId, true);
   checkCompliance(options.compliance);
   for (const name of [
@@ -271,8 +256,10 @@ function validate(options: RunWorkflowOptions, fn: unknown): void {
     checkString(name, options[name], false);
   }
   if (options.runId !== undefined && !isValidRunId(options.runId)) {
-    throw new Error(
-      `Configuration: runId is invalid, expected 1-128 characters [A-Za-z0-9._:@/+=-] starting with a letter or digit (actual: ${JSON.stringify(String(options.runId).slice(0, 40))})`,
+    throw configurationError(
+      'runId',
+      '1-128 characters [A-Za-z0-9._:@/+=-] starting with a letter or digit',
+      JSON.stringify(String(options.runId).slice(0, 40)),
     );
   }
 }

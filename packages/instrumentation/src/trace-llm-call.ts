@@ -9,22 +9,23 @@ import {
 import {
   ATTR_LLM_REQUESTED_TOOL_CALL_IDS,
   ATTR_LLM_REQUESTED_TOOLS,
-  ATTR_OUTPUT_HASH,
-  ATTR_PROMPT_HASH,
   ATTR_PROMPT_VERSION,
-  ATTR_SYSTEM_PROMPT_HASH,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
-import { canonicalJson, hashCanonicalJson } from './hash-value.js';
+import {
+  checkFiniteNumber,
+  checkFunction,
+  checkObject,
+  checkString,
+} from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
-import { checkString, endSpan, log, markError, put } from './internal/span-utils.js';
+import { LLM_OUTPUT, LLM_PROMPT, LLM_SYSTEM_PROMPT, recordHash } from './internal/span-hash.js';
+import { endSpan, log, markError, put } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { getRunContext, type RunAttributes } from './run-context.js';
 import {
   ATTR_GEN_AI_CONVERSATION_ID,
-  ATTR_GEN_AI_INPUT_MESSAGES,
   ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_OUTPUT_MESSAGES,
   ATTR_GEN_AI_PROMPT_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MAX_TOKENS,
@@ -33,7 +34,6 @@ import {
   ATTR_GEN_AI_RESPONSE_FINISH_REASONS,
   ATTR_GEN_AI_RESPONSE_ID,
   ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   GEN_AI_OPERATION_NAME_VALUE_CHAT,
@@ -121,16 +121,9 @@ export async function traceLlmCall<T>(
     put(attrs, ATTR_GEN_AI_REQUEST_MAX_TOKENS, options.maxTokens);
     put(attrs, ATTR_GEN_AI_REQUEST_TEMPERATURE, options.temperature);
     put(attrs, ATTR_GEN_AI_CONVERSATION_ID, options.conversationId);
-    for (const [value, hashAttr, contentAttr] of [
-      [options.prompt, ATTR_PROMPT_HASH, ATTR_GEN_AI_INPUT_MESSAGES],
-      [options.systemPrompt, ATTR_SYSTEM_PROMPT_HASH, ATTR_GEN_AI_SYSTEM_INSTRUCTIONS],
-    ] as const) {
-      if (value === undefined) continue;
-      const c = canonicalJson(value);
-      if (!c.ok) continue;
-      const h = hashCanonicalJson(c.json, key);
-      if (h.ok) attrs[hashAttr] = h.hash;
-      if (capture) attrs[contentAttr] = c.json;
+    if (options.prompt !== undefined) recordHash(attrs, options.prompt, LLM_PROMPT, key, capture);
+    if (options.systemPrompt !== undefined) {
+      recordHash(attrs, options.systemPrompt, LLM_SYSTEM_PROMPT, key, capture);
     }
     span = getTracer().startSpan(
       `${operation} ${options.model}`,
@@ -188,25 +181,14 @@ function recordResponse(
     a[ATTR_LLM_REQUESTED_TOOL_CALL_IDS] = r.toolCalls.map((t) => String(t.id ?? ''));
   }
   if (r.output !== undefined) {
-    const c = canonicalJson(r.output);
-    if (c.ok) {
-      const h = hashCanonicalJson(c.json, safeHashKey(getAuditHooks(), run));
-      if (h.ok) a[ATTR_OUTPUT_HASH] = h.hash;
-      if (capture) a[ATTR_GEN_AI_OUTPUT_MESSAGES] = c.json;
-    }
+    recordHash(a, r.output, LLM_OUTPUT, safeHashKey(getAuditHooks(), run), capture);
   }
   span.setAttributes(a);
 }
 
 function validate(options: TraceLlmCallOptions, fn: unknown): void {
-  if (options === null || typeof options !== 'object') {
-    throw new Error(
-      `Configuration: options is invalid, expected an object (actual: ${typeof options})`,
-    );
-  }
-  if (typeof fn !== 'function') {
-    throw new Error(`Configuration: fn is invalid, expected a function (actual: ${typeof fn})`);
-  }
+  checkObject('options', options);
+  checkFunction('fn', fn, true);
   checkString('model', options.model, true);
   for (const name of [
     'provider',
@@ -217,12 +199,5 @@ function validate(options: TraceLlmCallOptions, fn: unknown): void {
   ] as const) {
     checkString(name, options[name], false);
   }
-  for (const name of ['maxTokens', 'temperature'] as const) {
-    const v = options[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
-      throw new Error(
-        `Configuration: ${name} is invalid, expected a finite number (actual: ${typeof v})`,
-      );
-    }
-  }
+  for (const name of ['maxTokens', 'temperature'] as const) checkFiniteNumber(name, options[name]);
 }

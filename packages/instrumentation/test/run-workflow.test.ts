@@ -6,7 +6,6 @@ import {
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
   ATTR_ERROR_TYPE,
-  ATTR_GEN_AI_OPERATION_NAME,
   ATTR_INPUT_HASH,
   ATTR_OUTPUT_HASH,
   ATTR_WORKFLOW_RUN_ID,
@@ -15,6 +14,7 @@ import {
   runWorkflow,
   setAuditHooks,
 } from '../src/index.js';
+import { ATTR_GEN_AI_OPERATION_NAME } from '../src/semconv.js';
 import { setupOtel, type TestOtel } from './support/otel.js';
 
 let otel: TestOtel;

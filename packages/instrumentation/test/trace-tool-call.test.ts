@@ -5,8 +5,6 @@ import {
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
   ATTR_ERROR_TYPE,
-  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
-  ATTR_GEN_AI_TOOL_CALL_RESULT,
   ATTR_INPUT_HASH,
   ATTR_OUTPUT_HASH,
   AuditRefusedError,
@@ -16,6 +14,7 @@ import {
   setAuditHooks,
   traceToolCall,
 } from '../src/index.js';
+import { ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, ATTR_GEN_AI_TOOL_CALL_RESULT } from '../src/semconv.js';
 import { setupOtel, type TestOtel } from './support/otel.js';
 
 let otel: TestOtel;

@@ -3,14 +3,10 @@ import {
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
-  ATTR_GEN_AI_OPERATION_NAME,
   ATTR_INPUT_HASH,
   ATTR_TENANT_ID,
   ATTR_TRIGGER_PRINCIPAL,
   ATTR_WORKFLOW_RUN_ID,
-  GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
-  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
-  GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
   getRunContext,
   looksLikeSecret,
 } from '@agent-audit/instrumentation';
@@ -19,6 +15,12 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { CollapsedWarnings } from './collapsed-warnings.js';
 import type { AuditRecordSink, JsonValue } from './internal-types.js';
 import { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
+import {
+  ATTR_GEN_AI_OPERATION_NAME,
+  GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_WORKFLOW,
+} from './semconv.js';
 import { SpanRedactor } from './span-redactor.js';
 
 /** The four names every workflow and tool span must carry (DESIGN.md "Attribute schema"). */

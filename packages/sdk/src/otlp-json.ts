@@ -1,6 +1,5 @@
 import {
   ATTR_AGENT_ID,
-  ATTR_GEN_AI_TOOL_NAME,
   ATTR_TENANT_ID,
   ATTR_TOOL_NAME,
   ATTR_TRIGGER_PRINCIPAL,
@@ -17,6 +16,7 @@ import type {
   RecordTags,
   SpanStartPayload,
 } from './internal-types.js';
+import { ATTR_GEN_AI_TOOL_NAME } from './semconv.js';
 
 /**
  * The `span.end` record payload: the span as an OTLP/JSON `ExportTraceServiceRequest` holding

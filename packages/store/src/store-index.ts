@@ -363,6 +363,18 @@ export class StoreIndex {
    * the first disagreement, or undefined. Reads the segments once; hashes nothing (a record
    * that does not match its hash is verify's finding, and catchUp hashed each row's record).
    */
+  /**
+   * Where the index is caught up to: records before `offset` of segment `segment` (and every
+   * earlier segment) have rows. A scan held against the index stops there, so records a
+   * writer appends meanwhile are not taken for rows the index lacks.
+   */
+  indexedThrough(): { segment: number; offset: number } {
+    return {
+      segment: Number(this.#meta('segment') ?? -1),
+      offset: Number(this.#meta('offset') ?? 0),
+    };
+  }
+
   audit(): string | undefined {
     const segments = listSegments(this.#dir);
     const indexedSegment = Number(this.#meta('segment') ?? -1);

@@ -213,15 +213,18 @@ export function openStoreReader(
 
   function scanAll(
     onRecord: (buf: Buffer, start: number, end: number, segment: number, offset: number) => void,
+    through?: { segment: number; offset: number },
   ): void {
     for (const s of listSegments(root)) {
+      if (through && s.segment > through.segment) break;
       scanLines(s.path, (buf, start, end, offset) => onRecord(buf, start, end, s.segment, offset), {
         chunkSize: chunkFor(s.size),
+        ...(through && s.segment === through.segment ? { to: through.offset } : {}),
       });
     }
   }
 
-  function scanRun(runId: string): StoredRecord[] {
+  function scanRun(runId: string, through?: { segment: number; offset: number }): StoredRecord[] {
     const out: StoredRecord[] = [];
     const needle = Buffer.from(JSON.stringify(runId));
     scanAll((buf, start, end, segment, offset) => {
@@ -229,7 +232,7 @@ export function openStoreReader(
       if (buf.subarray(start, end).indexOf(needle) < 0) return;
       const record = decodeRecord(buf, start, end, segment, offset);
       if (record.tags.run === runId) out.push(record);
-    });
+    }, through);
     return out;
   }
 
@@ -245,15 +248,22 @@ export function openStoreReader(
         // A reader's first query, one run, on an index not yet checked as a whole: scanning for
         // one run (a byte search) costs less than the whole-index check, so a one-shot reader
         // (a CLI trail) scans, and holds the index's rows for this run against what it found.
-        const found = scanRun(runId);
+        // The index was caught up just now; a writer may append meanwhile, so the rows are
+        // held against the records up to that point only, and the answer is the whole scan.
+        let through: { segment: number; offset: number };
         let rows: IndexedRow[];
         try {
+          through = idx.indexedThrough();
           rows = idx.runLocations(runId);
         } catch (error) {
           indexFailed(error);
-          return found;
+          return scanRun(runId);
         }
-        const problem = compareRun(rows, found);
+        const found = scanRun(runId);
+        const problem = compareRun(
+          rows,
+          found.filter((r) => before(r, through)),
+        );
         if (problem !== undefined) disagrees(problem);
         return found;
       }
@@ -273,15 +283,24 @@ export function openStoreReader(
         // A reader's first query on an index not yet checked as a whole: a scan costs about
         // what the check does, so a one-shot reader (a CLI runs/status) answers from the scan
         // and holds the index's answer against it.
-        const found = summariseRuns(scanTags(scanAll), filter);
+        let through: { segment: number; offset: number };
         let claimed: RunSummary[];
         try {
+          through = idx.indexedThrough();
           claimed = summariseRuns(idx.runRows(filter), filter);
         } catch (error) {
           indexFailed(error);
-          return found;
+          return summariseRuns(scanTags(scanAll), filter);
         }
-        if (JSON.stringify(claimed) !== JSON.stringify(found)) {
+        // Held against the segments up to where the index was caught up (a writer may append
+        // meanwhile); the answer is the whole scan.
+        const all = scanTags(scanAll);
+        const found = summariseRuns(all, filter);
+        const upTo = summariseRuns(
+          all.filter((r) => before(r, through)),
+          filter,
+        );
+        if (JSON.stringify(claimed) !== JSON.stringify(upTo)) {
           disagrees('its run list differs from the one in the segments');
         }
         return found;
@@ -294,6 +313,16 @@ export function openStoreReader(
       dropIndex();
     },
   };
+}
+
+/** Whether a record lies before the position an index was caught up to. */
+function before(
+  r: { segment: number; offset: number },
+  through: { segment: number; offset: number },
+): boolean {
+  return (
+    r.segment < through.segment || (r.segment === through.segment && r.offset < through.offset)
+  );
 }
 
 /** Where the index's rows for one run and the run's records in the segments disagree. */
@@ -317,12 +346,18 @@ function compareRun(rows: IndexedRow[], records: StoredRecord[]): string | undef
   return undefined;
 }
 
+/** A tag row with where its record lies, so a scan can be cut where an index was caught up. */
+interface LocatedTagRow extends TagRow {
+  segment: number;
+  offset: number;
+}
+
 function scanTags(
   scanAll: (
     cb: (buf: Buffer, start: number, end: number, segment: number, offset: number) => void,
   ) => void,
-): TagRow[] {
-  const rows: TagRow[] = [];
+): LocatedTagRow[] {
+  const rows: LocatedTagRow[] = [];
   scanAll((buf, start, end, segment, offset) => {
     const env = parseEnvelope(buf, start, end);
     if (typeof env === 'string') {
@@ -340,7 +375,7 @@ function scanTags(
     }
     const tags = JSON.parse(buf.toString('utf8', env.tagsStart, env.tagsEnd)) as RecordTags;
     if (tags.run === undefined) return;
-    rows.push({ seq: env.seq, time: env.time, type: env.type, tags });
+    rows.push({ seq: env.seq, time: env.time, type: env.type, tags, segment, offset });
   });
   return rows;
 }

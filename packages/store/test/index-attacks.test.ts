@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RunFilter, RunSummary } from '../src/index.js';
 import { type IndexWarning, openStoreReader, reindexStore } from '../src/query.js';
 import { cleanupTempStores, type TempStore, tempStore } from './helpers.js';
+import { rebindAnchors } from './power-loss.js';
 
 // The query index is a cache that cannot lie (docs/reliability.md row 40): whatever is
 // done to index.sqlite, a query answers what the segments say, and says when the index
@@ -51,6 +52,9 @@ async function buildStore(): Promise<TempStore> {
   const t = tempStore();
   fs.cpSync(template.dir, t.dir, { recursive: true });
   fs.cpSync(template.trustDir, t.trustDir, { recursive: true });
+  // The anchor binds a store's identity to its path: the copy is this path's store.
+  rebindAnchors(t.trustDir, template.dir, t.dir);
+  rebindAnchors(t.dir, template.dir, t.dir);
   return t;
 }
 

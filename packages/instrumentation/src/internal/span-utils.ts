@@ -63,13 +63,3 @@ export function isThenable(v: unknown): v is PromiseLike<unknown> {
     typeof (v as { then?: unknown }).then === 'function'
   );
 }
-
-/** Configuration errors: thrown synchronously, before anything runs. */
-export function checkString(name: string, v: unknown, required: boolean): void {
-  if (v === undefined && !required) return;
-  if (typeof v !== 'string' || v === '') {
-    throw new Error(
-      `Configuration: ${name} is invalid, expected a non-empty string (actual: ${v === '' ? 'empty string' : typeof v})`,
-    );
-  }
-}

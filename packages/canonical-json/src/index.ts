@@ -1,0 +1,14 @@
+export type { CanonicalJsonErrorCode } from './errors.js';
+export { CanonicalJsonError } from './errors.js';
+export {
+  hasEscapedLoneSurrogate,
+  isVerbatimAscii,
+  numberForm,
+  quoteString,
+} from './json-text.js';
+export type { SortedKeys } from './key-order.js';
+export { KeyOrder, sortKeys } from './key-order.js';
+export type { CanonicalLimits } from './lenient-writer.js';
+export { LenientJsonWriter } from './lenient-writer.js';
+export { PlainUtf8Writer } from './plain-utf8-writer.js';
+export { StrictJsonWriter } from './strict-writer.js';
