@@ -86,6 +86,9 @@ export class AuditStore {
   #checkpointWaiters: CheckpointWaiter[] = [];
   #checkpointWanted = false;
   #committing = false;
+  /** The fd an asynchronous fdatasync is running on, and segment fds closed once it returns. */
+  #syncingFd: number | undefined;
+  #retiredFds: number[] = [];
   #scheduled = false;
   #failed: StoreError | undefined;
   #closed = false;
@@ -193,6 +196,7 @@ export class AuditStore {
         return reject(error);
       }
       if (pending.type !== 'span.end') {
+        this.#rotateIfFull();
         this.#write([pending]);
         return;
       }
@@ -209,6 +213,7 @@ export class AuditStore {
   #turnQueued = false;
   readonly #writeTurn = (): void => {
     this.#turnQueued = false;
+    this.#rotateIfFull();
     this.#write([]);
   };
 
@@ -230,6 +235,7 @@ export class AuditStore {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#rotateIfFull();
     this.#write(prepared.map((x) => x.p));
     return Promise.all(prepared.map((x) => x.done));
   }
@@ -413,6 +419,7 @@ export class AuditStore {
     } catch {
       // Closing is best effort; durability was settled by the last fdatasync.
     }
+    this.#closeRetiredFds();
     this.#witness?.close();
     releaseLock(this.#fs, this.#lockPath);
   }
@@ -590,8 +597,10 @@ export class AuditStore {
         // One fdatasync covers everything written before it starts; records written while
         // it runs wait for the next one.
         const through = this.#out.seq;
+        const fd = this.#out.seg.fd;
+        this.#syncingFd = fd;
         try {
-          await this.#fs.fdatasync(this.#out.seg.fd);
+          await this.#fs.fdatasync(fd);
         } catch (error) {
           // flushSync may have settled these records meanwhile with its own fdatasync.
           const first = this.#written[0];
@@ -599,6 +608,9 @@ export class AuditStore {
             this.#fail(ioError(this.dir, 'syncing a segment (fdatasync)', error));
           }
           break;
+        } finally {
+          this.#syncingFd = undefined;
+          this.#closeRetiredFds();
         }
         if (this.#closed || this.#failed) break;
         this.#applyThrough(through, false);
@@ -657,6 +669,27 @@ export class AuditStore {
   }
 
   /**
+   * Before an append's write: a segment at its size limit is sealed first (row 47). Checking
+   * only after each fdatasync let everything written while a slow one ran, or appended without
+   * an event-loop turn, pile into one segment without bound.
+   */
+  #rotateIfFull(): void {
+    if (this.#failed || this.#out.offset < this.#o.segmentMaxBytes) return;
+    this.#maybeRotate();
+  }
+
+  /** Segment fds sealed while an asynchronous fdatasync ran on them, closed once it returned. */
+  #closeRetiredFds(): void {
+    for (const fd of this.#retiredFds.splice(0)) {
+      try {
+        this.#fs.closeSync(fd);
+      } catch {
+        // Closing is best effort; the seal's fdatasync made the segment durable.
+      }
+    }
+  }
+
+  /**
    * Seal the current segment (seal record, read-only) and open the next with a checkpoint.
    * Records written since the last fdatasync come before the seal and are made durable by
    * its fdatasync.
@@ -667,7 +700,9 @@ export class AuditStore {
     writeFullySync(this.#fs, this.#out.seg.fd, Buffer.from(seal.line), this.#out.offset);
     this.#fs.fdatasyncSync(this.#out.seg.fd);
     this.#applyThrough(this.#out.seq, anchorSync);
-    this.#fs.closeSync(this.#out.seg.fd);
+    // An fdatasync still running on this fd must not find it closed (or reused by another file).
+    if (this.#syncingFd === this.#out.seg.fd) this.#retiredFds.push(this.#out.seg.fd);
+    else this.#fs.closeSync(this.#out.seg.fd);
     this.#headSeq = seal.seq;
     this.#headHash = seal.hash;
     this.#out.seg.offset = this.#out.offset + Buffer.byteLength(seal.line);
