@@ -5,6 +5,26 @@ export interface TagRow {
   time: string;
   type: string;
   tags: RecordTags;
+  /** On a `loss` row: how many of this run's records the writer could not store. */
+  lost?: number;
+}
+
+/**
+ * The rows a `loss` record contributes: one per run it names, so that a run whose records the
+ * writer lost (disk full, I/O error) is listed as incomplete, even when none of its records
+ * survived. Anything that is not a well-formed loss payload contributes nothing (verify
+ * reports it).
+ */
+export function lossTagRows(seq: number, time: string, payload: unknown): TagRow[] {
+  const runs = (payload as { runs?: unknown } | null)?.runs;
+  if (!Array.isArray(runs)) return [];
+  const out: TagRow[] = [];
+  for (const entry of runs as Array<{ run?: unknown; count?: unknown }>) {
+    if (typeof entry?.run !== 'string' || entry.run === '') continue;
+    const count = typeof entry.count === 'number' ? entry.count : 0;
+    out.push({ seq, time, type: 'loss', tags: { run: entry.run }, lost: count });
+  }
+  return out;
 }
 
 /** Aggregate tagged records into run rows (shared with the SQLite index). */
@@ -25,6 +45,7 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
     rootStatus: string | undefined;
     anyError: boolean;
     anyEnd: boolean;
+    lost: number;
   }
   const runs = new Map<string, Acc>();
   for (const r of rows) {
@@ -47,11 +68,16 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
         rootStatus: undefined,
         anyError: false,
         anyEnd: false,
+        lost: 0,
       };
       runs.set(id, a);
     }
     if (r.time < a.start) a.start = r.time;
     if (r.time > a.end) a.end = r.time;
+    if (r.type === 'loss') {
+      a.lost += r.lost ?? 0;
+      continue;
+    }
     const t = r.tags;
     if (t.principal) {
       a.principal ??= t.principal;
@@ -83,7 +109,8 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
     if (filter.tenant !== undefined && !a.tenants.has(filter.tenant)) continue;
     if (filter.since && Date.parse(a.end) < filter.since.getTime()) continue;
     if (filter.until && Date.parse(a.start) > filter.until.getTime()) continue;
-    let incomplete = false;
+    // Incomplete: a span that started and never ended, or records the writer lost.
+    let incomplete = a.lost > 0;
     for (const s of a.started) if (!a.ended.has(s)) incomplete = true;
     const status: RunSummary['status'] =
       a.rootStatus === 'error' || a.anyError
@@ -102,6 +129,7 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
       status,
       spans: a.spans.size,
       incomplete,
+      ...(a.lost > 0 ? { lost_records: a.lost } : {}),
     });
   }
   return out.sort((x, y) => (x.start < y.start ? 1 : x.start > y.start ? -1 : 0));

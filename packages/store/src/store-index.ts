@@ -443,6 +443,15 @@ export class StoreIndex {
       .all(runId) as IndexedRow[];
   }
 
+  /** Where the `loss` records are (the reader reads and checks them to mark runs incomplete). */
+  lossLocations(): IndexedRow[] {
+    return this.#db
+      .prepare(
+        "SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE type = 'loss' ORDER BY seq",
+      )
+      .all() as IndexedRow[];
+  }
+
   /** Tagged rows of the runs that match the tag filters (time is filtered by the caller). */
   runRows(filter: RunFilter): IndexedTagRow[] {
     const clauses: string[] = [];

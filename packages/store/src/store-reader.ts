@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StoreError } from './errors.js';
 import { computeLineHash, parseEnvelope } from './record-format.js';
-import { summariseRuns, type TagRow } from './run-summary.js';
+import { lossTagRows, summariseRuns, type TagRow } from './run-summary.js';
 import { listSegments, SEGMENTS_DIR, scanLines, segmentFileName } from './segment-files.js';
 import { decodeRecord, openSegmentReader, type SegmentReader } from './segment-reader.js';
 import {
@@ -211,6 +211,17 @@ export function openStoreReader(
     return answer;
   }
 
+  /** The run rows of the `loss` records the index points at, each read and checked. */
+  function lossRows(rows: IndexedRow[]): TagRow[] | undefined {
+    if (rows.length === 0) return [];
+    const records = readLocations(root, rows);
+    if (typeof records === 'string') {
+      disagrees(records);
+      return undefined;
+    }
+    return records.flatMap((r) => lossTagRows(r.seq, r.time, r.payload));
+  }
+
   function scanAll(
     onRecord: (buf: Buffer, start: number, end: number, segment: number, offset: number) => void,
     through?: { segment: number; offset: number },
@@ -287,7 +298,9 @@ export function openStoreReader(
         let claimed: RunSummary[];
         try {
           through = idx.indexedThrough();
-          claimed = summariseRuns(idx.runRows(filter), filter);
+          const losses = lossRows(idx.lossLocations());
+          claimed =
+            losses === undefined ? [] : summariseRuns([...idx.runRows(filter), ...losses], filter);
         } catch (error) {
           indexFailed(error);
           return summariseRuns(scanTags(scanAll), filter);
@@ -305,8 +318,11 @@ export function openStoreReader(
         }
         return found;
       }
-      const rows = idx && checked(idx, () => idx.runRows(filter));
-      return summariseRuns(rows ?? scanTags(scanAll), filter);
+      const answer =
+        idx && checked(idx, () => ({ rows: idx.runRows(filter), losses: idx.lossLocations() }));
+      const losses = answer && lossRows(answer.losses);
+      if (!answer || losses === undefined) return summariseRuns(scanTags(scanAll), filter);
+      return summariseRuns([...answer.rows, ...losses], filter);
     },
     close() {
       segments.close();
@@ -366,12 +382,19 @@ function scanTags(
         `segment ${segment} byte ${offset}: ${env}; run agent-audit verify`,
       );
     }
-    if (env.type !== 'span.start' && env.type !== 'span.end' && env.type !== 'event') return;
+    const isLoss = env.type === 'loss';
+    if (!isLoss && env.type !== 'span.start' && env.type !== 'span.end' && env.type !== 'event')
+      return;
     if (computeLineHash(buf, start, end) !== env.hash) {
       throw new StoreError(
         'RECORD_HASH_MISMATCH',
         `segment ${segment} seq ${env.seq}: record does not match its hash`,
       );
+    }
+    if (isLoss) {
+      const payload = JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd));
+      for (const r of lossTagRows(env.seq, env.time, payload)) rows.push({ ...r, segment, offset });
+      return;
     }
     const tags = JSON.parse(buf.toString('utf8', env.tagsStart, env.tagsEnd)) as RecordTags;
     if (tags.run === undefined) return;

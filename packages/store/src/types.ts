@@ -157,6 +157,8 @@ export interface RunSummary {
   status: 'ok' | 'error' | 'incomplete' | 'unknown';
   spans: number;
   incomplete: boolean;
+  /** Records of this run the writer could not store (from `loss` records); absent when none. */
+  lost_records?: number;
 }
 
 export interface VerifyProblem {

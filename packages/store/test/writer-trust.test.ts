@@ -15,6 +15,7 @@ import {
   type StoreError,
   verifyStore,
 } from '../src/index.js';
+import { openStoreReader } from '../src/query.js';
 import { encodeRecord, FORMAT_VERSION, GENESIS_HASH } from '../src/record-format.js';
 import { verifyStatementSignature } from '../src/signed-statement.js';
 import {
@@ -382,11 +383,24 @@ describe('nothing lost silently (disk full while not fail-closed)', () => {
     const all = readLines(segmentPath(t.dir, 1)).map((l) => JSON.parse(l));
     const i = all.findIndex((r) => r.type === 'loss');
     expect(all[i + 1].tags.run).toBe('ok');
-    // Before and after a restart, verify reports the gap, never exit 0.
+    // Before and after a restart, verify reports the gap, never exit 0, and the runs whose
+    // records were lost are listed as incomplete, even those with no record left: from the
+    // segments (a reader's first query) and from the index (its second).
     for (let round = 0; round < 2; round++) {
       const report = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
       expect(report.exitCode).toBe(2);
       expect(report.problems.map((p) => p.code)).toContain('RECORDS_LOST');
+      const indexWarnings: string[] = [];
+      const reader = openStoreReader(t.dir, { onWarning: (w) => indexWarnings.push(w.message) });
+      for (const query of ['scan', 'index']) {
+        const runs = new Map(reader.listRuns().map((r) => [r.run_id, r]));
+        expect(runs.get('alpha'), query).toMatchObject({ incomplete: true, lost_records: 12 });
+        expect(runs.get('beta'), query).toMatchObject({ incomplete: true, lost_records: 6 });
+        expect(runs.get('ok'), query).toMatchObject({ incomplete: false, status: 'ok' });
+        expect(runs.get('ok')?.lost_records, query).toBeUndefined();
+      }
+      reader.close();
+      expect(indexWarnings).toEqual([]);
       await t.open().close();
     }
   });

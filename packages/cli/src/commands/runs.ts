@@ -71,6 +71,7 @@ export function mergeRunSummaries(rows: RunSummary[]): RunSummary[] {
     if (row.end > seen.end) seen.end = row.end;
     seen.spans += row.spans;
     seen.incomplete ||= row.incomplete;
+    if (row.lost_records) seen.lost_records = (seen.lost_records ?? 0) + row.lost_records;
     if ((STATUS_RANK[row.status] ?? 0) > (STATUS_RANK[seen.status] ?? 0)) seen.status = row.status;
   }
   return [...merged.values()].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
@@ -111,7 +112,7 @@ function renderRuns(rows: RunRow[], withActions: boolean, layout: Layout): strin
       r.end,
       r.status,
       String(r.spans),
-      r.incomplete ? 'yes' : 'no',
+      r.lost_records ? `yes (${r.lost_records} lost)` : r.incomplete ? 'yes' : 'no',
     ]),
     layout.width,
   );
