@@ -335,6 +335,37 @@ describe('segment rotation', () => {
   });
 });
 
+describe('record tags', () => {
+  it('writes canonical tags for key lists that alternate and change (the key-order memo)', async () => {
+    t = tempStore();
+    const store = t.open();
+    // More distinct key lists than the memo keeps, in several insertion orders, revisited.
+    const lists: Array<Record<string, string>> = [
+      { run: 'r', span: 's1', agent: 'a', trace: 't' },
+      { run: 'r', span: 's1', agent: 'a', trace: 't', status: 'ok' },
+      { trace: 't', agent: 'a', span: 's2', run: 'r' },
+      { zeta: 'z', alpha: 'q"uote' },
+      { b: '1', a: '2', c: '3' },
+      { tool: 'x', parent: 'p', principal: 'u:1', tenant: 'n', run: 'r', span: 's', trace: 't' },
+    ];
+    const order = [0, 1, 0, 1, 2, 3, 4, 5, 0, 1, 5, 4, 3, 2, 1, 0];
+    for (const i of order) await store.append({ type: 'event', tags: lists[i]!, payload: i });
+    await store.close();
+    const written = readLines(segmentPath(t.dir, 1))
+      .map((l) => JSON.parse(l) as { type: string; tags: Record<string, string> })
+      .filter((r) => r.type === 'event');
+    expect(written.length).toBe(order.length);
+    const lines = readLines(segmentPath(t.dir, 1)).filter((l) => l.endsWith('"type":"event"}'));
+    order.forEach((i, k) => {
+      const tags = lists[i]!;
+      const sorted = Object.keys(tags).sort();
+      const canonical = `{${sorted.map((key) => `${JSON.stringify(key)}:${JSON.stringify(tags[key])}`).join(',')}}`;
+      expect(lines[k]).toContain(`"tags":${canonical},"time":`);
+    });
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+});
+
 describe('segment reader batches (the forwarder cursor read)', () => {
   it('rawRecordsFrom gives the stored payload bytes, batch by batch, and refuses a rewritten record before and after a restart', async () => {
     t = tempStore();
