@@ -2,12 +2,13 @@ import type { SegmentReader as StoreReader } from '@agent-audit/store';
 import type { ForwarderRecord, ForwarderSource } from './forwarder.js';
 
 /**
- * A reader that can hand out payloads unparsed (proposed to the store: the forwarder then splices
- * the stored canonical JSON into its request instead of parsing and re-printing every span).
+ * A reader that may lack `rawRecordsFrom` (one written against an older store interface).
+ * With it, the forwarder splices the stored canonical JSON into its request instead of parsing
+ * every record and re-printing every span (the store's `SegmentReader` has it).
  */
-interface RawCapableReader extends StoreReader {
+type RawCapableReader = Omit<StoreReader, 'rawRecordsFrom'> & {
   rawRecordsFrom?(seq: number, limit?: number): ForwarderRecord[];
-}
+};
 
 /**
  * Adapts the store reader to the forwarder: records in sequence order, and the head for status.

@@ -25,8 +25,8 @@ export interface PendingEntry extends BatchEntry {
 export class EntryEncoder {
   readonly #dir: string;
   readonly #now: () => Date;
-  /** One-entry memo of the tag key order (see tagPlan). */
-  readonly #tagPlan: TagPlanMemo = {};
+  /** Memo of the tag key orders (see tagPlan). */
+  readonly #tagPlan: TagPlanMemo = { plans: [] };
   #lastTimeMs = Number.NaN;
   #lastTime = '';
 

@@ -4,7 +4,7 @@ export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
 export { pruneStore } from './prune-store.js';
-export type { SegmentReader } from './segment-reader.js';
+export type { RawRecord, SegmentReader } from './segment-reader.js';
 export { openSegmentReader } from './segment-reader.js';
 export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';
 export { generateSigningKeyPair, keyIdOf, writeKeyPair } from './signing-keys.js';

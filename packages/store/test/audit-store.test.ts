@@ -2,7 +2,13 @@ import { createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditStore, nodeFsLayer, StoreError, verifyStore } from '../src/index.js';
+import {
+  AuditStore,
+  nodeFsLayer,
+  openSegmentReader,
+  StoreError,
+  verifyStore,
+} from '../src/index.js';
 import { openStoreReader } from '../src/query.js';
 import { verifyStatementSignature } from '../src/signed-statement.js';
 import {
@@ -326,6 +332,88 @@ describe('segment rotation', () => {
     await store.close();
     expect(readLines(segmentPath(t.dir, 1)).at(-1)).toContain('"type":"segment.seal"');
     expect(reader.head()!.seq).toBe(store.head.seq);
+  });
+});
+
+describe('record tags', () => {
+  it('writes canonical tags for key lists that alternate and change (the key-order memo)', async () => {
+    t = tempStore();
+    const store = t.open();
+    // More distinct key lists than the memo keeps, in several insertion orders, revisited.
+    const lists: Array<Record<string, string>> = [
+      { run: 'r', span: 's1', agent: 'a', trace: 't' },
+      { run: 'r', span: 's1', agent: 'a', trace: 't', status: 'ok' },
+      { trace: 't', agent: 'a', span: 's2', run: 'r' },
+      { zeta: 'z', alpha: 'q"uote' },
+      { b: '1', a: '2', c: '3' },
+      { tool: 'x', parent: 'p', principal: 'u:1', tenant: 'n', run: 'r', span: 's', trace: 't' },
+    ];
+    const order = [0, 1, 0, 1, 2, 3, 4, 5, 0, 1, 5, 4, 3, 2, 1, 0];
+    for (const i of order) await store.append({ type: 'event', tags: lists[i]!, payload: i });
+    await store.close();
+    const written = readLines(segmentPath(t.dir, 1))
+      .map((l) => JSON.parse(l) as { type: string; tags: Record<string, string> })
+      .filter((r) => r.type === 'event');
+    expect(written.length).toBe(order.length);
+    const lines = readLines(segmentPath(t.dir, 1)).filter((l) => l.endsWith('"type":"event"}'));
+    order.forEach((i, k) => {
+      const tags = lists[i]!;
+      const sorted = Object.keys(tags).sort();
+      const canonical = `{${sorted.map((key) => `${JSON.stringify(key)}:${JSON.stringify(tags[key])}`).join(',')}}`;
+      expect(lines[k]).toContain(`"tags":${canonical},"time":`);
+    });
+    expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(0);
+  });
+});
+
+describe('segment reader batches (the forwarder cursor read)', () => {
+  it('rawRecordsFrom gives the stored payload bytes, batch by batch, and refuses a rewritten record before and after a restart', async () => {
+    t = tempStore();
+    let clock = Date.parse('2026-03-01T00:00:00Z');
+    const store = t.open({ now: () => new Date(clock), segmentMaxAgeMs: 60_000 });
+    for (let i = 1; i <= 7; i++) await store.append(span('batch', i));
+    clock += 61_000;
+    for (let i = 8; i <= 12; i++) await store.append(span('batch', i));
+    expect(store.segment).toBe(2);
+    const reader = openSegmentReader(t.dir);
+    const all = reader.recordsFrom(0, 10_000);
+    // Batches of 3 (stopping at the limit, resuming where the last stopped) see the same records.
+    const raw: ReturnType<NonNullable<typeof reader.rawRecordsFrom>> = [];
+    for (let next = 0; ; ) {
+      const batch = reader.rawRecordsFrom!(next, 3);
+      if (batch.length === 0) break;
+      expect(batch.length).toBeLessThanOrEqual(3);
+      raw.push(...batch);
+      next = batch.at(-1)!.seq + 1;
+    }
+    expect(raw.map((r) => [r.seq, r.type, r.segment, r.offset, r.length])).toEqual(
+      all.map((r) => [r.seq, r.type, r.segment, r.offset, r.length]),
+    );
+    const lines = [...readLines(segmentPath(t.dir, 1)), ...readLines(segmentPath(t.dir, 2))];
+    for (const r of raw) {
+      expect(JSON.parse(r.payloadJson)).toEqual(all.find((a) => a.seq === r.seq)!.payload);
+      // The exact stored text: the line holds `"payload":<payloadJson>,"prev":`.
+      expect(lines.some((l) => l.includes(`"payload":${r.payloadJson},"prev":`))).toBe(true);
+    }
+    // A batch that ends before the last record stops there: limit 1 from every seq.
+    for (const r of all)
+      expect(reader.rawRecordsFrom!(r.seq, 1).map((x) => x.seq)).toEqual([r.seq]);
+
+    // Rewrite a payload in place (same length): the raw read refuses it like the parsed one.
+    const victim = all.find((r) => r.type === 'span.end' && r.segment === 2)!;
+    const file = segmentPath(t.dir, 2);
+    const text = fs.readFileSync(file, 'utf8');
+    const at = text.indexOf('"batch"', victim.offset);
+    expect(at).toBeGreaterThan(victim.offset);
+    fs.writeFileSync(file, `${text.slice(0, at)}"bztch"${text.slice(at + 7)}`);
+    const fresh = openSegmentReader(t.dir);
+    expect(() => fresh.rawRecordsFrom!(victim.seq, 5)).toThrow(/RECORD_HASH_MISMATCH|tampered/);
+    expect(() => fresh.recordsFrom(victim.seq, 5)).toThrow(/tampered/);
+    await store.close().catch(() => undefined);
+    // A writer restart refuses the damaged store; the raw read still refuses the record after it.
+    expect(() => t.open({ now: () => new Date(clock) })).toThrow(/damaged record/);
+    expect(() => openSegmentReader(t.dir).rawRecordsFrom!(victim.seq, 5)).toThrow(/tampered/);
+    expect(() => openSegmentReader(t.dir).rawRecordsFrom!(0, 10_000)).toThrow(/tampered/);
   });
 });
 
