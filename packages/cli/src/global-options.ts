@@ -85,11 +85,35 @@ export function existingStores(options: GlobalOptions, ctx: CliContext): Locatio
   return storeLocations(options, ctx).map((location) => checkedStore(location, options));
 }
 
+/** A store verify checks, with the usage error to report if the library finds nothing either. */
+export interface StoreToVerify extends Location {
+  /** Set when the path is not a directory (the error every other command gives). */
+  missing?: CliError;
+}
+
+/**
+ * verify's stores. Every existing directory reaches the library's verdict, with or without
+ * `segments/` (a store whose segments were removed is `ANCHOR_BEYOND_END`, 1, when the anchor
+ * binds its path: tampering, not a usage error). A path that is not a directory is verified
+ * too, and reported with the usage error (`missing`, 3) only when the library finds no anchor
+ * line binding it either: a deleted store directory the anchor binds is tampering (1).
+ */
+export function storesToVerify(options: GlobalOptions, ctx: CliContext): StoreToVerify[] {
+  return storeLocations(options, ctx).map((location) => {
+    try {
+      return checkedStore(location, options, false);
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+      return { ...location, missing: error };
+    }
+  });
+}
+
 /**
  * A store directory, which must exist: commands say plainly where they looked and how to get
  * a store there instead of failing deep inside the reader.
  */
-function checkedStore(location: Location, options: GlobalOptions): Location {
+function checkedStore(location: Location, options: GlobalOptions, needSegments = true): Location {
   let isDir = false;
   try {
     isDir = statSync(location.path).isDirectory();
@@ -106,7 +130,7 @@ function checkedStore(location: Location, options: GlobalOptions): Location {
       EXIT_IO,
     );
   }
-  if (!existsSync(join(location.path, 'segments'))) {
+  if (needSegments && !existsSync(join(location.path, 'segments'))) {
     throw new CliError(
       `${location.shown} is not an audit store (it has no segments/ directory) — pass the store directory with --store DIR`,
       EXIT_IO,

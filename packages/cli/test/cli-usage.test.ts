@@ -85,6 +85,22 @@ describe('agent-audit usage and errors', () => {
     expect(file.stderr).toMatch(/is a file, not an audit store directory/);
   });
 
+  it('verify reaches the library verdict for any existing directory, segments/ or not (F5)', async () => {
+    // No anchor binds this path: an empty directory is STORE_EMPTY (2), not a usage error; the
+    // anchor-bound case (ANCHOR_BEYOND_END, 1) is attacked in test/redteam (F5).
+    const r = await runCli(['--store', empty, 'verify', '--json'], { cwd: empty });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).problems.map((p: { code: string }) => p.code)).toContain(
+      'STORE_EMPTY',
+    );
+    const file = await runCli(['--store', CLI_BIN, 'verify']);
+    expect(file.code).toBe(3);
+    expect(file.stderr).toMatch(/is a file, not an audit store directory/);
+    const none = await runCli(['--store', 'nowhere/audit', 'verify'], { cwd: empty });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('no audit store at nowhere/audit — check the --store path');
+  });
+
   it('uses AGENT_AUDIT_STORE_DIR when --store is not given', async () => {
     const r = await runCli(['runs'], {
       cwd: empty,

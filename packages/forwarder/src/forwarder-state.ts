@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { constants, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** What the forwarder persists next to the store: where it is, and what went wrong last. */
@@ -44,6 +44,9 @@ export function readForwarderCursor(storeDir: string): ForwarderCursor {
   const file = join(forwarderDir(storeDir), CURSOR_FILE);
   let text: string;
   try {
+    if (lstatSync(forwarderDir(storeDir)).isSymbolicLink() || lstatSync(file).isSymbolicLink()) {
+      throw linkedDir(forwarderDir(storeDir));
+    }
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyCursor();
@@ -59,8 +62,32 @@ export function readForwarderCursor(storeDir: string): ForwarderCursor {
 }
 
 export function ensureForwarderDirSync(storeDir: string): void {
-  mkdirSync(forwarderDir(storeDir), { recursive: true });
+  const dir = forwarderDir(storeDir);
+  mkdirSync(dir, { recursive: true });
+  if (!lstatSync(dir).isDirectory()) throw linkedDir(dir);
 }
+
+/**
+ * The forwarder writes only into a real `forwarder/` directory and never through a symlink
+ * planted in the store (docs/store-format.md, STORE_SYMLINK): a link could point its cursor or
+ * dead-letter lines at any file this process may write.
+ */
+function linkedDir(dir: string): Error {
+  return Object.assign(
+    new Error(
+      `refusing to write the forwarder state into ${dir}: it is a symlink or not a directory, and nothing is written through a link planted in the store; move it aside and check who could write the store`,
+    ),
+    { code: 'STORE_SYMLINK' },
+  );
+}
+
+async function realDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  if (!(await lstat(dir)).isDirectory()) throw linkedDir(dir);
+}
+
+const NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW;
 
 /**
  * Atomic replace: a crash leaves either the old or the new cursor, never a torn one. The temp
@@ -68,9 +95,9 @@ export function ensureForwarderDirSync(storeDir: string): void {
  */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
   const dir = dirname(file);
-  await mkdir(dir, { recursive: true });
+  await realDir(dir);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
+  const fh = await open(tmp, NEW_FILE, 0o644);
   try {
     await fh.writeFile(text, 'utf8');
     await fh.sync();
@@ -87,8 +114,8 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
 }
 
 export async function appendDurable(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const fh = await open(file, 'a', 0o644);
+  await realDir(dirname(file));
+  const fh = await open(file, APPEND, 0o644);
   try {
     await fh.writeFile(text, 'utf8');
     await fh.sync();

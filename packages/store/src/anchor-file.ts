@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from './canonical-json.js';
 import { checkpointShapeProblem } from './checkpoint.js';
-import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
+import { type FsLayer, fsyncDirSync, noFollow, writeFullySync } from './fs-layer.js';
+import { STORE_CHECKPOINTS_FILE } from './store-paths.js';
 import type { SignedCheckpoint } from './types.js';
 
 /**
@@ -110,6 +111,9 @@ function openAndAppend(
 ): { fd: number; created: boolean } {
   let created = false;
   let fd: number;
+  // The store's own checkpoints.jsonl is never written through a symlink planted in the store
+  // (O_NOFOLLOW, STORE_SYMLINK); the anchor lives in the trust directory, outside the store.
+  const inStore = path.basename(file) === STORE_CHECKPOINTS_FILE;
   try {
     fd = layer.openSync(file, 'ax', 0o600);
     created = true;
@@ -119,7 +123,7 @@ function openAndAppend(
       fd = layer.openSync(file, 'ax', 0o600);
       created = true;
     } else if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      fd = layer.openSync(file, 'a+');
+      fd = layer.openSync(file, inStore ? noFollow('a+') : 'a+');
     } else {
       throw error;
     }

@@ -7,7 +7,7 @@ import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { AnchorWriter, type CheckpointWaiter } from './anchor-writer.js';
 import { canonicalJson } from './canonical-json.js';
-import { checkTrustLocation, makePrivateDir, secureTrustDir } from './custody.js';
+import { checkStoreTree, checkTrustLocation, makePrivateDir, secureTrustDir } from './custody.js';
 import { EntryEncoder, type PendingEntry } from './entry-encoder.js';
 import { configurationError, StoreError } from './errors.js';
 import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
@@ -120,8 +120,10 @@ export class AuditStore {
     checkTrustLocation(o.dir, { trustDir: o.trustDir, anchorPath: o.anchorPath });
     try {
       makePrivateDir(this.#fs, o.dir);
+      checkStoreTree(o.dir);
       makePrivateDir(this.#fs, this.#segDir);
     } catch (error) {
+      if (error instanceof StoreError) throw error;
       throw ioError(o.dir, 'creating the store directory', error);
     }
     try {

@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { StoreError } from './errors.js';
 import type { FsLayer } from './fs-layer.js';
-import { isInside } from './store-paths.js';
+import { LOCK_FILE } from './lock-file.js';
+import { SEGMENTS_DIR } from './segment-files.js';
+import { isInside, RECOVERED_DIR, STORE_CHECKPOINTS_FILE } from './store-paths.js';
 
 /**
  * Custody on disk (docs/store-format.md, "Writer guarantees"): store directories are 0700 and
@@ -85,5 +88,99 @@ export function secureTrustDir(
     });
   } catch {
     // A warning sink must not stop the store from opening.
+  }
+}
+
+/** Directories inside the store the writer (or the forwarder) writes into. */
+const STORE_DIRS = [SEGMENTS_DIR, RECOVERED_DIR, 'forwarder'];
+/** Files directly in the store the writer opens. */
+const STORE_FILES = [STORE_CHECKPOINTS_FILE, LOCK_FILE, 'index.sqlite'];
+
+function symlinkError(storeDir: string, where: string, what: string): StoreError {
+  return new StoreError(
+    'STORE_SYMLINK',
+    `refusing to open audit store ${storeDir}: ${where} is ${what}, and the writer never writes through a link planted in the store (it could point at the signing key or at any file the writer may write). Move the link aside and check who could write the store; the store directory itself may be a symlink, nothing beneath it.`,
+    { dir: storeDir },
+  );
+}
+
+/**
+ * The symlinks where the store keeps its evidence and the writer writes (paths relative to the
+ * store): `segments/`, `recovered/`, `forwarder/` and the entries in them, `checkpoints.jsonl`,
+ * `store.lock`, `index.sqlite`. The writer never creates one; verify reports each as
+ * `STORE_SYMLINK` (1). The store directory itself may be a symlink: only what lies beneath it
+ * counts.
+ */
+export function storeLinks(storeDir: string): string[] {
+  const root = fs.realpathSync(storeDir);
+  const links: string[] = [];
+  const isLink = (rel: string): boolean => {
+    try {
+      return fs.lstatSync(path.join(root, rel)).isSymbolicLink();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  };
+  for (const name of STORE_FILES) if (isLink(name)) links.push(name);
+  for (const name of STORE_DIRS) {
+    if (isLink(name)) {
+      links.push(name);
+      continue;
+    }
+    let children: fs.Dirent[];
+    try {
+      children = fs.readdirSync(path.join(root, name), { withFileTypes: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw error;
+    }
+    for (const child of children) {
+      if (child.isSymbolicLink()) links.push(path.join(name, child.name));
+    }
+  }
+  return links;
+}
+
+/** `STORE_SYMLINK` unless `sub` (inside the store `storeDir`) is a real directory. */
+export function assertRealDir(storeDir: string, sub: string): void {
+  const st = fs.lstatSync(sub);
+  if (!st.isDirectory()) {
+    throw symlinkError(storeDir, sub, st.isSymbolicLink() ? 'a symlink' : 'not a directory');
+  }
+}
+
+/**
+ * Refuse a store with a symlink (or other non-regular entry) where the writer writes, before
+ * anything is written (docs/store-format.md, "Writer guarantees"): `segments/`, `recovered/`
+ * and `forwarder/` must be real directories, the files in them and `checkpoints.jsonl`,
+ * `store.lock`, `index.sqlite` real files. The store directory itself may be a symlink: it is
+ * resolved once, here, and only what lies beneath it is checked. Opens also use O_NOFOLLOW
+ * (`noFollow`), which closes the window between this check and the open.
+ */
+export function checkStoreTree(storeDir: string): void {
+  const link = storeLinks(storeDir)[0];
+  if (link !== undefined) throw symlinkError(storeDir, path.join(storeDir, link), 'a symlink');
+  const root = fs.realpathSync(storeDir);
+  const entry = (name: string): fs.Stats | undefined => {
+    try {
+      return fs.lstatSync(path.join(root, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  };
+  for (const name of STORE_FILES) {
+    const st = entry(name);
+    if (st && !st.isFile()) {
+      throw symlinkError(storeDir, path.join(storeDir, name), 'not a regular file');
+    }
+  }
+  for (const name of STORE_DIRS) {
+    const st = entry(name);
+    if (st && !st.isDirectory()) {
+      throw symlinkError(storeDir, path.join(storeDir, name), 'not a directory');
+    }
   }
 }

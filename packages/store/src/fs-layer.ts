@@ -71,3 +71,20 @@ export function fsyncDirSync(layer: FsLayer, dir: string): void {
     layer.closeSync(fd);
   }
 }
+
+const OPEN_FLAGS: Record<string, number> = {
+  r: fs.constants.O_RDONLY,
+  'r+': fs.constants.O_RDWR,
+  w: fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC,
+  wx: fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_EXCL,
+  'a+': fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND,
+  ax: fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | fs.constants.O_EXCL,
+};
+
+/**
+ * `flags` with O_NOFOLLOW, for every file the writer opens inside the store: a symlink planted
+ * there by whoever can write the store fails with ELOOP instead of being written through.
+ */
+export function noFollow(flags: 'r' | 'r+' | 'w' | 'wx' | 'a+' | 'ax'): number {
+  return (OPEN_FLAGS[flags] as number) | fs.constants.O_NOFOLLOW;
+}

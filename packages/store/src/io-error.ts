@@ -20,6 +20,12 @@ export function ioError(dir: string, what: string, error: unknown): StoreError {
         `audit store ${dir}: cannot write while ${what} (${code}: ${reason}); mount the volume read-write or grant this user write access, or point AGENT_AUDIT_STORE_DIR at a writable directory. verify and queries still work read-only.`,
         { dir, cause: error },
       );
+    case 'ELOOP':
+      return new StoreError(
+        'STORE_SYMLINK',
+        `audit store ${dir}: refused a symlink planted in the store while ${what} (${code}: ${reason}); the writer never writes through a link inside the store. Move the link aside and check who could write the store.`,
+        { dir, cause: error },
+      );
     case 'EIO':
       return new StoreError(
         'STORE_IO_ERROR',

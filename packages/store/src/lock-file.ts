@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { StoreError } from './errors.js';
-import type { FsLayer } from './fs-layer.js';
+import { type FsLayer, noFollow } from './fs-layer.js';
 
 export const LOCK_FILE = 'store.lock';
 
@@ -70,7 +70,7 @@ export function acquireLock(layer: FsLayer, lockPath: string, dir: string): void
   const content = Buffer.from(`${process.pid}${start === undefined ? '' : ` ${start}`}\n`);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const fd = layer.openSync(lockPath, 'wx', 0o600);
+      const fd = layer.openSync(lockPath, noFollow('wx'), 0o600);
       try {
         layer.writeSync(fd, content, 0, content.length, 0);
         layer.fsyncSync(fd);

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
-import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
+import { type FsLayer, fsyncDirSync, noFollow, writeFullySync } from './fs-layer.js';
 import { type EncodedRecord, encodeRecord } from './record-format.js';
 import { createSegment, encodeCheckpoint, type SegmentState } from './segment-writer.js';
 import { buildSessionOpen, type ChainPoint } from './session-records.js';
@@ -123,7 +123,7 @@ export function applyOpenPlan(
     fsyncDirSync(layer, segDir);
     ({ state, head } = createSegment(layer, segDir, last.segment, head, origin, now(), undefined));
   } else {
-    state.fd = layer.openSync(last.path, 'r+');
+    state.fd = layer.openSync(last.path, noFollow('r+'));
   }
   const { records, checkpoint, session } = encodeOpenRecords(
     plan,

@@ -2,7 +2,7 @@ import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import { canonicalJson } from './canonical-json.js';
 import { signCheckpoint } from './checkpoint.js';
-import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
+import { type FsLayer, fsyncDirSync, noFollow, writeFullySync } from './fs-layer.js';
 import { type EncodedRecord, encodeRecord, FORMAT_VERSION } from './record-format.js';
 import { segmentFileName } from './segment-files.js';
 import type { ChainPoint } from './session-records.js';
@@ -103,7 +103,7 @@ export function createSegment(
   now: Date,
   signer: { keyId: string; privateKey: KeyObject } | undefined,
 ): { state: SegmentState; head: ChainPoint; checkpoint: SignedCheckpoint | undefined } {
-  const fd = layer.openSync(path.join(segDir, segmentFileName(n)), 'wx', 0o600);
+  const fd = layer.openSync(path.join(segDir, segmentFileName(n)), noFollow('wx'), 0o600);
   const { records, checkpoint } = encodeSegmentStart(prev, n, origin, now, signer);
   const buf = Buffer.from(records.map((r) => r.line).join(''));
   writeFullySync(layer, fd, buf, 0);
@@ -139,7 +139,7 @@ export function writeDamagedMarker(
   const marker = path.join(segDir, `${segmentFileName(seg.segment)}${DAMAGED_SUFFIX}`);
   try {
     const text = `${canonicalJson({ durableOffset: seg.offset, reason, time: new Date().toISOString() })}\n`;
-    const fd = layer.openSync(marker, 'w', 0o600);
+    const fd = layer.openSync(marker, noFollow('w'), 0o600);
     try {
       writeFullySync(layer, fd, Buffer.from(text), 0);
       layer.fsyncSync(fd);

@@ -1,7 +1,8 @@
 import { hash as oneShotHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
+import { assertRealDir } from './custody.js';
+import { type FsLayer, fsyncDirSync, noFollow, writeFullySync } from './fs-layer.js';
 import { segmentFileName } from './segment-files.js';
 import { RECOVERED_DIR } from './store-paths.js';
 
@@ -27,7 +28,7 @@ export function setAside(
   to: number,
 ): SetAsideResult {
   const bytes = Buffer.alloc(to - from);
-  const rfd = fs.openSync(file, 'r');
+  const rfd = fs.openSync(file, noFollow('r'));
   try {
     fs.readSync(rfd, bytes, 0, bytes.length, from);
   } finally {
@@ -35,9 +36,10 @@ export function setAside(
   }
   const recoveredDir = path.join(dir, RECOVERED_DIR);
   layer.mkdirSync(recoveredDir, { recursive: true, mode: 0o700 });
+  assertRealDir(dir, recoveredDir);
   const name = `${segmentFileName(segment).replace('.jsonl', '')}-${from}-${Date.now()}.torn`;
   const target = path.join(recoveredDir, name);
-  const wfd = layer.openSync(target, 'wx', 0o400);
+  const wfd = layer.openSync(target, noFollow('wx'), 0o400);
   try {
     writeFullySync(layer, wfd, bytes, 0);
     layer.fsyncSync(wfd);
@@ -46,7 +48,7 @@ export function setAside(
   }
   fsyncDirSync(layer, recoveredDir);
   fsyncDirSync(layer, dir);
-  const sfd = layer.openSync(file, 'r+');
+  const sfd = layer.openSync(file, noFollow('r+'));
   try {
     layer.ftruncateSync(sfd, from);
     layer.fsyncSync(sfd);

@@ -163,6 +163,12 @@ export class StoreIndex {
   static open(dir: string, file = path.join(dir, INDEX_FILE)): IndexOpenResult {
     const root = path.resolve(dir);
     let db: Db | undefined;
+    if (isSymlink(file)) {
+      // Never written through a link planted in the store (it could point at the anchor).
+      return {
+        problem: `${file} is a symlink; the index is never opened through a link in the store. Move it aside (agent-audit reindex then rebuilds it)`,
+      };
+    }
     try {
       db = new Database(file);
       db.pragma('busy_timeout = 10000');
@@ -553,4 +559,12 @@ function firstLine(segments: ReturnType<typeof listSegments>): string | undefine
     fs.closeSync(fd);
   }
   return buf.toString('latin1', 9, 73);
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -68,7 +68,7 @@ async function verifyOnce<Fast extends boolean>(
   const state = new VerifyState(source);
   try {
     if (!source.exists()) {
-      state.log.add('STORE_NOT_FOUND', `no audit store at ${source.location}`);
+      deletedStore(state, options, trustDir);
       return report(state) as Out;
     }
     let trusted: ReturnType<typeof loadTrustedKeys>;
@@ -94,6 +94,28 @@ async function verifyOnce<Fast extends boolean>(
   return report(state) as Out;
 }
 
+/**
+ * No store directory: `STORE_NOT_FOUND` (3), and `ANCHOR_BEYOND_END` (1) as well when the
+ * anchor binds this path: a deleted store is tampering, and tampering wins over I/O errors.
+ */
+function deletedStore(state: VerifyState, options: VerifyOptions, trustDir: string): void {
+  state.log.add('STORE_NOT_FOUND', `no audit store at ${state.source.location}`);
+  if (options.anchorPath === false) return;
+  let anchor: AnchorRead | undefined;
+  try {
+    anchor = readAnchorFile(path.resolve(options.anchorPath ?? path.join(trustDir, ANCHOR_FILE)));
+  } catch {
+    return; // An unreadable anchor cannot bind the path; STORE_NOT_FOUND stands.
+  }
+  const bound = anchor?.entries.find((e) => e.store === state.source.location);
+  if (bound) {
+    state.log.add(
+      'ANCHOR_BEYOND_END',
+      `no store directory at ${state.source.location} but the anchor holds its checkpoint at seq ${bound.size}: the store was deleted`,
+    );
+  }
+}
+
 async function run(
   state: VerifyState,
   anchorPath: string | undefined,
@@ -114,6 +136,14 @@ async function run(
     state.log.add(
       'ANCHOR_UNREADABLE',
       `cannot read the anchor file ${anchorPath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give read access to it, or pass the right file with --anchor`,
+    );
+  }
+  // The writer never creates a symlink in the store: one there points the evidence (or the
+  // writer) outside the store. Reported, and what it points at is still read and checked.
+  for (const link of source.links?.() ?? []) {
+    state.log.add(
+      'STORE_SYMLINK',
+      `${path.join(source.location, link)} is a symlink: the store's evidence must be real files in it (the writer never creates a link); move the link aside and check who could write the store`,
     );
   }
   const storeLog = readStoreLog(source);

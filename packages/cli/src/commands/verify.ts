@@ -5,9 +5,9 @@ import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO } from '../cli-error.js';
 import {
-  existingStores,
   type GlobalOptions,
   type Location,
+  storesToVerify,
   trustFile,
   trustLocation,
 } from '../global-options.js';
@@ -157,7 +157,7 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
     )
     .action(async (options: VerifyCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
-      const stores = existingStores(globals, ctx);
+      const stores = storesToVerify(globals, ctx);
       if (options.origin !== undefined && !ORIGIN.test(options.origin)) {
         throw new CliError(
           `Configuration: --origin is invalid, expected 32 lowercase hex digits (the origin verify --json reports) (actual: ${JSON.stringify(options.origin)})`,
@@ -196,6 +196,11 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
           throw storeFailure(error, store);
         } finally {
           progress.done();
+        }
+        // No directory there: the usage error ("no audit store at …", 3), unless the anchor
+        // binds the path (the store was deleted: ANCHOR_BEYOND_END, 1; tampering wins).
+        if (store.missing && !report.problems.some((p) => p.code === 'ANCHOR_BEYOND_END')) {
+          throw store.missing;
         }
         reports.push(report);
         if (!globals.json) ctx.writeOut(renderVerify(report, store.shown, anchor?.shown));

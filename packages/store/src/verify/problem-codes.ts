@@ -38,6 +38,7 @@ export const PROBLEM_EXIT = {
   ANCHOR_BEYOND_END: 1,
   ANCHOR_HEAD_MISMATCH: 1,
   STORE_IDENTITY_MISMATCH: 1,
+  STORE_SYMLINK: 1,
   // Signed statements and other special records
   PRUNE_MALFORMED: 1,
   PRUNE_BAD_SIGNATURE: 1,

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { storeLinks } from '../custody.js';
 import { type LineCallback, listSegments, type ScanResult, scanLines } from '../segment-files.js';
 
 /** One segment as a source lists it. */
@@ -39,6 +40,11 @@ export interface SegmentSource {
    * path relative to the store; undefined when it does not exist.
    */
   sideFile(relative: string): Buffer | undefined;
+  /**
+   * Symlinks where the store keeps its evidence (relative paths; `storeLinks`): reported as
+   * `STORE_SYMLINK` (1), since what they point at is outside the store's custody.
+   */
+  links?(): string[];
 }
 
 /** A store directory on a local file system. */
@@ -72,6 +78,8 @@ export function localSegmentSource(dir: string): SegmentSource {
         fs.closeSync(fd);
       }
     },
+    // Evidence only: a linked index.sqlite or lock is refused by the writer, not tampering.
+    links: () => storeLinks(root).filter((l) => !/^(store\.lock|index\.sqlite|forwarder)/.test(l)),
     sideFile: (relative) => {
       try {
         return fs.readFileSync(path.join(root, relative));
