@@ -18,7 +18,7 @@ import { applyOpenPlan, openNotices } from './open-records.js';
 import { planPrune, signPrune } from './prune-record.js';
 import { EncodeScratch, encodeBatch, GENESIS_HASH } from './record-format.js';
 import { SegmentAppender } from './segment-appender.js';
-import { SEGMENTS_DIR, segmentFileName } from './segment-files.js';
+import { SEGMENTS_DIR } from './segment-files.js';
 import { createSegment, encodeCheckpoint, writeDamagedMarker } from './segment-writer.js';
 import { buildStoreClose } from './session-records.js';
 import { loadOrCreateSigningKey } from './signing-keys.js';
@@ -702,6 +702,9 @@ export class AuditStore {
     writeFullySync(this.#fs, this.#out.seg.fd, Buffer.from(seal.line), this.#out.offset);
     this.#fs.fdatasyncSync(this.#out.seg.fd);
     this.#applyThrough(this.#out.seq, anchorSync);
+    // Read-only through the descriptor the writer opened (O_NOFOLLOW): a link planted at the
+    // segment's path since then is never followed to change another file's mode.
+    this.#fs.fchmodSync(this.#out.seg.fd, 0o400);
     // An fdatasync still running on this fd must not find it closed (or reused by another file).
     if (this.#syncingFd === this.#out.seg.fd) this.#retiredFds.push(this.#out.seg.fd);
     else this.#fs.closeSync(this.#out.seg.fd);
@@ -709,8 +712,6 @@ export class AuditStore {
     this.#headHash = seal.hash;
     this.#out.seg.offset = this.#out.offset + Buffer.byteLength(seal.line);
     this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
-    const sealedPath = path.join(this.#segDir, segmentFileName(this.#out.seg.segment));
-    this.#fs.chmodSync(sealedPath, 0o400);
     this.#openNewSegmentSync(this.#out.seg.segment + 1, this.origin, true, anchorSync);
     this.#witness?.write(this.#headSeq, this.#headHash, this.#entries.time());
   }

@@ -23,6 +23,8 @@ export interface FsLayer {
   renameSync(from: string, to: string): void;
   unlinkSync(path: string): void;
   chmodSync(path: string, mode: number): void;
+  /** Mode change through an open descriptor: never follows a link planted at the path. */
+  fchmodSync(fd: number, mode: number): void;
   linkSync(existing: string, newPath: string): void;
 }
 
@@ -44,6 +46,7 @@ export const nodeFsLayer: FsLayer = {
   renameSync: (from, to) => fs.renameSync(from, to),
   unlinkSync: (path) => fs.unlinkSync(path),
   chmodSync: (path, mode) => fs.chmodSync(path, mode),
+  fchmodSync: (fd, mode) => fs.fchmodSync(fd, mode),
   linkSync: (existing, newPath) => fs.linkSync(existing, newPath),
 };
 

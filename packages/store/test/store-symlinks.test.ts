@@ -184,6 +184,19 @@ describe('symlinks planted while the writer runs: O_NOFOLLOW, never written thro
     expect((await verifyCodes(t)).exit).toBe(1);
   });
 
+  it('the newest segment at its seal: the link target keeps its mode (fchmod on the writer fd)', async () => {
+    t = tempStore();
+    const s = t.open({ segmentMaxBytes: 2_000 });
+    await s.append(span('r1', 0));
+    const [, victim] = linkFile(t, segmentPath(t.dir, 1));
+    const mode = fs.statSync(victim).mode & 0o777;
+    // Enough to fill the segment: the writer seals it while the link is in place.
+    for (let i = 1; i < 12; i++) await s.append(span('r1', i));
+    await s.close();
+    expect(fs.existsSync(segmentPath(t.dir, 2))).toBe(true);
+    expect(fs.statSync(victim).mode & 0o777).toBe(mode);
+  });
+
   it('the newest segment: appends stay in the store file, the restart refuses', async () => {
     t = tempStore();
     const s = t.open();
