@@ -242,7 +242,7 @@ describe('recovery never destroys before it checks', () => {
   }
 
   it('a planted .damaged marker off a line boundary, inside the anchored range, or beyond the file: refused, nothing moved', async () => {
-    const { file } = await storeWithTail();
+    const { file, store } = await storeWithTail();
     fs.rmSync(path.join(t.dir, 'store.lock'));
     const size = fs.statSync(file).size;
     const lines = readLines(file);
@@ -257,6 +257,9 @@ describe('recovery never destroys before it checks', () => {
       ['inside the anchored range', offsets[2]],
       ['beyond the file', size + 100],
       ['not an integer', 'soon'],
+      // After the anchored checkpoint, but the two records there were acknowledged (the
+      // witness names the last): their fdatasync completed, no marker can precede them.
+      ['before the end of the witnessed record', offsets[cpIndex + 1]],
     ];
     for (const [what, durableOffset] of cases) {
       fs.writeFileSync(marker, `${JSON.stringify({ durableOffset, reason: 'planted' })}\n`);
@@ -268,7 +271,13 @@ describe('recovery never destroys before it checks', () => {
         expect(fs.existsSync(path.join(t.dir, 'recovered')), what).toBe(false);
       }
     }
-    // A valid marker (after the anchored checkpoint, on a boundary) is honoured.
+    // A valid marker (after the anchored checkpoint, on a boundary) is honoured, with the
+    // witness as a failed fdatasync of the last two records leaves it: at the checkpoint.
+    const cp = JSON.parse(lines[cpIndex]!) as { seq: number; hash: string; time: string };
+    fs.writeFileSync(
+      `${t.anchorPath}.${store.origin}.head`,
+      `${JSON.stringify({ hash: cp.hash, origin: store.origin, seq: cp.seq, time: cp.time })}\n`,
+    );
     fs.writeFileSync(
       marker,
       `${JSON.stringify({ durableOffset: offsets[cpIndex + 1], reason: 'fsync failed' })}\n`,
