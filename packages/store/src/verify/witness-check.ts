@@ -23,11 +23,30 @@ export function readWitnesses(anchorPath: string): Map<string, Witness & { file:
     if (!name.startsWith(prefix) || !name.endsWith('.head')) continue;
     const origin = name.slice(prefix.length, -'.head'.length);
     const file = path.join(path.dirname(anchorPath), name);
-    const w = readWitness(file);
+    const w = stableWitness(file);
     // A missing or garbled witness is what a power cut can leave: it bounds nothing.
     if (w && w.origin === origin) found.set(origin, { ...w, file });
   }
   return found;
+}
+
+/**
+ * A live writer overwrites its witness in place: read it until two reads agree, so that a
+ * read racing that overwrite is never taken for a witness (at most a few tries).
+ */
+function stableWitness(file: string): Witness | undefined {
+  let last = readWitness(file);
+  for (let i = 0; i < 5; i++) {
+    const again = readWitness(file);
+    if (
+      again === undefined ||
+      (last !== undefined && again.seq === last.seq && again.hash === last.hash)
+    ) {
+      return again;
+    }
+    last = again;
+  }
+  return undefined;
 }
 
 /**
