@@ -105,30 +105,38 @@ describe('sessions: records after a clean close, forged and replayed statements'
   });
 
   // Acknowledged (durable, witnessed) but not yet checkpointed records cut off after a kill -9:
-  // the contract puts this window out of reach; the writer still never reaches 0.
+  // the witness names a record beyond the store's end, which no crash leaves.
   it('kill -9, then acknowledged (witnessed) records cut off before the restart', async () => {
     const { lab, dir } = await crashed(3, 4);
     const seg = newestSegment(dir);
     truncateRecords(seg, readRecords(seg).length - 3);
     const o = await judge('kill9-cut-acked', lab, dir);
     neverVerified(o);
-    expect(o.after.codes).toContain('RECOVERED_UNATTESTED');
+    expect(o.before.codes).toContain('WITNESS_BEYOND_END');
+    expect(o.restart).toBe('STORE_BEHIND_WITNESS');
+    expect(o.after.codes).toContain('WITNESS_BEYOND_END');
   });
 
-  // FINDING F1 (documented limit the witness could close): cut ALL acknowledged records after
+  // F1 (fixed): cut ALL acknowledged records after
   // the last anchored checkpoint (truncate the segment right after that checkpoint record). The
   // witness says seq N was acknowledged, the chain now ends below N; the restart signs the short
   // chain (previous: crashed, unattested: null) and verify is 0. Cutting only some of them is 2
   // (the ones left are unattested), so the verdict is worse for a smaller cut.
-  it.fails('kill -9, then ALL acknowledged (witnessed) records cut off [F1]', async () => {
+  // Now: verify reads the witness (WITNESS_BEYOND_END, 1) and the writer refuses to open.
+  it('kill -9, then ALL acknowledged (witnessed) records cut off [F1]', async () => {
     const { lab, dir } = await crashed(3, 4);
     const seg = newestSegment(dir);
     const cp = readRecords(seg)
       .map((r) => r.type)
       .lastIndexOf('checkpoint');
     truncateRecords(seg, cp + 1);
+    const size = fs.statSync(seg).size;
     const o = await judge('kill9-cut-all-acked', lab, dir);
     neverVerified(o);
+    expect(o.before.codes).toContain('WITNESS_BEYOND_END');
+    expect(o.restart).toBe('STORE_BEHIND_WITNESS');
+    expect(o.after.codes).toContain('WITNESS_BEYOND_END');
+    expect(fs.statSync(seg).size).toBe(size);
   });
 
   // Same through the power-cut rule: zeros in acknowledged records (a fake "hole"), the bytes
@@ -149,10 +157,11 @@ describe('sessions: records after a clean close, forged and replayed statements'
     neverVerified(o);
   });
 
-  // FINDING F2 (F1 through the power-cut rule): zeros written into the FIRST acknowledged
+  // F2 (fixed; F1 through the power-cut rule): zeros written into the FIRST acknowledged
   // record after the anchored checkpoint: every acknowledged record is set aside as an
-  // "unsynced-tail" although the witness says they were durable; verify after the restart is 0.
-  it.fails('kill -9, zeros from the first acknowledged record on (fake power-cut hole) [F2]', async () => {
+  // "unsynced-tail" although the witness says they were durable; verify after the restart was 0.
+  // Now: a hole before the witness's record is no power cut's; the writer refuses.
+  it('kill -9, zeros from the first acknowledged record on (fake power-cut hole) [F2]', async () => {
     const { lab, dir } = await crashed(3, 4);
     const seg = newestSegment(dir);
     const text = fs.readFileSync(seg, 'utf8');
@@ -165,13 +174,18 @@ describe('sessions: records after a clean close, forged and replayed statements'
     fs.writeFileSync(seg, buf);
     const o = await judge('kill9-zeros-from-first-acked', lab, dir);
     neverVerified(o);
+    expect(o.before.exit).toBe(1);
+    expect(o.restart).toBe('STORE_DAMAGED');
+    expect(o.after.exit).toBe(1);
+    expect(fs.existsSync(path.join(dir, 'recovered'))).toBe(false);
   });
 
-  // FINDING F3 (contract gap, exit 0): a planted `.damaged` marker whose durableOffset is the end of the last anchored
+  // F3 (fixed; was exit 0): a planted `.damaged` marker whose durableOffset is the end of the last anchored
   // checkpoint record (a line boundary, so "valid") makes the writer cut acknowledged records as
   // fsync-failed, although the witness proves they were durable: verify after the restart is 0
-  // (with or without recovered/). A plain cut of the same records gives RECOVERED_UNATTESTED (2).
-  it.fails('kill -9, planted .damaged marker cuts acknowledged (witnessed) records [F3]', async () => {
+  // (with or without recovered/). Now: a marker before the end of the witness's record is
+  // refused (STORE_DAMAGED) and nothing moves.
+  it('kill -9, planted .damaged marker cuts acknowledged (witnessed) records [F3]', async () => {
     const { lab, dir } = await crashed(3, 4);
     const seg = newestSegment(dir);
     const text = fs.readFileSync(seg, 'utf8');
@@ -179,8 +193,11 @@ describe('sessions: records after a clean close, forged and replayed statements'
     const cp = lines.map((l) => JSON.parse(l).type).lastIndexOf('checkpoint');
     const durableOffset = Buffer.byteLength(`${lines.slice(0, cp + 1).join('\n')}\n`);
     fs.writeFileSync(`${seg}.damaged`, `${JSON.stringify({ durableOffset })}\n`);
+    const size = fs.statSync(seg).size;
     const o = await judge('kill9-planted-damaged-marker', lab, dir);
     neverVerified(o);
+    expect(o.restart).toBe('STORE_DAMAGED');
+    expect(fs.statSync(seg).size).toBe(size);
   });
 
   // F3, variant: the marker cuts only the last acknowledged record; the acknowledged records
@@ -193,6 +210,7 @@ describe('sessions: records after a clean close, forged and replayed statements'
     fs.writeFileSync(`${seg}.damaged`, `${JSON.stringify({ durableOffset })}\n`);
     const o = await judge('kill9-planted-damaged-marker-last-acked', lab, dir);
     neverVerified(o);
+    expect(o.restart).toBe('STORE_DAMAGED');
   });
 
   it('planted .damaged marker not on a line boundary is refused', async () => {
@@ -253,13 +271,13 @@ describe('sessions: records after a clean close, forged and replayed statements'
     expect(o.before.exit).toBe(1);
   });
 
-  // FINDING F4: a complete, correctly chained record whose statement signature fails (here a
+  // F4 (fixed): a complete, correctly chained record whose statement signature fails (here a
   // store.close replayed from another store of the same key) is set aside by the restart as
   // reason "torn-tail" (the contract: bytes after the last \n only) and verify after the
   // restart is 0: a record that verify called tampering (STATEMENT_BAD_SIGNATURE, 1) before the
   // restart disappears from the verdict. Expected: signed over as unattested (2) and still
-  // reported (1), or the writer refuses (STORE_DAMAGED).
-  it.fails('kill -9, store.close replayed from another store of the same key [F4]', async () => {
+  // reported (1), or the writer refuses (STORE_DAMAGED). Now: the writer refuses.
+  it('kill -9, store.close replayed from another store of the same key [F4]', async () => {
     const { lab, dir } = await crashed();
     const b = lab.dir('b');
     await writeStore(lab, b, 2);
@@ -268,6 +286,8 @@ describe('sessions: records after a clean close, forged and replayed statements'
     const o = await judge('kill9-foreign-store-close', lab, dir);
     neverVerified(o);
     expect(o.before.codes).toContain('STATEMENT_BAD_SIGNATURE');
+    expect(o.restart).toBe('STORE_DAMAGED');
+    expect(o.after.codes).toContain('STATEMENT_BAD_SIGNATURE');
   });
 
   // F4, variant: the LAST of several acknowledged records re-written (re-hashed) as a
@@ -286,13 +306,17 @@ describe('sessions: records after a clean close, forged and replayed statements'
     );
     const o = await judge('kill9-last-acked-rewritten-as-store-close', lab, dir);
     neverVerified(o);
+    // Refused as a foreign trailing close (checked first) or as a witness mismatch.
+    expect(['STORE_DAMAGED', 'STORE_WITNESS_MISMATCH']).toContain(o.restart);
+    expect(o.after.codes).toContain('WITNESS_HEAD_MISMATCH');
   });
 
-  // FINDING F4 + F1: the ONLY acknowledged record after the anchored checkpoint re-written
+  // F4 + F1 (fixed): the ONLY acknowledged record after the anchored checkpoint re-written
   // (re-hashed) as a store.close: the restart sets it aside as a "close cut short" (reason
   // "torn-tail") without checking its signature or the witness, and an acknowledged record
-  // is gone from the chain with verify 0 after the restart.
-  it.fails('kill -9, the only acknowledged record re-written as a store.close [F4]', async () => {
+  // is gone from the chain with verify 0 after the restart. Now: the record contradicts the
+  // witness (WITNESS_HEAD_MISMATCH, 1) and the writer refuses.
+  it('kill -9, the only acknowledged record re-written as a store.close [F4]', async () => {
     const { lab, dir } = await crashed(3, 1);
     const b = lab.dir('b');
     await writeStore(lab, b, 2);
@@ -306,6 +330,9 @@ describe('sessions: records after a clean close, forged and replayed statements'
     );
     const o = await judge('kill9-only-acked-rewritten-as-store-close', lab, dir);
     neverVerified(o);
+    expect(o.before.codes).toContain('WITNESS_HEAD_MISMATCH');
+    expect(['STORE_DAMAGED', 'STORE_WITNESS_MISMATCH']).toContain(o.restart);
+    expect(o.after.codes).toContain('WITNESS_HEAD_MISMATCH');
   });
 
   // F4, variant: the first acknowledged (witnessed, unanchored) record replaced by a bad
@@ -540,16 +567,17 @@ describe('kill -9, then one complete hostile line appended (the F4 class)', () =
     ],
   ];
   for (const [name, attack] of cases) {
-    // FINDING F4 again: of all these lines only a trailing store.close is set aside ("torn-tail")
-    // and drops out of the verdict after the restart.
-    const test = name.includes('store.close') ? it.fails : it;
-    test(`${name}${name.includes('store.close') ? ' [F4]' : ''}`, async () => {
+    // F4 again (fixed): of all these lines only a trailing store.close was set aside
+    // ("torn-tail") and dropped out of the verdict after the restart; now the writer refuses.
+    const isClose = name.includes('store.close');
+    it(`${name}${isClose ? ' [F4]' : ''}`, async () => {
       const { lab, dir } = await crashed();
       writable(newestSegment(dir));
       attack(dir);
       const o = await judge(`kill9-one-line: ${name}`, lab, dir);
       expect(o.before.exit).toBe(1);
       neverVerified(o);
+      if (isClose) expect(o.restart).toBe('STORE_DAMAGED');
     });
   }
 });

@@ -3,9 +3,14 @@ import * as fs from 'node:fs';
 import type { AnchorEntry, AnchorRead } from './anchor-file.js';
 import { verifyCheckpointSignature } from './checkpoint.js';
 import { StoreError } from './errors.js';
-import { GENESIS_HASH } from './record-format.js';
-import { findRecord, type SegmentFile } from './segment-files.js';
-import { type ChainPoint, sessionOpenShapeProblem, witnessPath } from './session-records.js';
+import { GENESIS_HASH, parseEnvelope } from './record-format.js';
+import { findRecord, type SegmentFile, scanLines } from './segment-files.js';
+import {
+  type ChainPoint,
+  sessionOpenShapeProblem,
+  storeCloseShapeProblem,
+  witnessPath,
+} from './session-records.js';
 import { verifyStatementSignature } from './signed-statement.js';
 import type { SignedCheckpoint } from './types.js';
 
@@ -166,7 +171,19 @@ export function attestedPoint(
   return best;
 }
 
-function readWitness(file: string): { origin: string; seq: number; hash: string } | undefined {
+/** The writer witness's content, as far as recovery and verify use it. */
+export interface Witness {
+  origin: string;
+  seq: number;
+  hash: string;
+}
+
+/**
+ * The writer witness of `origin` beside `anchorPath`, when it is there and well-formed. A
+ * missing, empty or garbled witness is what a power cut can leave (it is never fsynced): it
+ * only means less is known to have been acknowledged.
+ */
+export function readWitness(file: string): Witness | undefined {
   try {
     const text = fs.readFileSync(file, 'utf8');
     const line = text.slice(0, text.indexOf('\n'));
@@ -177,4 +194,106 @@ function readWitness(file: string): { origin: string; seq: number; hash: string 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The end (byte offset in the newest segment) of the record the writer witness names: every
+ * cut must stay behind it. The witness is written only after the fdatasync that made its
+ * record durable completed, so neither a crash nor a power cut leaves it ahead of the store's
+ * data or naming a different record there: either is tampering, and the open is refused.
+ * A missing or older witness is what a power cut can leave, and bounds nothing new.
+ * `end` is 0 when the witness bounds nothing in the newest segment; `refusal` (thrown by the
+ * caller after the anchor check, whose codes come first) when it contradicts the store.
+ */
+export function witnessEnd(
+  dir: string,
+  anchorPath: string,
+  origin: string,
+  records: Scanned[],
+  segments: SegmentFile[],
+  damage: { intactSeq: number | undefined; completeBytes: number } | undefined,
+): { end: number; refusal?: StoreError } {
+  const file = witnessPath(anchorPath, origin);
+  const w = readWitness(file);
+  if (!w || w.origin !== origin) return { end: 0 };
+  const first = records[0]?.seq;
+  let found: { hash: string; end: number } | undefined;
+  const inLast = records.find((r) => r.seq === w.seq);
+  if (inLast) found = inLast;
+  else if (first === undefined || w.seq < first) {
+    // Before the newest segment's records: it cannot be cut, but it must be the record
+    // there. A record below the store's end that is no longer present (a pruned segment)
+    // bounds nothing; a missing segment is verify's to report.
+    const at = findRecord(segments, w.seq);
+    if (at) found = { hash: at.hash, end: 0 };
+    else if (first !== undefined || w.seq <= lastSeqBefore(segments)) return { end: 0 };
+  } else if (damage && (damage.intactSeq === undefined || w.seq > damage.intactSeq)) {
+    // The record it names lies in or after a damaged line: nothing of the segment may go.
+    return { end: damage.completeBytes };
+  }
+  const fix = `Records the previous writer acknowledged were removed or rewritten. Nothing was moved or signed: keep the store and the witness as evidence, restore the store from a copy, and run agent-audit verify.`;
+  if (!found) {
+    return {
+      end: 0,
+      refusal: new StoreError(
+        'STORE_BEHIND_WITNESS',
+        `refusing to open audit store ${dir}: the writer witness ${file} says the previous writer acknowledged record ${w.seq}, but the store ends before it. ${fix}`,
+        { dir },
+      ),
+    };
+  }
+  if (found.hash !== w.hash) {
+    return {
+      end: 0,
+      refusal: new StoreError(
+        'STORE_WITNESS_MISMATCH',
+        `refusing to open audit store ${dir}: record ${w.seq} does not match the writer witness ${file} (the record the previous writer acknowledged there had hash ${w.hash}). ${fix}`,
+        { dir },
+      ),
+    };
+  }
+  return { end: found.end };
+}
+
+/** Highest seq in the segments before the newest one (0 when there are none). */
+function lastSeqBefore(segments: SegmentFile[]): number {
+  for (let i = segments.length - 2; i >= 0; i--) {
+    const seg = segments[i]!;
+    let seq = 0;
+    scanLines(seg.path, (buf, start, end) => {
+      const env = parseEnvelope(buf, start, end);
+      if (typeof env !== 'string') seq = env.seq;
+    });
+    if (seq > 0) return seq;
+  }
+  return 0;
+}
+
+/**
+ * Whether a `store.close` ending the newest segment without its checkpoint is one a power
+ * cut during this writer's own close can leave: signed by this writer's key, of this origin,
+ * naming the record right before it. Only such a close may be set aside (it never completed);
+ * any other is tampering.
+ */
+export function unconfirmedOwnClose(
+  close: Scanned,
+  before: ChainPoint,
+  publicKey: KeyObject,
+  origin: string,
+): boolean {
+  if (close.payload === undefined) return false;
+  let p: Record<string, unknown>;
+  try {
+    p = JSON.parse(close.payload) as Record<string, unknown>;
+  } catch {
+    return false;
+  }
+  return (
+    storeCloseShapeProblem(p) === undefined &&
+    p.origin === origin &&
+    p.lastSeq === before.seq &&
+    p.lastHash === before.hash &&
+    close.seq === before.seq + 1 &&
+    verifyStatementSignature(p, publicKey)
+  );
 }

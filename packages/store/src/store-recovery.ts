@@ -5,8 +5,15 @@ import { type AnchorEntry, type AnchorRead, readAnchorFile } from './anchor-file
 import { StoreError } from './errors.js';
 import { computeLineHash, GENESIS_HASH, parseEnvelope } from './record-format.js';
 import { findRecord, listSegments, type SegmentFile, scanLines } from './segment-files.js';
-import { attestedPoint, checkClosed, type Scanned, validCheckpoint } from './session-checks.js';
-import type { ChainPoint, SeqRange } from './session-records.js';
+import {
+  attestedPoint,
+  checkClosed,
+  type Scanned,
+  unconfirmedOwnClose,
+  validCheckpoint,
+  witnessEnd,
+} from './session-checks.js';
+import { type ChainPoint, type SeqRange, witnessPath } from './session-records.js';
 import { STORE_CHECKPOINTS_FILE } from './store-paths.js';
 import type { StoreNotice } from './types.js';
 
@@ -36,7 +43,7 @@ export interface OpenPlan {
   last: SegmentFile;
   /** Bytes of `last` that stay; `[keepBytes, last.size)` is set aside when non-empty. */
   keepBytes: number;
-  reason: 'torn-tail' | 'unsynced-tail' | 'fsync-failed';
+  reason: 'torn-tail' | 'unsynced-tail' | 'fsync-failed' | 'close-unconfirmed';
   /** A valid `.damaged` marker: the segment is sealed as damaged after recovery. */
   marker?: { path: string; durableOffset: number };
   /** The last record that stays. */
@@ -141,14 +148,29 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
     records.push(r);
   });
 
-  // The end of the last anchored/logged checkpoint record, when it lies in this segment:
-  // nothing up to there is ever set aside.
+  // The protected end: the end of the last anchored/logged checkpoint record or of the record
+  // the writer witness names, whichever is later (0 when neither lies in this segment). Every
+  // record before it was acknowledged by a writer; no cut below it is ever made (the one rule
+  // every cut path below is checked against before anything is moved).
   const signedEnd = records.find((r) => r.seq === anchored + 1)?.end ?? 0;
+  const witness = witnessEnd(
+    dir,
+    anchorPath,
+    origin,
+    records,
+    segments,
+    damagedLine ? { intactSeq, completeBytes: scan.completeBytes } : undefined,
+  );
+  const protectedEnd = Math.max(signedEnd, witness.end);
+  const protectedBy =
+    witness.end > signedEnd
+      ? `the record the writer witness ${witnessPath(anchorPath, origin)} names`
+      : `the checkpoint the anchor ${anchorPath} confirms`;
 
   const markerPath = `${last.path}${DAMAGED_SUFFIX}`;
   let marker: OpenPlan['marker'];
   if (fs.existsSync(markerPath)) {
-    marker = validateMarker(dir, markerPath, last, lineStarts, signedEnd);
+    marker = validateMarker(dir, markerPath, last, lineStarts, protectedEnd, protectedBy);
   }
 
   if (damagedLine && !isUnsyncedTail(damagedLine, intactSeq, anchored, segments, last.segment)) {
@@ -174,15 +196,33 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
     reason = 'fsync-failed';
   }
   // A close cut short (a power cut kept its store.close but not the checkpoint after it) is
-  // not a close: its store.close goes aside with the rest of the unconfirmed tail.
-  const lastWhole = records.filter((r) => r.end <= keepBytes).at(-1);
-  if (lastWhole?.type === 'store.close' && lastWhole.offset >= signedEnd) {
+  // not a close: its store.close goes aside with the rest of the unconfirmed tail. Only this
+  // writer's own close, naming the record before it, after everything acknowledged, can be
+  // one; any other store.close ending the segment was put there.
+  const wholeBefore = records.filter((r) => r.end <= keepBytes);
+  const lastWhole = wholeBefore.at(-1);
+  if (lastWhole?.type === 'store.close') {
+    const prev = wholeBefore.at(-2);
+    const before: ChainPoint = prev
+      ? { seq: prev.seq, hash: prev.hash }
+      : headOfSegmentBefore(segments, last.segment);
+    if (
+      lastWhole.offset < protectedEnd ||
+      !unconfirmedOwnClose(lastWhole, before, input.publicKey, origin)
+    ) {
+      throw new StoreError(
+        'STORE_DAMAGED',
+        `refusing to open audit store ${dir}: segment ${last.segment} ends with a store.close at seq ${lastWhole.seq} without the checkpoint that follows every close, and it is not a close this writer left unfinished (${lastWhole.offset < protectedEnd ? `the previous writer had acknowledged it: it lies before the end of ${protectedBy}` : 'not signed by this writer for this store and the record before it'}); nothing was moved. Run agent-audit verify.`,
+        { dir },
+      );
+    }
     keepBytes = lastWhole.offset;
+    if (reason === 'torn-tail') reason = 'close-unconfirmed';
   }
-  if (keepBytes < signedEnd) {
+  if (keepBytes < protectedEnd) {
     throw new StoreError(
       'STORE_DAMAGED',
-      `refusing to open audit store ${dir}: recovery would set aside bytes from offset ${keepBytes} of segment ${last.segment}, before the end of the checkpoint the anchor ${anchorPath} confirms (offset ${signedEnd}); nothing was moved. Run agent-audit verify.`,
+      `refusing to open audit store ${dir}: recovery would set aside bytes from offset ${keepBytes} of segment ${last.segment}, before the end of ${protectedBy} (offset ${protectedEnd}): records there were acknowledged by the previous writer, so this is not what a crash or power cut leaves. Nothing was moved. Run agent-audit verify.`,
       { dir },
     );
   }
@@ -210,6 +250,9 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
 
   const notices: StoreNotice[] = [];
   checkAnchor(dir, anchorPath, anchor, origin, head, segments, notices);
+  // A witness ahead of the store or contradicting it: acknowledged records were cut off or
+  // rewritten (after the anchor check, whose refusal says more when both apply).
+  if (witness.refusal) throw witness.refusal;
 
   const previous = checkClosed(
     dir,
@@ -295,7 +338,8 @@ function validateMarker(
   markerPath: string,
   last: SegmentFile,
   lineStarts: ReadonlySet<number>,
-  signedEnd: number,
+  protectedEnd: number,
+  protectedBy: string,
 ): { path: string; durableOffset: number } {
   let durableOffset: unknown;
   try {
@@ -321,9 +365,9 @@ function validateMarker(
     throw bad(`durableOffset ${durableOffset} is beyond the file size ${last.size}`);
   if (!lineStarts.has(durableOffset))
     throw bad(`durableOffset ${durableOffset} is not on a line boundary`);
-  if (durableOffset < signedEnd) {
+  if (durableOffset < protectedEnd) {
     throw bad(
-      `durableOffset ${durableOffset} is inside the range the anchor confirms (up to ${signedEnd})`,
+      `durableOffset ${durableOffset} is before the end of ${protectedBy} (offset ${protectedEnd}), which was durable when it was acknowledged`,
     );
   }
   return { path: markerPath, durableOffset };

@@ -23,6 +23,7 @@ import {
   loadExternal,
 } from './verify/trust-checks.js';
 import { VerifyState } from './verify/verify-state.js';
+import { checkWitness, readWitnesses } from './verify/witness-check.js';
 
 /**
  * Verify a store: every record's hash over its exact bytes, the chain, sequence continuity,
@@ -147,6 +148,7 @@ async function run(
     );
   }
   const storeLog = readStoreLog(source);
+  const witnesses = anchorPath ? readWitnesses(anchorPath) : undefined;
   const segments = source.segments();
   state.segments = segments.length;
   if (segments.length === 0) {
@@ -174,6 +176,7 @@ async function run(
   }
   state.origin = peekOrigin(source, segments[0]!);
   loadExternal(state, anchor, storeLog);
+  if (state.origin !== null) state.witness = witnesses?.get(state.origin);
   const scan = new ChainScan(state, fast);
   const totalBytes = segments.reduce((n, s) => n + s.size, 0);
   let doneBytes = 0;
@@ -205,6 +208,7 @@ async function run(
   checkIdentity(state, anchor, anchorPath, options.origin);
   checkPrunedStart(state);
   checkExternal(state);
+  checkWitness(state);
   checkStoreLog(state, storeLog);
   checkAnchorStatus(state, anchor, anchorPath, anchorUnreadable);
   checkCoverage(state);

@@ -191,17 +191,27 @@ describe('row 16: power loss at any point of a real workload', () => {
     };
 
     // A lost page in the unsigned tail: recovered, the bytes kept aside, the chain verifies.
-    const lost = variant('lost-page', (b) =>
-      b.fill(0, offsetOf(tailLine) + 20, offsetOf(tailLine) + 120),
-    );
+    // The tail line was acknowledged (its fdatasync completed, then the witness named it), so
+    // a power cut that lost its page is one where that fdatasync never completed: the witness
+    // was then never written past it (here: lost, as it is never fsynced).
+    const zeroTail = (b: Buffer) => b.fill(0, offsetOf(tailLine) + 20, offsetOf(tailLine) + 120);
+    const witnessOf = (trust: string) =>
+      fs.readdirSync(trust).filter((n) => n.startsWith('anchor.jsonl.') && n.endsWith('.head'));
+    // With the witness naming the record, the same hole is no power cut's: refused, unmoved.
+    const witnessed = variant('lost-page-witnessed', zeroTail);
+    expect(witnessOf(witnessed.trustDir)).toHaveLength(1);
+    expect(() => AuditStore.open(witnessed)).toThrow(/writer witness/);
+    expect(fs.existsSync(path.join(witnessed.dir, 'recovered'))).toBe(false);
+    const lost = variant('lost-page', zeroTail);
+    for (const n of witnessOf(lost.trustDir)) fs.rmSync(path.join(lost.trustDir, n));
     const lostAnchored = anchoredThrough(path.join(lost.trustDir, 'anchor.jsonl'));
     const notices: string[] = [];
     const reopened = AuditStore.open({ ...lost, onNotice: (n) => notices.push(n.message) });
     await reopened.close();
     expect(notices.join('\n')).toMatch(/unsynced-tail/);
     expect(fs.readdirSync(path.join(lost.dir, 'recovered'))).toHaveLength(1);
-    // The damaged page held the record the witness names, so what is left after the anchored
-    // checkpoint cannot be shown acknowledged: signed as unattested (exit 2), never cut.
+    // Without the witness, what is left after the anchored checkpoint cannot be shown
+    // acknowledged: signed as unattested (exit 2), never cut.
     expectCrashVerdict(await verifyStore(lost), lost.dir, [lostAnchored]);
 
     // The same place changed without zeros: not what a power cut does.

@@ -41,7 +41,12 @@ async function storeWithOpenTail() {
   const file = newestSegment(t.dir);
   const lines = readLines(file);
   const log = path.join(t.dir, 'checkpoints.jsonl');
-  const saved = [log, t.anchorPath].map((f) => [f, fs.existsSync(f) ? fs.readFileSync(f) : null]);
+  // The writer witness too: as a crash leaves it, naming the last record appended.
+  const witness = `${t.anchorPath}.${store.origin}.head`;
+  const saved = [log, t.anchorPath, witness].map((f) => [
+    f,
+    fs.existsSync(f) ? fs.readFileSync(f) : null,
+  ]);
   store.closeSync();
   writeLines(file, lines);
   for (const [f, text] of saved as Array<[string, Buffer | null]>) {
@@ -139,6 +144,14 @@ describe('unknown record types', () => {
       file,
       index,
       lines[index]!.replace(/"type":"span\.end"\}$/, '"type":"future.kind"}'),
+    );
+    // As a newer writer would have written it: its witness names this record.
+    const witness = fs.readdirSync(path.dirname(t.anchorPath)).find((n) => n.endsWith('.head'))!;
+    const witnessFile = path.join(path.dirname(t.anchorPath), witness);
+    const w = JSON.parse(fs.readFileSync(witnessFile, 'utf8'));
+    fs.writeFileSync(
+      witnessFile,
+      `${JSON.stringify({ ...w, hash: JSON.parse(readLines(file)[index]!).hash })}\n`,
     );
     const r = await verify();
     expect(codes(r)).toContain('RECORD_TYPE_UNKNOWN');

@@ -66,7 +66,10 @@ describe('verifyStore basics', () => {
     store.closeSync();
     writeLines(file, lines.slice(0, 2));
     fs.rmSync(path.join(t.dir, 'checkpoints.jsonl'));
+    // The anchor's volume gone, and with it the writer witness beside it (which names the
+    // close's checkpoint removed above).
     fs.rmSync(t.anchorPath);
+    fs.rmSync(`${t.anchorPath}.${store.origin}.head`);
     const report = await verify();
     expect(report.exitCode).toBe(2);
     expect(report.problems.map((p) => p.code)).toContain('NO_CHECKPOINT');

@@ -243,7 +243,7 @@ describe('recovery never destroys before it checks', () => {
   }
 
   it('a planted .damaged marker off a line boundary, inside the anchored range, or beyond the file: refused, nothing moved', async () => {
-    const { file } = await storeWithTail();
+    const { file, store } = await storeWithTail();
     fs.rmSync(path.join(t.dir, 'store.lock'));
     const size = fs.statSync(file).size;
     const lines = readLines(file);
@@ -258,6 +258,9 @@ describe('recovery never destroys before it checks', () => {
       ['inside the anchored range', offsets[2]],
       ['beyond the file', size + 100],
       ['not an integer', 'soon'],
+      // After the anchored checkpoint, but the two records there were acknowledged (the
+      // witness names the last): their fdatasync completed, no marker can precede them.
+      ['before the end of the witnessed record', offsets[cpIndex + 1]],
     ];
     for (const [what, durableOffset] of cases) {
       fs.writeFileSync(marker, `${JSON.stringify({ durableOffset, reason: 'planted' })}\n`);
@@ -269,7 +272,13 @@ describe('recovery never destroys before it checks', () => {
         expect(fs.existsSync(path.join(t.dir, 'recovered')), what).toBe(false);
       }
     }
-    // A valid marker (after the anchored checkpoint, on a boundary) is honoured.
+    // A valid marker (after the anchored checkpoint, on a boundary) is honoured, with the
+    // witness as a failed fdatasync of the last two records leaves it: at the checkpoint.
+    const cp = JSON.parse(lines[cpIndex]!) as { seq: number; hash: string; time: string };
+    fs.writeFileSync(
+      `${t.anchorPath}.${store.origin}.head`,
+      `${JSON.stringify({ hash: cp.hash, origin: store.origin, seq: cp.seq, time: cp.time })}\n`,
+    );
     fs.writeFileSync(
       marker,
       `${JSON.stringify({ durableOffset: offsets[cpIndex + 1], reason: 'fsync failed' })}\n`,
@@ -311,6 +320,50 @@ describe('the writer witness: what a killed writer acknowledged', () => {
     expect(witnessWrites).toBeLessThanOrEqual(syncs + 1);
     expect((fs.statSync(witness).mode & 0o777).toString(8)).toBe('600');
     await store.close();
+  });
+
+  // A power cut during a clean close: the store.close reached the disk, its checkpoint did
+  // not, and neither did anything the close would have synced (anchor and log lines, witness).
+  async function closeCutShort() {
+    t = tempStore();
+    const store = t.open({ checkpointIntervalMs: 1_000_000_000 });
+    for (let i = 0; i < 3; i++) await store.append(span('c', i));
+    await store.checkpoint();
+    for (let i = 3; i < 5; i++) await store.append(span('c', i));
+    const witness = `${t.anchorPath}.${store.origin}.head`;
+    const log = path.join(t.dir, 'checkpoints.jsonl');
+    const saved = [witness, t.anchorPath, log].map((f) => [f, fs.readFileSync(f)] as const);
+    await store.close();
+    const file = segmentPath(t.dir, 1);
+    const lines = readLines(file);
+    expect(JSON.parse(lines.at(-2)!).type).toBe('store.close');
+    fs.chmodSync(file, 0o600);
+    fs.writeFileSync(file, `${lines.slice(0, -1).join('\n')}\n`);
+    for (const [f, bytes] of saved) fs.writeFileSync(f, bytes);
+    return { file, witness, close: JSON.parse(lines.at(-2)!) as { seq: number; hash: string } };
+  }
+
+  it("sets aside only this writer's own unfinished close, after the witness (close-unconfirmed)", async () => {
+    const { file, close } = await closeCutShort();
+    const before = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(before.exitCode).toBe(2);
+    const notices: string[] = [];
+    await t.open({ onNotice: (n) => notices.push(n.message) }).close();
+    expect(notices.join('\n')).toMatch(/close-unconfirmed/);
+    expect(fs.readdirSync(path.join(t.dir, 'recovered'))).toHaveLength(1);
+    expect(readLines(file).some((l) => JSON.parse(l).hash === close.hash)).toBe(false);
+    const after = await verifyStore({ dir: t.dir, trustDir: t.trustDir });
+    expect(after.recoveries[0]!.reason).toBe('close-unconfirmed');
+    expect(after.exitCode).toBe(0);
+  });
+
+  it('refuses to set aside a close the witness says was acknowledged, and moves nothing', async () => {
+    const { witness, close } = await closeCutShort();
+    const w = JSON.parse(fs.readFileSync(witness, 'utf8'));
+    fs.writeFileSync(witness, `${JSON.stringify({ ...w, hash: close.hash, seq: close.seq })}\n`);
+    const before = snapshot(t.dir);
+    expectRefused(() => t.open(), 'STORE_DAMAGED', /store\.close at seq \d+ .*acknowledged/);
+    expect(snapshot(t.dir)).toEqual(before);
   });
 });
 

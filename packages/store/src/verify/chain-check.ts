@@ -182,6 +182,7 @@ export class ChainScan {
         else state.checkpointSeqs.add(env.seq);
         const ext = state.external.get(env.seq);
         if (ext) for (const e of ext) e.matched = e.entry.head === linked;
+        if (state.witness?.seq === env.seq) state.witness.found = linked;
         state.prevHash = linked;
         const chainSeq = linked !== env.hash && expected !== undefined ? expected : env.seq;
         state.expectedSeq = chainSeq + 1;
@@ -342,6 +343,7 @@ export class ChainScan {
       const hash = this.#fastHash.toString('latin1');
       for (const e of ext) e.matched = e.entry.head === hash;
     }
+    if (state.witness?.seq === seq) state.witness.found = this.#fastHash.toString('latin1');
     state.lastNonCheckpointSeq = seq;
     state.expectedSeq = seq + 1;
     state.headSeq = seq;

@@ -69,6 +69,8 @@ export class VerifyState {
   cleanlyClosedAt: number | undefined;
   /** Seq of a session.open that must be a valid one right after a clean close. */
   sessionMustFollowClose: number | undefined;
+  /** The writer witness of this origin; `found` is the hash of record `seq` once scanned. */
+  witness: { seq: number; hash: string; file: string; found?: string } | undefined;
 
   constructor(source: SegmentSource) {
     this.source = source;
