@@ -1,5 +1,5 @@
 export type { CanonicalJsonErrorCode } from './errors.js';
-export { CanonicalJsonError } from './errors.js';
+export { CanonicalJsonError, messageOf } from './errors.js';
 export {
   hasEscapedLoneSurrogate,
   isVerbatimAscii,

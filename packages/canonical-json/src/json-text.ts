@@ -20,8 +20,7 @@ export function isVerbatimAscii(code: number): boolean {
 /**
  * The RFC 8785 form of a string (section 3.2.2.2). Strings that need no escaping are quoted as
  * they are; the others go through `JSON.stringify`, whose escaping is exactly the RFC's (a lone
- * surrogate becomes `\udxxx`, which the lenient conversions document; strict callers refuse
- * lone surrogates before quoting).
+ * surrogate becomes `\udxxx`, in both the lenient and the strict writer).
  */
 export function quoteString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;

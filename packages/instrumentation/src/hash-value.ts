@@ -3,6 +3,7 @@ import {
   CanonicalJsonError,
   KeyOrder,
   LenientJsonWriter,
+  messageOf,
   PlainUtf8Writer,
 } from '@agent-audit/canonical-json';
 
@@ -236,14 +237,6 @@ class ValueHasher {
 }
 
 const hasher = new ValueHasher();
-
-function messageOf(err: unknown): string {
-  try {
-    return err instanceof Error ? err.message : String(err);
-  } catch {
-    return 'unprintable error';
-  }
-}
 
 /**
  * Whether `hash` (a recorded `sha256:…` or `hmac-sha256:<key-id>:…`) is the hash of `value`.

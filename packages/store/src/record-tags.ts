@@ -1,3 +1,4 @@
+import { quoteString } from '@agent-audit/canonical-json';
 import { configurationError } from './errors.js';
 import type { AppendEntry } from './types.js';
 
@@ -18,7 +19,7 @@ export function tagsToJson(tags: AppendEntry['tags'], memo: TagPlanMemo): string
     const v = tags[k];
     if (v === undefined) continue;
     if (typeof v !== 'string') throw configurationError(`entry.tags.${k}`, 'a string', v);
-    out += `${out === '' ? '{' : ','}${plan.prefixes[i]}${isPlainString(v) ? `"${v}"` : JSON.stringify(v)}`;
+    out += `${out === '' ? '{' : ','}${plan.prefixes[i]}${quoteString(v)}`;
   }
   return out === '' ? '{}' : `${out}}`;
 }
@@ -28,14 +29,6 @@ export function tagsToJson(tags: AppendEntry['tags'], memo: TagPlanMemo): string
  * control character or surrogate (a lone surrogate is escaped; pairs are rare in tags and take
  * the JSON.stringify path). Tag values (run ids, agent ids, tool names) nearly always are.
  */
-function isPlainString(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false;
-  }
-  return true;
-}
-
 interface TagPlan {
   keys: string[];
   /** Indexes into `keys` in canonical (UTF-16) order. */

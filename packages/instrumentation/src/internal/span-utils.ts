@@ -1,3 +1,4 @@
+import { messageOf } from '@agent-audit/canonical-json';
 import { type Attributes, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ERROR_TYPE_VALUE_OTHER } from '../semconv.js';
 
@@ -15,14 +16,6 @@ export function errorType(err: unknown): string {
     // fall through
   }
   return ERROR_TYPE_VALUE_OTHER;
-}
-
-function messageOf(err: unknown): string {
-  try {
-    return err instanceof Error ? err.message : String(err);
-  } catch {
-    return 'unprintable error';
-  }
 }
 
 /**
