@@ -134,6 +134,10 @@ export const VIOLATION_NO_RUN_CONTEXT = 'no_run_context';
 export const VIOLATION_CREDENTIAL_REF_LOOKS_LIKE_SECRET = 'credential_ref_looks_like_secret';
 /** A span ended without one of its mandatory attributes (listed in `audit.missing`). */
 export const VIOLATION_MISSING_MANDATORY_ATTRIBUTE = 'missing_mandatory_attribute';
+/** A recorded value holds control characters (C0 but TAB/LF/CRLF, DEL, C1, ESC sequences). */
+export const VIOLATION_CONTROL_CHARACTERS = 'control_characters';
+/** A recorded value holds bidirectional overrides or isolates (U+202A–U+202E, U+2066–U+2069). */
+export const VIOLATION_BIDI_OVERRIDE = 'bidi_override';
 
 // LLM calls (beyond the GenAI names).
 /** Names of the tools the model asked to call in its response. */

@@ -5,6 +5,7 @@ import {
   ATTR_CREDENTIAL_REF,
   ATTR_INPUT_HASH,
   ATTR_OUTPUT_HASH,
+  VIOLATION_CREDENTIAL_REF_LOOKS_LIKE_SECRET as VIOLATION_CREDENTIAL_REF,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
@@ -75,8 +76,6 @@ export interface RunHandle {
   readonly runId: string;
   readonly span: Span;
 }
-
-const VIOLATION_CREDENTIAL_REF = 'credential_ref_looks_like_secret';
 
 /**
  * Runs `fn` as one audited agent run: starts the `invoke_agent {agentName}` (or

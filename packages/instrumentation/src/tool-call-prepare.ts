@@ -15,6 +15,8 @@ import {
   ATTR_TOOL_REASON,
   ATTR_TOOL_VERSION,
   ATTR_WORKFLOW_RUN_ID,
+  VIOLATION_CREDENTIAL_REF_LOOKS_LIKE_SECRET as VIOLATION_CREDENTIAL_REF,
+  VIOLATION_NO_RUN_CONTEXT,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { putCompliance } from './compliance.js';
@@ -36,8 +38,10 @@ import {
 import type { DecisionInputs } from './tool-call-decision.js';
 import type { TraceToolCallOptions } from './trace-tool-call.js';
 
-export const VIOLATION_NO_RUN_CONTEXT = 'no_run_context';
-export const VIOLATION_CREDENTIAL_REF = 'credential_ref_looks_like_secret';
+export {
+  VIOLATION_CREDENTIAL_REF_LOOKS_LIKE_SECRET as VIOLATION_CREDENTIAL_REF,
+  VIOLATION_NO_RUN_CONTEXT,
+} from './attributes.js';
 
 /** A tool call ready to start: its span's start attributes and what the decision needs. */
 export interface Prepared extends DecisionInputs {

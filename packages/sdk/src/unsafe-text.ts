@@ -1,3 +1,8 @@
+import {
+  VIOLATION_BIDI_OVERRIDE,
+  VIOLATION_CONTROL_CHARACTERS,
+} from '@agent-audit/instrumentation/attributes';
+
 /**
  * Characters that can attack whoever later reads a recorded value on a terminal or in a
  * review: control characters (cursor moves, screen clears, OSC titles and hyperlinks, a lone
@@ -15,10 +20,7 @@
  * and which cannot reorder text on their own.
  */
 
-/** The `audit.violation` code for a value with control characters. */
-export const VIOLATION_CONTROL_CHARACTERS = 'control_characters';
-/** The `audit.violation` code for a value with bidirectional overrides or isolates. */
-export const VIOLATION_BIDI_OVERRIDE = 'bidi_override';
+export { VIOLATION_BIDI_OVERRIDE, VIOLATION_CONTROL_CHARACTERS };
 
 export const UNSAFE_CONTROL = 1;
 export const UNSAFE_BIDI = 2;
