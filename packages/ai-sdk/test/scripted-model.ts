@@ -41,8 +41,11 @@ function stepAt(script: ScriptStep[], i: number): ScriptStep {
   return step;
 }
 
-/** `doGenerate` for the mock: answers call i with step i. */
-export function scriptedGenerate(script: ScriptStep[]): () => Promise<unknown> {
+/**
+ * `doGenerate` for the mock: answers call i with step i. Typed `never` so that it fits the mock
+ * of either major (v3 and v4 result types); the AI SDK checks the shape at run time.
+ */
+export function scriptedGenerate(script: ScriptStep[]): () => Promise<never> {
   let i = 0;
   return async () => {
     const n = i++;
@@ -54,12 +57,12 @@ export function scriptedGenerate(script: ScriptStep[]): () => Promise<unknown> {
       usage: usage(u.input, u.output),
       warnings: [],
       response: { id: `resp-${n}`, modelId: 'scripted-model', timestamp: new Date(0) },
-    };
+    } as never;
   };
 }
 
-/** `doStream` for the mock: answers call i with step i as stream parts. */
-export function scriptedStream(script: ScriptStep[]): () => Promise<unknown> {
+/** `doStream` for the mock: answers call i with step i as stream parts (typed as above). */
+export function scriptedStream(script: ScriptStep[]): () => Promise<never> {
   let i = 0;
   return async () => {
     const n = i++;
@@ -95,6 +98,6 @@ export function scriptedStream(script: ScriptStep[]): () => Promise<unknown> {
           controller.close();
         },
       }),
-    };
+    } as never;
   };
 }
