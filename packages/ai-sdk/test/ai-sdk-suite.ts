@@ -60,6 +60,8 @@ export interface AiApi {
 
 export interface SpanView {
   name: string;
+  /** End time, ns since the epoch. */
+  end: bigint;
   scope: string;
   traceId: string;
   attrs: Record<string, unknown>;
@@ -123,6 +125,7 @@ export function aiSdkSuite(api: AiApi): void {
           const span = spanOf(r);
           return {
             name: span.name,
+            end: BigInt((span as { endTimeUnixNano?: string }).endTimeUnixNano ?? 0),
             scope: scopeOf(r),
             traceId: span.traceId,
             attrs: attrsOf(span),
@@ -445,6 +448,12 @@ export function aiSdkSuite(api: AiApi): void {
       expect(runSpan).toBeDefined();
       expect(auditTools_(spans)).toHaveLength(1);
       expect(auditLlm(spans)).toHaveLength(2);
+      // The run this call opened ended only after the stream's last model call and tool call.
+      const lastWork = [...auditTools_(spans), ...auditLlm(spans)].reduce(
+        (max, s) => (s.end > max ? s.end : max),
+        0n,
+      );
+      expect(runSpan && runSpan.end >= lastWork).toBe(true);
     });
 
     it('the agent class: auditAgent runs generate in a run, tools and model audited', async () => {
