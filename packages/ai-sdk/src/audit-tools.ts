@@ -22,6 +22,11 @@ export interface AuditToolOptions {
   captureContent?: boolean;
   /** Compliance fields of this tool's calls. */
   compliance?: ComplianceFields;
+  /**
+   * The side effect this tool has (e.g. `{ operation: 'refund', targetSystem: 'payments' }`):
+   * a call the gate refuses then records `side_effect.blocked`.
+   */
+  sideEffect?: { operation: string; targetSystem: string };
 }
 
 /** Options of {@link auditTools}: set-wide defaults, and per-tool overrides under `tools`. */
@@ -51,6 +56,7 @@ const KNOWN_OPTIONS = new Set([
   'credentialRef',
   'captureContent',
   'compliance',
+  'sideEffect',
   'tools',
 ]);
 
@@ -59,7 +65,9 @@ const KNOWN_OPTIONS = new Set([
  * as an audited tool call through `traceToolCall`: the `execute_tool {name}` span of the active
  * run, `gen_ai.tool.call.id` = the AI SDK's `toolCallId` (the id the model issued, also listed
  * on the model call's span by `auditModel`), `input.hash` of the parsed input, `output.hash` of
- * the result, and the policy gate's pre- and post-exec records.
+ * the result, and the policy gate's pre- and post-exec records (the tool's `policy`, else the
+ * process-wide one of `registerAgentAudit({ policy })`, else recorded as `decision.policy =
+ * none`).
  *
  * A refusal (policy `stop`, `approval_required`, a fail-closed store, strict mode without a
  * run) is thrown by `execute` as the `ToolCallRefusedError` before the tool body runs; the AI
@@ -95,6 +103,7 @@ function wrapTool(name: string, tool: ToolLike, o: AuditToolOptions): unknown {
     credentialRef: o.credentialRef,
     captureContent: o.captureContent,
     compliance: o.compliance,
+    sideEffect: o.sideEffect,
   });
   if (isAsyncGeneratorFunction(execute)) {
     // A streaming tool (preliminary results, then the final one): the AI SDK needs an async

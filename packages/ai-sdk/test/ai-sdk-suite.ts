@@ -3,7 +3,7 @@
 // `ai/test`, the real SDK registration writing a real store; spans are read back from the
 // store's segment files.
 
-import { runWorkflow } from '@agent-audit/instrumentation';
+import { getAuditHooks, runWorkflow, setAuditHooks } from '@agent-audit/instrumentation';
 import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -60,6 +60,7 @@ export interface AiApi {
 
 export interface SpanView {
   name: string;
+  events: string[];
   /** End time, ns since the epoch. */
   end: bigint;
   scope: string;
@@ -126,6 +127,7 @@ export function aiSdkSuite(api: AiApi): void {
           return {
             name: span.name,
             end: BigInt((span as { endTimeUnixNano?: string }).endTimeUnixNano ?? 0),
+            events: (span.events ?? []).map((e) => e.name),
             scope: scopeOf(r),
             traceId: span.traceId,
             attrs: attrsOf(span),
@@ -196,6 +198,9 @@ export function aiSdkSuite(api: AiApi): void {
         expect(t.attrs['input.hash']).toMatch(/\S/);
         expect(t.attrs['output.hash']).toMatch(/\S/);
         expect(t.attrs['gen_ai.tool.call.arguments']).toBeUndefined();
+        // No policy anywhere: recorded as allowed, ungoverned, with its pre and post records.
+        expect(t.attrs['decision.outcome']).toBe('allow');
+        expect(t.attrs['decision.policy']).toBe('none');
       }
       const byId = new Map(tools.map((t) => [t.attrs['gen_ai.tool.call.id'], t]));
       expect(byId.get('call-a')?.attrs['tool.name']).toBe('lookupOrder');
@@ -331,7 +336,7 @@ export function aiSdkSuite(api: AiApi): void {
       });
     }
 
-    it("telemetry on: no audit.violation on the framework's spans (needs the lead's AuditSpanProcessor fix on main)", async () => {
+    it("telemetry on: no audit.violation on the framework's spans (the processor's framework-span rule)", async () => {
       const model = new api.MockLanguageModel({ doGenerate: scriptedGenerate(multiStep) });
       const traceId = await runWorkflow({ agentId: 'orders-agent' }, async (run) => {
         await api.generateText({
@@ -351,7 +356,7 @@ export function aiSdkSuite(api: AiApi): void {
       ).toEqual([]);
     });
 
-    it("telemetry on: the framework's raw content is dropped without captureContent (needs the lead's AuditSpanProcessor fix on main)", async () => {
+    it("telemetry on: the framework's raw content is dropped without captureContent (the processor's framework-span rule)", async () => {
       const model = new api.MockLanguageModel({ doGenerate: scriptedGenerate(multiStep) });
       const traceId = await runWorkflow({ agentId: 'orders-agent' }, async (run) => {
         await api.generateText({
@@ -371,7 +376,67 @@ export function aiSdkSuite(api: AiApi): void {
         ),
       );
       expect(leaked).toEqual([]);
-      expect(JSON.stringify(spans)).not.toContain('A-1');
+      expect(JSON.stringify(spans.map((s) => s.attrs))).not.toContain('A-1');
+    });
+
+    it('the process-wide policy gate decides audited tools that bring none; a blocked side effect is recorded', async () => {
+      const bodies: Record<string, number> = {};
+      const model = new api.MockLanguageModel({
+        doGenerate: scriptedGenerate([
+          {
+            toolCalls: [
+              { id: 'call-look', name: 'lookupOrder', input: { orderId: 'G-1' } },
+              { id: 'call-gdel', name: 'deleteOrder', input: { orderId: 'G-1' } },
+            ],
+          },
+          { text: 'Looked it up; deleting needs a human.' },
+        ]),
+      });
+      const before = getAuditHooks();
+      setAuditHooks({
+        ...before,
+        policy: ({ toolName }) =>
+          toolName === 'deleteOrder'
+            ? { outcome: 'approval_required', reason: 'a human approves deletes', policyId: 'gate' }
+            : { outcome: 'allow', policyId: 'gate' },
+      });
+      let traceId = '';
+      let result: TextResult;
+      try {
+        result = await runWorkflow({ agentId: 'orders-agent' }, async (run) => {
+          traceId = run.span.spanContext().traceId;
+          return api.generateText({
+            model: auditModel(model as never),
+            tools: auditTools(toolSet(bodies), {
+              tools: {
+                deleteOrder: { sideEffect: { operation: 'delete', targetSystem: 'orders-db' } },
+              },
+            }),
+            prompt: 'Look up G-1 and delete it.',
+            stopWhen: api.stepCountIs(3),
+          });
+        });
+      } finally {
+        setAuditHooks(before);
+      }
+      expect(bodies).toEqual({ lookupOrder: 1 });
+      expect(
+        result.steps[0]?.content.some(
+          (p) => p.type === 'tool-error' && p.toolCallId === 'call-gdel',
+        ),
+      ).toBe(true);
+      expect(JSON.stringify(model.doGenerateCalls[1]?.prompt)).toContain(
+        'a human approves deletes',
+      );
+      const tools = auditTools_(await spansOf(traceId));
+      const byId = new Map(tools.map((t) => [t.attrs['gen_ai.tool.call.id'], t]));
+      expect(byId.get('call-look')?.attrs['decision.policy']).toBe('gate');
+      expect(byId.get('call-look')?.attrs['decision.outcome']).toBe('allow');
+      const refused = byId.get('call-gdel');
+      expect(refused?.attrs['decision.policy']).toBe('gate');
+      expect(refused?.attrs['decision.outcome']).toBe('approval_required');
+      expect(refused?.events).toContain('side_effect.blocked');
+      expect(refused?.events).toContain('approval.requested');
     });
 
     it('auditRun opens a run when none is active and joins the active one', async () => {
