@@ -19,12 +19,15 @@ const storeDir = resolve(process.env.AGENT_AUDIT_STORE_DIR ?? '.agent-audit');
 const jaegerUi = process.env.JAEGER_UI_URL ?? 'http://localhost:16686';
 const SERVICE = 'ai-sdk-refund-agent';
 
-const audit = registerAgentAudit({ serviceName: SERVICE, storeDir });
+// Register once: the policy gate decides every audited tool call of the process.
+const audit = registerAgentAudit({ serviceName: SERVICE, storeDir, policy: refundPolicy });
 
 const agent = new ToolLoopAgent({
   model: auditModel(scriptedModel()),
   instructions: 'You are a support agent. Refunds above the limit need a human.',
-  tools: auditTools(refundTools, { policy: refundPolicy }),
+  tools: auditTools(refundTools, {
+    tools: { issueRefund: { sideEffect: { operation: 'refund', targetSystem: 'payments' } } },
+  }),
   stopWhen: stepCountIs(6),
   experimental_telemetry: { isEnabled: true, functionId: 'refund-agent' },
 });

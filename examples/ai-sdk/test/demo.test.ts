@@ -48,7 +48,11 @@ describe('pnpm demo:ai-sdk', () => {
   it('stores every tool call with the four attributes and a decision, linked to the model calls', () => {
     const spans = readSegments(join(work, '.agent-audit'))
       .filter((r) => r.type === 'span.end')
-      .map((r) => ({ name: spanOf(r).name, attrs: attrsOf(spanOf(r)) }))
+      .map((r) => ({
+        name: spanOf(r).name,
+        attrs: attrsOf(spanOf(r)),
+        events: (spanOf(r).events ?? []).map((e) => e.name),
+      }))
       .filter((s) => s.attrs['workflow.run_id'] === runId);
     const tools = spans.filter((s) => s.attrs['gen_ai.operation.name'] === 'execute_tool');
     expect(tools.map((s) => s.attrs['tool.name']).sort()).toEqual([
@@ -61,9 +65,24 @@ describe('pnpm demo:ai-sdk', () => {
       for (const name of MANDATORY) expect(t.attrs[name], `${t.name} ${name}`).toMatch(/\S/);
       expect(t.attrs['decision.policy']).toBe('refund-limits');
     }
+    // The AI SDK's own spans are in the run too, without the raw content they carried.
+    const framework = spans.filter((s) => s.name === 'ai.toolCall');
+    expect(framework).toHaveLength(4);
+    for (const s of spans) {
+      for (const raw of [
+        'ai.toolCall.args',
+        'ai.toolCall.result',
+        'ai.prompt.messages',
+        'ai.prompt',
+      ]) {
+        expect(s.attrs[raw], `${s.name} ${raw}`).toBeUndefined();
+      }
+      expect(s.attrs['audit.violation'], s.name).toBeUndefined();
+    }
     const refund = tools.find((s) => s.attrs['tool.name'] === 'issueRefund');
     expect(refund?.attrs['decision.outcome']).toBe('approval_required');
     expect(refund?.attrs['output.hash']).toBeUndefined();
+    expect(refund?.events).toContain('side_effect.blocked');
     const requested = spans
       .filter((s) => s.attrs['gen_ai.operation.name'] === 'chat')
       .flatMap((s) => s.attrs['llm.requested_tool_call_ids'] as string[]);
