@@ -547,6 +547,41 @@ export function aiSdkSuite(api: AiApi): void {
       await expectMultiStepTrail(runRecord?.traceId ?? '', runId, false);
     });
 
+    it('the agent class, streamed: auditAgent keeps the run it opened until the stream ends', async () => {
+      const bodies: Record<string, number> = {};
+      const model = new api.MockLanguageModel({ doStream: scriptedStream(multiStep) });
+      const agent = auditAgent(
+        new api.ToolLoopAgent({
+          model: auditModel(model as never),
+          tools: auditTools(toolSet(bodies)),
+          stopWhen: api.stepCountIs(5),
+        }),
+        { agentId: 'stream-loop-agent', agentName: 'streamed-orders' },
+      );
+      const result = (await agent.stream({
+        prompt: 'Check orders A-1 and B-2, then tell ops.',
+      })) as StreamResult;
+      expect(await result.text).toBe('Both orders shipped; ops notified.');
+      expect(bodies).toEqual({ lookupOrder: 2, notifyTeam: 1 });
+      await new Promise((resolve) => setImmediate(resolve));
+      await audit.forceFlush();
+      const runRecord = readSegments(ts.storeDir)
+        .filter((r) => r.type === 'span.end')
+        .map((r) => spanOf(r))
+        .find((s) => s.name === 'invoke_agent streamed-orders');
+      expect(runRecord).toBeDefined();
+      const runId = attrsOf(runRecord as NonNullable<typeof runRecord>)[
+        'workflow.run_id'
+      ] as string;
+      const spans = await expectMultiStepTrail(runRecord?.traceId ?? '', runId, false);
+      const runSpan = spans.find((s) => s.name === 'invoke_agent streamed-orders');
+      const lastWork = [...auditTools_(spans), ...auditLlm(spans)].reduce(
+        (max, s) => (s.end > max ? s.end : max),
+        0n,
+      );
+      expect(runSpan && runSpan.end >= lastWork).toBe(true);
+    });
+
     it('wrapLanguageModel with auditMiddleware records the same LLM calls', async () => {
       const model = new api.MockLanguageModel({ doGenerate: scriptedGenerate(multiStep) });
       const { runId, traceId } = await runWorkflow({ agentId: 'orders-agent' }, async (run) => {
