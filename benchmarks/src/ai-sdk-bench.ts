@@ -23,9 +23,13 @@ import { DiscardingExporter, median, oneKbInput } from './bench-support.js';
 //   the audit tool span (input and output hashes, the decision records of `policy: none`), two
 //   LLM spans (prompt and output hashes, usage) and the audit processor over every span,
 //   framework spans included.
+// - tools only (`ai_sdk_tools_only_overhead_ratio`): the audited arm without `auditModel`, which
+//   splits the overhead between the audited tool call and the two LLM spans;
+// - processor only (`ai_sdk_processor_only_overhead_ratio`): plain tools and model in a run on
+//   the audited provider: what the AuditSpanProcessor costs on the AI SDK's own spans alone.
 // Same process, same context manager, rounds interleaved with the order rotated; per round the
 // p50 and p99 of the per-call latency; the ratios are the medians of the per-round ratios (a
-// shared 2-core machine's drift hits both arms alike).
+// shared 2-core machine's drift hits every arm alike).
 
 const CALLS_PER_ROUND = 300;
 const ROUNDS = 15;
@@ -122,7 +126,11 @@ export async function runAiSdkBench(): Promise<Record<string, number>> {
     await plainProvider.forceFlush();
     return ns;
   }
-  async function auditedRound(n: number): Promise<number[]> {
+  async function auditedRound(
+    n: number,
+    model = auditedModel,
+    toolSet: typeof tools = auditedTools,
+  ): Promise<number[]> {
     useGlobal(auditedProvider);
     const ns = await runWorkflow(
       {
@@ -132,20 +140,30 @@ export async function runAiSdkBench(): Promise<Record<string, number>> {
         credentialRef: 'cred-bench',
         input: { task: 'bench' },
       },
-      () => timed(n, () => call(auditedModel, auditedTools)),
+      () => timed(n, () => call(model, toolSet)),
     );
     await auditedProvider.forceFlush();
     return ns;
   }
 
+  const toolsOnlyModel = benchModel(input);
   for (let i = 0; i < WARMUP_ROUNDS; i++) {
     await plainRound(CALLS_PER_ROUND);
     await auditedRound(CALLS_PER_ROUND);
+    await auditedRound(CALLS_PER_ROUND, toolsOnlyModel);
+    await auditedRound(CALLS_PER_ROUND, plainModel, tools);
   }
-  const p50 = { audited: [] as number[], plain: [] as number[] };
+  const p50 = {
+    audited: [] as number[],
+    plain: [] as number[],
+    toolsOnly: [] as number[],
+    processorOnly: [] as number[],
+  };
   const p99 = { audited: [] as number[], plain: [] as number[] };
   const ratios50: number[] = [];
   const ratios99: number[] = [];
+  const toolsOnlyRatios: number[] = [];
+  const processorOnlyRatios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const arms = [
       async () => {
@@ -158,10 +176,20 @@ export async function runAiSdkBench(): Promise<Record<string, number>> {
         p50.audited.push(percentile(ns, 0.5));
         p99.audited.push(percentile(ns, 0.99));
       },
+      async () => {
+        const ns = await auditedRound(CALLS_PER_ROUND, toolsOnlyModel);
+        p50.toolsOnly.push(percentile(ns, 0.5));
+      },
+      async () => {
+        const ns = await auditedRound(CALLS_PER_ROUND, plainModel, tools);
+        p50.processorOnly.push(percentile(ns, 0.5));
+      },
     ];
     for (let k = 0; k < arms.length; k++) await arms[(r + k) % arms.length]!();
     ratios50.push(p50.audited[r]! / p50.plain[r]!);
     ratios99.push(p99.audited[r]! / p99.plain[r]!);
+    toolsOnlyRatios.push(p50.toolsOnly[r]! / p50.plain[r]!);
+    processorOnlyRatios.push(p50.processorOnly[r]! / p50.plain[r]!);
   }
 
   await auditedProvider.shutdown();
@@ -174,6 +202,8 @@ export async function runAiSdkBench(): Promise<Record<string, number>> {
   return {
     ai_sdk_tool_overhead_ratio: Number(median(ratios50).toFixed(3)),
     ai_sdk_tool_overhead_ratio_p99: Number(median(ratios99).toFixed(3)),
+    ai_sdk_tools_only_overhead_ratio: Number(median(toolsOnlyRatios).toFixed(3)),
+    ai_sdk_processor_only_overhead_ratio: Number(median(processorOnlyRatios).toFixed(3)),
     ai_sdk_generate_audited_p50_us: us(median(p50.audited)),
     ai_sdk_generate_unaudited_p50_us: us(median(p50.plain)),
     ai_sdk_generate_audited_p99_us: us(median(p99.audited)),
