@@ -13,7 +13,8 @@ import { median, oneKbInput } from './bench-support.js';
 // client audited into its store, the server process audited into its own: execute_tool spans
 // on both sides, input/output hashes, `_meta` trace context, run spans on the server) / the
 // same round trip with a plain client and a plain server process (the same McpServer, tool and
-// 1 KB argument). Both servers run for the whole benchmark; the arms alternate round by round,
+// 1 KB argument). mcp_call_client_only_ratio: an audited client against the plain server (the
+// agent's side alone). The servers run for the whole benchmark; the arms alternate round by round,
 // order rotated; the ratio of the p50s (and of the p99s) per round, median over rounds.
 
 const CALLS_PER_ROUND = 300;
@@ -26,13 +27,18 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-async function connect(kind: 'audited' | 'plain', storeDir: string, trustDir: string) {
-  const client = new Client({ name: `bench-${kind}`, version: '1.0.0' });
-  if (kind === 'audited') auditMcpClient(client);
-  await client.connect(
+async function connect(
+  client: 'audited' | 'plain',
+  server: 'audited' | 'plain',
+  storeDir: string,
+  trustDir: string,
+) {
+  const c = new Client({ name: `bench-${client}`, version: '1.0.0' });
+  if (client === 'audited') auditMcpClient(c);
+  await c.connect(
     new StdioClientTransport({
       command: process.execPath,
-      args: [SERVER, kind],
+      args: [SERVER, server],
       env: {
         ...(process.env as Record<string, string>),
         AGENT_AUDIT_STORE_DIR: storeDir,
@@ -41,7 +47,7 @@ async function connect(kind: 'audited' | 'plain', storeDir: string, trustDir: st
       stderr: 'inherit',
     }),
   );
-  return client;
+  return c;
 }
 
 export async function runMcpBench(): Promise<Record<string, number>> {
@@ -54,8 +60,10 @@ export async function runMcpBench(): Promise<Record<string, number>> {
     forward: false,
     installExitHandlers: false,
   });
-  const audited = await connect('audited', join(work, 'server-store'), trustDir);
-  const plain = await connect('plain', join(work, 'plain-server-unused'), trustDir);
+  const audited = await connect('audited', 'audited', join(work, 'server-store'), trustDir);
+  const plain = await connect('plain', 'plain', join(work, 'plain-server-unused'), trustDir);
+  // Where the overhead is: the agent's side alone (audited client, plain server).
+  const clientOnly = await connect('audited', 'plain', join(work, 'unused'), trustDir);
   const input = oneKbInput();
   const args = {
     query: String(input.query),
@@ -83,24 +91,25 @@ export async function runMcpBench(): Promise<Record<string, number>> {
 
   try {
     for (let i = 0; i < WARMUP_ROUNDS; i++) {
-      await inRun(plain, CALLS_PER_ROUND);
-      await inRun(audited, CALLS_PER_ROUND);
+      for (const c of [plain, audited, clientOnly]) await inRun(c, CALLS_PER_ROUND);
     }
     const p50Ratios: number[] = [];
     const p99Ratios: number[] = [];
+    const clientOnlyRatios: number[] = [];
     const all = { audited: [] as number[], plain: [] as number[] };
     for (let r = 0; r < ROUNDS; r++) {
-      let a: number[] = [];
-      let p: number[] = [];
-      if (r % 2 === 0) {
-        p = await inRun(plain, CALLS_PER_ROUND);
-        a = await inRun(audited, CALLS_PER_ROUND);
-      } else {
-        a = await inRun(audited, CALLS_PER_ROUND);
-        p = await inRun(plain, CALLS_PER_ROUND);
+      const got = new Map<Client, number[]>();
+      // Rotate the order, so no arm always runs on a warmer or colder heap.
+      const arms = [plain, audited, clientOnly];
+      for (let k = 0; k < arms.length; k++) {
+        const c = arms[(r + k) % arms.length]!;
+        got.set(c, await inRun(c, CALLS_PER_ROUND));
       }
+      const a = got.get(audited)!;
+      const p = got.get(plain)!;
       p50Ratios.push(percentile(a, 50) / percentile(p, 50));
       p99Ratios.push(percentile(a, 99) / percentile(p, 99));
+      clientOnlyRatios.push(percentile(got.get(clientOnly)!, 50) / percentile(p, 50));
       all.audited.push(...a);
       all.plain.push(...p);
     }
@@ -108,6 +117,7 @@ export async function runMcpBench(): Promise<Record<string, number>> {
     return {
       mcp_call_overhead_ratio: Number(median(p50Ratios).toFixed(3)),
       mcp_call_overhead_ratio_p99: Number(median(p99Ratios).toFixed(3)),
+      mcp_call_client_only_ratio: Number(median(clientOnlyRatios).toFixed(3)),
       mcp_call_audited_p50_us: us(percentile(all.audited, 50)),
       mcp_call_plain_p50_us: us(percentile(all.plain, 50)),
       mcp_call_audited_p99_us: us(percentile(all.audited, 99)),
@@ -116,6 +126,7 @@ export async function runMcpBench(): Promise<Record<string, number>> {
   } finally {
     await audited.close();
     await plain.close();
+    await clientOnly.close();
     await audit.shutdown();
     rmSync(work, { recursive: true, force: true });
   }
