@@ -107,12 +107,11 @@ export function auditMcpClient<C extends Client>(
     const meta: Record<string, unknown> = isObject(params._meta) ? { ...params._meta } : {};
     injectMeta(meta);
     const before = c._requestMessageId;
-    const sent = original.call(
-      client,
-      { ...request, params: { ...params, _meta: meta } },
-      schema,
-      opts,
-    );
+    // Nothing to carry and no params: the request goes out exactly as the caller made it.
+    const unchanged = request.params === undefined && Object.keys(meta).length === 0;
+    const sent = unchanged
+      ? original.call(client, request, schema, opts)
+      : original.call(client, { ...request, params: { ...params, _meta: meta } }, schema, opts);
     // The SDK numbers requests synchronously; the id is only recorded when it was seen.
     if (span !== undefined && typeof before === 'number' && c._requestMessageId === before + 1) {
       span.setAttribute(ATTR_JSONRPC_REQUEST_ID, String(before));
