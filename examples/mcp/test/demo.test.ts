@@ -86,10 +86,15 @@ describe('pnpm demo:mcp against a real Jaeger', () => {
       for (const name of MANDATORY)
         expect(span.tags[name], `${span.operationName} ${name}`).toBeTruthy();
       expect(span.tags['workflow.run_id']).toBe(runId);
-    }
-    for (const span of tools.filter((s) => s.tags['decision.outcome'] !== 'stop')) {
       expect(span.tags['mcp.method.name']).toBe('tools/call');
       expect(span.tags['network.transport']).toBe('pipe');
+      // A decision record on every tool call: the agent's policy, or none on the server.
+      expect(span.tags['decision.outcome'], span.operationName).toBeTruthy();
+    }
+    const stopped = tools.find((s) => s.tags['tool.name'] === 'close_customer_account')!;
+    expect(stopped.tags['decision.outcome']).toBe('stop');
+    for (const span of tools.filter((s) => s.serviceName === SERVICES[1])) {
+      expect(span.tags['decision.policy']).toBe('none');
     }
     // Each server run is a child of the agent's tool call that made the request.
     for (const serverTool of tools.filter((s) => s.serviceName === SERVICES[1])) {

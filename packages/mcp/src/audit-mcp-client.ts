@@ -123,7 +123,7 @@ export function auditMcpClient<C extends Client>(
     const params = request.params ?? {};
     const toolName = typeof params.name === 'string' ? params.name : String(params.name);
     const attributes = mcpAttributes(MCP_METHOD_TOOLS_CALL);
-    const callOptions: TraceToolCallOptions & { attributes?: Attributes } = {
+    const callOptions: TraceToolCallOptions = {
       toolName,
       toolType: 'extension',
       input: params.arguments ?? {},
@@ -135,7 +135,6 @@ export function auditMcpClient<C extends Client>(
     if (options.captureContent !== undefined) callOptions.captureContent = options.captureContent;
     try {
       return await traceToolCall(callOptions, async (call) => {
-        call.span.setAttributes(attributes);
         let result: unknown;
         try {
           result = await send(request, schema, opts, call.span);

@@ -121,10 +121,18 @@ export function auditMcpServer<S extends McpServer>(
         },
         async (run) => {
           run.span.setAttributes({ ...auth, ...findings });
-          const callOptions: TraceToolCallOptions & { attributes?: Attributes } = {
+          // Start attributes of the tool span (its pre-exec record, kept on a refusal too);
+          // names the instrumentation reserves (audit.*, trigger.*, credential.*) are set on
+          // the run span above and on the tool span once it runs.
+          const start: Attributes = { ...attributes };
+          const clientId = auth[ATTR_AUTH_CLIENT_ID];
+          if (clientId !== undefined) start[ATTR_AUTH_CLIENT_ID] = clientId;
+          const errors = findings[ATTR_TRACE_CONTEXT_ERROR];
+          if (errors !== undefined) start[ATTR_TRACE_CONTEXT_ERROR] = errors;
+          const callOptions: TraceToolCallOptions = {
             toolName,
             input: args ?? {},
-            attributes: { ...attributes, ...auth, ...findings },
+            attributes: start,
           };
           if (options.policy !== undefined) callOptions.policy = options.policy;
           if (options.scope !== undefined) callOptions.scope = options.scope;
@@ -132,7 +140,7 @@ export function auditMcpServer<S extends McpServer>(
             callOptions.captureContent = options.captureContent;
           try {
             return await traceToolCall(callOptions, async (call) => {
-              call.span.setAttributes({ ...attributes, ...auth, ...findings });
+              call.span.setAttributes({ ...auth, ...findings });
               const result = await original.call(server, tool, args, extra);
               if (isObject(result) && result.isError === true) {
                 call.span.setAttribute(ATTR_ERROR_TYPE, ERROR_TYPE_VALUE_TOOL_ERROR);

@@ -186,6 +186,9 @@ describe('auditMcpClient and auditMcpServer across processes', () => {
     expect(serverCall.attributes['trigger.principal']).toBeUndefined();
     expect(serverCall.attributes['trigger.principal.claimed']).toBe('user:456');
     expect(serverCall.attributes['credential.ref']).toBe('cred:helpdesk:local-operator');
+    // No policy in the server process: the call is recorded allowed by no policy.
+    expect(serverCall.attributes['decision.outcome']).toBe('allow');
+    expect(serverCall.attributes['decision.policy']).toBe('none');
   });
 
   it('sends only the traceparent and the allow-listed baggage in params._meta', () => {
@@ -220,6 +223,10 @@ describe('auditMcpClient and auditMcpServer across processes', () => {
     expect(results.deleted?.content[0]?.text).toContain('accounts are closed by a human');
     const refused = only(stdioSpans, { service: 'mcp-test-agent', tool: 'delete_account' });
     expect(refused.attributes['decision.outcome']).toBe('stop');
+    expect(refused.attributes['decision.policy']).toBe('no-account-deletion');
+    // The refused call's pre-exec record still says what it was.
+    expect(refused.attributes['mcp.method.name']).toBe('tools/call');
+    expect(refused.attributes['network.transport']).toBe('pipe');
     expect(refused.status).toBe('error');
     expect(
       stdioSpans.filter(
