@@ -19,8 +19,6 @@ const storeDir = resolve(process.env.AGENT_AUDIT_STORE_DIR ?? '.agent-audit');
 const serverStoreDir = `${storeDir}-mcp-server`;
 const hashKey = { id: 'demo-mcp', secret: randomBytes(32).toString('hex') };
 
-const audit = registerAgentAudit({ serviceName: 'mcp-demo-agent', storeDir, hashKey });
-
 /** The agent's guard rails: refunds up to 200, never an account closure without a human. */
 const policy: PolicyHook = (action) => {
   if (action.toolName === 'close_customer_account') {
@@ -37,13 +35,14 @@ const policy: PolicyHook = (action) => {
   return { outcome: 'allow', policyId: 'support-guardrails' };
 };
 
+// Registered once for the process: it decides every audited tool call, the MCP ones included.
+const audit = registerAgentAudit({ serviceName: 'mcp-demo-agent', storeDir, hashKey, policy });
+
 type ToolResult = { isError?: boolean; content: { type: string; text?: string }[] };
 const text = (r: unknown) => (r as ToolResult).content.map((c) => c.text ?? '').join('');
 
 async function main(): Promise<void> {
-  const client = auditMcpClient(new Client({ name: 'support-agent', version: '1.4.0' }), {
-    policy,
-  });
+  const client = auditMcpClient(new Client({ name: 'support-agent', version: '1.4.0' }));
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,
