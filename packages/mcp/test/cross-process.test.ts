@@ -245,6 +245,13 @@ describe('auditMcpClient and auditMcpServer across processes', () => {
     expect(hung.attributes['rpc.response.status_code']).toBe('-32001');
     expect(hung.status_message).toMatch(/timed out/i);
     expect(stats.hang).toBe(1);
+    // The server's handler never returned: its pre-exec record is in the server's store, a
+    // span that started and never ended (the server was shut down under it).
+    const serverHang = stdioSpans.filter((s) => s.tool === 'hang' && s.span_id !== hung.span_id);
+    expect(serverHang).toHaveLength(1);
+    expect(serverHang[0]!.incomplete).toBe(true);
+    expect(serverHang[0]!.end).toBeNull();
+    expect(serverHang[0]!.store).toBe(stores.stdio);
     // Every later call of the run is still in the trail.
     expect(stdioSpans.some((s) => s.tool === 'stats')).toBe(true);
   });

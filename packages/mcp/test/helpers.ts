@@ -20,6 +20,8 @@ export interface TrailSpan {
   status: string;
   status_message: string | null;
   end: string | null;
+  /** Started and never ended (only its start record is in the store). */
+  incomplete: boolean;
   store: string;
   attributes: Record<string, unknown>;
 }
