@@ -42,7 +42,15 @@ type ToolResult = { isError?: boolean; content: { type: string; text?: string }[
 const text = (r: unknown) => (r as ToolResult).content.map((c) => c.text ?? '').join('');
 
 async function main(): Promise<void> {
-  const client = auditMcpClient(new Client({ name: 'support-agent', version: '1.4.0' }));
+  const client = auditMcpClient(new Client({ name: 'support-agent', version: '1.4.0' }), {
+    // What each tool would change: a stopped call records `side_effect.blocked` with it.
+    sideEffect: (tool) =>
+      tool === 'close_customer_account'
+        ? { operation: 'delete', targetSystem: 'helpdesk:accounts' }
+        : tool === 'issue_refund'
+          ? { operation: 'insert', targetSystem: 'helpdesk:refunds' }
+          : undefined,
+  });
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,

@@ -93,6 +93,9 @@ describe('pnpm demo:mcp against a real Jaeger', () => {
     }
     const stopped = tools.find((s) => s.tags['tool.name'] === 'close_customer_account')!;
     expect(stopped.tags['decision.outcome']).toBe('stop');
+    // The refused call declared its side effect: it is recorded as blocked.
+    const events = stopped.raw.logs.map((l) => l.fields.find((f) => f.key === 'event')?.value);
+    expect(events).toContain('side_effect.blocked');
     for (const span of tools.filter((s) => s.serviceName === SERVICES[1])) {
       expect(span.tags['decision.policy']).toBe('none');
     }

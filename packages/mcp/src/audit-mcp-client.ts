@@ -52,6 +52,14 @@ export interface AuditMcpClientOptions {
    */
   captureContent?: boolean;
   /**
+   * The side effect a tool call would have, by tool name and arguments (undefined: none). A
+   * refused call that has one records `side_effect.blocked` with it.
+   */
+  sideEffect?: (
+    toolName: string,
+    args: unknown,
+  ) => { operation: string; targetSystem: string } | undefined;
+  /**
    * `network.transport`. The default value is worked out from the transport: `pipe` for
    * stdio, `tcp` for Streamable HTTP / SSE / WebSocket, none for in-memory.
    */
@@ -133,6 +141,8 @@ export function auditMcpClient<C extends Client>(
     if (options.scope !== undefined) callOptions.scope = options.scope;
     if (options.credentialRef !== undefined) callOptions.credentialRef = options.credentialRef;
     if (options.captureContent !== undefined) callOptions.captureContent = options.captureContent;
+    const sideEffect = options.sideEffect?.(toolName, params.arguments);
+    if (sideEffect !== undefined) callOptions.sideEffect = sideEffect;
     try {
       return await traceToolCall(callOptions, async (call) => {
         let result: unknown;
@@ -210,8 +220,9 @@ function validate(client: unknown, options: AuditMcpClientOptions): void {
     throw invalidOption('client', 'an MCP SDK Client', client);
   }
   if (!isObject(options)) throw invalidOption('options', 'an object', options);
-  if (options.policy !== undefined && typeof options.policy !== 'function') {
-    throw invalidOption('policy', 'a function', options.policy);
+  for (const name of ['policy', 'sideEffect'] as const) {
+    const v = options[name];
+    if (v !== undefined && typeof v !== 'function') throw invalidOption(name, 'a function', v);
   }
   if (
     options.refusal !== undefined &&
