@@ -8,7 +8,7 @@ import {
 } from '@agent-audit/instrumentation';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Attributes, Span } from '@opentelemetry/api';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { diag, SpanStatusCode } from '@opentelemetry/api';
 import { injectMeta } from './meta-context.js';
 import { recordRead } from './record-read.js';
 import { invalidOption, isRefusal, refusalResult } from './refusal.js';
@@ -75,6 +75,7 @@ interface ClientInternals {
 }
 
 const audited = new WeakSet<object>();
+const log = diag.createComponentLogger({ namespace: '@agent-audit/mcp' });
 
 /**
  * Makes every `tools/call` of `client` an audited tool call (`execute_tool {name}` through
@@ -113,7 +114,12 @@ export function auditMcpClient<C extends Client>(
   const send = (request: McpRequest, schema: unknown, opts: unknown, span: Span | undefined) => {
     const params = request.params ?? {};
     const meta: Record<string, unknown> = isObject(params._meta) ? { ...params._meta } : {};
-    injectMeta(meta);
+    try {
+      injectMeta(meta);
+    } catch (err) {
+      // Telemetry never breaks the call it observes: the request goes without trace context.
+      log.error('auditMcpClient: writing the trace context into _meta failed', err);
+    }
     const before = c._requestMessageId;
     // Nothing to carry and no params: the request goes out exactly as the caller made it.
     const unchanged = request.params === undefined && Object.keys(meta).length === 0;
