@@ -55,3 +55,5 @@ export { PROBLEM_EXIT } from './verify/problem-codes.js';
 export type { SegmentSource, SourceSegment } from './verify/segment-source.js';
 export { localSegmentSource } from './verify/segment-source.js';
 export { verifySource, verifyStore } from './verify-store.js';
+export type { TagRow } from './run-summary.js';
+export { lossTagRows, summariseRuns } from './run-summary.js';

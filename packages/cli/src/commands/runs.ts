@@ -1,6 +1,7 @@
 import { ATTR_DECISION_OUTCOME } from '@agent-audit/instrumentation/attributes';
 import type { RunFilter, RunSummary } from '@agent-audit/store';
 import { Command } from 'commander';
+import { archiveRunRows } from '../archive-query.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { formatTable, type Layout, layoutFor } from '../format-table.js';
@@ -21,6 +22,7 @@ interface RunsOptions {
   until?: string;
   actions?: boolean;
   wide?: boolean;
+  archive?: string;
 }
 
 /** One tool call of a run, as `runs --actions` lists it. */
@@ -172,6 +174,10 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
       "also list each run's tool calls (time, tool, decision, credential ref, status): every action taken on the principal's behalf",
     )
     .option('--wide', 'every column, nothing cut (default: fit the terminal width)')
+    .option(
+      '--archive <s3-url>',
+      'runs of every host from the fleet archive at s3://bucket/prefix (its run index) instead of local stores',
+    )
     .addHelpText(
       'after',
       '\nExample: every action taken on behalf of user 456 in the last 90 days:\n  agent-audit runs --principal user:456 --since 90d --actions',
@@ -198,61 +204,71 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
           EXIT_USAGE,
         );
       }
-      const locations = existingStores(globals, ctx);
-      const rows = await withStoreReaders(locations, (readers) => {
-        const read = <T>(location: Location, fn: () => T): T => {
-          try {
-            return fn();
-          } catch (error) {
-            throw storeFailure(error, location);
-          }
-        };
-        let runs: RunSummary[];
-        if (readers.length === 1) {
-          const { location, reader } = readers[0]!;
-          runs = read(location, () => reader.listRuns(filter));
-        } else {
-          // A run kept in several stores (one per process) matches when any store matches;
-          // its row then sums every store's part of it.
-          const matched = new Set(
-            readers.flatMap(({ location, reader }) =>
-              read(location, () => reader.listRuns(filter)).map((r) => r.run_id),
-            ),
-          );
-          runs = mergeRunSummaries(
-            readers.flatMap(({ location, reader }) =>
-              read(location, () => reader.listRuns({})).filter((r) => matched.has(r.run_id)),
-            ),
-          );
-        }
-        if (!options.actions && options.decision === undefined) return runs as RunRow[];
-        const out: RunRow[] = [];
-        for (const run of runs) {
-          const spans = runTimeline(
-            readers.flatMap(({ location, reader }) =>
-              read(location, () => reader.runRecords(run.run_id)),
-            ),
-          );
-          const matches = (span: TrailSpan) =>
-            options.decision === undefined || decisionsOf(span).includes(options.decision);
-          if (!spans.some(matches)) continue;
-          if (!options.actions) {
-            out.push(run);
-            continue;
-          }
-          const actions = spans
-            .filter(isToolCall)
-            .filter((s) => options.tool === undefined || s.tool === options.tool)
-            .filter(matches)
-            .map(actionOf);
-          out.push({ ...run, actions });
-        }
-        return out;
-      });
+      const unsupported = (['tool', 'tenant', 'decision', 'actions'] as const)
+        .filter((k) => options[k] !== undefined)
+        .map((k) => `--${k}`);
+      const rows =
+        options.archive !== undefined
+          ? await archiveRunRows(ctx, options.archive, filter, unsupported)
+          : await localRunRows();
       if (globals.json) {
         ctx.writeOut(`${JSON.stringify(rows, null, 2)}\n`);
       } else {
         ctx.writeOut(renderRuns(rows, options.actions === true, layoutFor(ctx, options.wide)));
+      }
+
+      async function localRunRows(): Promise<RunRow[]> {
+        const locations = existingStores(globals, ctx);
+        return await withStoreReaders(locations, (readers) => {
+          const read = <T>(location: Location, fn: () => T): T => {
+            try {
+              return fn();
+            } catch (error) {
+              throw storeFailure(error, location);
+            }
+          };
+          let runs: RunSummary[];
+          if (readers.length === 1) {
+            const { location, reader } = readers[0]!;
+            runs = read(location, () => reader.listRuns(filter));
+          } else {
+            // A run kept in several stores (one per process) matches when any store matches;
+            // its row then sums every store's part of it.
+            const matched = new Set(
+              readers.flatMap(({ location, reader }) =>
+                read(location, () => reader.listRuns(filter)).map((r) => r.run_id),
+              ),
+            );
+            runs = mergeRunSummaries(
+              readers.flatMap(({ location, reader }) =>
+                read(location, () => reader.listRuns({})).filter((r) => matched.has(r.run_id)),
+              ),
+            );
+          }
+          if (!options.actions && options.decision === undefined) return runs as RunRow[];
+          const out: RunRow[] = [];
+          for (const run of runs) {
+            const spans = runTimeline(
+              readers.flatMap(({ location, reader }) =>
+                read(location, () => reader.runRecords(run.run_id)),
+              ),
+            );
+            const matches = (span: TrailSpan) =>
+              options.decision === undefined || decisionsOf(span).includes(options.decision);
+            if (!spans.some(matches)) continue;
+            if (!options.actions) {
+              out.push(run);
+              continue;
+            }
+            const actions = spans
+              .filter(isToolCall)
+              .filter((s) => options.tool === undefined || s.tool === options.tool)
+              .filter(matches)
+              .map(actionOf);
+            out.push({ ...run, actions });
+          }
+          return out;
+        });
       }
     });
 }

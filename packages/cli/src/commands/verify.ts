@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type VerifyReport, verifyStore } from '@agent-audit/store';
 import { Command } from 'commander';
+import { runArchiveVerify } from '../archive-verify.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO } from '../cli-error.js';
 import {
@@ -19,6 +20,8 @@ interface VerifyCommandOptions {
   anchor?: string;
   origin?: string;
   full?: boolean;
+  archive?: string;
+  staleAfter?: string;
 }
 
 const ORIGIN = /^[0-9a-f]{32}$/;
@@ -149,6 +152,14 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
       '--full',
       "re-hash every record, also in sealed segments whose seal digest already matched (slower; the default proves those bytes through the seal's digest)",
     )
+    .option(
+      '--archive <s3-url>',
+      'verify the fleet archive at s3://bucket/prefix instead of a local store: every store in it, its pushes, and its objects (keys: --public-key, else those archived under Object Lock)',
+    )
+    .option(
+      '--stale-after <duration>',
+      "with --archive: a store whose last push is this much older than the archive's newest is a host that stopped pushing (exit 2) (default: 2d)",
+    )
     .addHelpText(
       'after',
       '\nWith --store given more than once, each store is verified in turn (--json: an array) and the exit code is the worst.' +
@@ -157,6 +168,20 @@ export function verifyCommand(ctx: CliContext, setExitCode: (code: number) => vo
     )
     .action(async (options: VerifyCommandOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
+      if (options.archive !== undefined) {
+        const key =
+          options.publicKey !== undefined
+            ? checkPublicKey(given(options.publicKey, ctx))
+            : undefined;
+        setExitCode(
+          await runArchiveVerify(ctx, options.archive, {
+            ...options,
+            publicKey: key,
+            json: globals.json === true,
+          }),
+        );
+        return;
+      }
       const stores = storesToVerify(globals, ctx);
       if (options.origin !== undefined && !ORIGIN.test(options.origin)) {
         throw new CliError(

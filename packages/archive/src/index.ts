@@ -1,0 +1,25 @@
+export type { ParsedKey } from './archive-keys.js';
+export { archiveKeys, parseKey } from './archive-keys.js';
+export type { ArchiveLocation } from './archive-location.js';
+export { archiveClient, describeS3Error, parseArchiveUrl } from './archive-location.js';
+export type { ArchiveRun, ArchiveRunsOptions } from './archive-runs.js';
+export { archiveRuns } from './archive-runs.js';
+export type { PushOptions, PushResult } from './push-archive.js';
+export { DEFAULT_RETAIN_DAYS, lastPush, pushStore, RETAIN_DAYS_ENV } from './push-archive.js';
+export type {
+  ArchivedObject,
+  ArchivedSegment,
+  IndexedRun,
+  PushIndex,
+  PushManifest,
+} from './push-manifest.js';
+export type { SpooledStore } from './s3-segment-source.js';
+export { s3SegmentSource } from './s3-segment-source.js';
+export type {
+  ArchiveProblem,
+  ArchiveProblemCode,
+  ArchiveStoreReport,
+  ArchiveVerifyReport,
+  VerifyArchiveOptions,
+} from './verify-archive.js';
+export { verifyArchive } from './verify-archive.js';

@@ -1,0 +1,365 @@
+import { createPublicKey } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { keyIdOf, summariseRuns } from '@agent-audit/store';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
+import { type ArchiveLocation, describeS3Error } from './archive-location.js';
+import {
+  type ArchivedObject,
+  type ArchivedSegment,
+  INDEX_FORMAT,
+  type IndexedRun,
+  PUSH_FORMAT,
+  type PushIndex,
+  type PushManifest,
+} from './push-manifest.js';
+import { getBytes, putLocked, sha256Hex } from './s3-objects.js';
+import { summariseSegment } from './segment-summary.js';
+
+/** Default retention of archived objects when neither option nor environment sets it. */
+export const DEFAULT_RETAIN_DAYS = 365;
+export const RETAIN_DAYS_ENV = 'AGENT_AUDIT_ARCHIVE_RETAIN_DAYS';
+
+export interface PushOptions {
+  client: S3Client;
+  location: ArchiveLocation;
+  /** Store directory. */
+  store: string;
+  /** Trust directory holding the store's `public-key.pem`. */
+  trustDir: string;
+  /** Days from now until which every object of this push is locked (COMPLIANCE). */
+  retainDays: number;
+  /** Host name recorded in the manifest (informational). The default is `os.hostname()`. */
+  host?: string;
+  now?: () => Date;
+  onProgress?: (p: { store: string; bytes: number; totalBytes: number; segment: number }) => void;
+}
+
+export interface PushResult {
+  store: string;
+  origin: string;
+  push: number;
+  segments: number;
+  bytes: number;
+  /** Objects found already archived (a resumed or concurrent push). */
+  alreadyPresent: number;
+  absent: number[];
+  manifestKey: string;
+}
+
+const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
+
+function localSegments(store: string): Array<{ segment: number; file: string }> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(store, 'segments'));
+  } catch (error) {
+    throw new Error(
+      `no audit store at ${store} (${(error as NodeJS.ErrnoException).code}): pass the store directory with --store`,
+    );
+  }
+  return names
+    .map((n) => SEGMENT_NAME.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ segment: Number(m[1]), file: path.join(store, 'segments', m[0]) }))
+    .sort((a, b) => a.segment - b.segment);
+}
+
+/** The last push manifest of a store (the cursor), by listing its `pushes/`. */
+export async function lastPush(
+  client: S3Client,
+  location: ArchiveLocation,
+  origin: string,
+): Promise<{ manifest: PushManifest; sha256: string } | undefined> {
+  let token: string | undefined;
+  let last: number | undefined;
+  do {
+    const res = await client.send(
+      new ListObjectsV2Command({
+        Bucket: location.bucket,
+        Prefix: `${storePrefix(location, origin)}pushes/`,
+        ContinuationToken: token,
+      }),
+    );
+    for (const o of res.Contents ?? []) {
+      const k = parseKey(location, o.Key ?? '');
+      if (k.kind === 'push' && (last === undefined || k.n > last)) last = k.n;
+    }
+    token = res.IsTruncated ? res.NextContinuationToken : undefined;
+  } while (token);
+  if (last === undefined) return undefined;
+  const bytes = await getBytes(client, location.bucket, archiveKeys.push(location, origin, last));
+  if (!bytes) return undefined;
+  return { manifest: JSON.parse(bytes.toString('utf8')) as PushManifest, sha256: sha256Hex(bytes) };
+}
+
+/**
+ * Ship one store's sealed segments (and its checkpoints, recovery records and public key) to
+ * the archive. Idempotent and resumable: the cursor is the store's last push manifest in the
+ * archive, every object is written once (If-None-Match) and an object already there with the
+ * same bytes counts as shipped; two pushes of one store at once race only on the manifest,
+ * and the loser starts again from the winner's.
+ */
+export async function pushStore(options: PushOptions): Promise<PushResult> {
+  const store = path.resolve(options.store);
+  const where = `archive push of ${store} to ${options.location.url}`;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await pushOnce(options, store);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'MANIFEST_RACE' || attempt >= 5) throw error;
+      }
+    }
+  } catch (error) {
+    if (
+      (error as Error).message.startsWith('no audit store') ||
+      (error as Error).message.includes('already holds')
+    )
+      throw error;
+    throw new Error(describeS3Error(error, where));
+  }
+}
+
+async function pushOnce(options: PushOptions, store: string): Promise<PushResult> {
+  const { client, location } = options;
+  const bucket = location.bucket;
+  const now = (options.now ?? (() => new Date()))();
+  const retainUntil = new Date(now.getTime() + options.retainDays * 86_400_000);
+  const segs = localSegments(store);
+  if (segs.length === 0)
+    throw new Error(`no segments in ${store}/segments: nothing to archive yet`);
+  const first = summariseSegment(fs.readFileSync(segs[0]!.file));
+  const origin = first.origin;
+  if (!origin) {
+    throw new Error(
+      `${segs[0]!.file} has no readable segment header: run agent-audit verify --store ${store}`,
+    );
+  }
+  const prev = await lastPush(client, location, origin);
+  const pushN = (prev?.manifest.push ?? 0) + 1;
+  let lastSegment = prev?.manifest.lastSegment ?? 0;
+  let lastSeq = prev?.manifest.lastSeq ?? 0;
+  // Sealed = not the newest segment (the writer seals a segment before it opens the next).
+  const sealed = segs.slice(0, -1).filter((s) => s.segment > lastSegment);
+  const highestSealed = segs.length >= 2 ? segs[segs.length - 2]!.segment : 0;
+  const present = new Set(segs.map((s) => s.segment));
+  const absent: number[] = [];
+  for (let n = lastSegment + 1; n <= highestSealed; n++) if (!present.has(n)) absent.push(n);
+  const totalBytes = sealed.reduce((n, s) => n + fs.statSync(s.file).size, 0);
+  let bytes = 0;
+  let alreadyPresent = 0;
+  const shipped: ArchivedSegment[] = [];
+  const rows: Array<{ segment: number; rows: ReturnType<typeof summariseSegment>['rows'] }> = [];
+  for (const seg of sealed) {
+    const body = fs.readFileSync(seg.file);
+    const sum = summariseSegment(body);
+    const key = archiveKeys.segment(location, origin, seg.segment);
+    const put = await putLocked(client, bucket, key, body, retainUntil, 'application/x-ndjson');
+    if (put.status === 'present') alreadyPresent++;
+    shipped.push({
+      segment: seg.segment,
+      key,
+      size: body.length,
+      sha256: sum.sha256,
+      ...(put.versionId ? { versionId: put.versionId } : {}),
+      firstSeq: sum.firstSeq,
+      lastSeq: sum.lastSeq,
+      firstTime: sum.firstTime,
+      lastTime: sum.lastTime,
+    });
+    rows.push({ segment: seg.segment, rows: sum.rows });
+    lastSegment = seg.segment;
+    lastSeq = sum.lastSeq;
+    bytes += body.length;
+    options.onProgress?.({ store, bytes, totalBytes, segment: seg.segment });
+  }
+  if (absent.length > 0 && highestSealed > lastSegment) lastSegment = highestSealed;
+  const object = async (key: string, body: Buffer, type: string): Promise<ArchivedObject> => {
+    const put = await putLocked(client, bucket, key, body, retainUntil, type);
+    if (put.status === 'present') alreadyPresent++;
+    return {
+      key,
+      size: body.length,
+      sha256: sha256Hex(body),
+      ...(put.versionId ? { versionId: put.versionId } : {}),
+    };
+  };
+  // The head of the next segment: the checkpoint that signs the sealed segments is its second
+  // record (the writer signs one when it opens a segment).
+  let head: PushManifest['head'] = null;
+  const next = segs.at(-1)!;
+  if (next.segment === lastSegment + 1) {
+    const bytes = fs.readFileSync(next.file);
+    let end = 0;
+    for (let line = 0; line < 2; line++) {
+      const nl = bytes.indexOf(10, end);
+      if (nl < 0) break;
+      const type = (JSON.parse(bytes.toString('utf8', end, nl)) as { type?: string }).type;
+      if (line === 1 && type !== 'checkpoint') break;
+      end = nl + 1;
+    }
+    if (end > 0) {
+      const body = bytes.subarray(0, end);
+      const sum = summariseSegment(body);
+      head = {
+        ...(await object(
+          archiveKeys.head(location, origin, next.segment),
+          body,
+          'application/x-ndjson',
+        )),
+        segment: next.segment,
+        lastSeq: sum.lastSeq,
+      };
+    }
+  }
+  const signedThrough = head?.lastSeq ?? lastSeq;
+  // Checkpoints as of this push: the lines within the archived records.
+  let checkpoints: PushManifest['checkpoints'] = null;
+  const cpFile = path.join(store, 'checkpoints.jsonl');
+  if (fs.existsSync(cpFile)) {
+    const lines = fs
+      .readFileSync(cpFile, 'utf8')
+      .split('\n')
+      .filter((l) => {
+        try {
+          return l !== '' && (JSON.parse(l) as { size?: number }).size! <= signedThrough;
+        } catch {
+          return false;
+        }
+      });
+    if (lines.length > 0) {
+      const body = Buffer.from(`${lines.join('\n')}\n`);
+      const key = archiveKeys.checkpoints(location, origin, pushN);
+      checkpoints = { ...(await object(key, body, 'application/x-ndjson')), lines: lines.length };
+    }
+  }
+  const keys: PushManifest['keys'] = [];
+  const pemFile = path.join(options.trustDir, 'public-key.pem');
+  if (fs.existsSync(pemFile)) {
+    const pem = fs.readFileSync(pemFile);
+    const keyId = keyIdOf(createPublicKey(pem));
+    keys.push({
+      ...(await object(
+        archiveKeys.publicKey(location, origin, keyId),
+        pem,
+        'application/x-pem-file',
+      )),
+      keyId,
+    });
+  }
+  const recovered: ArchivedObject[] = [];
+  const recDir = path.join(store, 'recovered');
+  for (const name of fs.existsSync(recDir) ? fs.readdirSync(recDir).sort() : []) {
+    const file = path.join(recDir, name);
+    if (!fs.statSync(file).isFile()) continue;
+    recovered.push(
+      await object(
+        archiveKeys.recovered(location, origin, name),
+        fs.readFileSync(file),
+        'application/octet-stream',
+      ),
+    );
+  }
+  const manifest: PushManifest = {
+    format: PUSH_FORMAT,
+    origin,
+    push: pushN,
+    prev: prev?.sha256 ?? null,
+    host: options.host ?? os.hostname(),
+    store,
+    time: now.toISOString(),
+    retainUntil: retainUntil.toISOString(),
+    lastSegment,
+    lastSeq,
+    segments: shipped,
+    absent,
+    head,
+    checkpoints,
+    keys,
+    recovered,
+  };
+  const manifestKey = archiveKeys.push(location, origin, pushN);
+  const manifestBody = Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`);
+  try {
+    const put = await putLocked(
+      client,
+      bucket,
+      manifestKey,
+      manifestBody,
+      retainUntil,
+      'application/json',
+    );
+    if (put.status === 'present') alreadyPresent++;
+  } catch (error) {
+    if ((error as Error).message.includes('already holds')) {
+      throw Object.assign(new Error(`push ${pad(pushN)} of ${origin} raced another push`), {
+        code: 'MANIFEST_RACE',
+      });
+    }
+    throw error;
+  }
+  await putIndex(options, origin, manifest, rows);
+  return {
+    store,
+    origin,
+    push: pushN,
+    segments: shipped.length,
+    bytes,
+    alreadyPresent,
+    absent,
+    manifestKey,
+  };
+}
+
+/** The run index of one push: built from its segments alone, so it can always be rebuilt. */
+async function putIndex(
+  options: PushOptions,
+  origin: string,
+  manifest: PushManifest,
+  perSegment: Array<{ segment: number; rows: ReturnType<typeof summariseSegment>['rows'] }>,
+): Promise<void> {
+  if (manifest.segments.length === 0) return;
+  const runs = new Map<string, IndexedRun>();
+  for (const { segment, rows } of perSegment) {
+    for (const r of summariseRuns(rows, {})) {
+      const seen = runs.get(r.run_id);
+      if (!seen) {
+        runs.set(r.run_id, { ...r, segments: [segment] });
+        continue;
+      }
+      seen.principal ??= r.principal;
+      seen.agent_id ??= r.agent_id;
+      if (r.start < seen.start) seen.start = r.start;
+      if (r.end > seen.end) seen.end = r.end;
+      seen.spans += r.spans;
+      seen.segments.push(segment);
+    }
+  }
+  const firstTime = manifest.segments.map((s) => s.firstTime).sort()[0] ?? null;
+  const lastTime =
+    manifest.segments
+      .map((s) => s.lastTime)
+      .sort()
+      .at(-1) ?? null;
+  const index: PushIndex = {
+    format: INDEX_FORMAT,
+    origin,
+    push: manifest.push,
+    host: manifest.host,
+    firstTime,
+    lastTime,
+    runs: [...runs.values()],
+  };
+  const day = (lastTime ?? manifest.time).slice(0, 10);
+  await putLocked(
+    options.client,
+    options.location.bucket,
+    archiveKeys.index(options.location, day, origin, manifest.push),
+    Buffer.from(`${JSON.stringify(index)}\n`),
+    new Date(manifest.retainUntil),
+    'application/json',
+  );
+}

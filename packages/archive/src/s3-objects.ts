@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+export function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export interface LockedPut {
+  /** `created` by this call, or already `present` with the same bytes. */
+  status: 'created' | 'present';
+  versionId?: string;
+}
+
+function isStatus(error: unknown, ...codes: number[]): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status !== undefined && codes.includes(status);
+}
+
+export function isNotFound(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  return name === 'NoSuchKey' || name === 'NotFound' || isStatus(error, 404);
+}
+
+/** The bytes of an object (a given version when `versionId`); undefined when there is none. */
+export async function getBytes(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  versionId?: string,
+): Promise<Buffer | undefined> {
+  try {
+    const res = await client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }),
+    );
+    return Buffer.from(await res.Body!.transformToByteArray());
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Write an object once, locked: COMPLIANCE retention until `retainUntil` sent on the PUT itself
+ * (never left to a bucket default), its SHA-256 as `ChecksumSHA256` (the server refuses bytes
+ * that do not match), and `If-None-Match: *` so that two pushers never write one key twice.
+ * An object already there with the same bytes is success (a resumed or concurrent push); with
+ * other bytes it is an error naming the key.
+ */
+export async function putLocked(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  body: Buffer,
+  retainUntil: Date,
+  contentType: string,
+): Promise<LockedPut> {
+  const digest = createHash('sha256').update(body).digest();
+  const existing = await headSha256(client, bucket, key, digest);
+  if (existing) return existing;
+  try {
+    const res = await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentType: contentType,
+        ContentLength: body.length,
+        ChecksumSHA256: digest.toString('base64'),
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: retainUntil,
+        IfNoneMatch: '*',
+      }),
+    );
+    return { status: 'created', ...(res.VersionId ? { versionId: res.VersionId } : {}) };
+  } catch (error) {
+    // 412: written meanwhile by a concurrent push; 409: a conditional write raced ours.
+    if (!isStatus(error, 412, 409)) throw error;
+    const raced = await headSha256(client, bucket, key, digest);
+    if (raced) return raced;
+    throw error;
+  }
+}
+
+/** `present` when the key holds exactly `digest`; undefined when absent; throws when it differs. */
+async function headSha256(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  digest: Buffer,
+): Promise<LockedPut | undefined> {
+  const bytes = await getBytes(client, bucket, key);
+  if (bytes === undefined) return undefined;
+  if (createHash('sha256').update(bytes).digest().equals(digest)) return { status: 'present' };
+  throw new Error(
+    `s3://${bucket}/${key} already holds different bytes: the archive is not this store's copy (another store with the same origin, or tampering); run agent-audit verify --archive`,
+  );
+}

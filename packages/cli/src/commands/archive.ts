@@ -1,0 +1,113 @@
+import {
+  archiveClient,
+  DEFAULT_RETAIN_DAYS,
+  type PushResult,
+  parseArchiveUrl,
+  pushStore,
+  RETAIN_DAYS_ENV,
+} from '@agent-audit/archive';
+import { Command } from 'commander';
+import type { CliContext } from '../cli-context.js';
+import { CliError, EXIT_IO, EXIT_USAGE } from '../cli-error.js';
+import { type GlobalOptions, storeLocations, trustLocation } from '../global-options.js';
+import { formatBytes, ProgressLine } from '../progress-line.js';
+
+interface PushCommandOptions {
+  to: string;
+  retainDays?: string;
+  trustDir?: string;
+}
+
+function retainDays(options: PushCommandOptions, ctx: CliContext): number {
+  const raw = options.retainDays ?? ctx.env[RETAIN_DAYS_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_RETAIN_DAYS;
+  const days = Number(raw);
+  if (!Number.isInteger(days) || days < 1 || days > 36_500) {
+    const from = options.retainDays !== undefined ? '--retain-days' : RETAIN_DAYS_ENV;
+    throw new CliError(
+      `Configuration: ${from} is invalid, expected a whole number of days from 1 to 36500 (actual: ${JSON.stringify(raw)})`,
+      EXIT_USAGE,
+    );
+  }
+  return days;
+}
+
+/** `agent-audit archive push`: ship sealed segments to S3 Object Lock. */
+export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => void): Command {
+  const archive = new Command('archive').description(
+    'the fleet archive: sealed segments in an S3 bucket with Object Lock (see docs/deployment.md)',
+  );
+  archive
+    .command('push')
+    .description(
+      "ship each store's sealed segments, checkpoints, recovery records and public key to S3, each object locked (COMPLIANCE) with a SHA-256 checksum; idempotent, resumable, safe to run from cron on every host at once",
+    )
+    .requiredOption('--to <s3-url>', 'the archive: s3://bucket/prefix (a bucket with Object Lock)')
+    .option(
+      '--retain-days <n>',
+      `COMPLIANCE retention of each object pushed, in days from now (default: $${RETAIN_DAYS_ENV} or ${DEFAULT_RETAIN_DAYS})`,
+    )
+    .option(
+      '--trust-dir <dir>',
+      "trust directory with the store's public-key.pem (default: $AGENT_AUDIT_TRUST_DIR or ./.agent-audit-trust)",
+    )
+    .addHelpText(
+      'after',
+      '\nAWS configuration is the standard one: credentials chain, AWS_REGION, AWS_ENDPOINT_URL_S3 for an S3-compatible server (path-style).' +
+        '\nExit: 0 every store pushed · 3 a store or the bucket failed (the message names it and the fix)',
+    )
+    .action(async (options: PushCommandOptions, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      let location: ReturnType<typeof parseArchiveUrl>;
+      try {
+        location = parseArchiveUrl(options.to);
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT_USAGE);
+      }
+      const days = retainDays(options, ctx);
+      const trustDir = options.trustDir ?? trustLocation(ctx).path;
+      const client = archiveClient(ctx.env);
+      const results: PushResult[] = [];
+      let failed = 0;
+      for (const store of storeLocations(globals, ctx)) {
+        const progress = new ProgressLine(ctx);
+        try {
+          const result = await pushStore({
+            client,
+            location,
+            store: store.path,
+            trustDir,
+            retainDays: days,
+            onProgress: (p) =>
+              progress.update(
+                () =>
+                  `pushing ${store.shown} segment ${p.segment}  ${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)}`,
+              ),
+          });
+          results.push(result);
+          if (!globals.json) {
+            ctx.writeOut(
+              `pushed ${store.shown} (origin ${result.origin}) as push ${result.push}: ${result.segments} segment(s), ${formatBytes(result.bytes)}` +
+                (result.alreadyPresent
+                  ? `, ${result.alreadyPresent} object(s) already archived`
+                  : '') +
+                ` → s3://${location.bucket}/${result.manifestKey}\n`,
+            );
+          }
+          if (result.absent.length > 0) {
+            ctx.writeErr(
+              `warning: ${store.shown}: sealed segment(s) ${result.absent.join(', ')} are missing from the store and were not archived; verify --archive reports them\n`,
+            );
+          }
+        } catch (error) {
+          failed++;
+          ctx.writeErr(`error: ${store.shown}: ${(error as Error).message}\n`);
+        } finally {
+          progress.done();
+        }
+      }
+      if (globals.json) ctx.writeOut(`${JSON.stringify(results, null, 2)}\n`);
+      setExitCode(failed > 0 ? EXIT_IO : 0);
+    });
+  return archive;
+}
