@@ -9,6 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { runAiSdkBench } from './ai-sdk-bench.js';
+import { runArchiveBench } from './archive-bench.js';
 import { runMcpBench } from './mcp-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
 import { runPeersBench } from './peers-bench.js';
@@ -24,6 +25,8 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
   { name: 'mcp', run: runMcpBench },
   { name: 'ai-sdk', run: runAiSdkBench },
+  // issue 16: the S3 Object Lock archive against the real versitygw (its own file).
+  { name: 'archive', run: runArchiveBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },
 ];

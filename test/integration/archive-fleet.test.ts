@@ -149,6 +149,37 @@ describe('archive fleet (real versitygw, Object Lock)', () => {
       .map((r: { run_id: string }) => r.run_id)
       .sort();
     expect(ids).toEqual(hosts.map((h) => h.runs[0]).sort());
+    // After the day's index is rolled up (principal shards), the same answer from the rollup.
+    const compact = await run([
+      CLI,
+      'archive',
+      'compact',
+      '--to',
+      `s3://${BUCKET}/fleet`,
+      '--today',
+      '--days',
+      '1',
+      '--retain-days',
+      '1',
+    ]);
+    expect(compact.code, compact.stderr).toBe(0);
+    expect(compact.stdout).toMatch(/rolled up/);
+    const rolled = await run([
+      CLI,
+      '--json',
+      'runs',
+      '--principal',
+      'user:fleet',
+      '--since',
+      '90d',
+      '--archive',
+      `s3://${BUCKET}/fleet`,
+    ]);
+    expect(
+      JSON.parse(rolled.stdout)
+        .map((r: { run_id: string }) => r.run_id)
+        .sort(),
+    ).toEqual(ids);
     const one = await run([
       CLI,
       '--json',

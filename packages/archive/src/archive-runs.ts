@@ -1,6 +1,8 @@
 import type { RunFilter, RunSummary } from '@agent-audit/store';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { parseKey } from './archive-keys.js';
 import type { ArchiveLocation } from './archive-location.js';
+import { eachLimited, getJson, type IndexRollup, listKeys, shardOf } from './index-rollup.js';
 import type { IndexedRun, PushIndex } from './push-manifest.js';
 
 export interface ArchiveRun extends RunSummary {
@@ -25,10 +27,10 @@ function days(since: Date, until: Date): string[] {
 }
 
 /**
- * Runs across every host of the archive, from its run index: one small object per push under
- * `index/<day of the push's last record>/`, so a query lists only the days it covers (a push
- * whose records reach `since` is filed on or after since's day) and fetches those index
- * objects in parallel. Without `since`, every day is listed.
+ * Runs across every host of the archive, from its run index (see archive-keys.ts): per day
+ * (the day of a push's last record, so a push whose records reach `since` is filed on or
+ * after since's day), the day's rollup when it has one (one shard of 16 when a principal is
+ * asked for) plus the push indexes the rollup does not cover, fetched in parallel.
  */
 export async function archiveRuns(
   options: ArchiveRunsOptions,
@@ -40,29 +42,28 @@ export async function archiveRuns(
         (d) => `${loc.prefix}index/${d}/`,
       )
     : [`${loc.prefix}index/`];
-  const keys: string[] = [];
-  await Promise.all(
-    prefixes.map(async (prefix) => {
-      let token: string | undefined;
-      do {
-        const res = await client.send(
-          new ListObjectsV2Command({
-            Bucket: loc.bucket,
-            Prefix: prefix,
-            ContinuationToken: token,
-          }),
-        );
-        for (const o of res.Contents ?? []) keys.push(o.Key!);
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
-      } while (token);
-    }),
-  );
+  const listed: string[] = [];
+  await eachLimited(prefixes, 16, async (prefix) => {
+    listed.push(...(await listKeys(client, loc.bucket, prefix)));
+  });
+  // Per day: rollup shards and push indexes.
+  const byDay = new Map<string, { rollups: string[]; pushes: string[] }>();
+  for (const key of listed) {
+    const k = parseKey(loc, key);
+    if (k.kind !== 'index' && k.kind !== 'rollup') continue;
+    const day = byDay.get(k.day) ?? { rollups: [], pushes: [] };
+    byDay.set(k.day, day);
+    if (k.kind === 'rollup') {
+      if (filter.principal === undefined || k.shard === shardOf(filter.principal))
+        day.rollups.push(key);
+    } else day.pushes.push(key);
+  }
   const merged = new Map<string, ArchiveRun>();
-  const add = (idx: PushIndex, r: IndexedRun) => {
+  const add = (origin: string, host: string, r: IndexedRun) => {
     if (filter.principal !== undefined && r.principal !== filter.principal) return;
     if (filter.agent !== undefined && r.agent_id !== filter.agent) return;
     const seen = merged.get(r.run_id);
-    const where = { origin: idx.origin, host: idx.host, segments: r.segments };
+    const where = { origin, host, segments: [...r.segments] };
     if (!seen) {
       const { segments: _s, ...summary } = r;
       merged.set(r.run_id, { ...summary, stores: [where] });
@@ -73,20 +74,27 @@ export async function archiveRuns(
     if (r.start < seen.start) seen.start = r.start;
     if (r.end > seen.end) seen.end = r.end;
     seen.spans += r.spans;
-    const store = seen.stores.find((s) => s.origin === idx.origin);
+    const store = seen.stores.find((s) => s.origin === origin);
     if (store) store.segments.push(...r.segments);
     else seen.stores.push(where);
   };
-  let next = 0;
-  const worker = async () => {
-    while (next < keys.length) {
-      const key = keys[next++]!;
-      const res = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }));
-      const idx = JSON.parse(await res.Body!.transformToString()) as PushIndex;
-      for (const r of idx.runs) add(idx, r);
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 32 }, worker));
+  let fetched = 0;
+  const concurrency = options.concurrency ?? 32;
+  // Rollups first: what they cover is not fetched again.
+  const rollupKeys = [...byDay.values()].flatMap((d) => d.rollups);
+  const covered = new Set<string>();
+  await eachLimited(rollupKeys, concurrency, async (key) => {
+    const rollup = await getJson<IndexRollup>(client, loc.bucket, key);
+    fetched++;
+    for (const c of rollup.covers) covered.add(c);
+    for (const r of rollup.runs) add(r.origin, r.host, r);
+  });
+  const pushKeys = [...byDay.values()].flatMap((d) => d.pushes).filter((k) => !covered.has(k));
+  await eachLimited(pushKeys, concurrency, async (key) => {
+    const idx = await getJson<PushIndex>(client, loc.bucket, key);
+    fetched++;
+    for (const r of idx.runs) add(idx.origin, idx.host, r);
+  });
   const since = filter.since?.toISOString();
   const until = filter.until?.toISOString();
   const runs = [...merged.values()]
@@ -94,5 +102,5 @@ export async function archiveRuns(
       (r) => (since === undefined || r.end >= since) && (until === undefined || r.start <= until),
     )
     .sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
-  return { runs, indexObjects: keys.length };
+  return { runs, indexObjects: fetched };
 }

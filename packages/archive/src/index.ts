@@ -4,6 +4,8 @@ export type { ArchiveLocation } from './archive-location.js';
 export { archiveClient, describeS3Error, parseArchiveUrl } from './archive-location.js';
 export type { ArchiveRun, ArchiveRunsOptions } from './archive-runs.js';
 export { archiveRuns } from './archive-runs.js';
+export type { IndexRollup, RolledRun } from './index-rollup.js';
+export { compactIndexDay, ROLLUP_SHARDS } from './index-rollup.js';
 export type { PushOptions, PushResult } from './push-archive.js';
 export { DEFAULT_RETAIN_DAYS, lastPush, pushStore, RETAIN_DAYS_ENV } from './push-archive.js';
 export type {

@@ -1,5 +1,6 @@
 import {
   archiveClient,
+  compactIndexDay,
   DEFAULT_RETAIN_DAYS,
   type PushResult,
   parseArchiveUrl,
@@ -109,5 +110,65 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
       if (globals.json) ctx.writeOut(`${JSON.stringify(results, null, 2)}\n`);
       setExitCode(failed > 0 ? EXIT_IO : 0);
     });
+  archive
+    .command('compact')
+    .description(
+      "merge each past day's run index objects into 16 principal-sharded rollups, so that runs --archive reads a few objects per day; derived data, written once, safe from cron on any host",
+    )
+    .requiredOption('--to <s3-url>', 'the archive: s3://bucket/prefix')
+    .option('--days <n>', 'how many days back to compact (default: 90)', '90')
+    .option('--today', 'also compact today (later pushes of today are still read on their own)')
+    .option(
+      '--retain-days <n>',
+      `retention of the rollups (default: $${RETAIN_DAYS_ENV} or ${DEFAULT_RETAIN_DAYS})`,
+    )
+    .action(
+      async (
+        options: { to: string; days: string; today?: boolean; retainDays?: string },
+        command: Command,
+      ) => {
+        const globals = command.optsWithGlobals<GlobalOptions>();
+        let location: ReturnType<typeof parseArchiveUrl>;
+        try {
+          location = parseArchiveUrl(options.to);
+        } catch (error) {
+          throw new CliError((error as Error).message, EXIT_USAGE);
+        }
+        const days = Number(options.days);
+        if (!Number.isInteger(days) || days < 1) {
+          throw new CliError(
+            `Configuration: --days is invalid, expected a whole number of days ≥ 1 (actual: ${JSON.stringify(options.days)})`,
+            EXIT_USAGE,
+          );
+        }
+        const retain = retainDays(
+          { to: options.to, ...(options.retainDays ? { retainDays: options.retainDays } : {}) },
+          ctx,
+        );
+        const client = archiveClient(ctx.env);
+        const now = ctx.now().getTime();
+        const results = [];
+        for (let d = days; d >= (options.today ? 0 : 1); d--) {
+          const day = new Date(now - d * 86_400_000).toISOString().slice(0, 10);
+          try {
+            const r = await compactIndexDay({ client, location, day, retainDays: retain });
+            if (r.covered === 0) continue;
+            results.push({ day, ...r });
+            if (!globals.json) {
+              ctx.writeOut(
+                `${day}: ${r.covered} push index(es), ${r.runs} run(s) ${r.written ? 'rolled up' : 'already rolled up by another compactor'}\n`,
+              );
+            }
+          } catch (error) {
+            throw new CliError(
+              `compacting ${day} of ${location.url} failed: ${(error as Error).message}`,
+              EXIT_IO,
+            );
+          }
+        }
+        if (globals.json) ctx.writeOut(`${JSON.stringify(results, null, 2)}\n`);
+        setExitCode(0);
+      },
+    );
   return archive;
 }

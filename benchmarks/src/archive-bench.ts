@@ -1,0 +1,305 @@
+/**
+ * Archive figures (issue 16, section 3), against the real versitygw S3 gateway (tools/versitygw,
+ * posix backend with a versioning directory, on 127.0.0.1), all in one run:
+ *
+ * - archive_push_vs_put_ratio: `pushStore` MB/s (sealed segments with COMPLIANCE retention,
+ *   ChecksumSHA256, If-None-Match and the existence check, plus checkpoints, key, manifest and
+ *   run index) over plain PutObject of the same segment bytes to the same server (no lock, no
+ *   checksum, no condition), arms alternating, median of the per-round ratios (goal ≥ 0.8).
+ * - archive_verify_vs_sha256_ratio: `verifyArchive` bytes/s over the archive pushed above
+ *   (list, fetch, SHA-256 against the manifests, the store verifier) over SHA-256 of the same
+ *   bytes already in memory (goal ≥ 0.3).
+ * - archive_query_ms: `archiveRuns` for one principal over 90 days on a synthetic run index of
+ *   ARCHIVE_BENCH_SPANS spans (default 10,000,000) from 100 hosts pushing once a day for 90
+ *   days (9,000 index objects; runs of 10 spans; 1,000 principals), built once by PUTting
+ *   index objects of the exact format `pushStore` writes (the segments themselves are not
+ *   made: the query reads only the index), after `compactIndexDay` rolled each day up into 16
+ *   principal shards (so the query reads 1 rollup per day plus the listing). Median of 3
+ *   queries (goal ≤ 500). archive_query_uncompacted_ms: the same query before compaction.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { connect } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  archiveKeys,
+  archiveRuns,
+  compactIndexDay,
+  type IndexedRun,
+  type PushIndex,
+  parseArchiveUrl,
+  pushStore,
+  verifyArchive,
+} from '@agent-audit/archive';
+import { AuditStore } from '@agent-audit/store';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { median } from './bench-support.js';
+
+type Figures = Record<string, number | string>;
+
+const BIN = fileURLToPath(new URL('../../tools/versitygw/bin/versitygw', import.meta.url));
+const ROUNDS = 3;
+const STORE_MB = Number(process.env.ARCHIVE_BENCH_STORE_MB ?? 48);
+const SPANS = Number(process.env.ARCHIVE_BENCH_SPANS ?? 10_000_000);
+const HOSTS = 100;
+const DAYS = 90;
+const SPANS_PER_RUN = 10;
+const PRINCIPALS = 1000;
+
+function log(message: string): void {
+  process.stderr.write(`  archive: ${message}\n`);
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function startServer(root: string): Promise<{ client: S3Client; stop: () => void }> {
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run pnpm versitygw:build`);
+  fs.mkdirSync(path.join(root, 'data'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'versions'));
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(
+    BIN,
+    [
+      '--port',
+      `127.0.0.1:${port}`,
+      '--access',
+      'bench',
+      '--secret',
+      'benchsecret',
+      '--region',
+      'us-east-1',
+      '--quiet',
+      'posix',
+      '--versioning-dir',
+      path.join(root, 'versions'),
+      path.join(root, 'data'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const deadline = Date.now() + 60_000;
+  while (!(await portOpen(port))) {
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error('versitygw did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const client = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'benchsecret' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return { client, stop: () => child.kill('SIGTERM') };
+}
+
+async function writeStore(dir: string, trustDir: string): Promise<void> {
+  const store = AuditStore.open({
+    dir,
+    trustDir,
+    segmentMaxBytes: 4 * 1024 * 1024,
+    checkpointEveryRecords: 5000,
+  });
+  const notes = 'x'.repeat(800);
+  const target = STORE_MB * 1024 * 1024;
+  let written = 0;
+  for (let i = 0; written < target; i++) {
+    const run = `run-${Math.floor(i / 20)}`;
+    const pending: Promise<unknown>[] = [];
+    for (let j = 0; j < 100; j++, i++) {
+      pending.push(
+        store.append({
+          type: 'span.end',
+          tags: { run, principal: `user:${i % 50}`, span: `s${i}`, trace: run, status: 'ok' },
+          payload: { i, notes },
+        }),
+      );
+      written += 1000;
+    }
+    await Promise.all(pending);
+  }
+  await store.close();
+}
+
+function segmentBytes(dir: string): Buffer[] {
+  const names = fs.readdirSync(path.join(dir, 'segments')).sort();
+  return names.slice(0, -1).map((n) => fs.readFileSync(path.join(dir, 'segments', n)));
+}
+
+async function buildSyntheticIndex(client: S3Client, bucket: string): Promise<void> {
+  const loc = parseArchiveUrl(`s3://${bucket}/synthetic`);
+  const runsPerObject = Math.round(SPANS / SPANS_PER_RUN / (HOSTS * DAYS));
+  const start = Date.now() - DAYS * 86_400_000;
+  const jobs: Array<() => Promise<void>> = [];
+  for (let h = 0; h < HOSTS; h++) {
+    const origin = createHash('md5').update(`host-${h}`).digest('hex');
+    for (let d = 0; d < DAYS; d++) {
+      jobs.push(async () => {
+        const dayStart = start + d * 86_400_000;
+        const runs: IndexedRun[] = [];
+        for (let r = 0; r < runsPerObject; r++) {
+          const t0 = new Date(dayStart + r * 60_000).toISOString();
+          const t1 = new Date(dayStart + r * 60_000 + 5_000).toISOString();
+          runs.push({
+            run_id: `${origin.slice(0, 8)}-${d}-${r}`,
+            principal: `user:${(h * 7919 + d * 104_729 + r * 31) % PRINCIPALS}`,
+            agent_id: `agent-${h % 10}`,
+            start: t0,
+            end: t1,
+            status: 'ok',
+            spans: SPANS_PER_RUN,
+            incomplete: false,
+            segments: [d + 1],
+          });
+        }
+        const index: PushIndex = {
+          format: 'agent-audit-archive-index/1',
+          origin,
+          push: d + 1,
+          host: `host-${h}`,
+          firstTime: runs[0]!.start,
+          lastTime: runs.at(-1)!.end,
+          runs,
+        };
+        const key = archiveKeys.index(loc, runs.at(-1)!.end.slice(0, 10), origin, d + 1);
+        await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(index) }),
+        );
+      });
+    }
+  }
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < jobs.length) {
+        await jobs[next++]!();
+        if (++done % 1000 === 0) log(`synthetic index: ${done}/${jobs.length} objects`);
+      }
+    }),
+  );
+}
+
+export async function runArchiveBench(): Promise<Figures> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-audit-archive-bench-'));
+  const server = await startServer(path.join(root, 's3'));
+  try {
+    const { client } = server;
+    const bucket = 'bench';
+    await client.send(
+      new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }),
+    );
+    const dir = path.join(root, 'store');
+    const trustDir = path.join(root, 'trust');
+    log(`writing a ${STORE_MB} MB store (4 MiB segments)…`);
+    await writeStore(dir, trustDir);
+    const segs = segmentBytes(dir);
+    const bytes = segs.reduce((n, b) => n + b.length, 0);
+    log(`${segs.length} sealed segments, ${(bytes / 1048576).toFixed(1)} MB`);
+    const ratios: number[] = [];
+    let pushMBs = 0;
+    let putMBs = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const t0 = performance.now();
+      await pushStore({
+        client,
+        location: parseArchiveUrl(`s3://${bucket}/push-${round}`),
+        store: dir,
+        trustDir,
+        retainDays: 1,
+      });
+      const pushMs = performance.now() - t0;
+      const t1 = performance.now();
+      for (const [i, body] of segs.entries()) {
+        await client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: `put-${round}/${i}`, Body: body }),
+        );
+      }
+      const putMs = performance.now() - t1;
+      pushMBs = bytes / 1048576 / (pushMs / 1000);
+      putMBs = bytes / 1048576 / (putMs / 1000);
+      ratios.push(pushMBs / putMBs);
+      log(`round ${round}: push ${pushMBs.toFixed(1)} MB/s, plain PUT ${putMBs.toFixed(1)} MB/s`);
+    }
+    // verify --archive over one pushed copy vs SHA-256 of the same bytes in memory.
+    const v0 = performance.now();
+    const report = await verifyArchive({
+      client,
+      location: parseArchiveUrl(`s3://${bucket}/push-0`),
+    });
+    const verifyMs = performance.now() - v0;
+    if (report.exitCode !== 0)
+      throw new Error(
+        `bench archive did not verify: ${JSON.stringify(report.stores[0]?.problems)}`,
+      );
+    const h0 = performance.now();
+    for (const b of segs) createHash('sha256').update(b).digest();
+    const shaMs = performance.now() - h0;
+    log(
+      `verify --archive ${(bytes / 1048576 / (verifyMs / 1000)).toFixed(1)} MB/s, sha256 ${(bytes / 1048576 / (shaMs / 1000)).toFixed(1)} MB/s`,
+    );
+    log(`building the synthetic index: ${SPANS} spans, ${HOSTS} hosts × ${DAYS} days…`);
+    const b0 = performance.now();
+    await buildSyntheticIndex(client, bucket);
+    log(`built in ${((performance.now() - b0) / 1000).toFixed(1)} s`);
+    const query = () =>
+      archiveRuns({
+        client,
+        location: parseArchiveUrl(`s3://${bucket}/synthetic`),
+        filter: { principal: 'user:42', since: new Date(Date.now() - 90 * 86_400_000) },
+      });
+    const r0 = performance.now();
+    const raw = await query();
+    const rawMs = performance.now() - r0;
+    log(
+      `query before compaction: ${raw.runs.length} runs from ${raw.indexObjects} objects in ${Math.round(rawMs)} ms`,
+    );
+    const c0 = performance.now();
+    const loc = parseArchiveUrl(`s3://${bucket}/synthetic`);
+    for (let d = 0; d <= DAYS + 1; d++) {
+      const day = new Date(Date.now() - d * 86_400_000).toISOString().slice(0, 10);
+      await compactIndexDay({ client, location: loc, day, retainDays: 1 });
+    }
+    const compactS = (performance.now() - c0) / 1000;
+    log(`compacted ${DAYS} days in ${compactS.toFixed(1)} s`);
+    const queryMs: number[] = [];
+    let found = 0;
+    let objects = 0;
+    for (let q = 0; q < 3; q++) {
+      const t = performance.now();
+      const res = await query();
+      queryMs.push(performance.now() - t);
+      found = res.runs.length;
+      objects = res.indexObjects;
+    }
+    log(`query: ${found} runs of user:42 from ${objects} index objects`);
+    return {
+      archive_push_mb_per_s: Number(pushMBs.toFixed(1)),
+      archive_put_mb_per_s: Number(putMBs.toFixed(1)),
+      archive_push_vs_put_ratio: Number(median(ratios).toFixed(3)),
+      archive_verify_vs_sha256_ratio: Number((shaMs / verifyMs).toFixed(3)),
+      archive_query_ms: Math.round(median(queryMs)),
+      archive_query_uncompacted_ms: Math.round(rawMs),
+      archive_compact_s: Number(compactS.toFixed(1)),
+      archive_query_runs: found,
+      archive_query_index_objects: objects,
+      archive_query_spans: SPANS,
+    };
+  } finally {
+    server.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
