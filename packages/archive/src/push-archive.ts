@@ -16,7 +16,7 @@ import {
   type PushManifest,
 } from './push-manifest.js';
 import { getBytes, putLocked, sha256Hex } from './s3-objects.js';
-import { summariseSegment } from './segment-summary.js';
+import { segmentHeader, summariseSegment } from './segment-summary.js';
 
 /** Default retention of archived objects when neither option nor environment sets it. */
 export const DEFAULT_RETAIN_DAYS = 365;
@@ -65,6 +65,17 @@ function localSegments(store: string): Array<{ segment: number; file: string }> 
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ segment: Number(m[1]), file: path.join(store, 'segments', m[0]) }))
     .sort((a, b) => a.segment - b.segment);
+}
+
+/** The first 64 KiB of a file (a segment header is one short line). */
+function readStart(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(65_536);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The last push manifest of a store (the cursor), by listing its `pushes/`. */
@@ -131,7 +142,7 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
   const segs = localSegments(store);
   if (segs.length === 0)
     throw new Error(`no segments in ${store}/segments: nothing to archive yet`);
-  const first = summariseSegment(fs.readFileSync(segs[0]!.file));
+  const first = segmentHeader(readStart(segs[0]!.file));
   const origin = first.origin;
   if (!origin) {
     throw new Error(

@@ -46,12 +46,7 @@ export function summariseSegment(bytes: Buffer): SegmentSummary {
   while (start < bytes.length) {
     let end = bytes.indexOf(10, start);
     if (end < 0) end = bytes.length;
-    let rec: Line | undefined;
-    try {
-      rec = JSON.parse(bytes.toString('utf8', start, end)) as Line;
-    } catch {
-      rec = undefined;
-    }
+    const rec = readLine(bytes, start, end);
     start = end + 1;
     if (!rec || typeof rec.seq !== 'number' || typeof rec.time !== 'string') continue;
     const type = String(rec.type);
@@ -71,4 +66,37 @@ export function summariseSegment(bytes: Buffer): SegmentSummary {
   }
   out.sealed = lastType === 'segment.seal';
   return out;
+}
+
+const PREV = Buffer.from(',"prev":"');
+const NEEDS_PAYLOAD = new Set(['segment.open', 'loss']);
+
+/**
+ * One record line. Canonical JSON sorts the envelope's keys, so everything after the payload
+ * is `"prev":…,"seq":…,"tags":{…},"time":…,"type":…`: that tail alone is parsed (a payload can
+ * be large), and the whole line only for the types whose payload the archive reads.
+ */
+function readLine(bytes: Buffer, start: number, end: number): Line | undefined {
+  try {
+    const at = bytes.lastIndexOf(PREV, end - 1);
+    if (at > start) {
+      const tail = JSON.parse(`{${bytes.toString('utf8', at + 1, end)}`) as Line;
+      if (!NEEDS_PAYLOAD.has(String(tail.type))) return tail;
+    }
+    return JSON.parse(bytes.toString('utf8', start, end)) as Line;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The origin and number of a segment from its first line alone (its `segment.open` header). */
+export function segmentHeader(bytes: Buffer): { origin: string | null; segment: number | null } {
+  let end = bytes.indexOf(10);
+  if (end < 0) end = bytes.length;
+  const rec = readLine(bytes, 0, end);
+  if (rec?.type !== 'segment.open') return { origin: null, segment: null };
+  return {
+    origin: typeof rec.payload?.origin === 'string' ? rec.payload.origin : null,
+    segment: typeof rec.payload?.segment === 'number' ? rec.payload.segment : null,
+  };
 }

@@ -8,7 +8,7 @@ import { type ArchiveLocation, describeS3Error } from './archive-location.js';
 import type { PushManifest } from './push-manifest.js';
 import { getBytes, sha256Hex } from './s3-objects.js';
 import { s3SegmentSource } from './s3-segment-source.js';
-import { summariseSegment } from './segment-summary.js';
+import { segmentHeader } from './segment-summary.js';
 
 /** Archive-level findings (the store-level ones are the store verifier's codes). */
 export type ArchiveProblemCode =
@@ -367,7 +367,7 @@ async function verifyOne(
             ),
           );
         }
-        const head = summariseSegment(body);
+        const head = segmentHeader(body);
         if (head.origin !== origin || head.segment !== seg.segment) {
           problems.push(
             problem(
