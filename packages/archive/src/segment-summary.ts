@@ -77,12 +77,16 @@ const NEEDS_PAYLOAD = new Set(['segment.open', 'loss']);
  * be large), and the whole line only for the types whose payload the archive reads.
  */
 function readLine(bytes: Buffer, start: number, end: number): Line | undefined {
-  try {
-    const at = bytes.lastIndexOf(PREV, end - 1);
-    if (at > start) {
+  const at = bytes.lastIndexOf(PREV, end - 1);
+  if (at > start) {
+    try {
       const tail = JSON.parse(`{${bytes.toString('utf8', at + 1, end)}`) as Line;
-      if (!NEEDS_PAYLOAD.has(String(tail.type))) return tail;
+      if (typeof tail.seq === 'number' && !NEEDS_PAYLOAD.has(String(tail.type))) return tail;
+    } catch {
+      // Not the envelope's tail (a tag named "prev"): parse the whole line.
     }
+  }
+  try {
     return JSON.parse(bytes.toString('utf8', start, end)) as Line;
   } catch {
     return undefined;

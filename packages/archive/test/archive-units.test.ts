@@ -1,0 +1,123 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditStore } from '@agent-audit/store';
+import { afterAll, describe, expect, it } from 'vitest';
+import { archiveKeys, parseArchiveUrl, parseKey } from '../src/index.js';
+import { segmentHeader, summariseSegment } from '../src/segment-summary.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('parseArchiveUrl', () => {
+  it('takes s3://bucket/prefix and normalises the prefix', () => {
+    expect(parseArchiveUrl('s3://audit-archive/fleet/eu/')).toEqual({
+      bucket: 'audit-archive',
+      prefix: 'fleet/eu/',
+      url: 's3://audit-archive/fleet/eu/',
+    });
+    expect(parseArchiveUrl('s3://audit').prefix).toBe('');
+  });
+
+  it('refuses what is not an S3 URL with a Configuration error', () => {
+    for (const bad of ['audit/fleet', 'https://x/y', 's3://', 's3://UPPER/x', 's3://a/x']) {
+      expect(() => parseArchiveUrl(bad)).toThrow(
+        /^Configuration: archive is invalid, expected s3:\/\/bucket\/prefix/,
+      );
+    }
+  });
+});
+
+describe('archive keys', () => {
+  const loc = parseArchiveUrl('s3://bkt/p');
+  const origin = 'a'.repeat(32);
+  it('round-trips every key the archive writes and rejects the rest', () => {
+    expect(parseKey(loc, archiveKeys.segment(loc, origin, 7))).toEqual({
+      kind: 'segment',
+      origin,
+      n: 7,
+    });
+    expect(parseKey(loc, archiveKeys.push(loc, origin, 3))).toEqual({ kind: 'push', origin, n: 3 });
+    expect(parseKey(loc, archiveKeys.head(loc, origin, 8))).toEqual({ kind: 'head', origin, n: 8 });
+    expect(parseKey(loc, archiveKeys.checkpoints(loc, origin, 3))).toEqual({
+      kind: 'checkpoints',
+      origin,
+      n: 3,
+    });
+    expect(parseKey(loc, archiveKeys.publicKey(loc, origin, 'ed25519:abc'))).toEqual({
+      kind: 'key',
+      origin,
+      name: 'ed25519_abc.pem',
+    });
+    expect(parseKey(loc, archiveKeys.index(loc, '2026-12-05', origin, 3))).toMatchObject({
+      kind: 'index',
+      day: '2026-12-05',
+    });
+    expect(parseKey(loc, archiveKeys.rollup(loc, '2026-12-05', 15))).toEqual({
+      kind: 'rollup',
+      day: '2026-12-05',
+      shard: 15,
+    });
+    for (const bad of [
+      'p/notes.txt',
+      'p/stores/short/segments/00000001.jsonl',
+      `p/stores/${origin}/segments/1.jsonl`,
+      `q/stores/${origin}/pushes/00000001.json`,
+    ]) {
+      expect(parseKey(loc, bad)).toEqual({ kind: 'unknown' });
+    }
+  });
+});
+
+describe('summariseSegment', () => {
+  it('reads the same seq, time, tags and header as a full parse, also with hostile payloads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'archive-units-'));
+    dirs.push(dir);
+    const store = AuditStore.open({
+      dir: join(dir, 's'),
+      trustDir: join(dir, 't'),
+      segmentMaxBytes: 4096,
+    });
+    for (let i = 0; i < 40; i++) {
+      await store.append({
+        type: 'span.end',
+        tags: {
+          run: `r${i % 3}`,
+          principal: 'user:1',
+          span: `s${i}`,
+          ...(i % 5 === 0 ? { prev: 'x' } : {}),
+        },
+        // Payloads that look like an envelope's tail.
+        payload: {
+          prev: 'f'.repeat(64),
+          seq: 999,
+          tags: { run: 'evil' },
+          note: ',"prev":"x","seq":1}',
+          i,
+        },
+      });
+    }
+    await store.close();
+    const segDir = join(dir, 's', 'segments');
+    for (const name of readdirSync(segDir)) {
+      const bytes = readFileSync(join(segDir, name));
+      const sum = summariseSegment(bytes);
+      const lines = bytes
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(sum.firstSeq).toBe(lines[0].seq);
+      expect(sum.lastSeq).toBe(lines.at(-1).seq);
+      expect(sum.origin).toBe(lines[0].payload.origin);
+      expect(sum.segment).toBe(Number(name.slice(0, 8)));
+      expect(segmentHeader(bytes)).toEqual({ origin: sum.origin, segment: sum.segment });
+      const tagged = lines.filter((l) => l.tags?.run);
+      expect(sum.rows.map((r) => [r.seq, r.tags.run, r.type])).toEqual(
+        tagged.map((l) => [l.seq, l.tags.run, l.type]),
+      );
+    }
+  });
+});
