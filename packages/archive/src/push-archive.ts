@@ -50,6 +50,8 @@ export interface PushResult {
 }
 
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
+/** Segments uploaded at once by one push. */
+const UPLOADS = 4;
 
 function localSegments(store: string): Array<{ segment: number; file: string }> {
   let names: string[];
@@ -162,30 +164,41 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
   const totalBytes = sealed.reduce((n, s) => n + fs.statSync(s.file).size, 0);
   let bytes = 0;
   let alreadyPresent = 0;
-  const shipped: ArchivedSegment[] = [];
-  const rows: Array<{ segment: number; rows: ReturnType<typeof summariseSegment>['rows'] }> = [];
-  for (const seg of sealed) {
-    const body = fs.readFileSync(seg.file);
-    const sum = summariseSegment(body);
-    const key = archiveKeys.segment(location, origin, seg.segment);
-    const put = await putLocked(client, bucket, key, body, retainUntil, 'application/x-ndjson');
-    if (put.status === 'present') alreadyPresent++;
-    shipped.push({
-      segment: seg.segment,
-      key,
-      size: body.length,
-      sha256: sum.sha256,
-      ...(put.versionId ? { versionId: put.versionId } : {}),
-      firstSeq: sum.firstSeq,
-      lastSeq: sum.lastSeq,
-      firstTime: sum.firstTime,
-      lastTime: sum.lastTime,
-    });
-    rows.push({ segment: seg.segment, rows: sum.rows });
-    lastSegment = seg.segment;
-    lastSeq = sum.lastSeq;
-    bytes += body.length;
-    options.onProgress?.({ store, bytes, totalBytes, segment: seg.segment });
+  // Segments go up UPLOADS at a time (reading and indexing one overlaps sending another); the
+  // manifest lists them in order and is written only after all of them.
+  const shipped: ArchivedSegment[] = new Array(sealed.length);
+  const rows: Array<{ segment: number; rows: ReturnType<typeof summariseSegment>['rows'] }> =
+    new Array(sealed.length);
+  let cursor = 0;
+  const upload = async () => {
+    while (cursor < sealed.length) {
+      const i = cursor++;
+      const seg = sealed[i]!;
+      const body = fs.readFileSync(seg.file);
+      const sum = summariseSegment(body);
+      const key = archiveKeys.segment(location, origin, seg.segment);
+      const put = await putLocked(client, bucket, key, body, retainUntil, 'application/x-ndjson');
+      if (put.status === 'present') alreadyPresent++;
+      shipped[i] = {
+        segment: seg.segment,
+        key,
+        size: body.length,
+        sha256: sum.sha256,
+        ...(put.versionId ? { versionId: put.versionId } : {}),
+        firstSeq: sum.firstSeq,
+        lastSeq: sum.lastSeq,
+        firstTime: sum.firstTime,
+        lastTime: sum.lastTime,
+      };
+      rows[i] = { segment: seg.segment, rows: sum.rows };
+      bytes += body.length;
+      options.onProgress?.({ store, bytes, totalBytes, segment: seg.segment });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(UPLOADS, sealed.length) }, upload));
+  if (sealed.length > 0) {
+    lastSegment = sealed.at(-1)!.segment;
+    lastSeq = shipped.at(-1)!.lastSeq;
   }
   if (absent.length > 0 && highestSealed > lastSegment) lastSegment = highestSealed;
   const object = async (key: string, body: Buffer, type: string): Promise<ArchivedObject> => {
