@@ -50,27 +50,39 @@ const MAX_STRING_CHARS = 64 * 1024;
  * ordinary prose, ids, URLs and JSON do not match (see the false-positive corpus in the tests).
  */
 const SQL_INJECTION =
-  /\bunion\s+(?:all\s+)?select\b|['"]\s*(?:or|and)\s+['"]?[\w-]+['"]?\s*(?:=|like)\s*['"]?[\w-]+|\bor\s+1\s*=\s*1\b|;\s*(?:drop\s+(?:table|database|schema)|truncate\s+table|alter\s+table|delete\s+from|insert\s+into|update\s+\w+\s+set|exec(?:ute)?\s+\w|shutdown\b)|'\s*(?:--|#|\/\*)|\b(?:pg_sleep|sleep|benchmark)\s*\(\s*\d|\bwaitfor\s+delay\b|\bxp_cmdshell\b|\binformation_schema\b/i;
+  /\bunion\s{1,16}(?:all\s{1,16})?select\b|['"]\s{0,16}(?:or|and)\s{1,16}['"]?[\w-]+['"]?\s{0,16}(?:=|like)\s{0,16}['"]?[\w-]+|\bor\s{1,16}1\s{0,16}=\s{0,16}1\b|;\s{0,16}(?:drop\s{1,16}(?:table|database|schema)|truncate\s{1,16}table|alter\s{1,16}table|delete\s{1,16}from|insert\s{1,16}into|update\s{1,16}\w+\s{1,16}set|exec(?:ute)?\s{1,16}\w|shutdown\b)|'\s{0,16}(?:--|#|\/\*)|\b(?:pg_sleep|sleep|benchmark)\s{0,16}\(\s{0,16}\d|\bwaitfor\s{1,16}delay\b|\bxp_cmdshell\b|\binformation_schema\b/i;
 const PATH_TRAVERSAL =
   /(?:^|[\\/=])\.\.(?:[\\/]|$)|(?:%2e|\.){2}(?:%2f|%5c)|%2e%2e[\\/]|%252e|%c0%ae|\/etc\/(?:passwd|shadow|sudoers)\b|%00/i;
 const SHELL_METACHARACTERS =
-  /\$\([^)]*\)|\$\{IFS\}|`\s*(?:rm|curl|wget|nc|ncat|bash|sh|zsh|chmod|chown|sudo|python3?|perl|ruby|php|whoami|id|uname)\b[^`]*`|(?:;|&&|\|\|?|\n)\s*(?:rm\s+-|curl\s|wget\s|nc\s|ncat\s|netcat\s|bash\b|sh\s+-|zsh\b|chmod\s|chown\s|sudo\s|python3?\s+-c|perl\s+-e|ruby\s+-e|php\s+-r|mkfifo\s|base64\s+-d|cat\s+[~/]|whoami\b|uname\s+-a|powershell\b|cmd(?:\.exe)?\s+\/c)|>\s*\/dev\/(?:tcp|udp)\//i;
+  /\$\([^)]{0,64}\)|\$\{IFS\}|`\s{0,16}(?:rm|curl|wget|nc|ncat|bash|sh|zsh|chmod|chown|sudo|python3?|perl|ruby|php|whoami|id|uname)\b[^`]{0,64}`|(?:;|&&|\|\|?|\n)[ \t]{0,16}(?:rm\s{1,16}-|curl\s|wget\s|nc\s|ncat\s|netcat\s|bash\b|sh\s{1,16}-|zsh\b|chmod\s|chown\s|sudo\s|python3?\s{1,16}-c|perl\s{1,16}-e|ruby\s{1,16}-e|php\s{1,16}-r|mkfifo\s|base64\s{1,16}-d|cat\s{1,16}[~/]|whoami\b|uname\s{1,16}-a|powershell\b|cmd(?:\.exe)?\s{1,16}\/c)|>&?\s{0,16}\/dev\/(?:tcp|udp)\//i;
 const PROMPT_INJECTION =
-  /\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions|prompts?|messages|rules|directions)\b|\byou\s+are\s+now\s+(?:in\s+)?(?:dan\b|developer\s+mode|jailbroken|unrestricted)|<\|(?:im_start|im_end|system|endoftext)\|>|\[\/?INST\]|<<\/?SYS>>|\b(?:reveal|print|show|repeat)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+prompt|hidden\s+instructions|initial\s+instructions)\b|\bnew\s+instructions\s*:|\bbegin\s+system\s+prompt\b/i;
-const BASE64_RUN = /[A-Za-z0-9+/_-]{256,}={0,2}|\bdata:[\w.+-]+\/[\w.+-]+;base64,/;
+  /\b(?:ignore|disregard|forget|override)\s{1,16}(?:all\s{1,16}|any\s{1,16}|the\s{1,16}|your\s{1,16}){0,3}(?:previous|prior|above|earlier|preceding|system)\s{1,16}(?:instructions|prompts?|messages|rules|directions)\b|\byou\s{1,16}are\s{1,16}now\s{1,16}(?:in\s{1,16})?(?:dan\b|developer\s{1,16}mode|jailbroken|unrestricted)|<\|(?:im_start|im_end|system|endoftext)\|>|\[\/?INST\]|<<\/?SYS>>|\b(?:reveal|print|show|repeat)\s{1,16}(?:me\s{1,16})?(?:your|the)\s{1,16}(?:system\s{1,16}prompt|hidden\s{1,16}instructions|initial\s{1,16}instructions)\b|\bnew\s{1,16}instructions\s{0,16}:|\bbegin\s{1,16}system\s{1,16}prompt\b/i;
+const DATA_URI = /\bdata:[\w.+-]{1,64}\/[\w.+-]{1,64};base64,/i;
+/** Shortest run of base64 (or base64url) characters reported as `base64_blob`. */
+const BASE64_MIN_RUN = 256;
 // NUL anywhere, or many other C0 controls (TAB, LF, CR excluded), is binary content in a string.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the class of C0 controls is the point
 const C0_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f]/g;
 const BINARY_MIN_CONTROLS = 8;
 
-/** The built-in signal rules, in the order they are tested. */
+/**
+ * The built-in pattern rules, in the order they are tested. Two more classes are found by
+ * code, not a pattern: `binary_blob` (binary values; NUL or 8+ other C0 controls in a string)
+ * and `base64_blob` (a run of 256+ base64 characters, or a `data:…;base64,` URI).
+ */
 export const BUILT_IN_INPUT_SIGNALS: readonly InputSignalRule[] = Object.freeze([
   Object.freeze({ name: INPUT_SIGNAL_SQL_INJECTION, pattern: SQL_INJECTION }),
   Object.freeze({ name: INPUT_SIGNAL_PATH_TRAVERSAL, pattern: PATH_TRAVERSAL }),
   Object.freeze({ name: INPUT_SIGNAL_SHELL_METACHARACTERS, pattern: SHELL_METACHARACTERS }),
   Object.freeze({ name: INPUT_SIGNAL_PROMPT_INJECTION, pattern: PROMPT_INJECTION }),
-  Object.freeze({ name: INPUT_SIGNAL_BASE64_BLOB, pattern: BASE64_RUN }),
 ]);
+
+/**
+ * Strings that no built-in rule can match: one token of letters, digits and `_ . @ : + -`
+ * (ids, emails, versions, numbers), not starting with `.`, shorter than a base64 blob. Most
+ * tool arguments are such tokens; they skip the rule regexes.
+ */
+const PLAIN_TOKEN = /^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]{0,200}$/;
 
 const SIGNAL_NAME = /^[a-z0-9_]{1,64}$/;
 
@@ -129,9 +141,21 @@ export function inputFeatures(
 
 const NO_RULES: readonly InputSignalRule[] = Object.freeze([]);
 
+/*
+ * Most calls of a tool send the same structure in the same key order: the shape of a walk's
+ * raw line sequence is remembered, so the sort and the SHA-256 run once per distinct sequence.
+ * A pure function of the sequence, so the memo cannot change any output; bounded, and cleared
+ * when full.
+ */
+const SHAPE_MEMO_MAX = 512;
+const shapeMemo = new Map<string, string>();
+
 class FeatureWalk {
   truncated = false;
-  private readonly lines = new Set<string>();
+  /** The `<path>\t<type>` lines in walk order, `\n`-terminated; inside arrays de-duplicated. */
+  private raw = '';
+  private seenInArrays: Set<string> | undefined;
+  private arrayDepth = 0;
   private found: Set<string> | undefined;
   private nodes = 0;
   private scanBudget = FEATURES_MAX_SCAN_CHARS;
@@ -140,11 +164,26 @@ class FeatureWalk {
   constructor(private readonly extra: readonly InputSignalRule[]) {}
 
   result(): InputFeatures {
-    if (this.truncated) this.lines.add('…\ttruncated');
-    const sorted = [...this.lines].sort();
-    const shape = `shape:${oneShotHash('sha256', sorted.join('\n'), 'hex')}`;
+    if (this.truncated) this.raw += '…\ttruncated\n';
+    let shape = shapeMemo.get(this.raw);
+    if (shape === undefined) {
+      const lines = [...new Set(this.raw.slice(0, -1).split('\n'))].sort();
+      shape = `shape:${oneShotHash('sha256', lines.join('\n'), 'hex')}`;
+      if (shapeMemo.size >= SHAPE_MEMO_MAX) shapeMemo.clear();
+      shapeMemo.set(this.raw, shape);
+    }
     const signals = this.found === undefined ? NO_SIGNALS : [...this.found].sort();
     return { shape, signals, truncated: this.truncated };
+  }
+
+  private line(path: string, type: string): void {
+    const line = `${path}\t${type}\n`;
+    if (this.arrayDepth > 0) {
+      if (this.seenInArrays === undefined) this.seenInArrays = new Set();
+      else if (this.seenInArrays.has(line)) return;
+      this.seenInArrays.add(line);
+    }
+    this.raw += line;
   }
 
   visit(value: unknown, path: string, depth: number): void {
@@ -154,57 +193,62 @@ class FeatureWalk {
     }
     const type = typeof value;
     if (type === 'string') {
-      this.lines.add(`${path}\tstring`);
+      this.line(path, 'string');
       this.scan(value as string);
       return;
     }
     if (value === null || type !== 'object') {
-      this.lines.add(`${path}\t${value === null ? 'null' : scalarType(type)}`);
+      this.line(path, value === null ? 'null' : scalarType(type));
       return;
     }
     const obj = value as object;
     if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || isSharedArrayBuffer(obj)) {
-      this.lines.add(`${path}\tbinary`);
+      this.line(path, 'binary');
       this.signal(INPUT_SIGNAL_BINARY_BLOB);
       return;
     }
     if (obj instanceof Date) {
-      this.lines.add(`${path}\tdate`);
+      this.line(path, 'date');
       return;
     }
     if (obj instanceof Map) {
-      this.lines.add(`${path}\tmap`);
+      this.line(path, 'map');
       return;
     }
     if (obj instanceof Set) {
-      this.lines.add(`${path}\tset`);
+      this.line(path, 'set');
       return;
     }
     if (this.ancestors.includes(obj)) {
-      this.lines.add(`${path}\tcycle`);
+      this.line(path, 'cycle');
       return;
     }
     this.ancestors.push(obj);
     try {
       if (Array.isArray(obj)) {
-        this.lines.add(`${path}\tarray`);
+        this.line(path, 'array');
         const child = `${path}[]`;
         const n = obj.length;
-        for (let i = 0; i < n; i++) {
-          if (this.nodes >= FEATURES_MAX_NODES) {
-            this.truncated = true;
-            break;
+        this.arrayDepth++;
+        try {
+          for (let i = 0; i < n; i++) {
+            if (this.nodes >= FEATURES_MAX_NODES) {
+              this.truncated = true;
+              break;
+            }
+            this.visit(read(obj, i), child, depth + 1);
           }
-          this.visit(read(obj, i), child, depth + 1);
+        } finally {
+          this.arrayDepth--;
         }
         return;
       }
-      this.lines.add(`${path}\tobject`);
+      this.line(path, 'object');
       let keys: string[];
       try {
         keys = Object.keys(obj);
       } catch {
-        this.lines.add(`${path}\tother`);
+        this.line(path, 'other');
         return;
       }
       for (let i = 0; i < keys.length; i++) {
@@ -242,12 +286,17 @@ class FeatureWalk {
       this.truncated = true;
     }
     this.scanBudget -= text.length;
-    for (let i = 0; i < BUILT_IN_INPUT_SIGNALS.length; i++) {
-      const rule = BUILT_IN_INPUT_SIGNALS[i]!;
-      if (!this.has(rule.name) && rule.pattern.test(text)) this.signal(rule.name);
-    }
-    if (!this.has(INPUT_SIGNAL_BINARY_BLOB) && isBinaryText(text)) {
-      this.signal(INPUT_SIGNAL_BINARY_BLOB);
+    if (!PLAIN_TOKEN.test(text)) {
+      for (let i = 0; i < BUILT_IN_INPUT_SIGNALS.length; i++) {
+        const rule = BUILT_IN_INPUT_SIGNALS[i]!;
+        if (!this.has(rule.name) && rule.pattern.test(text)) this.signal(rule.name);
+      }
+      if (!this.has(INPUT_SIGNAL_BINARY_BLOB) && isBinaryText(text)) {
+        this.signal(INPUT_SIGNAL_BINARY_BLOB);
+      }
+      if (!this.has(INPUT_SIGNAL_BASE64_BLOB) && isBase64Blob(text)) {
+        this.signal(INPUT_SIGNAL_BASE64_BLOB);
+      }
     }
     for (let i = 0; i < this.extra.length; i++) {
       const rule = this.extra[i]!;
@@ -258,6 +307,27 @@ class FeatureWalk {
       }
     }
   }
+}
+
+/** A run of {@link BASE64_MIN_RUN} base64/base64url characters (one linear pass), or a data URI. */
+function isBase64Blob(s: string): boolean {
+  if (s.length >= BASE64_MIN_RUN) {
+    let run = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      const b64 =
+        (c >= 65 && c <= 90) || // A-Z
+        (c >= 97 && c <= 122) || // a-z
+        (c >= 48 && c <= 57) || // 0-9
+        c === 43 || // +
+        c === 47 || // /
+        c === 45 || // -
+        c === 95; // _
+      if (!b64) run = 0;
+      else if (++run >= BASE64_MIN_RUN) return true;
+    }
+  }
+  return s.indexOf('base64,') > 0 && DATA_URI.test(s);
 }
 
 function isBinaryText(s: string): boolean {
