@@ -3,6 +3,7 @@ import type { HashKey, HashKeyResolver, PolicyHook } from '@agent-audit/instrume
 import { resolveStoreLocations } from '@agent-audit/store';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { type MetricsOptions, type ResolvedMetrics, resolveMetrics } from './metrics-config.js';
 
 /** Options of {@link registerAgentAudit}; precedence is code > environment > default. */
 export interface RegisterAgentAuditOptions {
@@ -58,6 +59,15 @@ export interface RegisterAgentAuditOptions {
    * by `decision.policy = none`. The default value is none.
    */
   policy?: PolicyHook;
+  /**
+   * OpenTelemetry metrics of the audited calls (`agent_audit.tool.invocations`,
+   * `agent_audit.tool.duration`, `agent_audit.permission.denials`, `agent_audit.audit.violations`,
+   * `agent_audit.store.append_lag`, `agent_audit.forwarder.backlog`), exported over OTLP/HTTP.
+   * `true` for the defaults, or {@link MetricsOptions}. Env `OTEL_METRICS_EXPORTER`
+   * (`otlp`, `console`, `none`), `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`,
+   * `OTEL_METRIC_EXPORT_INTERVAL`. The default value is off (unless the environment asks).
+   */
+  metrics?: boolean | MetricsOptions;
   /** Instrumentations to enable against this provider (HTTP, undici, …). The default value is none. */
   instrumentations?: Instrumentation[];
   /** Extra resource attributes (`deployment.environment`, …). */
@@ -83,6 +93,8 @@ export interface ResolvedConfig {
   redactPii: boolean;
   captureContent: boolean;
   policy: PolicyHook | undefined;
+  /** Undefined when metrics are off. */
+  metrics: ResolvedMetrics | undefined;
   instrumentations: Instrumentation[];
   resourceAttributes: Attributes;
   installExitHandlers: boolean;
@@ -132,6 +144,7 @@ export function resolveConfig(
     redactPii: codeBool('redact.pii', options.redact?.pii) ?? true,
     captureContent: codeBool('captureContent', options.captureContent) ?? false,
     policy: codeFunction('policy', options.policy),
+    metrics: resolveMetrics(options.metrics, env),
     instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
     resourceAttributes: { ...(options.resourceAttributes ?? {}) },
     installExitHandlers: codeBool('installExitHandlers', options.installExitHandlers) ?? true,
