@@ -151,7 +151,8 @@ const NO_RULES: readonly InputSignalRule[] = Object.freeze([]);
  * about 2^-64 per pair; the memo also compares the node count.
  */
 const SHAPE_MEMO_MAX = 512;
-const shapeMemo = new Map<string, string>();
+/** Keyed by the fingerprint's first half; the entry holds the rest of the key. */
+const shapeMemo = new Map<number, { h2: number; nodes: number; shape: string }>();
 const KEY_HASH_MAX = 4096;
 const keyHashes = new Map<string, number>();
 
@@ -206,16 +207,16 @@ class FeatureWalk {
 
   /** The shape of the walked value (`value` walks again, building lines, on a memo miss). */
   shape(value: unknown): string {
-    const key = `${(this.h1 >>> 0).toString(36)}.${(this.h2 >>> 0).toString(36)}.${this.nodes}`;
-    let shape = shapeMemo.get(key);
-    if (shape !== undefined) return shape;
+    const key = this.h1 | 0;
+    const hit = shapeMemo.get(key);
+    if (hit !== undefined && hit.h2 === (this.h2 | 0) && hit.nodes === this.nodes) return hit.shape;
     const lines = new FeatureWalk(NO_RULES, false);
     lines.lines = new Set();
     lines.run(value);
     if (lines.truncated) lines.lines.add('…\ttruncated');
-    shape = `shape:${oneShotHash('sha256', [...lines.lines].sort().join('\n'), 'hex')}`;
+    const shape = `shape:${oneShotHash('sha256', [...lines.lines].sort().join('\n'), 'hex')}`;
     if (shapeMemo.size >= SHAPE_MEMO_MAX) shapeMemo.clear();
-    shapeMemo.set(key, shape);
+    shapeMemo.set(key, { h2: this.h2 | 0, nodes: this.nodes, shape });
     return shape;
   }
 
