@@ -122,6 +122,7 @@ export {
   FEATURES_MAX_NODES,
   FEATURES_MAX_SCAN_CHARS,
   inputFeatures,
+  inputSignalRulesProblem,
 } from './input-features.js';
 export { permissionDenialOf } from './permission-denial.js';
 export type {

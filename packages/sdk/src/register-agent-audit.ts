@@ -181,6 +181,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       strict: config.strict,
       captureContent: config.captureContent,
       ...(config.policy ? { policy: config.policy } : {}),
+      ...(config.inputSignals ? { inputSignals: config.inputSignals } : {}),
       ...(config.hashKey ? { hashKey: config.hashKey } : {}),
       ...(config.failClosed || config.strict
         ? { beforeToolCall: (span) => processor.beforeToolCall(span) }

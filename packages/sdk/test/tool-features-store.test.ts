@@ -77,3 +77,43 @@ describe('tool-call features in the store (real store, real processor)', () => {
     }
   });
 });
+
+describe('registerAgentAudit({ inputSignals })', () => {
+  let audit: AgentAuditHandle | undefined;
+  let tmp: TempStore | undefined;
+  afterEach(async () => {
+    await audit?.shutdown();
+    audit = undefined;
+    tmp?.cleanup();
+  });
+
+  it('adds the rules to every tool call; a bad rule is refused at registration', async () => {
+    tmp = tempStore('aa-signals-');
+    expect(() =>
+      registerAgentAudit({
+        storeDir: tmp!.storeDir,
+        trustDir: tmp!.trustDir,
+        forward: false,
+        installExitHandlers: false,
+        inputSignals: [{ name: 'Bad-Name', pattern: /x/ }],
+      }),
+    ).toThrow(/^Configuration: inputSignals is invalid/);
+    audit = registerAgentAudit({
+      storeDir: tmp.storeDir,
+      trustDir: tmp.trustDir,
+      forward: false,
+      installExitHandlers: false,
+      inputSignals: [{ name: 'iban', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}\b/ }],
+    });
+    await runWorkflow({ agentId: 'sig-agent', credentialRef: 'cred:sig' }, () =>
+      traceToolCall({ toolName: 'pay', input: { to: 'DE44 5001 0517 5407 3249 31' } }, () => 1),
+    );
+    await audit.shutdown();
+    audit = undefined;
+    const end = readSegments(tmp.storeDir).find(
+      (r) => r.type === 'span.end' && spanOf(r).name === 'execute_tool pay',
+    );
+    const attrs = Object.fromEntries(spanOf(end!).attributes.map((a) => [a.key, a.value]));
+    expect(attrs['input.signals']).toEqual({ arrayValue: { values: [{ stringValue: 'iban' }] } });
+  });
+});
