@@ -13,7 +13,13 @@ import { takeReceipt } from './approvals.js';
 import { ATTR_OAI_ARGUMENTS_INVALID } from './attributes.js';
 import { parseArguments } from './parse-arguments.js';
 import type { AnyAgent, AnyFunctionTool, AnyHandoff, AnyRunContext } from './sdk-types.js';
-import { linkedContext, linkSpan, setHandoffReason, unlinkSpan } from './span-links.js';
+import {
+  linkedContext,
+  linkSpan,
+  markAudited,
+  setHandoffReason,
+  unlinkSpan,
+} from './span-links.js';
 
 export interface AuditAgentOptions {
   /**
@@ -28,9 +34,10 @@ export interface AuditAgentOptions {
 }
 
 type Invoke = AnyFunctionTool['invoke'];
-type ErrorFunction = NonNullable<AnyFunctionTool['errorFunction']>;
 
 const AUDITED = Symbol.for('agent-audit.openai-agents.audited');
+/** Description of the SDK's (internal) parsed-input callback symbol on a tool call's details. */
+const PARSED_INPUT_CALLBACK = 'openai.agents.functionToolParsedInputCallback';
 /** `Agent.asTool()` tools → the agent they run (the SDK's own registry is internal). */
 const agentToolSources = new WeakMap<object, AnyAgent>();
 
@@ -98,6 +105,7 @@ function wrapFunctionTool(t: AnyFunctionTool, options: AuditAgentOptions): void 
     const callId = details?.toolCall?.callId;
     const parsed = parseArguments(input);
     const sdkSpan = getCurrentSpan();
+    if (sdkSpan !== null) markAudited(sdkSpan.spanId);
     const parentCtx = linkedContext(sdkSpan?.parentId) ?? context.active();
     const receipt = takeReceipt(callId);
     if (receipt === undefined && isApprovedBySdk(runContext, toolName, callId)) {
@@ -149,14 +157,46 @@ function wrapFunctionTool(t: AnyFunctionTool, options: AuditAgentOptions): void 
       );
     } catch (err) {
       if (err instanceof HandledToolError) return err.output;
-      if (err instanceof ToolCallRefusedError) {
-        const errorFunction: ErrorFunction | null | undefined = t.errorFunction;
-        if (typeof errorFunction === 'function') return errorFunction(runContext, err, details);
-      }
+      if (err instanceof ToolCallRefusedError)
+        return refuseThroughSdk(invoke, runContext, input, details, err);
       throw err;
     }
   };
   t.invoke = audited;
+}
+
+/**
+ * Hands a refusal to the SDK the way it handles a tool that throws: the tool's own invoke runs
+ * with the SDK's parsed-input callback (called after the arguments are parsed, before the body)
+ * replaced by one that throws the refusal, so the SDK's `errorFunction` (default or the
+ * user's) turns it into the model's tool output, or, with `errorFunction: null`, fails the
+ * run with a `ToolCallError`. The body never runs. Without that callback (a direct
+ * `invokeFunctionTool` call), the refusal is thrown.
+ */
+async function refuseThroughSdk(
+  invoke: Invoke,
+  runContext: AnyRunContext,
+  input: string,
+  details: Parameters<Invoke>[2],
+  refusal: ToolCallRefusedError,
+): Promise<unknown> {
+  const key =
+    details === undefined
+      ? undefined
+      : Object.getOwnPropertySymbols(details).find(
+          (sym) => sym.description === PARSED_INPUT_CALLBACK,
+        );
+  if (details === undefined || key === undefined) throw refusal;
+  const slots = details as unknown as Record<symbol, unknown>;
+  const before = slots[key];
+  slots[key] = () => {
+    throw refusal;
+  };
+  try {
+    return await invoke(runContext, input, details);
+  } finally {
+    slots[key] = before;
+  }
 }
 
 function isApprovedBySdk(

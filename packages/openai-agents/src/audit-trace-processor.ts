@@ -1,5 +1,7 @@
 import {
   ATTR_AGENT_NAME,
+  ATTR_DECISION_REASON,
+  ATTR_TOOL_NAME,
   ATTR_WORKFLOW_RUN_ID,
   getRunContext,
   RUN_EVENT_VALIDATION_FAILED,
@@ -29,7 +31,13 @@ import {
   ATTR_OAI_TURN,
   RUN_EVENT_AGENT_HANDOFF,
 } from './attributes.js';
-import { linkedContext, linkSpan, takeHandoffReason, unlinkSpan } from './span-links.js';
+import {
+  linkedContext,
+  linkSpan,
+  takeAudited,
+  takeHandoffReason,
+  unlinkSpan,
+} from './span-links.js';
 
 const TRACER_NAME = '@agent-audit/openai-agents';
 /** SDK span types recorded as spans of their own; function spans are the tool wrapper's. */
@@ -74,6 +82,8 @@ export class AuditTraceProcessor implements TracingProcessor {
         [ATTR_OAI_TRACE_ID]: s.traceId,
         [ATTR_OAI_SPAN_ID]: s.spanId,
       };
+      const run = getRunContext(parent);
+      if (run !== undefined) attrs[ATTR_WORKFLOW_RUN_ID] = run.runId;
       if (data.type === 'agent' && typeof data.name === 'string')
         attrs[ATTR_AGENT_NAME] = data.name;
       if (data.type === 'turn') {
@@ -91,6 +101,10 @@ export class AuditTraceProcessor implements TracingProcessor {
   }
 
   async onSpanEnd(s: SdkSpan<SpanData>): Promise<void> {
+    if (s.spanData.type === 'function') {
+      this.#functionEnd(s);
+      return;
+    }
     const span = this.#spans.get(s.spanId);
     if (span === undefined) return;
     this.#spans.delete(s.spanId);
@@ -131,6 +145,34 @@ export class AuditTraceProcessor implements TracingProcessor {
         attributes: attrs,
       }),
     );
+  }
+
+  /**
+   * A function call the SDK settled without invoking the tool (arguments that are not valid
+   * JSON or fail the schema, a tool input guardrail's rejection): no audited call happened, so
+   * the failed validation is recorded instead.
+   */
+  #functionEnd(s: SdkSpan<SpanData>): void {
+    try {
+      if (takeAudited(s.spanId) || s.error === null) return;
+      const data = s.spanData as { name?: unknown };
+      const toolName = typeof data.name === 'string' ? data.name : 'unknown';
+      const ctx = linkedContext(s.parentId) ?? this.#traces.get(s.traceId) ?? context.active();
+      context.with(ctx, () =>
+        recordRunEvent(RUN_EVENT_VALIDATION_FAILED, {
+          actorType: 'system',
+          actorId: 'openai-agents',
+          targetType: 'tool',
+          targetId: toolName,
+          attributes: {
+            [ATTR_TOOL_NAME]: toolName,
+            [ATTR_DECISION_REASON]: s.error?.message ?? '',
+          },
+        }),
+      );
+    } catch (err) {
+      diag.error('agent-audit openai-agents: recording a settled function call failed', err);
+    }
   }
 
   #guardrail(span: Span, ctx: Context, data: Record<string, unknown>): void {

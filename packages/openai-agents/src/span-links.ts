@@ -32,3 +32,14 @@ export function takeHandoffReason(sdkSpanId: string): string | undefined {
   handoffReasons.delete(sdkSpanId);
   return r;
 }
+
+/** SDK function spans whose call went through the audited tool wrapper. */
+const audited = new Set<string>();
+
+export function markAudited(sdkSpanId: string): void {
+  audited.add(sdkSpanId);
+}
+
+export function takeAudited(sdkSpanId: string): boolean {
+  return audited.delete(sdkSpanId);
+}

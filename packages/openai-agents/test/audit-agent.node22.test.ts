@@ -5,14 +5,33 @@ import {
   ATTR_OUTPUT_HASH,
   ATTR_WORKFLOW_RUN_ID,
   hashValue,
+  PolicyStopError,
+  RUN_EVENT_VALIDATION_FAILED,
+  RUN_EVENT_VALIDATION_PASSED,
   runWorkflow,
 } from '@agent-audit/instrumentation';
-import { Agent, run, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
+import {
+  Agent,
+  handoff,
+  run,
+  setTraceProcessors,
+  setTracingDisabled,
+  ToolCallError,
+  tool,
+} from '@openai/agents';
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AuditTraceProcessor, auditAgent } from '../src/index.js';
+import {
+  ATTR_HANDOFF_FROM_AGENT,
+  ATTR_HANDOFF_REASON,
+  ATTR_HANDOFF_TO_AGENT,
+  AuditTraceProcessor,
+  auditAgent,
+  RUN_EVENT_AGENT_HANDOFF,
+} from '../src/index.js';
 import { setupOtel, type TestOtel } from './support/otel.js';
 
 let otel: TestOtel;
@@ -71,7 +90,266 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     const agentSpan = otel.named('agent Support')[0]!;
     expect(agentSpan).toBeDefined();
     for (const s of tools) expect(isUnder(s, agentSpan)).toBe(true);
-    console.log(otel.spans().map((s) => s.name));
+  });
+
+  it('records a handoff (from, to, the model reason) and the target agent tool call under it', async () => {
+    const counter = { n: 0 };
+    const billingModel = new ScriptedModel([
+      [functionCall('lookup_order', { orderId: 'C3' }, { callId: 'call_b1' })],
+      [assistantMessage('refund issued')],
+    ]);
+    const billing = new Agent({
+      name: 'Billing',
+      model: billingModel,
+      tools: [lookupTool(counter)],
+    });
+    const toBilling = handoff(billing, {
+      inputType: z.object({ reason: z.string() }),
+      onHandoff: () => undefined,
+    });
+    const triageModel = new ScriptedModel([
+      [
+        functionCall(
+          toBilling.toolName,
+          { reason: 'customer asks for a refund' },
+          { callId: 'call_h1' },
+        ),
+      ],
+    ]);
+    const triage = auditAgent(
+      new Agent({ name: 'Triage', model: triageModel, handoffs: [toBilling] }),
+    );
+    const out = await runWorkflow({ ...RUN, runId: 'run-oa-handoff' }, () =>
+      run(triage, 'refund please'),
+    );
+    expect(out.finalOutput).toBe('refund issued');
+    expect(counter.n).toBe(1);
+    const h = otel.named('handoff ')[0]!;
+    expect(h.name).toBe('handoff Triage -> Billing');
+    expect(attr(h, ATTR_HANDOFF_FROM_AGENT)).toBe('Triage');
+    expect(attr(h, ATTR_HANDOFF_TO_AGENT)).toBe('Billing');
+    expect(attr(h, ATTR_HANDOFF_REASON)).toBe('customer asks for a refund');
+    expect(attr(h, ATTR_WORKFLOW_RUN_ID)).toBe('run-oa-handoff');
+    const ev = h.events.find((e) => e.name === RUN_EVENT_AGENT_HANDOFF)!;
+    expect(ev.attributes?.['actor.id']).toBe('Triage');
+    expect(ev.attributes?.['target.id']).toBe('Billing');
+    const t = otel.named('execute_tool lookup_order')[0]!;
+    expect(attr(t, 'gen_ai.tool.call.id')).toBe('call_b1');
+    expect(isUnder(t, otel.named('agent Billing')[0]!)).toBe(true);
+  });
+
+  it('audits the tools of an agent used as a tool, under the outer tool call', async () => {
+    const counter = { n: 0 };
+    const researcher = new Agent({
+      name: 'Researcher',
+      model: new ScriptedModel([
+        [functionCall('lookup_order', { orderId: 'D4' }, { callId: 'call_inner' })],
+        [assistantMessage('D4 is shipped')],
+      ]),
+      tools: [lookupTool(counter)],
+    });
+    const main = auditAgent(
+      new Agent({
+        name: 'Main',
+        model: new ScriptedModel([
+          [functionCall('ask_researcher', { input: 'status of D4?' }, { callId: 'call_outer' })],
+          [assistantMessage('it is shipped')],
+        ]),
+        tools: [
+          researcher.asTool({ toolName: 'ask_researcher', toolDescription: 'Asks the researcher' }),
+        ],
+      }),
+    );
+    const out = await runWorkflow({ ...RUN, runId: 'run-oa-astool' }, () => run(main, 'D4?'));
+    expect(out.finalOutput).toBe('it is shipped');
+    expect(counter.n).toBe(1);
+    const outer = otel.named('execute_tool ask_researcher')[0]!;
+    const inner = otel.named('execute_tool lookup_order')[0]!;
+    expect(attr(outer, 'gen_ai.tool.call.id')).toBe('call_outer');
+    expect(attr(inner, 'gen_ai.tool.call.id')).toBe('call_inner');
+    expect(isUnder(inner, outer)).toBe(true);
+    expect(attr(inner, ATTR_WORKFLOW_RUN_ID)).toBe('run-oa-astool');
+  });
+
+  it('audits a streamed run the same way', async () => {
+    const counter = { n: 0 };
+    const agent = auditAgent(
+      new Agent({
+        name: 'Streamer',
+        model: new ScriptedModel([
+          [functionCall('lookup_order', { orderId: 'E5' }, { callId: 'call_s1' })],
+          [assistantMessage('streamed answer')],
+        ]),
+        tools: [lookupTool(counter)],
+      }),
+    );
+    const final = await runWorkflow({ ...RUN, runId: 'run-oa-stream' }, async () => {
+      const stream = await run(agent, 'E5?', { stream: true });
+      for await (const _ of stream) {
+        // drain
+      }
+      await stream.completed;
+      return stream.finalOutput;
+    });
+    expect(final).toBe('streamed answer');
+    expect(counter.n).toBe(1);
+    const t = otel.named('execute_tool lookup_order')[0]!;
+    expect(attr(t, 'gen_ai.tool.call.id')).toBe('call_s1');
+    expect(attr(t, ATTR_WORKFLOW_RUN_ID)).toBe('run-oa-stream');
+  });
+
+  it('a policy stop refuses the call: the body never runs, the refusal reaches the tool errorFunction', async () => {
+    const counter = { n: 0 };
+    const seen: unknown[] = [];
+    const guarded = tool({
+      name: 'lookup_order',
+      description: 'Looks up an order',
+      parameters: z.object({ orderId: z.string() }),
+      errorFunction: (_ctx, err) => {
+        seen.push(err);
+        return `refused: ${(err as Error).message}`;
+      },
+      execute: async () => {
+        counter.n++;
+        return 'found';
+      },
+    });
+    const model = new ScriptedModel([
+      [functionCall('lookup_order', { orderId: 'F6' }, { callId: 'call_p1' })],
+      [assistantMessage('could not look it up')],
+    ]);
+    const agent = auditAgent(new Agent({ name: 'Guarded', model, tools: [guarded] }), {
+      policy: () => ({ outcome: 'stop', policyId: 'orders-frozen', reason: 'orders are frozen' }),
+    });
+    const out = await runWorkflow({ ...RUN, runId: 'run-oa-stop' }, () => run(agent, 'F6?'));
+    expect(out.finalOutput).toBe('could not look it up');
+    expect(counter.n).toBe(0);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(PolicyStopError);
+    const t = otel.named('execute_tool lookup_order')[0]!;
+    expect(attr(t, ATTR_DECISION_OUTCOME)).toBe('stop');
+    expect(attr(t, ATTR_DECISION_POLICY)).toBe('orders-frozen');
+    const sent = JSON.stringify(model.lastCall?.request.input);
+    expect(sent).toContain('refused: Tool call \\"lookup_order\\" stopped by policy orders-frozen');
+    expect(sent).toContain('call_p1');
+  });
+
+  it('a refused call with the default errorFunction: the model gets the SDK error output', async () => {
+    const counter = { n: 0 };
+    const model = new ScriptedModel([
+      [functionCall('lookup_order', { orderId: 'G7' }, { callId: 'call_p2' })],
+      [assistantMessage('ok')],
+    ]);
+    const agent = auditAgent(new Agent({ name: 'Guarded2', model, tools: [lookupTool(counter)] }), {
+      policy: () => ({ outcome: 'stop', reason: 'no' }),
+    });
+    await runWorkflow({ ...RUN, runId: 'run-oa-stop2' }, () => run(agent, 'G7?'));
+    expect(counter.n).toBe(0);
+    expect(JSON.stringify(model.lastCall?.request.input)).toContain(
+      'An error occurred while running the tool',
+    );
+  });
+
+  it('a tool with errorFunction null: a refusal fails the run (the SDK idiom) and the body never runs', async () => {
+    let n = 0;
+    const strictTool = tool({
+      name: 'wire_money',
+      description: 'Wires money',
+      parameters: z.object({ amount: z.number() }),
+      errorFunction: null,
+      execute: async () => {
+        n++;
+        return 'sent';
+      },
+    });
+    const agent = auditAgent(
+      new Agent({
+        name: 'Payer',
+        model: new ScriptedModel([
+          [functionCall('wire_money', { amount: 5 }, { callId: 'call_w' })],
+        ]),
+        tools: [strictTool],
+      }),
+      { policy: () => ({ outcome: 'stop', reason: 'no wires' }) },
+    );
+    const err = await runWorkflow({ ...RUN, runId: 'run-oa-stop-null' }, () =>
+      run(agent, 'pay'),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolCallError);
+    expect(String((err as Error).message)).toContain('stopped by policy');
+    expect(n).toBe(0);
+  });
+
+  it('a tool body error turned into output by the SDK is still recorded as a failed call', async () => {
+    const failing = tool({
+      name: 'flaky',
+      description: 'Fails',
+      parameters: z.object({}),
+      execute: async () => {
+        throw new Error('backend down');
+      },
+    });
+    const model = new ScriptedModel([
+      [functionCall('flaky', {}, { callId: 'call_f' })],
+      [assistantMessage('sorry')],
+    ]);
+    const agent = auditAgent(new Agent({ name: 'Flaky', model, tools: [failing] }));
+    await runWorkflow({ ...RUN, runId: 'run-oa-fail' }, () => run(agent, 'go'));
+    const t = otel.named('execute_tool flaky')[0]!;
+    expect(t.status.code).toBe(SpanStatusCode.ERROR);
+    expect(attr(t, ATTR_OUTPUT_HASH)).toBeUndefined();
+    expect(JSON.stringify(model.lastCall?.request.input)).toContain(
+      'An error occurred while running the tool',
+    );
+  });
+
+  it('arguments that are not JSON: the SDK never invokes the tool; recorded as a failed validation', async () => {
+    let n = 0;
+    const t0 = tool({
+      name: 'echo',
+      description: 'Echo',
+      parameters: z.object({ x: z.string() }),
+      execute: async ({ x }) => {
+        n++;
+        return x;
+      },
+    });
+    const model = new ScriptedModel([
+      [functionCall('echo', '{not json', { callId: 'call_bad' })],
+      [assistantMessage('retry later')],
+    ]);
+    const agent = auditAgent(new Agent({ name: 'Echo', model, tools: [t0] }));
+    await runWorkflow({ ...RUN, runId: 'run-oa-badjson' }, () => run(agent, 'go'));
+    expect(n).toBe(0);
+    expect(otel.named('execute_tool echo')).toHaveLength(0);
+    const events = otel
+      .spans()
+      .flatMap((s) => s.events)
+      .filter((e) => e.name === RUN_EVENT_VALIDATION_FAILED);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.attributes?.['target.id']).toBe('echo');
+    expect(events[0]!.attributes?.[ATTR_WORKFLOW_RUN_ID]).toBe('run-oa-badjson');
+  });
+
+  it('records guardrail results as validation records', async () => {
+    const agent = auditAgent(
+      new Agent({
+        name: 'Checked',
+        model: new ScriptedModel([[assistantMessage('fine')]]),
+        inputGuardrails: [
+          {
+            name: 'no_secrets',
+            execute: async () => ({ outputInfo: {}, tripwireTriggered: false }),
+          },
+        ],
+      }),
+    );
+    await runWorkflow({ ...RUN, runId: 'run-oa-guard' }, () => run(agent, 'hello'));
+    const g = otel.named('guardrail no_secrets')[0]!;
+    expect(attr(g, 'guardrail.triggered')).toBe(false);
+    const ev = g.events.find((e) => e.name === RUN_EVENT_VALIDATION_PASSED)!;
+    expect(ev.attributes?.[ATTR_WORKFLOW_RUN_ID]).toBe('run-oa-guard');
+    expect(ev.attributes?.['target.id']).toBe('no_secrets');
   });
 });
 
@@ -86,4 +364,3 @@ function isUnder(child: ReadableSpan, ancestor: ReadableSpan): boolean {
   }
   return false;
 }
-void ATTR_DECISION_POLICY;
