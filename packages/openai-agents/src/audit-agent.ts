@@ -11,6 +11,7 @@ import { Agent, getCurrentSpan, Handoff, handoff } from '@openai/agents';
 import { context, trace } from '@opentelemetry/api';
 import { takeReceipt } from './approvals.js';
 import { ATTR_OAI_ARGUMENTS_INVALID } from './attributes.js';
+import { AuditedModel } from './audit-model.js';
 import { parseArguments } from './parse-arguments.js';
 import type { AnyAgent, AnyFunctionTool, AnyHandoff, AnyRunContext } from './sdk-types.js';
 import {
@@ -29,6 +30,8 @@ export interface AuditAgentOptions {
   policy?: PolicyHook;
   /** Scope of decisions and action keys. The default value is `user`. */
   scope?: DecisionScope;
+  /** `gen_ai.request.model` for agents whose `model` is a `Model` object (wrapped in an `AuditedModel`). */
+  modelName?: string;
   /** Record raw arguments and results (`gen_ai.tool.call.*`). The default value is the hooks' (false). */
   captureContent?: boolean;
 }
@@ -70,7 +73,8 @@ class HandledToolError extends Error {
  * refused call never runs its body; the refusal reaches the model through the tool's own
  * `errorFunction` (the SDK's idiom for a failed tool), or fails the run when the tool has
  * `errorFunction: null`. Handoffs given as agents become `handoff()` objects so the reason the
- * model gives can be recorded. Mutates the agents and tools in place; returns `agent`.
+ * model gives can be recorded. An agent whose `model` is a `Model` object gets an
+ * {@link AuditedModel} (each model call an LLM call record). Mutates the agents and tools in place; returns `agent`.
  */
 export function auditAgent<A extends AnyAgent>(agent: A, options: AuditAgentOptions = {}): A {
   const queue: AnyAgent[] = [agent];
@@ -79,6 +83,11 @@ export function auditAgent<A extends AnyAgent>(agent: A, options: AuditAgentOpti
     const a = queue.shift()!;
     if (seen.has(a)) continue;
     seen.add(a);
+    if (typeof a.model === 'object' && a.model !== null && !(a.model instanceof AuditedModel)) {
+      a.model = new AuditedModel(a.model, {
+        modelName: options.modelName ?? a.model.constructor?.name ?? 'unknown',
+      });
+    }
     for (const t of a.tools) {
       if (t.type !== 'function') continue;
       wrapFunctionTool(t as AnyFunctionTool, options);

@@ -11,4 +11,6 @@ export {
 } from './attributes.js';
 export type { AuditAgentOptions } from './audit-agent.js';
 export { auditAgent } from './audit-agent.js';
+export type { AuditModelOptions } from './audit-model.js';
+export { AuditedModel, AuditModelProvider } from './audit-model.js';
 export { AuditTraceProcessor } from './audit-trace-processor.js';

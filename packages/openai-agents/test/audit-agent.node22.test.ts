@@ -90,6 +90,14 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     const agentSpan = otel.named('agent Support')[0]!;
     expect(agentSpan).toBeDefined();
     for (const s of tools) expect(isUnder(s, agentSpan)).toBe(true);
+    // Each model call is an LLM call record with the tool calls it requested.
+    const chats = otel.named('chat ScriptedModel');
+    expect(chats).toHaveLength(2);
+    expect(attr(chats[0]!, 'llm.requested_tool_call_ids')).toEqual(['call_1', 'call_2']);
+    expect(attr(chats[0]!, 'gen_ai.response.finish_reasons')).toEqual(['tool_calls']);
+    expect(attr(chats[1]!, 'gen_ai.response.finish_reasons')).toEqual(['stop']);
+    expect(attr(chats[0]!, 'prompt.hash')).toMatch(/^sha256:/);
+    for (const c of chats) expect(isUnder(c, agentSpan)).toBe(true);
   });
 
   it('records a handoff (from, to, the model reason) and the target agent tool call under it', async () => {
@@ -196,6 +204,9 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     const t = otel.named('execute_tool lookup_order')[0]!;
     expect(attr(t, 'gen_ai.tool.call.id')).toBe('call_s1');
     expect(attr(t, ATTR_WORKFLOW_RUN_ID)).toBe('run-oa-stream');
+    const chats = otel.named('chat ScriptedModel');
+    expect(chats).toHaveLength(2);
+    expect(attr(chats[0]!, 'llm.requested_tool_call_ids')).toEqual(['call_s1']);
   });
 
   it('a policy stop refuses the call: the body never runs, the refusal reaches the tool errorFunction', async () => {
