@@ -126,6 +126,16 @@ export const ATTR_RETENTION_POLICY = 'retention.policy';
 export const ATTR_AUDIT_VIOLATION = 'audit.violation';
 /** String array of mandatory attribute names that are missing, e.g. `['input.hash']`. */
 export const ATTR_AUDIT_MISSING = 'audit.missing';
+/**
+ * String array of a framework span's raw-content attribute names (prompts, tool arguments)
+ * that the SDK removed because content capture is off.
+ */
+export const ATTR_AUDIT_CONTENT_DROPPED = 'audit.content_dropped';
+/**
+ * The instrumentation scope of the spans this package makes: the audit evidence. Workflow and
+ * tool spans from other scopes (a framework's own telemetry) are recorded, never enforced.
+ */
+export const AUDIT_INSTRUMENTATION_SCOPE = '@agent-audit/instrumentation';
 
 // Violation codes: the values of `audit.violation`.
 /** A tool call (or LLM call) ran outside any run: no `workflow.run_id` to attribute it to. */

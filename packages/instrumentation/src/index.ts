@@ -15,6 +15,7 @@ export {
   ATTR_APPROVAL_SHOWN_HASH,
   ATTR_APPROVAL_SHOWN_HASH_ERROR,
   ATTR_APPROVAL_TIME,
+  ATTR_AUDIT_CONTENT_DROPPED,
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_AUTHORIZATION_METHOD,
@@ -64,6 +65,7 @@ export {
   ATTR_WORKFLOW_NAME,
   ATTR_WORKFLOW_RUN_ID,
   ATTR_WORKFLOW_VERSION,
+  AUDIT_INSTRUMENTATION_SCOPE,
 } from './attributes.js';
 export type { AuditHooks, HashKeyResolver } from './audit-hooks.js';
 export { getAuditHooks, setAuditHooks } from './audit-hooks.js';
