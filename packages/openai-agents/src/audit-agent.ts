@@ -30,6 +30,11 @@ export interface AuditAgentOptions {
   policy?: PolicyHook;
   /** Scope of decisions and action keys. The default value is `user`. */
   scope?: DecisionScope;
+  /**
+   * The side effect each tool (by name) would have: a refused call records
+   * `side_effect.blocked` with it.
+   */
+  sideEffects?: Readonly<Record<string, { operation: string; targetSystem: string }>>;
   /** `gen_ai.request.model` for agents whose `model` is a `Model` object (wrapped in an `AuditedModel`). */
   modelName?: string;
   /** Record raw arguments and results (`gen_ai.tool.call.*`). The default value is the hooks' (false). */
@@ -138,6 +143,10 @@ function wrapFunctionTool(t: AnyFunctionTool, options: AuditAgentOptions): void 
             callId,
             input: parsed.ok ? parsed.value : input,
             ...(receipt === undefined ? {} : { approval: receipt }),
+            ...(parsed.ok ? {} : { attributes: { [ATTR_OAI_ARGUMENTS_INVALID]: true } }),
+            ...(options.sideEffects?.[toolName] === undefined
+              ? {}
+              : { sideEffect: options.sideEffects[toolName] }),
             ...(options.policy === undefined ? {} : { policy: options.policy }),
             ...(options.scope === undefined ? {} : { scope: options.scope }),
             ...(options.captureContent === undefined
@@ -145,7 +154,6 @@ function wrapFunctionTool(t: AnyFunctionTool, options: AuditAgentOptions): void 
               : { captureContent: options.captureContent }),
           },
           async (call) => {
-            if (!parsed.ok) call.span.setAttribute(ATTR_OAI_ARGUMENTS_INVALID, true);
             if (sdkSpan !== null)
               linkSpan(sdkSpan.spanId, trace.setSpan(context.active(), call.span));
             const errorBefore = sdkSpan?.error ?? null;

@@ -9,6 +9,7 @@ import {
   RUN_EVENT_VALIDATION_FAILED,
   RUN_EVENT_VALIDATION_PASSED,
   runWorkflow,
+  setAuditHooks,
 } from '@agent-audit/instrumentation';
 import {
   Agent,
@@ -84,7 +85,8 @@ describe('auditAgent with the real @openai/agents run loop', () => {
       expect(h.ok && attr(s, ATTR_INPUT_HASH)).toBe(h.ok && h.hash);
       expect(attr(s, ATTR_OUTPUT_HASH)).toMatch(/^sha256:/);
       expect(attr(s, ATTR_WORKFLOW_RUN_ID)).toBe(runId);
-      expect(attr(s, ATTR_DECISION_OUTCOME) ?? 'allow').toBe('allow');
+      expect(attr(s, ATTR_DECISION_OUTCOME)).toBe('allow');
+      expect(attr(s, ATTR_DECISION_POLICY)).toBe('none');
     }
     // The tool spans sit under the SDK's agent span, which sits under the run.
     const agentSpan = otel.named('agent Support')[0]!;
@@ -231,6 +233,7 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     ]);
     const agent = auditAgent(new Agent({ name: 'Guarded', model, tools: [guarded] }), {
       policy: () => ({ outcome: 'stop', policyId: 'orders-frozen', reason: 'orders are frozen' }),
+      sideEffects: { lookup_order: { operation: 'read', targetSystem: 'orders-db' } },
     });
     const out = await runWorkflow({ ...RUN, runId: 'run-oa-stop' }, () => run(agent, 'F6?'));
     expect(out.finalOutput).toBe('could not look it up');
@@ -240,6 +243,7 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     const t = otel.named('execute_tool lookup_order')[0]!;
     expect(attr(t, ATTR_DECISION_OUTCOME)).toBe('stop');
     expect(attr(t, ATTR_DECISION_POLICY)).toBe('orders-frozen');
+    expect(t.events.map((e) => e.name)).toContain('side_effect.blocked');
     const sent = JSON.stringify(model.lastCall?.request.input);
     expect(sent).toContain('refused: Tool call \\"lookup_order\\" stopped by policy orders-frozen');
     expect(sent).toContain('call_p1');
@@ -259,6 +263,30 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     expect(JSON.stringify(model.lastCall?.request.input)).toContain(
       'An error occurred while running the tool',
     );
+  });
+
+  it('the process-wide policy (setAuditHooks) gates an audited tool that brings no policy', async () => {
+    const counter = { n: 0 };
+    setAuditHooks({ policy: () => ({ outcome: 'stop', policyId: 'global-freeze' }) });
+    try {
+      const agent = auditAgent(
+        new Agent({
+          name: 'Global',
+          model: new ScriptedModel([
+            [functionCall('lookup_order', { orderId: 'H8' }, { callId: 'call_g' })],
+            [assistantMessage('ok')],
+          ]),
+          tools: [lookupTool(counter)],
+        }),
+      );
+      await runWorkflow({ ...RUN, runId: 'run-oa-global' }, () => run(agent, 'H8?'));
+    } finally {
+      setAuditHooks(undefined);
+    }
+    expect(counter.n).toBe(0);
+    const t = otel.named('execute_tool lookup_order')[0]!;
+    expect(attr(t, ATTR_DECISION_OUTCOME)).toBe('stop');
+    expect(attr(t, ATTR_DECISION_POLICY)).toBe('global-freeze');
   });
 
   it('a tool with errorFunction null: a refusal fails the run (the SDK idiom) and the body never runs', async () => {
