@@ -7,7 +7,6 @@ import { messageOf } from '@agent-audit/canonical-json';
 import type { Attributes, Span } from '@opentelemetry/api';
 import {
   ATTR_DECISION_ACTION_KEY,
-  ATTR_DECISION_OUTCOME,
   ATTR_DECISION_REASON,
   ATTR_INPUT_HASH,
   ATTR_SIDE_EFFECT_OPERATION,
@@ -15,7 +14,6 @@ import {
   ATTR_SIDE_EFFECT_TARGET_SYSTEM,
   ATTR_TOOL_NAME,
 } from './attributes.js';
-import { ToolCallRefusedError } from './errors.js';
 import { configurationError } from './internal/configuration.js';
 import { put } from './internal/span-utils.js';
 import { addRunEvent, eventAttributes, RUN_EVENT_SIDE_EFFECT_BLOCKED } from './run-events.js';
@@ -34,7 +32,7 @@ export function blockedSideEffect(
       [ATTR_SIDE_EFFECT_OPERATION]: sideEffect.operation,
       [ATTR_SIDE_EFFECT_STATUS]: 'blocked',
       [ATTR_TOOL_NAME]: p.toolName,
-      [ATTR_DECISION_OUTCOME]: refusal instanceof ToolCallRefusedError ? refusal.code : 'refused',
+      // Why it was blocked; the decision itself is the call's policy.decision event.
       [ATTR_DECISION_REASON]: messageOf(refusal),
     };
     put(attrs, ATTR_INPUT_HASH, p.inputHash);

@@ -158,7 +158,9 @@ describe('side_effect.blocked', () => {
     expect(blocked?.attrs['side_effect.operation']).toBe('delete');
     expect(blocked?.attrs['side_effect.target_system']).toBe('postgres:crm');
     expect(blocked?.attrs['side_effect.status']).toBe('blocked');
-    expect(blocked?.attrs['decision.outcome']).toBe('policy_stop');
+    expect(blocked?.attrs['decision.reason']).toMatch(/stopped by policy global-rules: no deletes/);
+    // The decision is the call's policy.decision event; the blocked event is not a second one.
+    expect(blocked?.attrs['decision.outcome']).toBeUndefined();
     expect(blocked?.attrs['workflow.run_id']).toBe(run.runId);
     expect(typeof blocked?.attrs['input.hash']).toBe('string');
   });
@@ -180,7 +182,7 @@ describe('side_effect.blocked', () => {
     const blocked = eventsOf('execute_tool mail.send').find(
       (e) => e.name === 'side_effect.blocked',
     );
-    expect(blocked?.attrs['decision.outcome']).toBe('audit_not_durable');
+    expect(blocked?.attrs['decision.reason']).toMatch(/could not be made durable \(disk full\)/);
   });
 
   it('is not recorded for an allowed call', async () => {
