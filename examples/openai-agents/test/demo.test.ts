@@ -111,6 +111,9 @@ describe('pnpm demo:openai-agents against a real Jaeger', () => {
     );
     expect(outcomes).toContain('close_customer_account:stop');
     expect(outcomes).toContain('issue_refund:approval_required');
+    expect(x.checks).toContainEqual(
+      expect.objectContaining({ policy: 'guardrail:no_card_numbers', outcome: 'passed' }),
+    );
     expect(x.approvals).toContainEqual(
       expect.objectContaining({ approver: 'user:jane.doe', decision: 'approved' }),
     );

@@ -1,12 +1,9 @@
 import {
   ATTR_AGENT_NAME,
-  ATTR_DECISION_REASON,
-  ATTR_TOOL_NAME,
   ATTR_WORKFLOW_RUN_ID,
   getRunContext,
-  RUN_EVENT_VALIDATION_FAILED,
-  RUN_EVENT_VALIDATION_PASSED,
   recordRunEvent,
+  recordValidation,
 } from '@agent-audit/instrumentation';
 import type { Span as SdkSpan, SpanData, Trace, TracingProcessor } from '@openai/agents';
 import {
@@ -159,15 +156,11 @@ export class AuditTraceProcessor implements TracingProcessor {
       const toolName = typeof data.name === 'string' ? data.name : 'unknown';
       const ctx = linkedContext(s.parentId) ?? this.#traces.get(s.traceId) ?? context.active();
       context.with(ctx, () =>
-        recordRunEvent(RUN_EVENT_VALIDATION_FAILED, {
-          actorType: 'system',
+        recordValidation({
+          name: `tool-arguments:${toolName}`,
+          passed: false,
+          reason: `${s.error?.message ?? 'failed'}: the SDK settled the call without running the tool`,
           actorId: 'openai-agents',
-          targetType: 'tool',
-          targetId: toolName,
-          attributes: {
-            [ATTR_TOOL_NAME]: toolName,
-            [ATTR_DECISION_REASON]: s.error?.message ?? '',
-          },
         }),
       );
     } catch (err) {
@@ -180,12 +173,11 @@ export class AuditTraceProcessor implements TracingProcessor {
     const triggered = data.triggered === true;
     span.setAttributes({ [ATTR_GUARDRAIL_NAME]: name, [ATTR_GUARDRAIL_TRIGGERED]: triggered });
     context.with(ctx, () =>
-      recordRunEvent(triggered ? RUN_EVENT_VALIDATION_FAILED : RUN_EVENT_VALIDATION_PASSED, {
-        actorType: 'system',
+      recordValidation({
+        name: `guardrail:${name}`,
+        passed: !triggered,
+        ...(triggered ? { reason: 'the guardrail tripwire triggered' } : {}),
         actorId: 'openai-agents',
-        targetType: 'guardrail',
-        targetId: name,
-        attributes: { [ATTR_GUARDRAIL_NAME]: name, [ATTR_GUARDRAIL_TRIGGERED]: triggered },
       }),
     );
   }

@@ -366,7 +366,7 @@ describe('auditAgent with the real @openai/agents run loop', () => {
       .flatMap((s) => s.events)
       .filter((e) => e.name === RUN_EVENT_VALIDATION_FAILED);
     expect(events).toHaveLength(1);
-    expect(events[0]!.attributes?.['target.id']).toBe('echo');
+    expect(events[0]!.attributes?.['target.id']).toBe('tool-arguments:echo');
     expect(events[0]!.attributes?.[ATTR_WORKFLOW_RUN_ID]).toBe('run-oa-badjson');
   });
 
@@ -388,7 +388,7 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     expect(attr(g, 'guardrail.triggered')).toBe(false);
     const ev = g.events.find((e) => e.name === RUN_EVENT_VALIDATION_PASSED)!;
     expect(ev.attributes?.[ATTR_WORKFLOW_RUN_ID]).toBe('run-oa-guard');
-    expect(ev.attributes?.['target.id']).toBe('no_secrets');
+    expect(ev.attributes?.['target.id']).toBe('guardrail:no_secrets');
   });
 });
 
