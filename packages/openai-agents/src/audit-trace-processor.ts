@@ -38,19 +38,29 @@ import {
 
 const TRACER_NAME = '@agent-audit/openai-agents';
 /** SDK span types recorded as spans of their own; function spans are the tool wrapper's. */
-const RECORDED = new Set(['agent', 'turn', 'handoff', 'guardrail', 'task', 'custom']);
+const RECORDED = new Set(['agent', 'handoff', 'guardrail', 'custom']);
+/**
+ * SDK spans that add no record of their own: a `task` is the run itself (the `runWorkflow`
+ * span), a `turn` is an `agent.turn` event on its agent's span. Their children go to the
+ * parent's context. (A span per turn would double the records of every model round trip.)
+ */
+const PASS_THROUGH = new Set(['task', 'turn']);
+/** Event recorded on an agent's span at the start of each of its turns. */
+export const EVENT_AGENT_TURN = 'agent.turn';
 
 /**
  * A `TracingProcessor` for the OpenAI Agents SDK (`addTraceProcessor` / `setTraceProcessors`)
  * that ties the SDK's own traces to the audited run: the trace's `groupId` (when unset) and
- * metadata get `workflow.run_id`; each agent, turn and handoff becomes a span under the run
- * (handoffs with `from` / `to` agent and the model's reason, and an `agent.handoff` run event);
+ * metadata get `workflow.run_id`; each agent and handoff becomes a span under the run (handoffs
+ * with `from` / `to` agent and the model's reason, and an `agent.handoff` run event), each turn
+ * an `agent.turn` event on its agent's span (model and tool calls of the turn under that span);
  * each guardrail result is a `validation.passed` / `validation.failed` record. Never throws
  * into the SDK.
  */
 export class AuditTraceProcessor implements TracingProcessor {
   readonly #traces = new Map<string, Context>();
   readonly #spans = new Map<string, Span>();
+  readonly #passThrough = new Set<string>();
 
   async onTraceStart(t: Trace): Promise<void> {
     try {
@@ -72,8 +82,21 @@ export class AuditTraceProcessor implements TracingProcessor {
   async onSpanStart(s: SdkSpan<SpanData>): Promise<void> {
     try {
       const data = s.spanData as { type: string } & Record<string, unknown>;
-      if (!RECORDED.has(data.type)) return;
+      const passThrough = PASS_THROUGH.has(data.type);
+      if (!passThrough && !RECORDED.has(data.type)) return;
       const parent = linkedContext(s.parentId) ?? this.#traces.get(s.traceId) ?? context.active();
+      if (passThrough) {
+        linkSpan(s.spanId, parent);
+        this.#passThrough.add(s.spanId);
+        if (data.type === 'turn') {
+          trace.getSpan(parent)?.addEvent(EVENT_AGENT_TURN, {
+            [ATTR_OAI_TURN]: typeof data.turn === 'number' ? data.turn : -1,
+            [ATTR_AGENT_NAME]: typeof data.agent_name === 'string' ? data.agent_name : '',
+            [ATTR_OAI_SPAN_ID]: s.spanId,
+          });
+        }
+        return;
+      }
       const attrs: Attributes = {
         [ATTR_OAI_SPAN_TYPE]: data.type,
         [ATTR_OAI_TRACE_ID]: s.traceId,
@@ -83,10 +106,6 @@ export class AuditTraceProcessor implements TracingProcessor {
       if (run !== undefined) attrs[ATTR_WORKFLOW_RUN_ID] = run.runId;
       if (data.type === 'agent' && typeof data.name === 'string')
         attrs[ATTR_AGENT_NAME] = data.name;
-      if (data.type === 'turn') {
-        if (typeof data.agent_name === 'string') attrs[ATTR_AGENT_NAME] = data.agent_name;
-        if (typeof data.turn === 'number') attrs[ATTR_OAI_TURN] = data.turn;
-      }
       const span = trace
         .getTracer(TRACER_NAME)
         .startSpan(spanName(data), { kind: SpanKind.INTERNAL, attributes: attrs }, parent);
@@ -100,6 +119,10 @@ export class AuditTraceProcessor implements TracingProcessor {
   async onSpanEnd(s: SdkSpan<SpanData>): Promise<void> {
     if (s.spanData.type === 'function') {
       this.#functionEnd(s);
+      return;
+    }
+    if (this.#passThrough.delete(s.spanId)) {
+      unlinkSpan(s.spanId);
       return;
     }
     const span = this.#spans.get(s.spanId);
@@ -185,6 +208,7 @@ export class AuditTraceProcessor implements TracingProcessor {
   async shutdown(): Promise<void> {
     for (const span of this.#spans.values()) span.end();
     this.#spans.clear();
+    this.#passThrough.clear();
     this.#traces.clear();
   }
 
@@ -195,8 +219,6 @@ function spanName(data: { type: string } & Record<string, unknown>): string {
   switch (data.type) {
     case 'agent':
       return `agent ${String(data.name)}`;
-    case 'turn':
-      return `turn ${String(data.turn)} ${String(data.agent_name)}`;
     case 'handoff':
       return 'handoff';
     case 'guardrail':

@@ -13,4 +13,4 @@ export type { AuditAgentOptions } from './audit-agent.js';
 export { auditAgent } from './audit-agent.js';
 export type { AuditModelOptions } from './audit-model.js';
 export { AuditedModel, AuditModelProvider } from './audit-model.js';
-export { AuditTraceProcessor } from './audit-trace-processor.js';
+export { AuditTraceProcessor, EVENT_AGENT_TURN } from './audit-trace-processor.js';

@@ -31,6 +31,7 @@ import {
   ATTR_HANDOFF_TO_AGENT,
   AuditTraceProcessor,
   auditAgent,
+  EVENT_AGENT_TURN,
   RUN_EVENT_AGENT_HANDOFF,
 } from '../src/index.js';
 import { setupOtel, type TestOtel } from './support/otel.js';
@@ -92,6 +93,13 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     const agentSpan = otel.named('agent Support')[0]!;
     expect(agentSpan).toBeDefined();
     for (const s of tools) expect(isUnder(s, agentSpan)).toBe(true);
+    // Each turn of the agent is an event on its span; the SDK's task span adds no record.
+    expect(
+      agentSpan.events
+        .filter((e) => e.name === EVENT_AGENT_TURN)
+        .map((e) => e.attributes?.['openai_agents.turn']),
+    ).toEqual([1, 2]);
+    expect(otel.named('task ')).toHaveLength(0);
     // Each model call is an LLM call record with the tool calls it requested.
     const chats = otel.named('chat ScriptedModel');
     expect(chats).toHaveLength(2);
