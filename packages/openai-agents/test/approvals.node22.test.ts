@@ -155,4 +155,25 @@ describe('needsApproval interruptions as approval records', () => {
     expect(granted).toHaveLength(1);
     expect(granted[0]!.attributes?.['actor.id']).toBe('unknown');
   });
+
+  it('attack: a receipt replayed into another run is refused; the body never runs', async () => {
+    const { body, agent } = setup();
+    // The human approves inside run A; the paused state is resumed inside run B.
+    const saved = await runWorkflow({ ...RUN, runId: 'run-oa-replay-a' }, async () => {
+      const first = await run(agent, 'refund R9');
+      const restored = await RunState.fromString(agent, first.state.toString());
+      await approveToolCall(restored, restored.getInterruptions()[0]!, { approver: 'user:jane' });
+      return restored.toString();
+    });
+    await runWorkflow({ ...RUN, runId: 'run-oa-replay-b' }, async () =>
+      run(agent, await RunState.fromString(agent, saved)),
+    );
+    expect(body.n).toBe(0);
+    const calls = otel.named('execute_tool refund');
+    const last = calls[calls.length - 1]!;
+    expect(attr(last, 'workflow.run_id')).toBe('run-oa-replay-b');
+    expect(attr(last, ATTR_DECISION_OUTCOME)).toBe('approval_required');
+    const invalid = last.events.find((e) => e.name === 'approval.invalid');
+    expect(invalid?.attributes?.['decision.reason']).toBe('approval is for another run');
+  });
 });
