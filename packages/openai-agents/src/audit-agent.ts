@@ -18,6 +18,7 @@ import {
   linkedContext,
   linkSpan,
   markAudited,
+  sdkSpanKey,
   setHandoffReason,
   unlinkSpan,
 } from './span-links.js';
@@ -119,8 +120,10 @@ function wrapFunctionTool(t: AnyFunctionTool, options: AuditAgentOptions): void 
     const callId = details?.toolCall?.callId;
     const parsed = parseArguments(input);
     const sdkSpan = getCurrentSpan();
-    if (sdkSpan !== null) markAudited(sdkSpan.spanId);
-    const parentCtx = linkedContext(sdkSpan?.parentId) ?? context.active();
+    const sdkKey = sdkSpanKey(sdkSpan);
+    markAudited(sdkKey);
+    const parentCtx =
+      (sdkKey === undefined ? undefined : linkedContext(sdkSpan?.parentId)) ?? context.active();
     const receipt = takeReceipt(callId);
     if (receipt === undefined && isApprovedBySdk(runContext, toolName, callId)) {
       // Approved with state.approve() directly: the SDK does not say by whom.
@@ -154,8 +157,7 @@ function wrapFunctionTool(t: AnyFunctionTool, options: AuditAgentOptions): void 
               : { captureContent: options.captureContent }),
           },
           async (call) => {
-            if (sdkSpan !== null)
-              linkSpan(sdkSpan.spanId, trace.setSpan(context.active(), call.span));
+            linkSpan(sdkKey, trace.setSpan(context.active(), call.span));
             const errorBefore = sdkSpan?.error ?? null;
             try {
               const output = await invoke(runContext, input, details);
@@ -167,7 +169,7 @@ function wrapFunctionTool(t: AnyFunctionTool, options: AuditAgentOptions): void 
               }
               return output;
             } finally {
-              if (sdkSpan !== null) unlinkSpan(sdkSpan.spanId);
+              unlinkSpan(sdkKey);
             }
           },
         ),
@@ -243,7 +245,7 @@ function wrapHandoff(h: AnyHandoff): void {
           ? parsed.value.reason
           : undefined;
       if (span !== null && span.spanData.type === 'handoff' && reason !== undefined)
-        setHandoffReason(span.spanId, reason);
+        setHandoffReason(sdkSpanKey(span), reason);
     } catch {
       // Recording the reason never breaks the handoff.
     }

@@ -8,7 +8,7 @@ import {
   type StreamEvent,
 } from '@openai/agents';
 import { context } from '@opentelemetry/api';
-import { linkedContext } from './span-links.js';
+import { linkedContext, sdkSpanKey } from './span-links.js';
 
 const PROVIDER = 'openai';
 
@@ -67,7 +67,7 @@ export class AuditedModel implements Model {
   }
 
   #parent() {
-    return linkedContext(getCurrentSpan()?.spanId) ?? context.active();
+    return linkedContext(sdkSpanKey(getCurrentSpan())) ?? context.active();
   }
 
   #options(request: ModelRequest) {

@@ -398,6 +398,75 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     expect(ev.attributes?.[ATTR_WORKFLOW_RUN_ID]).toBe('run-oa-guard');
     expect(ev.attributes?.['target.id']).toBe('guardrail:no_secrets');
   });
+
+  it('with the SDK tracing off, concurrent runs keep their own records (no-op spans are never keys)', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    const slow = tool({
+      name: 'slow',
+      description: 'Waits',
+      parameters: z.object({}),
+      execute: async () => {
+        entered();
+        await gate;
+        return 'slow done';
+      },
+    });
+    const agentA = auditAgent(
+      new Agent({
+        name: 'A',
+        model: new ScriptedModel([
+          [functionCall('slow', {}, { callId: 'call_a' })],
+          [assistantMessage('a done')],
+        ]),
+        tools: [slow],
+      }),
+    );
+    const agentB = auditAgent(
+      new Agent({
+        name: 'B',
+        model: new ScriptedModel([
+          [functionCall('lookup_order', { orderId: 'Z1' }, { callId: 'call_b' })],
+          [assistantMessage('b done')],
+        ]),
+        tools: [lookupTool({ n: 0 })],
+      }),
+    );
+    setTracingDisabled(true);
+    try {
+      const a = runWorkflow({ ...RUN, runId: 'run-oa-conc-a' }, () => run(agentA, 'a'));
+      await inside;
+      await runWorkflow({ ...RUN, runId: 'run-oa-conc-b' }, () => run(agentB, 'b'));
+      release();
+      await a;
+    } finally {
+      setTracingDisabled(false);
+    }
+    const runOf = (s: ReadableSpan) => attr(s, ATTR_WORKFLOW_RUN_ID);
+    const byId = new Map(otel.spans().map((s) => [s.spanContext().spanId, s]));
+    const chats = otel.named('chat ScriptedModel');
+    expect(chats).toHaveLength(4);
+    for (const c of chats) {
+      // Each model call sits directly under its own run's span.
+      const parent = byId.get(c.parentSpanContext?.spanId ?? '');
+      expect(parent?.name).toBe('invoke_agent');
+      expect(runOf(parent!)).toBe(runOf(c));
+    }
+    expect(chats.map(runOf).sort()).toEqual([
+      'run-oa-conc-a',
+      'run-oa-conc-a',
+      'run-oa-conc-b',
+      'run-oa-conc-b',
+    ]);
+    expect(runOf(otel.named('execute_tool slow')[0]!)).toBe('run-oa-conc-a');
+    expect(runOf(otel.named('execute_tool lookup_order')[0]!)).toBe('run-oa-conc-b');
+  });
 });
 
 function isUnder(child: ReadableSpan, ancestor: ReadableSpan): boolean {
