@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,10 @@ describe('pnpm demo:openai-agents against a real Jaeger', () => {
   };
 
   beforeAll(async () => {
+    // The pinned Node 22 (scripts/setup.sh installs it; a no-op when it is there).
+    execFileSync(process.execPath, [join(REPO_ROOT, 'tools/node/install.mjs'), '--quiet'], {
+      stdio: 'ignore',
+    });
     jaeger = await startJaeger();
     work = mkdtempSync(join(tmpdir(), 'agent-audit-oa-demo-'));
     store = join(work, '.agent-audit-openai-agents');

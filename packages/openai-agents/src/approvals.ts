@@ -15,6 +15,16 @@ import type { AnyRunState } from './sdk-types.js';
 /** Open approval requests and issued receipts of this process, by the model's tool call id. */
 const pending = new Map<string, ApprovalRequest>();
 const receipts = new Map<string, ApprovalReceipt>();
+/** A paused run that is never resumed leaves its entries: the tables keep the newest ones. */
+const MAX_ENTRIES = 10_000;
+
+function remember<T>(table: Map<string, T>, key: string, value: T): void {
+  if (table.size >= MAX_ENTRIES) {
+    const oldest = table.keys().next();
+    if (oldest.done !== true) table.delete(oldest.value);
+  }
+  table.set(key, value);
+}
 
 const NEEDS_APPROVAL: PolicyDecision = Object.freeze({
   outcome: 'approval_required',
@@ -90,7 +100,7 @@ async function requestFor(item: RunToolApprovalItem): Promise<ApprovalRequest | 
     );
   } catch (err) {
     if (err instanceof ApprovalRequiredError) {
-      pending.set(call.callId, err.request);
+      remember(pending, call.callId, err.request);
       return err.request;
     }
     if (err instanceof ToolCallRefusedError) return undefined;
@@ -171,7 +181,7 @@ async function decideItem(
     ...(options.time === undefined ? {} : { time: options.time }),
   });
   pending.delete(call.callId);
-  receipts.set(call.callId, receipt);
+  remember(receipts, call.callId, receipt);
   return receipt;
 }
 

@@ -5,6 +5,8 @@ import {
   type ModelProvider,
   type ModelRequest,
   type ModelResponse,
+  type ModelRetryAdvice,
+  type ModelRetryAdviceRequest,
   type StreamEvent,
 } from '@openai/agents';
 import { context } from '@opentelemetry/api';
@@ -64,6 +66,17 @@ export class AuditedModel implements Model {
 
   get inner(): Model {
     return this.#inner;
+  }
+
+  get supportsPromptModelSelection(): boolean | undefined {
+    return this.#inner.supportsPromptModelSelection;
+  }
+
+  /** The wrapped model's retry advice (the SDK's retry policy asks for it). */
+  getRetryAdvice(
+    args: ModelRetryAdviceRequest,
+  ): Promise<ModelRetryAdvice | undefined> | ModelRetryAdvice | undefined {
+    return this.#inner.getRetryAdvice?.(args);
   }
 
   #parent() {
