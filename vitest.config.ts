@@ -22,6 +22,7 @@ export default defineConfig({
       { find: /^@agent-audit\/sdk\/register$/, replacement: src('sdk', 'register.ts') },
       { find: /^@agent-audit\/openai-agents$/, replacement: src('openai-agents') },
       { find: /^@agent-audit\/mcp$/, replacement: src('mcp') },
+      { find: /^@agent-audit\/ai-sdk$/, replacement: src('ai-sdk') },
     ],
   },
   test: {
