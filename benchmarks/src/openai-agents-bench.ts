@@ -10,6 +10,8 @@
  * - `audited`: the same agent through `auditAgent`, the SDK's traces through
  *   `AuditTraceProcessor`, each `run()` inside a `runWorkflow`, under the SDK's
  *   `AuditSpanProcessor` with a store that discards (the store's own cost is store-bench's).
+ * - `tools_only`: `auditAgent(…, { auditModels: false })` inside `runWorkflow`, no trace
+ *   processor: the policy gate and the tool call record alone.
  * Arms alternate round by round (rotating order) in one process; figures are p50 and p99 over
  * every call of every round, the median of the per-round p50 ratios, and the process CPU per
  * call (median over rounds; on a shared, loaded machine the steadier figure).
@@ -129,13 +131,14 @@ async function measure(): Promise<Figures> {
     });
   const plainAgent = makeAgent();
   const auditedAgent = oa.auditAgent(makeAgent());
+  const toolsOnlyAgent = oa.auditAgent(makeAgent(), { auditModels: false });
   const runOptions = {
     agentId: 'bench-agent',
     triggerPrincipal: 'user:bench',
     credentialRef: 'cred-bench',
   };
 
-  const cpu = { plain: [] as number[], audited: [] as number[] };
+  const cpu = { plain: [] as number[], audited: [] as number[], toolsOnly: [] as number[] };
   const cpuOf = (c: NodeJS.CpuUsage, n: number) => (c.user + c.system) / n;
 
   async function plainRound(n: number): Promise<number[]> {
@@ -166,28 +169,52 @@ async function measure(): Promise<Figures> {
     return out;
   }
 
+  /** The gate alone: audited tools in a run, no model records, no SDK trace processor. */
+  async function toolsOnlyRound(n: number): Promise<number[]> {
+    setTraceProcessors([]);
+    const c0 = process.cpuUsage();
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = process.hrtime.bigint();
+      await runWorkflow(runOptions, async () => (await run(toolsOnlyAgent, 'find it')).finalOutput);
+      out.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    await provider.forceFlush();
+    cpu.toolsOnly.push(cpuOf(process.cpuUsage(c0), n));
+    return out;
+  }
+
   for (let r = 0; r < WARMUP_ROUNDS; r++) {
     await plainRound(CALLS_PER_ROUND);
     await auditedRound(CALLS_PER_ROUND);
+    await toolsOnlyRound(CALLS_PER_ROUND);
   }
   cpu.plain.length = 0;
   cpu.audited.length = 0;
+  cpu.toolsOnly.length = 0;
   const plain: number[] = [];
   const audited: number[] = [];
+  const toolsOnly: number[] = [];
   const roundRatios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    let p: number[] = [];
-    let a: number[] = [];
-    if (r % 2 === 0) {
-      p = await plainRound(CALLS_PER_ROUND);
-      a = await auditedRound(CALLS_PER_ROUND);
-    } else {
-      a = await auditedRound(CALLS_PER_ROUND);
-      p = await plainRound(CALLS_PER_ROUND);
-    }
-    plain.push(...p);
-    audited.push(...a);
-    roundRatios.push(quantile(a, 0.5) / quantile(p, 0.5));
+    const got: { p: number[]; a: number[]; t: number[] } = { p: [], a: [], t: [] };
+    // Rotate the order, so no arm always runs on a warmer or colder heap.
+    const arms = [
+      async () => {
+        got.p = await plainRound(CALLS_PER_ROUND);
+      },
+      async () => {
+        got.a = await auditedRound(CALLS_PER_ROUND);
+      },
+      async () => {
+        got.t = await toolsOnlyRound(CALLS_PER_ROUND);
+      },
+    ];
+    for (let k = 0; k < arms.length; k++) await arms[(r + k) % arms.length]!();
+    plain.push(...got.p);
+    audited.push(...got.a);
+    toolsOnly.push(...got.t);
+    roundRatios.push(quantile(got.a, 0.5) / quantile(got.p, 0.5));
   }
   await provider.shutdown();
   const r3 = (x: number) => Number(x.toFixed(3));
@@ -200,6 +227,9 @@ async function measure(): Promise<Figures> {
     openai_agents_tool_overhead_cpu_ratio: r3(median(cpu.audited) / median(cpu.plain)),
     openai_agents_run_audited_cpu_us: r1(median(cpu.audited)),
     openai_agents_run_plain_cpu_us: r1(median(cpu.plain)),
+    // The gate alone (audited tools inside a run; no model records, no trace processor).
+    openai_agents_tools_only_overhead_ratio: r3(quantile(toolsOnly, 0.5) / quantile(plain, 0.5)),
+    openai_agents_tools_only_overhead_cpu_ratio: r3(median(cpu.toolsOnly) / median(cpu.plain)),
     openai_agents_run_audited_p50_us: r1(quantile(audited, 0.5)),
     openai_agents_run_plain_p50_us: r1(quantile(plain, 0.5)),
     openai_agents_run_audited_p99_us: r1(quantile(audited, 0.99)),

@@ -36,6 +36,11 @@ export interface AuditAgentOptions {
    * `side_effect.blocked` with it.
    */
   sideEffects?: Readonly<Record<string, { operation: string; targetSystem: string }>>;
+  /**
+   * Wrap agents' `Model` objects in {@link AuditedModel} (each model call an LLM call record).
+   * The default value is true.
+   */
+  auditModels?: boolean;
   /** `gen_ai.request.model` for agents whose `model` is a `Model` object (wrapped in an `AuditedModel`). */
   modelName?: string;
   /** Record raw arguments and results (`gen_ai.tool.call.*`). The default value is the hooks' (false). */
@@ -89,7 +94,12 @@ export function auditAgent<A extends AnyAgent>(agent: A, options: AuditAgentOpti
     const a = queue.shift()!;
     if (seen.has(a)) continue;
     seen.add(a);
-    if (typeof a.model === 'object' && a.model !== null && !(a.model instanceof AuditedModel)) {
+    if (
+      options.auditModels !== false &&
+      typeof a.model === 'object' &&
+      a.model !== null &&
+      !(a.model instanceof AuditedModel)
+    ) {
       a.model = new AuditedModel(a.model, {
         modelName: options.modelName ?? a.model.constructor?.name ?? 'unknown',
       });
