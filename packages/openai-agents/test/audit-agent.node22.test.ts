@@ -14,6 +14,8 @@ import {
 import {
   Agent,
   handoff,
+  InputGuardrailTripwireTriggered,
+  Runner,
   run,
   setTraceProcessors,
   setTracingDisabled,
@@ -29,6 +31,7 @@ import {
   ATTR_HANDOFF_FROM_AGENT,
   ATTR_HANDOFF_REASON,
   ATTR_HANDOFF_TO_AGENT,
+  AuditModelProvider,
   AuditTraceProcessor,
   auditAgent,
   EVENT_AGENT_TURN,
@@ -466,6 +469,79 @@ describe('auditAgent with the real @openai/agents run loop', () => {
     ]);
     expect(runOf(otel.named('execute_tool slow')[0]!)).toBe('run-oa-conc-a');
     expect(runOf(otel.named('execute_tool lookup_order')[0]!)).toBe('run-oa-conc-b');
+  });
+
+  it('a handoff given as a plain agent is converted and audited: the target tools too', async () => {
+    const counter = { n: 0 };
+    const target = new Agent({
+      name: 'Orders',
+      model: new ScriptedModel([
+        [functionCall('lookup_order', { orderId: 'P1' }, { callId: 'call_p' })],
+        [assistantMessage('orders done')],
+      ]),
+      tools: [lookupTool(counter)],
+    });
+    const front = auditAgent(
+      new Agent({
+        name: 'Front',
+        model: new ScriptedModel([[functionCall('transfer_to_Orders', {}, { callId: 'call_t' })]]),
+        handoffs: [target],
+      }),
+    );
+    const out = await runWorkflow({ ...RUN, runId: 'run-oa-plain-handoff' }, () =>
+      run(front, 'go'),
+    );
+    expect(out.finalOutput).toBe('orders done');
+    expect(counter.n).toBe(1);
+    const h = otel.named('handoff ')[0]!;
+    expect(h.name).toBe('handoff Front -> Orders');
+    expect(attr(h, ATTR_HANDOFF_REASON)).toBeUndefined();
+    expect(attr(otel.named('execute_tool lookup_order')[0]!, 'gen_ai.tool.call.id')).toBe('call_p');
+  });
+
+  it('a triggered guardrail is a failed validation and the run stops with the SDK error', async () => {
+    const agent = auditAgent(
+      new Agent({
+        name: 'Tripped',
+        model: new ScriptedModel([[assistantMessage('never')]]),
+        inputGuardrails: [
+          {
+            name: 'no_card_numbers',
+            execute: async () => ({ outputInfo: {}, tripwireTriggered: true }),
+          },
+        ],
+      }),
+    );
+    const err = await runWorkflow({ ...RUN, runId: 'run-oa-trip' }, () =>
+      run(agent, '4111111111111111'),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputGuardrailTripwireTriggered);
+    const g = otel.named('guardrail no_card_numbers')[0]!;
+    expect(attr(g, 'guardrail.triggered')).toBe(true);
+    const ev = g.events.find((e) => e.name === RUN_EVENT_VALIDATION_FAILED)!;
+    expect(ev.attributes?.['target.id']).toBe('guardrail:no_card_numbers');
+    expect(ev.attributes?.[ATTR_WORKFLOW_RUN_ID]).toBe('run-oa-trip');
+  });
+
+  it('AuditModelProvider records the model calls of agents that name their model', async () => {
+    const counter = { n: 0 };
+    const scripted = new ScriptedModel([
+      [functionCall('lookup_order', { orderId: 'Q1' }, { callId: 'call_q' })],
+      [assistantMessage('named model done')],
+    ]);
+    const provider = { getModel: async () => scripted };
+    const runner = new Runner({ modelProvider: new AuditModelProvider(provider) });
+    const agent = auditAgent(
+      new Agent({ name: 'Named', model: 'scripted-named-1', tools: [lookupTool(counter)] }),
+    );
+    const out = await runWorkflow({ ...RUN, runId: 'run-oa-provider' }, () =>
+      runner.run(agent, 'Q1?'),
+    );
+    expect(out.finalOutput).toBe('named model done');
+    const chats = otel.named('chat scripted-named-1');
+    expect(chats).toHaveLength(2);
+    expect(attr(chats[0]!, 'llm.requested_tool_call_ids')).toEqual(['call_q']);
+    expect(attr(chats[0]!, ATTR_WORKFLOW_RUN_ID)).toBe('run-oa-provider');
   });
 });
 
