@@ -91,6 +91,29 @@ describe('pnpm demo:ai-sdk', () => {
     );
   });
 
+  it('explains the run counting each model and tool call once, not the framework telemetry too', async () => {
+    const { stdout: out } = await run(
+      process.execPath,
+      [CLI, 'explain', runId, '--json', '--store', join(work, '.agent-audit')],
+      { env },
+    );
+    const x = JSON.parse(out);
+    const ours = readSegments(join(work, '.agent-audit'))
+      .filter((r) => r.type === 'span.end')
+      .map((r) => attrsOf(spanOf(r)))
+      .filter((a) => a['workflow.run_id'] === runId);
+    const chats = ours.filter((a) => a['gen_ai.operation.name'] === 'chat').length;
+    expect(chats).toBeGreaterThan(0);
+    // The AI SDK's own doGenerate spans carry the model too; explain lists the audit's only.
+    expect(x.context.llm_calls).toHaveLength(chats);
+    expect(x.actions.map((a: { tool: string }) => a.tool).sort()).toEqual([
+      'issueRefund',
+      'lookupCustomer',
+      'lookupOrder',
+      'notifyCustomer',
+    ]);
+  });
+
   it('verifies the store', async () => {
     const { stdout: out } = await run(
       process.execPath,
