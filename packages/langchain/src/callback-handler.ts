@@ -239,12 +239,12 @@ function llmOptions(
     str(metadata?.ls_model_name) ??
     str(inv.model) ??
     str(inv.model_name) ??
-    str(inv._type) ??
+    str(metadata?.ls_provider) ??
     serializedName(llm);
   const out: { model: string; provider?: string; temperature?: number; maxTokens?: number } = {
     model,
   };
-  const provider = str(metadata?.ls_provider) ?? str(inv._type);
+  const provider = str(metadata?.ls_provider);
   if (provider !== undefined) out.provider = provider;
   if (typeof metadata?.ls_temperature === 'number') out.temperature = metadata.ls_temperature;
   if (typeof metadata?.ls_max_tokens === 'number') out.maxTokens = metadata.ls_max_tokens;

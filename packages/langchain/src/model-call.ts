@@ -43,6 +43,7 @@ export function modelOptions(
     str(m.model) ??
     str(m.modelName) ??
     str(boundModel(m)?.model) ??
+    str(ls.ls_provider) ??
     llmType(m) ??
     'unknown';
   const out: ReturnType<typeof modelOptions> = { model: name };

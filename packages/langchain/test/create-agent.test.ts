@@ -65,7 +65,7 @@ describe('createAgent with auditMiddleware (real langchain, fake model)', () => 
       hashOf({ content: '12:00 in Paris', status: 'success' }),
     );
 
-    const chats = named(spans, 'chat fake-model-builder');
+    const chats = named(spans, 'chat FakeBuiltModel');
     expect(chats).toHaveLength(2);
     const [first, second] = chats.sort((a, b) => a.startTime[1] - b.startTime[1]);
     expect(attr(first!, 'llm.requested_tool_call_ids')).toEqual(['call_weather_1', 'call_time_1']);
@@ -100,7 +100,7 @@ describe('createAgent with auditMiddleware (real langchain, fake model)', () => 
     const s = otel.byName('execute_tool get_weather');
     expect(attr(s, 'gen_ai.tool.call.id')).toBe('call_s1');
     expect(attr(s, 'output.hash')).toBe(hashOf({ content: 'Sunny in Oslo', status: 'success' }));
-    expect(named(otel.spans(), 'chat fake-model-builder')).toHaveLength(2);
+    expect(named(otel.spans(), 'chat FakeBuiltModel')).toHaveLength(2);
   });
 
   it('a stopped call never runs; the model gets an error tool message and the other call runs', async () => {
