@@ -121,11 +121,35 @@ export const ATTR_DATA_SUBJECTS = 'data.subjects';
 export const ATTR_DATA_CLASSIFICATION = 'data.classification';
 export const ATTR_RETENTION_POLICY = 'retention.policy';
 
+// What a run resolved before acting (`input.resolved`): parallel arrays, one item per source.
+/** References of the source records and retrieved documents (ids, URIs), never their content. */
+export const ATTR_INPUT_SOURCE_REFS = 'input.source_refs';
+/** Hash of each source's content (`''` where the caller gave neither content nor hash). */
+export const ATTR_INPUT_SOURCE_HASHES = 'input.source_hashes';
+/** Kind of each source, e.g. `record`, `document`, `message` (`''` where not given). */
+export const ATTR_INPUT_SOURCE_TYPES = 'input.source_types';
+
+// Validations (`validation.passed` / `validation.failed`).
+/** Name of the check, e.g. `schema:refund-request`, `guardrail:pii`. */
+export const ATTR_VALIDATION_NAME = 'validation.name';
+/** Why it failed (or a note on why it passed). */
+export const ATTR_VALIDATION_REASON = 'validation.reason';
+
 // Audit enforcement.
 /** String array of violation codes, e.g. `['no_run_context']`. */
 export const ATTR_AUDIT_VIOLATION = 'audit.violation';
 /** String array of mandatory attribute names that are missing, e.g. `['input.hash']`. */
 export const ATTR_AUDIT_MISSING = 'audit.missing';
+/**
+ * String array of a framework span's raw-content attribute names (prompts, tool arguments)
+ * that the SDK removed because content capture is off.
+ */
+export const ATTR_AUDIT_CONTENT_DROPPED = 'audit.content_dropped';
+/**
+ * The instrumentation scope of the spans this package makes: the audit evidence. Workflow and
+ * tool spans from other scopes (a framework's own telemetry) are recorded, never enforced.
+ */
+export const AUDIT_INSTRUMENTATION_SCOPE = '@agent-audit/instrumentation';
 
 // Violation codes: the values of `audit.violation`.
 /** A tool call (or LLM call) ran outside any run: no `workflow.run_id` to attribute it to. */
