@@ -31,11 +31,18 @@ const storeDir = resolve(process.env.AGENT_AUDIT_STORE_DIR ?? '.agent-audit');
 // Keyed hashing for input hashes and approval receipts; a deployment loads the key from its
 // secret manager, the demo makes a fresh one.
 const hashKey = { id: 'demo-langchain', secret: randomBytes(32).toString('hex') };
-const audit = registerAgentAudit({ serviceName: 'langchain-example', storeDir, hashKey });
+// The policy is registered once for the process: every audited tool call is gated by it,
+// whichever LangChain hook recorded the call.
+const audit = registerAgentAudit({
+  serviceName: 'langchain-example',
+  storeDir,
+  hashKey,
+  policy: supportPolicy,
+});
 
 // One line for graphs you build yourself (LangGraph's ToolNode, tools called as runnables):
-// every LangChain run from here on reports its model and tool calls, and the policy gates them.
-registerAgentAuditCallbacks({ policy: supportPolicy });
+// every LangChain run from here on reports its model and tool calls through the gate.
+registerAgentAuditCallbacks();
 
 /** LangGraph's quick-start graph: a model node and the prebuilt ToolNode. */
 function researchGraph() {
@@ -57,7 +64,12 @@ async function handleTicket(): Promise<string> {
   const agent = createAgent({
     model: supportModel(),
     tools: [lookupOrder, refundOrder, deleteAccount],
-    middleware: [auditMiddleware({ policy: supportPolicy })],
+    middleware: [
+      auditMiddleware({
+        // A stopped account deletion is recorded as a blocked side effect.
+        sideEffects: { delete_account: { operation: 'delete', targetSystem: 'accounts' } },
+      }),
+    ],
     checkpointer: new MemorySaver(),
   });
   const thread = { configurable: { thread_id: 'ticket-T-1042' } };

@@ -83,6 +83,12 @@ describe('pnpm demo:langchain', () => {
     });
     expect(e.side_effects).toEqual([
       expect.objectContaining({
+        tool: 'delete_account',
+        target_system: 'accounts',
+        operation: 'delete',
+        status: 'blocked',
+      }),
+      expect.objectContaining({
         tool: 'refund_order',
         target_system: 'payments',
         operation: 'refund',

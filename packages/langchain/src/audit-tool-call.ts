@@ -15,6 +15,7 @@ import {
   type ApprovalAnswer,
   type ApprovalInterrupt,
   type AuditLangChainOptions,
+  callOptions,
   checkOptions,
   defaultRefusalMessage,
   isRefusal,
@@ -25,6 +26,7 @@ import { toolOutputOf } from './tool-output.js';
 export interface AuditedToolCallRequest {
   toolCall: ToolCall;
   tool?: { name?: string; description?: string } | unknown;
+  runtime?: { configurable?: Record<string, unknown> } | unknown;
 }
 
 /** LangChain's `wrapToolCall` shape: createAgent middleware and `new ToolNode(tools, { wrapToolCall })`. */
@@ -49,15 +51,16 @@ export function auditToolCall(options?: AuditLangChainOptions): WrapToolCall {
   const refusalText = opts.refusalMessage ?? defaultRefusalMessage;
   return async (request, handler) => {
     const { toolCall } = request;
+    const threadId = (request.runtime as { configurable?: { thread_id?: unknown } } | undefined)
+      ?.configurable?.thread_id;
     const base: TraceToolCallOptions = {
       toolName: toolCall.name,
       input: toolCall.args,
+      ...callOptions(opts, toolCall.name, 'wrapToolCall', threadId),
     };
     if (toolCall.id !== undefined && toolCall.id !== '') base.callId = toolCall.id;
     const description = descriptionOf(request.tool);
     if (description !== undefined) base.description = description;
-    if (opts.policy !== undefined) base.policy = opts.policy;
-    if (opts.scope !== undefined) base.scope = opts.scope;
     try {
       return await run(base, request, handler);
     } catch (err) {

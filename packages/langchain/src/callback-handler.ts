@@ -12,7 +12,7 @@ import { type Context, context, diag, type Span, trace } from '@opentelemetry/ap
 import { isAudited } from './audited-spans.js';
 import { type Deferred, deferred } from './deferred.js';
 import { plainMessage, responseOf } from './model-call.js';
-import { type AuditLangChainOptions, checkOptions } from './options.js';
+import { type AuditLangChainOptions, callOptions, checkOptions } from './options.js';
 import { toolOutputOf } from './tool-output.js';
 
 const log = diag.createComponentLogger({ namespace: '@agent-audit/langchain' });
@@ -80,7 +80,7 @@ export class AgentAuditCallbackHandler extends BaseCallbackHandler {
     runId: string,
     parentRunId?: string,
     _tags?: string[],
-    _metadata?: Record<string, unknown>,
+    metadata?: Record<string, unknown>,
     runName?: string,
     toolCallId?: string,
   ): Promise<void> {
@@ -88,10 +88,13 @@ export class AgentAuditCallbackHandler extends BaseCallbackHandler {
     let parent: Context;
     try {
       if (isAudited(trace.getActiveSpan())) return;
-      options = { toolName: runName ?? serializedName(tool), input: parseInput(input) };
+      const toolName = runName ?? serializedName(tool);
+      options = {
+        toolName,
+        input: parseInput(input),
+        ...callOptions(this.options, toolName, 'callback', metadata?.thread_id),
+      };
       if (toolCallId !== undefined && toolCallId !== '') options.callId = toolCallId;
-      if (this.options.policy !== undefined) options.policy = this.options.policy;
-      if (this.options.scope !== undefined) options.scope = this.options.scope;
       parent = this.parentContext(parentRunId);
     } catch (err) {
       log.error('handleToolStart: preparing the tool span failed; the tool runs unrecorded', err);

@@ -19,6 +19,11 @@ export interface AuditLangChainOptions {
   /** Scope of the decision and of its action key. The default value is `user`. */
   scope?: DecisionScope;
   /**
+   * The side effect of each tool, by tool name: a refused call of that tool records
+   * `side_effect.blocked` (what did not happen). The default value is none.
+   */
+  sideEffects?: Readonly<Record<string, { operation: string; targetSystem: string }>>;
+  /**
    * `interrupt`: an `approval_required` decision pauses the graph with LangGraph's
    * `interrupt()` (a checkpointer is required) and the resume value is recorded as the human's
    * approval. `refuse`: it reaches the model as an error tool message. The callback handler
@@ -97,6 +102,24 @@ export function checkOptions(options: AuditLangChainOptions | undefined): AuditL
   if (options.scope !== undefined && !['user', 'tenant', 'global'].includes(options.scope)) {
     throw configuration('scope', 'user|tenant|global', String(options.scope));
   }
+  if (options.sideEffects !== undefined) {
+    if (options.sideEffects === null || typeof options.sideEffects !== 'object') {
+      throw configuration(
+        'sideEffects',
+        'an object keyed by tool name',
+        typeof options.sideEffects,
+      );
+    }
+    for (const [tool, effect] of Object.entries(options.sideEffects)) {
+      if (typeof effect?.operation !== 'string' || typeof effect?.targetSystem !== 'string') {
+        throw configuration(
+          `sideEffects.${tool}`,
+          '{ operation: string, targetSystem: string }',
+          JSON.stringify(effect) ?? typeof effect,
+        );
+      }
+    }
+  }
   if (options.recordModelCalls !== undefined && typeof options.recordModelCalls !== 'boolean') {
     throw configuration('recordModelCalls', 'a boolean', typeof options.recordModelCalls);
   }
@@ -109,4 +132,34 @@ function configuration(name: string, expected: string, actual: string): Error {
 
 export function isRefusal(err: unknown): err is ToolCallRefusedError {
   return err instanceof ToolCallRefusedError;
+}
+
+/** `langgraph.thread_id`: the LangGraph thread a call ran in (the key to its checkpoints). */
+export const ATTR_LANGGRAPH_THREAD_ID = 'langgraph.thread_id';
+/** `langchain.hook`: which LangChain extension point recorded the call. */
+export const ATTR_LANGCHAIN_HOOK = 'langchain.hook';
+
+/** The per-call options every path shares: the policy, scope, side effect, integration attributes. */
+export function callOptions(
+  opts: AuditLangChainOptions,
+  toolName: string,
+  hook: 'wrapToolCall' | 'callback',
+  threadId: unknown,
+): {
+  policy?: PolicyHook;
+  scope?: DecisionScope;
+  sideEffect?: { operation: string; targetSystem: string };
+  attributes: Record<string, string>;
+} {
+  const out: ReturnType<typeof callOptions> = { attributes: { [ATTR_LANGCHAIN_HOOK]: hook } };
+  if (typeof threadId === 'string' && threadId !== '') {
+    out.attributes[ATTR_LANGGRAPH_THREAD_ID] = threadId;
+  }
+  if (opts.policy !== undefined) out.policy = opts.policy;
+  if (opts.scope !== undefined) out.scope = opts.scope;
+  const effect = opts.sideEffects?.[toolName];
+  if (effect !== undefined) {
+    out.sideEffect = { operation: effect.operation, targetSystem: effect.targetSystem };
+  }
+  return out;
 }
