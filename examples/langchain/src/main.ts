@@ -27,6 +27,7 @@ import { deleteAccount, ledger, lookupOrder, refundOrder, searchKb } from './too
 
 const cwd = process.cwd();
 const storeDir = resolve(process.env.AGENT_AUDIT_STORE_DIR ?? '.agent-audit');
+const jaegerUi = process.env.JAEGER_UI_URL ?? 'http://localhost:16686';
 
 // Keyed hashing for input hashes and approval receipts; a deployment loads the key from its
 // secret manager, the demo makes a fresh one.
@@ -121,6 +122,20 @@ async function handleTicket(): Promise<string> {
   );
 }
 
+/**
+ * Did the forwarder get every stored span to the OTLP endpoint? One pass with a short deadline:
+ * with no Jaeger running the demo must not hang; the store keeps the run.
+ */
+async function forwardedEverything(): Promise<{ ok: boolean; endpoint: string; error?: string }> {
+  await audit.forceFlush();
+  const endpoint = audit.config.otlpEndpoint;
+  if (!audit.forwarder) return { ok: false, endpoint, error: 'forwarding is off' };
+  const drained = await audit.forwarder.drain({ timeoutMillis: 3_000, retry: false });
+  return drained.ok
+    ? { ok: true, endpoint }
+    : { ok: false, endpoint, error: drained.reason ?? 'spans still pending' };
+}
+
 async function printTrail(runId: string): Promise<void> {
   const cli = fileURLToPath(new URL('../../../packages/cli/dist/bin.js', import.meta.url));
   const child = spawn(process.execPath, [cli, 'trail', runId, '--store', storeDir], {
@@ -131,7 +146,7 @@ async function printTrail(runId: string): Promise<void> {
 
 async function main(): Promise<void> {
   const runId = await handleTicket();
-  await audit.forceFlush();
+  const forwarded = await forwardedEverything();
   await audit.shutdown();
   console.error(
     `tools that ran: ${ledger.map((e) => `${e.tool}${JSON.stringify(e.args)}`).join(', ')}`,
@@ -141,6 +156,18 @@ async function main(): Promise<void> {
   await printTrail(runId);
   console.log();
   const store = relative(cwd, storeDir) || '.';
+  const tags = encodeURIComponent(JSON.stringify({ 'workflow.run_id': runId }));
+  const search = `${jaegerUi}/search?service=langchain-example&tags=${tags}`;
+  if (forwarded.ok) console.log(`Jaeger: ${search}`);
+  else {
+    console.log(
+      `Jaeger was not reachable at ${forwarded.endpoint} (${forwarded.error}): the run is safe in the store.`,
+    );
+    console.log(
+      `Start Jaeger (docker compose up -d), ship the run with \`pnpm --silent agent-audit forward --store ${store}\`, then open:`,
+    );
+    console.log(`  ${search}`);
+  }
   console.log(`Explain the run: pnpm --silent agent-audit explain ${runId} --store ${store}`);
   console.log(`Verify the store: pnpm --silent agent-audit verify --store ${store}`);
 }

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type JaegerInstance, startJaeger } from '../../../test/support/jaeger.js';
 
 // `pnpm demo:langchain` end to end against the built dist/: the run id on its own line, the
 // run in the WORM store with the four mandatory attributes on every tool span, and
 // `agent-audit explain` answering for it (tool calls with the model's call ids, the stop, the
-// approval with its edit, the side effect). No network: forwarding is off.
+// approval with its edit, the side effects), and the same spans in a real Jaeger (local
+// binary, loopback only).
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -34,19 +36,28 @@ interface Trail {
 
 describe('pnpm demo:langchain', () => {
   let work: string;
+  let jaeger: JaegerInstance;
   let env: NodeJS.ProcessEnv;
   let stdout = '';
   let runId = '';
 
   beforeAll(async () => {
+    jaeger = await startJaeger();
     work = mkdtempSync(join(tmpdir(), 'agent-audit-lc-demo-'));
-    env = { ...process.env, AGENT_AUDIT_FORWARD: 'false' };
+    env = {
+      ...process.env,
+      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpUrl,
+      JAEGER_UI_URL: jaeger.queryUrl,
+    };
     delete env.AGENT_AUDIT_STORE_DIR;
     delete env.AGENT_AUDIT_TRUST_DIR;
     ({ stdout } = await run(process.execPath, [DEMO], { cwd: work, env }));
     runId = /^workflow\.run_id=(\S+)$/m.exec(stdout)?.[1] ?? '';
   }, 120_000);
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(async () => {
+    await jaeger?.dispose();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
 
   const cli = async (args: string[]) =>
     (
@@ -56,9 +67,32 @@ describe('pnpm demo:langchain', () => {
       })
     ).stdout;
 
-  it('prints the run id on its own line and the trail', () => {
+  it('prints the run id on its own line, the trail and the Jaeger URL of the run', () => {
     expect(runId).toMatch(/^[0-9a-f-]{36}$/);
     expect(stdout).toContain('execute_tool');
+    expect(stdout).toContain(`Jaeger: ${jaeger.queryUrl}/search?`);
+  });
+
+  it('Jaeger holds the same spans as the store, tool and model spans with the run attributes', async () => {
+    const trail = JSON.parse(await cli(['trail', runId, '--json'])) as {
+      spans: { span_id: string }[];
+    };
+    const spans = await jaeger.waitForSpans(
+      { service: 'langchain-example', tags: { 'workflow.run_id': runId } },
+      (s) => s.length >= trail.spans.length,
+      { diagnostics: () => jaeger.logTail() },
+    );
+    expect(spans.map((s) => s.spanId).sort()).toEqual(trail.spans.map((s) => s.span_id).sort());
+    const tools = spans.filter((s) => s.operationName.startsWith('execute_tool '));
+    expect(tools).toHaveLength(6);
+    for (const s of tools) {
+      for (const name of ['agent.id', 'workflow.run_id', 'credential.ref', 'input.hash']) {
+        expect(s.tags[name], `${s.operationName} lacks ${name}`).toBeTruthy();
+      }
+      expect(s.tags['decision.outcome']).toBeTruthy();
+    }
+    expect(spans.filter((s) => s.operationName.startsWith('chat '))).toHaveLength(5);
+    expect(spans.filter((s) => s.operationName.startsWith('approval '))).toHaveLength(1);
   });
 
   it('explain answers: every tool call with its call id and decision, the approval, the side effect', async () => {
