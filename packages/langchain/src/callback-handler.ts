@@ -88,7 +88,7 @@ export class AgentAuditCallbackHandler extends BaseCallbackHandler {
     let parent: Context;
     try {
       if (isAudited(trace.getActiveSpan())) return;
-      const toolName = runName ?? serializedName(tool);
+      const toolName = str(runName) ?? serializedName(tool);
       options = {
         toolName,
         input: parseInput(input),
