@@ -1,5 +1,6 @@
 export { approvalRequestOf } from './approval-request.js';
 export { auditMiddleware } from './audit-middleware.js';
+export { auditTool } from './audit-tool.js';
 export type { AuditedToolCallRequest, WrapToolCall } from './audit-tool-call.js';
 export { auditToolCall } from './audit-tool-call.js';
 export { AgentAuditCallbackHandler } from './callback-handler.js';

@@ -1,7 +1,13 @@
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import type { StructuredToolInterface } from '@langchain/core/tools';
-import { END, MessagesAnnotation, START, StateGraph } from '@langchain/langgraph';
+import {
+  type BaseCheckpointSaver,
+  END,
+  MessagesAnnotation,
+  START,
+  StateGraph,
+} from '@langchain/langgraph';
 import { ToolNode, toolsCondition } from '@langchain/langgraph/prebuilt';
 
 export interface ScriptedCall {
@@ -15,7 +21,11 @@ export interface ScriptedCall {
  * while the model asks for tools. The model is LangChain's fake: one message with `calls`,
  * then a final answer.
  */
-export function toolNodeGraph(tools: StructuredToolInterface[], calls: ScriptedCall[]) {
+export function toolNodeGraph(
+  tools: StructuredToolInterface[],
+  calls: ScriptedCall[],
+  checkpointer?: BaseCheckpointSaver,
+) {
   const model = fakeModel().respondWithTools(calls).respond(new AIMessage('All done.'));
   const bound = model.bindTools(tools);
   const graph = new StateGraph(MessagesAnnotation)
@@ -26,6 +36,6 @@ export function toolNodeGraph(tools: StructuredToolInterface[], calls: ScriptedC
     .addEdge(START, 'agent')
     .addConditionalEdges('agent', toolsCondition, ['tools', END])
     .addEdge('tools', 'agent')
-    .compile();
+    .compile(checkpointer === undefined ? {} : { checkpointer });
   return { model, graph };
 }
