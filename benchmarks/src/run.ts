@@ -4,11 +4,12 @@
  * noisy; absolute numbers are reported, ratios are the targets). Progress goes to stderr;
  * the last line of stdout is one JSON object with every figure.
  *
- * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, langchain, peers), for
- * iterating on one of them; `pnpm bench` runs them all.
+ * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, langchain,
+ * mcp, peers), for iterating on one of them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
 import { runLangChainBench } from './langchain-bench.js';
+import { runMcpBench } from './mcp-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
 import { runPeersBench } from './peers-bench.js';
 import { runSdkBench } from './sdk-bench.js';
@@ -21,6 +22,8 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'store', run: runStoreBench },
   { name: 'otlp', run: runOtlpBench },
   { name: 'langchain', run: runLangChainBench },
+  // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
+  { name: 'mcp', run: runMcpBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },
 ];
