@@ -132,6 +132,34 @@ export class AgentAuditCallbackHandler extends BaseCallbackHandler {
     _tags?: string[],
     metadata?: Record<string, unknown>,
   ): Promise<void> {
+    this.startLlm(runId, parentRunId, () => ({
+      ...llmOptions(llm, extraParams, metadata),
+      prompt: (messages[0] ?? []).map(plainMessage),
+    }));
+  }
+
+  /** Text-completion models (LangChain's `LLM`s): the prompts are hashed as given. */
+  override async handleLLMStart(
+    llm: Serialized,
+    prompts: string[],
+    runId: string,
+    parentRunId?: string,
+    extraParams?: Record<string, unknown>,
+    _tags?: string[],
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
+    this.startLlm(runId, parentRunId, () => ({
+      ...llmOptions(llm, extraParams, metadata),
+      operation: 'text_completion',
+      prompt: prompts,
+    }));
+  }
+
+  private startLlm(
+    runId: string,
+    parentRunId: string | undefined,
+    options: () => Parameters<typeof traceLlmCall>[0],
+  ): void {
     if (this.options.recordModelCalls === false) return;
     try {
       if (isAudited(trace.getActiveSpan())) return;
@@ -139,23 +167,18 @@ export class AgentAuditCallbackHandler extends BaseCallbackHandler {
       const end = deferred<unknown>();
       let handle: LlmCallHandle | undefined;
       const settled = context.with(parent, () =>
-        traceLlmCall(
-          {
-            ...llmOptions(llm, extraParams, metadata),
-            prompt: (messages[0] ?? []).map(plainMessage),
-          },
-          (call) => {
-            handle = call;
-            return end.promise;
-          },
-        ),
+        traceLlmCall(options(), (call) => {
+          handle = call;
+          return end.promise;
+        }),
       );
       settled.catch(() => undefined);
       // traceLlmCall calls its function synchronously once the span started.
-      if (handle !== undefined)
+      if (handle !== undefined) {
         this.open.set(runId, { span: handle.span, end, settled, llm: handle });
+      }
     } catch (err) {
-      log.error('handleChatModelStart: recording the model call failed', err);
+      log.error('recording the model call failed', err);
     }
   }
 
@@ -166,6 +189,15 @@ export class AgentAuditCallbackHandler extends BaseCallbackHandler {
         | { message?: unknown; generationInfo?: Record<string, unknown> }
         | undefined;
       const response = responseOf(generation?.message, generation?.generationInfo);
+      if (
+        generation?.message === undefined &&
+        typeof (generation as { text?: unknown })?.text === 'string'
+      ) {
+        // A text completion: its text is the output.
+        response.output = (generation as { text: string }).text;
+        const finish = generation?.generationInfo?.finish_reason;
+        if (typeof finish === 'string') response.finishReasons = [finish];
+      }
       const usage = (output.llmOutput?.tokenUsage ?? undefined) as
         | { promptTokens?: number; completionTokens?: number }
         | undefined;

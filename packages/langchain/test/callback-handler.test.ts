@@ -2,6 +2,7 @@ import { type PolicyHook, runWorkflow, setAuditHooks } from '@agent-audit/instru
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { tool } from '@langchain/core/tools';
+import { FakeLLM } from '@langchain/core/utils/testing';
 import { createAgent } from 'langchain';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -146,5 +147,19 @@ describe('AgentAuditCallbackHandler on a StateGraph with LangGraph ToolNode', ()
     );
     expect(named(otel.spans(), 'execute_tool get_weather')).toHaveLength(1);
     expect(named(otel.spans(), 'chat FakeBuiltModel')).toHaveLength(2);
+  });
+});
+
+describe('AgentAuditCallbackHandler on a text-completion LLM', () => {
+  it('records it as a text_completion call with the prompt hashed', async () => {
+    const llm = new FakeLLM({ response: 'four' });
+    const out = await runWorkflow(RUN, () =>
+      llm.invoke('2+2?', { callbacks: [new AgentAuditCallbackHandler()] }),
+    );
+    expect(out).toBe('four');
+    const spans = otel.spans().filter((s) => s.name.startsWith('text_completion '));
+    expect(spans).toHaveLength(1);
+    expect(attr(spans[0]!, 'prompt.hash')).toBe(hashOf(['2+2?']));
+    expect(attr(spans[0]!, 'output.hash')).toBe(hashOf('four'));
   });
 });
