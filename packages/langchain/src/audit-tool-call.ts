@@ -1,7 +1,6 @@
 import {
   type ApprovalReceipt,
   type ApprovalRequest,
-  ApprovalRequiredError,
   injectRunContext,
   recordApproval,
   type TraceToolCallOptions,
@@ -18,6 +17,7 @@ import {
   callOptions,
   checkOptions,
   defaultRefusalMessage,
+  isApprovalRequired,
   isRefusal,
 } from './options.js';
 import { toolOutputOf } from './tool-output.js';
@@ -64,7 +64,7 @@ export function auditToolCall(options?: AuditLangChainOptions): WrapToolCall {
     try {
       return await run(base, request, handler);
     } catch (err) {
-      if (err instanceof ApprovalRequiredError && opts.approvals !== 'refuse') {
+      if (isApprovalRequired(err) && opts.approvals !== 'refuse') {
         try {
           return await resumeApproved(err.request, base, request, handler);
         } catch (after) {

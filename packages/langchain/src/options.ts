@@ -1,5 +1,6 @@
 import {
   type ApprovalReceipt,
+  type ApprovalRequiredError,
   type DecisionScope,
   type PolicyHook,
   ToolCallRefusedError,
@@ -130,8 +131,36 @@ function configuration(name: string, expected: string, actual: string): Error {
   return new Error(`Configuration: ${name} is invalid, expected ${expected} (actual: ${actual})`);
 }
 
+const REFUSAL_CODES = new Set([
+  'no_run_context',
+  'audit_not_durable',
+  'policy_stop',
+  'approval_required',
+  'approval_invalid',
+]);
+
+/**
+ * A refusal of the gate. By its `code` as well as by class: a bundled agent may load a second
+ * copy of `@agent-audit/instrumentation`, whose error classes are other objects.
+ */
 export function isRefusal(err: unknown): err is ToolCallRefusedError {
-  return err instanceof ToolCallRefusedError;
+  if (err instanceof ToolCallRefusedError) return true;
+  const e = err as { code?: unknown; toolName?: unknown } | null;
+  return (
+    err instanceof Error &&
+    typeof e?.code === 'string' &&
+    REFUSAL_CODES.has(e.code) &&
+    typeof e.toolName === 'string'
+  );
+}
+
+/** An `approval_required` refusal (with its request), by class or by code. */
+export function isApprovalRequired(err: unknown): err is ApprovalRequiredError {
+  return (
+    isRefusal(err) &&
+    err.code === 'approval_required' &&
+    typeof (err as { request?: { approvalId?: unknown } }).request?.approvalId === 'string'
+  );
 }
 
 /** `langgraph.thread_id`: the LangGraph thread a call ran in (the key to its checkpoints). */

@@ -156,6 +156,35 @@ describe('createAgent with auditMiddleware (real langchain, fake model)', () => 
     );
   });
 
+  it('a refusal from a second copy of the instrumentation package is still a refusal', async () => {
+    // A bundled agent may load its own copy: its ToolCallRefusedError is another class, with
+    // the same code and toolName. Simulated by a policy hook throwing such an error.
+    const t = makeTools();
+    const model = fakeModel()
+      .respondWithTools([{ name: 'delete_account', args: { userId: 'u-5' }, id: 'call_copy' }])
+      .respond(new AIMessage('ok'));
+    const foreign = Object.assign(new Error('stopped by the other copy'), {
+      code: 'policy_stop',
+      toolName: 'delete_account',
+    });
+    const agent = createAgent({
+      model,
+      tools: [t.deleteAccount],
+      middleware: [
+        auditMiddleware({
+          policy: () => {
+            throw foreign;
+          },
+        }),
+      ],
+    });
+    await runWorkflow(RUN, () => agent.invoke({ messages: [new HumanMessage('go')] }));
+    expect(t.calls.deleteAccount).toBe(0);
+    const msg = model.calls[1]?.messages.find((m) => ToolMessage.isInstance(m));
+    expect(ToolMessage.isInstance(msg) && msg.status).toBe('error');
+    expect(String(msg?.content)).toContain('stopped by the other copy');
+  });
+
   it('rejects bad options with a Configuration error', () => {
     expect(() => auditMiddleware({ approvals: 'pause' as never })).toThrow(
       /^Configuration: approvals is invalid, expected interrupt\|refuse \(actual: pause\)/,
