@@ -5,10 +5,11 @@
  * the last line of stdout is one JSON object with every figure.
  *
  * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp,
- * ai-sdk, peers), for iterating on one of them; `pnpm bench` runs them all.
+ * ai-sdk, langchain, peers), for iterating on one of them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
 import { runAiSdkBench } from './ai-sdk-bench.js';
+import { runLangChainBench } from './langchain-bench.js';
 import { runMcpBench } from './mcp-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
 import { runPeersBench } from './peers-bench.js';
@@ -21,6 +22,7 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'sdk', run: runSdkBench },
   { name: 'store', run: runStoreBench },
   { name: 'otlp', run: runOtlpBench },
+  { name: 'langchain', run: runLangChainBench },
   // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
   { name: 'mcp', run: runMcpBench },
   { name: 'ai-sdk', run: runAiSdkBench },
