@@ -5,10 +5,12 @@
  * the last line of stdout is one JSON object with every figure.
  *
  * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp,
- * ai-sdk, openai-agents, peers), for iterating on one of them; `pnpm bench` runs them all.
+ * ai-sdk, langchain, openai-agents, peers), for iterating on one of them; `pnpm bench` runs
+ * them all.
  */
 import { availableParallelism } from 'node:os';
 import { runAiSdkBench } from './ai-sdk-bench.js';
+import { runLangChainBench } from './langchain-bench.js';
 import { runMcpBench } from './mcp-bench.js';
 import { runOpenAiAgentsBench } from './openai-agents-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
@@ -22,6 +24,7 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'sdk', run: runSdkBench },
   { name: 'store', run: runStoreBench },
   { name: 'otlp', run: runOtlpBench },
+  { name: 'langchain', run: runLangChainBench },
   // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
   { name: 'mcp', run: runMcpBench },
   { name: 'ai-sdk', run: runAiSdkBench },
