@@ -96,6 +96,8 @@ export const ATTR_SIDE_EFFECT_STATUS = 'side_effect.status';
 export const ATTR_CREDENTIAL_SCOPES = 'credential.scopes';
 export const ATTR_CREDENTIAL_EXPIRES_AT = 'credential.expires_at';
 export const ATTR_CREDENTIAL_ISSUER = 'credential.issuer';
+/** The service a credential is meant for (a run token's audience). */
+export const ATTR_CREDENTIAL_AUDIENCE = 'credential.audience';
 
 // Prompts (LLM calls).
 export const ATTR_PROMPT_HASH = 'prompt.hash';

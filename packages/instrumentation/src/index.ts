@@ -1,3 +1,5 @@
+export type { VerifiedRun } from './adopt-run.js';
+export { withVerifiedRun } from './adopt-run.js';
 export {
   ATTR_ACTOR_ID,
   ATTR_ACTOR_TYPE,
@@ -18,6 +20,7 @@ export {
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_AUTHORIZATION_METHOD,
+  ATTR_CREDENTIAL_AUDIENCE,
   ATTR_CREDENTIAL_EXPIRES_AT,
   ATTR_CREDENTIAL_ISSUER,
   ATTR_CREDENTIAL_REF,
