@@ -119,16 +119,49 @@ function filesUnder(dir: string): string[] {
     .map((d) => path.join(d.parentPath, d.name));
 }
 
+let gatewayOut = '';
+let gatewayErr = '';
+let root: string;
+
+/** The gateway as `agent-audit gateway --config …`, a child process of the built CLI. */
+async function startGatewayChild(): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [CLI_BIN, 'gateway', '--config', path.join(root, 'gateway.yaml')],
+    {
+      env: { ...process.env, UPSTREAM_API_TOKEN: REAL_SECRET, AGENT_AUDIT_FORWARD: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stderr?.on('data', (c) => {
+    gatewayErr += c;
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (c) => {
+      out += c;
+      gatewayOut += c;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${gatewayErr}`)));
+  });
+  return { child, url };
+}
+
+async function stopGatewayChild(child: ChildProcess): Promise<number | null> {
+  child.kill('SIGTERM');
+  return new Promise((r) => child.once('exit', (c) => r(c)));
+}
+
 describe('phantom-token gateway', () => {
-  let root: string;
   let upstream: Upstream;
   let gateway: ChildProcess;
   let gatewayUrl: string;
-  let gatewayOut = '';
-  let gatewayErr = '';
   let audit: AgentAuditHandle;
   const tokens: string[] = [];
   let runToken: IssuedRunToken;
+  let forgedToken = '';
   const replies: Record<string, Reply> = {};
 
   beforeAll(async () => {
@@ -157,25 +190,7 @@ describe('phantom-token gateway', () => {
         '',
       ].join('\n'),
     );
-    gateway = spawn(
-      process.execPath,
-      [CLI_BIN, 'gateway', '--config', path.join(root, 'gateway.yaml')],
-      {
-        env: { ...process.env, UPSTREAM_API_TOKEN: REAL_SECRET, AGENT_AUDIT_FORWARD: 'false' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    gateway.stderr?.on('data', (c) => {
-      gatewayErr += c;
-    });
-    gatewayUrl = await new Promise<string>((resolve, reject) => {
-      gateway.stdout?.on('data', (c) => {
-        gatewayOut += c;
-        const m = /listening on (http:\/\/\S+)/.exec(gatewayOut);
-        if (m) resolve(m[1]!);
-      });
-      gateway.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${gatewayErr}`)));
-    });
+    ({ child: gateway, url: gatewayUrl } = await startGatewayChild());
 
     audit = registerAgentAudit({
       storeDir: path.join(root, 'agent-store'),
@@ -221,6 +236,7 @@ describe('phantom-token gateway', () => {
     };
     const forged = `${prefix}.${Buffer.from(JSON.stringify(forgedClaims)).toString('base64url')}.${sig}`;
     tokens.push(forged);
+    forgedToken = forged;
 
     await runWorkflow(
       {
@@ -277,9 +293,7 @@ describe('phantom-token gateway', () => {
       },
     );
     await audit.shutdown();
-    gateway.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => gateway.once('exit', (c) => r(c)));
-    expect(code, gatewayErr).toBe(0);
+    expect(await stopGatewayChild(gateway), gatewayErr).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
@@ -434,5 +448,32 @@ describe('phantom-token gateway', () => {
     expect(JSON.parse(runs.stdout).map((r: { run_id: string }) => r.run_id)).toEqual([RUN_ID]);
     const none = await runCli([...stores, 'whois', 'aat_aaaaaaaaaaaaaaaaaaaaaaaaaa']);
     expect(none.code).toBe(4);
+  });
+
+  it('after a gateway restart on the same store: new calls are recorded and the store still verifies', async () => {
+    const gatewayStore = path.join(root, 'gateway-store');
+    const env = { AGENT_AUDIT_TRUST_DIR: path.join(root, 'gateway-trust') };
+    const restarted = await startGatewayChild();
+    gateway = restarted.child;
+    const allowed = await request(`${restarted.url}/api/repos/acme/widgets`, {
+      headers: { authorization: `Bearer ${runToken.token}` },
+    });
+    const forged = await request(`${restarted.url}/api/repos/acme/widgets`, {
+      headers: { authorization: `Bearer ${forgedToken}` },
+    });
+    expect(await stopGatewayChild(restarted.child), gatewayErr).toBe(0);
+    expect(allowed.status).toBe(200);
+    expect(forged).toMatchObject({ status: 401, body: { error: 'bad_signature' } });
+    const verify = await runCli(['--store', gatewayStore, 'verify', '--json'], { env });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const trail = JSON.parse(
+      (await runCli(['--store', gatewayStore, 'trail', RUN_ID, '--json'])).stdout,
+    );
+    const calls = trail.spans.filter((s: { operation: string }) => s.operation === 'execute_tool');
+    expect(calls).toHaveLength(9);
+    for (const token of tokens) {
+      for (const f of filesUnder(gatewayStore))
+        expect(fs.readFileSync(f, 'latin1').includes(token)).toBe(false);
+    }
   });
 });
