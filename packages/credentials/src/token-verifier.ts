@@ -44,6 +44,12 @@ export interface TokenVerifierOptions {
   revoked?: ReadonlySet<string> | ((ref: string) => boolean);
   /** Seconds of clock difference tolerated for `iat` and `exp`. The default value is 0. */
   clockToleranceSeconds?: number;
+  /**
+   * How many tokens whose signature checked out are remembered (by their exact text), so a
+   * token used again skips the signature check; revocation, expiry, audience and scope are
+   * checked on every use. The default value is 1024; 0 turns it off.
+   */
+  cacheSize?: number;
 }
 
 export interface VerifyOptions {
@@ -101,6 +107,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       `Configuration: clockToleranceSeconds is invalid, expected an integer from 0 to 300 (actual: ${String(tolerance)})`,
     );
   }
+  const cacheSize = options.cacheSize ?? 1024;
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
+    throw new Error(
+      `Configuration: cacheSize is invalid, expected an integer >= 0 (actual: ${String(cacheSize)})`,
+    );
+  }
+  // Token text → its authentic claims; insertion order gives the eviction order.
+  const verified = new Map<string, RunTokenClaims>();
   const revoked = options.revoked;
   const isRevoked =
     revoked === undefined
@@ -112,6 +126,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return Object.freeze({
     keyIds: Object.freeze([...keys.keys()]),
     verify(token: string, o: VerifyOptions): TokenVerification {
+      const known = typeof token === 'string' ? verified.get(token) : undefined;
+      if (known !== undefined) return checkClaims(known, o);
       const parts = typeof token === 'string' ? splitToken(token) : undefined;
       if (parts === undefined) {
         return refuse('malformed', 'not a run token (expected aat1.<claims>.<signature>)');
@@ -137,26 +153,35 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         Buffer.from(parts.signature, 'base64url'),
       );
       if (!good) return refuse('bad_signature', 'the signature does not match', { claimedRef });
-      if (isRevoked(claims.ref)) return refuse('revoked', `${claims.ref} was revoked`, { claims });
-      const now = Math.floor((o?.now ?? new Date()).getTime() / 1000);
-      if (claims.iat > now + tolerance) {
-        return refuse('not_yet_valid', `${claims.ref} is issued in the future`, { claims });
+      if (cacheSize > 0) {
+        if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+        verified.set(token, claims);
       }
-      if (now >= claims.exp + tolerance) {
-        const at = new Date(claims.exp * 1000).toISOString();
-        return refuse('expired', `${claims.ref} expired at ${at}`, { claims });
-      }
-      if (claims.aud !== o?.audience) {
-        return refuse('wrong_audience', `${claims.ref} is for audience ${claims.aud}`, { claims });
-      }
-      if (o.scope !== undefined && !claims.scopes.includes(o.scope)) {
-        return refuse('scope_not_granted', `${claims.ref} does not grant scope ${o.scope}`, {
-          claims,
-        });
-      }
-      return Object.freeze({ ok: true as const, claims });
+      return checkClaims(claims, o);
     },
   });
+
+  /** The checks on authentic claims, made on every use. */
+  function checkClaims(claims: RunTokenClaims, o: VerifyOptions): TokenVerification {
+    if (isRevoked(claims.ref)) return refuse('revoked', `${claims.ref} was revoked`, { claims });
+    const now = Math.floor((o?.now ?? new Date()).getTime() / 1000);
+    if (claims.iat > now + tolerance) {
+      return refuse('not_yet_valid', `${claims.ref} is issued in the future`, { claims });
+    }
+    if (now >= claims.exp + tolerance) {
+      const at = new Date(claims.exp * 1000).toISOString();
+      return refuse('expired', `${claims.ref} expired at ${at}`, { claims });
+    }
+    if (claims.aud !== o?.audience) {
+      return refuse('wrong_audience', `${claims.ref} is for audience ${claims.aud}`, { claims });
+    }
+    if (o.scope !== undefined && !claims.scopes.includes(o.scope)) {
+      return refuse('scope_not_granted', `${claims.ref} does not grant scope ${o.scope}`, {
+        claims,
+      });
+    }
+    return Object.freeze({ ok: true as const, claims });
+  }
 }
 
 function refuse(

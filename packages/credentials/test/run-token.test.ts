@@ -101,6 +101,27 @@ describe('run tokens', () => {
     expect((forged as { claims?: unknown }).claims).toBeUndefined();
   });
 
+  it('re-checks revocation and expiry on every use of a token it has verified before', () => {
+    const t = issue();
+    const revokedRefs = new Set<string>();
+    const v = createTokenVerifier({
+      publicKeys: [keys.publicKeyPem],
+      revoked: (ref) => revokedRefs.has(ref),
+    });
+    expect(v.verify(t.token, { audience: 'gateway', now: at(1) }).ok).toBe(true);
+    revokedRefs.add(t.ref);
+    expect(v.verify(t.token, { audience: 'gateway', now: at(2) })).toMatchObject({
+      reason: 'revoked',
+    });
+    revokedRefs.clear();
+    expect(v.verify(t.token, { audience: 'gateway', now: at(60) })).toMatchObject({
+      reason: 'expired',
+    });
+    expect(v.verify(t.token, { audience: 'other', now: at(3) })).toMatchObject({
+      reason: 'wrong_audience',
+    });
+  });
+
   it('never shows the secret when the token object is logged or serialised', () => {
     const t = issue();
     for (const shown of [JSON.stringify(t), String(t), inspect(t), `${t}`, inspect({ t })]) {
