@@ -76,6 +76,22 @@ describe('gateway configuration', () => {
     }
   });
 
+  it("loads the README's example configuration as written", () => {
+    const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+    fs.copyFileSync(path.join(root, 'issuer.pub.pem'), path.join(root, 'token-issuer.pub.pem'));
+    fs.writeFileSync(path.join(root, 'revoked.txt'), '# none yet\n');
+    const config = load(yaml, { GITHUB_TOKEN: 'real-secret-value' })();
+    expect(config.upstreams[0]).toMatchObject({
+      name: 'github',
+      credentialHeader: 'authorization',
+    });
+    expect(config.upstreams[0]!.routes.map((r) => r.scope)).toEqual([
+      'github:read',
+      'github:issues:write',
+    ]);
+  });
+
   it('matches * to one path segment and ** to the rest', () => {
     expect(pathPattern('/repos/*/issues').test('/repos/acme/issues')).toBe(true);
     expect(pathPattern('/repos/*/issues').test('/repos/a/b/issues')).toBe(false);
