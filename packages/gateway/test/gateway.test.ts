@@ -302,7 +302,7 @@ describe('phantom-token gateway', () => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it('forwards an in-scope call with the real credential, and refuses the rest before the upstream', () => {
+  it('forwards an in-scope call with the real credential, and refuses the rest before the upstream (row 48)', () => {
     expect(replies.allowed).toMatchObject({
       status: 200,
       body: { ok: true, path: '/v1/repos/acme/widgets?page=2' },
@@ -339,7 +339,7 @@ describe('phantom-token gateway', () => {
     }
   });
 
-  it('never writes a token or the real credential to a store, a log or the upstream log', () => {
+  it('never writes a token or the real credential to a store, a log or the upstream log (row 49)', () => {
     const files = [
       ...filesUnder(path.join(root, 'agent-store')),
       ...filesUnder(path.join(root, 'gateway-store')),
@@ -450,7 +450,7 @@ describe('phantom-token gateway', () => {
     expect(none.code).toBe(4);
   });
 
-  it('after a gateway restart on the same store: new calls are recorded and the store still verifies', async () => {
+  it('after a gateway restart on the same store: new calls are recorded and the store still verifies (row 48)', async () => {
     const gatewayStore = path.join(root, 'gateway-store');
     const env = { AGENT_AUDIT_TRUST_DIR: path.join(root, 'gateway-trust') };
     const restarted = await startGatewayChild();
