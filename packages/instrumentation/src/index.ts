@@ -47,6 +47,10 @@ export {
   ATTR_PROMPT_HASH_ERROR,
   ATTR_PROMPT_VERSION,
   ATTR_RETENTION_POLICY,
+  ATTR_RUN_CONTEXT_CLAIM_REASON,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+  ATTR_RUN_CONTEXT_CLAIMED_RUN_ID,
+  ATTR_RUN_CONTEXT_STATUS,
   ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
   ATTR_SIDE_EFFECT_OBJECT_ID,
   ATTR_SIDE_EFFECT_OPERATION,
@@ -108,7 +112,12 @@ export type {
 } from './policy.js';
 export { actionKeyOf } from './policy.js';
 export type { HeaderCarrier } from './propagation.js';
-export { extractRunContext, injectRunContext, withRemoteRunContext } from './propagation.js';
+export {
+  extractRunContext,
+  injectRunContext,
+  RUN_CONTEXT_HEADER,
+  withRemoteRunContext,
+} from './propagation.js';
 export type { RecordApprovalOptions } from './record-approval.js';
 export { recordApproval } from './record-approval.js';
 export type { PolicyChangeOptions } from './record-policy-change.js';
@@ -123,8 +132,11 @@ export type {
   SecretKind,
 } from './redaction.js';
 export { looksLikeSecret, redactString } from './redaction.js';
-export type { RunAttributes } from './run-context.js';
+export type { ClaimedRunContext, RunAttributes } from './run-context.js';
 export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export type { RunContextClaimReason } from './run-context-token.js';
+export type { RunContextTrustOptions } from './run-context-trust.js';
+export { configureRunContextTrust } from './run-context-trust.js';
 export type { ActorType, RunEventName, RunEventOptions } from './run-events.js';
 export {
   RUN_EVENT_APPROVAL_GRANTED,
