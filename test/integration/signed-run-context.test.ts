@@ -126,6 +126,11 @@ describe('signed run context through the SDK and the store (row 45)', () => {
         'run_context.claimed_principal': 'user:admin',
         'run_context.claim_reason': tool === 'forged.unsigned' ? 'unsigned' : 'run_mismatch',
       });
+      const explain = await runCli(['--store', storeDir, 'explain', row.run_id]);
+      expect(explain.stdout).toMatch(
+        /claimed: +user:admin for run run-signed-ctx-1 by a remote caller — NOT adopted/,
+      );
+      expect(explain.stdout).toMatch(/principal: +-$/m);
     }
     expect(RUN_CONTEXT_HEADER).toBe('agent-audit-run-context');
   });
