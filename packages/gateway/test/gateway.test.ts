@@ -218,6 +218,7 @@ describe('phantom-token gateway', () => {
     const expired = issue({ now: new Date(Date.now() - 3_600_000), ttlSeconds: 60 });
     const shortLived = issue({ ttlSeconds: 2 });
     const wrongAudience = issue({ audience: 'other-service' });
+    const writer = issue({ scopes: ['api:read', 'api:write'] });
     const stranger = createTokenIssuer({ privateKey: generateTokenKeyPair().privateKeyPem });
     const untrusted = stranger.issue({
       runId: RUN_ID,
@@ -281,6 +282,11 @@ describe('phantom-token gateway', () => {
           headers: auth(wrongAudience.token),
         });
         replies.missing = await request(`${base}/repos/acme/widgets`, {});
+        replies.allowedPost = await request(`${base}/repos/acme/issues`, {
+          method: 'POST',
+          headers: { ...auth(writer.token), 'content-type': 'application/json' },
+          body: '{"title":"from the agent"}',
+        });
         replies.beforeExpiry = await request(`${base}/repos/acme/widgets`, {
           headers: auth(shortLived.token),
         });
@@ -312,6 +318,11 @@ describe('phantom-token gateway', () => {
       body: { ok: true, path: '/v1/repos/acme/widgets' },
     });
     expect(replies.beforeExpiry?.status).toBe(200);
+    // A request body is forwarded as sent.
+    expect(replies.allowedPost).toMatchObject({
+      status: 200,
+      body: { ok: true, path: '/v1/repos/acme/issues', body: '{"title":"from the agent"}' },
+    });
     const refused = {
       outOfScope: [403, 'scope_not_granted'],
       noRoute: [403, 'no_route'],
@@ -325,10 +336,11 @@ describe('phantom-token gateway', () => {
     for (const [name, [status, reason]] of Object.entries(refused)) {
       expect(replies[name], name).toMatchObject({ status, body: { error: reason } });
     }
-    // Only the three allowed calls reached the upstream.
+    // Only the four allowed calls reached the upstream.
     expect(upstream.seenPaths).toEqual([
       'GET /v1/repos/acme/widgets?page=2',
       'GET /v1/repos/acme/widgets',
+      'POST /v1/repos/acme/issues',
       'GET /v1/repos/acme/widgets',
     ]);
     for (const headers of upstream.seen) {
@@ -371,11 +383,12 @@ describe('phantom-token gateway', () => {
     expect(trail.code, trail.stderr).toBe(0);
     const spans = JSON.parse(trail.stdout).spans as Array<Record<string, unknown>>;
     const calls = spans.filter((s) => s.operation === 'execute_tool');
-    // Allowed ×3, out of scope, no route, expired, wrong audience, replayed: authentic tokens.
+    // Allowed ×4, out of scope, no route, expired, wrong audience, replayed: authentic tokens.
     expect(
       calls.map((c) => `${c.decision}:${String(c.decision_reason).split(':')[0]}`).sort(),
     ).toEqual(
       [
+        'allow:scope api',
         'allow:scope api',
         'allow:scope api',
         'allow:scope api',
@@ -470,7 +483,7 @@ describe('phantom-token gateway', () => {
       (await runCli(['--store', gatewayStore, 'trail', RUN_ID, '--json'])).stdout,
     );
     const calls = trail.spans.filter((s: { operation: string }) => s.operation === 'execute_tool');
-    expect(calls).toHaveLength(9);
+    expect(calls).toHaveLength(10);
     for (const token of tokens) {
       for (const f of filesUnder(gatewayStore))
         expect(fs.readFileSync(f, 'latin1').includes(token)).toBe(false);
