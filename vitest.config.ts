@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (pkg: string, file = 'index.ts') =>
   fileURLToPath(new URL(`./packages/${pkg}/src/${file}`, import.meta.url));
@@ -22,10 +22,14 @@ export default defineConfig({
       { find: /^@agent-audit\/credentials$/, replacement: src('credentials') },
       { find: /^@agent-audit\/gateway$/, replacement: src('gateway') },
       { find: /^@agent-audit\/sdk\/register$/, replacement: src('sdk', 'register.ts') },
+      { find: /^@agent-audit\/mcp$/, replacement: src('mcp') },
     ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    // `*.node22.test.ts` need Node >= 22 (ai@7, openai@7): `pnpm test:node22` runs them under
+    // the pinned binary from tools/node (vitest.node22.config.ts).
+    exclude: [...configDefaults.exclude, '**/*.node22.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',

@@ -34,3 +34,7 @@ if [ "${CI:-}" = "true" ]; then
 else
   pnpm install
 fi
+
+# The pinned Node 22 for the framework integrations that need it (ai@7, openai@7): their
+# tests (`pnpm test:node22`, part of `pnpm test`), benchmark arms and demos run under it.
+node tools/node/install.mjs

@@ -4,11 +4,12 @@
  * noisy; absolute numbers are reported, ratios are the targets). Progress goes to stderr;
  * the last line of stdout is one JSON object with every figure.
  *
- * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, gateway, peers), for
+ * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp, gateway, peers), for
  * iterating on one of them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
 import { runGatewayBench } from './gateway-bench.js';
+import { runMcpBench } from './mcp-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
 import { runPeersBench } from './peers-bench.js';
 import { runSdkBench } from './sdk-bench.js';
@@ -20,6 +21,8 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'sdk', run: runSdkBench },
   { name: 'store', run: runStoreBench },
   { name: 'otlp', run: runOtlpBench },
+  // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
+  { name: 'mcp', run: runMcpBench },
   { name: 'gateway', run: runGatewayBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },

@@ -9,15 +9,20 @@ import {
   credentialRef,
   injectRunContext,
   PolicyStopError,
+  RUN_EVENT_RETRIEVAL_COMPLETED,
   recordApproval,
   recordCredentialIssued,
+  recordInputResolved,
+  recordPolicyChange,
+  recordRunEvent,
   recordSideEffect,
+  recordValidation,
   runWorkflow,
   traceLlmCall,
   traceToolCall,
 } from '@agent-audit/instrumentation';
 import { registerAgentAudit } from '@agent-audit/sdk';
-import { supportPolicy } from './policy.js';
+import { SUPPORT_POLICY, SUPPORT_POLICY_VERSION, supportPolicy } from './policy.js';
 import {
   PLANNER_PROMPT_VERSION,
   PLANNER_SYSTEM_PROMPT,
@@ -40,7 +45,13 @@ const jaegerUi = process.env.JAEGER_UI_URL ?? 'http://localhost:16686';
 // secret manager. The sub-agent gets the same key so that hashes compare across processes.
 const hashKey = { id: 'demo-tenant-acme', secret: randomBytes(32).toString('hex') };
 
-const audit = registerAgentAudit({ serviceName: 'quickstart-orchestrator', storeDir, hashKey });
+// The policy gate of the process: it decides every tool call below (none brings its own).
+const audit = registerAgentAudit({
+  serviceName: 'quickstart-orchestrator',
+  storeDir,
+  hashKey,
+  policy: supportPolicy,
+});
 
 async function startSubAgent(): Promise<{ url: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [join(here, 'sub-agent.js')], {
@@ -117,7 +128,6 @@ async function refund(
         toolName: step.tool,
         reason: step.reason,
         input,
-        policy: supportPolicy,
         credentialRef: 'cred:payments:refunds-writer',
         ...(approval ? { approval } : {}),
       },
@@ -134,6 +144,16 @@ async function refund(
         return result;
       },
     );
+  // The refund is checked against the plan's price before anyone acts on it.
+  const withinPrice = step.input.amount <= MONTHLY_PRICE;
+  recordValidation({
+    name: 'refund:within-monthly-price',
+    passed: withinPrice,
+    subject: step.input,
+    ...(withinPrice
+      ? {}
+      : { reason: `amount ${step.input.amount} exceeds the monthly price ${MONTHLY_PRICE}` }),
+  });
   try {
     await run(step.input);
   } catch (error) {
@@ -142,12 +162,14 @@ async function refund(
     const receipt = recordApproval(error.request, {
       approver: 'user:jane.doe',
       decision: 'approved',
-      approvedInput: { ...step.input, amount: 100 },
+      approvedInput: { ...step.input, amount: MONTHLY_PRICE },
       note: 'capped at the monthly price',
     });
     await run(receipt.approvedInput as { orderId: string; amount: number }, receipt);
   }
 }
+
+const MONTHLY_PRICE = 100;
 
 async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: string) {
   // A short-lived token scoped to this run; only its keyed reference is ever recorded.
@@ -167,6 +189,14 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
       input: ticket,
     },
     async (run) => {
+      // The operator's rollout of the policy version this run is decided by.
+      recordPolicyChange({
+        actor: 'user:ops-anna',
+        policyId: SUPPORT_POLICY,
+        policyVersion: SUPPORT_POLICY_VERSION,
+        change: { refundLimit: 50, accountClosure: 'stop' },
+        note: 'refunds above 50 need a human',
+      });
       recordCredentialIssued({
         ref: runCredential,
         scopes: ['tickets:write', 'refunds:request', 'email:send'],
@@ -175,6 +205,10 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
       });
       let facts: string[] = [];
       let draft = '';
+      // What the run acts on: the ticket as the helpdesk holds it, by reference and hash.
+      recordInputResolved({
+        sources: [{ ref: `helpdesk:ticket/${ticket.id}`, type: 'record', content: ticket }],
+      });
       for (const step of await plan(ticket)) {
         switch (step.tool) {
           case 'search_knowledge_base': {
@@ -183,10 +217,21 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
                 toolName: step.tool,
                 reason: step.reason,
                 input: step.input,
-                policy: supportPolicy,
               },
               async () => tools.searchKnowledgeBase(step.input.query),
             );
+            recordRunEvent(RUN_EVENT_RETRIEVAL_COMPLETED, {
+              targetType: 'knowledge_base',
+              targetId: 'helpdesk-kb',
+              payload: found,
+            });
+            recordInputResolved({
+              sources: found.articles.map((a) => ({
+                ref: `kb:${a.id}`,
+                type: 'document',
+                content: a,
+              })),
+            });
             facts = found.articles.map((a) => `see ${a.id} (${a.title})`);
             break;
           }
@@ -196,7 +241,6 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
                 toolName: step.tool,
                 reason: step.reason,
                 input: step.input,
-                policy: supportPolicy,
                 credentialRef: 'cred:helpdesk-db:writer',
               },
               async () => {
@@ -221,7 +265,8 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
                   toolName: step.tool,
                   reason: step.reason,
                   input: step.input,
-                  policy: supportPolicy,
+                  // Had it run, it would have changed the accounts table: side_effect.blocked.
+                  sideEffect: { operation: 'close', targetSystem: 'sqlite:helpdesk.accounts' },
                 },
                 async () => tools.closeCustomerAccount(step.input.customerId),
               );
@@ -236,18 +281,22 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
                 toolName: step.tool,
                 reason: step.reason,
                 input: { ...step.input, facts },
-                policy: supportPolicy,
               },
               () => delegateDraft(subAgentUrl, ticket, facts),
             );
             break;
           case 'send_email':
+            // The reply goes out only if it carries no internal notes.
+            recordValidation({
+              name: 'reply:no-internal-notes',
+              passed: !/internal/i.test(draft),
+              subject: draft,
+            });
             await traceToolCall(
               {
                 toolName: step.tool,
                 reason: step.reason,
                 input: { ...step.input, body: draft },
-                policy: supportPolicy,
                 credentialRef: 'cred:smtp:support-outbound',
               },
               async () => {

@@ -201,6 +201,58 @@ describe('pnpm demo against a real Jaeger', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
   });
 
+  it('records every event type of the run lifecycle, and explain shows the new ones', async () => {
+    // The stores' raw bytes: every event name appears in some span.end record.
+    const bytes = ['.agent-audit', '.agent-audit-drafting-agent']
+      .flatMap((store) =>
+        readdirSync(join(work, store, 'segments')).map((f) =>
+          readFileSync(join(work, store, 'segments', f), 'utf8'),
+        ),
+      )
+      .join('\n');
+    for (const name of [
+      'run.created',
+      'input.resolved',
+      'retrieval.completed',
+      'decision.proposed',
+      'policy.decision',
+      'validation.passed',
+      'validation.failed',
+      'approval.requested',
+      'approval.granted',
+      'tool.called',
+      'side_effect.applied',
+      'side_effect.blocked',
+      'credential.issued',
+      'policy.changed',
+      'run.completed',
+    ]) {
+      expect(bytes, name).toContain(`"name":"${name}"`);
+    }
+    const stores = [
+      '--store',
+      join(work, '.agent-audit'),
+      '--store',
+      join(work, '.agent-audit-drafting-agent'),
+    ];
+    const x = JSON.parse((await cli(['explain', runId, '--json', ...stores], env)).stdout);
+    expect(
+      x.context.inputs_resolved.flatMap((r: { sources: { ref: string }[] }) =>
+        r.sources.map((s) => s.ref),
+      ),
+    ).toContain('helpdesk:ticket/T-1042');
+    const checks = x.checks.map(
+      (c: { policy: string; outcome: string }) => `${c.policy}:${c.outcome}`,
+    );
+    expect(checks).toContain('refund:within-monthly-price:failed');
+    expect(checks).toContain('reply:no-internal-notes:passed');
+    // The sub-agent's calls have no policy: counted as ungoverned, not invisible.
+    expect(checks).toContain('none:allow');
+    expect(x.side_effects).toContainEqual(
+      expect.objectContaining({ tool: 'close_customer_account', status: 'blocked' }),
+    );
+  });
+
   it('keeps the run token out of every file it wrote: only its keyed reference is there', () => {
     const files: string[] = [];
     const walk = (dir: string) => {

@@ -30,6 +30,9 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_INPUT_SOURCE_HASHES,
+  ATTR_INPUT_SOURCE_REFS,
+  ATTR_INPUT_SOURCE_TYPES,
   ATTR_LLM_REQUESTED_TOOLS,
   ATTR_POLICY_NOTE,
   ATTR_PROMPT_HASH,
@@ -48,6 +51,8 @@ import {
   ATTR_TOOL_REASON,
   ATTR_TOOL_VERSION,
   ATTR_TRIGGER_TYPE,
+  ATTR_VALIDATION_NAME,
+  ATTR_VALIDATION_REASON,
   ATTR_WORKFLOW_NAME,
   ATTR_WORKFLOW_VERSION,
 } from '@agent-audit/instrumentation/attributes';
@@ -102,6 +107,12 @@ export interface RunExplanation {
     prompt_versions: string[];
     prompt_hashes: string[];
     policy_versions: string[];
+    /** What the run resolved before acting (`input.resolved`): sources by reference and hash. */
+    inputs_resolved: Array<{
+      time: string | null;
+      span_id: string;
+      sources: Array<{ ref: string; hash: string | null; type: string | null }>;
+    }>;
     /** Credentials issued for the run (`credential.issued` events): ref, scopes, expiry. */
     credentials: Array<{
       time: string | null;
@@ -379,6 +390,24 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
           return policy && version ? `${policy}@${version}` : policy;
         }),
       ),
+      inputs_resolved: sites
+        .filter((x) => x.source === 'event:input.resolved')
+        .map((x) => {
+          const refs = x.attributes[ATTR_INPUT_SOURCE_REFS];
+          const hashes = x.attributes[ATTR_INPUT_SOURCE_HASHES];
+          const types = x.attributes[ATTR_INPUT_SOURCE_TYPES];
+          const at = (list: AttributeValue | undefined, i: number) =>
+            Array.isArray(list) && typeof list[i] === 'string' && list[i] !== '' ? list[i] : null;
+          return {
+            time: x.time,
+            span_id: x.span.span_id,
+            sources: (Array.isArray(refs) ? refs : []).map((ref, i) => ({
+              ref: String(ref),
+              hash: at(hashes, i),
+              type: at(types, i),
+            })),
+          };
+        }),
       credentials: sites
         .filter((x) => x.source === 'event:credential.issued')
         .map((x) => ({
@@ -439,8 +468,13 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
             outcome: str(x.attributes[ATTR_DECISION_OUTCOME]) ?? CHECK_EVENTS.get(x.source) ?? null,
             actor: actorOf(x),
             // An operator's policy change explains itself in its note.
-            reason: str(x.attributes[ATTR_DECISION_REASON]) ?? str(x.attributes[ATTR_POLICY_NOTE]),
-            policy: str(x.attributes[ATTR_DECISION_POLICY]),
+            reason:
+              str(x.attributes[ATTR_DECISION_REASON]) ??
+              str(x.attributes[ATTR_POLICY_NOTE]) ??
+              str(x.attributes[ATTR_VALIDATION_REASON]),
+            // A validation's check name stands where a policy's id would.
+            policy:
+              str(x.attributes[ATTR_DECISION_POLICY]) ?? str(x.attributes[ATTR_VALIDATION_NAME]),
             policy_version: str(x.attributes[ATTR_DECISION_POLICY_VERSION]),
             action_key: str(x.attributes[ATTR_DECISION_ACTION_KEY]),
             scope: str(x.attributes[ATTR_DECISION_SCOPE]),

@@ -27,6 +27,13 @@ export const ATTR_TRIGGER_PRINCIPAL = 'trigger.principal';
 /** human | system | schedule | agent */
 export const ATTR_TRIGGER_TYPE = 'trigger.type';
 export const ATTR_TENANT_ID = 'tenant.id';
+/**
+ * A principal a remote caller only claimed (W3C baggage of an unauthenticated hop, e.g. an MCP
+ * request's `_meta`): recorded, never adopted as `trigger.principal`.
+ */
+export const ATTR_TRIGGER_PRINCIPAL_CLAIMED = 'trigger.principal.claimed';
+/** The authenticated client of a served request (e.g. MCP `authInfo.clientId`); never a token. */
+export const ATTR_AUTH_CLIENT_ID = 'auth.client_id';
 
 // Hashes of what went in and came out.
 /** `sha256:<hex>` or `hmac-sha256:<key-id>:<hex>` of the RFC 8785 canonical JSON of the input. */
@@ -132,11 +139,35 @@ export const ATTR_DATA_SUBJECTS = 'data.subjects';
 export const ATTR_DATA_CLASSIFICATION = 'data.classification';
 export const ATTR_RETENTION_POLICY = 'retention.policy';
 
+// What a run resolved before acting (`input.resolved`): parallel arrays, one item per source.
+/** References of the source records and retrieved documents (ids, URIs), never their content. */
+export const ATTR_INPUT_SOURCE_REFS = 'input.source_refs';
+/** Hash of each source's content (`''` where the caller gave neither content nor hash). */
+export const ATTR_INPUT_SOURCE_HASHES = 'input.source_hashes';
+/** Kind of each source, e.g. `record`, `document`, `message` (`''` where not given). */
+export const ATTR_INPUT_SOURCE_TYPES = 'input.source_types';
+
+// Validations (`validation.passed` / `validation.failed`).
+/** Name of the check, e.g. `schema:refund-request`, `guardrail:pii`. */
+export const ATTR_VALIDATION_NAME = 'validation.name';
+/** Why it failed (or a note on why it passed). */
+export const ATTR_VALIDATION_REASON = 'validation.reason';
+
 // Audit enforcement.
 /** String array of violation codes, e.g. `['no_run_context']`. */
 export const ATTR_AUDIT_VIOLATION = 'audit.violation';
 /** String array of mandatory attribute names that are missing, e.g. `['input.hash']`. */
 export const ATTR_AUDIT_MISSING = 'audit.missing';
+/**
+ * String array of a framework span's raw-content attribute names (prompts, tool arguments)
+ * that the SDK removed because content capture is off.
+ */
+export const ATTR_AUDIT_CONTENT_DROPPED = 'audit.content_dropped';
+/**
+ * The instrumentation scope of the spans this package makes: the audit evidence. Workflow and
+ * tool spans from other scopes (a framework's own telemetry) are recorded, never enforced.
+ */
+export const AUDIT_INSTRUMENTATION_SCOPE = '@agent-audit/instrumentation';
 
 // Violation codes: the values of `audit.violation`.
 /** A tool call (or LLM call) ran outside any run: no `workflow.run_id` to attribute it to. */
@@ -149,6 +180,12 @@ export const VIOLATION_MISSING_MANDATORY_ATTRIBUTE = 'missing_mandatory_attribut
 export const VIOLATION_CONTROL_CHARACTERS = 'control_characters';
 /** A recorded value holds bidirectional overrides or isolates (U+202A–U+202E, U+2066–U+2069). */
 export const VIOLATION_BIDI_OVERRIDE = 'bidi_override';
+/** Incoming trace context (traceparent, tracestate, baggage) was malformed and was not adopted. */
+export const VIOLATION_MALFORMED_TRACE_CONTEXT = 'malformed_trace_context';
+/** Incoming trace context was larger than the W3C limits and was not adopted. */
+export const VIOLATION_OVERSIZED_TRACE_CONTEXT = 'oversized_trace_context';
+/** What was wrong with the incoming trace context: `<field>: <problem>` entries. */
+export const ATTR_TRACE_CONTEXT_ERROR = 'trace_context.error';
 
 // LLM calls (beyond the GenAI names).
 /** Names of the tools the model asked to call in its response. */

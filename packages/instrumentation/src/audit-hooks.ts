@@ -6,6 +6,7 @@ import {
   checkObject,
   invalidOption,
 } from './internal/configuration.js';
+import type { PolicyHook } from './policy.js';
 import type { RunAttributes } from './run-context.js';
 
 /** Chooses the hash key for a span, e.g. one key per tenant. */
@@ -37,6 +38,13 @@ export interface AuditHooks {
    * the tool call with an {@link AuditRefusedError}.
    */
   readonly beforeToolCall?: (span: Span) => Promise<void> | void;
+  /**
+   * The process-wide policy gate: decides every audited tool call that brings no `policy` of
+   * its own (hand-wrapped with `traceToolCall`, or through a framework integration). With
+   * none, a call is recorded as allowed by `decision.policy = none` (ungoverned, and
+   * countable). The default value is undefined.
+   */
+  readonly policy?: PolicyHook;
 }
 
 const HOOKS_KEY = Symbol.for('@agent-audit/instrumentation.hooks');
@@ -57,6 +65,7 @@ export function setAuditHooks(hooks: AuditHooks | undefined): void {
   checkObject('hooks', hooks);
   for (const name of ['strict', 'captureContent'] as const) checkBoolean(name, hooks[name]);
   checkFunction('beforeToolCall', hooks.beforeToolCall, false);
+  checkFunction('policy', hooks.policy, false);
   if (hooks.hashKey !== undefined && typeof hooks.hashKey !== 'function') {
     const problem = hashKeyProblem(hooks.hashKey);
     if (problem !== undefined) throw invalidOption('hashKey', problem);

@@ -17,6 +17,7 @@ export {
   ATTR_APPROVAL_SHOWN_HASH,
   ATTR_APPROVAL_SHOWN_HASH_ERROR,
   ATTR_APPROVAL_TIME,
+  ATTR_AUDIT_CONTENT_DROPPED,
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_AUTHORIZATION_METHOD,
@@ -36,6 +37,9 @@ export {
   ATTR_DECISION_STAGE,
   ATTR_INPUT_HASH,
   ATTR_INPUT_HASH_ERROR,
+  ATTR_INPUT_SOURCE_HASHES,
+  ATTR_INPUT_SOURCE_REFS,
+  ATTR_INPUT_SOURCE_TYPES,
   ATTR_LLM_REQUESTED_TOOL_CALL_IDS,
   ATTR_LLM_REQUESTED_TOOLS,
   ATTR_OUTPUT_HASH,
@@ -68,9 +72,12 @@ export {
   ATTR_TOOL_VERSION,
   ATTR_TRIGGER_PRINCIPAL,
   ATTR_TRIGGER_TYPE,
+  ATTR_VALIDATION_NAME,
+  ATTR_VALIDATION_REASON,
   ATTR_WORKFLOW_NAME,
   ATTR_WORKFLOW_RUN_ID,
   ATTR_WORKFLOW_VERSION,
+  AUDIT_INSTRUMENTATION_SCOPE,
 } from './attributes.js';
 export type { AuditHooks, HashKeyResolver } from './audit-hooks.js';
 export { getAuditHooks, setAuditHooks } from './audit-hooks.js';
@@ -120,10 +127,14 @@ export {
 } from './propagation.js';
 export type { RecordApprovalOptions } from './record-approval.js';
 export { recordApproval } from './record-approval.js';
+export type { RecordInputResolvedOptions, ResolvedSource } from './record-input-resolved.js';
+export { recordInputResolved } from './record-input-resolved.js';
 export type { PolicyChangeOptions } from './record-policy-change.js';
 export { recordPolicyChange } from './record-policy-change.js';
 export type { RecordSideEffectOptions, SideEffectReceipt } from './record-side-effect.js';
 export { recordSideEffect } from './record-side-effect.js';
+export type { RecordValidationOptions } from './record-validation.js';
+export { recordValidation } from './record-validation.js';
 export type {
   PiiKind,
   RedactionKind,

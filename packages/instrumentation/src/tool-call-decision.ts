@@ -33,6 +33,7 @@ import {
   DECISION_SCOPES,
   type DecisionScope,
   type PolicyDecision,
+  type PolicyHook,
 } from './policy.js';
 import { getRunContext, type RunAttributes } from './run-context.js';
 import {
@@ -47,6 +48,15 @@ import {
 import { ATTR_ERROR_TYPE } from './semconv.js';
 import type { TraceToolCallOptions } from './trace-tool-call.js';
 
+/** The decision of a call no policy governs: allowed, and said to be ungoverned. */
+export const POLICY_NONE = 'none';
+const UNGOVERNED_REASON = 'no policy governs this call';
+const UNGOVERNED: PolicyDecision = Object.freeze({
+  outcome: 'allow',
+  policyId: POLICY_NONE,
+  reason: UNGOVERNED_REASON,
+});
+
 /** What the decision needs to know about the prepared call. */
 export interface DecisionInputs {
   readonly toolName: string;
@@ -54,9 +64,10 @@ export interface DecisionInputs {
   readonly hooks: AuditHooks;
   readonly input: unknown;
   readonly inputHash: string | undefined;
-  /** Only for governed calls (policy, approval or an explicit key): it costs a hash. */
   readonly actionKey: string | undefined;
   readonly scope: DecisionScope;
+  /** The call's own policy, else the process-wide one (`AuditHooks.policy`), else none. */
+  readonly policy: PolicyHook | undefined;
 }
 
 export type EventRecord = [name: string, attrs: Attributes, time: number];
@@ -67,6 +78,34 @@ export interface Verdict {
   attrs: Attributes;
   events: EventRecord[];
   refusal: Error | undefined;
+}
+
+/**
+ * The verdict of a call that no policy governs and that carries no approval: allowed, recorded
+ * as `decision.policy = none` in the span's start attributes. Those attributes are the call's
+ * pre-exec record (the SDK's durable `span.start`) and the span's end its post-exec record; with
+ * no decider there is no decision event to add (events cost more per call than the tool span
+ * itself). Synchronous: every ungoverned tool call takes this path.
+ */
+export function ungovernedVerdict(options: TraceToolCallOptions, p: DecisionInputs): Verdict {
+  return {
+    decision: UNGOVERNED,
+    attrs: {
+      [ATTR_DECISION_OUTCOME]: 'allow',
+      [ATTR_DECISION_ACTION_KEY]:
+        p.actionKey ??
+        actionKeyOf(options.toolName, options.toolVersion, p.inputHash, p.scope, p.run),
+      [ATTR_DECISION_SCOPE]: p.scope,
+      [ATTR_DECISION_POLICY]: POLICY_NONE,
+    },
+    events: [],
+    refusal: undefined,
+  };
+}
+
+/** Whether a verdict came from {@link ungovernedVerdict}: its post-exec record is the span end. */
+export function isUngoverned(decision: PolicyDecision): boolean {
+  return decision === UNGOVERNED;
 }
 
 /**
@@ -118,8 +157,9 @@ export async function decide(options: TraceToolCallOptions, p: DecisionInputs): 
   }
 
   let decision: PolicyDecision;
-  if (options.policy !== undefined) {
-    decision = await options.policy(
+  const policy = p.policy;
+  if (policy !== undefined) {
+    decision = await policy(
       Object.freeze({
         toolName: options.toolName,
         toolVersion: options.toolVersion,
@@ -135,6 +175,9 @@ export async function decide(options: TraceToolCallOptions, p: DecisionInputs): 
     if (bad !== undefined) throw invalidOption('policy decision', bad);
   } else if (approval !== undefined) {
     decision = { outcome: 'approval_required', reason: 'human approval attached' };
+  } else if (options.approval === undefined) {
+    // Ungoverned: recorded like any decision, so a report counts these calls.
+    decision = UNGOVERNED;
   } else {
     decision = {
       outcome: 'approval_required',
@@ -142,7 +185,7 @@ export async function decide(options: TraceToolCallOptions, p: DecisionInputs): 
     };
   }
 
-  let method: string | undefined = options.policy === undefined ? undefined : 'policy';
+  let method: string | undefined = policy === undefined ? undefined : 'policy';
   if (approval !== undefined) {
     if (approval.decision === 'rejected') {
       decision = {
@@ -287,13 +330,16 @@ function decisionProblem(d: unknown): string | undefined {
  * Telemetry could not even start: the policy is still honoured (without an input hash, so an
  * attached approval cannot match), and its refusal thrown. Returns when the tool may run.
  */
-export async function decideUntraced(options: TraceToolCallOptions): Promise<void> {
-  if (options.policy === undefined) return;
+export async function decideUntraced(
+  options: TraceToolCallOptions,
+  policy: PolicyHook | undefined,
+): Promise<void> {
+  if (policy === undefined) return;
   const run = getRunContext();
   const scope = options.scope ?? 'user';
   const actionKey =
     options.actionKey ?? actionKeyOf(options.toolName, options.toolVersion, undefined, scope, run);
-  const decision = await options.policy(
+  const decision = await policy(
     Object.freeze({
       toolName: options.toolName,
       toolVersion: options.toolVersion,

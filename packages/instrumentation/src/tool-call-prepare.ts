@@ -1,7 +1,8 @@
 /*
  * The start attributes of a tool-call span, worked out before anything runs: the run's
  * attribution, the tool's names, the credential reference (refused when it looks like a
- * secret), `input.hash`, the action key of a governed call, and what the audit is missing.
+ * secret), `input.hash`, the action key, the policy that decides the call (its own, else the
+ * process-wide one), and what the audit is missing.
  */
 import type { Attributes, Context } from '@opentelemetry/api';
 import {
@@ -102,15 +103,11 @@ export function prepare(options: TraceToolCallOptions, parentCtx: Context): Prep
     if (inputHash === undefined) missing = withItems(missing, ATTR_INPUT_HASH);
 
     const scope = options.scope ?? 'user';
-    const governed =
-      options.policy !== undefined ||
-      options.approval !== undefined ||
-      options.actionKey !== undefined;
-    const actionKey = governed
-      ? (options.actionKey ??
-        actionKeyOf(options.toolName, options.toolVersion, inputHash, scope, run))
-      : undefined;
-    if (actionKey !== undefined) attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
+    // Every call passes the gate (governed or not), so every call has an action key.
+    const actionKey =
+      options.actionKey ??
+      actionKeyOf(options.toolName, options.toolVersion, inputHash, scope, run);
+    attrs[ATTR_DECISION_ACTION_KEY] = actionKey;
 
     if (run === undefined) {
       violations = withItems(violations, VIOLATION_NO_RUN_CONTEXT);
@@ -121,6 +118,12 @@ export function prepare(options: TraceToolCallOptions, parentCtx: Context): Prep
     }
     if (violations !== undefined) attrs[ATTR_AUDIT_VIOLATION] = violations;
     if (missing !== undefined) attrs[ATTR_AUDIT_MISSING] = missing;
+    // An integration's own names (`mcp.method.name`, …); validated against ours up front.
+    if (options.attributes !== undefined) {
+      for (const key of Object.keys(options.attributes)) {
+        if (attrs[key] === undefined) attrs[key] = options.attributes[key];
+      }
+    }
 
     return {
       toolName: options.toolName,
@@ -134,6 +137,7 @@ export function prepare(options: TraceToolCallOptions, parentCtx: Context): Prep
       inputHash,
       actionKey,
       scope,
+      policy: options.policy ?? hooks.policy,
     };
   } catch (err) {
     log.error('traceToolCall: preparing the tool span failed; running the tool untraced', err);

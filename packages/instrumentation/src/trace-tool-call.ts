@@ -1,4 +1,5 @@
 import {
+  type Attributes,
   type Context,
   context,
   INVALID_SPAN_CONTEXT,
@@ -6,6 +7,7 @@ import {
   SpanKind,
   trace,
 } from '@opentelemetry/api';
+import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance } from './compliance.js';
 import { AuditRefusedError, MissingRunContextError } from './errors.js';
 import {
@@ -28,7 +30,15 @@ import {
 } from './policy.js';
 import { addRunEvent } from './run-events.js';
 import { GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL } from './semconv.js';
-import { decide, decideUntraced, postDecision, type Verdict } from './tool-call-decision.js';
+import {
+  decide,
+  decideUntraced,
+  isUngoverned,
+  postDecision,
+  ungovernedVerdict,
+  type Verdict,
+} from './tool-call-decision.js';
+import { blockedSideEffect, checkIntegrationAttributes } from './tool-call-extras.js';
 import { type Prepared, prepare } from './tool-call-prepare.js';
 
 export { VIOLATION_CREDENTIAL_REF, VIOLATION_NO_RUN_CONTEXT } from './tool-call-prepare.js';
@@ -73,6 +83,17 @@ export interface TraceToolCallOptions {
   approval?: ApprovalReceipt;
   /** Compliance fields for this call. */
   compliance?: ComplianceFields;
+  /**
+   * The side effect this call would have. When the gate refuses the call (policy `stop`,
+   * `approval_required`, or a refused audit record), `side_effect.blocked` is recorded with it.
+   */
+  sideEffect?: { operation: string; targetSystem: string };
+  /**
+   * More span start attributes from an integration (e.g. `mcp.method.name`). Names this
+   * package sets itself (the audit, run, tool, decision and `gen_ai.tool`/operation names)
+   * are refused with a Configuration error: an integration cannot overwrite the evidence.
+   */
+  attributes?: Attributes;
 }
 
 /** What the tool body receives. */
@@ -102,35 +123,36 @@ export async function traceToolCall<T>(
   if (p === undefined) return runUntraced(options, fn);
   const { hooks } = p;
   if (p.run === undefined && hooks.strict === true) {
-    refuse(startToolSpan(p, parentCtx), new MissingRunContextError(options.toolName));
+    refuse(startToolSpan(p, parentCtx), new MissingRunContextError(options.toolName), options, p);
   }
 
-  // The policy runs before the span starts so that its decision is part of the span's start
+  // The gate: every call is decided (by its own policy, the process-wide one, or recorded as
+  // ungoverned), before the span starts so that the decision is part of the span's start
   // attributes: the SDK's pre-exec record, durable before the tool runs in fail-closed mode.
-  let verdict: Verdict | undefined;
-  if (options.policy !== undefined || options.approval !== undefined) {
-    try {
-      verdict = await decide(options, p);
-    } catch (err) {
-      // The policy is the user's code: its error is theirs, like the tool's.
-      const span = startToolSpan(p, parentCtx);
-      markError(span, err);
-      endSpan(span);
-      throw err;
-    }
-    Object.assign(p.attrs, verdict.attrs);
+  let verdict: Verdict;
+  try {
+    verdict =
+      p.policy === undefined && options.approval === undefined
+        ? ungovernedVerdict(options, p)
+        : await decide(options, p);
+  } catch (err) {
+    // The policy is the user's code: its error is theirs, like the tool's.
+    const span = startToolSpan(p, parentCtx);
+    markError(span, err);
+    endSpan(span);
+    throw err;
   }
+  Object.assign(p.attrs, verdict.attrs);
   const span = startToolSpan(p, parentCtx);
-  if (verdict !== undefined)
-    for (const [name, attrs, time] of verdict.events) addRunEvent(span, name, attrs, time);
+  for (const [name, attrs, time] of verdict.events) addRunEvent(span, name, attrs, time);
 
-  if (verdict?.refusal !== undefined) refuse(span, verdict.refusal);
+  if (verdict.refusal !== undefined) refuse(span, verdict.refusal, options, p);
 
   if (hooks.beforeToolCall !== undefined) {
     try {
       await hooks.beforeToolCall(span);
     } catch (cause) {
-      refuse(span, new AuditRefusedError(options.toolName, cause));
+      refuse(span, new AuditRefusedError(options.toolName, cause), options, p);
     }
   }
 
@@ -152,7 +174,7 @@ export async function traceToolCall<T>(
   try {
     result = (await context.with(toolCtx, fn, undefined, handle)) as Awaited<T>;
   } catch (err) {
-    if (verdict !== undefined) postDecision(span, p, verdict.decision, undefined, err);
+    if (!isUngoverned(verdict.decision)) postDecision(span, p, verdict.decision, undefined, err);
     markError(span, err);
     endSpan(span);
     throw err;
@@ -163,7 +185,8 @@ export async function traceToolCall<T>(
   } catch (err) {
     log.error('traceToolCall: recording the result failed', err);
   }
-  if (verdict !== undefined) postDecision(span, p, verdict.decision, outputHash, undefined);
+  if (!isUngoverned(verdict.decision))
+    postDecision(span, p, verdict.decision, outputHash, undefined);
   endSpan(span);
   return result;
 }
@@ -173,7 +196,7 @@ async function runUntraced<T>(
   options: TraceToolCallOptions,
   fn: (call: ToolCallHandle) => T | PromiseLike<T>,
 ): Promise<Awaited<T>> {
-  await decideUntraced(options);
+  await decideUntraced(options, options.policy ?? getAuditHooks().policy);
   const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
   return (await fn({ span, callId: options.callId ?? '' })) as Awaited<T>;
 }
@@ -194,7 +217,10 @@ function startToolSpan(p: Prepared, parentCtx: Context): Span {
   }
 }
 
-function refuse(span: Span, err: Error): never {
+function refuse(span: Span, err: Error, options?: TraceToolCallOptions, p?: Prepared): never {
+  if (options?.sideEffect !== undefined && p !== undefined) {
+    blockedSideEffect(span, options.sideEffect, err, p);
+  }
   markError(span, err, false);
   endSpan(span);
   throw err;
@@ -233,4 +259,10 @@ function validate(options: TraceToolCallOptions, fn: unknown): void {
   checkFunction('policy', options.policy, false);
   checkOneOf('scope', options.scope, DECISION_SCOPES);
   checkCompliance(options.compliance);
+  if (options.sideEffect !== undefined) {
+    checkObject('sideEffect', options.sideEffect);
+    checkString('sideEffect.operation', options.sideEffect.operation, true);
+    checkString('sideEffect.targetSystem', options.sideEffect.targetSystem, true);
+  }
+  if (options.attributes !== undefined) checkIntegrationAttributes(options.attributes);
 }

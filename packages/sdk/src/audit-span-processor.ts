@@ -1,5 +1,6 @@
 import {
   ATTR_AGENT_ID,
+  ATTR_AUDIT_CONTENT_DROPPED,
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
@@ -7,12 +8,14 @@ import {
   ATTR_TENANT_ID,
   ATTR_TRIGGER_PRINCIPAL,
   ATTR_WORKFLOW_RUN_ID,
+  AUDIT_INSTRUMENTATION_SCOPE,
   getRunContext,
   looksLikeSecret,
 } from '@agent-audit/instrumentation';
 import { type Span as ApiSpan, type Context, diag } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { CollapsedWarnings } from './collapsed-warnings.js';
+import { dropFrameworkContent } from './framework-content.js';
 import type { AuditRecordSink, JsonValue } from './internal-types.js';
 import { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
 import {
@@ -60,6 +63,12 @@ export interface AuditSpanProcessorOptions {
    * `false` turns it off. The default value is `new SpanRedactor()` (secrets and PII).
    */
   redactor?: SpanRedactor | false;
+  /**
+   * Keep the raw prompts, messages and tool arguments/results that frameworks put on their own
+   * spans. With false they are removed (and listed in `audit.content_dropped`); the audit
+   * spans hold hashes either way. The default value is false.
+   */
+  captureContent?: boolean;
 }
 
 export interface AuditSpanProcessorStats {
@@ -87,6 +96,7 @@ export class AuditSpanProcessor implements SpanProcessor {
   private readonly failClosed: boolean;
   private readonly strict: boolean;
   private readonly redactor: SpanRedactor | undefined;
+  private readonly captureContent: boolean;
   private readonly logger = diag.createComponentLogger({ namespace: '@agent-audit/sdk/processor' });
   private readonly warnings = new CollapsedWarnings(this.logger);
   // Records not yet settled, counted per batch instead of one Set entry and two closures per
@@ -122,6 +132,7 @@ export class AuditSpanProcessor implements SpanProcessor {
     this.sink = options.sink;
     this.failClosed = options.failClosed ?? false;
     this.strict = options.strict ?? false;
+    this.captureContent = options.captureContent ?? false;
     if (
       options.redactor !== undefined &&
       options.redactor !== false &&
@@ -149,6 +160,10 @@ export class AuditSpanProcessor implements SpanProcessor {
         stamp(span, ATTR_CREDENTIAL_REF, run.credentialRef);
         stamp(span, ATTR_TENANT_ID, run.tenantId);
       }
+      if (!isAuditSpan(span)) {
+        this.dropContent(span);
+        return;
+      }
       const kind = auditKind(span);
       if (kind === undefined) return;
       // The intent record is written now, so what it holds must be clean now.
@@ -170,7 +185,7 @@ export class AuditSpanProcessor implements SpanProcessor {
     } catch (err) {
       this.internalError('onStart', err);
       // Fail-closed means no intent on disk, no tool call: that holds for our own failures too.
-      if (this.failClosed && safeAuditKind(span) === 'tool') {
+      if (this.failClosed && isAuditSpan(span) && safeAuditKind(span) === 'tool') {
         const refused = Promise.reject(
           new Error(`the intent record could not be built: ${errorMessage(err)}`),
         );
@@ -183,7 +198,9 @@ export class AuditSpanProcessor implements SpanProcessor {
   onEnding(span: Span): void {
     try {
       this.refuseSecretCredentialRef(span);
-      if (auditKind(span) !== undefined) {
+      if (!isAuditSpan(span)) {
+        this.dropContent(span);
+      } else if (auditKind(span) !== undefined) {
         // A loop that allocates only on a finding: every workflow and tool span passes here.
         let missing: string[] | undefined;
         const attrs = span.attributes;
@@ -343,6 +360,22 @@ export class AuditSpanProcessor implements SpanProcessor {
     );
   }
 
+  /** A framework's span: its raw content goes unless content capture is on. */
+  private dropContent(span: Span): void {
+    const attrs = span.attributes as Record<string, unknown>;
+    let dropped = dropFrameworkContent(attrs, this.captureContent);
+    for (const event of span.events) {
+      if (event.attributes === undefined) continue;
+      const more = dropFrameworkContent(event.attributes, this.captureContent);
+      if (more !== undefined) dropped = [...(dropped ?? []), ...more];
+    }
+    if (dropped === undefined) return;
+    const before = attrs[ATTR_AUDIT_CONTENT_DROPPED];
+    const names = new Set(Array.isArray(before) ? (before as string[]) : []);
+    for (const name of dropped) names.add(name);
+    span.setAttribute(ATTR_AUDIT_CONTENT_DROPPED, [...names]);
+  }
+
   private internalError(where: string, err: unknown): void {
     this.stats.internalErrors++;
     this.warnings.warn(
@@ -388,6 +421,15 @@ function stamp(span: Span, key: string, value: string | undefined): void {
 
 function hasValue(value: unknown): boolean {
   return value !== undefined && value !== null && value !== '';
+}
+
+/**
+ * Spans the agent-audit instrumentation made: the audit evidence, enforced. A framework's own
+ * `execute_tool` or `invoke_agent` span is recorded like any span and never flagged: the tool
+ * call it shows is audited by the integration's span beside it.
+ */
+function isAuditSpan(span: ReadableSpan): boolean {
+  return span.instrumentationScope?.name === AUDIT_INSTRUMENTATION_SCOPE;
 }
 
 function auditKind(span: ReadableSpan): AuditKind | undefined {

@@ -94,6 +94,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       sink: store,
       failClosed: config.failClosed,
       strict: config.strict,
+      captureContent: config.captureContent,
       redactor: new SpanRedactor({ redactFields: config.redactFields, pii: config.redactPii }),
     });
     const provider = new TracerProvider({
@@ -144,6 +145,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
     setAuditHooks({
       strict: config.strict,
       captureContent: config.captureContent,
+      ...(config.policy ? { policy: config.policy } : {}),
       ...(config.hashKey ? { hashKey: config.hashKey } : {}),
       ...(config.failClosed || config.strict
         ? { beforeToolCall: (span) => processor.beforeToolCall(span) }

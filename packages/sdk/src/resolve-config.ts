@@ -1,5 +1,5 @@
 import { resolveOtlpHeaders, resolveTracesEndpoint } from '@agent-audit/forwarder';
-import type { HashKey, HashKeyResolver } from '@agent-audit/instrumentation';
+import type { HashKey, HashKeyResolver, PolicyHook } from '@agent-audit/instrumentation';
 import { resolveStoreLocations } from '@agent-audit/store';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
@@ -50,6 +50,14 @@ export interface RegisterAgentAuditOptions {
   redact?: { fields?: string[]; pii?: boolean };
   /** Record raw tool arguments/results and messages. The default value is false. */
   captureContent?: boolean;
+  /**
+   * The policy gate of the process: decides every audited tool call that brings no `policy`
+   * of its own — hand-wrapped with `traceToolCall` or made through a framework integration
+   * (MCP, AI SDK, LangChain, OpenAI Agents). `allow` runs the tool, `stop` and
+   * `approval_required` refuse it before it runs. With none, each call is recorded as allowed
+   * by `decision.policy = none`. The default value is none.
+   */
+  policy?: PolicyHook;
   /** Instrumentations to enable against this provider (HTTP, undici, …). The default value is none. */
   instrumentations?: Instrumentation[];
   /** Extra resource attributes (`deployment.environment`, …). */
@@ -74,6 +82,7 @@ export interface ResolvedConfig {
   redactFields: string[];
   redactPii: boolean;
   captureContent: boolean;
+  policy: PolicyHook | undefined;
   instrumentations: Instrumentation[];
   resourceAttributes: Attributes;
   installExitHandlers: boolean;
@@ -122,6 +131,7 @@ export function resolveConfig(
     redactFields: codeArray('redact.fields', options.redact?.fields) ?? [],
     redactPii: codeBool('redact.pii', options.redact?.pii) ?? true,
     captureContent: codeBool('captureContent', options.captureContent) ?? false,
+    policy: codeFunction('policy', options.policy),
     instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
     resourceAttributes: { ...(options.resourceAttributes ?? {}) },
     installExitHandlers: codeBool('installExitHandlers', options.installExitHandlers) ?? true,
@@ -192,4 +202,11 @@ function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
     code: 'AGENT_AUDIT_CONFIG',
   });
   return undefined;
+}
+
+function codeFunction<T>(name: string, value: T | undefined): T | undefined {
+  if (value === undefined || typeof value === 'function') return value;
+  throw new Error(
+    `Configuration: ${name} is invalid, expected a function (actual: ${value === null ? 'null' : typeof value})`,
+  );
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   AuditRefusedError,
   MissingRunContextError,
+  PolicyStopError,
   runWorkflow,
   traceToolCall,
 } from '@agent-audit/instrumentation';
@@ -97,6 +98,46 @@ describe('registerAgentAudit', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('installs the policy gate: a stop is durable in the store and the tool never runs', async () => {
+    const audit = register({
+      policy: (action) =>
+        action.toolName === 'accounts.close'
+          ? { outcome: 'stop', reason: 'agents do not close accounts', policyId: 'org-rules' }
+          : { outcome: 'allow', policyId: 'org-rules' },
+    });
+    let ran = 0;
+    const err = await runWorkflow(RUN, async () => {
+      await traceToolCall({ toolName: 'kb.search', input: { q: 'a' } }, () => 'ok');
+      await traceToolCall({ toolName: 'accounts.close', input: { id: 9 } }, () => {
+        ran++;
+      });
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PolicyStopError);
+    expect(ran).toBe(0);
+    await audit.forceFlush();
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    const stopped = attrsOf(spanOf(ends.find((r) => r.tags.tool === 'accounts.close')!));
+    expect(stopped).toMatchObject({ 'decision.outcome': 'stop', 'decision.policy': 'org-rules' });
+    const allowed = attrsOf(spanOf(ends.find((r) => r.tags.tool === 'kb.search')!));
+    expect(allowed).toMatchObject({ 'decision.outcome': 'allow', 'decision.policy': 'org-rules' });
+  });
+
+  it('records an ungoverned call as decision.policy = none when no policy is registered', async () => {
+    const audit = register();
+    await runWorkflow(RUN, () => traceToolCall({ toolName: 'kb.search', input: 1 }, () => 2));
+    await audit.forceFlush();
+    const ends = readSegments(ts.storeDir).filter((r) => r.type === 'span.end');
+    const tool = attrsOf(spanOf(ends.find((r) => r.tags.tool === 'kb.search')!));
+    expect(tool).toMatchObject({ 'decision.outcome': 'allow', 'decision.policy': 'none' });
+  });
+
+  it('refuses a policy that is not a function before anything is installed', () => {
+    expect(() => register({ policy: {} as never })).toThrow(
+      'Configuration: policy is invalid, expected a function (actual: object)',
+    );
+    expect(getAgentAudit()).toBeUndefined();
   });
 
   it('reads the environment when called, and code wins over it', async () => {

@@ -97,6 +97,15 @@ export function renderExplanation(
     '2. Agent and context — which agent, model, inputs, prompt and policy versions',
     `${agents}\ninput hashes: ${e.context.input_hashes.length ? e.context.input_hashes.map(hash).join(', ') : '-'}\n` +
       `prompt versions: ${e.context.prompt_versions.map(dash).join(', ') || '-'} · policies: ${e.context.policy_versions.map(dash).join(', ') || '-'}\n` +
+      `inputs resolved: ${
+        e.context.inputs_resolved
+          .flatMap((r) =>
+            r.sources.map(
+              (s) => `${dash(s.ref)}${s.type ? ` (${dash(s.type)})` : ''} ${hash(s.hash)}`,
+            ),
+          )
+          .join('; ') || '-'
+      }\n` +
       `credentials issued: ${
         e.context.credentials
           .map(

@@ -1,6 +1,8 @@
 import { ProxyTracerProvider, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 
-export const INSTRUMENTATION_NAME = '@agent-audit/instrumentation';
+import { AUDIT_INSTRUMENTATION_SCOPE } from '../attributes.js';
+
+export const INSTRUMENTATION_NAME = AUDIT_INSTRUMENTATION_SCOPE;
 export const INSTRUMENTATION_VERSION = '0.1.0';
 
 // What the proxy returns while no provider is registered: then nothing is cached (the proxy
