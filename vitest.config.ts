@@ -23,6 +23,7 @@ export default defineConfig({
       { find: /^@agent-audit\/gateway$/, replacement: src('gateway') },
       { find: /^@agent-audit\/sdk\/register$/, replacement: src('sdk', 'register.ts') },
       { find: /^@agent-audit\/mcp$/, replacement: src('mcp') },
+      { find: /^@agent-audit\/ai-sdk$/, replacement: src('ai-sdk') },
     ],
   },
   test: {

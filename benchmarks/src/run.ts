@@ -4,10 +4,11 @@
  * noisy; absolute numbers are reported, ratios are the targets). Progress goes to stderr;
  * the last line of stdout is one JSON object with every figure.
  *
- * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp, gateway, peers), for
- * iterating on one of them; `pnpm bench` runs them all.
+ * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp,
+ * ai-sdk, gateway, peers), for iterating on one of them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
+import { runAiSdkBench } from './ai-sdk-bench.js';
 import { runGatewayBench } from './gateway-bench.js';
 import { runMcpBench } from './mcp-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
@@ -23,6 +24,7 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'otlp', run: runOtlpBench },
   // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
   { name: 'mcp', run: runMcpBench },
+  { name: 'ai-sdk', run: runAiSdkBench },
   { name: 'gateway', run: runGatewayBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },
