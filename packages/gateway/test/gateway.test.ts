@@ -407,6 +407,7 @@ describe('phantom-token gateway', () => {
         tool: 'http:api',
       });
       expect(c.decision_policy).toBe('agent-audit-gateway');
+      expect((c.attributes as Record<string, unknown>)['run_context.status']).toBe('verified');
     }
     // The refused-but-authentic calls carry their token's reference.
     const refs = new Set(calls.map((c) => c.credential_ref));

@@ -18,7 +18,7 @@ export interface VerifiedRun {
 
 /**
  * Runs `fn` inside `run` without starting a run span: the spans `fn` starts (a gateway's
- * `traceToolCall`) carry the run's attribution. Only for a run the caller verified: the
+ * `traceToolCall`) carry the run's attribution and `run_context.status=verified`. Only for a run the caller verified: the
  * carrier's W3C trace context (if any) picks the parent span; its baggage is ignored for the
  * run, whose id and principal come from `run` alone.
  */
@@ -43,6 +43,8 @@ export function withVerifiedRun<T>(
       triggerPrincipal: run.triggerPrincipal,
       tenantId: run.tenantId,
       credentialRef: run.credentialRef,
+      // Attested by what the caller verified: `run_context.status=verified` on every span.
+      verified: true,
     }),
   );
   return context.with(ctx, fn);
