@@ -5,11 +5,12 @@
  * the last line of stdout is one JSON object with every figure.
  *
  * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp,
- * ai-sdk, langchain, openai-agents, peers), for iterating on one of them; `pnpm bench` runs
- * them all.
+ * ai-sdk, langchain, gateway, openai-agents, peers), for iterating on one of them; `pnpm
+ * bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
 import { runAiSdkBench } from './ai-sdk-bench.js';
+import { runGatewayBench } from './gateway-bench.js';
 import { runLangChainBench } from './langchain-bench.js';
 import { runMcpBench } from './mcp-bench.js';
 import { runOpenAiAgentsBench } from './openai-agents-bench.js';
@@ -28,6 +29,7 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
   { name: 'mcp', run: runMcpBench },
   { name: 'ai-sdk', run: runAiSdkBench },
+  { name: 'gateway', run: runGatewayBench },
   // Runs itself under the pinned Node 22 (openai@7 needs it): a child process of its own.
   { name: 'openai-agents', run: runOpenAiAgentsBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.

@@ -39,6 +39,10 @@ import {
   ATTR_PROMPT_HASH,
   ATTR_PROMPT_HASH_ERROR,
   ATTR_PROMPT_VERSION,
+  ATTR_RUN_CONTEXT_CLAIM_REASON,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+  ATTR_RUN_CONTEXT_CLAIMED_RUN_ID,
+  ATTR_RUN_CONTEXT_STATUS,
   ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
   ATTR_SIDE_EFFECT_OBJECT_ID,
   ATTR_SIDE_EFFECT_OPERATION,
@@ -85,6 +89,13 @@ export interface RunExplanation {
     status: string;
     incomplete: boolean;
     spans: number;
+    /**
+     * `verified`: run id and principal adopted from a remote caller's signed run context;
+     * `claimed`: a remote caller claimed a run it could not prove (see `claimed`); null: local.
+     */
+    run_context: string | null;
+    /** What an unverified remote caller claimed: never this run's principal. */
+    claimed: { run_id: string | null; principal: string | null; reason: string | null } | null;
   };
   /** 2. Which agent(s) ran, with what context. */
   context: {
@@ -373,6 +384,15 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
       status: anyIncomplete ? 'incomplete' : root?.status === 'error' ? 'error' : 'ok',
       incomplete: anyIncomplete,
       spans: spans.length,
+      run_context: root === undefined ? null : str(root.attributes[ATTR_RUN_CONTEXT_STATUS]),
+      claimed:
+        first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_RUN_ID])) === null
+          ? null
+          : {
+              run_id: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_RUN_ID])),
+              principal: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL])),
+              reason: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIM_REASON])),
+            },
     },
     context: {
       agents: [...agents.values()],

@@ -103,6 +103,17 @@ export const ATTR_SIDE_EFFECT_STATUS = 'side_effect.status';
 export const ATTR_CREDENTIAL_SCOPES = 'credential.scopes';
 export const ATTR_CREDENTIAL_EXPIRES_AT = 'credential.expires_at';
 export const ATTR_CREDENTIAL_ISSUER = 'credential.issuer';
+// Run context received from another process (signed run context).
+/** `verified` (adopted from a signed context) or `claimed` (not adopted: see the next three). */
+export const ATTR_RUN_CONTEXT_STATUS = 'run_context.status';
+/** The run id a remote caller claimed without a valid signature; never `workflow.run_id`. */
+export const ATTR_RUN_CONTEXT_CLAIMED_RUN_ID = 'run_context.claimed_run_id';
+/** The principal a remote caller claimed without a valid signature; never `trigger.principal`. */
+export const ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL = 'run_context.claimed_principal';
+/** Why it was not adopted: unsigned, bad_signature, unknown_key, expired, wrong_audience, … */
+export const ATTR_RUN_CONTEXT_CLAIM_REASON = 'run_context.claim_reason';
+/** The service a credential is meant for (a run token's audience). */
+export const ATTR_CREDENTIAL_AUDIENCE = 'credential.audience';
 
 // Prompts (LLM calls).
 export const ATTR_PROMPT_HASH = 'prompt.hash';

@@ -67,7 +67,13 @@ describe('createAgent with auditMiddleware (real langchain, fake model)', () => 
 
     const chats = named(spans, 'chat FakeBuiltModel');
     expect(chats).toHaveLength(2);
-    const [first, second] = chats.sort((a, b) => a.startTime[1] - b.startTime[1]);
+    // Start order (seconds, then nanoseconds); two calls in the same millisecond keep the order
+    // they ended in, and the model call that asked for tools ended first.
+    const at = (s: (typeof chats)[number]) => s.startTime[0] * 1e9 + s.startTime[1];
+    const [first, second] = chats
+      .map((s, i) => ({ s, i }))
+      .sort((a, b) => at(a.s) - at(b.s) || a.i - b.i)
+      .map((x) => x.s);
     expect(attr(first!, 'llm.requested_tool_call_ids')).toEqual(['call_weather_1', 'call_time_1']);
     expect(attr(first!, 'llm.requested_tools')).toEqual(['get_weather', 'get_time']);
     expect(attr(first!, 'gen_ai.response.finish_reasons')).toEqual(['tool_calls']);
