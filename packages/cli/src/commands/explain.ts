@@ -45,7 +45,12 @@ export function renderExplanation(
   out += section(
     '1. Trigger — what started the run and who is accountable',
     [
-      `principal:   ${dash(t.principal)}${t.trigger_type ? ` (${dash(t.trigger_type)})` : ''}`,
+      `principal:   ${dash(t.principal)}${t.trigger_type ? ` (${dash(t.trigger_type)})` : ''}${t.run_context === 'verified' ? ' · verified (signed run context)' : ''}`,
+      ...(t.claimed === null
+        ? []
+        : [
+            `claimed:     ${dash(t.claimed.principal)} for run ${dash(t.claimed.run_id)} by a remote caller — NOT adopted (${dash(t.claimed.reason)})`,
+          ]),
       `tenant:      ${dash(t.tenant_id)}`,
       `workflow:    ${dash(t.root_span)}${t.workflow_name ? ` · ${dash(t.workflow_name)}${t.workflow_version ? ` v${dash(t.workflow_version)}` : ''}` : ''}`,
       `credential:  ${dash(t.credential_ref)}`,
