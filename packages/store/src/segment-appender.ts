@@ -99,6 +99,8 @@ export class SegmentAppender {
       this.digestNow();
     }
     if (buf.length > UNDIGESTED_CHUNK) {
+      // In order: what waits goes first.
+      this.digestNow();
       this.seg.digest.update(buf);
       return;
     }

@@ -71,7 +71,12 @@ describe('segment seal digest (written bytes digested off the append path)', () 
     const all: Promise<unknown>[] = [];
     for (let round = 0; round < 5; round++) {
       all.push(store.appendBatch(big));
-      for (let i = 0; i < 30; i++) all.push(store.append(span('r', i)));
+      // Events are written when appended (span ends only at the end of the microtask): these
+      // wait for the digest when the next batch, too large to wait, is written.
+      for (let i = 0; i < 30; i++) {
+        all.push(store.append({ type: 'event', tags: { run: 'r' }, payload: { i } }));
+        all.push(store.append(span('r', i)));
+      }
     }
     await Promise.all(all);
     await store.close();
