@@ -29,11 +29,11 @@ const SAME = '';
  * most {@link PATH_FROM} levels deep (so no cycle is possible). When it says yes,
  * `JSON.stringify` writes the record as it is. Anything else (a Date, an unsorted object, a deep
  * value, a non-finite number …) goes through the careful walk below, which sorts, honours
- * `toJSON` and reports errors: the check only ever answers yes for
- * values on which the careful walk writes `JSON.stringify`'s text too, so both give the same
- * bytes (test/strict-writer.test.ts compares them on random and hostile values). Measured on the
- * SDK's two tool-span payloads (1.3 and 2.1 KB): the walk cost 0.8 and 1.9 µs before, 0.6 and
- * 1.2 µs as this check (JSON.stringify itself: 3.0 and 5.4 µs).
+ * `toJSON` and reports errors: the check only ever answers yes for values on which the careful
+ * walk writes `JSON.stringify`'s text too, so both give the same bytes
+ * (test/strict-writer-as-is.test.ts compares them on random and hostile values). Measured (CPU)
+ * on the SDK's two tool-span payloads (1.3 and 2.1 KB) together: 11.6 µs with the careful walk
+ * alone, 10.5 µs with this check first, 8.5 µs for `JSON.stringify` itself.
  */
 export class StrictJsonWriter {
   /** Containers on the path below PATH_FROM levels (cycle detection); reset by every call. */
