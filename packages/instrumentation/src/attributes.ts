@@ -180,6 +180,14 @@ export const ATTR_INPUT_SOURCE_HASHES = 'input.source_hashes';
 /** Kind of each source, e.g. `record`, `document`, `message` (`''` where not given). */
 export const ATTR_INPUT_SOURCE_TYPES = 'input.source_types';
 
+// Handoffs between agents (a framework's agent passing the conversation to another).
+export const ATTR_HANDOFF_FROM_AGENT = 'handoff.from_agent';
+export const ATTR_HANDOFF_TO_AGENT = 'handoff.to_agent';
+/** Why the model handed off, as it said. */
+export const ATTR_HANDOFF_REASON = 'handoff.reason';
+/** The run event recorded for a handoff (on the handoff's span). */
+export const RUN_EVENT_AGENT_HANDOFF = 'agent.handoff';
+
 // Validations (`validation.passed` / `validation.failed`).
 /** Name of the check, e.g. `schema:refund-request`, `guardrail:pii`. */
 export const ATTR_VALIDATION_NAME = 'validation.name';
