@@ -24,6 +24,9 @@ export type ArchiveProblemCode =
   | 'ARCHIVE_UNLISTED_OBJECT'
   | 'ARCHIVE_IO_ERROR';
 
+/** Segment objects fetched ahead of the one being checked. */
+const PREFETCH = 4;
+
 const KIND: Record<ArchiveProblemCode, ArchiveProblem['kind']> = {
   ARCHIVE_OBJECT_MODIFIED: 'tampering',
   ARCHIVE_OBJECT_DELETED: 'tampering',
@@ -337,6 +340,29 @@ async function verifyOne(
     fs.mkdirSync(path.join(spool, 'segments'));
     const listedSegments = new Set<string>();
     let bytesDone = 0;
+    // Segment bodies are fetched up to PREFETCH ahead of the one being checked.
+    const wanted = manifests.flatMap((m) =>
+      m.segments.filter((seg) => objects.get(seg.key)?.versions.length),
+    );
+    const fetches = new Map<string, Promise<Buffer | undefined>>();
+    let ahead = 0;
+    const fetchAhead = () => {
+      for (; ahead < wanted.length && fetches.size < PREFETCH; ahead++) {
+        const seg = wanted[ahead]!;
+        const pending = getBytes(client, bucket, seg.key, seg.versionId);
+        pending.catch(() => undefined); // a failure is reported where it is awaited
+        fetches.set(`${seg.key} ${seg.versionId}`, pending);
+      }
+    };
+    const bodyOf = async (seg: (typeof wanted)[number]): Promise<Buffer | undefined> => {
+      fetchAhead();
+      const id = `${seg.key} ${seg.versionId}`;
+      const pending = fetches.get(id) ?? getBytes(client, bucket, seg.key, seg.versionId);
+      fetches.delete(id);
+      const body = await pending;
+      fetchAhead();
+      return body;
+    };
     for (const m of manifests) {
       for (const n of m.absent ?? []) {
         problems.push(
@@ -357,7 +383,7 @@ async function verifyOne(
           );
         }
         if (!check(seg.key, `segment ${seg.segment}`)) continue;
-        const body = await getBytes(client, bucket, seg.key, seg.versionId);
+        const body = await bodyOf(seg);
         if (!body) continue;
         if (sha256Hex(body) !== seg.sha256) {
           problems.push(
