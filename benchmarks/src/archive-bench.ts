@@ -30,6 +30,7 @@ import {
   archiveRuns,
   compactIndexDay,
   type IndexedRun,
+  listKeys,
   type PushIndex,
   parseArchiveUrl,
   pushStore,
@@ -287,6 +288,19 @@ export async function runArchiveBench(): Promise<Figures> {
       objects = res.indexObjects;
     }
     log(`query: ${found} runs of user:42 from ${objects} index objects`);
+    // What the listing alone costs (the query lists every day it spans, 16 at a time).
+    const l0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next <= DAYS + 1) {
+          const day = new Date(Date.now() - next++ * 86_400_000).toISOString().slice(0, 10);
+          await listKeys(client, bucket, `synthetic/index/${day}/`);
+        }
+      }),
+    );
+    const listMs = performance.now() - l0;
+    log(`listing the ${DAYS + 2} days alone: ${Math.round(listMs)} ms`);
     return {
       archive_push_mb_per_s: Number(pushMBs.toFixed(1)),
       archive_put_mb_per_s: Number(putMBs.toFixed(1)),
@@ -295,6 +309,7 @@ export async function runArchiveBench(): Promise<Figures> {
       archive_query_ms: Math.round(median(queryMs)),
       ...(Number.isNaN(rawMs) ? {} : { archive_query_uncompacted_ms: Math.round(rawMs) }),
       archive_compact_s: Number(compactS.toFixed(1)),
+      archive_query_list_ms: Math.round(listMs),
       archive_query_runs: found,
       archive_query_index_objects: objects,
       archive_query_spans: SPANS,

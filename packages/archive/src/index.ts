@@ -5,7 +5,7 @@ export { archiveClient, describeS3Error, parseArchiveUrl } from './archive-locat
 export type { ArchiveRun, ArchiveRunsOptions } from './archive-runs.js';
 export { archiveRuns } from './archive-runs.js';
 export type { IndexRollup, RolledRun } from './index-rollup.js';
-export { compactIndexDay, ROLLUP_SHARDS } from './index-rollup.js';
+export { compactIndexDay, listKeys, ROLLUP_SHARDS } from './index-rollup.js';
 export type { PushOptions, PushResult } from './push-archive.js';
 export { DEFAULT_RETAIN_DAYS, lastPush, pushStore, RETAIN_DAYS_ENV } from './push-archive.js';
 export type {
