@@ -15,8 +15,8 @@
  *   index objects of the exact format `pushStore` writes (the segments themselves are not
  *   made: the query reads only the index), after `compactIndexDay` rolled each day up into 16
  *   principal shards (so the query reads 1 rollup per day plus the listing). Median of 3
- *   queries (goal ≤ 500). archive_query_uncompacted_ms (with ARCHIVE_BENCH_UNCOMPACTED=1): the
- *   same query before compaction.
+ *   queries (goal ≤ 500). archive_query_uncompacted_ms: the same query once, before
+ *   compaction (it reads all 9,000 push indexes); archive_query_list_ms: the day listings alone.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
