@@ -1,0 +1,85 @@
+import { createHmac } from 'node:crypto';
+import { type Alert, alertLine } from './alert.js';
+import type { SinkConfig } from './watch-config.js';
+
+/** Where alerts go. `deliver` resolves once the alert is accepted, rejects otherwise. */
+export interface Sink {
+  readonly name: string;
+  deliver(alert: Alert): Promise<void>;
+}
+
+/** Header carrying `sha256=<hex HMAC-SHA256 of the raw body>` under the sink's secret. */
+export const SIGNATURE_HEADER = 'x-agent-audit-signature';
+/** Header carrying the alert id: the same alert delivered twice has the same key. */
+export const DEDUP_HEADER = 'x-agent-audit-dedup-key';
+
+export function signBody(body: string, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** stdout: one JSON line per alert with `json`, else the one-line text form. */
+export function stdoutSink(write: (line: string) => void, json: boolean): Sink {
+  return {
+    name: 'stdout',
+    async deliver(alert) {
+      write(`${json ? JSON.stringify(alert) : alertLine(alert)}\n`);
+    },
+  };
+}
+
+async function post(
+  config: SinkConfig,
+  body: string,
+  headers: Record<string, string>,
+): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(config.url!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      signal: AbortSignal.timeout(config.timeoutMs),
+    });
+  } catch (error) {
+    const e = error as Error;
+    const why = e.name === 'TimeoutError' ? `no answer within ${config.timeoutMs} ms` : e.message;
+    throw new Error(`sink ${config.name} (${config.url}): ${why}`);
+  }
+  // Drain the body so the connection can be reused.
+  await response.arrayBuffer().catch(() => undefined);
+  if (response.status < 200 || response.status >= 300) {
+    throw new Error(`sink ${config.name} (${config.url}): HTTP ${response.status}`);
+  }
+}
+
+/**
+ * A webhook: the alert as a JSON body, its id as de-duplication key (header and `dedup_key`),
+ * and an HMAC-SHA256 signature of the body when `secret_env` names a set variable.
+ */
+export function webhookSink(config: SinkConfig, env: NodeJS.ProcessEnv = process.env): Sink {
+  const secret = config.secretEnv ? env[config.secretEnv] : undefined;
+  if (config.secretEnv && !secret) {
+    throw new Error(
+      `Configuration: sink ${config.name}: the environment variable ${config.secretEnv} (secret_env) is not set; set it to the webhook's shared secret or remove secret_env`,
+    );
+  }
+  return {
+    name: config.name,
+    deliver(alert) {
+      const body = JSON.stringify({ ...alert, dedup_key: alert.id });
+      const headers: Record<string, string> = { [DEDUP_HEADER]: alert.id };
+      if (secret) headers[SIGNATURE_HEADER] = signBody(body, secret);
+      return post(config, body, headers);
+    },
+  };
+}
+
+/** A Slack-compatible incoming webhook: `{"text": "<one line>"}`. */
+export function slackSink(config: SinkConfig): Sink {
+  return {
+    name: config.name,
+    deliver(alert) {
+      return post(config, JSON.stringify({ text: alertLine(alert) }), { [DEDUP_HEADER]: alert.id });
+    },
+  };
+}
