@@ -60,7 +60,7 @@ function open(root: string, extra: Record<string, unknown> = {}, env: NodeJS.Pro
 
 function byPattern(alerts: Alert[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const a of alerts) (out[a.pattern] ??= []).push(...a.run_ids);
+  for (const a of alerts) out[a.pattern] = [...(out[a.pattern] ?? []), ...a.run_ids];
   return out;
 }
 
