@@ -44,7 +44,11 @@ export class EntryEncoder {
     if (entry === null || typeof entry !== 'object')
       throw configurationError('entry', 'an object', entry);
     if (!ENTRY_TYPES.has(entry.type)) {
-      throw configurationError('entry.type', "'span.start', 'span.end', 'event' or 'alert'", entry.type);
+      throw configurationError(
+        'entry.type',
+        "'span.start', 'span.end', 'event' or 'alert'",
+        entry.type,
+      );
     }
     const tagsJson = tagsToJson(entry.tags, this.#tagPlan);
     let payloadJson: string;

@@ -13,6 +13,8 @@ export interface FollowBatch {
   records: StoredRecord[];
   /** The cursor after this batch: the next seq to read of `origin`. */
   nextSeq: number;
+  /** Damaged records passed over (each with a RECORD_UNREADABLE notice). */
+  skipped?: number;
 }
 
 const SEGMENT_NAME = /^(\d{8})\.jsonl$/;
@@ -123,15 +125,28 @@ export class StoreFollower {
     let records: StoredRecord[];
     try {
       records = reader.recordsFrom(this.#nextSeq, want);
-    } catch (error) {
-      // Every record before #nextSeq was read, so the damaged line is the one at #nextSeq.
-      notices.push({
-        code: 'RECORD_UNREADABLE',
-        message: `store ${this.dir} seq ${this.#nextSeq}: ${(error as Error).message}; the watcher skips this record (its tool call, if any, is not analysed) — run agent-audit verify --store ${this.dir}`,
-      });
-      this.#reader.close();
-      this.#nextSeq++;
-      return { origin, records: [], nextSeq: this.#nextSeq };
+    } catch {
+      // A damaged line somewhere in the batch: take the records before it one by one; the
+      // damaged one is then the one at the cursor.
+      records = [];
+      for (let seq = this.#nextSeq; seq < this.#nextSeq + want; seq++) {
+        try {
+          const one = reader.recordsFrom(seq, 1);
+          if (one.length === 0) break;
+          records.push(...one);
+          seq = one[0]!.seq;
+        } catch (error) {
+          if (records.length > 0) break;
+          const why = (error as Error).message.replace(/; run agent-audit verify$/, '');
+          notices.push({
+            code: 'RECORD_UNREADABLE',
+            message: `store ${this.dir} seq ${seq}: ${why}; the watcher skips this record (a tool call in it is not analysed); run agent-audit verify --store ${this.dir}`,
+          });
+          reader.close();
+          this.#nextSeq = seq + 1;
+          return { origin, records: [], nextSeq: this.#nextSeq, skipped: 1 };
+        }
+      }
     }
     const first = records[0];
     if (first && first.seq > this.#nextSeq) {

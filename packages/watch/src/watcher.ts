@@ -35,6 +35,8 @@ export interface WatcherOptions {
 
 export interface StepResult {
   records: number;
+  /** Damaged records passed over (named on stderr). */
+  skipped: number;
   toolCalls: number;
   alerts: Alert[];
 }
@@ -109,12 +111,13 @@ export class Watcher {
 
   /** One pass over every store: new records → alerts (durable) → state. */
   async step(): Promise<StepResult> {
-    const result: StepResult = { records: 0, toolCalls: 0, alerts: [] };
+    const result: StepResult = { records: 0, skipped: 0, toolCalls: 0, alerts: [] };
     const found: Alert[] = [];
     const notices: { code: string; message: string }[] = [];
     for (const follower of this.#followers) {
       const batch = follower.poll(this.#options.batchSize ?? 2000, notices);
       if (!batch) continue;
+      result.skipped += batch.skipped ?? 0;
       for (const record of batch.records) {
         result.records++;
         const call = toolCallOf(record, batch.origin, follower.dir);
@@ -159,13 +162,14 @@ export class Watcher {
 
   /** Steps until the stores hold nothing new, then delivers (the `--once` mode). */
   async runOnce(): Promise<StepResult> {
-    const total: StepResult = { records: 0, toolCalls: 0, alerts: [] };
+    const total: StepResult = { records: 0, skipped: 0, toolCalls: 0, alerts: [] };
     for (;;) {
       const r = await this.step();
       total.records += r.records;
+      total.skipped += r.skipped;
       total.toolCalls += r.toolCalls;
       total.alerts.push(...r.alerts);
-      if (r.records === 0) break;
+      if (r.records === 0 && r.skipped === 0) break;
     }
     await this.deliver();
     return total;
@@ -177,7 +181,7 @@ export class Watcher {
     while (!this.#stopped) {
       const r = await this.step();
       delivering = delivering.then(() => this.deliver());
-      if (r.records > 0) continue;
+      if (r.records > 0 || r.skipped > 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.config.pollMs);
         this.#wake = () => {
