@@ -21,6 +21,8 @@ interface WindowRate {
   windows: number;
   /** Mean count per active window (anomalous windows are not folded in). */
   mean: number;
+  /** Mean, over the same windows, of the most calls one run made in a window (a loop's baseline). */
+  runMean?: number;
 }
 
 interface KeyState {
@@ -170,12 +172,17 @@ export class Detector {
       });
     }
 
-    // call_frequency: calls per window against the learned calls per active window.
+    // call_frequency: calls per window against the learned calls per active window (a flood),
+    // and one run's calls in the window against the most one run made (a loop).
     const f = p.call_frequency;
     if (f.enabled) {
       const count = this.#count(k.freq, f, call, notices);
+      const ready = learned && k.freq.windows >= f.minWindows && !k.freq.alerted;
       const threshold = Math.max(f.minCount, f.factor * k.freq.mean);
-      if (learned && k.freq.windows >= f.minWindows && !k.freq.alerted && count > threshold) {
+      const runMean = k.freq.runMean ?? 0;
+      const runThreshold = Math.max(f.minCount, f.factor * runMean);
+      const byRun = call.runId ? (k.freq.runs[call.runId] ?? 0) : 0;
+      if (ready && count > threshold) {
         k.freq.alerted = true;
         raise(
           'call_frequency',
@@ -188,6 +195,23 @@ export class Detector {
             reason: `${count} calls in ${f.windowS} s, baseline ${fmt(k.freq.mean)} per window (threshold ${fmt(threshold)})`,
           },
           evidence(k.freq.runs),
+        );
+      } else if (ready && byRun > runThreshold) {
+        k.freq.alerted = true;
+        raise(
+          'call_frequency',
+          f.severity,
+          `loop ${k.freq.start}`,
+          {
+            baseline: fmt(runMean),
+            observed: byRun,
+            window_s: f.windowS,
+            reason: `one run made ${byRun} calls in ${f.windowS} s, baseline at most ${fmt(runMean)} per run per window (threshold ${fmt(runThreshold)}): a loop?`,
+          },
+          [call.runId!, ...evidence(k.freq.runs).filter((r) => r !== call.runId)].slice(
+            0,
+            MAX_EVIDENCE,
+          ),
         );
       }
     }
@@ -341,6 +365,8 @@ export class Detector {
         w.windows++;
         const n = Math.min(w.windows, MEAN_HORIZON);
         w.mean += (w.count - w.mean) / n;
+        const most = Math.max(0, ...Object.values(w.runs));
+        w.runMean = (w.runMean ?? 0) + (most - (w.runMean ?? 0)) / n;
       }
       w.start = aligned;
       w.count = 0;

@@ -322,7 +322,7 @@ export function watchConfigFrom(
         severity: 'medium',
         quantile: 0.99,
         factor: 4,
-        minValue: 50,
+        minValue: 250,
       }),
       policy: {
         enabled: r.bool(policyO, 'enabled', 'patterns.policy', true),
