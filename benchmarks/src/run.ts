@@ -4,10 +4,11 @@
  * noisy; absolute numbers are reported, ratios are the targets). Progress goes to stderr;
  * the last line of stdout is one JSON object with every figure.
  *
- * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, peers), for
+ * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, anomalies, peers), for
  * iterating on one of them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
+import { runAnomaliesBench } from './anomalies-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
 import { runPeersBench } from './peers-bench.js';
 import { runSdkBench } from './sdk-bench.js';
@@ -19,6 +20,7 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'sdk', run: runSdkBench },
   { name: 'store', run: runStoreBench },
   { name: 'otlp', run: runOtlpBench },
+  { name: 'anomalies', run: runAnomaliesBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },
 ];

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSegmentReader, type SegmentReader, type StoredRecord } from '@agent-audit/store';
+import { openSegmentReader, type RawRecord, type SegmentReader } from '@agent-audit/store';
 
 /** What the follower tells the watcher that is not a record (printed on stderr). */
 export interface FollowNotice {
@@ -10,7 +10,8 @@ export interface FollowNotice {
 
 export interface FollowBatch {
   origin: string;
-  records: StoredRecord[];
+  /** Hash-checked records, payload as stored (parsed only by those who need it). */
+  records: RawRecord[];
   /** The cursor after this batch: the next seq to read of `origin`. */
   nextSeq: number;
   /** Damaged records passed over (each with a RECORD_UNREADABLE notice). */
@@ -119,19 +120,21 @@ export class StoreFollower {
     }
     this.#reader ??= openSegmentReader(this.dir);
     const reader = this.#reader;
+    const read = (seq: number, n: number): RawRecord[] =>
+      reader.rawRecordsFrom ? reader.rawRecordsFrom(seq, n) : [];
     const durable = witnessSeq(this.trustDir, origin) ?? reader.head()?.seq ?? 0;
     if (durable < this.#nextSeq) return { origin, records: [], nextSeq: this.#nextSeq };
     const want = Math.min(limit, durable - this.#nextSeq + 1);
-    let records: StoredRecord[];
+    let records: RawRecord[];
     try {
-      records = reader.recordsFrom(this.#nextSeq, want);
+      records = read(this.#nextSeq, want);
     } catch {
       // A damaged line somewhere in the batch: take the records before it one by one; the
       // damaged one is then the one at the cursor.
       records = [];
       for (let seq = this.#nextSeq; seq < this.#nextSeq + want; seq++) {
         try {
-          const one = reader.recordsFrom(seq, 1);
+          const one = read(seq, 1);
           if (one.length === 0) break;
           records.push(...one);
           seq = one[0]!.seq;

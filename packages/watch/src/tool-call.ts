@@ -1,4 +1,4 @@
-import type { StoredRecord } from '@agent-audit/store';
+import type { RawRecord } from '@agent-audit/store';
 import { EXECUTE_TOOL, NAMES } from './feature-names.js';
 
 /** One ended tool call as the detectors see it: features only, never raw content. */
@@ -68,22 +68,23 @@ const num = (v: Json | undefined): number | null =>
  * The tool call in a `span.end` record, or undefined when the record is not an ended
  * `execute_tool` span (other spans, events, store records). Never throws on odd payloads.
  */
-export function toolCallOf(
-  record: StoredRecord,
-  origin: string,
-  store: string,
-): ToolCall | undefined {
+export function toolCallOf(record: RawRecord, origin: string, store: string): ToolCall | undefined {
   if (record.type !== 'span.end') return undefined;
-  // Cheap filter first: the store tags every tool span with its tool name.
-  if (record.tags.tool === undefined) return undefined;
-  const payload = obj(record.payload);
+  // Cheap filter first: only tool spans are parsed.
+  if (!record.payloadJson.includes(`"${EXECUTE_TOOL}"`)) return undefined;
+  let payload: Record<string, unknown> | undefined;
+  try {
+    payload = obj(JSON.parse(record.payloadJson));
+  } catch {
+    return undefined;
+  }
   const rs = Array.isArray(payload?.resourceSpans) ? payload.resourceSpans : [];
   for (const r of rs) {
     const scopeSpans = obj(r)?.scopeSpans;
     for (const ss of Array.isArray(scopeSpans) ? scopeSpans : []) {
       const spans = obj(ss)?.spans;
       for (const span of Array.isArray(spans) ? spans : []) {
-        const call = callOfSpan(obj(span), record, origin, store);
+        const call = callOfSpan(obj(span), record.seq, origin, store);
         if (call) return call;
       }
     }
@@ -93,7 +94,7 @@ export function toolCallOf(
 
 function callOfSpan(
   span: Record<string, unknown> | undefined,
-  record: StoredRecord,
+  seq: number,
   origin: string,
   store: string,
 ): ToolCall | undefined {
@@ -104,14 +105,12 @@ function callOfSpan(
     if (o && typeof o.key === 'string') a.set(o.key, anyValue(o.value));
   }
   if (a.get(NAMES.operation) !== EXECUTE_TOOL) return undefined;
-  const tool = str(a.get(NAMES.tool)) ?? str(a.get(NAMES.genAiTool)) ?? record.tags.tool ?? null;
+  const tool = str(a.get(NAMES.tool)) ?? str(a.get(NAMES.genAiTool));
   if (!tool) return undefined;
-  const agentId =
-    str(a.get(NAMES.agentId)) ?? str(a.get(NAMES.genAiAgentId)) ?? record.tags.agent ?? 'unknown';
+  const agentId = str(a.get(NAMES.agentId)) ?? str(a.get(NAMES.genAiAgentId)) ?? 'unknown';
   const start = nanos(span.startTimeUnixNano);
   const end = nanos(span.endTimeUnixNano);
-  const recordMs = Date.parse(record.time);
-  const timeMs = end !== undefined ? Number(end / 1_000_000n) : recordMs;
+  const timeMs = end !== undefined ? Number(end / 1_000_000n) : start !== undefined ? Number(start / 1_000_000n) : 0;
   const durationMs =
     start !== undefined && end !== undefined && end >= start
       ? Number(end - start) / 1_000_000
@@ -126,15 +125,16 @@ function callOfSpan(
   return {
     origin,
     store,
-    seq: record.seq,
-    runId: str(a.get(NAMES.runId)) ?? record.tags.run ?? null,
+    seq,
+    runId: str(a.get(NAMES.runId)),
     agentId,
     tool,
-    tenant: str(a.get(NAMES.tenant)) ?? record.tags.tenant ?? null,
-    principal: str(a.get(NAMES.principal)) ?? record.tags.principal ?? null,
+    tenant: str(a.get(NAMES.tenant)),
+    principal: str(a.get(NAMES.principal)),
     decision,
     decisionReason: str(a.get(NAMES.decisionReason)),
-    timeMs: Number.isFinite(timeMs) ? timeMs : 0,
+    // A time beyond what a Date can hold (a forged record) counts as unknown.
+    timeMs: timeMs <= 8.64e15 ? timeMs : 0,
     durationMs,
     inputSize: num(a.get(NAMES.inputSize)),
     outputSize: num(a.get(NAMES.outputSize)),

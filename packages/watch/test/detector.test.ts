@@ -1,4 +1,4 @@
-import type { StoredRecord } from '@agent-audit/store';
+import type { RawRecord } from '@agent-audit/store';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../src/alert.js';
 import { Detector } from '../src/detector.js';
@@ -11,14 +11,10 @@ const T0 = Date.parse('2026-03-01T10:00:00Z');
 
 function callOf(spec: CallSpec, seq: number): ToolCall {
   const entry = toolCallEntry(spec);
-  const record: StoredRecord = {
+  const record: RawRecord = {
     seq,
-    prev: '0'.repeat(64),
-    hash: '0'.repeat(64),
-    time: new Date(spec.atMs).toISOString(),
     type: 'span.end',
-    tags: entry.tags ?? {},
-    payload: entry.payload as StoredRecord['payload'],
+    payloadJson: JSON.stringify(entry.payload),
     segment: 1,
     offset: 0,
     length: 0,
