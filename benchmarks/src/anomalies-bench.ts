@@ -18,10 +18,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { registerAgentAudit } from '@agent-audit/sdk';
-import { type AppendEntry, AuditStore, type EntryType, openSegmentReader } from '@agent-audit/store';
+import {
+  type AppendEntry,
+  AuditStore,
+  type EntryType,
+  openSegmentReader,
+} from '@agent-audit/store';
 import { Watcher, watchConfigFrom } from '@agent-audit/watch';
-import { runAnomalyScenario, scoreAlerts } from './anomaly-scenario.js';
 import { scenarioStores, scenarioWatcher } from './anomaly-loadtest.js';
+import { runAnomalyScenario, scoreAlerts } from './anomaly-scenario.js';
 import { quantile } from './workload.js';
 
 type Figures = Record<string, number | string>;
@@ -61,13 +66,16 @@ async function liveLatency(base: string, seconds: number): Promise<number[]> {
   const returned = new Map<string, number>();
   const latencies: number[] = [];
   const live = new Watcher(
-    watchConfigFrom({
-      stores: [{ dir: dirs.store, trust_dir: dirs.trust }],
-      alerts: { dir: join(base, 'live-alerts'), trust_dir: join(base, 'live-alerts-trust') },
-      state_dir: join(base, 'live-state'),
-      poll_ms: 100,
-      sinks: [],
-    }, undefined),
+    watchConfigFrom(
+      {
+        stores: [{ dir: dirs.store, trust_dir: dirs.trust }],
+        alerts: { dir: join(base, 'live-alerts'), trust_dir: join(base, 'live-alerts-trust') },
+        state_dir: join(base, 'live-state'),
+        poll_ms: 100,
+        sinks: [],
+      },
+      undefined,
+    ),
     {
       writeErr: () => {},
       onAlert: (alert) => {
@@ -79,21 +87,29 @@ async function liveLatency(base: string, seconds: number): Promise<number[]> {
   const following = live.run();
   const until = performance.now() + seconds * 1000;
   const traffic = (async () => {
-    while (performance.now() < until) await runAnomalyScenario({ normalRuns: 100, planted: false, concurrency: 4 });
+    while (performance.now() < until)
+      await runAnomalyScenario({ normalRuns: 100, planted: false, concurrency: 4 });
   })();
   let n = 0;
   while (performance.now() < until) {
     const runId = `run-live-stop-${n++}`;
-    await runWorkflow({ agentId: 'support-agent', runId, tenantId: 'acme', triggerPrincipal: 'user:456' }, async () => {
-      try {
-        await traceToolCall(
-          { toolName: 'issue_refund', input: { order_id: 'A-1', amount: 5000 }, policy: () => ({ outcome: 'stop', reason: 'refund above limit' }) },
-          async () => ({}),
-        );
-      } catch {
-        returned.set(runId, performance.now());
-      }
-    });
+    await runWorkflow(
+      { agentId: 'support-agent', runId, tenantId: 'acme', triggerPrincipal: 'user:456' },
+      async () => {
+        try {
+          await traceToolCall(
+            {
+              toolName: 'issue_refund',
+              input: { order_id: 'A-1', amount: 5000 },
+              policy: () => ({ outcome: 'stop', reason: 'refund above limit' }),
+            },
+            async () => ({}),
+          );
+        } catch {
+          returned.set(runId, performance.now());
+        }
+      },
+    );
     await new Promise((r) => setTimeout(r, 100));
   }
   await traffic;
@@ -107,11 +123,17 @@ async function liveLatency(base: string, seconds: number): Promise<number[]> {
   await following;
   await live.close();
   log(`live: ${latencies.length}/${returned.size} planted stops alerted`);
-  if (latencies.length < returned.size) throw new Error(`live: only ${latencies.length} of ${returned.size} planted stops were alerted within 10 s`);
+  if (latencies.length < returned.size)
+    throw new Error(
+      `live: only ${latencies.length} of ${returned.size} planted stops were alerted within 10 s`,
+    );
   return latencies;
 }
 
-async function storeRate(source: string, base: string): Promise<{ records: number; seconds: number; dir: string }> {
+async function storeRate(
+  source: string,
+  base: string,
+): Promise<{ records: number; seconds: number; dir: string }> {
   const reader = openSegmentReader(source);
   const entries: AppendEntry[] = [];
   for (let seq = 1; ; ) {
@@ -143,10 +165,14 @@ export async function runAnomaliesBench(): Promise<Figures> {
   const root = mkdtempSync(join(tmpdir(), 'agent-audit-anomaly-bench-'));
   try {
     const a = await scenario(join(root, 'anomalies'), 1500, true);
-    log(`recall ${a.score.recall} (${a.watched.alerts.length} alerts, missed ${a.score.missed.join(', ') || 'none'})`);
+    log(
+      `recall ${a.score.recall} (${a.watched.alerts.length} alerts, missed ${a.score.missed.join(', ') || 'none'})`,
+    );
     const normalRuns = 10_000;
     const n = await scenario(join(root, 'normal'), normalRuns, false);
-    log(`normal-only: ${n.result.runs} runs, ${n.watched.alerts.length} alerts ${JSON.stringify(n.score.byPattern)}`);
+    log(
+      `normal-only: ${n.result.runs} runs, ${n.watched.alerts.length} alerts ${JSON.stringify(n.score.byPattern)}`,
+    );
     const latencies = await liveLatency(join(root, 'live'), 20);
     const rate = await storeRate(n.dirs.store, join(root, 'rate'));
     const fresh = scenarioStores(join(root, 'rate'));
@@ -157,11 +183,16 @@ export async function runAnomaliesBench(): Promise<Figures> {
     await watcher.close();
     const storePerS = rate.records / rate.seconds;
     const watchPerS = watched.records / watchS;
-    log(`store ${Math.round(storePerS)} records/s (${rate.records} records), watcher ${Math.round(watchPerS)} records/s (${watched.records})`);
+    log(
+      `store ${Math.round(storePerS)} records/s (${rate.records} records), watcher ${Math.round(watchPerS)} records/s (${watched.records})`,
+    );
     return {
       anomaly_recall: a.score.recall,
       anomaly_missed: a.score.missed.join(' ') || 'none',
-      anomaly_false_alerts_per_10k_runs: round((n.watched.alerts.length / n.result.runs) * 10_000, 2),
+      anomaly_false_alerts_per_10k_runs: round(
+        (n.watched.alerts.length / n.result.runs) * 10_000,
+        2,
+      ),
       anomaly_normal_runs: n.result.runs,
       anomaly_detect_p50_s: round(quantile(latencies, 0.5) / 1000),
       anomaly_detect_p99_s: round(quantile(latencies, 0.99) / 1000),

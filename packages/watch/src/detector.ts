@@ -16,6 +16,8 @@ interface WindowRate {
   count: number;
   /** Calls per run in the current window (bounded), for the evidence. */
   runs: Record<string, number>;
+  /** Number of runs in `runs`. */
+  runCount?: number;
   alerted: boolean;
   /** Completed windows folded into `mean`. */
   windows: number;
@@ -181,7 +183,8 @@ export class Detector {
       const threshold = Math.max(f.minCount, f.factor * k.freq.mean);
       const runMean = k.freq.runMean ?? 0;
       const runThreshold = Math.max(f.minCount, f.factor * runMean);
-      const byRun = call.runId ? (k.freq.runs[call.runId] ?? 0) : 0;
+      const byRun =
+        call.runId && Object.hasOwn(k.freq.runs, call.runId) ? k.freq.runs[call.runId]! : 0;
       if (ready && count > threshold) {
         k.freq.alerted = true;
         raise(
@@ -371,12 +374,17 @@ export class Detector {
       w.start = aligned;
       w.count = 0;
       w.runs = {};
+      w.runCount = 0;
       w.alerted = false;
     }
     w.count++;
-    if (call.runId) {
-      if (call.runId in w.runs) w.runs[call.runId]!++;
-      else if (Object.keys(w.runs).length < MAX_RUNS) w.runs[call.runId] = 1;
+    const run = call.runId;
+    if (run && run !== '__proto__') {
+      if (Object.hasOwn(w.runs, run)) w.runs[run]!++;
+      else if ((w.runCount ?? 0) < MAX_RUNS) {
+        w.runs[run] = 1;
+        w.runCount = (w.runCount ?? 0) + 1;
+      }
     }
     return w.count;
   }

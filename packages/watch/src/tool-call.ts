@@ -70,11 +70,14 @@ const num = (v: Json | undefined): number | null =>
  */
 export function toolCallOf(record: RawRecord, origin: string, store: string): ToolCall | undefined {
   if (record.type !== 'span.end') return undefined;
+  const json = record.payloadJson;
   // Cheap filter first: only tool spans are parsed.
-  if (!record.payloadJson.includes(`"${EXECUTE_TOOL}"`)) return undefined;
+  if (!json.includes(`"${EXECUTE_TOOL}"`)) return undefined;
+  const fast = fastSpan(json);
+  if (fast) return callOfSpan(fast, record.seq, origin, store);
   let payload: Record<string, unknown> | undefined;
   try {
-    payload = obj(JSON.parse(record.payloadJson));
+    payload = obj(JSON.parse(json));
   } catch {
     return undefined;
   }
@@ -90,6 +93,74 @@ export function toolCallOf(record: RawRecord, origin: string, store: string): To
     }
   }
   return undefined;
+}
+
+const SPAN_ATTRIBUTES = '"spans":[{"attributes":[';
+
+/** Index of the `]` closing the array whose `[` is at `open` (strings skipped), or -1. */
+function closingBracket(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip a string: up to the next quote not escaped.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      depth++;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * The first span of a stored OTLP/JSON payload without parsing all of it: its attributes
+ * array (parsed alone), its times and status code. Stored payloads are canonical JSON (members
+ * sorted), so a span starts with `attributes`; events and resource attributes, half of the
+ * bytes, are never parsed. Undefined when the payload does not have that form (the caller then
+ * parses it whole).
+ */
+function fastSpan(json: string): Record<string, unknown> | undefined {
+  const at = json.indexOf(SPAN_ATTRIBUTES);
+  if (at < 0) return undefined;
+  const open = at + SPAN_ATTRIBUTES.length - 1;
+  // The member after `attributes` in canonical order (the SDK always writes it); a raw `,"`
+  // cannot occur inside a string, so the first one closes the array. Else: scan for it.
+  const next = json.indexOf('],"droppedAttributesCount":', open);
+  const close = next >= 0 ? next : closingBracket(json, open);
+  if (close < 0) return undefined;
+  let attributes: unknown;
+  try {
+    attributes = JSON.parse(json.slice(open, close + 1));
+  } catch {
+    return undefined;
+  }
+  const end = json.indexOf('"endTimeUnixNano":"', close);
+  const start = json.indexOf('"startTimeUnixNano":"', close);
+  const status = json.indexOf('"status":{"code":', start < 0 ? close : start);
+  return {
+    attributes,
+    endTimeUnixNano: end < 0 ? undefined : digits(json, end + 19),
+    startTimeUnixNano: start < 0 ? undefined : digits(json, start + 21),
+    status: { code: status < 0 ? 0 : json.charCodeAt(status + 17) - 0x30 },
+  };
+}
+
+/** The decimal digits at `from` (up to the next non-digit). */
+function digits(text: string, from: number): string | undefined {
+  let i = from;
+  while (i < text.length && i - from < 25) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    i++;
+  }
+  return i > from ? text.slice(from, i) : undefined;
 }
 
 function callOfSpan(
@@ -110,7 +181,12 @@ function callOfSpan(
   const agentId = str(a.get(NAMES.agentId)) ?? str(a.get(NAMES.genAiAgentId)) ?? 'unknown';
   const start = nanos(span.startTimeUnixNano);
   const end = nanos(span.endTimeUnixNano);
-  const timeMs = end !== undefined ? Number(end / 1_000_000n) : start !== undefined ? Number(start / 1_000_000n) : 0;
+  const timeMs =
+    end !== undefined
+      ? Number(end / 1_000_000n)
+      : start !== undefined
+        ? Number(start / 1_000_000n)
+        : 0;
   const durationMs =
     start !== undefined && end !== undefined && end >= start
       ? Number(end - start) / 1_000_000

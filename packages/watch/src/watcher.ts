@@ -115,7 +115,7 @@ export class Watcher {
     const found: Alert[] = [];
     const notices: { code: string; message: string }[] = [];
     for (const follower of this.#followers) {
-      const batch = follower.poll(this.#options.batchSize ?? 2000, notices);
+      const batch = follower.poll(this.#options.batchSize ?? 10_000, notices);
       if (!batch) continue;
       result.skipped += batch.skipped ?? 0;
       for (const record of batch.records) {

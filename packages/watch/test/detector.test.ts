@@ -58,6 +58,67 @@ describe('detector', () => {
     });
   });
 
+  it('reads a stored (canonical) payload without parsing all of it, exactly as a full parse does', () => {
+    const entry = toolCallEntry({
+      runId: 'r"]},{',
+      atMs: T0,
+      durationMs: 3,
+      signals: ['sql_injection'],
+      denialType: 'policy',
+      decision: 'stop',
+      reason: 'a ],"droppedAttributesCount":9 b',
+    });
+    const payload = entry.payload as {
+      resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+    };
+    const span = payload.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    const canonical = (value: unknown): string =>
+      Array.isArray(value)
+        ? `[${value.map(canonical).join(',')}]`
+        : value !== null && typeof value === 'object'
+          ? `{${Object.keys(value)
+              .sort()
+              .map(
+                (k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`,
+              )
+              .join(',')}}`
+          : JSON.stringify(value);
+    const read = (p: unknown) =>
+      toolCallOf(
+        {
+          seq: 1,
+          type: 'span.end',
+          payloadJson: typeof p === 'string' ? p : canonical(p),
+          segment: 1,
+          offset: 0,
+          length: 0,
+        },
+        ORIGIN,
+        '/s',
+      );
+    const plain = read(JSON.stringify(payload)); // not canonical: parsed whole
+    const stored = read(payload); // canonical, no droppedAttributesCount: bracket scan
+    span.droppedAttributesCount = 0;
+    span.events = [
+      {
+        name: 'x',
+        timeUnixNano: '1',
+        attributes: [{ key: 'tool.name', value: { stringValue: 'other' } }],
+      },
+    ];
+    const sdk = read(payload); // canonical with droppedAttributesCount, events after it
+    expect(plain).toMatchObject({
+      runId: 'r"]},{',
+      decision: 'stop',
+      denialType: 'policy',
+      durationMs: 3,
+      error: true,
+      timeMs: T0,
+    });
+    expect(stored).toEqual(plain);
+    expect(sdk).toEqual(plain);
+  });
+
   it('raises none on normal traffic and every pattern on the planted anomalies, with their run ids', () => {
     const d = new Detector(config());
     const normal = normalCalls(T0, 600);

@@ -33,7 +33,11 @@ describe('end to end through the real instrumentation', () => {
     // The features came from the instrumentation: shapes, signals, sizes, denial types.
     const sqli = watched.alerts.find((a) => a.observed === 'signal:sql_injection');
     expect(sqli?.run_ids[0]).toBe(result.planted.new_input_shape[1]);
-    expect(watched.alerts.some((a) => a.pattern === 'permission_denials' && a.reason.includes('data_access'))).toBe(true);
+    expect(
+      watched.alerts.some(
+        (a) => a.pattern === 'permission_denials' && a.reason.includes('data_access'),
+      ),
+    ).toBe(true);
     const report = await verifyStore({ dir: dirs.alerts, trustDir: dirs.alertsTrust });
     expect(report.problems).toEqual([]);
     expect(report.status).toBe('verified');
