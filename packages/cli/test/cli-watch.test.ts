@@ -123,7 +123,7 @@ describe('agent-audit watch / detect / alerts', () => {
     );
     writeFileSync(bad, 'stores: [store]\nsinks:\n  - type: pager\n');
     expect((await runCli(['watch', '--once', '--config', bad])).stderr).toContain(
-      'sinks[0].type is invalid, expected stdout, webhook or slack',
+      'sinks[0].type is invalid, expected stdout, webhook, slack or otlp',
     );
     const missing = await runCli(['detect', '--since', '1h', '--config', join(root, 'nope.yaml')]);
     expect(missing.code).toBe(3);

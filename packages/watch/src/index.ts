@@ -11,6 +11,7 @@ export { SinkOutbox } from './sink-outbox.js';
 export type { Sink } from './sinks.js';
 export {
   DEDUP_HEADER,
+  otlpLogsSink,
   SIGNATURE_HEADER,
   signBody,
   slackSink,

@@ -83,3 +83,56 @@ export function slackSink(config: SinkConfig): Sink {
     },
   };
 }
+
+const SEVERITY_NUMBER = { low: 9, medium: 13, high: 17, critical: 21 } as const;
+const SEVERITY_TEXT = { low: 'INFO', medium: 'WARN', high: 'ERROR', critical: 'FATAL' } as const;
+
+function otlpValue(value: unknown): Record<string, unknown> {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return { intValue: String(value) };
+  if (typeof value === 'number') return { doubleValue: value };
+  if (Array.isArray(value)) return { arrayValue: { values: value.map(otlpValue) } };
+  return { stringValue: value === null || value === undefined ? '' : String(value) };
+}
+
+/**
+ * OTLP logs to a collector (OTLP/HTTP JSON, `POST <url>`, e.g. `http://collector:4318/v1/logs`):
+ * one log record per alert, the one-line form as body, the alert's fields as `agent_audit.alert.*`
+ * attributes, severity from the alert's.
+ */
+export function otlpLogsSink(config: SinkConfig): Sink {
+  return {
+    name: config.name,
+    deliver(alert) {
+      const attributes = Object.entries(alert)
+        .filter(([key]) => key !== 'reason')
+        .map(([key, value]) => ({ key: `agent_audit.alert.${key}`, value: otlpValue(value) }));
+      const timeNs = `${BigInt(Date.parse(alert.detected_at)) * 1_000_000n}`;
+      const body = JSON.stringify({
+        resourceLogs: [
+          {
+            resource: {
+              attributes: [{ key: 'service.name', value: { stringValue: 'agent-audit-watch' } }],
+            },
+            scopeLogs: [
+              {
+                scope: { name: '@agent-audit/watch' },
+                logRecords: [
+                  {
+                    timeUnixNano: timeNs,
+                    observedTimeUnixNano: timeNs,
+                    severityNumber: SEVERITY_NUMBER[alert.severity],
+                    severityText: SEVERITY_TEXT[alert.severity],
+                    body: { stringValue: alertLine(alert) },
+                    attributes,
+                    eventName: 'agent_audit.alert',
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+      return post(config, body, { [DEDUP_HEADER]: alert.id });
+    },
+  };
+}

@@ -44,7 +44,7 @@ export interface QuantileConfig {
 }
 
 export interface SinkConfig {
-  type: 'stdout' | 'webhook' | 'slack';
+  type: 'stdout' | 'webhook' | 'slack' | 'otlp';
   name: string;
   url: string | undefined;
   /** Name of the environment variable holding the HMAC secret (never the secret itself). */
@@ -244,8 +244,8 @@ export function watchConfigFrom(
       'max_backoff_ms',
     ]);
     const type = o.type;
-    if (type !== 'stdout' && type !== 'webhook' && type !== 'slack') {
-      r.fail(`${path}.type`, 'stdout, webhook or slack', type);
+    if (type !== 'stdout' && type !== 'webhook' && type !== 'slack' && type !== 'otlp') {
+      r.fail(`${path}.type`, 'stdout, webhook, slack or otlp', type);
     }
     const url = r.str(o, 'url', path);
     if (type !== 'stdout') {

@@ -3,7 +3,7 @@ import type { Alert } from './alert.js';
 import { AlertStore } from './alert-store.js';
 import { Detector, type DetectorState } from './detector.js';
 import { SinkOutbox } from './sink-outbox.js';
-import { type Sink, slackSink, stdoutSink, webhookSink } from './sinks.js';
+import { otlpLogsSink, type Sink, slackSink, stdoutSink, webhookSink } from './sinks.js';
 import { readJson, writeJsonAtomic } from './state-file.js';
 import { StoreFollower } from './store-follower.js';
 import { toolCallOf } from './tool-call.js';
@@ -87,7 +87,9 @@ export class Watcher {
             ? stdoutSink(write, options.json ?? false)
             : c.type === 'webhook'
               ? webhookSink(c, env)
-              : slackSink(c);
+              : c.type === 'otlp'
+                ? otlpLogsSink(c)
+                : slackSink(c);
         return new SinkOutbox(sink, config.stateDir, config.alertsDir, c, (m) => this.#note(m));
       }),
       ...(options.sinks ?? []).map(
