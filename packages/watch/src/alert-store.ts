@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { AuditStore, openSegmentReader, type StoredRecord } from '@agent-audit/store';
 import type { Alert } from './alert.js';
 
@@ -65,13 +67,23 @@ export class AlertStore {
 
   constructor(dir: string, trustDir: string, onNotice?: (message: string) => void) {
     this.dir = dir;
+    // The ids already stored (a restart must not append them again): read before opening.
+    if (existsSync(join(dir, 'segments'))) {
+      let stored: StoredAlert[];
+      try {
+        stored = readAlerts(dir, 1, Number.MAX_SAFE_INTEGER).alerts;
+      } catch (error) {
+        throw new Error(
+          `cannot read the alert store ${dir} (${(error as Error).message}); check it with AGENT_AUDIT_TRUST_DIR=${trustDir} agent-audit verify --store ${dir}, and move it aside to start a new alert store`,
+        );
+      }
+      for (const { alert } of stored) this.#known.add(alert.id);
+    }
     this.#store = AuditStore.open({
       dir,
       trustDir,
       onNotice: onNotice ? (n) => onNotice(`alert store ${dir}: ${n.message}`) : undefined,
     });
-    for (const { alert } of readAlerts(dir, 1, Number.MAX_SAFE_INTEGER).alerts)
-      this.#known.add(alert.id);
   }
 
   /** The durable head: every alert at or below it was acknowledged by an fdatasync. */

@@ -18,6 +18,7 @@ export function detectHistory(
   const alerts: Alert[] = [];
   let records = 0;
   let toolCalls = 0;
+  const held: { code: string; message: string }[] = [];
   for (const source of config.stores) {
     const follower = new StoreFollower(source.dir, source.trustDir);
     try {
@@ -42,5 +43,10 @@ export function detectHistory(
       follower.close();
     }
   }
+  // The end of the history: held execution_time alerts are judged with what came after them.
+  for (const alert of detector.flush(held)) {
+    if (Date.parse(alert.event_time) >= sinceMs) alerts.push(alert);
+  }
+  for (const n of held) onNotice(`${n.code}: ${n.message}`);
   return { alerts, records, toolCalls };
 }

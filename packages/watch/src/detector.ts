@@ -44,6 +44,20 @@ interface KeyState {
 export interface DetectorState {
   version: 1;
   keys: Record<string, KeyState>;
+  /** End times (ms) of the latest tool calls of every agent and tool, oldest first. */
+  recentEnds?: number[];
+  /** execution_time alerts held until the calls after them settle them. */
+  pending?: PendingSlow[];
+}
+
+interface PendingSlow {
+  alert: Alert;
+  end: number;
+  /** Calls per ms before the slow call, calls expected during it, seen during and after it. */
+  rate: number;
+  expected: number;
+  during: number;
+  after: number;
 }
 
 /** Something worth a line on stderr that is not an alert (a clock jump in the records). */
@@ -55,6 +69,10 @@ export interface DetectorNotice {
 const MAX_RUNS = 200;
 const MAX_SET = 1000;
 const MAX_EVIDENCE = 20;
+/** End times kept for telling a stalled process from a slow tool. */
+const RECENT_ENDS = 1024;
+/** How long after a slow call the calls that follow it are counted (ms). */
+const SETTLE_MS = 1000;
 /** Mean over at most this many windows: older windows fade (an exponential average after it). */
 const MEAN_HORIZON = 50;
 
@@ -83,10 +101,14 @@ export class Detector {
   readonly #keys = new Map<string, KeyState>();
   readonly #sketches = new Map<string, QuantileSketch>();
   readonly #now: () => Date;
+  #recentEnds: number[];
+  #pending: PendingSlow[];
 
   constructor(config: WatchConfig, state?: DetectorState, now: () => Date = () => new Date()) {
     this.#config = config;
     this.#now = now;
+    this.#recentEnds = state?.recentEnds ?? [];
+    this.#pending = state?.pending ?? [];
     for (const [k, v] of Object.entries(state?.keys ?? {})) this.#keys.set(k, v);
   }
 
@@ -102,7 +124,12 @@ export class Detector {
         duration: dur ? dur.toJSON() : v.duration,
       };
     }
-    return { version: 1, keys };
+    return {
+      version: 1,
+      keys,
+      recentEnds: [...this.#recentEnds],
+      pending: this.#pending.map((p) => ({ ...p })),
+    };
   }
 
   #sketch(key: string, which: 'out' | 'dur', k: KeyState): QuantileSketch {
@@ -137,15 +164,15 @@ export class Detector {
     const p = this.#config.patterns;
     const learned = k.calls >= this.#config.learningMinCalls;
     const alerts: Alert[] = [];
-    const raise = (
+    const build = (
       pattern: PatternName,
       severity: Severity,
       detail: string,
       fields: Pick<Alert, 'baseline' | 'observed' | 'window_s' | 'reason'>,
       runs?: string[],
-    ): void => {
+    ): Alert => {
       const runIds = runs ?? (call.runId ? [call.runId] : []);
-      alerts.push({
+      return {
         id: alertId(call.origin, call.seq, pattern, detail),
         pattern,
         severity,
@@ -161,9 +188,13 @@ export class Detector {
         event_time: new Date(call.timeMs).toISOString(),
         detected_at: this.#now().toISOString(),
         explain: explainCommand(runIds[0], call.store),
-      });
+      };
     };
 
+    const raise = (...args: Parameters<typeof build>): void => {
+      alerts.push(build(...args));
+    };
+    alerts.push(...this.#settle(call.timeMs, notices));
     // policy: a rule, no baseline.
     if (p.policy.enabled && call.decision && p.policy.outcomes.includes(call.decision)) {
       raise('policy', p.policy.severity, call.decision, {
@@ -300,8 +331,10 @@ export class Detector {
       'execution_time',
       'ms',
       learned,
-      raise,
+      (...args) => this.#defer(build(...args), call),
     );
+    this.#recentEnds.push(call.timeMs);
+    if (this.#recentEnds.length > RECENT_ENDS) this.#recentEnds.shift();
     k.calls++;
     return alerts;
   }
@@ -339,6 +372,69 @@ export class Detector {
       }
     }
     sketch.accept(value);
+  }
+
+  /**
+   * An execution_time alert waits until the calls after it tell a slow tool from a stalled
+   * process (CPU starvation, a long GC pause, a suspended VM): while a process stalls no call
+   * ends, then traffic resumes. So the alert is dropped (a HOST_STALL notice) when far fewer
+   * calls ended during the slow call than the rate just before it predicts (at least 5
+   * expected, fewer than a fifth seen) and calls ended again within {@link SETTLE_MS} after it;
+   * otherwise — a slow call among live traffic, or traffic that stopped — it is raised. Calls
+   * end in store order, so those that ended during it were all seen before it.
+   */
+  #defer(alert: Alert, call: ToolCall): void {
+    const end = call.timeMs;
+    const start = end - (call.durationMs ?? 0);
+    const ends = this.#recentEnds;
+    const oldest = ends[0];
+    let before = 0;
+    let during = 0;
+    const lookback =
+      oldest === undefined ? 0 : Math.min(Math.max(end - start, 1000), start - oldest);
+    for (const t of ends) {
+      if (t >= start - lookback && t < start) before++;
+      else if (t >= start && t < end) during++;
+    }
+    const rate = lookback > 0 ? before / lookback : 0;
+    this.#pending.push({ alert, end, rate, expected: rate * (end - start), during, after: 0 });
+  }
+
+  /** Judges the held execution_time alerts whose settling time passed by `now` (event time). */
+  #settle(now: number, notices: { code: string; message: string }[]): Alert[] {
+    if (this.#pending.length === 0) return [];
+    const out: Alert[] = [];
+    const keep: PendingSlow[] = [];
+    for (const p of this.#pending) {
+      if (now > p.end && now <= p.end + SETTLE_MS) p.after++;
+      if (now > p.end + SETTLE_MS || now < p.end - SETTLE_MS * 60) this.#judge(p, out, notices);
+      else keep.push(p);
+    }
+    this.#pending = keep;
+    return out;
+  }
+
+  #judge(p: PendingSlow, out: Alert[], notices: { code: string; message: string }[]): void {
+    const resumed = p.after >= Math.max(1, p.rate * SETTLE_MS * 0.5);
+    if (p.expected >= 5 && p.during < p.expected / 5 && resumed) {
+      notices.push({
+        code: 'HOST_STALL',
+        message: `${p.alert.store} seq ${p.alert.seq}: ${p.alert.agent_id}/${p.alert.tool} took ${p.alert.observed} ms, but only ${p.during} calls ended meanwhile where ${fmt(p.expected)} were expected, and traffic resumed after it: the process stalled, not the tool (no execution_time alert)`,
+      });
+      return;
+    }
+    out.push({ ...p.alert, detected_at: this.#now().toISOString() });
+  }
+
+  /**
+   * Raises or drops every held execution_time alert with what is known now (the end of a
+   * history, a watcher with nothing new to read for a while): no more traffic came after them.
+   */
+  flush(notices: { code: string; message: string }[] = []): Alert[] {
+    const out: Alert[] = [];
+    for (const p of this.#pending) this.#judge(p, out, notices);
+    this.#pending = [];
+    return out;
   }
 
   /**

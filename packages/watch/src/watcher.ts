@@ -61,6 +61,7 @@ export class Watcher {
   readonly #stateFile: string;
   readonly #options: WatcherOptions;
   #stopped = false;
+  #idleSince: number | undefined;
   #wake: (() => void) | undefined;
 
   constructor(config: WatchConfig, options: WatcherOptions = {}) {
@@ -112,7 +113,7 @@ export class Watcher {
   }
 
   /** One pass over every store: new records → alerts (durable) → state. */
-  async step(): Promise<StepResult> {
+  async step(flush = false): Promise<StepResult> {
     const result: StepResult = { records: 0, skipped: 0, toolCalls: 0, alerts: [] };
     const found: Alert[] = [];
     const notices: { code: string; message: string }[] = [];
@@ -128,10 +129,23 @@ export class Watcher {
         found.push(...this.#detector.observe(call, notices));
       }
     }
+    // Held execution_time alerts are judged once nothing new came for a second (or at the end
+    // of --once): the traffic did not resume after them.
+    let flushed = 0;
+    if (result.records === 0 && result.skipped === 0) {
+      this.#idleSince ??= Date.now();
+      if (flush || Date.now() - this.#idleSince >= 1000) {
+        const held = this.#detector.flush(notices);
+        flushed = held.length;
+        found.push(...held);
+      }
+    } else {
+      this.#idleSince = undefined;
+    }
     for (const n of notices) this.#note(`${n.code}: ${n.message}`);
     const fresh = await this.alerts.append(found);
     result.alerts = fresh;
-    if (result.records > 0 || notices.length > 0) this.#saveState();
+    if (result.records > 0 || notices.length > 0 || flushed > 0) this.#saveState();
     for (const a of fresh) this.#options.onAlert?.(a);
     return result;
   }
@@ -166,7 +180,7 @@ export class Watcher {
   async runOnce(): Promise<StepResult> {
     const total: StepResult = { records: 0, skipped: 0, toolCalls: 0, alerts: [] };
     for (;;) {
-      const r = await this.step();
+      const r = await this.step(true);
       total.records += r.records;
       total.skipped += r.skipped;
       total.toolCalls += r.toolCalls;

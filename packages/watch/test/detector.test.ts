@@ -124,7 +124,8 @@ describe('detector', () => {
     const normal = normalCalls(T0, 600);
     expect(run(d, normal)).toEqual([]);
     const { calls, runs } = plantedCalls(T0 + 600_000);
-    const alerts = run(d, calls, 10_000);
+    // flush: the end of the stream judges the held execution_time alert (no traffic after it).
+    const alerts = [...run(d, calls, 10_000), ...d.flush()];
     for (const [pattern, runId] of Object.entries(runs)) {
       const hits = alerts.filter((a) => a.pattern === pattern);
       expect(hits.length, pattern).toBeGreaterThan(0);
@@ -160,11 +161,40 @@ describe('detector', () => {
     run(d1, normalCalls(T0, 300));
     const saved = JSON.parse(JSON.stringify(d1.state()));
     const { calls } = plantedCalls(T0 + 300_000);
-    const a1 = run(d1, calls, 5000).map((a) => a.id);
+    const a1 = [...run(d1, calls, 5000), ...d1.flush()].map((a) => a.id);
     const d2 = new Detector(config(), saved);
-    const a2 = run(d2, calls, 5000).map((a) => a.id);
+    const a2 = [...run(d2, calls, 5000), ...d2.flush()].map((a) => a.id);
     expect(a2).toEqual(a1);
     expect(a1.length).toBeGreaterThan(5);
+  });
+
+  it('a stalled process (no call ends for 400 ms, then every call in flight ends slow) is no execution_time alert; a slow tool among live traffic is', () => {
+    const d = new Detector(config());
+    const normal = normalCalls(T0, 600, 3, 30); // ~100 calls/s
+    expect(run(d, normal)).toEqual([]);
+    const stallStart = T0 + 600 * 30 + 100;
+    const stalled = Array.from({ length: 8 }, (_, i) => ({
+      runId: `run-stalled-${i}`,
+      atMs: stallStart + 400 + i / 10,
+      durationMs: 400 + i,
+    }));
+    const notices: { code: string; message: string }[] = [];
+    const observe = (calls: CallSpec[], seq0: number) =>
+      calls.flatMap((c, i) => d.observe(callOf(c, seq0 + i), notices));
+    // The stalled calls, then live traffic again: it settles them as a stall.
+    const after = normalCalls(stallStart + 500, 100, 3, 30, 'run-after');
+    expect([...observe(stalled, 5000), ...observe(after, 6000)]).toEqual([]);
+    expect(notices.filter((n) => n.code === 'HOST_STALL')).toHaveLength(8);
+    expect(notices[0]!.message).toMatch(/the process stalled, not the tool/);
+    // One call that really took 1.5 s while others kept ending: raised once traffic settles it.
+    const slow = { runId: 'run-slow', atMs: stallStart + 500 + 100 * 30 + 5, durationMs: 1500 };
+    const later = normalCalls(slow.atMs + 10, 60, 3, 30, 'run-later');
+    const raised = [...observe([slow], 7000), ...observe(later, 7100)];
+    expect(raised.map((a) => [a.pattern, a.run_ids[0]])).toEqual([['execution_time', 'run-slow']]);
+    // A slow call after which traffic stopped is raised at the end (flush), not dropped.
+    const last = { runId: 'run-last', atMs: later.at(-1)!.atMs + 2000, durationMs: 1500 };
+    expect(observe([last], 8000)).toEqual([]);
+    expect(d.flush().map((a) => a.run_ids[0])).toEqual(['run-last']);
   });
 
   it('a clock that jumps back or forward raises no alert, only a notice', () => {
