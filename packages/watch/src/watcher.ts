@@ -48,9 +48,10 @@ export interface StepResult {
  *
  * Order of a step, which is what makes a restart neither miss nor repeat an alert: read a
  * batch → detect (deterministic ids) → append the new alerts and wait until they are durable
- * → write cursors and baselines in one atomic rename. A crash before the rename re-reads the
- * batch from the old state, which raises the same alerts with the same ids; those already in
- * the alert store are not appended again.
+ * → write cursors and baselines in one atomic rename (at most once a second while records
+ * keep coming, and at every idle step). A crash before the rename re-reads from the old state,
+ * which raises the same alerts with the same ids; those already in the alert store are not
+ * appended again.
  */
 export class Watcher {
   readonly config: WatchConfig;
@@ -62,6 +63,8 @@ export class Watcher {
   readonly #options: WatcherOptions;
   #stopped = false;
   #idleSince: number | undefined;
+  #dirty = false;
+  #savedAt = 0;
   #wake: (() => void) | undefined;
 
   constructor(config: WatchConfig, options: WatcherOptions = {}) {
@@ -145,7 +148,17 @@ export class Watcher {
     for (const n of notices) this.#note(`${n.code}: ${n.message}`);
     const fresh = await this.alerts.append(found);
     result.alerts = fresh;
-    if (result.records > 0 || notices.length > 0 || flushed > 0) this.#saveState();
+    // The state (cursors, baselines) is the commit point; saved at most once a second while
+    // records keep coming, and whenever a step finds nothing new. Records read since the last
+    // save are read again after a crash and raise the same alert ids, which are not appended
+    // twice (the alert store knows them).
+    if (result.records > 0 || notices.length > 0 || flushed > 0) this.#dirty = true;
+    const idle = result.records === 0 && result.skipped === 0;
+    if (this.#dirty && (idle || Date.now() - this.#savedAt >= 1000)) {
+      this.#saveState();
+      this.#dirty = false;
+      this.#savedAt = Date.now();
+    }
     for (const a of fresh) this.#options.onAlert?.(a);
     return result;
   }
@@ -216,6 +229,8 @@ export class Watcher {
   }
 
   async close(): Promise<void> {
+    if (this.#dirty) this.#saveState();
+    this.#dirty = false;
     for (const f of this.#followers) f.close();
     await this.alerts.close();
   }
