@@ -7,12 +7,13 @@
  *   pnpm --silent loadtest --scenario anomalies [--runs 2000] [--concurrency 8] [--store DIR]
  *   pnpm --silent loadtest --scenario normal    (normal traffic only: every alert is false)
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registerAgentAudit } from '@agent-audit/sdk';
 import { Watcher, watchConfigFrom } from '@agent-audit/watch';
+import { stringify as stringifyYaml } from 'yaml';
 import { runAnomalyScenario, scoreAlerts } from './anomaly-scenario.js';
 
 export interface ScenarioStores {
@@ -39,18 +40,19 @@ export function scenarioStores(base: string): ScenarioStores {
  * (the scenario lasts seconds, the default 10 s window needs three windows of history before it
  * judges), and no sinks (the alerts stay in its store).
  */
+export function scenarioConfig(dirs: ScenarioStores, pollMs = 200) {
+  return {
+    stores: [{ dir: dirs.store, trust_dir: dirs.trust }],
+    alerts: { dir: dirs.alerts, trust_dir: dirs.alertsTrust },
+    state_dir: dirs.state,
+    poll_ms: pollMs,
+    patterns: { call_frequency: { window_s: 1 } },
+    sinks: [] as unknown[],
+  };
+}
+
 export function scenarioWatcher(dirs: ScenarioStores, pollMs = 200): Watcher {
-  const config = watchConfigFrom(
-    {
-      stores: [{ dir: dirs.store, trust_dir: dirs.trust }],
-      alerts: { dir: dirs.alerts, trust_dir: dirs.alertsTrust },
-      state_dir: dirs.state,
-      poll_ms: pollMs,
-      patterns: { call_frequency: { window_s: 1 } },
-      sinks: [],
-    },
-    undefined,
-  );
+  const config = watchConfigFrom(scenarioConfig(dirs, pollMs), undefined);
   return new Watcher(config, { writeErr: (t) => process.stderr.write(t) });
 }
 
@@ -105,6 +107,12 @@ export async function runScenarioLoadtest(argv: string[]): Promise<number> {
   process.stderr.write(
     `loadtest: traffic done in ${result.elapsedS.toFixed(1)} s; watching ${dirs.store}\n`,
   );
+  // The same configuration as a file, for the commands printed below.
+  const configFile = join(base, 'agent-audit-watch.yaml');
+  writeFileSync(
+    configFile,
+    stringifyYaml({ ...scenarioConfig(dirs), sinks: [{ type: 'stdout' }] }),
+  );
   const watcher = scenarioWatcher(dirs);
   const started = performance.now();
   const watched = await watcher.runOnce();
@@ -129,7 +137,8 @@ export async function runScenarioLoadtest(argv: string[]): Promise<number> {
     commands: {
       alerts: `pnpm --silent agent-audit alerts --store ${dirs.alerts}`,
       verify_alerts: `AGENT_AUDIT_TRUST_DIR=${dirs.alertsTrust} pnpm --silent agent-audit verify --store ${dirs.alerts}`,
-      detect: `pnpm --silent agent-audit detect --since 1d --store ${dirs.store}`,
+      detect: `pnpm --silent agent-audit detect --since 1d --config ${configFile}`,
+      watch: `pnpm --silent agent-audit watch --config ${configFile}`,
     },
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
