@@ -27,6 +27,19 @@ export function stdoutSink(write: (line: string) => void, json: boolean): Sink {
   };
 }
 
+/**
+ * The URL as messages show it: scheme, host and port only. A webhook URL's path and query often
+ * are the credential (Slack's `/services/T…/B…/<token>`), and its user info always is.
+ */
+function shownUrl(url: string | undefined): string {
+  try {
+    const u = new URL(url ?? '');
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 async function post(
   config: SinkConfig,
   body: string,
@@ -43,12 +56,12 @@ async function post(
   } catch (error) {
     const e = error as Error;
     const why = e.name === 'TimeoutError' ? `no answer within ${config.timeoutMs} ms` : e.message;
-    throw new Error(`sink ${config.name} (${config.url}): ${why}`);
+    throw new Error(`sink ${config.name} (${shownUrl(config.url)}): ${why}`);
   }
   // Drain the body so the connection can be reused.
   await response.arrayBuffer().catch(() => undefined);
   if (response.status < 200 || response.status >= 300) {
-    throw new Error(`sink ${config.name} (${config.url}): HTTP ${response.status}`);
+    throw new Error(`sink ${config.name} (${shownUrl(config.url)}): HTTP ${response.status}`);
   }
 }
 

@@ -256,7 +256,11 @@ export function watchConfigFrom(
         parsed = undefined;
       }
       if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-        r.fail(`${path}.url`, 'an http(s) URL', url);
+        r.fail(
+          `${path}.url`,
+          'an http(s) URL (not shown: a webhook URL may hold its token)',
+          url === undefined ? url : `${url.length} characters`,
+        );
       }
     }
     const name = r.str(o, 'name', path) ?? (type === 'stdout' ? 'stdout' : `${type}-${i}`);

@@ -166,7 +166,7 @@ describe('watcher on real stores', () => {
     const r = await w.watcher.runOnce();
     expect(r.alerts.map((a) => a.pattern)).toEqual(['policy', 'policy']);
     expect(w.err.join('')).toMatch(
-      /sink soc \(http:\/\/127\.0\.0\.1:\d+\/hook\): HTTP 500; alert [0-9a-f]{32} and those after it stay in the outbox/,
+      /sink soc \(http:\/\/127\.0\.0\.1:\d+\): HTTP 500; alert [0-9a-f]{32} and those after it stay in the outbox/,
     );
     for (let i = 0; i < 200 && hook.accepted.length < 2; i++) {
       await new Promise((res) => setTimeout(res, 25));
@@ -192,8 +192,9 @@ describe('watcher on real stores', () => {
         /^support-agent decision=approval_required reason=needs a manager .* run_id=stop-2 /,
       ),
     ]);
-    // The body carries no secret.
+    // The body carries no secret; messages show no URL path (a Slack URL's path is its token).
     expect(hook.received.some((x) => x.body.includes('s3cret'))).toBe(false);
+    expect(w.err.join('')).not.toMatch(/\/hook|s3cret/);
     expect(readFileSync(join(root, 'state', 'sinks', 'soc.json'), 'utf8')).toContain(
       '"delivered":2',
     );
