@@ -195,8 +195,8 @@ function plantedRuns(): { pattern: Pattern; runId: string; body: () => Promise<v
 
 /**
  * Runs the scenario: normal runs `concurrency` at a time; with `planted`, the planted runs
- * start once 60 % of the normal runs finished (after the learning period) and run alongside
- * the rest.
+ * start once 60 % of the normal runs finished and 4 s of traffic passed (the learning period)
+ * and run alongside the rest.
  */
 export async function runAnomalyScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const planted: Record<Pattern, string[]> = {
@@ -225,13 +225,18 @@ export async function runAnomalyScenario(options: ScenarioOptions): Promise<Scen
       }),
     );
   };
+  // The planted runs need baselines first: at least 60 % of the normal runs and 4 s of traffic
+  // (the call-frequency baseline needs windows of history, whatever the machine's speed); on a
+  // fast machine the normal runs go on past `normalRuns` until then.
+  const learnMs = 4000;
   const worker = async () => {
     for (;;) {
+      const learning = options.planted && !plantedDone && performance.now() - started < learnMs;
+      if (next >= options.normalRuns && !learning) return;
       const n = next++;
-      if (n >= options.normalRuns) return;
       await normalRun(n);
       toolCalls += 3;
-      if (++finished === plantAt) plant();
+      if (++finished >= plantAt && performance.now() - started >= learnMs) plant();
     }
   };
   await Promise.all(
@@ -241,7 +246,7 @@ export async function runAnomalyScenario(options: ScenarioOptions): Promise<Scen
   await plantedWork;
   const plantedCalls = options.planted ? 150 + 1 + 1 + 5 + 1 + 1 + 1 : 0;
   return {
-    runs: options.normalRuns + (options.planted ? 7 : 0),
+    runs: next + (options.planted ? 7 : 0),
     toolCalls: toolCalls + plantedCalls,
     planted,
     elapsedS: (performance.now() - started) / 1000,

@@ -6,6 +6,7 @@ import { alertsCommand } from './commands/alerts.js';
 import { detectCommand } from './commands/detect.js';
 import { explainCommand } from './commands/explain.js';
 import { forwardCommand } from './commands/forward.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { keygenCommand } from './commands/keygen.js';
 import { pruneCommand } from './commands/prune.js';
 import { reindexCommand } from './commands/reindex.js';
@@ -15,6 +16,7 @@ import { statusCommand } from './commands/status.js';
 import { trailCommand } from './commands/trail.js';
 import { verifyCommand } from './commands/verify.js';
 import { watchCommand } from './commands/watch.js';
+import { whoisCommand } from './commands/whois.js';
 import { collectStore } from './global-options.js';
 import { neutralizeOutput } from './terminal-text.js';
 
@@ -22,7 +24,7 @@ const EXIT_CODES_HELP = `
 Exit codes:
   verify         0 verified and covered by a trusted checkpoint · 1 tampering found
                  2 cannot fully verify (unsigned tail, no anchor, …) · 3 usage or I/O error
-  trail/explain/report
+  trail/explain/report/whois
                  0 found · 4 no such run · 3 I/O error (no store, unreadable file, Jaeger down)
   forward        0 everything delivered · 1 not delivered (reason printed) · 3 I/O error
   watch --once   0 done · 1 a sink did not take every alert (they wait in the outbox) · 3 I/O error
@@ -67,6 +69,8 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     reindexCommand(ctx, setExitCode),
     pruneCommand(ctx, setExitCode),
     forwardCommand(ctx, setExitCode),
+    whoisCommand(ctx, setExitCode),
+    gatewayCommand(ctx, setExitCode),
     watchCommand(ctx, setExitCode),
     detectCommand(ctx, setExitCode),
     alertsCommand(ctx, setExitCode),

@@ -27,6 +27,13 @@ export const ATTR_TRIGGER_PRINCIPAL = 'trigger.principal';
 /** human | system | schedule | agent */
 export const ATTR_TRIGGER_TYPE = 'trigger.type';
 export const ATTR_TENANT_ID = 'tenant.id';
+/**
+ * A principal a remote caller only claimed (W3C baggage of an unauthenticated hop, e.g. an MCP
+ * request's `_meta`): recorded, never adopted as `trigger.principal`.
+ */
+export const ATTR_TRIGGER_PRINCIPAL_CLAIMED = 'trigger.principal.claimed';
+/** The authenticated client of a served request (e.g. MCP `authInfo.clientId`); never a token. */
+export const ATTR_AUTH_CLIENT_ID = 'auth.client_id';
 
 // Hashes of what went in and came out.
 /** `sha256:<hex>` or `hmac-sha256:<key-id>:<hex>` of the RFC 8785 canonical JSON of the input. */
@@ -129,6 +136,17 @@ export const ATTR_SIDE_EFFECT_STATUS = 'side_effect.status';
 export const ATTR_CREDENTIAL_SCOPES = 'credential.scopes';
 export const ATTR_CREDENTIAL_EXPIRES_AT = 'credential.expires_at';
 export const ATTR_CREDENTIAL_ISSUER = 'credential.issuer';
+// Run context received from another process (signed run context).
+/** `verified` (adopted from a signed context) or `claimed` (not adopted: see the next three). */
+export const ATTR_RUN_CONTEXT_STATUS = 'run_context.status';
+/** The run id a remote caller claimed without a valid signature; never `workflow.run_id`. */
+export const ATTR_RUN_CONTEXT_CLAIMED_RUN_ID = 'run_context.claimed_run_id';
+/** The principal a remote caller claimed without a valid signature; never `trigger.principal`. */
+export const ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL = 'run_context.claimed_principal';
+/** Why it was not adopted: unsigned, bad_signature, unknown_key, expired, wrong_audience, … */
+export const ATTR_RUN_CONTEXT_CLAIM_REASON = 'run_context.claim_reason';
+/** The service a credential is meant for (a run token's audience). */
+export const ATTR_CREDENTIAL_AUDIENCE = 'credential.audience';
 
 // Prompts (LLM calls).
 export const ATTR_PROMPT_HASH = 'prompt.hash';
@@ -161,6 +179,14 @@ export const ATTR_INPUT_SOURCE_REFS = 'input.source_refs';
 export const ATTR_INPUT_SOURCE_HASHES = 'input.source_hashes';
 /** Kind of each source, e.g. `record`, `document`, `message` (`''` where not given). */
 export const ATTR_INPUT_SOURCE_TYPES = 'input.source_types';
+
+// Handoffs between agents (a framework's agent passing the conversation to another).
+export const ATTR_HANDOFF_FROM_AGENT = 'handoff.from_agent';
+export const ATTR_HANDOFF_TO_AGENT = 'handoff.to_agent';
+/** Why the model handed off, as it said. */
+export const ATTR_HANDOFF_REASON = 'handoff.reason';
+/** The run event recorded for a handoff (on the handoff's span). */
+export const RUN_EVENT_AGENT_HANDOFF = 'agent.handoff';
 
 // Validations (`validation.passed` / `validation.failed`).
 /** Name of the check, e.g. `schema:refund-request`, `guardrail:pii`. */
@@ -195,6 +221,12 @@ export const VIOLATION_MISSING_MANDATORY_ATTRIBUTE = 'missing_mandatory_attribut
 export const VIOLATION_CONTROL_CHARACTERS = 'control_characters';
 /** A recorded value holds bidirectional overrides or isolates (U+202A–U+202E, U+2066–U+2069). */
 export const VIOLATION_BIDI_OVERRIDE = 'bidi_override';
+/** Incoming trace context (traceparent, tracestate, baggage) was malformed and was not adopted. */
+export const VIOLATION_MALFORMED_TRACE_CONTEXT = 'malformed_trace_context';
+/** Incoming trace context was larger than the W3C limits and was not adopted. */
+export const VIOLATION_OVERSIZED_TRACE_CONTEXT = 'oversized_trace_context';
+/** What was wrong with the incoming trace context: `<field>: <problem>` entries. */
+export const ATTR_TRACE_CONTEXT_ERROR = 'trace_context.error';
 
 // LLM calls (beyond the GenAI names).
 /** Names of the tools the model asked to call in its response. */

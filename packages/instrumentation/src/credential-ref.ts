@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { type Attributes, context, SpanKind, trace } from '@opentelemetry/api';
 import {
+  ATTR_CREDENTIAL_AUDIENCE,
   ATTR_CREDENTIAL_EXPIRES_AT,
   ATTR_CREDENTIAL_ISSUER,
   ATTR_CREDENTIAL_REF,
@@ -81,6 +82,8 @@ export interface CredentialIssuedOptions {
   expiresAt?: Date;
   /** Who issued it, e.g. `vault`, `github-app:123`. */
   issuer?: string;
+  /** The service it is meant for (`credential.audience`), e.g. a gateway's audience. */
+  audience?: string;
 }
 
 /**
@@ -99,6 +102,7 @@ export function recordCredentialIssued(options: CredentialIssuedOptions): void {
     );
   }
   checkString('issuer', options.issuer, false);
+  checkString('audience', options.audience, false);
   checkStringArray('scopes', options.scopes);
   checkDate('expiresAt', options.expiresAt);
   try {
@@ -108,6 +112,7 @@ export function recordCredentialIssued(options: CredentialIssuedOptions): void {
     if (options.scopes !== undefined) attrs[ATTR_CREDENTIAL_SCOPES] = [...options.scopes];
     put(attrs, ATTR_CREDENTIAL_EXPIRES_AT, options.expiresAt?.toISOString());
     put(attrs, ATTR_CREDENTIAL_ISSUER, options.issuer);
+    put(attrs, ATTR_CREDENTIAL_AUDIENCE, options.audience);
     const eventAttrs = eventAttributes(run, {
       actorType: 'system',
       actorId: options.issuer ?? 'credential-issuer',

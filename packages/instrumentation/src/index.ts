@@ -1,3 +1,5 @@
+export type { VerifiedRun } from './adopt-run.js';
+export { withVerifiedRun } from './adopt-run.js';
 export {
   ATTR_ACTOR_ID,
   ATTR_ACTOR_TYPE,
@@ -19,6 +21,7 @@ export {
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_AUTHORIZATION_METHOD,
+  ATTR_CREDENTIAL_AUDIENCE,
   ATTR_CREDENTIAL_EXPIRES_AT,
   ATTR_CREDENTIAL_ISSUER,
   ATTR_CREDENTIAL_REF,
@@ -32,6 +35,9 @@ export {
   ATTR_DECISION_REASON,
   ATTR_DECISION_SCOPE,
   ATTR_DECISION_STAGE,
+  ATTR_HANDOFF_FROM_AGENT,
+  ATTR_HANDOFF_REASON,
+  ATTR_HANDOFF_TO_AGENT,
   ATTR_INPUT_FEATURES_TRUNCATED,
   ATTR_INPUT_HASH,
   ATTR_INPUT_HASH_ERROR,
@@ -55,6 +61,10 @@ export {
   ATTR_PROMPT_HASH_ERROR,
   ATTR_PROMPT_VERSION,
   ATTR_RETENTION_POLICY,
+  ATTR_RUN_CONTEXT_CLAIM_REASON,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+  ATTR_RUN_CONTEXT_CLAIMED_RUN_ID,
+  ATTR_RUN_CONTEXT_STATUS,
   ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
   ATTR_SIDE_EFFECT_OBJECT_ID,
   ATTR_SIDE_EFFECT_OPERATION,
@@ -122,6 +132,7 @@ export {
   FEATURES_MAX_NODES,
   FEATURES_MAX_SCAN_CHARS,
   inputFeatures,
+  inputSignalRulesProblem,
 } from './input-features.js';
 export { permissionDenialOf } from './permission-denial.js';
 export type {
@@ -136,7 +147,12 @@ export type {
 } from './policy.js';
 export { actionKeyOf } from './policy.js';
 export type { HeaderCarrier } from './propagation.js';
-export { extractRunContext, injectRunContext, withRemoteRunContext } from './propagation.js';
+export {
+  extractRunContext,
+  injectRunContext,
+  RUN_CONTEXT_HEADER,
+  withRemoteRunContext,
+} from './propagation.js';
 export type { RecordApprovalOptions } from './record-approval.js';
 export { recordApproval } from './record-approval.js';
 export type { RecordInputResolvedOptions, ResolvedSource } from './record-input-resolved.js';
@@ -155,8 +171,11 @@ export type {
   SecretKind,
 } from './redaction.js';
 export { looksLikeSecret, redactString } from './redaction.js';
-export type { RunAttributes } from './run-context.js';
+export type { ClaimedRunContext, RunAttributes } from './run-context.js';
 export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export type { RunContextClaimReason } from './run-context-token.js';
+export type { RunContextTrustOptions } from './run-context-trust.js';
+export { configureRunContextTrust } from './run-context-trust.js';
 export type { ActorType, RunEventName, RunEventOptions } from './run-events.js';
 export {
   RUN_EVENT_APPROVAL_GRANTED,

@@ -50,7 +50,7 @@ const MAX_STRING_CHARS = 64 * 1024;
  * ordinary prose, ids, URLs and JSON do not match (see the false-positive corpus in the tests).
  */
 const SQL_INJECTION =
-  /\bunion\s{1,16}(?:all\s{1,16})?select\b|['"]\s{0,16}(?:or|and)\s{1,16}['"]?[\w-]+['"]?\s{0,16}(?:=|like)\s{0,16}['"]?[\w-]+|\bor\s{1,16}1\s{0,16}=\s{0,16}1\b|;\s{0,16}(?:drop\s{1,16}(?:table|database|schema)|truncate\s{1,16}table|alter\s{1,16}table|delete\s{1,16}from|insert\s{1,16}into|update\s{1,16}\w+\s{1,16}set|exec(?:ute)?\s{1,16}\w|shutdown\b)|'\s{0,16}(?:--|#|\/\*)|\b(?:pg_sleep|sleep|benchmark)\s{0,16}\(\s{0,16}\d|\bwaitfor\s{1,16}delay\b|\bxp_cmdshell\b|\binformation_schema\b/i;
+  /\bunion\s{1,16}(?:all\s{1,16})?select\b|['"]\s{0,16}(?:or|and)\s{1,16}['"]?[\w-]{1,64}['"]?\s{0,16}(?:=|like)\s{0,16}['"]?[\w-]|\bor\s{1,16}1\s{0,16}=\s{0,16}1\b|;\s{0,16}(?:drop\s{1,16}(?:table|database|schema)|truncate\s{1,16}table|alter\s{1,16}table|delete\s{1,16}from|insert\s{1,16}into|update\s{1,16}\w+\s{1,16}set|exec(?:ute)?\s{1,16}\w|shutdown\b)|'\s{0,16}(?:--|#|\/\*)|\b(?:pg_sleep|sleep|benchmark)\s{0,16}\(\s{0,16}\d|\bwaitfor\s{1,16}delay\b|\bxp_cmdshell\b|\binformation_schema\b/i;
 const PATH_TRAVERSAL =
   /(?:^|[\\/=])\.\.(?:[\\/]|$)|(?:%2e|\.){2}(?:%2f|%5c)|%2e%2e[\\/]|%252e|%c0%ae|\/etc\/(?:passwd|shadow|sudoers)\b|%00/i;
 const SHELL_METACHARACTERS =
@@ -82,7 +82,7 @@ export const BUILT_IN_INPUT_SIGNALS: readonly InputSignalRule[] = Object.freeze(
  * (ids, emails, versions, numbers), not starting with `.`, shorter than a base64 blob. Most
  * tool arguments are such tokens; they skip the rule regexes.
  */
-const PLAIN_TOKEN = /^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]{0,200}$/;
+// (isPlainToken below: /^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]{0,200}$/ as a character loop.)
 
 const SIGNAL_NAME = /^[a-z0-9_]{1,64}$/;
 
@@ -130,138 +130,219 @@ export function inputFeatures(
   extra: readonly InputSignalRule[] = NO_RULES,
 ): InputFeatures {
   const walk = new FeatureWalk(extra);
+  walk.run(value);
+  let shape: string;
   try {
-    walk.visit(value, '$', 0);
+    shape = walk.shape(value);
   } catch {
-    // Only an engine limit can get here (every read is guarded); the lines so far still count.
-    walk.truncated = true;
+    shape = 'shape:unavailable';
   }
-  return walk.result();
+  return { shape, signals: walk.signals(), truncated: walk.truncated };
 }
 
 const NO_RULES: readonly InputSignalRule[] = Object.freeze([]);
 
 /*
- * Most calls of a tool send the same structure in the same key order: the shape of a walk's
- * raw line sequence is remembered, so the sort and the SHA-256 run once per distinct sequence.
- * A pure function of the sequence, so the memo cannot change any output; bounded, and cleared
- * when full.
+ * Most calls of a tool send the same structure in the same key order. The walk mixes what it
+ * sees (type codes and key hashes, in order) into a 64-bit fingerprint without building any
+ * string; the shape of a fingerprint seen before is remembered, so the path lines, the sort and
+ * the SHA-256 are built only for a new fingerprint (a second walk). The memo is bounded and
+ * cleared when full. Two different walk sequences share a fingerprint with a probability of
+ * about 2^-64 per pair; the memo also compares the node count.
  */
 const SHAPE_MEMO_MAX = 512;
-const shapeMemo = new Map<string, string>();
+/** Keyed by the fingerprint's first half; the entry holds the rest of the key. */
+const shapeMemo = new Map<number, { h2: number; nodes: number; shape: string }>();
+const KEY_HASH_MAX = 4096;
+const keyHashes = new Map<string, number>();
+
+// Type codes mixed into the fingerprint.
+const T_NULL = 1;
+const T_BOOLEAN = 2;
+const T_NUMBER = 3;
+const T_BIGINT = 4;
+const T_STRING = 5;
+const T_ARRAY = 6;
+const T_OBJECT = 7;
+const T_BINARY = 8;
+const T_DATE = 9;
+const T_MAP = 10;
+const T_SET = 11;
+const T_OTHER = 12;
+const T_CYCLE = 13;
+const T_END = 14;
+// Salt of a key's hash in the fingerprint (keeps a key apart from a type code).
+const T_KEY = 0x5f3759df;
+const TYPE_NAMES = [
+  '',
+  'null',
+  'boolean',
+  'number',
+  'bigint',
+  'string',
+  'array',
+  'object',
+  'binary',
+  'date',
+  'map',
+  'set',
+  'other',
+  'cycle',
+];
 
 class FeatureWalk {
   truncated = false;
-  /** The `<path>\t<type>` lines in walk order, `\n`-terminated; inside arrays de-duplicated. */
-  private raw = '';
-  private seenInArrays: Set<string> | undefined;
-  private arrayDepth = 0;
+  private h1 = 0x811c9dc5;
+  private h2 = 0x9747b28c;
+  /** Set on the second walk only: the `<path>\t<type>` lines of a new fingerprint. */
+  private lines: Set<string> | undefined;
   private found: Set<string> | undefined;
   private nodes = 0;
   private scanBudget = FEATURES_MAX_SCAN_CHARS;
   private readonly ancestors: object[] = [];
 
-  constructor(private readonly extra: readonly InputSignalRule[]) {}
+  constructor(
+    private readonly extra: readonly InputSignalRule[],
+    private readonly scanning = true,
+  ) {}
 
-  result(): InputFeatures {
-    if (this.truncated) this.raw += '…\ttruncated\n';
-    let shape = shapeMemo.get(this.raw);
-    if (shape === undefined) {
-      const lines = [...new Set(this.raw.slice(0, -1).split('\n'))].sort();
-      shape = `shape:${oneShotHash('sha256', lines.join('\n'), 'hex')}`;
-      if (shapeMemo.size >= SHAPE_MEMO_MAX) shapeMemo.clear();
-      shapeMemo.set(this.raw, shape);
-    }
-    const signals = this.found === undefined ? NO_SIGNALS : [...this.found].sort();
-    return { shape, signals, truncated: this.truncated };
+  /** The shape of the walked value (`value` walks again, building lines, on a memo miss). */
+  shape(value: unknown): string {
+    const key = this.h1 | 0;
+    const hit = shapeMemo.get(key);
+    if (hit !== undefined && hit.h2 === (this.h2 | 0) && hit.nodes === this.nodes) return hit.shape;
+    const lines = new FeatureWalk(NO_RULES, false);
+    lines.lines = new Set();
+    lines.run(value);
+    if (lines.truncated) lines.lines.add('…\ttruncated');
+    const shape = `shape:${oneShotHash('sha256', [...lines.lines].sort().join('\n'), 'hex')}`;
+    if (shapeMemo.size >= SHAPE_MEMO_MAX) shapeMemo.clear();
+    shapeMemo.set(key, { h2: this.h2 | 0, nodes: this.nodes, shape });
+    return shape;
   }
 
-  private line(path: string, type: string): void {
-    const line = `${path}\t${type}\n`;
-    if (this.arrayDepth > 0) {
-      if (this.seenInArrays === undefined) this.seenInArrays = new Set();
-      else if (this.seenInArrays.has(line)) return;
-      this.seenInArrays.add(line);
-    }
-    this.raw += line;
+  signals(): readonly string[] {
+    return this.found === undefined ? NO_SIGNALS : [...this.found].sort();
   }
 
-  visit(value: unknown, path: string, depth: number): void {
+  run(value: unknown): void {
+    try {
+      this.visit(value, '$', 0);
+    } catch {
+      // Only an engine limit can get here (every read is guarded); what was seen still counts.
+      this.truncated = true;
+    }
+    if (this.truncated) this.mix(T_END + 100);
+  }
+
+  private mix(x: number): void {
+    this.h1 = Math.imul(this.h1 ^ x, 0x01000193);
+    this.h2 = Math.imul(this.h2 ^ x, 0x5bd1e995);
+    this.h2 ^= this.h2 >>> 15;
+  }
+
+  private node(path: string, type: number): void {
+    this.mix(type);
+    if (this.lines !== undefined) this.lines.add(`${path}\t${TYPE_NAMES[type]}`);
+  }
+
+  private visit(value: unknown, path: string, depth: number): void {
     if (++this.nodes > FEATURES_MAX_NODES || depth > FEATURES_MAX_DEPTH) {
       this.truncated = true;
       return;
     }
     const type = typeof value;
     if (type === 'string') {
-      this.line(path, 'string');
-      this.scan(value as string);
+      this.node(path, T_STRING);
+      if (this.scanning) this.scan(value as string);
       return;
     }
     if (value === null || type !== 'object') {
-      this.line(path, value === null ? 'null' : scalarType(type));
+      this.node(path, value === null ? T_NULL : scalarType(type));
       return;
     }
     const obj = value as object;
-    if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || isSharedArrayBuffer(obj)) {
-      this.line(path, 'binary');
-      this.signal(INPUT_SIGNAL_BINARY_BLOB);
+    const array = isArray(obj);
+    if (array === undefined) {
+      this.node(path, T_OTHER);
       return;
     }
-    if (obj instanceof Date) {
-      this.line(path, 'date');
+    if (array) {
+      if (this.ancestors.includes(obj)) {
+        this.node(path, T_CYCLE);
+        return;
+      }
+      this.node(path, T_ARRAY);
+      const child = this.lines === undefined ? '' : `${path}[]`;
+      const n = (obj as unknown[]).length;
+      this.ancestors.push(obj);
+      try {
+        for (let i = 0; i < n; i++) {
+          if (this.nodes >= FEATURES_MAX_NODES) {
+            this.truncated = true;
+            break;
+          }
+          this.visit(read(obj, i), child, depth + 1);
+        }
+      } finally {
+        this.ancestors.pop();
+      }
+      this.mix(T_END);
       return;
     }
-    if (obj instanceof Map) {
-      this.line(path, 'map');
-      return;
-    }
-    if (obj instanceof Set) {
-      this.line(path, 'set');
-      return;
+    // Plain objects (almost every argument object) skip the class checks below.
+    if (!isPlainObject(obj)) {
+      const special = specialType(obj);
+      if (special !== 0) {
+        this.node(path, special);
+        if (special === T_BINARY && this.scanning) this.signal(INPUT_SIGNAL_BINARY_BLOB);
+        return;
+      }
     }
     if (this.ancestors.includes(obj)) {
-      this.line(path, 'cycle');
+      this.node(path, T_CYCLE);
       return;
     }
+    let keys: string[];
+    try {
+      keys = Object.keys(obj);
+    } catch {
+      this.node(path, T_OTHER);
+      return;
+    }
+    this.node(path, T_OBJECT);
     this.ancestors.push(obj);
     try {
-      if (Array.isArray(obj)) {
-        this.line(path, 'array');
-        const child = `${path}[]`;
-        const n = obj.length;
-        this.arrayDepth++;
-        try {
-          for (let i = 0; i < n; i++) {
-            if (this.nodes >= FEATURES_MAX_NODES) {
-              this.truncated = true;
-              break;
-            }
-            this.visit(read(obj, i), child, depth + 1);
-          }
-        } finally {
-          this.arrayDepth--;
-        }
-        return;
-      }
-      this.line(path, 'object');
-      let keys: string[];
-      try {
-        keys = Object.keys(obj);
-      } catch {
-        this.line(path, 'other');
-        return;
-      }
       for (let i = 0; i < keys.length; i++) {
         if (this.nodes >= FEATURES_MAX_NODES) {
           this.truncated = true;
           break;
         }
         const key = keys[i]!;
-        this.visit(read(obj, key), `${path}${keyPath(key)}`, depth + 1);
+        this.mix(keyHash(key) ^ T_KEY);
+        const child = read(obj, key);
+        // The common leaves inline on the fast walk (no call per leaf); the same node count
+        // and fingerprint as visit() would give them.
+        if (this.lines === undefined && depth < FEATURES_MAX_DEPTH) {
+          const t = typeof child;
+          if (t === 'string') {
+            this.nodes++;
+            this.mix(T_STRING);
+            if (this.scanning) this.scan(child as string);
+            continue;
+          }
+          if (t === 'number' || t === 'boolean') {
+            this.nodes++;
+            this.mix(t === 'number' ? T_NUMBER : T_BOOLEAN);
+            continue;
+          }
+        }
+        this.visit(child, this.lines === undefined ? '' : `${path}${keyPath(key)}`, depth + 1);
       }
     } finally {
       this.ancestors.pop();
     }
+    this.mix(T_END);
   }
 
   private signal(name: string): void {
@@ -275,8 +356,9 @@ class FeatureWalk {
 
   /** Tests the rules not yet found against the (bounded) string. */
   private scan(s: string): void {
-    if (s.length < 4 || this.scanBudget <= 0) {
-      if (s.length >= 4) this.truncated = true;
+    if (s.length < 4) return;
+    if (this.scanBudget <= 0) {
+      this.truncated = true;
       return;
     }
     let text = s;
@@ -286,7 +368,7 @@ class FeatureWalk {
       this.truncated = true;
     }
     this.scanBudget -= text.length;
-    if (!PLAIN_TOKEN.test(text)) {
+    if (!isPlainToken(text)) {
       for (let i = 0; i < BUILT_IN_INPUT_SIGNALS.length; i++) {
         const rule = BUILT_IN_INPUT_SIGNALS[i]!;
         if (!this.has(rule.name) && rule.pattern.test(text)) this.signal(rule.name);
@@ -307,6 +389,69 @@ class FeatureWalk {
       }
     }
   }
+}
+
+/** Array.isArray, or undefined for a revoked proxy (on which it throws). */
+function isArray(obj: object): boolean | undefined {
+  try {
+    return Array.isArray(obj);
+  } catch {
+    return undefined;
+  }
+}
+
+function isPlainObject(obj: object): boolean {
+  try {
+    const proto = Object.getPrototypeOf(obj);
+    return proto === Object.prototype || proto === null;
+  } catch {
+    return false;
+  }
+}
+
+/** The type code of a value that is not walked as an object, or 0 to walk it. */
+function specialType(obj: object): number {
+  try {
+    if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || isSharedArrayBuffer(obj)) {
+      return T_BINARY;
+    }
+    if (obj instanceof Date) return T_DATE;
+    if (obj instanceof Map) return T_MAP;
+    if (obj instanceof Set) return T_SET;
+    return 0;
+  } catch {
+    // A proxy whose prototype trap throws.
+    return T_OTHER;
+  }
+}
+
+/** A 32-bit hash of a key (FNV-1a over UTF-16 units), cached: keys repeat call after call. */
+function keyHash(key: string): number {
+  let h = keyHashes.get(key);
+  if (h !== undefined) return h;
+  h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h ^= key.length;
+  if (keyHashes.size >= KEY_HASH_MAX) keyHashes.clear();
+  keyHashes.set(key, h);
+  return h;
+}
+
+// Characters of a plain token (see the note above BUILT_IN_INPUT_SIGNALS): letters, digits, `_ . @ : + -`.
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@:+-') {
+  TOKEN_CHAR[c.charCodeAt(0)] = 1;
+}
+
+/** Whether no built-in rule can match `s` (see the note above BUILT_IN_INPUT_SIGNALS); a loop, not a regex, per string. */
+function isPlainToken(s: string): boolean {
+  const n = s.length;
+  if (n > 201 || s.charCodeAt(0) === 46) return false; // longer than the token limit, or `.`
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHAR[c] === 0) return false;
+  }
+  return true;
 }
 
 /** A run of {@link BASE64_MIN_RUN} base64/base64url characters (one linear pass), or a data URI. */
@@ -340,15 +485,17 @@ function isBinaryText(s: string): boolean {
   return false;
 }
 
-function scalarType(type: string): string {
+function scalarType(type: string): number {
   switch (type) {
     case 'number':
+      return T_NUMBER;
     case 'boolean':
+      return T_BOOLEAN;
     case 'bigint':
-      return type;
+      return T_BIGINT;
     default:
       // undefined, function, symbol: no JSON form, but part of the structure the caller sent.
-      return 'other';
+      return T_OTHER;
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RunAttributes } from './run-context.js';
 
 /** The runtime's decision model. */
@@ -104,10 +104,12 @@ export function actionKeyOf(
       : scope === 'tenant'
         ? (run?.tenantId ?? '')
         : '';
-  const h = createHash('sha256');
   // Length-prefixed fields: no two different tuples can produce the same byte string.
-  for (const part of [toolName, toolVersion ?? '', inputHash ?? '', scope, subject]) {
-    h.update(`${part.length}:${part};`);
-  }
-  return `ak:${h.digest('hex')}`;
+  const version = toolVersion ?? '';
+  const input = inputHash ?? '';
+  return `ak:${hash(
+    'sha256',
+    `${toolName.length}:${toolName};${version.length}:${version};${input.length}:${input};${scope.length}:${scope};${subject.length}:${subject};`,
+    'hex',
+  )}`;
 }

@@ -22,7 +22,13 @@ import { RUN_INPUT, RUN_OUTPUT, recordHash } from './internal/span-hash.js';
 import { endSpan, errorType, isThenable, log, markError } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { looksLikeSecret } from './redaction.js';
-import { getRunContext, isValidRunId, type RunAttributes, setRunContext } from './run-context.js';
+import {
+  getClaimedRunContext,
+  getRunContext,
+  isValidRunId,
+  type RunAttributes,
+  setRunContext,
+} from './run-context.js';
 import {
   type ActorType,
   addRunEvent,
@@ -116,6 +122,15 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
       workflowName: options.workflowName ?? parent?.workflowName,
       workflowVersion: options.workflowVersion ?? parent?.workflowVersion,
       model: options.model,
+      // Verified only while both the run id and the principal are the verified remote ones.
+      verified:
+        parent?.verified === true &&
+        runId === parent.runId &&
+        (options.triggerPrincipal ?? parent.triggerPrincipal) === parent.triggerPrincipal
+          ? true
+          : undefined,
+      // A remote run context that was not adopted stays visible on every span of this run.
+      claimed: parent === undefined ? getClaimedRunContext(parentCtx) : parent.claimed,
     });
 
     const attrs = runAttributes(run);

@@ -51,10 +51,11 @@ import type { TraceToolCallOptions } from './trace-tool-call.js';
 
 /** The decision of a call no policy governs: allowed, and said to be ungoverned. */
 export const POLICY_NONE = 'none';
+const UNGOVERNED_REASON = 'no policy governs this call';
 const UNGOVERNED: PolicyDecision = Object.freeze({
   outcome: 'allow',
   policyId: POLICY_NONE,
-  reason: 'no policy governs this call',
+  reason: UNGOVERNED_REASON,
 });
 
 /** What the decision needs to know about the prepared call. */
@@ -78,6 +79,34 @@ export interface Verdict {
   attrs: Attributes;
   events: EventRecord[];
   refusal: Error | undefined;
+}
+
+/**
+ * The verdict of a call that no policy governs and that carries no approval: allowed, recorded
+ * as `decision.policy = none` in the span's start attributes. Those attributes are the call's
+ * pre-exec record (the SDK's durable `span.start`) and the span's end its post-exec record; with
+ * no decider there is no decision event to add (events cost more per call than the tool span
+ * itself). Synchronous: every ungoverned tool call takes this path.
+ */
+export function ungovernedVerdict(options: TraceToolCallOptions, p: DecisionInputs): Verdict {
+  return {
+    decision: UNGOVERNED,
+    attrs: {
+      [ATTR_DECISION_OUTCOME]: 'allow',
+      [ATTR_DECISION_ACTION_KEY]:
+        p.actionKey ??
+        actionKeyOf(options.toolName, options.toolVersion, p.inputHash, p.scope, p.run),
+      [ATTR_DECISION_SCOPE]: p.scope,
+      [ATTR_DECISION_POLICY]: POLICY_NONE,
+    },
+    events: [],
+    refusal: undefined,
+  };
+}
+
+/** Whether a verdict came from {@link ungovernedVerdict}: its post-exec record is the span end. */
+export function isUngoverned(decision: PolicyDecision): boolean {
+  return decision === UNGOVERNED;
 }
 
 /**

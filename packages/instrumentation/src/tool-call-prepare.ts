@@ -27,12 +27,12 @@ import { putCompliance } from './compliance.js';
 import { inputFeatures } from './input-features.js';
 import { hrNow } from './internal/clock.js';
 import { randomId } from './internal/ids.js';
-import { runAttributes, safeHashKey } from './internal/run-attributes.js';
+import { putClaimed, runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { recordHash, TOOL_INPUT } from './internal/span-hash.js';
 import { log, put } from './internal/span-utils.js';
 import { actionKeyOf } from './policy.js';
 import { looksLikeSecret } from './redaction.js';
-import { getRunContext } from './run-context.js';
+import { getClaimedRunContext, getRunContext } from './run-context.js';
 import {
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_TOOL_CALL_ID,
@@ -69,6 +69,11 @@ export function prepare(options: TraceToolCallOptions, parentCtx: Context): Prep
     let missing: string[] | undefined;
 
     const attrs: Attributes = run === undefined ? {} : runAttributes(run);
+    if (run === undefined) {
+      // A remote caller's unverified run context: recorded as claimed, never as the run.
+      const claimed = getClaimedRunContext(parentCtx);
+      if (claimed !== undefined) putClaimed(attrs, claimed);
+    }
     attrs[ATTR_GEN_AI_OPERATION_NAME] = GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL;
     attrs[ATTR_TOOL_NAME] = options.toolName;
     attrs[ATTR_GEN_AI_TOOL_NAME] = options.toolName;

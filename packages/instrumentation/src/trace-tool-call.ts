@@ -32,7 +32,14 @@ import {
 } from './policy.js';
 import { addRunEvent } from './run-events.js';
 import { GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL } from './semconv.js';
-import { decide, decideUntraced, postDecision, type Verdict } from './tool-call-decision.js';
+import {
+  decide,
+  decideUntraced,
+  isUngoverned,
+  postDecision,
+  ungovernedVerdict,
+  type Verdict,
+} from './tool-call-decision.js';
 import { blockedSideEffect, checkIntegrationAttributes } from './tool-call-extras.js';
 import { type Prepared, prepare } from './tool-call-prepare.js';
 
@@ -126,7 +133,10 @@ export async function traceToolCall<T>(
   // attributes: the SDK's pre-exec record, durable before the tool runs in fail-closed mode.
   let verdict: Verdict;
   try {
-    verdict = await decide(options, p);
+    verdict =
+      p.policy === undefined && options.approval === undefined
+        ? ungovernedVerdict(options, p)
+        : await decide(options, p);
   } catch (err) {
     // The policy is the user's code: its error is theirs, like the tool's.
     const span = startToolSpan(p, parentCtx);
@@ -171,7 +181,7 @@ export async function traceToolCall<T>(
   try {
     result = (await context.with(toolCtx, fn, undefined, handle)) as Awaited<T>;
   } catch (err) {
-    postDecision(span, p, verdict.decision, undefined, err);
+    if (!isUngoverned(verdict.decision)) postDecision(span, p, verdict.decision, undefined, err);
     markDenied(span, err);
     markError(span, err);
     endSpan(span);
@@ -183,7 +193,8 @@ export async function traceToolCall<T>(
   } catch (err) {
     log.error('traceToolCall: recording the result failed', err);
   }
-  postDecision(span, p, verdict.decision, outputHash, undefined);
+  if (!isUngoverned(verdict.decision))
+    postDecision(span, p, verdict.decision, outputHash, undefined);
   endSpan(span);
   return result;
 }

@@ -275,8 +275,10 @@ describe('permission denials', () => {
 describe('span and event times', () => {
   it('two sequential sub-millisecond calls get distinct, non-zero, sub-millisecond-resolution durations', async () => {
     await runWorkflow(run, async () => {
-      await traceToolCall({ toolName: 'fast.a', input: { i: 1 } }, () => 1);
-      await traceToolCall({ toolName: 'fast.b', input: { i: 2 } }, () => 2);
+      // Governed, so that the gate records its decision events on each span.
+      const policy = () => ({ outcome: 'allow' as const });
+      await traceToolCall({ toolName: 'fast.a', input: { i: 1 }, policy }, () => 1);
+      await traceToolCall({ toolName: 'fast.b', input: { i: 2 }, policy }, () => 2);
     });
     const a = otel.byName('execute_tool fast.a');
     const b = otel.byName('execute_tool fast.b');

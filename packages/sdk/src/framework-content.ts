@@ -67,6 +67,12 @@ const CONTENT_PREFIXES = [
   'llm.output_messages.',
 ];
 
+/**
+ * Names under a content prefix that are not content: `gen_ai.prompt.name` is the GenAI
+ * conventions' name of a prompt template (MCP `prompts/get`), not OpenLLMetry's indexed prompt.
+ */
+const KEPT_NAMES = new Set(['gen_ai.prompt.name']);
+
 /** Prefixes removed even with `captureContent`: credentials travel in them. */
 const ALWAYS_PREFIXES = ['ai.request.headers.'];
 
@@ -92,6 +98,7 @@ function isDropped(key: string, captureContent: boolean): boolean {
   for (const prefix of ALWAYS_PREFIXES) if (key.startsWith(prefix)) return true;
   if (captureContent) return false;
   if (CONTENT_NAMES.has(key)) return true;
+  if (KEPT_NAMES.has(key)) return false;
   for (const prefix of CONTENT_PREFIXES) if (key.startsWith(prefix)) return true;
   return false;
 }

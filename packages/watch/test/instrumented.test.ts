@@ -27,7 +27,10 @@ describe('end to end through the real instrumentation', () => {
     const watched = await watcher.runOnce();
     await watcher.close();
     const score = scoreAlerts(watched.alerts, result.planted);
-    expect(score.missed).toEqual([]);
+    expect(
+      score.missed,
+      JSON.stringify(watched.alerts.map((a) => [a.pattern, a.run_ids[0]])),
+    ).toEqual([]);
     expect(score.recall).toBe(1);
     expect(score.falseAlerts).toBe(0);
     // The features came from the instrumentation: shapes, signals, sizes, denial types.

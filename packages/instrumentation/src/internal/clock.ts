@@ -9,5 +9,8 @@
  * a duration is the difference of two readings of the same monotonic clock.
  */
 export function hrNow(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
+
+// Constant for the life of the process (or worker); read once instead of through its getter.
+const TIME_ORIGIN = performance.timeOrigin;
