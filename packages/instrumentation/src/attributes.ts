@@ -27,11 +27,6 @@ export const ATTR_TRIGGER_PRINCIPAL = 'trigger.principal';
 /** human | system | schedule | agent */
 export const ATTR_TRIGGER_TYPE = 'trigger.type';
 export const ATTR_TENANT_ID = 'tenant.id';
-/**
- * A principal a remote caller only claimed (W3C baggage of an unauthenticated hop, e.g. an MCP
- * request's `_meta`): recorded, never adopted as `trigger.principal`.
- */
-export const ATTR_TRIGGER_PRINCIPAL_CLAIMED = 'trigger.principal.claimed';
 /** The authenticated client of a served request (e.g. MCP `authInfo.clientId`); never a token. */
 export const ATTR_AUTH_CLIENT_ID = 'auth.client_id';
 

@@ -172,7 +172,12 @@ export type {
 } from './redaction.js';
 export { looksLikeSecret, redactString } from './redaction.js';
 export type { ClaimedRunContext, RunAttributes } from './run-context.js';
-export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export {
+  BAGGAGE_RUN_ID,
+  BAGGAGE_TRIGGER_PRINCIPAL,
+  getClaimedRunContext,
+  getRunContext,
+} from './run-context.js';
 export type { RunContextClaimReason } from './run-context-token.js';
 export type { RunContextTrustOptions } from './run-context-trust.js';
 export { configureRunContextTrust } from './run-context-trust.js';
