@@ -1,5 +1,10 @@
 import { resolveOtlpHeaders, resolveTracesEndpoint } from '@agent-audit/forwarder';
-import type { HashKey, HashKeyResolver, PolicyHook } from '@agent-audit/instrumentation';
+import type {
+  HashKey,
+  HashKeyResolver,
+  PolicyHook,
+  RunContextTrustOptions,
+} from '@agent-audit/instrumentation';
 import { resolveStoreLocations } from '@agent-audit/store';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
@@ -58,6 +63,15 @@ export interface RegisterAgentAuditOptions {
    * by `decision.policy = none`. The default value is none.
    */
   policy?: PolicyHook;
+  /**
+   * Signed run context across processes (`configureRunContextTrust`): `signingKey` signs the
+   * run context this process propagates (`injectRunContext`), `trustedKeys` are the callers
+   * whose signed context this process verifies before it adopts a remote run and principal;
+   * anything else is recorded as claimed. Checked at registration (a bad key throws
+   * `Configuration: runContextTrust.…`). The default value is none (remote runs are adopted
+   * from baggage, unverified).
+   */
+  runContextTrust?: RunContextTrustOptions;
   /** Instrumentations to enable against this provider (HTTP, undici, …). The default value is none. */
   instrumentations?: Instrumentation[];
   /** Extra resource attributes (`deployment.environment`, …). */
@@ -83,6 +97,7 @@ export interface ResolvedConfig {
   redactPii: boolean;
   captureContent: boolean;
   policy: PolicyHook | undefined;
+  runContextTrust: RunContextTrustOptions | undefined;
   instrumentations: Instrumentation[];
   resourceAttributes: Attributes;
   installExitHandlers: boolean;
@@ -132,6 +147,7 @@ export function resolveConfig(
     redactPii: codeBool('redact.pii', options.redact?.pii) ?? true,
     captureContent: codeBool('captureContent', options.captureContent) ?? false,
     policy: codeFunction('policy', options.policy),
+    runContextTrust: codeObject('runContextTrust', options.runContextTrust),
     instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
     resourceAttributes: { ...(options.resourceAttributes ?? {}) },
     installExitHandlers: codeBool('installExitHandlers', options.installExitHandlers) ?? true,
@@ -208,5 +224,13 @@ function codeFunction<T>(name: string, value: T | undefined): T | undefined {
   if (value === undefined || typeof value === 'function') return value;
   throw new Error(
     `Configuration: ${name} is invalid, expected a function (actual: ${value === null ? 'null' : typeof value})`,
+  );
+}
+
+function codeObject<T>(name: string, value: T | undefined): T | undefined {
+  if (value === undefined) return undefined;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value;
+  throw new Error(
+    `Configuration: ${name} is invalid, expected an object (actual: ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`,
   );
 }
