@@ -158,7 +158,7 @@ describe('registerAgentAudit', () => {
     await audit.shutdown();
     // Shutdown removes the configuration with the rest of the registration.
     await runWorkflow(RUN, () => {
-      expect(injectRunContext({})[RUN_CONTEXT_HEADER]).toBeUndefined();
+      expect(injectRunContext({} as Record<string, string>)[RUN_CONTEXT_HEADER]).toBeUndefined();
     });
     // The receiver's side: verify with the caller's public key.
     audit = register({
