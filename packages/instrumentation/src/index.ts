@@ -107,6 +107,12 @@ export {
   hashMatches,
   hashValue,
 } from './hash-value.js';
+export {
+  escapeIdentity,
+  identityProblem,
+  isSafeIdentity,
+  MAX_IDENTITY_LENGTH,
+} from './identity-text.js';
 export type {
   ApprovalReceipt,
   ApprovalRequest,
@@ -144,7 +150,13 @@ export type {
 } from './redaction.js';
 export { looksLikeSecret, redactString } from './redaction.js';
 export type { ClaimedRunContext, RunAttributes } from './run-context.js';
-export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export {
+  BAGGAGE_RUN_ID,
+  BAGGAGE_TRIGGER_PRINCIPAL,
+  getRunContext,
+  isValidPrincipal,
+  isValidRunId,
+} from './run-context.js';
 export type { RunContextClaimReason } from './run-context-token.js';
 export type { RunContextTrustOptions } from './run-context-trust.js';
 export { configureRunContextTrust } from './run-context-trust.js';

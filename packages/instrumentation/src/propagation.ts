@@ -6,12 +6,15 @@ import {
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
+import { escapeIdentity, identityProblem } from './identity-text.js';
 import { log } from './internal/span-utils.js';
 import {
   BAGGAGE_RUN_ID,
   BAGGAGE_TRIGGER_PRINCIPAL,
   clearLocalRun,
   getRunContext,
+  isValidPrincipal,
+  isValidRunId,
   runFromBaggage,
   setClaimedRunContext,
   setRunContext,
@@ -129,6 +132,7 @@ export function extractRunContext(
   const extracted = propagation.extract(ctx, carrier, getter);
   const bag = propagation.getBaggage(extracted);
   const claimedRun = runFromBaggage(bag);
+  warnRefusedEntries(bag);
   if (claimedRun === undefined) return extracted;
   const trust = getRunContextTrust();
   if (trust === undefined || trust.trusted.size === 0) return clearLocalRun(extracted);
@@ -168,6 +172,26 @@ export function extractRunContext(
     principal: claimedRun.triggerPrincipal,
     reason,
   });
+}
+
+/**
+ * A run id or principal that was sent but refused (control, bidi or invisible formatting
+ * characters, too long) is never adopted; say so, escaped, so that the refusal is visible.
+ */
+function warnRefusedEntries(bag: ReturnType<typeof propagation.getBaggage>): void {
+  if (bag === undefined) return;
+  const runId = bag.getEntry(BAGGAGE_RUN_ID)?.value;
+  if (runId !== undefined && !isValidRunId(runId)) {
+    log.warn(
+      `remote run context: ${BAGGAGE_RUN_ID} ${JSON.stringify(escapeIdentity(runId))} refused (${identityProblem(runId) ?? 'not [A-Za-z0-9._:@/+=-], at most 128 characters'}); no run adopted`,
+    );
+  }
+  const principal = bag.getEntry(BAGGAGE_TRIGGER_PRINCIPAL)?.value;
+  if (principal !== undefined && !isValidPrincipal(principal)) {
+    log.warn(
+      `remote run context: ${BAGGAGE_TRIGGER_PRINCIPAL} ${JSON.stringify(escapeIdentity(principal))} refused (${identityProblem(principal)}); not adopted`,
+    );
+  }
 }
 
 /** Runs `fn` in the context extracted from `carrier` (see {@link extractRunContext}). */
