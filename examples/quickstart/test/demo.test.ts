@@ -311,6 +311,9 @@ describe('pnpm demo against a real Jaeger', () => {
     expect(JSON.stringify(w)).toContain(runId);
     expect(JSON.stringify(w)).toContain('user:456');
     expect(JSON.stringify(w)).toContain('helpdesk:kb:read');
+    // The issue event names the signing key id, not mistaken for a secret by the redaction.
+    expect(JSON.stringify(w)).toMatch(/agent-audit key k_[a-z2-7]{16}/);
+    expect(JSON.stringify(w)).not.toContain('[REDACTED');
     // The gateway recorded the call in the run's trace, in its own store, verified.
     const trail = await cli(['trail', runId, '--json', ...stores], env);
     expect(trail.code, trail.stderr).toBe(0);
