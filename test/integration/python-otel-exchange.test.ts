@@ -1,5 +1,5 @@
 /*
- * Issue 13 §3, across languages: a Python orchestrator using the REAL OpenTelemetry Python SDK
+ * Issue 13 §3 (RELIABILITY row 51), across languages: a Python orchestrator using the REAL OpenTelemetry Python SDK
  * from PyPI (tools/python/venv, installed by `bash tools/python/install.sh`, which
  * scripts/setup.sh runs) and its standard propagators hands a run to a TypeScript sub-agent.
  * The principal must arrive byte for byte, plain and signed. The Python baggage propagator

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formDecodedEntry, isFormEncodedBaggage } from '../src/baggage-form-encoding.js';
 
-// What each OpenTelemetry implementation writes for trigger.principal = `user:jane doe+x@ex.com`.
+// RELIABILITY row 51. What each OpenTelemetry implementation writes for trigger.principal = `user:jane doe+x@ex.com`.
 const PYTHON = 'workflow.run_id=r-1,trigger.principal=user%3Ajane+doe%2Bx%40ex.com';
 const JS = 'workflow.run_id=r-1,trigger.principal=user%3Ajane%20doe%2Bx%40ex.com';
 const GO = 'workflow.run_id=r-1,trigger.principal=user:jane%20doe+x@ex.com';

@@ -13,7 +13,7 @@ import {
 import { runContextKeyId, signRunContext, verifyRunContext } from '../src/run-context-token.js';
 import { setupOtel, type TestOtel } from './support/otel.js';
 
-// Issue 13 §3: principals and ids are validated at capture. Each character class below can
+// Issue 13 §3 (RELIABILITY row 50): principals and ids are validated at capture. Each character class below can
 // make a principal render as another one (or rewrite the terminal line it is shown on); each
 // is refused in runWorkflow's options, in a remote run context (plain baggage and signed) and
 // (packages/mcp/test/meta-identity.test.ts) in an MCP request's `_meta`.

@@ -5,7 +5,7 @@ import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractMeta } from '../src/index.js';
 
-// Issue 13 §3: an MCP request's `_meta` is input from another process. A principal that
+// Issue 13 §3 (RELIABILITY row 50): an MCP request's `_meta` is input from another process. A principal that
 // renders as something else (controls, C1, bidi overrides, invisible formatting) or is too
 // long is never kept as the claimed principal; the finding is a trace-context violation.
 
