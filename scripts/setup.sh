@@ -38,3 +38,7 @@ fi
 # The pinned Node 22 for the framework integrations that need it (ai@7, openai@7): their
 # tests (`pnpm test:node22`, part of `pnpm test`), benchmark arms and demos run under it.
 node tools/node/install.mjs
+
+# The real OpenTelemetry Python SDK (pinned, tools/python/requirements.txt) in a venv under
+# tools/python/, for the cross-language run-context test (test/integration/python-otel-exchange.test.ts).
+bash tools/python/install.sh

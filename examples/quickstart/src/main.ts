@@ -1,17 +1,21 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
+  createTokenIssuer,
+  generateTokenKeyPair,
+  recordTokenIssued,
+} from '@agent-audit/credentials';
+import {
   ApprovalRequiredError,
-  credentialRef,
   injectRunContext,
   PolicyStopError,
   RUN_EVENT_RETRIEVAL_COMPLETED,
   recordApproval,
-  recordCredentialIssued,
   recordInputResolved,
   recordPolicyChange,
   recordRunEvent,
@@ -22,6 +26,12 @@ import {
   traceToolCall,
 } from '@agent-audit/instrumentation';
 import { registerAgentAudit } from '@agent-audit/sdk';
+import {
+  GATEWAY_AUDIENCE,
+  type HelpdeskApi,
+  KB_READ_SCOPE,
+  startHelpdeskApi,
+} from './helpdesk-api.js';
 import { SUPPORT_POLICY, SUPPORT_POLICY_VERSION, supportPolicy } from './policy.js';
 import {
   PLANNER_PROMPT_VERSION,
@@ -38,6 +48,9 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const cwd = process.cwd();
 const storeDir = resolve(process.env.AGENT_AUDIT_STORE_DIR ?? '.agent-audit');
 const subAgentStoreDir = `${storeDir}-drafting-agent`;
+const gatewayStoreDir = `${storeDir}-gateway`;
+const trustDir = resolve(process.env.AGENT_AUDIT_TRUST_DIR ?? '.agent-audit-trust');
+const cliPath = fileURLToPath(new URL('../../../packages/cli/dist/bin.js', import.meta.url));
 const jaegerUi = process.env.JAEGER_UI_URL ?? 'http://localhost:16686';
 
 // Keyed hashing (HMAC) for input hashes and credential references: a per-tenant key that
@@ -45,12 +58,26 @@ const jaegerUi = process.env.JAEGER_UI_URL ?? 'http://localhost:16686';
 // secret manager. The sub-agent gets the same key so that hashes compare across processes.
 const hashKey = { id: 'demo-tenant-acme', secret: randomBytes(32).toString('hex') };
 
+// Run tokens: the issuer signs a short-lived token per run; the gateway trusts its public key.
+// A deployment keeps the private key in its secret manager (`agent-audit keygen`).
+const tokenKeys = generateTokenKeyPair();
+const tokenIssuer = createTokenIssuer({ privateKey: tokenKeys.privateKeyPem });
+
+// Signed run context: this process signs the run it hands to the sub-agent, which adopts the
+// run and principal only from a context signed with this key (anything else is "claimed").
+const RUN_CONTEXT_AUDIENCE = 'quickstart-agents';
+const runContextKeys = generateKeyPairSync('ed25519');
+const runContextPublicKeyPem = runContextKeys.publicKey
+  .export({ type: 'spki', format: 'pem' })
+  .toString();
+
 // The policy gate of the process: it decides every tool call below (none brings its own).
 const audit = registerAgentAudit({
   serviceName: 'quickstart-orchestrator',
   storeDir,
   hashKey,
   policy: supportPolicy,
+  runContextTrust: { audience: RUN_CONTEXT_AUDIENCE, signingKey: runContextKeys.privateKey },
 });
 
 async function startSubAgent(): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -59,6 +86,8 @@ async function startSubAgent(): Promise<{ url: string; stop: () => Promise<void>
       ...process.env,
       AGENT_AUDIT_STORE_DIR: subAgentStoreDir,
       QUICKSTART_HASH_KEY: `${hashKey.id}:${hashKey.secret}`,
+      QUICKSTART_RUN_CONTEXT_AUDIENCE: RUN_CONTEXT_AUDIENCE,
+      QUICKSTART_RUN_CONTEXT_PUBLIC_KEY: runContextPublicKeyPem,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -76,6 +105,45 @@ async function startSubAgent(): Promise<{ url: string; stop: () => Promise<void>
     }
   }
   throw new Error('the drafting sub-agent exited before it was ready (see its output above)');
+}
+
+/**
+ * What anyone on the network can send: a run id and a principal in W3C baggage, with no signed
+ * context. The sub-agent records it as claimed, in a run of its own, and answers with that run.
+ */
+async function sendForgedContext(url: string, victimRunId: string): Promise<string> {
+  const traceId = randomBytes(16).toString('hex');
+  const response = await fetch(`${url}/tasks/draft-reply`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      baggage: `workflow.run_id=${victimRunId},trigger.principal=user:mallory`,
+    },
+    body: JSON.stringify({ ticketId: 'T-1042', subject: 'forged', facts: [] }),
+  });
+  if (!response.ok) throw new Error(`drafting sub-agent answered ${response.status}`);
+  const { runId } = (await response.json()) as { runId: string };
+  return runId;
+}
+
+/** The knowledge-base search, over HTTP through the gateway, with the run token only. */
+async function searchKnowledgeBase(
+  api: HelpdeskApi,
+  runToken: string,
+  query: string,
+): Promise<{ articles: { id: string; title: string }[] }> {
+  // The run's trace context (and signed run context) go along: the gateway records the call
+  // in this run's trace.
+  const headers: Record<string, string> = { authorization: `Bearer ${runToken}` };
+  injectRunContext(headers);
+  const response = await fetch(
+    `${api.gatewayUrl}/helpdesk/kb/search?q=${encodeURIComponent(query)}`,
+    { headers },
+  );
+  if (!response.ok)
+    throw new Error(`the helpdesk API (via the gateway) answered ${response.status}`);
+  return (await response.json()) as { articles: { id: string; title: string }[] };
 }
 
 async function delegateDraft(url: string, ticket: Ticket, facts: string[]): Promise<string> {
@@ -171,12 +239,29 @@ async function refund(
 
 const MONTHLY_PRICE = 100;
 
-async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: string) {
-  // A short-lived token scoped to this run; only its keyed reference is ever recorded.
-  const runToken = `rt_${randomBytes(24).toString('hex')}`;
-  const runCredential = credentialRef(runToken, { key: hashKey });
+async function handleTicket(
+  ticket: Ticket,
+  tools: HelpdeskTools,
+  subAgentUrl: string,
+  api: HelpdeskApi,
+) {
+  // A short-lived token scoped to this run and to what it needs; only its public reference
+  // (aat_…) is ever recorded or logged. The agent's HTTP calls carry the token, the gateway
+  // swaps in the real API key.
+  const runId = randomUUID();
+  const issued = tokenIssuer.issue({
+    runId,
+    agentId: 'support-agent',
+    principal: 'user:456',
+    tenantId: 'tenant-acme',
+    scopes: [KB_READ_SCOPE],
+    audience: GATEWAY_AUDIENCE,
+    ttlSeconds: 900,
+  });
+  const runCredential = issued.ref;
   return runWorkflow(
     {
+      runId,
       agentId: 'support-agent',
       agentName: 'Support Agent',
       agentVersion: '1.4.0',
@@ -197,12 +282,7 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
         change: { refundLimit: 50, accountClosure: 'stop' },
         note: 'refunds above 50 need a human',
       });
-      recordCredentialIssued({
-        ref: runCredential,
-        scopes: ['tickets:write', 'refunds:request', 'email:send'],
-        expiresAt: new Date(Date.now() + 15 * 60_000),
-        issuer: 'demo-vault',
-      });
+      recordTokenIssued(issued);
       let facts: string[] = [];
       let draft = '';
       // What the run acts on: the ticket as the helpdesk holds it, by reference and hash.
@@ -218,7 +298,7 @@ async function handleTicket(ticket: Ticket, tools: HelpdeskTools, subAgentUrl: s
                 reason: step.reason,
                 input: step.input,
               },
-              async () => tools.searchKnowledgeBase(step.input.query),
+              () => searchKnowledgeBase(api, issued.token, step.input.query),
             );
             recordRunEvent(RUN_EVENT_RETRIEVAL_COMPLETED, {
               targetType: 'knowledge_base',
@@ -334,10 +414,19 @@ async function forwardedEverything(): Promise<{ ok: boolean; endpoint: string; e
 }
 
 async function printTrail(runId: string): Promise<void> {
-  const cli = fileURLToPath(new URL('../../../packages/cli/dist/bin.js', import.meta.url));
   const child = spawn(
     process.execPath,
-    [cli, 'trail', runId, '--store', storeDir, '--store', subAgentStoreDir],
+    [
+      cliPath,
+      'trail',
+      runId,
+      '--store',
+      storeDir,
+      '--store',
+      subAgentStoreDir,
+      '--store',
+      gatewayStoreDir,
+    ],
     { stdio: 'inherit' },
   );
   await once(child, 'exit');
@@ -346,6 +435,15 @@ async function printTrail(runId: string): Promise<void> {
 async function main(): Promise<void> {
   const tools = new HelpdeskTools(join(cwd, '.agent-audit-demo'));
   const subAgent = await startSubAgent();
+  const demoDir = join(cwd, '.agent-audit-demo');
+  const api = await startHelpdeskApi({
+    workDir: join(demoDir, 'helpdesk-api'),
+    cliPath,
+    issuerPublicKeyPem: tokenKeys.publicKeyPem,
+    gatewayStoreDir,
+    gatewayTrustDir: `${trustDir}-gateway`,
+    search: (query) => tools.searchKnowledgeBase(query),
+  });
   const ticket: Ticket = {
     id: 'T-1042',
     customerId: 'cust-88',
@@ -354,10 +452,14 @@ async function main(): Promise<void> {
     body: 'No login code since yesterday and I was charged for the month. Close my account.',
   };
   let runId: string;
+  let forgedRunId: string;
   try {
-    runId = await handleTicket(ticket, tools, subAgent.url);
+    runId = await handleTicket(ticket, tools, subAgent.url, api);
+    // An adversary's one request: the run's id and a principal it made up, unsigned.
+    forgedRunId = await sendForgedContext(subAgent.url, runId);
   } finally {
     await subAgent.stop();
+    await api.stop();
     tools.close();
   }
   const forwarded = await forwardedEverything();
@@ -369,7 +471,18 @@ async function main(): Promise<void> {
   console.log();
   const tags = encodeURIComponent(JSON.stringify({ 'workflow.run_id': runId }));
   const search = `${jaegerUi}/search?service=quickstart-orchestrator&tags=${tags}`;
-  const stores = `--store ${relative(cwd, storeDir)} --store ${relative(cwd, subAgentStoreDir)}`;
+  const stores = `--store ${relative(cwd, storeDir)} --store ${relative(cwd, subAgentStoreDir)} --store ${relative(cwd, gatewayStoreDir)}`;
+  const accessLine = readFileSync(api.accessLog, 'utf8').trim().split('\n').at(-1) ?? '';
+  const ref = /credential_ref=(aat_[a-z2-7]+)/.exec(accessLine)?.[1] ?? '-';
+  console.log(`The helpdesk API's access log: ${relative(cwd, api.accessLog)}`);
+  console.log(`  ${accessLine}`);
+  console.log(
+    `From that reference back to the run: pnpm --silent agent-audit whois ${ref} ${stores}`,
+  );
+  console.log(
+    `A forged run context (unsigned, principal user:mallory) was recorded as claimed, not adopted, in run ${forgedRunId}:`,
+  );
+  console.log(`  pnpm --silent agent-audit explain ${forgedRunId} ${stores}`);
   if (forwarded.ok) {
     console.log(`Jaeger: ${search}`);
   } else {
@@ -381,7 +494,11 @@ async function main(): Promise<void> {
     );
     console.log(`  ${search}`);
   }
-  console.log(`Verify the stores: pnpm --silent agent-audit verify ${stores}`);
+  const ownStores = `--store ${relative(cwd, storeDir)} --store ${relative(cwd, subAgentStoreDir)}`;
+  console.log(`Verify the stores: pnpm --silent agent-audit verify ${ownStores}`);
+  console.log(
+    `  and the gateway's: AGENT_AUDIT_TRUST_DIR=${relative(cwd, `${trustDir}-gateway`)} pnpm --silent agent-audit verify --store ${relative(cwd, gatewayStoreDir)}`,
+  );
 }
 
 main().catch((error: unknown) => {

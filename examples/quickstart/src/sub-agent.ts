@@ -1,7 +1,9 @@
 /**
  * The drafting sub-agent: a separate process, reached over HTTP. It continues the caller's
- * trace and workflow run (W3C traceparent + the allow-listed baggage entry) and makes tool
- * calls of its own, audited into its own store.
+ * trace and workflow run (W3C traceparent + the allow-listed baggage entries) only when the
+ * caller's signed run context verifies against the orchestrator's key; a context anyone could
+ * have written is recorded as claimed and handled in a run of its own. Its tool calls are
+ * audited into its own store.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { runWorkflow, traceToolCall, withRemoteRunContext } from '@agent-audit/instrumentation';
@@ -9,9 +11,18 @@ import { registerAgentAudit } from '@agent-audit/sdk';
 
 // The orchestrator hands over its hashing key so that input hashes compare across processes.
 const [hashKeyId, hashKeySecret] = (process.env.QUICKSTART_HASH_KEY ?? '').split(':');
+const trustedKey = process.env.QUICKSTART_RUN_CONTEXT_PUBLIC_KEY;
 const audit = registerAgentAudit({
   serviceName: 'quickstart-drafting-agent',
   ...(hashKeyId && hashKeySecret ? { hashKey: { id: hashKeyId, secret: hashKeySecret } } : {}),
+  ...(trustedKey
+    ? {
+        runContextTrust: {
+          audience: process.env.QUICKSTART_RUN_CONTEXT_AUDIENCE ?? 'quickstart-agents',
+          trustedKeys: [trustedKey],
+        },
+      }
+    : {}),
 });
 
 interface DraftRequest {
@@ -26,7 +37,7 @@ async function readJson(req: IncomingMessage): Promise<DraftRequest> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as DraftRequest;
 }
 
-async function draftReply(task: DraftRequest): Promise<{ draft: string }> {
+async function draftReply(task: DraftRequest): Promise<{ draft: string; runId: string }> {
   return runWorkflow(
     {
       agentId: 'drafting-agent',
@@ -36,7 +47,7 @@ async function draftReply(task: DraftRequest): Promise<{ draft: string }> {
       credentialRef: 'cred:drafting-agent:templates-read',
       input: task,
     },
-    async () => {
+    async (run) => {
       const history = await traceToolCall(
         {
           toolName: 'lookup_customer_history',
@@ -46,7 +57,7 @@ async function draftReply(task: DraftRequest): Promise<{ draft: string }> {
         },
         async () => ({ previousTickets: 2, preferredLanguage: 'en' }),
       );
-      return traceToolCall(
+      const rendered = await traceToolCall(
         {
           toolName: 'render_template',
           input: { template: 'support-reply-v2', facts: task.facts, history },
@@ -56,6 +67,7 @@ async function draftReply(task: DraftRequest): Promise<{ draft: string }> {
           draft: `Hello,\n\nAbout "${task.subject}": ${task.facts.join('; ') || 'we are on it'}.\n\nThe support team`,
         }),
       );
+      return { ...rendered, runId: run.runId };
     },
   );
 }

@@ -120,7 +120,8 @@ describe('pnpm demo against a real Jaeger', () => {
 
   it("lists the same spans in the stores' trail as Jaeger holds", async () => {
     const ids = new Set<string>();
-    for (const store of ['.agent-audit', '.agent-audit-drafting-agent']) {
+    // The gateway's store too: Jaeger holds the whole trace, the gateway's call included.
+    for (const store of ['.agent-audit', '.agent-audit-drafting-agent', '.agent-audit-gateway']) {
       const result = await cli(['trail', runId, '--json', '--store', join(work, store)], env);
       expect(result.code, result.stderr).toBe(0);
       const parsed = JSON.parse(result.stdout) as { spans: { span_id: string }[] };
@@ -253,7 +254,7 @@ describe('pnpm demo against a real Jaeger', () => {
     );
   });
 
-  it('keeps the run token out of every file it wrote: only its keyed reference is there', () => {
+  it('keeps the run token out of every file and output: only its public reference is there', () => {
     const files: string[] = [];
     const walk = (dir: string) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -262,19 +263,121 @@ describe('pnpm demo against a real Jaeger', () => {
         else files.push(path);
       }
     };
-    for (const dir of ['.agent-audit', '.agent-audit-drafting-agent', '.agent-audit-trust']) {
+    for (const dir of [
+      '.agent-audit',
+      '.agent-audit-drafting-agent',
+      '.agent-audit-gateway',
+      '.agent-audit-trust',
+      '.agent-audit-demo',
+    ]) {
       walk(join(work, dir));
     }
     expect(files.length).toBeGreaterThan(3);
     let references = 0;
     for (const file of files) {
-      if (file.endsWith('.pem')) continue;
+      if (file.endsWith('.pem') || file.endsWith('.db')) continue;
       const text = readFileSync(file, 'latin1');
-      expect(text, file).not.toMatch(/rt_[0-9a-f]{48}/);
-      if (text.includes('cred:demo-tenant-acme:')) references++;
+      // A run token is `aat1.<claims>.<signature>`; the helpdesk API key is `hk_<48 hex>`.
+      expect(text, file).not.toMatch(/aat1\.[A-Za-z0-9_-]{20,}/);
+      expect(text, file).not.toMatch(/hk_[0-9a-f]{48}/);
+      if (/aat_[a-z2-7]{26}/.test(text)) references++;
     }
+    expect(demoOut).not.toMatch(/aat1\.|hk_[0-9a-f]{48}/);
     // The scan reads what the run wrote: the token's reference is there, the token is not.
     expect(references).toBeGreaterThan(0);
+  });
+
+  it("calls the helpdesk API through the gateway with the run token, and whois maps the API's access log back to the run", async () => {
+    const accessLog = readFileSync(
+      join(work, '.agent-audit-demo/helpdesk-api/helpdesk-api-access.log'),
+      'utf8',
+    );
+    // The upstream saw the call, authorized with the real key the gateway swapped in (200).
+    const line = accessLog.split('\n').find((l) => l.includes('GET /kb/search'));
+    expect(line).toMatch(/ 200 credential_ref=aat_[a-z2-7]{26}$/);
+    const ref = /credential_ref=(aat_[a-z2-7]{26})/.exec(line!)![1]!;
+    expect(demoOut).toContain(`whois ${ref}`);
+    const stores = [
+      '--store',
+      join(work, '.agent-audit'),
+      '--store',
+      join(work, '.agent-audit-drafting-agent'),
+      '--store',
+      join(work, '.agent-audit-gateway'),
+    ];
+    const whois = await cli(['whois', ref, '--json', ...stores], env);
+    expect(whois.code, whois.stderr).toBe(0);
+    const w = JSON.parse(whois.stdout);
+    expect(JSON.stringify(w)).toContain(runId);
+    expect(JSON.stringify(w)).toContain('user:456');
+    expect(JSON.stringify(w)).toContain('helpdesk:kb:read');
+    // The issue event names the signing key id, not mistaken for a secret by the redaction.
+    expect(JSON.stringify(w)).toMatch(/agent-audit key k_[a-z2-7]{16}/);
+    expect(JSON.stringify(w)).not.toContain('[REDACTED');
+    // The gateway recorded the call in the run's trace, in its own store, verified.
+    const trail = await cli(['trail', runId, '--json', ...stores], env);
+    expect(trail.code, trail.stderr).toBe(0);
+    const spans = (
+      JSON.parse(trail.stdout) as {
+        spans: {
+          tool: string | null;
+          trace_id: string;
+          credential_ref: string | null;
+          attributes: Record<string, unknown>;
+        }[];
+      }
+    ).spans;
+    const viaGateway = spans.find((s) => s.tool === 'http:helpdesk');
+    expect(viaGateway).toBeDefined();
+    expect(viaGateway!.credential_ref).toBe(ref);
+    expect(viaGateway!.attributes['run_context.status']).toBe('verified');
+    expect(viaGateway!.attributes['decision.outcome']).toBe('allow');
+    expect(new Set(spans.map((s) => s.trace_id)).size).toBe(1);
+  });
+
+  it("adopts the orchestrator's signed run context in the sub-agent, and records a forged one as claimed", async () => {
+    const stores = [
+      '--store',
+      join(work, '.agent-audit'),
+      '--store',
+      join(work, '.agent-audit-drafting-agent'),
+    ];
+    const trail = await cli(
+      ['trail', runId, '--json', '--store', join(work, '.agent-audit-drafting-agent')],
+      env,
+    );
+    expect(trail.code, trail.stderr).toBe(0);
+    const subSpans = (
+      JSON.parse(trail.stdout) as { spans: { attributes: Record<string, unknown> }[] }
+    ).spans;
+    expect(subSpans.length).toBe(3);
+    for (const span of subSpans) {
+      expect(span.attributes['run_context.status']).toBe('verified');
+      expect(span.attributes['trigger.principal']).toBe('user:456');
+    }
+    // The adversary's request: this run's id with principal user:mallory, unsigned.
+    const forgedRunId = /recorded as claimed, not adopted, in run (\S+):$/m.exec(demoOut)?.[1];
+    expect(forgedRunId).toBeDefined();
+    expect(forgedRunId).not.toBe(runId);
+    const explained = await cli(['explain', forgedRunId!, ...stores], env);
+    expect(explained.code, explained.stderr).toBe(0);
+    expect(explained.stdout).toContain(
+      `claimed:     user:mallory for run ${runId} by a remote caller — NOT adopted (unsigned)`,
+    );
+    const x = JSON.parse((await cli(['explain', forgedRunId!, '--json', ...stores], env)).stdout);
+    expect(x.trigger.principal).toBeNull();
+    expect(x.trigger.claimed).toEqual({
+      run_id: runId,
+      principal: 'user:mallory',
+      reason: 'unsigned',
+    });
+    // The real run is untouched: its principal, and no run is attributed to the forger.
+    const real = JSON.parse((await cli(['explain', runId, '--json', ...stores], env)).stdout);
+    expect(real.trigger.principal).toBe('user:456');
+    expect(real.trigger.claimed).toBeNull();
+    const mallory = await cli(['runs', '--json', '--principal', 'user:mallory', ...stores], env);
+    expect(mallory.code, mallory.stderr).toBe(0);
+    expect(JSON.parse(mallory.stdout)).toEqual([]);
   });
 
   it('verifies both stores, and fails verification once one byte of a segment changes', async () => {

@@ -11,7 +11,9 @@ export function recordTokenIssued(issued: IssuedRunToken): void {
     ref: issued.ref,
     scopes: [...issued.claims.scopes],
     expiresAt: issued.expiresAt,
-    issuer: `agent-audit-token:${issued.claims.kid}`,
+    // Not `…token:<kid>`: the redaction rule for `token: <opaque value>` would take the key id
+    // for a secret and record `[REDACTED:secret_assignment]` in its place.
+    issuer: `agent-audit key ${issued.claims.kid}`,
     audience: issued.claims.aud,
   });
 }

@@ -5,6 +5,7 @@
  * the bearer secret and must never be logged.
  */
 import { createHash, type KeyObject, randomBytes } from 'node:crypto';
+import { isSafeIdentity } from '@agent-audit/instrumentation';
 
 /** The prefix of every token (the secret); secret scanners can key on it. */
 export const TOKEN_PREFIX = 'aat1.';
@@ -87,8 +88,6 @@ export function splitToken(
 
 const SCOPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/*-]{0,127}$/;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,255}$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 /** A scope name: letters, digits and `._:/*-`, at most 128 characters. */
 export function isValidScope(v: unknown): v is string {
@@ -100,9 +99,12 @@ export function isValidName(v: unknown): v is string {
   return typeof v === 'string' && NAME_PATTERN.test(v);
 }
 
-/** A principal: 1–256 characters, no control characters, C1 codes or bidirectional overrides. */
+/**
+ * A principal: 1–256 characters, no control characters, C1 codes, bidirectional overrides or
+ * invisible formatting characters (the instrumentation's one definition, `isSafeIdentity`).
+ */
 export function isValidPrincipal(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= 256 && !CONTROL.test(v);
+  return isSafeIdentity(v);
 }
 
 /**

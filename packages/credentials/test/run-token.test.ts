@@ -141,3 +141,23 @@ describe('run tokens', () => {
     expect(() => createTokenVerifier({ publicKeys: [] })).toThrow(/Configuration: publicKeys/);
   });
 });
+
+describe('principals are validated at issue (issue 13 §3)', () => {
+  it.each([
+    ['a control character', 'user:a\u0007'],
+    ['a C1 code', 'user:\u009b2K'],
+    ['a bidi override', 'user:\u202enimda'],
+    ['a zero-width space', 'user:ad\u200bmin'],
+    ['257 characters', `user:${'a'.repeat(252)}`],
+  ])('refuses a principal with %s', (_name, principal) => {
+    expect(() =>
+      issuer.issue({
+        runId: 'run-1',
+        agentId: 'agent-1',
+        principal,
+        scopes: ['a:b'],
+        audience: 'gw',
+      }),
+    ).toThrow(/principal/);
+  });
+});

@@ -125,6 +125,12 @@ export {
   hashMatches,
   hashValue,
 } from './hash-value.js';
+export {
+  escapeIdentity,
+  identityProblem,
+  isSafeIdentity,
+  MAX_IDENTITY_LENGTH,
+} from './identity-text.js';
 export type { InputFeatures, InputSignalRule } from './input-features.js';
 export {
   BUILT_IN_INPUT_SIGNALS,
@@ -177,6 +183,8 @@ export {
   BAGGAGE_TRIGGER_PRINCIPAL,
   getClaimedRunContext,
   getRunContext,
+  isValidPrincipal,
+  isValidRunId,
 } from './run-context.js';
 export type { RunContextClaimReason } from './run-context-token.js';
 export type { RunContextTrustOptions } from './run-context-trust.js';

@@ -6,12 +6,16 @@ import {
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
+import { formDecodedEntry, isFormEncodedBaggage } from './baggage-form-encoding.js';
+import { escapeIdentity, identityProblem } from './identity-text.js';
 import { log } from './internal/span-utils.js';
 import {
   BAGGAGE_RUN_ID,
   BAGGAGE_TRIGGER_PRINCIPAL,
   clearLocalRun,
   getRunContext,
+  isValidPrincipal,
+  isValidRunId,
   runFromBaggage,
   setClaimedRunContext,
   setRunContext,
@@ -114,6 +118,12 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A header as sent, several lines of it joined as one list (`baggage` may repeat). */
+function rawHeader(carrier: HeaderCarrier, name: string): string | undefined {
+  const v = getter.get(carrier, name);
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
 /**
  * The context described by incoming headers: the remote span as parent and, when the baggage
  * holds a valid run id, that run (which then wins over any run of `ctx`). With trusted keys
@@ -126,9 +136,25 @@ export function extractRunContext(
   carrier: HeaderCarrier,
   ctx: Context = context.active(),
 ): Context {
-  const extracted = propagation.extract(ctx, carrier, getter);
-  const bag = propagation.getBaggage(extracted);
+  let extracted = propagation.extract(ctx, carrier, getter);
+  let bag = propagation.getBaggage(extracted);
+  const specPrincipal = bag?.getEntry(BAGGAGE_TRIGGER_PRINCIPAL)?.value;
+  // A form-encoding sender (OpenTelemetry Python) writes a space as `+`: read its principal
+  // as it meant it (see baggage-form-encoding.ts); a compliant sender's `+` stays a `+`.
+  const rawBaggage = rawHeader(carrier, 'baggage');
+  const formPrincipal =
+    rawBaggage === undefined ? undefined : formDecodedEntry(rawBaggage, BAGGAGE_TRIGGER_PRINCIPAL);
+  if (
+    bag !== undefined &&
+    formPrincipal !== undefined &&
+    bag.getEntry(BAGGAGE_TRIGGER_PRINCIPAL) !== undefined &&
+    isFormEncodedBaggage(rawBaggage!)
+  ) {
+    bag = bag.setEntry(BAGGAGE_TRIGGER_PRINCIPAL, { value: formPrincipal });
+    extracted = propagation.setBaggage(extracted, bag);
+  }
   const claimedRun = runFromBaggage(bag);
+  warnRefusedEntries(bag);
   if (claimedRun === undefined) return extracted;
   const trust = getRunContextTrust();
   if (trust === undefined || trust.trusted.size === 0) return clearLocalRun(extracted);
@@ -138,10 +164,15 @@ export function extractRunContext(
     traceId: trace.getSpanContext(extracted)?.traceId,
     now: Math.floor(Date.now() / 1000),
   });
+  // The signed principal is authoritative; the baggage must name the same one, read either as
+  // the spec says or, when it has a `+`, as a form encoder meant it.
   const mismatch =
     verdict.ok &&
     (verdict.claims.run !== claimedRun.runId ||
-      verdict.claims.principal !== claimedRun.triggerPrincipal);
+      (verdict.claims.principal === undefined
+        ? specPrincipal !== undefined
+        : verdict.claims.principal !== specPrincipal &&
+          verdict.claims.principal !== formPrincipal));
   if (verdict.ok && !mismatch) {
     return setRunContext(
       clearLocalRun(extracted),
@@ -168,6 +199,26 @@ export function extractRunContext(
     principal: claimedRun.triggerPrincipal,
     reason,
   });
+}
+
+/**
+ * A run id or principal that was sent but refused (control, bidi or invisible formatting
+ * characters, too long) is never adopted; say so, escaped, so that the refusal is visible.
+ */
+function warnRefusedEntries(bag: ReturnType<typeof propagation.getBaggage>): void {
+  if (bag === undefined) return;
+  const runId = bag.getEntry(BAGGAGE_RUN_ID)?.value;
+  if (runId !== undefined && !isValidRunId(runId)) {
+    log.warn(
+      `remote run context: ${BAGGAGE_RUN_ID} ${JSON.stringify(escapeIdentity(runId))} refused (${identityProblem(runId) ?? 'not [A-Za-z0-9._:@/+=-], at most 128 characters'}); no run adopted`,
+    );
+  }
+  const principal = bag.getEntry(BAGGAGE_TRIGGER_PRINCIPAL)?.value;
+  if (principal !== undefined && !isValidPrincipal(principal)) {
+    log.warn(
+      `remote run context: ${BAGGAGE_TRIGGER_PRINCIPAL} ${JSON.stringify(escapeIdentity(principal))} refused (${identityProblem(principal)}); not adopted`,
+    );
+  }
 }
 
 /** Runs `fn` in the context extracted from `carrier` (see {@link extractRunContext}). */

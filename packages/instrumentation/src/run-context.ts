@@ -1,4 +1,5 @@
 import { type Baggage, type Context, context, propagation } from '@opentelemetry/api';
+import { isSafeIdentity } from './identity-text.js';
 
 /** What a context knows about the run it belongs to. */
 export interface RunAttributes {
@@ -60,18 +61,14 @@ export function getClaimedRunContext(
 
 // Baggage is untrusted input from another process: bound what it can put on our spans.
 const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
-const MAX_PRINCIPAL_LENGTH = 256;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function isValidRunId(v: unknown): v is string {
   return typeof v === 'string' && RUN_ID_PATTERN.test(v);
 }
 
+/** 1–256 characters, no control, C1, bidirectional or invisible formatting character. */
 export function isValidPrincipal(v: unknown): v is string {
-  return (
-    typeof v === 'string' && v.length > 0 && v.length <= MAX_PRINCIPAL_LENGTH && !CONTROL.test(v)
-  );
+  return isSafeIdentity(v);
 }
 
 /**

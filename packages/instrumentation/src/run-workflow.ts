@@ -9,6 +9,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
+import { escapeIdentity, identityProblem, MAX_IDENTITY_LENGTH } from './identity-text.js';
 import { hrNow } from './internal/clock.js';
 import {
   checkFunction,
@@ -273,6 +274,30 @@ function validate(options: RunWorkflowOptions, fn: unknown): void {
     'tenantId',
   ] as const) {
     checkString(name, options[name], false);
+  }
+  // Principals and ids are searched by and shown: nothing that renders as something else.
+  for (const name of [
+    'agentId',
+    'agentVersion',
+    'agentName',
+    'model',
+    'workflowName',
+    'workflowVersion',
+    'triggerPrincipal',
+    'triggerType',
+    'credentialRef',
+    'tenantId',
+  ] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    const problem = identityProblem(value);
+    if (problem !== undefined) {
+      throw configurationError(
+        name,
+        `1-${MAX_IDENTITY_LENGTH} characters with no control, C1, bidirectional or invisible formatting character`,
+        `${JSON.stringify(escapeIdentity(value))}: ${problem}`,
+      );
+    }
   }
   if (options.runId !== undefined && !isValidRunId(options.runId)) {
     throw configurationError(

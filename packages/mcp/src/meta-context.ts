@@ -13,6 +13,7 @@ import {
   getClaimedRunContext,
   getRunContext,
   injectRunContext,
+  isValidPrincipal,
   RUN_CONTEXT_HEADER,
 } from '@agent-audit/instrumentation';
 import {
@@ -157,7 +158,8 @@ export function extractMeta(meta: unknown): ExtractedMeta {
         );
   let claimedPrincipal: string | undefined;
   if (rawPrincipal !== undefined) {
-    if (isPlausiblePrincipal(rawPrincipal)) claimedPrincipal = rawPrincipal;
+    // The instrumentation's one rule: no control, C1, bidi or invisible formatting character.
+    if (isValidPrincipal(rawPrincipal)) claimedPrincipal = rawPrincipal;
     else {
       finding(
         VIOLATION_MALFORMED_TRACE_CONTEXT,
@@ -194,13 +196,6 @@ function readField(
     return undefined;
   }
   return value;
-}
-
-// The same bounds as the instrumentation's baggage reader: 1..256 characters, no controls.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-const CONTROL = /[\u0000-\u001f\u007f]/;
-function isPlausiblePrincipal(v: string): boolean {
-  return v.length > 0 && v.length <= 256 && !CONTROL.test(v);
 }
 
 function kindOf(v: unknown): string {

@@ -1,6 +1,6 @@
 import { isMainThread } from 'node:worker_threads';
 import { Forwarder, storeForwarderSource } from '@agent-audit/forwarder';
-import { setAuditHooks } from '@agent-audit/instrumentation';
+import { configureRunContextTrust, setAuditHooks } from '@agent-audit/instrumentation';
 import { AuditStore, openSegmentReader } from '@agent-audit/store';
 import {
   context,
@@ -95,11 +95,30 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
   // when the user asks, as the OTel SDKs do.
   const logLevel = diagLogLevelFromString(process.env.OTEL_LOG_LEVEL);
   if (logLevel !== undefined) diag.setLogger(new DiagConsoleLogger(), logLevel);
-  const store = AuditStore.open({
-    dir: config.storeDir,
-    trustDir: config.trustDir,
-    onNotice: (notice) => process.emitWarning(notice.message, { code: notice.code }),
-  });
+  if (config.runContextTrust !== undefined) {
+    // Before the store opens: a bad key fails registration with nothing left behind.
+    try {
+      configureRunContextTrust(config.runContextTrust);
+    } catch (err) {
+      throw new Error(
+        String((err as Error).message).replace(
+          /^Configuration: /,
+          'Configuration: runContextTrust.',
+        ),
+      );
+    }
+  }
+  let store: AuditStore;
+  try {
+    store = AuditStore.open({
+      dir: config.storeDir,
+      trustDir: config.trustDir,
+      onNotice: (notice) => process.emitWarning(notice.message, { code: notice.code }),
+    });
+  } catch (err) {
+    if (config.runContextTrust !== undefined) configureRunContextTrust(undefined);
+    throw err;
+  }
 
   const undo: Array<() => void> = [];
   try {
@@ -188,6 +207,9 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
         : {}),
     });
     undo.push(() => setAuditHooks(undefined));
+    if (config.runContextTrust !== undefined) {
+      undo.push(() => configureRunContextTrust(undefined));
+    }
 
     if (config.instrumentations.length > 0) {
       undo.push(

@@ -5,6 +5,7 @@ import {
   type InputSignalRule,
   inputSignalRulesProblem,
   type PolicyHook,
+  type RunContextTrustOptions,
 } from '@agent-audit/instrumentation';
 import { resolveStoreLocations } from '@agent-audit/store';
 import type { Attributes } from '@opentelemetry/api';
@@ -66,6 +67,15 @@ export interface RegisterAgentAuditOptions {
    */
   policy?: PolicyHook;
   /**
+   * Signed run context across processes (`configureRunContextTrust`): `signingKey` signs the
+   * run context this process propagates (`injectRunContext`), `trustedKeys` are the callers
+   * whose signed context this process verifies before it adopts a remote run and principal;
+   * anything else is recorded as claimed. Checked at registration (a bad key throws
+   * `Configuration: runContextTrust.…`). The default value is none (remote runs are adopted
+   * from baggage, unverified).
+   */
+  runContextTrust?: RunContextTrustOptions;
+  /**
    * More content classes for a tool call's `input.signals`, after the built-in ones:
    * `[{ name: 'pii_ssn', pattern: /\b\d{3}-\d{2}-\d{4}\b/ }]` (names `[a-z0-9_]{1,64}`, linear
    * patterns). The default value is none.
@@ -105,6 +115,7 @@ export interface ResolvedConfig {
   redactPii: boolean;
   captureContent: boolean;
   policy: PolicyHook | undefined;
+  runContextTrust: RunContextTrustOptions | undefined;
   inputSignals: InputSignalRule[] | undefined;
   /** Undefined when metrics are off. */
   metrics: ResolvedMetrics | undefined;
@@ -157,6 +168,7 @@ export function resolveConfig(
     redactPii: codeBool('redact.pii', options.redact?.pii) ?? true,
     captureContent: codeBool('captureContent', options.captureContent) ?? false,
     policy: codeFunction('policy', options.policy),
+    runContextTrust: codeObject('runContextTrust', options.runContextTrust),
     inputSignals: signalRules(options.inputSignals),
     metrics: resolveMetrics(options.metrics, env),
     instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
@@ -243,5 +255,13 @@ function codeFunction<T>(name: string, value: T | undefined): T | undefined {
   if (value === undefined || typeof value === 'function') return value;
   throw new Error(
     `Configuration: ${name} is invalid, expected a function (actual: ${value === null ? 'null' : typeof value})`,
+  );
+}
+
+function codeObject<T>(name: string, value: T | undefined): T | undefined {
+  if (value === undefined) return undefined;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value;
+  throw new Error(
+    `Configuration: ${name} is invalid, expected an object (actual: ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value})`,
   );
 }

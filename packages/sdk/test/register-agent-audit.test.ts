@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -5,10 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
   AuditRefusedError,
+  injectRunContext,
   MissingRunContextError,
   PolicyStopError,
+  RUN_CONTEXT_HEADER,
   runWorkflow,
   traceToolCall,
+  withRemoteRunContext,
 } from '@agent-audit/instrumentation';
 import { AuditStore } from '@agent-audit/store';
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -136,6 +140,69 @@ describe('registerAgentAudit', () => {
   it('refuses a policy that is not a function before anything is installed', () => {
     expect(() => register({ policy: {} as never })).toThrow(
       'Configuration: policy is invalid, expected a function (actual: object)',
+    );
+    expect(getAgentAudit()).toBeUndefined();
+  });
+
+  it('configures signed run context: a signer signs what it injects, a verifier adopts it and records a forgery as claimed', async () => {
+    const keys = generateKeyPairSync('ed25519');
+    // The caller's side: sign the run context it propagates.
+    let audit = register({
+      runContextTrust: { audience: 'reg-agents', signingKey: keys.privateKey },
+    });
+    let headers: Record<string, string> = {};
+    await runWorkflow(RUN, () => {
+      headers = injectRunContext({});
+    });
+    expect(headers[RUN_CONTEXT_HEADER]).toMatch(/^arc1\./);
+    await audit.shutdown();
+    // Shutdown removes the configuration with the rest of the registration.
+    await runWorkflow(RUN, () => {
+      expect(injectRunContext({} as Record<string, string>)[RUN_CONTEXT_HEADER]).toBeUndefined();
+    });
+    // The receiver's side: verify with the caller's public key.
+    audit = register({
+      runContextTrust: {
+        audience: 'reg-agents',
+        trustedKeys: [keys.publicKey.export({ type: 'spki', format: 'pem' }).toString()],
+      },
+    });
+    const forged = { ...headers, baggage: headers.baggage!.replace('user%3A1', 'user%3Amallory') };
+    expect(forged.baggage).not.toBe(headers.baggage);
+    const seen: Array<string | undefined> = [];
+    for (const carrier of [headers, forged]) {
+      await withRemoteRunContext(carrier, () =>
+        runWorkflow({ agentId: 'sub', credentialRef: 'cred:sub', input: 1 }, (run) => {
+          seen.push(
+            run.runId === headers.baggage!.match(/workflow\.run_id=([^,;]+)/)![1]
+              ? 'adopted'
+              : 'own',
+          );
+        }),
+      );
+    }
+    expect(seen).toEqual(['adopted', 'own']);
+    await audit.forceFlush();
+    const statuses = readSegments(ts.storeDir)
+      .filter((r) => r.type === 'span.end')
+      .map((r) => attrsOf(spanOf(r)))
+      .filter((a) => a['agent.id'] === 'sub')
+      .map(
+        (a) =>
+          `${a['run_context.status']}:${a['trigger.principal'] ?? a['run_context.claimed_principal']}`,
+      );
+    expect(statuses).toEqual(['verified:user:1', 'claimed:user:mallory']);
+  });
+
+  it('refuses a bad runContextTrust before anything is installed, naming the option', () => {
+    expect(() => register({ runContextTrust: { audience: '' } })).toThrow(
+      'Configuration: runContextTrust.audience is invalid',
+    );
+    expect(() =>
+      register({ runContextTrust: { audience: 'a', trustedKeys: ['not a key'] } }),
+    ).toThrow('Configuration: runContextTrust.trustedKeys[0] is invalid');
+    expect(() => register({ runContextTrust: 'yes' as never })).toThrow(
+      'Configuration: runContextTrust is invalid, expected an object (actual: string)',
     );
     expect(getAgentAudit()).toBeUndefined();
   });
