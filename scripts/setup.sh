@@ -38,3 +38,6 @@ fi
 # The pinned Node 22 for the framework integrations that need it (ai@7, openai@7): their
 # tests (`pnpm test:node22`, part of `pnpm test`), benchmark arms and demos run under it.
 node tools/node/install.mjs
+
+# Debian's Chromium for the console's browser tests (a no-op when `chromium` is on PATH).
+bash tools/chromium/install.sh || echo "setup: chromium is missing; the console's browser tests will fail until it is installed" >&2

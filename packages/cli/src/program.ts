@@ -2,6 +2,7 @@ import { DEFAULT_STORE_DIR, STORE_DIR_ENV } from '@agent-audit/store';
 import { Command, CommanderError, Option } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
+import { consoleCommand } from './commands/console.js';
 import { explainCommand } from './commands/explain.js';
 import { forwardCommand } from './commands/forward.js';
 import { keygenCommand } from './commands/keygen.js';
@@ -63,6 +64,7 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     reindexCommand(ctx, setExitCode),
     pruneCommand(ctx, setExitCode),
     forwardCommand(ctx, setExitCode),
+    consoleCommand(ctx, setExitCode),
   ];
   for (const command of commands) {
     // addCommand does not copy the program's output and exit settings (command() would).
