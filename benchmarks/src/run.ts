@@ -8,6 +8,7 @@
  * iterating on one of them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
+import { runConsoleBench } from './console-bench.js';
 import { runMcpBench } from './mcp-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
 import { runPeersBench } from './peers-bench.js';
@@ -22,6 +23,8 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'otlp', run: runOtlpBench },
   // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
   { name: 'mcp', run: runMcpBench },
+  // issue 15: the audit console's search over a store of a million spans (its own file).
+  { name: 'console', run: runConsoleBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },
 ];

@@ -137,7 +137,9 @@ function waterfall(spans: TrailSpan[]): string {
       .filter(Boolean)
       .join(' ');
     const events = s.events.length
-      ? `<ul class="events">${s.events
+      ? `<details class="events"><summary>${s.events.length} event${s.events.length === 1 ? '' : 's'}: ${e(
+          [...new Set(s.events.map((ev) => ev.name))].slice(0, 4).join(', '),
+        )}</summary><ul class="events">${s.events
           .map((ev) => {
             const attrs = Object.entries(ev.attributes)
               .filter(([k]) =>
@@ -147,7 +149,7 @@ function waterfall(spans: TrailSpan[]): string {
               .join(' ');
             return `<li><span class="ev">${e(ev.name)}</span> ${e(ev.time ?? '')} ${e(attrs)}</li>`;
           })
-          .join('')}</ul>`
+          .join('')}</ul></details>`
       : '';
     const proc = s.service ? `${s.service}${s.pid === null ? '' : `[${s.pid}]`}` : null;
     return `<tr class="span ${e(classes)}" data-span-id="${e(s.span_id)}" id="span-${i}"><td class="name depth-${Math.min(s.depth, 12)}"><span class="span-name">${e(s.name)}</span>${events}</td>${cell(proc)}${cell(s.tool)}${cell(s.decision)}${cell(s.credential_ref)}<td title="${e(s.input_hash ?? '')}">${e(short(s.input_hash) ?? '–')}</td><td title="${e(s.output_hash ?? '')}">${e(short(s.output_hash) ?? '–')}</td>${cell(formatDuration(s.duration_ms))}<td><span class="badge ${e(s.status)}">${e(s.status)}</span></td><td class="bar"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img"><rect class="span-bar" x="${x0.toFixed(1)}" y="2" width="${w.toFixed(1)}" height="8"></rect>${marks}</svg></td></tr>`;
