@@ -52,6 +52,7 @@ let consoleProcess: ConsoleProcess;
 let browser: Browser;
 let page: Page;
 const STORES = () => [
+  join(demo, 'alerts'),
   join(demo, '.agent-audit'),
   join(demo, '.agent-audit-drafting-agent'),
   many,
@@ -135,6 +136,47 @@ async function writeHostileStore(dir: string, trustDir: string): Promise<void> {
       ),
     },
   ]);
+  await store.close();
+}
+
+/**
+ * The watcher's alert store as `@agent-audit/watch` writes it (branch `watch`): `alert` records
+ * whose payload is an `Alert`, tagged with agent, tool, run and pattern. One alert's reason is hostile.
+ */
+async function writeAlertStore(dir: string, trustDir: string, runId: string): Promise<void> {
+  const store = AuditStore.open({ dir, trustDir });
+  const alert = (id: string, pattern: string, severity: string, reason: string) => ({
+    id,
+    pattern,
+    severity,
+    agent_id: 'support-agent',
+    tool: 'issue_refund',
+    tenant: 'tenant-acme',
+    run_ids: [runId],
+    baseline: 3,
+    observed: 40,
+    window_s: 60,
+    reason,
+    decision: null,
+    store: '.agent-audit',
+    origin: '0'.repeat(32),
+    seq: 7,
+    event_time: new Date().toISOString(),
+    detected_at: new Date().toISOString(),
+    explain: `agent-audit explain ${runId} --store .agent-audit`,
+  });
+  const alerts = [
+    alert('a'.repeat(32), 'call_frequency', 'high', '40 calls in 60 s, baseline 3'),
+    alert('b'.repeat(32), 'permission_denials', 'high', HOSTILE_NAME),
+    alert('c'.repeat(32), 'new_input_shape', 'medium', 'an input shape never seen'),
+  ];
+  await store.appendBatch(
+    alerts.map((a) => ({
+      type: 'alert' as const,
+      tags: { agent: a.agent_id, tool: a.tool, run: runId, status: a.pattern },
+      payload: a,
+    })),
+  );
   await store.close();
 }
 
@@ -226,6 +268,7 @@ beforeAll(async () => {
   cliTrail = (await runCli(['trail', demoRunId, '--json', ...demoStores], { cwd: demo })).stdout;
   cliExplain = (await runCli(['explain', demoRunId, '--json', ...demoStores], { cwd: demo }))
     .stdout;
+  await writeAlertStore(join(demo, 'alerts'), trustDir, demoRunId);
   before = Object.fromEntries(STORES().map((s) => [s, treeDigest(s)]));
   consoleProcess = await startConsole(
     [
@@ -237,6 +280,8 @@ beforeAll(async () => {
       'many-runs',
       '--store',
       'hostile',
+      '--alerts',
+      'alerts',
       '--index-dir',
       join(work, 'index'),
     ],
@@ -386,7 +431,21 @@ describe('agent-audit console in Chromium', () => {
     expect(sum(await tableRows('denials'), 1)).toBe(expected.denials);
     expect(sum(await tableRows('ungoverned'), 2)).toBe(expected.ungoverned);
     expect(sum(await tableRows('violations'), 2)).toBe(expected.violations);
-    expect(await page.$eval('#alerts-source', (p) => p.textContent)).toMatch(/no alert store/);
+    expect(await page.$eval('#alerts-source', (p) => p.textContent)).toBe('alert store alerts');
+    expect(await tableRows('alerts-summary')).toEqual([
+      ['severity high', '2'],
+      ['severity medium', '1'],
+      ['pattern call_frequency', '1'],
+      ['pattern new_input_shape', '1'],
+      ['pattern permission_denials', '1'],
+    ]);
+    const alertRows = await tableRows('alerts');
+    expect(alertRows.map((r) => r[5]).sort()).toEqual(
+      ['40 calls in 60 s, baseline 3', HOSTILE_NAME, 'an input shape never seen'].sort(),
+    );
+    expect(await page.$$eval('#alerts a', (a) => a.map((x) => x.getAttribute('href')))).toEqual(
+      Array(3).fill(`/runs/${encodeURIComponent(demoRunId)}`),
+    );
     await shot('dashboard-security');
 
     await page.goto(`${consoleProcess.url}/dashboards/compliance?window=all`);
