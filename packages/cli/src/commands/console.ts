@@ -121,6 +121,18 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
       } catch (error) {
         throw storeFailure(error, stores[0]!);
       }
+      // Each reader checks its index against the segments now (building or catching it up
+      // first), before the first search: on a large store this takes a while, and the console
+      // prints its address only when searches answer from a checked index.
+      ctx.writeErr(
+        `checking the query index of ${stores.length} store(s) against their segments…\n`,
+      );
+      try {
+        data.warm();
+      } catch (error) {
+        data.close();
+        throw storeFailure(error, stores[0]!);
+      }
       const token = isLoopback(options.host) ? undefined : randomBytes(24).toString('base64url');
       let running: Awaited<ReturnType<typeof startConsoleServer>>;
       try {
@@ -171,7 +183,6 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
         });
       };
       let verifyTimer: NodeJS.Timeout | undefined;
-      data.warm();
       step();
       verify();
       await new Promise<void>((resolveStop) => {
