@@ -458,10 +458,55 @@ export class StoreIndex {
       .all() as IndexedRow[];
   }
 
-  /** Tagged rows of the runs that match the tag filters (time is filtered by the caller). */
-  runRows(filter: RunFilter): IndexedTagRow[] {
+  /**
+   * The `limit` runs with the most recent records, skipping the first `offset` such runs: read
+   * backwards from the last record, so a first page costs a few hundred rows on any store size.
+   */
+  recentRunIds(offset: number, limit: number): string[] {
+    const ids: string[] = [];
+    const seen = new Set<string>();
+    const rows = this.#db
+      .prepare(
+        "SELECT run FROM records WHERE run IS NOT NULL AND type IN ('span.start', 'span.end', 'event') ORDER BY seq DESC",
+      )
+      .pluck()
+      .iterate() as IterableIterator<string>;
+    try {
+      for (const run of rows) {
+        if (seen.has(run)) continue;
+        seen.add(run);
+        if (seen.size > offset) ids.push(run);
+        if (ids.length >= limit) break;
+      }
+    } finally {
+      rows.return?.();
+    }
+    return ids;
+  }
+
+  /** How many runs have records. */
+  runCount(): number {
+    return Number(
+      this.#db
+        .prepare(
+          "SELECT COUNT(DISTINCT run) FROM records WHERE run IS NOT NULL AND type IN ('span.start', 'span.end', 'event')",
+        )
+        .pluck()
+        .get(),
+    );
+  }
+
+  /**
+   * Tagged rows of the runs that match the tag filters (time is filtered by the caller), or of
+   * the runs named in `runs`.
+   */
+  runRows(filter: RunFilter, runs?: string[]): IndexedTagRow[] {
     const clauses: string[] = [];
     const params: string[] = [];
+    if (runs) {
+      clauses.push(`run IN (${runs.map(() => '?').join(',') || "''"})`);
+      params.push(...runs);
+    }
     for (const key of ['principal', 'agent', 'tool', 'tenant'] as const) {
       const value = filter[key];
       if (value === undefined) continue;

@@ -65,6 +65,10 @@ export interface ConsoleRun extends RunSummary {
 export interface RunPage {
   runs: ConsoleRun[];
   total: number;
+  /** False when `total` adds up several stores' counts (a run kept in two stores counts twice). */
+  total_exact: boolean;
+  /** start: newest start first · recent_activity: runs with the most recent records first (the unfiltered list of a large store). */
+  order: 'start' | 'recent_activity';
   page: number;
   page_size: number;
   pages: number;
@@ -126,6 +130,9 @@ function pendingIntegrity(store: string): StoreIntegrity {
     error: null,
   };
 }
+
+/** Several stores holding more runs than this list them unfiltered by recent activity, a page at a time. */
+const LANDING_FULL_LIST_RUNS = 20_000;
 
 const STATUS_RANK: Record<string, number> = { error: 3, incomplete: 2, unknown: 1, ok: 0 };
 
@@ -263,8 +270,54 @@ export class ConsoleData {
     }
   }
 
+  /**
+   * The unfiltered list on a large store: the runs with the most recent records, a page at a
+   * time from each store's index, without summarising every run. Undefined when the full path
+   * is cheap enough (several stores holding few runs: their union is counted exactly there).
+   */
+  #recentRuns(page: number, pageSize: number): RunPage | undefined {
+    const wanted = page * pageSize;
+    const perStore = this.#stores.map((s) => ({
+      store: s.location.shown,
+      ...s.reader.recentRuns(0, wanted),
+    }));
+    const sum = perStore.reduce((n, s) => n + s.total, 0);
+    if (perStore.length > 1 && sum <= LANDING_FULL_LIST_RUNS) return undefined;
+    const merged = mergeRuns(perStore).sort((x, y) => (x.end < y.end ? 1 : x.end > y.end ? -1 : 0));
+    const pages = Math.max(1, Math.ceil(sum / pageSize));
+    return {
+      runs: merged.slice((page - 1) * pageSize, page * pageSize),
+      total: sum,
+      total_exact: perStore.length === 1,
+      page,
+      page_size: pageSize,
+      pages,
+      complete: this.#tailed,
+      order: 'recent_activity',
+    };
+  }
+
   /** Runs matching the query, newest first, one page of them. */
   searchRuns(query: RunQuery): RunPage {
+    const pageSize = Math.min(500, Math.max(1, query.pageSize ?? 50));
+    const unfiltered = (
+      [
+        'run',
+        'principal',
+        'agent',
+        'tool',
+        'tenant',
+        'credential',
+        'decision',
+        'status',
+        'since',
+        'until',
+      ] as const
+    ).every((k) => query[k] === undefined);
+    if (unfiltered) {
+      const recent = this.#recentRuns(Math.max(1, query.page ?? 1), pageSize);
+      if (recent) return recent;
+    }
     const filter = {
       ...(query.principal ? { principal: query.principal } : {}),
       ...(query.agent ? { agent: query.agent } : {}),
@@ -295,16 +348,17 @@ export class ConsoleData {
       });
       runs = runs.filter((r) => allowed.has(r.run_id));
     }
-    const pageSize = Math.min(500, Math.max(1, query.pageSize ?? 50));
     const pages = Math.max(1, Math.ceil(runs.length / pageSize));
     const page = Math.min(pages, Math.max(1, query.page ?? 1));
     return {
       runs: runs.slice((page - 1) * pageSize, page * pageSize),
       total: runs.length,
+      total_exact: true,
       page,
       page_size: pageSize,
       pages,
       complete: this.#tailed,
+      order: 'start',
     };
   }
 

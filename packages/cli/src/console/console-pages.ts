@@ -81,7 +81,7 @@ ${field('since', 'since', '90d or 2026-01-01')}${field('until', 'until', '2026-1
     .join('');
   const link = (p: number, label: string) =>
     `<a href="/${e(queryString({ ...raw, page: String(p) }))}">${label}</a>`;
-  const pager = `<p class="pager" id="pager">${result.page > 1 ? link(result.page - 1, '← newer') : ''} page ${result.page} of ${result.pages} · <span id="total">${result.total}</span> run(s)${result.page < result.pages ? ` ${link(result.page + 1, 'older →')}` : ''}${result.complete ? '' : ' · <span class="warn">still reading the stores: credential/decision filters may miss runs</span>'}</p>`;
+  const pager = `<p class="pager" id="pager">${result.page > 1 ? link(result.page - 1, '← newer') : ''} page ${result.page} of ${result.pages} · <span id="total">${result.total_exact ? '' : 'at most '}${result.total}</span> run(s)${result.order === 'recent_activity' ? ', most recently active first' : ''}${result.page < result.pages ? ` ${link(result.page + 1, 'older →')}` : ''}${result.complete ? '' : ' · <span class="warn">still reading the stores: credential/decision filters may miss runs</span>'}</p>`;
   const table = result.runs.length
     ? `<table id="runs"><thead><tr><th>run id</th><th>principal</th><th>agent</th><th>start</th><th>end</th><th>status</th><th>spans</th><th>incomplete</th><th>stores</th></tr></thead><tbody>${rows}</tbody></table>`
     : '<p class="none" id="no-runs">no run matches</p>';
