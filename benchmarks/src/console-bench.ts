@@ -20,6 +20,8 @@ import { cachedStore } from './console-store.js';
  * - console_run_api_ms: one run's timeline, six answers and integrity (`/api/runs/<id>`), p50;
  * - console_start_ms: from spawn until the console listens (its index caught up and checked
  *   against the segments: the console prints its address only then);
+ * - console_caught_up_s: from spawn until it has read every record into the dashboards' table
+ *   (searches are measured after that);
  * - console_index_build_s: building the index the first time (cached beside the store after).
  */
 const VERSION = 'v1';
@@ -117,6 +119,14 @@ export async function runConsoleBench(): Promise<Record<string, number | string>
       );
     });
     const startMs = performance.now() - started;
+    // Searches are measured once the console has read the stores to their end (before that,
+    // each request also waits for the slice of records being read).
+    for (;;) {
+      const { body } = await timed(`${base}/api/dashboards?window=5m`);
+      if ((body as { caught_up: boolean }).caught_up) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    const caughtUpS = Math.round((performance.now() - started) / 100) / 10;
     const since = new Date(END_MS - 90 * 86_400_000).toISOString();
     const first = await timed(`${base}/api/runs?principal=user:0&since=${since}`);
     const queries: number[] = [];
@@ -139,14 +149,105 @@ export async function runConsoleBench(): Promise<Record<string, number | string>
       console_store_spans: store.spans,
       console_index_build_s: indexBuildS,
       console_start_ms: Math.round(startMs),
+      console_caught_up_s: caughtUpS,
       console_first_query_ms: Math.round(first.ms),
       console_runs_query_ms: Math.round(quantile(queries, 0.5) * 10) / 10,
       console_runs_query_p99_ms: Math.round(quantile(queries, 0.99) * 10) / 10,
       console_runs_query_avg_runs: Math.round(runs / queries.length),
       console_runs_landing_ms: Math.round(landing.ms),
       console_run_api_ms: Math.round(quantile(runApi, 0.5) * 10) / 10,
+      ...(await runPageBench(root)),
     };
   } finally {
     child.kill('SIGTERM');
   }
+}
+
+/**
+ * console_run_page_ms: a run of 5,000 spans opened in Debian's Chromium (puppeteer-core): from
+ * navigation start until the waterfall's 5,000 rows are in the DOM (the page is server-rendered:
+ * the console's answer and the browser's parse and layout together), p50 of 5 loads.
+ */
+export async function runPageBench(root: string): Promise<Record<string, number | string>> {
+  const chromium = process.env.AGENT_AUDIT_CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(chromium)) {
+    return {
+      console_run_page_ms: `not measured: no Chromium at ${chromium} (tools/chromium/install.sh)`,
+    };
+  }
+  const { default: puppeteer } = await import('puppeteer-core');
+  const store = await cachedStore(root, 'run5000-v1', {
+    runs: 1,
+    toolsPerRun: 4999,
+    principals: 1,
+    days: 1,
+    endMs: END_MS,
+  });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'console',
+      '--store',
+      store.dir,
+      '--port',
+      '0',
+      '--index-dir',
+      join(store.dir, '..', 'console-index'),
+    ],
+    {
+      env: { ...process.env, AGENT_AUDIT_TRUST_DIR: store.trustDir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const browser = await puppeteer.launch({
+    executablePath: chromium,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  try {
+    const base = await listening(child);
+    const runs = (await timed(`${base}/api/runs`)).body as {
+      runs: Array<{ run_id: string; spans: number }>;
+    };
+    const run = runs.runs[0]!;
+    const page = await browser.newPage();
+    const loads: number[] = [];
+    let first = 0;
+    for (let i = 0; i < 6; i++) {
+      const t = performance.now();
+      await page.goto(`${base}/runs/${encodeURIComponent(run.run_id)}`, {
+        waitUntil: 'domcontentloaded',
+      });
+      const rows = await page.$$eval('#waterfall tbody tr', (r) => r.length);
+      const ms = performance.now() - t;
+      if (rows !== run.spans)
+        throw new Error(`bench console: the run page shows ${rows} rows of ${run.spans}`);
+      if (i === 0) first = ms;
+      else loads.push(ms); // later loads: the console keeps the run loaded while the store does not grow
+    }
+    loads.sort((a, b) => a - b);
+    return {
+      console_run_page_spans: run.spans,
+      console_run_page_first_ms: Math.round(first),
+      console_run_page_ms: Math.round(quantile(loads, 0.5)),
+    };
+  } finally {
+    await browser.close();
+    child.kill('SIGTERM');
+  }
+}
+
+function listening(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /at (http:\/\/\S+?)\/?\n/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`bench console: the console exited (${code}) before listening`)),
+    );
+  });
 }

@@ -9,6 +9,7 @@ import {
 } from '@agent-audit/store';
 import { type IndexWarning, openStoreReader, type StoreReader } from '@agent-audit/store/query';
 import type { Location } from '../global-options.js';
+import { explainRun, type RunExplanation } from '../run-explanation.js';
 import { runTimeline } from '../run-timeline.js';
 import type { TrailSpan } from '../trail-span.js';
 import { type AlertView, readAlertStore } from './alert-source.js';
@@ -134,6 +135,9 @@ function pendingIntegrity(store: string): StoreIntegrity {
 /** Several stores holding more runs than this list them unfiltered by recent activity, a page at a time. */
 const LANDING_FULL_LIST_RUNS = 20_000;
 
+/** Runs kept loaded (spans and six answers) while the stores do not grow. */
+const KEPT_RUNS = 8;
+
 const STATUS_RANK: Record<string, number> = { error: 3, incomplete: 2, unknown: 1, ok: 0 };
 
 /** One row per run across stores (a run whose processes kept separate stores is one run). */
@@ -177,6 +181,15 @@ export class ConsoleData {
     cursor: 1,
   };
   #cache: { key: string; runs: ConsoleRun[] } | undefined;
+  readonly #runs = new Map<
+    string,
+    {
+      spans: TrailSpan[];
+      integrity: RunIntegrity[];
+      explanation: RunExplanation;
+      records: HeldRecords[];
+    }
+  >();
   #tailed = false;
 
   constructor(options: ConsoleDataOptions) {
@@ -362,17 +375,54 @@ export class ConsoleData {
     };
   }
 
-  /** A run's timeline across every store, and which records of each store hold it. */
-  loadRun(runId: string): { spans: TrailSpan[]; integrity: RunIntegrity[] } {
-    const records: Array<StoredRecord & { store: string }> = [];
-    const integrity: RunIntegrity[] = [];
-    for (const s of this.#stores) {
-      const mine = s.reader.runRecords(runId);
-      if (mine.length === 0) continue;
-      for (const r of mine) records.push({ ...r, store: s.location.shown });
-      integrity.push(runIntegrity(s.integrity, mine));
+  /**
+   * A run's timeline across every store, and which records of each store hold it. The last few
+   * runs opened are kept while no store has grown (a run page is often opened again: a link
+   * shared in an incident channel); `explanation` is computed once per kept run.
+   */
+  loadRun(runId: string): {
+    spans: TrailSpan[];
+    integrity: RunIntegrity[];
+    explanation: RunExplanation;
+  } {
+    const key = JSON.stringify([runId, this.#stores.map((s) => s.reader.head()?.seq ?? 0)]);
+    const kept = this.#runs.get(key);
+    if (kept) {
+      // Integrity follows the latest verify result, which changes without the stores growing.
+      return { ...kept, integrity: this.#runIntegrity(kept.records) };
     }
-    return { spans: runTimeline(records), integrity };
+    const loaded = this.#loadRun(runId);
+    const entry = { ...loaded, explanation: explainRun(runId, loaded.spans) };
+    if (loaded.spans.length > 0) {
+      this.#runs.set(key, entry);
+      if (this.#runs.size > KEPT_RUNS) this.#runs.delete(this.#runs.keys().next().value!);
+    }
+    return { spans: entry.spans, integrity: entry.integrity, explanation: entry.explanation };
+  }
+
+  #runIntegrity(records: HeldRecords[]): RunIntegrity[] {
+    return records.map((held) => runIntegrity(this.#stores[held.store]!.integrity, held));
+  }
+
+  #loadRun(runId: string): {
+    spans: TrailSpan[];
+    integrity: RunIntegrity[];
+    records: HeldRecords[];
+  } {
+    const records: Array<StoredRecord & { store: string }> = [];
+    const held: HeldRecords[] = [];
+    this.#stores.forEach((s, i) => {
+      const mine = s.reader.runRecords(runId);
+      if (mine.length === 0) return;
+      for (const r of mine) records.push({ ...r, store: s.location.shown });
+      held.push({
+        store: i,
+        count: mine.length,
+        first: mine[0]!.seq,
+        last: mine[mine.length - 1]!.seq,
+      });
+    });
+    return { spans: runTimeline(records), integrity: this.#runIntegrity(held), records: held };
   }
 
   retention(now: Date): StoreRetention[] {
@@ -454,9 +504,16 @@ function integrityOf(store: string, report: VerifyReport): StoreIntegrity {
   };
 }
 
-function runIntegrity(store: StoreIntegrity, records: StoredRecord[]): RunIntegrity {
-  const first = records[0]!.seq;
-  const last = records[records.length - 1]!.seq;
+/** Where a run's records lie in one store. */
+interface HeldRecords {
+  store: number;
+  count: number;
+  first: number;
+  last: number;
+}
+
+function runIntegrity(store: StoreIntegrity, held: HeldRecords): RunIntegrity {
+  const { first, last } = held;
   let coverage: RunIntegrity['coverage'] = 'unknown';
   if (store.state === 'done') {
     const signed = store.signed_through ?? 0;
@@ -471,7 +528,7 @@ function runIntegrity(store: StoreIntegrity, records: StoredRecord[]): RunIntegr
   }
   return {
     store: store.store,
-    records: records.length,
+    records: held.count,
     first_seq: first,
     last_seq: last,
     coverage,

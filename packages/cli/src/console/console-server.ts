@@ -5,7 +5,6 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { renderHtmlReport } from '../html-report.js';
 import { parseTimePoint } from '../parse-time.js';
-import { explainRun } from '../run-explanation.js';
 import type { ConsoleData, RunQuery } from './console-data.js';
 import { dashboardPage, notFoundPage, runPage, runsPage } from './console-pages.js';
 import { evidenceBundle } from './evidence-bundle.js';
@@ -273,7 +272,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const run = /^\/runs\/([^/]+)(\/report\.html|\/evidence\.json)?$/.exec(path);
     if (run) {
       const runId = decodeURIComponent(run[1]!);
-      const { spans, integrity } = data.loadRun(runId);
+      const { spans, integrity, explanation } = data.loadRun(runId);
       if (spans.length === 0) {
         send(
           res,
@@ -283,7 +282,6 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         );
         return;
       }
-      const explanation = explainRun(runId, spans);
       const file = runId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100);
       if (run[2] === '/report.html') {
         send(res, 200, 'text/html; charset=utf-8', renderHtmlReport(explanation, spans, at), {
@@ -331,13 +329,13 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const run = /^\/api\/runs\/([^/]+)$/.exec(path);
     if (run) {
       const runId = decodeURIComponent(run[1]!);
-      const { spans, integrity } = data.loadRun(runId);
+      const { spans, integrity, explanation } = data.loadRun(runId);
       if (spans.length === 0)
         throw new HttpError(404, `no run with workflow.run_id=${runId} in the stores`);
       json(res, 200, {
         run_id: runId,
         spans,
-        explanation: explainRun(runId, spans),
+        explanation,
         integrity,
         jaeger: jaeger
           ? [...new Set(spans.map((s) => `${jaeger.replace(/\/+$/, '')}/trace/${s.trace_id}`))]
