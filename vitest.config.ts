@@ -19,8 +19,13 @@ export default defineConfig({
       { find: /^@agent-audit\/store\/query$/, replacement: src('store', 'query.ts') },
       { find: /^@agent-audit\/forwarder$/, replacement: src('forwarder') },
       { find: /^@agent-audit\/sdk$/, replacement: src('sdk') },
+      { find: /^@agent-audit\/credentials$/, replacement: src('credentials') },
+      { find: /^@agent-audit\/gateway$/, replacement: src('gateway') },
       { find: /^@agent-audit\/sdk\/register$/, replacement: src('sdk', 'register.ts') },
+      { find: /^@agent-audit\/langchain$/, replacement: src('langchain') },
+      { find: /^@agent-audit\/openai-agents$/, replacement: src('openai-agents') },
       { find: /^@agent-audit\/mcp$/, replacement: src('mcp') },
+      { find: /^@agent-audit\/ai-sdk$/, replacement: src('ai-sdk') },
     ],
   },
   test: {

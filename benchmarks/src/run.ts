@@ -4,12 +4,17 @@
  * noisy; absolute numbers are reported, ratios are the targets). Progress goes to stderr;
  * the last line of stdout is one JSON object with every figure.
  *
- * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp, peers), for
- * iterating on one of them; `pnpm bench` runs them all.
+ * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp,
+ * ai-sdk, langchain, gateway, openai-agents, peers), for iterating on one of them; `pnpm
+ * bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
+import { runAiSdkBench } from './ai-sdk-bench.js';
 import { runConsoleBench } from './console-bench.js';
+import { runGatewayBench } from './gateway-bench.js';
+import { runLangChainBench } from './langchain-bench.js';
 import { runMcpBench } from './mcp-bench.js';
+import { runOpenAiAgentsBench } from './openai-agents-bench.js';
 import { runOtlpBench } from './otlp-bench.js';
 import { runPeersBench } from './peers-bench.js';
 import { runSdkBench } from './sdk-bench.js';
@@ -21,8 +26,13 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'sdk', run: runSdkBench },
   { name: 'store', run: runStoreBench },
   { name: 'otlp', run: runOtlpBench },
+  { name: 'langchain', run: runLangChainBench },
   // issue 11: audited MCP callTool round trip over stdio / unaudited (its own file).
   { name: 'mcp', run: runMcpBench },
+  { name: 'ai-sdk', run: runAiSdkBench },
+  { name: 'gateway', run: runGatewayBench },
+  // Runs itself under the pinned Node 22 (openai@7 needs it): a child process of its own.
+  { name: 'openai-agents', run: runOpenAiAgentsBench },
   // issue 15: the audit console's search over a store of a million spans (its own file).
   { name: 'console', run: runConsoleBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.

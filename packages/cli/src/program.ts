@@ -5,6 +5,7 @@ import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
 import { consoleCommand } from './commands/console.js';
 import { explainCommand } from './commands/explain.js';
 import { forwardCommand } from './commands/forward.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { keygenCommand } from './commands/keygen.js';
 import { pruneCommand } from './commands/prune.js';
 import { reindexCommand } from './commands/reindex.js';
@@ -13,6 +14,7 @@ import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
 import { trailCommand } from './commands/trail.js';
 import { verifyCommand } from './commands/verify.js';
+import { whoisCommand } from './commands/whois.js';
 import { collectStore } from './global-options.js';
 import { neutralizeOutput } from './terminal-text.js';
 
@@ -20,7 +22,7 @@ const EXIT_CODES_HELP = `
 Exit codes:
   verify         0 verified and covered by a trusted checkpoint · 1 tampering found
                  2 cannot fully verify (unsigned tail, no anchor, …) · 3 usage or I/O error
-  trail/explain/report
+  trail/explain/report/whois
                  0 found · 4 no such run · 3 I/O error (no store, unreadable file, Jaeger down)
   forward        0 everything delivered · 1 not delivered (reason printed) · 3 I/O error
   others         0 done · 3 I/O error
@@ -64,6 +66,8 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     reindexCommand(ctx, setExitCode),
     pruneCommand(ctx, setExitCode),
     forwardCommand(ctx, setExitCode),
+    whoisCommand(ctx, setExitCode),
+    gatewayCommand(ctx, setExitCode),
     consoleCommand(ctx, setExitCode),
   ];
   for (const command of commands) {

@@ -30,13 +30,23 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_HANDOFF_FROM_AGENT,
+  ATTR_HANDOFF_REASON,
+  ATTR_HANDOFF_TO_AGENT,
+  ATTR_INPUT_HASH_ERROR,
   ATTR_INPUT_SOURCE_HASHES,
   ATTR_INPUT_SOURCE_REFS,
   ATTR_INPUT_SOURCE_TYPES,
+  ATTR_LLM_REQUESTED_TOOL_CALL_IDS,
   ATTR_LLM_REQUESTED_TOOLS,
   ATTR_POLICY_NOTE,
   ATTR_PROMPT_HASH,
+  ATTR_PROMPT_HASH_ERROR,
   ATTR_PROMPT_VERSION,
+  ATTR_RUN_CONTEXT_CLAIM_REASON,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+  ATTR_RUN_CONTEXT_CLAIMED_RUN_ID,
+  ATTR_RUN_CONTEXT_STATUS,
   ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
   ATTR_SIDE_EFFECT_OBJECT_ID,
   ATTR_SIDE_EFFECT_OPERATION,
@@ -51,6 +61,7 @@ import {
   ATTR_VALIDATION_REASON,
   ATTR_WORKFLOW_NAME,
   ATTR_WORKFLOW_VERSION,
+  AUDIT_INSTRUMENTATION_SCOPE,
 } from '@agent-audit/instrumentation/attributes';
 import type { AttributeValue } from './otlp-json.js';
 import type { TrailSpan } from './trail-span.js';
@@ -82,6 +93,13 @@ export interface RunExplanation {
     status: string;
     incomplete: boolean;
     spans: number;
+    /**
+     * `verified`: run id and principal adopted from a remote caller's signed run context;
+     * `claimed`: a remote caller claimed a run it could not prove (see `claimed`); null: local.
+     */
+    run_context: string | null;
+    /** What an unverified remote caller claimed: never this run's principal. */
+    claimed: { run_id: string | null; principal: string | null; reason: string | null } | null;
   };
   /** 2. Which agent(s) ran, with what context. */
   context: {
@@ -101,6 +119,14 @@ export interface RunExplanation {
       time: string | null;
       span_id: string;
       sources: Array<{ ref: string; hash: string | null; type: string | null }>;
+    }>;
+    /** Handoffs between agents (a framework's agent passing the conversation on), in order. */
+    handoffs: Array<{
+      time: string | null;
+      span_id: string;
+      from_agent: string | null;
+      to_agent: string | null;
+      reason: string | null;
     }>;
     /** Credentials issued for the run (`credential.issued` events): ref, scopes, expiry. */
     credentials: Array<{
@@ -125,6 +151,8 @@ export interface RunExplanation {
       system_prompt_hash: string | null;
       /** Tools the model asked for (`llm.requested_tools`). */
       requested_tools: AttributeValue;
+      /** Their call ids (`llm.requested_tool_call_ids`): the actions' `tool_call_id`s. */
+      requested_tool_call_ids: AttributeValue;
     }>;
   };
   /** 3. Which actions (tool calls) ran, in order, with which credential reference. */
@@ -239,8 +267,25 @@ function sitesOf(spans: TrailSpan[]): Site[] {
  * it, the `execute_tool` span name.
  */
 export function isToolCall(span: TrailSpan): boolean {
+  if (!isAuditRecord(span)) return false;
   if (span.operation !== null) return span.operation === 'execute_tool';
   return span.tool !== null && span.name.startsWith('execute_tool');
+}
+
+/**
+ * A span the audit recorded, not a framework's own telemetry of the same call (the AI SDK's
+ * `execute_tool` and model-call spans sit beside the audit's): made by the audit
+ * instrumentation, or carrying the audit's hashes, or from a reader that lost the scope.
+ */
+function isAuditRecord(span: TrailSpan): boolean {
+  return (
+    span.scope === null ||
+    span.scope === AUDIT_INSTRUMENTATION_SCOPE ||
+    span.input_hash !== null ||
+    span.attributes[ATTR_INPUT_HASH_ERROR] !== undefined ||
+    span.attributes[ATTR_PROMPT_HASH] !== undefined ||
+    span.attributes[ATTR_PROMPT_HASH_ERROR] !== undefined
+  );
 }
 
 // Lifecycle events (instrumentation's run-events) that record a check, with the outcome their
@@ -330,10 +375,11 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
   }
 
   const isLlm = (s: TrailSpan) =>
-    (s.operation !== null && LLM_OPERATIONS.has(s.operation)) ||
-    (s.tool === null &&
-      s.attributes[ATTR_GEN_AI_REQUEST_MODEL] !== undefined &&
-      s.operation !== 'invoke_agent');
+    isAuditRecord(s) &&
+    ((s.operation !== null && LLM_OPERATIONS.has(s.operation)) ||
+      (s.tool === null &&
+        s.attributes[ATTR_GEN_AI_REQUEST_MODEL] !== undefined &&
+        s.operation !== 'invoke_agent'));
 
   return {
     run_id: runId,
@@ -352,6 +398,15 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
       status: anyIncomplete ? 'incomplete' : root?.status === 'error' ? 'error' : 'ok',
       incomplete: anyIncomplete,
       spans: spans.length,
+      run_context: root === undefined ? null : str(root.attributes[ATTR_RUN_CONTEXT_STATUS]),
+      claimed:
+        first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_RUN_ID])) === null
+          ? null
+          : {
+              run_id: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_RUN_ID])),
+              principal: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL])),
+              reason: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIM_REASON])),
+            },
     },
     context: {
       agents: [...agents.values()],
@@ -388,6 +443,21 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
             })),
           };
         }),
+      handoffs: byTime(
+        fold(
+          sites
+            .filter((x) => x.attributes[ATTR_HANDOFF_TO_AGENT] !== undefined)
+            .map((x) => ({
+              time: x.time,
+              span_id: x.span.span_id,
+              from_agent: str(x.attributes[ATTR_HANDOFF_FROM_AGENT]),
+              to_agent: str(x.attributes[ATTR_HANDOFF_TO_AGENT]),
+              reason: str(x.attributes[ATTR_HANDOFF_REASON]),
+            })),
+          // The handoff's span and its agent.handoff event say the same thing once.
+          (h) => `${h.span_id}|${h.from_agent}|${h.to_agent}`,
+        ),
+      ),
       credentials: sites
         .filter((x) => x.source === 'event:credential.issued')
         .map((x) => ({
@@ -415,6 +485,7 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         prompt_version: str(s.attributes[ATTR_PROMPT_VERSION]),
         system_prompt_hash: str(s.attributes[ATTR_SYSTEM_PROMPT_HASH]),
         requested_tools: s.attributes[ATTR_LLM_REQUESTED_TOOLS] ?? null,
+        requested_tool_call_ids: s.attributes[ATTR_LLM_REQUESTED_TOOL_CALL_IDS] ?? null,
       })),
     },
     actions: spans.filter(isToolCall).map((s) => ({

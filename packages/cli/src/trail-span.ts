@@ -41,6 +41,11 @@ export interface TrailSpan {
   kind: string;
   /** `gen_ai.operation.name` (invoke_agent, execute_tool, chat, …). */
   operation: string | null;
+  /**
+   * Instrumentation scope that made the span: `@agent-audit/instrumentation` for the audit's
+   * own spans, a framework's name (`ai`, `gen_ai`, …) for its telemetry; null when unknown.
+   */
+  scope: string | null;
   start: string | null;
   end: string | null;
   start_unix_nano: string | null;
@@ -130,6 +135,7 @@ export function trailSpanOf(
     depth: 0,
     name: view.name,
     kind: kindName(view.kind),
+    scope: view.scopeName ?? null,
     operation: str(a[ATTR_GEN_AI_OPERATION_NAME]),
     start: nanosToIso(view.startTimeUnixNano),
     end: ended ? nanosToIso(view.endTimeUnixNano) : null,

@@ -223,6 +223,11 @@ describe('nothing the CLI prints can drive the terminal', () => {
       ['status'],
       ['status', '--json'],
       ['prune', '--before', '400d'],
+      ['whois', `cred:run-token-1${H}`],
+      ['whois', `cred:run-token-1${H}`, '--wide'],
+      ['whois', `cred:run-token-1${H}`, '--json'],
+      ['whois', 'aat_none\x1b[2J\u202e'],
+      ['runs', '--credential', `cred:run-token-1${H}`, '--actions'],
     ];
     for (const args of commands) {
       const out = await run(args, env);
@@ -243,6 +248,9 @@ describe('nothing the CLI prints can drive the terminal', () => {
     }
     const status = (await run(['status'], env)).stdout.toString('utf8');
     expect(status).toContain('store\\x1b[31m\\u202e');
+    const whois = await run(['whois', `cred:run-token-1${H}`, '--wide'], env);
+    expect(whois.code).toBe(0);
+    expect(whois.stdout.toString('utf8')).toContain('principal  user:456\\x1b[2J');
   });
 
   it('--json is still the data, byte for byte once parsed', async () => {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { type Attributes, context, SpanKind, trace } from '@opentelemetry/api';
 import {
+  ATTR_CREDENTIAL_AUDIENCE,
   ATTR_CREDENTIAL_EXPIRES_AT,
   ATTR_CREDENTIAL_ISSUER,
   ATTR_CREDENTIAL_REF,
@@ -8,6 +9,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type HashKey, hashKeyProblem } from './hash-value.js';
+import { hrNow } from './internal/clock.js';
 import {
   checkDate,
   checkString,
@@ -80,6 +82,8 @@ export interface CredentialIssuedOptions {
   expiresAt?: Date;
   /** Who issued it, e.g. `vault`, `github-app:123`. */
   issuer?: string;
+  /** The service it is meant for (`credential.audience`), e.g. a gateway's audience. */
+  audience?: string;
 }
 
 /**
@@ -98,6 +102,7 @@ export function recordCredentialIssued(options: CredentialIssuedOptions): void {
     );
   }
   checkString('issuer', options.issuer, false);
+  checkString('audience', options.audience, false);
   checkStringArray('scopes', options.scopes);
   checkDate('expiresAt', options.expiresAt);
   try {
@@ -107,6 +112,7 @@ export function recordCredentialIssued(options: CredentialIssuedOptions): void {
     if (options.scopes !== undefined) attrs[ATTR_CREDENTIAL_SCOPES] = [...options.scopes];
     put(attrs, ATTR_CREDENTIAL_EXPIRES_AT, options.expiresAt?.toISOString());
     put(attrs, ATTR_CREDENTIAL_ISSUER, options.issuer);
+    put(attrs, ATTR_CREDENTIAL_AUDIENCE, options.audience);
     const eventAttrs = eventAttributes(run, {
       actorType: 'system',
       actorId: options.issuer ?? 'credential-issuer',
@@ -123,6 +129,7 @@ export function recordCredentialIssued(options: CredentialIssuedOptions): void {
       RUN_EVENT_CREDENTIAL_ISSUED,
       {
         kind: SpanKind.INTERNAL,
+        startTime: hrNow(),
         attributes: { ...(run === undefined ? {} : runAttributes(run)), ...attrs },
       },
       ctx,

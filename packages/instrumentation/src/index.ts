@@ -1,3 +1,5 @@
+export type { VerifiedRun } from './adopt-run.js';
+export { withVerifiedRun } from './adopt-run.js';
 export {
   ATTR_ACTOR_ID,
   ATTR_ACTOR_TYPE,
@@ -19,6 +21,7 @@ export {
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
   ATTR_AUTHORIZATION_METHOD,
+  ATTR_CREDENTIAL_AUDIENCE,
   ATTR_CREDENTIAL_EXPIRES_AT,
   ATTR_CREDENTIAL_ISSUER,
   ATTR_CREDENTIAL_REF,
@@ -32,8 +35,15 @@ export {
   ATTR_DECISION_REASON,
   ATTR_DECISION_SCOPE,
   ATTR_DECISION_STAGE,
+  ATTR_HANDOFF_FROM_AGENT,
+  ATTR_HANDOFF_REASON,
+  ATTR_HANDOFF_TO_AGENT,
+  ATTR_INPUT_FEATURES_TRUNCATED,
   ATTR_INPUT_HASH,
   ATTR_INPUT_HASH_ERROR,
+  ATTR_INPUT_SHAPE,
+  ATTR_INPUT_SIGNALS,
+  ATTR_INPUT_SIZE,
   ATTR_INPUT_SOURCE_HASHES,
   ATTR_INPUT_SOURCE_REFS,
   ATTR_INPUT_SOURCE_TYPES,
@@ -41,13 +51,20 @@ export {
   ATTR_LLM_REQUESTED_TOOLS,
   ATTR_OUTPUT_HASH,
   ATTR_OUTPUT_HASH_ERROR,
+  ATTR_OUTPUT_SIZE,
   ATTR_PAYLOAD_HASH,
   ATTR_PAYLOAD_REF,
+  ATTR_PERMISSION_DENIAL_TYPE,
+  ATTR_PERMISSION_DENIED,
   ATTR_POLICY_NOTE,
   ATTR_PROMPT_HASH,
   ATTR_PROMPT_HASH_ERROR,
   ATTR_PROMPT_VERSION,
   ATTR_RETENTION_POLICY,
+  ATTR_RUN_CONTEXT_CLAIM_REASON,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+  ATTR_RUN_CONTEXT_CLAIMED_RUN_ID,
+  ATTR_RUN_CONTEXT_STATUS,
   ATTR_SIDE_EFFECT_IDEMPOTENCY_KEY,
   ATTR_SIDE_EFFECT_OBJECT_ID,
   ATTR_SIDE_EFFECT_OPERATION,
@@ -71,17 +88,25 @@ export {
   ATTR_WORKFLOW_RUN_ID,
   ATTR_WORKFLOW_VERSION,
   AUDIT_INSTRUMENTATION_SCOPE,
+  INPUT_SIGNAL_BASE64_BLOB,
+  INPUT_SIGNAL_BINARY_BLOB,
+  INPUT_SIGNAL_PATH_TRAVERSAL,
+  INPUT_SIGNAL_PROMPT_INJECTION,
+  INPUT_SIGNAL_SHELL_METACHARACTERS,
+  INPUT_SIGNAL_SQL_INJECTION,
 } from './attributes.js';
 export type { AuditHooks, HashKeyResolver } from './audit-hooks.js';
 export { getAuditHooks, setAuditHooks } from './audit-hooks.js';
 export type { ComplianceFields } from './compliance.js';
 export type { CredentialIssuedOptions, CredentialRefOptions } from './credential-ref.js';
 export { credentialRef, recordCredentialIssued } from './credential-ref.js';
-export type { RefusalCode } from './errors.js';
+export type { PermissionDenialType, RefusalCode } from './errors.js';
 export {
   ApprovalRequiredError,
   AuditRefusedError,
   MissingRunContextError,
+  PERMISSION_DENIAL_TYPES,
+  PermissionDeniedError,
   PolicyStopError,
   ToolCallRefusedError,
 } from './errors.js';
@@ -100,6 +125,16 @@ export {
   hashMatches,
   hashValue,
 } from './hash-value.js';
+export type { InputFeatures, InputSignalRule } from './input-features.js';
+export {
+  BUILT_IN_INPUT_SIGNALS,
+  FEATURES_MAX_DEPTH,
+  FEATURES_MAX_NODES,
+  FEATURES_MAX_SCAN_CHARS,
+  inputFeatures,
+  inputSignalRulesProblem,
+} from './input-features.js';
+export { permissionDenialOf } from './permission-denial.js';
 export type {
   ApprovalReceipt,
   ApprovalRequest,
@@ -112,7 +147,12 @@ export type {
 } from './policy.js';
 export { actionKeyOf } from './policy.js';
 export type { HeaderCarrier } from './propagation.js';
-export { extractRunContext, injectRunContext, withRemoteRunContext } from './propagation.js';
+export {
+  extractRunContext,
+  injectRunContext,
+  RUN_CONTEXT_HEADER,
+  withRemoteRunContext,
+} from './propagation.js';
 export type { RecordApprovalOptions } from './record-approval.js';
 export { recordApproval } from './record-approval.js';
 export type { RecordInputResolvedOptions, ResolvedSource } from './record-input-resolved.js';
@@ -131,8 +171,11 @@ export type {
   SecretKind,
 } from './redaction.js';
 export { looksLikeSecret, redactString } from './redaction.js';
-export type { RunAttributes } from './run-context.js';
+export type { ClaimedRunContext, RunAttributes } from './run-context.js';
 export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export type { RunContextClaimReason } from './run-context-token.js';
+export type { RunContextTrustOptions } from './run-context-trust.js';
+export { configureRunContextTrust } from './run-context-trust.js';
 export type { ActorType, RunEventName, RunEventOptions } from './run-events.js';
 export {
   RUN_EVENT_APPROVAL_GRANTED,

@@ -4,8 +4,24 @@ import {
   propagation,
   type TextMapGetter,
   type TextMapSetter,
+  trace,
 } from '@opentelemetry/api';
-import { clearLocalRun, getRunContext, runFromBaggage, withRunBaggage } from './run-context.js';
+import { log } from './internal/span-utils.js';
+import {
+  BAGGAGE_RUN_ID,
+  BAGGAGE_TRIGGER_PRINCIPAL,
+  clearLocalRun,
+  getRunContext,
+  runFromBaggage,
+  setClaimedRunContext,
+  setRunContext,
+  withRunBaggage,
+} from './run-context.js';
+import { signRunContext, verifyRunContext } from './run-context-token.js';
+import { getRunContextTrust } from './run-context-trust.js';
+
+/** The header (carrier key) that carries the signed run context `arc1.…`. */
+export const RUN_CONTEXT_HEADER = 'agent-audit-run-context';
 
 /** Plain header objects (`IncomingHttpHeaders`, `Record<string, string>`) or a fetch `Headers`. */
 export type HeaderCarrier = HeaderRecord | HeadersLike;
@@ -67,21 +83,91 @@ export function injectRunContext<C extends HeaderCarrier>(
   // Re-assert the entries: user code may have replaced the baggage inside the run.
   const out = run === undefined ? ctx : withRunBaggage(ctx, run);
   propagation.inject(out, carrier, setter);
+  const signing = getRunContextTrust();
+  if (run !== undefined && signing?.signing !== undefined) {
+    try {
+      const traceId = trace.getSpanContext(out)?.traceId;
+      if (traceId !== undefined) {
+        const now = Math.floor(Date.now() / 1000);
+        const token = signRunContext(
+          {
+            run: run.runId,
+            ...(run.triggerPrincipal === undefined ? {} : { principal: run.triggerPrincipal }),
+            trace: traceId,
+            aud: signing.audience,
+            iat: now,
+            exp: now + signing.ttlSeconds,
+          },
+          signing.signing.key,
+          signing.signing.keyId,
+        );
+        setter.set(carrier, RUN_CONTEXT_HEADER, token);
+      }
+    } catch (err) {
+      log.error('injectRunContext: signing the run context failed; sent unsigned', err);
+    }
+  }
   return carrier;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /**
  * The context described by incoming headers: the remote span as parent and, when the baggage
- * holds a valid run id, that run (which then wins over any run of `ctx`).
+ * holds a valid run id, that run (which then wins over any run of `ctx`). With trusted keys
+ * configured (`configureRunContextTrust`), the run is adopted only from a valid signed run
+ * context (header `agent-audit-run-context`) for this audience and this trace; otherwise it is
+ * recorded as claimed (`run_context.*` attributes, a warning) and not adopted: spans in this
+ * context belong to no run (in strict mode, tool calls are refused).
  */
 export function extractRunContext(
   carrier: HeaderCarrier,
   ctx: Context = context.active(),
 ): Context {
   const extracted = propagation.extract(ctx, carrier, getter);
-  return runFromBaggage(propagation.getBaggage(extracted)) === undefined
-    ? extracted
-    : clearLocalRun(extracted);
+  const bag = propagation.getBaggage(extracted);
+  const claimedRun = runFromBaggage(bag);
+  if (claimedRun === undefined) return extracted;
+  const trust = getRunContextTrust();
+  if (trust === undefined || trust.trusted.size === 0) return clearLocalRun(extracted);
+  // Trust configured: the run and principal come from a valid signed context only.
+  const verdict = verifyRunContext(first(getter.get(carrier, RUN_CONTEXT_HEADER)), trust.trusted, {
+    audience: trust.audience,
+    traceId: trace.getSpanContext(extracted)?.traceId,
+    now: Math.floor(Date.now() / 1000),
+  });
+  const mismatch =
+    verdict.ok &&
+    (verdict.claims.run !== claimedRun.runId ||
+      verdict.claims.principal !== claimedRun.triggerPrincipal);
+  if (verdict.ok && !mismatch) {
+    return setRunContext(
+      clearLocalRun(extracted),
+      Object.freeze({
+        runId: verdict.claims.run,
+        triggerPrincipal: verdict.claims.principal,
+        remote: true,
+        verified: true,
+      }),
+    );
+  }
+  const reason = verdict.ok ? 'run_mismatch' : verdict.reason;
+  log.warn(
+    `remote run context not verified (${reason}): run ${claimedRun.runId} is recorded as claimed (run_context.claimed_run_id), not adopted`,
+  );
+  const stripped = propagation.setBaggage(
+    clearLocalRun(extracted),
+    (bag ?? propagation.createBaggage())
+      .removeEntry(BAGGAGE_RUN_ID)
+      .removeEntry(BAGGAGE_TRIGGER_PRINCIPAL),
+  );
+  return setClaimedRunContext(stripped, {
+    runId: claimedRun.runId,
+    principal: claimedRun.triggerPrincipal,
+    reason,
+  });
 }
 
 /** Runs `fn` in the context extracted from `carrier` (see {@link extractRunContext}). */

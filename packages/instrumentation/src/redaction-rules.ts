@@ -134,6 +134,15 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     scan: 'url_credentials',
   },
   {
+    id: 'agent-audit-run-token',
+    kind: 'api_key',
+    description: 'agent-audit run token `aat1.<claims>.<signature>` (`@agent-audit/credentials`)',
+    gitleaks: [],
+    pii: false,
+    keywords: ['aat1.'],
+    re: /\baat1\.[A-Za-z0-9_-]{16,8192}\.[A-Za-z0-9_-]{86}(?![A-Za-z0-9_-])/g,
+  },
+  {
     id: 'jwt',
     kind: 'jwt',
     description: 'JSON Web Token `eyJ….….…`',

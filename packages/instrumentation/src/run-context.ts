@@ -20,6 +20,21 @@ export interface RunAttributes {
    * and `triggerPrincipal` are set.
    */
   readonly remote?: boolean | undefined;
+  /**
+   * True when the run id and principal came from a remote caller's signed run context that
+   * this process verified (`configureRunContextTrust`): `run_context.status=verified`.
+   */
+  readonly verified?: boolean | undefined;
+  /** A remote run context that was NOT adopted (unsigned or invalid), recorded as claimed. */
+  readonly claimed?: ClaimedRunContext | undefined;
+}
+
+/** What a remote caller claimed but could not prove: never the run's id or principal. */
+export interface ClaimedRunContext {
+  readonly runId: string;
+  readonly principal?: string | undefined;
+  /** `unsigned`, `bad_signature`, `expired`, … (see `RunContextClaimReason`). */
+  readonly reason: string;
 }
 
 /** W3C baggage entries that carry a run across processes; nothing else is read from baggage. */
@@ -29,6 +44,19 @@ export const BAGGAGE_TRIGGER_PRINCIPAL = 'trigger.principal';
 // Symbol.for, not createContextKey: two copies of this package in one process (a bundled
 // agent plus the SDK's copy) must see the same run.
 const RUN_CONTEXT_KEY = Symbol.for('@agent-audit/instrumentation.run');
+const CLAIMED_CONTEXT_KEY = Symbol.for('@agent-audit/instrumentation.claimed-run');
+
+/** A context that carries a remote run context that was not adopted. */
+export function setClaimedRunContext(ctx: Context, claim: ClaimedRunContext): Context {
+  return ctx.setValue(CLAIMED_CONTEXT_KEY, Object.freeze({ ...claim }));
+}
+
+/** The claimed (not adopted) remote run context of `ctx`, if any. */
+export function getClaimedRunContext(
+  ctx: Context = context.active(),
+): ClaimedRunContext | undefined {
+  return ctx.getValue(CLAIMED_CONTEXT_KEY) as ClaimedRunContext | undefined;
+}
 
 // Baggage is untrusted input from another process: bound what it can put on our spans.
 const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;

@@ -9,6 +9,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
+import { hrNow } from './internal/clock.js';
 import {
   checkFunction,
   checkObject,
@@ -21,7 +22,13 @@ import { RUN_INPUT, RUN_OUTPUT, recordHash } from './internal/span-hash.js';
 import { endSpan, errorType, isThenable, log, markError } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
 import { looksLikeSecret } from './redaction.js';
-import { getRunContext, isValidRunId, type RunAttributes, setRunContext } from './run-context.js';
+import {
+  getClaimedRunContext,
+  getRunContext,
+  isValidRunId,
+  type RunAttributes,
+  setRunContext,
+} from './run-context.js';
 import {
   type ActorType,
   addRunEvent,
@@ -115,6 +122,15 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
       workflowName: options.workflowName ?? parent?.workflowName,
       workflowVersion: options.workflowVersion ?? parent?.workflowVersion,
       model: options.model,
+      // Verified only while both the run id and the principal are the verified remote ones.
+      verified:
+        parent?.verified === true &&
+        runId === parent.runId &&
+        (options.triggerPrincipal ?? parent.triggerPrincipal) === parent.triggerPrincipal
+          ? true
+          : undefined,
+      // A remote run context that was not adopted stays visible on every span of this run.
+      claimed: parent === undefined ? getClaimedRunContext(parentCtx) : parent.claimed,
     });
 
     const attrs = runAttributes(run);
@@ -138,7 +154,11 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
     const operation = attrs[ATTR_GEN_AI_OPERATION_NAME] as string;
     const target = isAgent ? options.agentName : options.workflowName;
     const name = target === undefined ? operation : `${operation} ${target}`;
-    span = getTracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes: attrs }, parentCtx);
+    span = getTracer().startSpan(
+      name,
+      { kind: SpanKind.INTERNAL, startTime: hrNow(), attributes: attrs },
+      parentCtx,
+    );
     ctx = setRunContext(trace.setSpan(parentCtx, span), run);
     const trigger = run.triggerType;
     const actorType: ActorType =

@@ -45,7 +45,12 @@ export function renderExplanation(
   out += section(
     '1. Trigger — what started the run and who is accountable',
     [
-      `principal:   ${dash(t.principal)}${t.trigger_type ? ` (${dash(t.trigger_type)})` : ''}`,
+      `principal:   ${dash(t.principal)}${t.trigger_type ? ` (${dash(t.trigger_type)})` : ''}${t.run_context === 'verified' ? ' · verified (signed run context)' : ''}`,
+      ...(t.claimed === null
+        ? []
+        : [
+            `claimed:     ${dash(t.claimed.principal)} for run ${dash(t.claimed.run_id)} by a remote caller — NOT adopted (${dash(t.claimed.reason)})`,
+          ]),
       `tenant:      ${dash(t.tenant_id)}`,
       `workflow:    ${dash(t.root_span)}${t.workflow_name ? ` · ${dash(t.workflow_name)}${t.workflow_version ? ` v${dash(t.workflow_version)}` : ''}` : ''}`,
       `credential:  ${dash(t.credential_ref)}`,
@@ -92,6 +97,14 @@ export function renderExplanation(
     '2. Agent and context — which agent, model, inputs, prompt and policy versions',
     `${agents}\ninput hashes: ${e.context.input_hashes.length ? e.context.input_hashes.map(hash).join(', ') : '-'}\n` +
       `prompt versions: ${e.context.prompt_versions.map(dash).join(', ') || '-'} · policies: ${e.context.policy_versions.map(dash).join(', ') || '-'}\n` +
+      `handoffs: ${
+        e.context.handoffs
+          .map(
+            (h) =>
+              `${dash(h.from_agent)} → ${dash(h.to_agent)}${h.reason ? ` (${dash(h.reason)})` : ''}`,
+          )
+          .join('; ') || '-'
+      }\n` +
       `inputs resolved: ${
         e.context.inputs_resolved
           .flatMap((r) =>

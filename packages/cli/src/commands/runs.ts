@@ -3,6 +3,7 @@ import type { RunFilter, RunSummary } from '@agent-audit/store';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
+import { findCredentialUse } from '../credential-usage.js';
 import { formatTable, type Layout, layoutFor } from '../format-table.js';
 import { existingStores, type GlobalOptions, type Location } from '../global-options.js';
 import { parseTimePoint } from '../parse-time.js';
@@ -16,6 +17,7 @@ interface RunsOptions {
   agent?: string;
   tool?: string;
   tenant?: string;
+  credential?: string;
   decision?: string;
   since?: string;
   until?: string;
@@ -156,6 +158,10 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
     .option('--tool <tool>', 'only runs that called this tool')
     .option('--tenant <tenant-id>', 'only runs of this tenant.id')
     .option(
+      '--credential <ref>',
+      'only runs that issued or used this credential.ref (e.g. aat_… from an upstream log); see also whois',
+    )
+    .option(
       '--decision <outcome>',
       'only runs with a policy decision of this outcome (allow, stop, approval_required)',
     )
@@ -224,6 +230,11 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
               read(location, () => reader.listRuns({})).filter((r) => matched.has(r.run_id)),
             ),
           );
+        }
+        if (options.credential !== undefined) {
+          const ref = options.credential;
+          const used = new Set(findCredentialUse(readers, ref).map((u) => u.run_id));
+          runs = runs.filter((r) => used.has(r.run_id));
         }
         if (!options.actions && options.decision === undefined) return runs as RunRow[];
         const out: RunRow[] = [];

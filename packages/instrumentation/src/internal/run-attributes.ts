@@ -4,6 +4,10 @@ import {
   ATTR_AGENT_NAME,
   ATTR_AGENT_VERSION,
   ATTR_CREDENTIAL_REF,
+  ATTR_RUN_CONTEXT_CLAIM_REASON,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+  ATTR_RUN_CONTEXT_CLAIMED_RUN_ID,
+  ATTR_RUN_CONTEXT_STATUS,
   ATTR_TENANT_ID,
   ATTR_TRIGGER_PRINCIPAL,
   ATTR_TRIGGER_TYPE,
@@ -13,7 +17,7 @@ import {
 } from '../attributes.js';
 import { type AuditHooks, resolveHashKey } from '../audit-hooks.js';
 import type { HashKey } from '../hash-value.js';
-import type { RunAttributes } from '../run-context.js';
+import type { ClaimedRunContext, RunAttributes } from '../run-context.js';
 import {
   ATTR_GEN_AI_AGENT_ID,
   ATTR_GEN_AI_AGENT_NAME,
@@ -51,7 +55,17 @@ function compute(run: RunAttributes): Attributes {
   put(a, ATTR_TENANT_ID, run.tenantId);
   put(a, ATTR_WORKFLOW_NAME, run.workflowName);
   put(a, ATTR_WORKFLOW_VERSION, run.workflowVersion);
+  if (run.verified === true) a[ATTR_RUN_CONTEXT_STATUS] = 'verified';
+  if (run.claimed !== undefined) putClaimed(a, run.claimed);
   return a;
+}
+
+/** The `run_context.*` attributes of a remote run context that was not adopted. */
+export function putClaimed(a: Attributes, claim: ClaimedRunContext): void {
+  a[ATTR_RUN_CONTEXT_STATUS] = 'claimed';
+  a[ATTR_RUN_CONTEXT_CLAIMED_RUN_ID] = claim.runId;
+  put(a, ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL, claim.principal);
+  a[ATTR_RUN_CONTEXT_CLAIM_REASON] = claim.reason;
 }
 
 /** The GenAI semantic-convention names of an `invoke_agent` / `invoke_workflow` span. */
