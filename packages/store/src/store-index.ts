@@ -223,6 +223,7 @@ export class StoreIndex {
 
   /** Drop everything; the next catchUp rebuilds from the segments. */
   reset(): void {
+    this.#memoKey = '';
     this.#db.exec('DELETE FROM records; DELETE FROM meta;');
   }
 
@@ -449,13 +450,35 @@ export class StoreIndex {
       .all(runId) as IndexedRow[];
   }
 
+  /**
+   * Answers that need a pass over every row (there is no index on `type`), kept until the index
+   * changes: by this connection (the indexed position moves, or a reset) or by another one
+   * (`data_version`).
+   */
+  #memo = new Map<string, unknown>();
+  #memoKey = '';
+
+  #memoized<T>(name: string, compute: () => T): T {
+    const key = `${this.#db.pragma('data_version', { simple: true })}:${this.#meta('segment')}:${this.#meta('offset')}:${this.#meta('last_hash')}`;
+    if (key !== this.#memoKey) {
+      this.#memo.clear();
+      this.#memoKey = key;
+    }
+    if (!this.#memo.has(name)) this.#memo.set(name, compute());
+    return this.#memo.get(name) as T;
+  }
+
   /** Where the `loss` records are (the reader reads and checks them to mark runs incomplete). */
   lossLocations(): IndexedRow[] {
-    return this.#db
-      .prepare(
-        "SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE type = 'loss' ORDER BY seq",
-      )
-      .all() as IndexedRow[];
+    return this.#memoized(
+      'loss',
+      () =>
+        this.#db
+          .prepare(
+            "SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE type = 'loss' ORDER BY seq",
+          )
+          .all() as IndexedRow[],
+    );
   }
 
   /**
@@ -486,13 +509,15 @@ export class StoreIndex {
 
   /** How many runs have records. */
   runCount(): number {
-    return Number(
-      this.#db
-        .prepare(
-          "SELECT COUNT(DISTINCT run) FROM records WHERE run IS NOT NULL AND type IN ('span.start', 'span.end', 'event')",
-        )
-        .pluck()
-        .get(),
+    return this.#memoized('runCount', () =>
+      Number(
+        this.#db
+          .prepare(
+            "SELECT COUNT(DISTINCT run) FROM records WHERE run IS NOT NULL AND type IN ('span.start', 'span.end', 'event')",
+          )
+          .pluck()
+          .get(),
+      ),
     );
   }
 
