@@ -42,3 +42,5 @@ node tools/node/install.mjs
 # The real OpenTelemetry Python SDK (pinned, tools/python/requirements.txt) in a venv under
 # tools/python/, for the cross-language run-context test (test/integration/python-otel-exchange.test.ts).
 bash tools/python/install.sh
+# Debian's Chromium for the console's browser tests (a no-op when `chromium` is on PATH).
+bash tools/chromium/install.sh || echo "setup: chromium is missing; the console's browser tests will fail until it is installed" >&2

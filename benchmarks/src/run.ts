@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { runAiSdkBench } from './ai-sdk-bench.js';
 import { runAnomaliesBench } from './anomalies-bench.js';
 import { runArchiveBench } from './archive-bench.js';
+import { runConsoleBench } from './console-bench.js';
 import { runGatewayBench } from './gateway-bench.js';
 import { runLangChainBench } from './langchain-bench.js';
 import { runMcpBench } from './mcp-bench.js';
@@ -37,6 +38,8 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   // Runs itself under the pinned Node 22 (openai@7 needs it): a child process of its own.
   { name: 'openai-agents', run: runOpenAiAgentsBench },
   { name: 'anomalies', run: runAnomaliesBench },
+  // issue 15: the audit console's search over a store of a million spans (its own file).
+  { name: 'console', run: runConsoleBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },
 ];

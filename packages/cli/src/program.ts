@@ -4,6 +4,7 @@ import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
 import { alertsCommand } from './commands/alerts.js';
 import { archiveCommand } from './commands/archive.js';
+import { consoleCommand } from './commands/console.js';
 import { detectCommand } from './commands/detect.js';
 import { explainCommand } from './commands/explain.js';
 import { forwardCommand } from './commands/forward.js';
@@ -76,6 +77,7 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     watchCommand(ctx, setExitCode),
     detectCommand(ctx, setExitCode),
     alertsCommand(ctx, setExitCode),
+    consoleCommand(ctx, setExitCode),
   ];
   for (const command of commands) {
     // addCommand does not copy the program's output and exit settings (command() would).

@@ -223,6 +223,7 @@ export class StoreIndex {
 
   /** Drop everything; the next catchUp rebuilds from the segments. */
   reset(): void {
+    this.#memoKey = '';
     this.#db.exec('DELETE FROM records; DELETE FROM meta;');
   }
 
@@ -449,26 +450,98 @@ export class StoreIndex {
       .all(runId) as IndexedRow[];
   }
 
-  /** Where the `loss` records are (the reader reads and checks them to mark runs incomplete). */
-  lossLocations(): IndexedRow[] {
-    return this.#db
-      .prepare(
-        "SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE type = 'loss' ORDER BY seq",
-      )
-      .all() as IndexedRow[];
+  /**
+   * Answers that need a pass over every row (there is no index on `type`), kept until the index
+   * changes: by this connection (the indexed position moves, or a reset) or by another one
+   * (`data_version`).
+   */
+  #memo = new Map<string, unknown>();
+  #memoKey = '';
+
+  #memoized<T>(name: string, compute: () => T): T {
+    const key = `${this.#db.pragma('data_version', { simple: true })}:${this.#meta('segment')}:${this.#meta('offset')}:${this.#meta('last_hash')}`;
+    if (key !== this.#memoKey) {
+      this.#memo.clear();
+      this.#memoKey = key;
+    }
+    if (!this.#memo.has(name)) this.#memo.set(name, compute());
+    return this.#memo.get(name) as T;
   }
 
-  /** Tagged rows of the runs that match the tag filters (time is filtered by the caller). */
-  runRows(filter: RunFilter): IndexedTagRow[] {
+  /** Where the `loss` records are (the reader reads and checks them to mark runs incomplete). */
+  lossLocations(): IndexedRow[] {
+    return this.#memoized(
+      'loss',
+      () =>
+        this.#db
+          .prepare(
+            "SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE type = 'loss' ORDER BY seq",
+          )
+          .all() as IndexedRow[],
+    );
+  }
+
+  /**
+   * The `limit` runs with the most recent records, skipping the first `offset` such runs: read
+   * backwards from the last record, so a first page costs a few hundred rows on any store size.
+   */
+  recentRunIds(offset: number, limit: number): string[] {
+    const ids: string[] = [];
+    const seen = new Set<string>();
+    const rows = this.#db
+      .prepare(
+        "SELECT run FROM records WHERE run IS NOT NULL AND type IN ('span.start', 'span.end', 'event') ORDER BY seq DESC",
+      )
+      .pluck()
+      .iterate() as IterableIterator<string>;
+    try {
+      for (const run of rows) {
+        if (seen.has(run)) continue;
+        seen.add(run);
+        if (seen.size > offset) ids.push(run);
+        if (ids.length >= limit) break;
+      }
+    } finally {
+      rows.return?.();
+    }
+    return ids;
+  }
+
+  /** How many runs have records. */
+  runCount(): number {
+    return this.#memoized('runCount', () =>
+      Number(
+        this.#db
+          .prepare(
+            "SELECT COUNT(DISTINCT run) FROM records WHERE run IS NOT NULL AND type IN ('span.start', 'span.end', 'event')",
+          )
+          .pluck()
+          .get(),
+      ),
+    );
+  }
+
+  /**
+   * Tagged rows of the runs that match the tag filters (time is filtered by the caller), or of
+   * the runs named in `runs`.
+   */
+  runRows(filter: RunFilter, runs?: string[]): IndexedTagRow[] {
     const clauses: string[] = [];
     const params: string[] = [];
+    if (runs) {
+      clauses.push(`run IN (${runs.map(() => '?').join(',') || "''"})`);
+      params.push(...runs);
+    }
     for (const key of ['principal', 'agent', 'tool', 'tenant'] as const) {
       const value = filter[key];
       if (value === undefined) continue;
       clauses.push(`run IN (SELECT run FROM records WHERE ${key} = ?)`);
       params.push(value);
     }
-    if (filter.since) {
+    // Only a narrowing (summariseRuns drops a run that ended before `since` either way): with a
+    // tag filter, the tag's index already narrows to a few runs, and this clause would make
+    // SQLite collect every run with a record since then (most of a store for `--since 90d`).
+    if (filter.since && clauses.length === 0) {
       clauses.push('run IN (SELECT run FROM records WHERE run IS NOT NULL AND time >= ?)');
       params.push(filter.since.toISOString());
     }

@@ -21,6 +21,12 @@ export interface StoreReader extends SegmentReader {
   runRecords(runId: string): StoredRecord[];
   /** One row per run matching the filter, newest start first. */
   listRuns(filter?: RunFilter): RunSummary[];
+  /**
+   * One page of every run, the runs with the most recent records first (`offset`, `limit` in
+   * runs), and how many runs there are: from the index without summarising every run (a
+   * landing page on a large store). Without a usable index, from a scan.
+   */
+  recentRuns(offset: number, limit: number): { runs: RunSummary[]; total: number };
 }
 
 /** Why a query did not use the index as it found it. */
@@ -323,6 +329,36 @@ export function openStoreReader(
       const losses = answer && lossRows(answer.losses);
       if (!answer || losses === undefined) return summariseRuns(scanTags(scanAll), filter);
       return summariseRuns([...answer.rows, ...losses], filter);
+    },
+    recentRuns(offset, limit) {
+      const idx = useIndex();
+      queries += 1;
+      const answer = idx
+        ? checked(idx, () => {
+            const ids = idx.recentRunIds(offset, limit);
+            return {
+              ids,
+              total: idx.runCount(),
+              rows: idx.runRows({}, ids),
+              losses: idx.lossLocations(),
+            };
+          })
+        : undefined;
+      const losses = answer ? lossRows(answer.losses) : undefined;
+      if (!answer || losses === undefined) {
+        // A scan: every run summarised, ordered by their last record (as the index answers).
+        const all = summariseRuns(scanTags(scanAll), {}).sort((x, y) =>
+          x.end < y.end ? 1 : x.end > y.end ? -1 : 0,
+        );
+        return { runs: all.slice(offset, offset + limit), total: all.length };
+      }
+      const wanted = new Set(answer.ids);
+      const rows = [...answer.rows, ...losses.filter((r) => wanted.has(r.tags.run!))];
+      const byId = new Map(summariseRuns(rows, {}).map((r) => [r.run_id, r]));
+      return {
+        runs: answer.ids.map((id) => byId.get(id)).filter((r): r is RunSummary => r !== undefined),
+        total: answer.total,
+      };
     },
     close() {
       segments.close();

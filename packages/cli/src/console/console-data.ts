@@ -1,0 +1,540 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type RunSummary,
+  type StoredRecord,
+  type VerifyReport,
+  verifyStore,
+} from '@agent-audit/store';
+import { type IndexWarning, openStoreReader, type StoreReader } from '@agent-audit/store/query';
+import type { Location } from '../global-options.js';
+import { explainRun, type RunExplanation } from '../run-explanation.js';
+import { runTimeline } from '../run-timeline.js';
+import type { TrailSpan } from '../trail-span.js';
+import { type AlertView, readAlertStore } from './alert-source.js';
+import { ToolCallTable } from './tool-call-table.js';
+
+/** The trust material verify uses (the CLI's defaults: `public-key.pem` and `anchor.jsonl` of the trust dir). */
+export interface ConsoleTrust {
+  trustDir: string;
+  publicKey?: string;
+  anchorPath: string | false;
+}
+
+export interface ConsoleDataOptions {
+  stores: Location[];
+  alerts?: Location;
+  /** Where the console keeps each store's query index: never inside a store (the console writes nothing there). */
+  indexDir: string;
+  trust: ConsoleTrust;
+  /** The retention policy the stores are held against (ms); absent: no policy to check. */
+  retentionMs?: number;
+}
+
+/** A store's retention against the policy: its oldest record, and whether it is kept past the policy. */
+export interface StoreRetention {
+  store: string;
+  oldest_record: string | null;
+  newest_record: string | null;
+  policy_days: number | null;
+  /** within: nothing older than the policy · overdue: records older than the policy are still kept (prune) · no_policy */
+  status: 'within' | 'overdue' | 'no_policy' | 'empty';
+}
+
+/** One search of the runs list; every field optional (see docs/console-api.md). */
+export interface RunQuery {
+  run?: string;
+  principal?: string;
+  agent?: string;
+  tool?: string;
+  tenant?: string;
+  credential?: string;
+  decision?: string;
+  status?: string;
+  since?: Date;
+  until?: Date;
+  page?: number;
+  pageSize?: number;
+}
+
+export interface ConsoleRun extends RunSummary {
+  /** Stores holding records of the run. */
+  stores: string[];
+}
+
+export interface RunPage {
+  runs: ConsoleRun[];
+  total: number;
+  /** False when `total` adds up several stores' counts (a run kept in two stores counts twice). */
+  total_exact: boolean;
+  /** start: newest start first · recent_activity: runs with the most recent records first (the unfiltered list of a large store). */
+  order: 'start' | 'recent_activity';
+  page: number;
+  page_size: number;
+  pages: number;
+  /** Credential/decision filters answer from the tool calls read so far: false until the stores are read to their end. */
+  complete: boolean;
+}
+
+/** A store's last verify result, in the terms of the integrity line. */
+export interface StoreIntegrity {
+  store: string;
+  state: 'pending' | 'done' | 'failed';
+  exit_code: number | null;
+  status: string | null;
+  head_seq: number | null;
+  signed_through: number | null;
+  checkpoints: number | null;
+  keys: string[];
+  anchor_checked: boolean;
+  first_problem: { code: string; message: string } | null;
+  verified_at: string | null;
+  error: string | null;
+}
+
+/** One store's part in a run: which of its records, and how far a signed checkpoint covers them. */
+export interface RunIntegrity {
+  store: string;
+  records: number;
+  first_seq: number;
+  last_seq: number;
+  /** covered: every record of the run is under a trusted signed checkpoint; partly; none; unknown (verify not run yet / failed); tampered. */
+  coverage: 'covered' | 'partly' | 'none' | 'unknown' | 'tampered';
+  signed_through: number | null;
+  keys: string[];
+  verify_exit_code: number | null;
+  verify_status: string | null;
+}
+
+interface OpenStore {
+  location: Location;
+  reader: StoreReader;
+  /** Next seq the tail reads. */
+  cursor: number;
+  integrity: StoreIntegrity;
+}
+
+function pendingIntegrity(store: string): StoreIntegrity {
+  return {
+    store,
+    state: 'pending',
+    exit_code: null,
+    status: null,
+    head_seq: null,
+    signed_through: null,
+    checkpoints: null,
+    keys: [],
+    anchor_checked: false,
+    first_problem: null,
+    verified_at: null,
+    error: null,
+  };
+}
+
+/** Several stores holding more runs than this list them unfiltered by recent activity, a page at a time. */
+const LANDING_FULL_LIST_RUNS = 20_000;
+
+/** Runs kept loaded (spans and six answers) while the stores do not grow. */
+const KEPT_RUNS = 8;
+
+const STATUS_RANK: Record<string, number> = { error: 3, incomplete: 2, unknown: 1, ok: 0 };
+
+/** One row per run across stores (a run whose processes kept separate stores is one run). */
+function mergeRuns(perStore: Array<{ store: string; runs: RunSummary[] }>): ConsoleRun[] {
+  const merged = new Map<string, ConsoleRun>();
+  for (const { store, runs } of perStore) {
+    for (const run of runs) {
+      const seen = merged.get(run.run_id);
+      if (!seen) {
+        merged.set(run.run_id, { ...run, stores: [store] });
+        continue;
+      }
+      seen.stores.push(store);
+      if (run.start < seen.start) seen.start = run.start;
+      if (run.end > seen.end) seen.end = run.end;
+      seen.principal ??= run.principal;
+      seen.agent_id ??= run.agent_id;
+      seen.spans += run.spans;
+      seen.incomplete ||= run.incomplete;
+      if ((STATUS_RANK[run.status] ?? 0) > (STATUS_RANK[seen.status] ?? 0))
+        seen.status = run.status;
+      if (run.lost_records) seen.lost_records = (seen.lost_records ?? 0) + run.lost_records;
+    }
+  }
+  return [...merged.values()].sort((x, y) => (x.start < y.start ? 1 : x.start > y.start ? -1 : 0));
+}
+
+/**
+ * What the console knows about its stores: a query reader per store (its index kept outside the
+ * store), the tool-call table the dashboards read (filled by tailing each store), the alert
+ * store's alerts, and each store's last verify result. Read-only: nothing here writes a store.
+ */
+export class ConsoleData {
+  readonly table = new ToolCallTable();
+  readonly warnings: IndexWarning[] = [];
+  readonly #stores: OpenStore[];
+  readonly #options: ConsoleDataOptions;
+  #alerts: { alerts: AlertView[]; error: string | null; cursor: number } = {
+    alerts: [],
+    error: null,
+    cursor: 1,
+  };
+  #cache: { key: string; runs: ConsoleRun[] } | undefined;
+  readonly #runs = new Map<
+    string,
+    {
+      spans: TrailSpan[];
+      integrity: RunIntegrity[];
+      explanation: RunExplanation;
+      records: HeldRecords[];
+    }
+  >();
+  #tailed = false;
+
+  constructor(options: ConsoleDataOptions) {
+    this.#options = options;
+    mkdirSync(options.indexDir, { recursive: true, mode: 0o700 });
+    this.#stores = options.stores.map((location) => ({
+      location,
+      reader: openStoreReader(location.path, {
+        indexPath: join(
+          options.indexDir,
+          `${createHash('sha256').update(location.path).digest('hex').slice(0, 24)}.sqlite`,
+        ),
+        onWarning: (warning) => {
+          if (this.warnings.length < 100) this.warnings.push(warning);
+        },
+      }),
+      cursor: 1,
+      integrity: pendingIntegrity(location.shown),
+    }));
+  }
+
+  get stores(): Location[] {
+    return this.#stores.map((s) => s.location);
+  }
+
+  /** True once every store was read to its end at least once. */
+  get caughtUp(): boolean {
+    return this.#tailed;
+  }
+
+  /**
+   * Read up to `budget` new records of the stores into the tool-call table (and new alerts).
+   * Returns true when every store was read to its current end.
+   */
+  tail(budget = 20_000): boolean {
+    let done = true;
+    for (const s of this.#stores) {
+      let left = budget;
+      for (;;) {
+        const records: StoredRecord[] = s.reader.recordsFrom(s.cursor, Math.min(5000, left));
+        for (const r of records) {
+          this.table.add(r.type, r.payload);
+          s.cursor = r.seq + 1;
+        }
+        left -= records.length;
+        if (records.length === 0) break;
+        if (left <= 0) {
+          done = false;
+          break;
+        }
+      }
+    }
+    if (this.#options.alerts) {
+      try {
+        const read = readAlertStore(this.#options.alerts.path, this.#alerts.cursor);
+        this.#alerts = {
+          alerts: [...this.#alerts.alerts, ...read.alerts],
+          error: null,
+          cursor: read.nextSeq,
+        };
+      } catch (error) {
+        this.#alerts = { ...this.#alerts, error: (error as Error).message };
+      }
+    }
+    if (done) this.#tailed = true;
+    return done;
+  }
+
+  alerts(): {
+    configured: boolean;
+    store: string | null;
+    alerts: AlertView[];
+    error: string | null;
+  } {
+    return {
+      configured: this.#options.alerts !== undefined,
+      store: this.#options.alerts?.shown ?? null,
+      alerts: this.#alerts.alerts,
+      error: this.#alerts.error,
+    };
+  }
+
+  /**
+   * Have each reader check its index against the segments now (a reader's first query scans, its
+   * second checks the whole index), so that searches answer from the index from then on.
+   */
+  warm(): void {
+    for (const s of this.#stores) {
+      s.reader.listRuns({ principal: '\u0000warm-up' });
+      s.reader.listRuns({ principal: '\u0000warm-up' });
+    }
+  }
+
+  /**
+   * The unfiltered list on a large store: the runs with the most recent records, a page at a
+   * time from each store's index, without summarising every run. Undefined when the full path
+   * is cheap enough (several stores holding few runs: their union is counted exactly there).
+   */
+  #recentRuns(page: number, pageSize: number): RunPage | undefined {
+    const wanted = page * pageSize;
+    const perStore = this.#stores.map((s) => ({
+      store: s.location.shown,
+      ...s.reader.recentRuns(0, wanted),
+    }));
+    const sum = perStore.reduce((n, s) => n + s.total, 0);
+    if (perStore.length > 1 && sum <= LANDING_FULL_LIST_RUNS) return undefined;
+    const merged = mergeRuns(perStore).sort((x, y) => (x.end < y.end ? 1 : x.end > y.end ? -1 : 0));
+    const pages = Math.max(1, Math.ceil(sum / pageSize));
+    return {
+      runs: merged.slice((page - 1) * pageSize, page * pageSize),
+      total: sum,
+      total_exact: perStore.length === 1,
+      page,
+      page_size: pageSize,
+      pages,
+      complete: this.#tailed,
+      order: 'recent_activity',
+    };
+  }
+
+  /** Runs matching the query, newest first, one page of them. */
+  searchRuns(query: RunQuery): RunPage {
+    const pageSize = Math.min(500, Math.max(1, query.pageSize ?? 50));
+    const unfiltered = (
+      [
+        'run',
+        'principal',
+        'agent',
+        'tool',
+        'tenant',
+        'credential',
+        'decision',
+        'status',
+        'since',
+        'until',
+      ] as const
+    ).every((k) => query[k] === undefined);
+    if (unfiltered) {
+      const recent = this.#recentRuns(Math.max(1, query.page ?? 1), pageSize);
+      if (recent) return recent;
+    }
+    const filter = {
+      ...(query.principal ? { principal: query.principal } : {}),
+      ...(query.agent ? { agent: query.agent } : {}),
+      ...(query.tool ? { tool: query.tool } : {}),
+      ...(query.tenant ? { tenant: query.tenant } : {}),
+      ...(query.since ? { since: query.since } : {}),
+      ...(query.until ? { until: query.until } : {}),
+    };
+    const key = JSON.stringify([filter, this.#stores.map((s) => s.reader.head()?.seq ?? 0)]);
+    let runs: ConsoleRun[];
+    if (this.#cache?.key === key) {
+      runs = this.#cache.runs;
+    } else {
+      runs = mergeRuns(
+        this.#stores.map((s) => ({ store: s.location.shown, runs: s.reader.listRuns(filter) })),
+      );
+      this.#cache = { key, runs };
+    }
+    if (query.run) {
+      const needle = query.run;
+      runs = runs.filter((r) => r.run_id.includes(needle));
+    }
+    if (query.status) runs = runs.filter((r) => r.status === query.status);
+    if (query.credential !== undefined || query.decision !== undefined) {
+      const allowed = this.table.runsWith({
+        ...(query.credential ? { credential: query.credential } : {}),
+        ...(query.decision ? { decision: query.decision } : {}),
+      });
+      runs = runs.filter((r) => allowed.has(r.run_id));
+    }
+    const pages = Math.max(1, Math.ceil(runs.length / pageSize));
+    const page = Math.min(pages, Math.max(1, query.page ?? 1));
+    return {
+      runs: runs.slice((page - 1) * pageSize, page * pageSize),
+      total: runs.length,
+      total_exact: true,
+      page,
+      page_size: pageSize,
+      pages,
+      complete: this.#tailed,
+      order: 'start',
+    };
+  }
+
+  /**
+   * A run's timeline across every store, and which records of each store hold it. The last few
+   * runs opened are kept while no store has grown (a run page is often opened again: a link
+   * shared in an incident channel); `explanation` is computed once per kept run.
+   */
+  loadRun(runId: string): {
+    spans: TrailSpan[];
+    integrity: RunIntegrity[];
+    explanation: RunExplanation;
+  } {
+    const key = JSON.stringify([runId, this.#stores.map((s) => s.reader.head()?.seq ?? 0)]);
+    const kept = this.#runs.get(key);
+    if (kept) {
+      // Integrity follows the latest verify result, which changes without the stores growing.
+      return { ...kept, integrity: this.#runIntegrity(kept.records) };
+    }
+    const loaded = this.#loadRun(runId);
+    const entry = { ...loaded, explanation: explainRun(runId, loaded.spans) };
+    if (loaded.spans.length > 0) {
+      this.#runs.set(key, entry);
+      if (this.#runs.size > KEPT_RUNS) this.#runs.delete(this.#runs.keys().next().value!);
+    }
+    return { spans: entry.spans, integrity: entry.integrity, explanation: entry.explanation };
+  }
+
+  #runIntegrity(records: HeldRecords[]): RunIntegrity[] {
+    return records.map((held) => runIntegrity(this.#stores[held.store]!.integrity, held));
+  }
+
+  #loadRun(runId: string): {
+    spans: TrailSpan[];
+    integrity: RunIntegrity[];
+    records: HeldRecords[];
+  } {
+    const records: Array<StoredRecord & { store: string }> = [];
+    const held: HeldRecords[] = [];
+    this.#stores.forEach((s, i) => {
+      const mine = s.reader.runRecords(runId);
+      if (mine.length === 0) return;
+      for (const r of mine) records.push({ ...r, store: s.location.shown });
+      held.push({
+        store: i,
+        count: mine.length,
+        first: mine[0]!.seq,
+        last: mine[mine.length - 1]!.seq,
+      });
+    });
+    return { spans: runTimeline(records), integrity: this.#runIntegrity(held), records: held };
+  }
+
+  retention(now: Date): StoreRetention[] {
+    const policy = this.#options.retentionMs;
+    return this.#stores.map((s) => {
+      const oldest = s.reader.recordsFrom(1, 1)[0]?.time ?? null;
+      const head = s.reader.head();
+      const newest = head ? (s.reader.recordsFrom(head.seq, 1)[0]?.time ?? null) : null;
+      const status: StoreRetention['status'] =
+        oldest === null
+          ? 'empty'
+          : policy === undefined
+            ? 'no_policy'
+            : Date.parse(oldest) < now.getTime() - policy
+              ? 'overdue'
+              : 'within';
+      return {
+        store: s.location.shown,
+        oldest_record: oldest,
+        newest_record: newest,
+        policy_days: policy === undefined ? null : policy / 86_400_000,
+        status,
+      };
+    });
+  }
+
+  integrity(): StoreIntegrity[] {
+    return this.#stores.map((s) => s.integrity);
+  }
+
+  /** Verify every store (the store's verify API, read-only) and keep the results. */
+  async verifyAll(): Promise<void> {
+    for (const s of this.#stores) {
+      s.integrity = { ...s.integrity, state: 'pending' };
+      try {
+        const report = await verifyStore({
+          dir: s.location.path,
+          trustDir: this.#options.trust.trustDir,
+          ...(this.#options.trust.publicKey ? { publicKey: this.#options.trust.publicKey } : {}),
+          anchorPath: this.#options.trust.anchorPath,
+        });
+        s.integrity = integrityOf(s.location.shown, report);
+      } catch (error) {
+        s.integrity = {
+          ...pendingIntegrity(s.location.shown),
+          state: 'failed',
+          error: (error as Error).message,
+        };
+      }
+    }
+  }
+
+  close(): void {
+    for (const s of this.#stores) {
+      try {
+        s.reader.close();
+      } catch {
+        // read-only handles: nothing to lose
+      }
+    }
+  }
+}
+
+function integrityOf(store: string, report: VerifyReport): StoreIntegrity {
+  const first = report.problems[0];
+  return {
+    store,
+    state: 'done',
+    exit_code: report.exitCode,
+    status: report.status,
+    head_seq: report.headSeq,
+    signed_through: report.signedThrough,
+    checkpoints: report.checkpoints,
+    keys: report.trustedKeys,
+    anchor_checked: report.anchorChecked,
+    first_problem: first ? { code: first.code, message: first.message } : null,
+    verified_at: new Date().toISOString(),
+    error: null,
+  };
+}
+
+/** Where a run's records lie in one store. */
+interface HeldRecords {
+  store: number;
+  count: number;
+  first: number;
+  last: number;
+}
+
+function runIntegrity(store: StoreIntegrity, held: HeldRecords): RunIntegrity {
+  const { first, last } = held;
+  let coverage: RunIntegrity['coverage'] = 'unknown';
+  if (store.state === 'done') {
+    const signed = store.signed_through ?? 0;
+    coverage =
+      store.exit_code === 1
+        ? 'tampered'
+        : last <= signed
+          ? 'covered'
+          : first <= signed
+            ? 'partly'
+            : 'none';
+  }
+  return {
+    store: store.store,
+    records: held.count,
+    first_seq: first,
+    last_seq: last,
+    coverage,
+    signed_through: store.signed_through,
+    keys: store.keys,
+    verify_exit_code: store.exit_code,
+    verify_status: store.status,
+  };
+}

@@ -1,0 +1,256 @@
+import { formatDuration } from '../format-table.js';
+import { escapeHtml as e, sixAnswersHtml } from '../html-report.js';
+import type { RunExplanation } from '../run-explanation.js';
+import type { TrailSpan } from '../trail-span.js';
+import type { RunIntegrity, RunPage, RunQuery, StoreIntegrity } from './console-data.js';
+
+/**
+ * The console's server-rendered pages. Every value that comes from a store is escaped with
+ * the report's `escapeHtml` (text, never markup); pages load only /assets (strict CSP, no inline
+ * script or style), so a hostile span name or attribute shows as characters and runs nothing.
+ */
+
+const NAV: Array<[string, string]> = [
+  ['/', 'Runs'],
+  ['/dashboards/activity', 'Activity'],
+  ['/dashboards/security', 'Security'],
+  ['/dashboards/compliance', 'Compliance'],
+];
+
+export function page(title: string, active: string, body: string, script = false): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${e(title)} · agent-audit console</title>
+<link rel="stylesheet" href="/assets/console.css">
+${script ? '<link rel="stylesheet" href="/assets/uPlot.min.css">\n<script src="/assets/uPlot.iife.min.js" defer></script>\n<script type="module" src="/assets/console.js"></script>' : ''}
+</head><body>
+<header><span class="brand">agent-audit console</span><nav>${NAV.map(
+    ([href, label]) => `<a href="${href}"${href === active ? ' class="active"' : ''}>${label}</a>`,
+  ).join('')}</nav><span class="ro">read-only</span></header>
+<main>${body}</main>
+</body></html>
+`;
+}
+
+const cell = (value: unknown): string =>
+  value === null || value === undefined || value === ''
+    ? '<td class="none">–</td>'
+    : `<td>${e(value)}</td>`;
+
+function short(hash: string | null): string | null {
+  if (!hash) return null;
+  const i = hash.lastIndexOf(':');
+  return i >= 0 && hash.length - i > 13
+    ? `${hash.slice(0, i + 1)}${hash.slice(i + 1, i + 13)}…`
+    : hash;
+}
+
+function queryString(q: Record<string, string | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') params.set(k, v);
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+/** The landing page: the search form and one page of runs. */
+export function runsPage(raw: Record<string, string>, result: RunPage | { error: string }): string {
+  const field = (name: string, label: string, placeholder = '') =>
+    `<label>${label}<input name="${name}" value="${e(raw[name] ?? '')}" placeholder="${e(placeholder)}"></label>`;
+  const select = (name: string, label: string, options: string[]) =>
+    `<label>${label}<select name="${name}"><option value="">any</option>${options
+      .map((o) => `<option${raw[name] === o ? ' selected' : ''}>${e(o)}</option>`)
+      .join('')}</select></label>`;
+  const form = `<form class="search" method="get" action="/">
+${field('run', 'run id')}${field('principal', 'principal', 'user:456')}${field('agent', 'agent')}${field('tool', 'tool')}${field('tenant', 'tenant')}${field('credential', 'credential ref')}
+${select('decision', 'decision', ['allow', 'stop', 'approval_required'])}${select('status', 'status', ['ok', 'error', 'incomplete', 'unknown'])}
+${field('since', 'since', '90d or 2026-01-01')}${field('until', 'until', '2026-12-31T00:00:00Z')}
+<button type="submit">Search</button></form>`;
+  if ('error' in result) {
+    return page(
+      'Runs',
+      '/',
+      `<h1>Runs</h1>${form}<p class="error" id="search-error">${e(result.error)}</p>`,
+    );
+  }
+  const rows = result.runs
+    .map(
+      (r) =>
+        `<tr class="${e(r.status)}"><td><a class="run-link" href="/runs/${encodeURIComponent(r.run_id)}">${e(r.run_id)}</a></td>${cell(r.principal)}${cell(r.agent_id)}${cell(r.start)}${cell(r.end)}<td><span class="badge ${e(r.status)}">${e(r.status)}</span></td>${cell(r.spans)}${cell(r.incomplete ? `yes${r.lost_records ? ` (${r.lost_records} lost)` : ''}` : 'no')}${cell(r.stores.join(', '))}</tr>`,
+    )
+    .join('');
+  const link = (p: number, label: string) =>
+    `<a href="/${e(queryString({ ...raw, page: String(p) }))}">${label}</a>`;
+  const pager = `<p class="pager" id="pager">${result.page > 1 ? link(result.page - 1, '← newer') : ''} page ${result.page} of ${result.pages} · <span id="total">${result.total_exact ? '' : 'at most '}${result.total}</span> run(s)${result.order === 'recent_activity' ? ', most recently active first' : ''}${result.page < result.pages ? ` ${link(result.page + 1, 'older →')}` : ''}${result.complete ? '' : ' · <span class="warn">still reading the stores: credential/decision filters may miss runs</span>'}</p>`;
+  const table = result.runs.length
+    ? `<table id="runs"><thead><tr><th>run id</th><th>principal</th><th>agent</th><th>start</th><th>end</th><th>status</th><th>spans</th><th>incomplete</th><th>stores</th></tr></thead><tbody>${rows}</tbody></table>`
+    : '<p class="none" id="no-runs">no run matches</p>';
+  return page('Runs', '/', `<h1>Runs</h1>${form}${pager}${table}`);
+}
+
+/** One line per store part of the run: how far a signed checkpoint covers its records. */
+export function integrityLine(parts: RunIntegrity[]): string {
+  return parts
+    .map((p) => {
+      const keys = p.keys.length ? ` by key ${p.keys.join(', ')}` : '';
+      const text =
+        p.coverage === 'covered'
+          ? `verified: records ${p.first_seq}–${p.last_seq} are covered by the signed checkpoint through seq ${p.signed_through}${keys}`
+          : p.coverage === 'partly'
+            ? `partly checkpointed: verified through seq ${p.signed_through}${keys}; records ${(p.signed_through ?? 0) + 1}–${p.last_seq} of this run are not yet checkpointed`
+            : p.coverage === 'none'
+              ? `not yet checkpointed: records ${p.first_seq}–${p.last_seq} are after the last signed checkpoint (seq ${p.signed_through ?? 0})`
+              : p.coverage === 'tampered'
+                ? `TAMPERED: verify found tampering in this store (exit 1); do not rely on this run`
+                : 'not verified yet (verify is running)';
+      return `<li class="integrity ${e(p.coverage)}"><span class="store">${e(p.store)}</span> ${e(text)} <span class="none">(verify exit ${e(p.verify_exit_code ?? '–')}, ${e(p.verify_status ?? 'pending')})</span></li>`;
+    })
+    .join('');
+}
+
+function waterfall(spans: TrailSpan[]): string {
+  const instants = spans
+    .flatMap((s) => [s.start_unix_nano, s.end_unix_nano])
+    .filter((n): n is string => n !== null)
+    .map((n) => BigInt(n))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const t0 = instants[0] ?? 0n;
+  const t1 = instants.at(-1) ?? t0 + 1n;
+  const total = Number(t1 - t0) || 1;
+  const x = (n: bigint) => Math.min(1000, Math.max(0, (Number(n - t0) / total) * 1000));
+  const rows = spans.map((s, i) => {
+    const start = s.start_unix_nano ? BigInt(s.start_unix_nano) : t0;
+    const end = s.end_unix_nano ? BigInt(s.end_unix_nano) : t1;
+    const x0 = x(start);
+    const w = Math.max(2, x(end) - x0);
+    const marks = s.events
+      .map((ev) => {
+        const at = ev.time ? BigInt(Date.parse(ev.time)) * 1_000_000n : start;
+        return `<rect class="event" x="${x(at).toFixed(1)}" y="0" width="3" height="12"><title>${e(ev.name)} ${e(ev.time ?? '')}</title></rect>`;
+      })
+      .join('');
+    const classes = [
+      s.status,
+      s.incomplete ? 'incomplete' : '',
+      s.decision ? `d-${s.decision}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    const events = s.events.length
+      ? `<details class="events"><summary>${s.events.length} event${s.events.length === 1 ? '' : 's'}: ${e(
+          [...new Set(s.events.map((ev) => ev.name))].slice(0, 4).join(', '),
+        )}</summary><ul class="events">${s.events
+          .map((ev) => {
+            const attrs = Object.entries(ev.attributes)
+              .filter(([k]) =>
+                /^(decision|approval|side_effect|policy|validation|credential)\./.test(k),
+              )
+              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+              .join(' ');
+            return `<li><span class="ev">${e(ev.name)}</span> ${e(ev.time ?? '')} ${e(attrs)}</li>`;
+          })
+          .join('')}</ul></details>`
+      : '';
+    const proc = s.service ? `${s.service}${s.pid === null ? '' : `[${s.pid}]`}` : null;
+    return `<tr class="span ${e(classes)}" data-span-id="${e(s.span_id)}" id="span-${i}"><td class="name depth-${Math.min(s.depth, 12)}"><span class="span-name">${e(s.name)}</span>${events}</td>${cell(proc)}${cell(s.tool)}${cell(s.decision)}${cell(s.credential_ref)}<td title="${e(s.input_hash ?? '')}">${e(short(s.input_hash) ?? '–')}</td><td title="${e(s.output_hash ?? '')}">${e(short(s.output_hash) ?? '–')}</td>${cell(formatDuration(s.duration_ms))}<td><span class="badge ${e(s.status)}">${e(s.status)}</span></td><td class="bar"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img"><rect class="span-bar" x="${x0.toFixed(1)}" y="2" width="${w.toFixed(1)}" height="8"></rect>${marks}</svg></td></tr>`;
+  });
+  return `<table id="waterfall"><thead><tr><th>span</th><th>process</th><th>tool</th><th>decision</th><th>credential</th><th>input hash</th><th>output hash</th><th>duration</th><th>status</th><th class="bar">timeline</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** A run's page: integrity, links, the waterfall and the six answers beside it. */
+export function runPage(
+  runId: string,
+  spans: TrailSpan[],
+  explanation: RunExplanation,
+  integrity: RunIntegrity[],
+  jaeger: string | undefined,
+): string {
+  const t = explanation.trigger;
+  const traces = [...new Set(spans.map((s) => s.trace_id))];
+  const id = encodeURIComponent(runId);
+  const jaegerLinks = jaeger
+    ? traces
+        .map(
+          (trace) =>
+            `<a class="jaeger" href="${e(`${jaeger.replace(/\/+$/, '')}/trace/${encodeURIComponent(trace)}`)}" rel="noreferrer">trace ${e(trace)} in Jaeger</a>`,
+        )
+        .join(' ')
+    : '<span class="none">start the console with --jaeger URL for a link to the trace in Jaeger</span>';
+  const body = `<h1>Run <code id="run-id">${e(runId)}</code></h1>
+<p class="summary"><span class="badge ${e(t.status)}">${e(t.status)}</span> ${e(t.spans)} spans · principal <b>${e(t.principal ?? '–')}</b> · ${e(t.started_at ?? '')} → ${e(t.incomplete ? 'never ended' : (t.ended_at ?? ''))}</p>
+<ul id="integrity">${integrityLine(integrity)}</ul>
+<p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a></p>
+<div class="run-view"><section class="timeline"><h2>Timeline</h2>${waterfall(spans)}</section>
+<aside class="answers" id="answers">${sixAnswersHtml(explanation)}</aside></div>`;
+  return page(`Run ${runId}`, '', body);
+}
+
+export function notFoundPage(message: string): string {
+  return page(
+    'Not found',
+    '',
+    `<h1>Not found</h1><p id="not-found">${e(message)}</p><p><a href="/">Runs</a></p>`,
+  );
+}
+
+function storesTable(stores: StoreIntegrity[]): string {
+  return `<table id="verify-results"><thead><tr><th>store</th><th>last verify</th><th>exit</th><th>signed through</th><th>head seq</th><th>keys</th><th>anchor</th><th>first problem</th></tr></thead><tbody>${stores
+    .map(
+      (s) =>
+        `<tr class="${s.exit_code === 0 ? 'ok' : s.exit_code === 1 ? 'error' : 'incomplete'}">${cell(s.store)}${cell(s.state === 'done' ? s.status : s.state === 'failed' ? `failed: ${s.error}` : 'running')}${cell(s.exit_code)}${cell(s.signed_through)}${cell(s.head_seq)}${cell(s.keys.join(', '))}${cell(s.anchor_checked ? 'checked' : 'not checked')}${cell(s.first_problem ? `${s.first_problem.code}: ${s.first_problem.message}` : null)}</tr>`,
+    )
+    .join('')}</tbody></table>`;
+}
+
+/** A dashboard shell: the JS module fills it from the JSON API and refreshes it. */
+export function dashboardPage(
+  kind: 'activity' | 'security' | 'compliance',
+  stores: StoreIntegrity[],
+  window: RunQuery,
+): string {
+  const win = `<form class="window" method="get"><label>window<select name="window" id="window">${[
+    '5m',
+    '15m',
+    '1h',
+    '24h',
+    '7d',
+    '90d',
+    'all',
+  ]
+    .map(
+      (w) =>
+        `<option${(window as { label?: string }).label === w ? ' selected' : ''}>${w}</option>`,
+    )
+    .join('')}</select></label><span id="updated" class="none"></span></form>`;
+  const panels: Record<typeof kind, string> = {
+    activity: `<h1>Activity</h1>${win}
+<section class="grid">
+<div class="panel"><h2>Tool invocations per second, by tool</h2><div class="chart" id="chart-calls"></div><table id="by-tool"></table></div>
+<div class="panel"><h2>By agent</h2><table id="by-agent"></table></div>
+<div class="panel"><h2>Error rate per tool</h2><table id="error-rate"></table></div>
+<div class="panel"><h2>Permission denials per minute</h2><div class="chart" id="chart-denials"></div><p class="none">from the <code>permission.denied</code> / <code>permission.denial_type</code> attributes of tool spans</p></div>
+<div class="panel"><h2>Tool latency</h2><table id="latency"></table></div>
+</section>`,
+    security: `<h1>Security</h1>${win}
+<section class="grid">
+<div class="panel"><h2>Permission denials by type</h2><table id="denials"></table></div>
+<div class="panel"><h2>Anomaly alerts</h2><p id="alerts-source" class="none"></p><table id="alerts-summary"></table><table id="alerts"></table></div>
+<div class="panel"><h2>Ungoverned calls (decision.policy = none)</h2><table id="ungoverned"></table></div>
+<div class="panel"><h2>Spans with audit.violation</h2><table id="violations"></table></div>
+</section>`,
+    compliance: `<h1>Compliance</h1>${win}
+<section class="grid">
+<div class="panel"><h2>Tool calls with complete audit records</h2><table id="complete"></table></div>
+<div class="panel"><h2>Data classification coverage</h2><table id="classified"></table></div>
+<div class="panel"><h2>Retention</h2><table id="retention"></table></div>
+<div class="panel wide"><h2>Last verify result of each store</h2>${storesTable(stores)}</div>
+<div class="panel wide"><h2>Pending approvals (requested, never granted or rejected)</h2><table id="pending"></table></div>
+</section>`,
+  };
+  return page(
+    kind[0]!.toUpperCase() + kind.slice(1),
+    `/dashboards/${kind}`,
+    `<div id="dashboard" data-kind="${kind}">${panels[kind]}</div>`,
+    true,
+  );
+}
