@@ -10,6 +10,8 @@ import {
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_TOOL_NAME,
   ATTR_INPUT_HASH,
+  ATTR_PERMISSION_DENIAL_TYPE,
+  ATTR_PERMISSION_DENIED,
   ATTR_TOOL_NAME,
   ATTR_WORKFLOW_RUN_ID,
 } from '@agent-audit/instrumentation/attributes';
@@ -20,12 +22,9 @@ import {
   spansOfExportRequest,
 } from '../otlp-json.js';
 
-// Issue 14's permission-denial names (`permission.denied`, `permission.denial_type`), defined
-// on branch `features` in @agent-audit/instrumentation/attributes (see
-// /work/coord/features-contract.md). Not on main yet: switch to ATTR_PERMISSION_DENIED /
-// ATTR_PERMISSION_DENIAL_TYPE once it is merged.
-export const PERMISSION_DENIED = 'permission.denied';
-export const PERMISSION_DENIAL_TYPE = 'permission.denial_type';
+// Issue 14's permission-denial names, from the one home of attribute names.
+export const PERMISSION_DENIED = ATTR_PERMISSION_DENIED;
+export const PERMISSION_DENIAL_TYPE = ATTR_PERMISSION_DENIAL_TYPE;
 
 const F_ERROR = 1;
 const F_DENIED = 2;
