@@ -38,3 +38,7 @@ fi
 # The pinned Node 22 for the framework integrations that need it (ai@7, openai@7): their
 # tests (`pnpm test:node22`, part of `pnpm test`), benchmark arms and demos run under it.
 node tools/node/install.mjs
+
+# The pinned Apache Kafka broker (jars from Maven Central, run on Java 17+) for the fleet
+# tests and the `kafka` bench arm (tools/kafka/install.mjs; needs `java` and `mvn`).
+node tools/kafka/install.mjs
