@@ -39,7 +39,7 @@ const SPANS = Number(process.env.KAFKA_BENCH_SPANS ?? 20_000);
 const SPANS_PER_TRACE = 10;
 const SPANS_PER_REQUEST = 500;
 const CONCURRENCY = 4;
-const ROUNDS = Number(process.env.KAFKA_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.KAFKA_BENCH_ROUNDS ?? 5);
 
 async function freePort(): Promise<number> {
   const server = createServer();
