@@ -18,6 +18,7 @@ export default defineConfig({
       { find: /^@agent-audit\/store$/, replacement: src('store') },
       { find: /^@agent-audit\/store\/query$/, replacement: src('store', 'query.ts') },
       { find: /^@agent-audit\/forwarder$/, replacement: src('forwarder') },
+      { find: /^@agent-audit\/watch$/, replacement: src('watch') },
       { find: /^@agent-audit\/sdk$/, replacement: src('sdk') },
       { find: /^@agent-audit\/credentials$/, replacement: src('credentials') },
       { find: /^@agent-audit\/gateway$/, replacement: src('gateway') },

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { forwardPending, registerAgentAudit } from '@agent-audit/sdk';
+import { runScenarioLoadtest } from './anomaly-loadtest.js';
 import { checkJaeger } from './jaeger-check.js';
 import { readStoredSpans } from './stored-spans.js';
 import { quantile, runWorkload } from './workload.js';
@@ -20,6 +21,8 @@ const USAGE = `usage:
                          [--store DIR] [--endpoint URL] [--service NAME] [--drain-timeout-s S]
   pnpm --silent loadtest --drain-only --store DIR [--endpoint URL] [--drain-timeout-s S]
                          [--verify-jaeger QUERY_URL]
+  pnpm --silent loadtest --scenario anomalies|normal [--runs N] [--concurrency C] [--store DIR]
+                         (labelled anomaly workload + agent-audit watch; see benchmarks/README.md)
 
   --runs N             workflow runs to execute (positive integer)
   --tool-calls M       tool calls per run (positive integer)
@@ -328,6 +331,11 @@ async function runDrain(args: DrainArgs): Promise<number> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.includes('--scenario')) {
+    // The labelled anomaly workload (anomaly-loadtest.ts): its own options and summary.
+    process.exitCode = await runScenarioLoadtest(argv);
+    return;
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return;

@@ -5,11 +5,12 @@
  * the last line of stdout is one JSON object with every figure.
  *
  * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp,
- * ai-sdk, langchain, gateway, openai-agents, kafka, peers), for iterating on one of them; `pnpm
- * bench` runs them all.
+ * ai-sdk, langchain, gateway, openai-agents, anomalies, kafka, peers), for iterating on one of
+ * them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
 import { runAiSdkBench } from './ai-sdk-bench.js';
+import { runAnomaliesBench } from './anomalies-bench.js';
 import { runGatewayBench } from './gateway-bench.js';
 import { runKafkaBench } from './kafka-bench.js';
 import { runLangChainBench } from './langchain-bench.js';
@@ -33,6 +34,7 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'gateway', run: runGatewayBench },
   // Runs itself under the pinned Node 22 (openai@7 needs it): a child process of its own.
   { name: 'openai-agents', run: runOpenAiAgentsBench },
+  { name: 'anomalies', run: runAnomaliesBench },
   // issue 16: spans/s into Jaeger through collector → Kafka → ingester / direct OTLP (its own file).
   { name: 'kafka', run: runKafkaBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.

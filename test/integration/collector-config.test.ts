@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runWorkflow, traceToolCall } from '@agent-audit/instrumentation';
 import { type AgentAuditHandle, registerAgentAudit } from '@agent-audit/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContinuousLoad, until } from '../support/continuous-load.js';
@@ -255,5 +256,131 @@ describe('agent → collector → Jaeger through the real registration, store an
     console.log(
       `collector restart under SDK load: ${stored.size} stored spans, all in Jaeger after the drain`,
     );
+  });
+});
+
+/** `name{labels} value` lines of a Prometheus text exposition, parsed. */
+function scrape(
+  text: string,
+): Array<{ name: string; labels: Record<string, string>; value: number }> {
+  const out: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
+  for (const line of text.split('\n')) {
+    const m = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (m === null || line.startsWith('#')) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+describe('collector-config.yaml metrics pipeline: SDK metrics → collector → Prometheus exporter', () => {
+  let collector: CollectorInstance | undefined;
+  let audit: AgentAuditHandle | undefined;
+  let root: string | undefined;
+
+  beforeAll(async () => {
+    // No Jaeger: this pipeline is metrics only (its traces exporter points nowhere and is unused).
+    collector = await startCollector({ env: { JAEGER_OTLP_ENDPOINT: '127.0.0.1:9' } });
+    root = mkdtempSync(join(tmpdir(), 'aa-collector-metrics-'));
+  });
+  afterAll(async () => {
+    await audit?.shutdown();
+    await collector?.dispose();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('tool invocations, durations, denials by type, violations, store lag and forwarder backlog arrive', async () => {
+    const service = `metrics-${randomUUID().slice(0, 8)}`;
+    audit = registerAgentAudit({
+      serviceName: service,
+      storeDir: join(root!, 'store'),
+      trustDir: join(root!, 'trust'),
+      // A forwarder that cannot deliver: its backlog is the stored records.
+      otlpEndpoint: 'http://127.0.0.1:9/v1/traces',
+      installExitHandlers: false,
+      metrics: { endpoint: `${collector!.otlpHttpUrl}/v1/metrics`, exportIntervalMillis: 500 },
+    });
+    const run = { agentId: 'metrics-agent', credentialRef: 'cred-ref:metrics' };
+    await runWorkflow(run, async () => {
+      for (let i = 0; i < 3; i++) {
+        await traceToolCall({ toolName: 'crm.lookup', input: { id: i } }, () => ({ ok: true }));
+      }
+      await traceToolCall({ toolName: 'files.read', input: { path: 'x' } }, () => {
+        throw Object.assign(new Error('EACCES: permission denied'), {
+          code: 'EACCES',
+          syscall: 'open',
+        });
+      }).catch(() => undefined);
+      await traceToolCall(
+        {
+          toolName: 'account.close',
+          input: { id: 'acc-1' },
+          policy: () => ({ outcome: 'stop', policyId: 'no-closures' }),
+        },
+        () => undefined,
+      ).catch(() => undefined);
+    });
+    // Outside any run: a no_run_context violation.
+    await traceToolCall({ toolName: 'orphan.tool', input: {} }, () => 1);
+    await audit.forceFlush();
+
+    let samples: ReturnType<typeof scrape> = [];
+    const find = (prefix: string, labels: Record<string, string>) =>
+      samples.filter(
+        (s) =>
+          s.name.startsWith(prefix) && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      );
+    await until(async () => {
+      const res = await fetch(collector!.agentMetricsUrl);
+      samples = scrape(await res.text());
+      return (
+        find('agent_audit_tool_invocations', { tool_name: 'orphan.tool' }).length > 0 &&
+        find('agent_audit_forwarder_backlog', {}).some((s) => s.value > 0)
+      );
+    }, 'the agent metrics at the collector’s Prometheus exporter');
+
+    const own = { agent_id: 'metrics-agent', service_name: service };
+    const invocations = (labels: Record<string, string>) =>
+      find('agent_audit_tool_invocations', { ...own, ...labels }).reduce((n, s) => n + s.value, 0);
+    expect(invocations({ tool_name: 'crm.lookup', decision_outcome: 'allow', status: 'ok' })).toBe(
+      3,
+    );
+    expect(invocations({ tool_name: 'files.read', status: 'error' })).toBe(1);
+    expect(
+      invocations({ tool_name: 'account.close', decision_outcome: 'stop', status: 'refused' }),
+    ).toBe(1);
+    const durationCount = find('agent_audit_tool_duration', {
+      ...own,
+      tool_name: 'crm.lookup',
+    }).filter((s) => s.name.endsWith('_count'));
+    expect(durationCount.map((s) => s.value)).toEqual([3]);
+    // Sub-millisecond tools land in the sub-millisecond buckets (the boundaries start at 50 µs).
+    expect(
+      find('agent_audit_tool_duration', { ...own, tool_name: 'crm.lookup' }).some(
+        (s) => s.name.endsWith('_bucket') && s.labels.le === '0.0001',
+      ),
+    ).toBe(true);
+    const denials = (type: string) =>
+      find('agent_audit_permission_denials', { ...own, permission_denial_type: type }).reduce(
+        (n, s) => n + s.value,
+        0,
+      );
+    expect(denials('filesystem')).toBe(1);
+    expect(denials('policy')).toBe(1);
+    expect(
+      find('agent_audit_audit_violations', { audit_violation: 'no_run_context' }).reduce(
+        (n, s) => n + s.value,
+        0,
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    expect(find('agent_audit_store_append_lag', { service_name: service }).length).toBeGreaterThan(
+      0,
+    );
+    expect(
+      Math.max(
+        ...find('agent_audit_forwarder_backlog', { service_name: service }).map((s) => s.value),
+      ),
+    ).toBeGreaterThan(0);
   });
 });

@@ -105,6 +105,8 @@ export interface CollectorInstance extends ServiceHandle {
   readonly otlpGrpcEndpoint: string;
   /** The collector's own Prometheus metrics (queue size, refused spans, …). */
   readonly metricsUrl: string;
+  /** The agents' metrics (the `metrics` pipeline's Prometheus exporter). */
+  readonly agentMetricsUrl: string;
 }
 
 function assertBinary(): void {
@@ -377,7 +379,7 @@ export async function startCollector(
   const workDir = mkdtempSync(join(tmpdir(), 'agent-audit-collector-'));
   const logFile = join(workDir, 'collector.log');
 
-  const make = ([grpc, http, metrics]: number[]) =>
+  const make = ([grpc, http, metrics, agentMetrics]: number[]) =>
     new ManagedProcess({
       name: 'collector',
       command: JAEGER_BIN,
@@ -389,16 +391,22 @@ export async function startCollector(
         COLLECTOR_OTLP_HTTP_ENDPOINT: `${LOOPBACK}:${http}`,
         COLLECTOR_METRICS_HOST: LOOPBACK,
         COLLECTOR_METRICS_PORT: String(metrics),
+        COLLECTOR_PROMETHEUS_ENDPOINT: `${LOOPBACK}:${agentMetrics}`,
       }),
     });
   const check = (_proc: ManagedProcess, [, http]: number[]) =>
     collectorReady(`http://${LOOPBACK}:${http}/v1/traces`);
 
-  const started = await startWithRetry(make, 3, check, timeoutMs).catch((err: unknown) => {
+  const started = await startWithRetry(make, 4, check, timeoutMs).catch((err: unknown) => {
     if (!keepLogs()) rmSync(workDir, { recursive: true, force: true });
     throw err;
   });
-  const [grpcPort, httpPort, metricsPort] = started.ports as [number, number, number];
+  const [grpcPort, httpPort, metricsPort, agentMetricsPort] = started.ports as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const otlpHttpUrl = `http://${LOOPBACK}:${httpPort}`;
   const handle = serviceHandle(started, check, timeoutMs, logFile, () => {
     if (!keepLogs()) rmSync(workDir, { recursive: true, force: true });
@@ -409,5 +417,6 @@ export async function startCollector(
     otlpGrpcPort: grpcPort,
     otlpGrpcEndpoint: `${LOOPBACK}:${grpcPort}`,
     metricsUrl: `http://${LOOPBACK}:${metricsPort}/metrics`,
+    agentMetricsUrl: `http://${LOOPBACK}:${agentMetricsPort}/metrics`,
   });
 }

@@ -106,6 +106,11 @@ describe('pnpm demo:ai-sdk', () => {
     expect(chats).toBeGreaterThan(0);
     // The AI SDK's own doGenerate spans carry the model too; explain lists the audit's only.
     expect(x.context.llm_calls).toHaveLength(chats);
+    // Each action links back to the model call that asked for it.
+    const asked = x.context.llm_calls.flatMap(
+      (c: { requested_tool_call_ids: string[] | null }) => c.requested_tool_call_ids ?? [],
+    );
+    for (const a of x.actions) expect(asked).toContain(a.tool_call_id);
     expect(x.actions.map((a: { tool: string }) => a.tool).sort()).toEqual([
       'issueRefund',
       'lookupCustomer',

@@ -121,6 +121,18 @@ describe('pnpm demo:openai-agents against a real Jaeger', () => {
     expect(x.approvals).toContainEqual(
       expect.objectContaining({ approver: 'user:jane.doe', decision: 'approved' }),
     );
+    // The handoff, once (its span and its agent.handoff event are one handoff), with its reason.
+    expect(x.context.handoffs).toEqual([
+      expect.objectContaining({
+        from_agent: 'Triage',
+        to_agent: 'Billing',
+        reason: 'late delivery, customer asks for a refund',
+      }),
+    ]);
+    const text = await cli(['explain', runId, '--store', store]);
+    expect(text).toContain(
+      'handoffs: Triage → Billing (late delivery, customer asks for a refund)',
+    );
     const verify = await run(process.execPath, [CLI, 'verify', '--store', store], { env });
     expect(verify.stdout).toContain('checkpoint');
   });

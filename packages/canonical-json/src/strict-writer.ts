@@ -22,6 +22,18 @@ const SAME = '';
  * build their records with sorted keys (the store's span records) thus pay one JS walk and one
  * native serialization; the general `canonicalize` package cost ~10 µs per 1 KB span there, a
  * third of the store writer's CPU.
+ *
+ * That one walk has two forms. First a lean check, {@link isCanonicalAsIs}, for the common case
+ * of data already in canonical order (every span record the SDK builds): keys enumerated with
+ * `for…in` (no key array allocated), no `toJSON` anywhere, every number finite, no BigInt, at
+ * most {@link PATH_FROM} levels deep (so no cycle is possible). When it says yes,
+ * `JSON.stringify` writes the record as it is. Anything else (a Date, an unsorted object, a deep
+ * value, a non-finite number …) goes through the careful walk below, which sorts, honours
+ * `toJSON` and reports errors: the check only ever answers yes for values on which the careful
+ * walk writes `JSON.stringify`'s text too, so both give the same bytes
+ * (test/strict-writer-as-is.test.ts compares them on random and hostile values). Measured (CPU)
+ * on the SDK's two tool-span payloads (1.3 and 2.1 KB) together: 11.6 µs with the careful walk
+ * alone, 10.5 µs with this check first, 8.5 µs for `JSON.stringify` itself.
  */
 export class StrictJsonWriter {
   /** Containers on the path below PATH_FROM levels (cycle detection); reset by every call. */
@@ -29,7 +41,14 @@ export class StrictJsonWriter {
   private depth = 0;
   private busy = false;
 
-  constructor(readonly keys: KeyOrder = new KeyOrder()) {}
+  /**
+   * @param asIsCheck whether to try {@link isCanonicalAsIs} first (the default); false forces the
+   *   careful walk for every value, which the tests use as the reference for the check.
+   */
+  constructor(
+    readonly keys: KeyOrder = new KeyOrder(),
+    private readonly asIsCheck = true,
+  ) {}
 
   stringify(value: unknown): string {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
@@ -42,6 +61,14 @@ export class StrictJsonWriter {
     if (this.busy) return new StrictJsonWriter(this.keys).stringify(value);
     this.busy = true;
     try {
+      if (
+        this.asIsCheck &&
+        typeof value === 'object' &&
+        value !== null &&
+        isCanonicalAsIs(value, 1)
+      ) {
+        return JSON.stringify(value);
+      }
       const own = this.encode(value);
       // A lone surrogate is kept, escaped as `\udxxx` exactly as JSON.stringify writes it:
       // RFC 8785 section 3.2.2.2 would refuse it, but for an audit store refusing means losing
@@ -167,4 +194,55 @@ function leaf(v: unknown): string {
   return v === undefined || typeof v === 'function' || typeof v === 'symbol'
     ? 'null'
     : JSON.stringify(v);
+}
+
+/**
+ * True only when the careful walk would find `value` canonical as it is (return SAME), so that
+ * `JSON.stringify(value)` is its RFC 8785 text: no object or array on the way has a `toJSON`
+ * (own or inherited, enumerable or not: the same lookup the careful walk and `JSON.stringify`
+ * make), every object's enumerable keys are in UTF-16 order, and every member and item is a
+ * string, a boolean, a finite number, null, undefined (dropped, or `null` in an array, by both)
+ * or again such a container, at most PATH_FROM levels deep. A function or symbol member, a
+ * BigInt and anything deeper answer false: the careful walk decides (and reports). False is
+ * always safe; true must never be wrong.
+ *
+ * Objects of any prototype are accepted, as by the careful walk: without a `toJSON`, both
+ * `JSON.stringify` and the careful walk write an object's own enumerable string-keyed members
+ * (a class instance its fields, a Map or Set `{}`). `for…in` is used instead of
+ * `Object.keys` (no key array per object): it enumerates exactly `Object.keys` order (integer
+ * keys first, which the order check then refuses when they are not in string order) followed by
+ * inherited enumerable keys, which can only make the check refuse.
+ */
+function isCanonicalAsIs(value: object, depth: number): boolean {
+  if (depth > PATH_FROM) return false;
+  if ((value as { toJSON?: unknown }).toJSON !== undefined) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!isCanonicalMember(value[i], depth)) return false;
+    }
+    return true;
+  }
+  let previous: string | undefined;
+  for (const key in value) {
+    if (previous !== undefined && previous > key) return false;
+    previous = key;
+    if (!isCanonicalMember((value as Record<string, unknown>)[key], depth)) return false;
+  }
+  return true;
+}
+
+function isCanonicalMember(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object':
+      return v === null || isCanonicalAsIs(v, depth + 1);
+    default:
+      // bigint (refused), function and symbol (dropped or null): the careful walk decides.
+      return false;
+  }
 }

@@ -2,6 +2,8 @@ import { DEFAULT_STORE_DIR, STORE_DIR_ENV } from '@agent-audit/store';
 import { Command, CommanderError, Option } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_OK } from './cli-error.js';
+import { alertsCommand } from './commands/alerts.js';
+import { detectCommand } from './commands/detect.js';
 import { explainCommand } from './commands/explain.js';
 import { forwardCommand } from './commands/forward.js';
 import { gatewayCommand } from './commands/gateway.js';
@@ -13,6 +15,7 @@ import { runsCommand } from './commands/runs.js';
 import { statusCommand } from './commands/status.js';
 import { trailCommand } from './commands/trail.js';
 import { verifyCommand } from './commands/verify.js';
+import { watchCommand } from './commands/watch.js';
 import { whoisCommand } from './commands/whois.js';
 import { collectStore } from './global-options.js';
 import { neutralizeOutput } from './terminal-text.js';
@@ -24,6 +27,7 @@ Exit codes:
   trail/explain/report/whois
                  0 found · 4 no such run · 3 I/O error (no store, unreadable file, Jaeger down)
   forward        0 everything delivered · 1 not delivered (reason printed) · 3 I/O error
+  watch --once   0 done · 1 a sink did not take every alert (they wait in the outbox) · 3 I/O error
   others         0 done · 3 I/O error
   usage errors   1 (verify: 3)`;
 
@@ -67,6 +71,9 @@ export function createProgram(ctx: CliContext, setExitCode: (code: number) => vo
     forwardCommand(ctx, setExitCode),
     whoisCommand(ctx, setExitCode),
     gatewayCommand(ctx, setExitCode),
+    watchCommand(ctx, setExitCode),
+    detectCommand(ctx, setExitCode),
+    alertsCommand(ctx, setExitCode),
   ];
   for (const command of commands) {
     // addCommand does not copy the program's output and exit settings (command() would).

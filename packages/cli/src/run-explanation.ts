@@ -30,10 +30,14 @@ import {
   ATTR_GEN_AI_RESPONSE_MODEL,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_HANDOFF_FROM_AGENT,
+  ATTR_HANDOFF_REASON,
+  ATTR_HANDOFF_TO_AGENT,
   ATTR_INPUT_HASH_ERROR,
   ATTR_INPUT_SOURCE_HASHES,
   ATTR_INPUT_SOURCE_REFS,
   ATTR_INPUT_SOURCE_TYPES,
+  ATTR_LLM_REQUESTED_TOOL_CALL_IDS,
   ATTR_LLM_REQUESTED_TOOLS,
   ATTR_POLICY_NOTE,
   ATTR_PROMPT_HASH,
@@ -116,6 +120,14 @@ export interface RunExplanation {
       span_id: string;
       sources: Array<{ ref: string; hash: string | null; type: string | null }>;
     }>;
+    /** Handoffs between agents (a framework's agent passing the conversation on), in order. */
+    handoffs: Array<{
+      time: string | null;
+      span_id: string;
+      from_agent: string | null;
+      to_agent: string | null;
+      reason: string | null;
+    }>;
     /** Credentials issued for the run (`credential.issued` events): ref, scopes, expiry. */
     credentials: Array<{
       time: string | null;
@@ -139,6 +151,8 @@ export interface RunExplanation {
       system_prompt_hash: string | null;
       /** Tools the model asked for (`llm.requested_tools`). */
       requested_tools: AttributeValue;
+      /** Their call ids (`llm.requested_tool_call_ids`): the actions' `tool_call_id`s. */
+      requested_tool_call_ids: AttributeValue;
     }>;
   };
   /** 3. Which actions (tool calls) ran, in order, with which credential reference. */
@@ -429,6 +443,21 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
             })),
           };
         }),
+      handoffs: byTime(
+        fold(
+          sites
+            .filter((x) => x.attributes[ATTR_HANDOFF_TO_AGENT] !== undefined)
+            .map((x) => ({
+              time: x.time,
+              span_id: x.span.span_id,
+              from_agent: str(x.attributes[ATTR_HANDOFF_FROM_AGENT]),
+              to_agent: str(x.attributes[ATTR_HANDOFF_TO_AGENT]),
+              reason: str(x.attributes[ATTR_HANDOFF_REASON]),
+            })),
+          // The handoff's span and its agent.handoff event say the same thing once.
+          (h) => `${h.span_id}|${h.from_agent}|${h.to_agent}`,
+        ),
+      ),
       credentials: sites
         .filter((x) => x.source === 'event:credential.issued')
         .map((x) => ({
@@ -456,6 +485,7 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
         prompt_version: str(s.attributes[ATTR_PROMPT_VERSION]),
         system_prompt_hash: str(s.attributes[ATTR_SYSTEM_PROMPT_HASH]),
         requested_tools: s.attributes[ATTR_LLM_REQUESTED_TOOLS] ?? null,
+        requested_tool_call_ids: s.attributes[ATTR_LLM_REQUESTED_TOOL_CALL_IDS] ?? null,
       })),
     },
     actions: spans.filter(isToolCall).map((s) => ({

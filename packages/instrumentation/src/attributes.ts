@@ -27,11 +27,6 @@ export const ATTR_TRIGGER_PRINCIPAL = 'trigger.principal';
 /** human | system | schedule | agent */
 export const ATTR_TRIGGER_TYPE = 'trigger.type';
 export const ATTR_TENANT_ID = 'tenant.id';
-/**
- * A principal a remote caller only claimed (W3C baggage of an unauthenticated hop, e.g. an MCP
- * request's `_meta`): recorded, never adopted as `trigger.principal`.
- */
-export const ATTR_TRIGGER_PRINCIPAL_CLAIMED = 'trigger.principal.claimed';
 /** The authenticated client of a served request (e.g. MCP `authInfo.clientId`); never a token. */
 export const ATTR_AUTH_CLIENT_ID = 'auth.client_id';
 
@@ -42,6 +37,39 @@ export const ATTR_INPUT_HASH = 'input.hash';
 export const ATTR_INPUT_HASH_ERROR = 'input.hash_error';
 export const ATTR_OUTPUT_HASH = 'output.hash';
 export const ATTR_OUTPUT_HASH_ERROR = 'output.hash_error';
+
+// Features of a tool call's input and output, recorded instead of the content (issue 14).
+/** UTF-8 bytes of the canonical JSON that `input.hash` covers (int; with `input.hash`). */
+export const ATTR_INPUT_SIZE = 'input.size';
+/** UTF-8 bytes of the canonical JSON that `output.hash` covers (int; with `output.hash`). */
+export const ATTR_OUTPUT_SIZE = 'output.size';
+/**
+ * `shape:<sha256 hex>` of the input's structure: the sorted, de-duplicated `<path>\t<type>`
+ * lines (`$`, `.key`, `[]` for any element), no values. Same structure, same shape.
+ */
+export const ATTR_INPUT_SHAPE = 'input.shape';
+/** String array, sorted: the content classes a linear scan found in the input (`INPUT_SIGNAL_*`). */
+export const ATTR_INPUT_SIGNALS = 'input.signals';
+/** `true` when the features scan stopped at its budget (they cover the first part only). */
+export const ATTR_INPUT_FEATURES_TRUNCATED = 'input.features_truncated';
+/** SQL injection patterns: `UNION SELECT`, `' OR '1'='1`, stacked `; DROP TABLE`, `'--`, … */
+export const INPUT_SIGNAL_SQL_INJECTION = 'sql_injection';
+/** `../` segments (also URL-encoded), `/etc/passwd`, `%00`. */
+export const INPUT_SIGNAL_PATH_TRAVERSAL = 'path_traversal';
+/** `$(…)`, `${IFS}`, backticked commands, `; rm -rf`, `| bash`, `> /dev/tcp/`, … */
+export const INPUT_SIGNAL_SHELL_METACHARACTERS = 'shell_metacharacters';
+/** A binary value (Buffer, typed array) or a string with NUL or many control characters. */
+export const INPUT_SIGNAL_BINARY_BLOB = 'binary_blob';
+/** A run of 256 or more base64 characters, or a `data:…;base64,` URI. */
+export const INPUT_SIGNAL_BASE64_BLOB = 'base64_blob';
+/** "ignore previous instructions", chat-template markers (`<|im_start|>`, `[INST]`), … */
+export const INPUT_SIGNAL_PROMPT_INJECTION = 'prompt_injection';
+
+// Permission denials, a first-class outcome of a tool call.
+/** `true` on a tool span whose tool was denied permission, or that the policy stopped. */
+export const ATTR_PERMISSION_DENIED = 'permission.denied';
+/** network | filesystem | code_execution | data_access | policy */
+export const ATTR_PERMISSION_DENIAL_TYPE = 'permission.denial_type';
 
 // Tools.
 export const ATTR_TOOL_NAME = 'tool.name';
@@ -146,6 +174,14 @@ export const ATTR_INPUT_SOURCE_REFS = 'input.source_refs';
 export const ATTR_INPUT_SOURCE_HASHES = 'input.source_hashes';
 /** Kind of each source, e.g. `record`, `document`, `message` (`''` where not given). */
 export const ATTR_INPUT_SOURCE_TYPES = 'input.source_types';
+
+// Handoffs between agents (a framework's agent passing the conversation to another).
+export const ATTR_HANDOFF_FROM_AGENT = 'handoff.from_agent';
+export const ATTR_HANDOFF_TO_AGENT = 'handoff.to_agent';
+/** Why the model handed off, as it said. */
+export const ATTR_HANDOFF_REASON = 'handoff.reason';
+/** The run event recorded for a handoff (on the handoff's span). */
+export const RUN_EVENT_AGENT_HANDOFF = 'agent.handoff';
 
 // Validations (`validation.passed` / `validation.failed`).
 /** Name of the check, e.g. `schema:refund-request`, `guardrail:pii`. */

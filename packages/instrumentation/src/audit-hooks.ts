@@ -1,6 +1,11 @@
 import type { Span } from '@opentelemetry/api';
 import { type HashKey, hashKeyProblem } from './hash-value.js';
 import {
+  type InputSignalRule,
+  inputSignalRulesProblem,
+  normalizeSignalRules,
+} from './input-features.js';
+import {
   checkBoolean,
   checkFunction,
   checkObject,
@@ -45,6 +50,13 @@ export interface AuditHooks {
    * countable). The default value is undefined.
    */
   readonly policy?: PolicyHook;
+  /**
+   * More content classes for `input.signals`, tested after the built-in ones (see
+   * `BUILT_IN_INPUT_SIGNALS`): `{ name: 'pii_ssn', pattern: /\b\d{3}-\d{2}-\d{4}\b/ }`. Each
+   * pattern runs on the input's strings within the scan's budget; keep it linear. The default
+   * value is none.
+   */
+  readonly inputSignals?: readonly InputSignalRule[];
 }
 
 const HOOKS_KEY = Symbol.for('@agent-audit/instrumentation.hooks');
@@ -70,8 +82,17 @@ export function setAuditHooks(hooks: AuditHooks | undefined): void {
     const problem = hashKeyProblem(hooks.hashKey);
     if (problem !== undefined) throw invalidOption('hashKey', problem);
   }
+  let inputSignals: readonly InputSignalRule[] | undefined;
+  if (hooks.inputSignals !== undefined) {
+    const problem = inputSignalRulesProblem(hooks.inputSignals);
+    if (problem !== undefined) throw invalidOption('inputSignals', problem);
+    inputSignals = Object.freeze(normalizeSignalRules(hooks.inputSignals));
+  }
   // A frozen copy: later mutation of the caller's object cannot change behaviour mid-run.
-  g[HOOKS_KEY] = Object.freeze({ ...hooks });
+  g[HOOKS_KEY] = Object.freeze({
+    ...hooks,
+    ...(inputSignals === undefined ? {} : { inputSignals }),
+  });
 }
 
 /** The registered hooks, or an empty object. */

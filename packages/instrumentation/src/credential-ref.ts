@@ -9,6 +9,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type HashKey, hashKeyProblem } from './hash-value.js';
+import { hrNow } from './internal/clock.js';
 import {
   checkDate,
   checkString,
@@ -128,6 +129,7 @@ export function recordCredentialIssued(options: CredentialIssuedOptions): void {
       RUN_EVENT_CREDENTIAL_ISSUED,
       {
         kind: SpanKind.INTERNAL,
+        startTime: hrNow(),
         attributes: { ...(run === undefined ? {} : runAttributes(run)), ...attrs },
       },
       ctx,

@@ -87,3 +87,47 @@ export class ApprovalRequiredError extends ToolCallRefusedError {
     );
   }
 }
+
+/** What kind of permission a denied tool call lacked (`permission.denial_type`). */
+export type PermissionDenialType =
+  | 'network'
+  | 'filesystem'
+  | 'code_execution'
+  | 'data_access'
+  | 'policy';
+
+/** The denial types, in the order the docs list them. */
+export const PERMISSION_DENIAL_TYPES: readonly PermissionDenialType[] = Object.freeze([
+  'network',
+  'filesystem',
+  'code_execution',
+  'data_access',
+  'policy',
+]);
+
+/**
+ * Thrown by a tool (or the service behind it) to say it was denied permission. A tool call
+ * that throws it (directly or as the `cause` of its error) is recorded `permission.denied` with
+ * `permission.denial_type` = `denialType`; the error itself propagates unchanged.
+ */
+export class PermissionDeniedError extends Error {
+  override readonly name: string = 'PermissionDeniedError';
+  readonly denialType: PermissionDenialType;
+  constructor(message: string, options: { denialType: PermissionDenialType; cause?: unknown }) {
+    super(message, checkedDenialOptions(options));
+    this.denialType = options.denialType;
+  }
+}
+
+function checkedDenialOptions(options: {
+  denialType: PermissionDenialType;
+  cause?: unknown;
+}): { cause: unknown } | undefined {
+  const type = (options as { denialType?: unknown } | undefined)?.denialType;
+  if (!PERMISSION_DENIAL_TYPES.includes(type as PermissionDenialType)) {
+    throw new Error(
+      `Configuration: denialType is invalid, expected one of ${PERMISSION_DENIAL_TYPES.join(', ')} (actual: ${JSON.stringify(type)})`,
+    );
+  }
+  return options.cause === undefined ? undefined : { cause: options.cause };
+}

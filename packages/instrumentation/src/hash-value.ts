@@ -107,13 +107,15 @@ export function hashValue(value: unknown, options: HashValueOptions = {}): HashR
  * data is written as UTF-8 straight into a reused buffer and hashed from there (see
  * `PlainUtf8Writer` in `@agent-audit/canonical-json`: a rope of a canonical string would
  * first have to be flattened, which cost more than the SHA-256 itself for a 1 KB input).
+ * When `size` is given, `size.bytes` is set to the UTF-8 length of the hashed text.
  */
 export function hashPlainValue(
   value: unknown,
   key: HashKey | undefined,
   options: Pick<HashValueOptions, 'maxSize' | 'maxDepth'> = {},
+  size?: { bytes: number },
 ): HashResult | undefined {
-  return hasher.plain(value, key, options);
+  return hasher.plain(value, key, options, size);
 }
 
 /**
@@ -195,6 +197,7 @@ class ValueHasher {
     value: unknown,
     key: HashKey | undefined,
     options: Pick<HashValueOptions, 'maxSize' | 'maxDepth'>,
+    size?: { bytes: number },
   ): HashResult | undefined {
     if (value === null || typeof value !== 'object') return undefined;
     if (key !== undefined && hashKeyProblem(key) !== undefined) return undefined;
@@ -204,6 +207,8 @@ class ValueHasher {
       options.maxDepth ?? DEFAULT_HASH_MAX_DEPTH,
     );
     if (bytes === undefined) return undefined;
+    // `input.size`/`output.size`: the byte count of the text just hashed, from the same pass.
+    if (size !== undefined) size.bytes = bytes.length;
     try {
       if (key !== undefined) {
         const hex = createHmac('sha256', key.secret).update(bytes).digest('hex');

@@ -35,8 +35,15 @@ export {
   ATTR_DECISION_REASON,
   ATTR_DECISION_SCOPE,
   ATTR_DECISION_STAGE,
+  ATTR_HANDOFF_FROM_AGENT,
+  ATTR_HANDOFF_REASON,
+  ATTR_HANDOFF_TO_AGENT,
+  ATTR_INPUT_FEATURES_TRUNCATED,
   ATTR_INPUT_HASH,
   ATTR_INPUT_HASH_ERROR,
+  ATTR_INPUT_SHAPE,
+  ATTR_INPUT_SIGNALS,
+  ATTR_INPUT_SIZE,
   ATTR_INPUT_SOURCE_HASHES,
   ATTR_INPUT_SOURCE_REFS,
   ATTR_INPUT_SOURCE_TYPES,
@@ -44,8 +51,11 @@ export {
   ATTR_LLM_REQUESTED_TOOLS,
   ATTR_OUTPUT_HASH,
   ATTR_OUTPUT_HASH_ERROR,
+  ATTR_OUTPUT_SIZE,
   ATTR_PAYLOAD_HASH,
   ATTR_PAYLOAD_REF,
+  ATTR_PERMISSION_DENIAL_TYPE,
+  ATTR_PERMISSION_DENIED,
   ATTR_POLICY_NOTE,
   ATTR_PROMPT_HASH,
   ATTR_PROMPT_HASH_ERROR,
@@ -78,17 +88,25 @@ export {
   ATTR_WORKFLOW_RUN_ID,
   ATTR_WORKFLOW_VERSION,
   AUDIT_INSTRUMENTATION_SCOPE,
+  INPUT_SIGNAL_BASE64_BLOB,
+  INPUT_SIGNAL_BINARY_BLOB,
+  INPUT_SIGNAL_PATH_TRAVERSAL,
+  INPUT_SIGNAL_PROMPT_INJECTION,
+  INPUT_SIGNAL_SHELL_METACHARACTERS,
+  INPUT_SIGNAL_SQL_INJECTION,
 } from './attributes.js';
 export type { AuditHooks, HashKeyResolver } from './audit-hooks.js';
 export { getAuditHooks, setAuditHooks } from './audit-hooks.js';
 export type { ComplianceFields } from './compliance.js';
 export type { CredentialIssuedOptions, CredentialRefOptions } from './credential-ref.js';
 export { credentialRef, recordCredentialIssued } from './credential-ref.js';
-export type { RefusalCode } from './errors.js';
+export type { PermissionDenialType, RefusalCode } from './errors.js';
 export {
   ApprovalRequiredError,
   AuditRefusedError,
   MissingRunContextError,
+  PERMISSION_DENIAL_TYPES,
+  PermissionDeniedError,
   PolicyStopError,
   ToolCallRefusedError,
 } from './errors.js';
@@ -107,6 +125,16 @@ export {
   hashMatches,
   hashValue,
 } from './hash-value.js';
+export type { InputFeatures, InputSignalRule } from './input-features.js';
+export {
+  BUILT_IN_INPUT_SIGNALS,
+  FEATURES_MAX_DEPTH,
+  FEATURES_MAX_NODES,
+  FEATURES_MAX_SCAN_CHARS,
+  inputFeatures,
+  inputSignalRulesProblem,
+} from './input-features.js';
+export { permissionDenialOf } from './permission-denial.js';
 export type {
   ApprovalReceipt,
   ApprovalRequest,
@@ -144,7 +172,12 @@ export type {
 } from './redaction.js';
 export { looksLikeSecret, redactString } from './redaction.js';
 export type { ClaimedRunContext, RunAttributes } from './run-context.js';
-export { BAGGAGE_RUN_ID, BAGGAGE_TRIGGER_PRINCIPAL, getRunContext } from './run-context.js';
+export {
+  BAGGAGE_RUN_ID,
+  BAGGAGE_TRIGGER_PRINCIPAL,
+  getClaimedRunContext,
+  getRunContext,
+} from './run-context.js';
 export type { RunContextClaimReason } from './run-context-token.js';
 export type { RunContextTrustOptions } from './run-context-trust.js';
 export { configureRunContextTrust } from './run-context-trust.js';

@@ -19,6 +19,7 @@ import {
 import { getAuditHooks } from './audit-hooks.js';
 import { canonicalJson } from './hash-value.js';
 import { markIssued, proveReceipt } from './internal/approval-proof.js';
+import { hrNow } from './internal/clock.js';
 import {
   checkDate,
   checkOneOf,
@@ -142,7 +143,7 @@ export function recordApproval(
     put(attrs, ATTR_APPROVAL_NOTE, options.note);
     const span = getTracer().startSpan(
       `approval ${request.toolName}`,
-      { kind: SpanKind.INTERNAL, attributes: attrs },
+      { kind: SpanKind.INTERNAL, startTime: hrNow(), attributes: attrs },
       ctx,
     );
     addRunEvent(

@@ -9,6 +9,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { hashValue } from './hash-value.js';
+import { hrNow } from './internal/clock.js';
 import { checkOneOf, checkString } from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { endSpan, log, put } from './internal/span-utils.js';
@@ -59,7 +60,7 @@ export function recordPolicyChange(options: PolicyChangeOptions): void {
     }
     const span = getTracer().startSpan(
       `${RUN_EVENT_POLICY_CHANGED} ${options.policyId}`,
-      { kind: SpanKind.INTERNAL, attributes: attrs },
+      { kind: SpanKind.INTERNAL, startTime: hrNow(), attributes: attrs },
       ctx,
     );
     const eventExtra: Attributes = { [ATTR_DECISION_POLICY]: options.policyId };

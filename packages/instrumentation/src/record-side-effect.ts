@@ -10,6 +10,7 @@ import {
   ATTR_TOOL_NAME,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
+import { hrNow } from './internal/clock.js';
 import { checkOneOf, checkString } from './internal/configuration.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { recordHash, SIDE_EFFECT_RESULT } from './internal/span-hash.js';
@@ -120,6 +121,7 @@ export function recordSideEffect(options: RecordSideEffectOptions): SideEffectRe
         `side_effect ${receipt.operation} ${receipt.targetSystem}`,
         {
           kind: SpanKind.INTERNAL,
+          startTime: hrNow(),
           attributes: { ...(run === undefined ? {} : runAttributes(run)), ...attrs },
         },
         ctx,

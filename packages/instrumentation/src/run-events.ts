@@ -12,6 +12,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { hashValue } from './hash-value.js';
+import { hrNow } from './internal/clock.js';
 import { runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { endSpan, log } from './internal/span-utils.js';
 import { getTracer } from './internal/tracer.js';
@@ -112,7 +113,7 @@ export function eventAttributes(
 /** Adds an event to `span`; never throws. */
 export function addRunEvent(span: Span, name: string, attributes: Attributes, time?: number): void {
   try {
-    span.addEvent(name, attributes, time);
+    span.addEvent(name, attributes, time ?? hrNow());
   } catch (err) {
     log.error(`adding event ${name} failed`, err);
   }
@@ -138,7 +139,11 @@ export function recordRunEvent(
     }
     const span = getTracer().startSpan(
       name,
-      { kind: SpanKind.INTERNAL, attributes: run === undefined ? {} : runAttributes(run) },
+      {
+        kind: SpanKind.INTERNAL,
+        startTime: hrNow(),
+        attributes: run === undefined ? {} : runAttributes(run),
+      },
       ctx,
     );
     addRunEvent(span, name, attrs);

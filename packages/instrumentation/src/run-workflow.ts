@@ -9,6 +9,7 @@ import {
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance, putCompliance } from './compliance.js';
+import { hrNow } from './internal/clock.js';
 import {
   checkFunction,
   checkObject,
@@ -153,7 +154,11 @@ export function runWorkflow<T>(options: RunWorkflowOptions, fn: (run: RunHandle)
     const operation = attrs[ATTR_GEN_AI_OPERATION_NAME] as string;
     const target = isAgent ? options.agentName : options.workflowName;
     const name = target === undefined ? operation : `${operation} ${target}`;
-    span = getTracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes: attrs }, parentCtx);
+    span = getTracer().startSpan(
+      name,
+      { kind: SpanKind.INTERNAL, startTime: hrNow(), attributes: attrs },
+      parentCtx,
+    );
     ctx = setRunContext(trace.setSpan(parentCtx, span), run);
     const trigger = run.triggerType;
     const actorType: ActorType =

@@ -22,6 +22,7 @@ import {
 import type { AuditHooks } from './audit-hooks.js';
 import { ApprovalRequiredError, PolicyStopError } from './errors.js';
 import { receiptProofProblem } from './internal/approval-proof.js';
+import { hrNow } from './internal/clock.js';
 import { invalidOption } from './internal/configuration.js';
 import { randomId } from './internal/ids.js';
 import { errorType, put } from './internal/span-utils.js';
@@ -117,7 +118,7 @@ export async function decide(options: TraceToolCallOptions, p: DecisionInputs): 
   const actionKey =
     p.actionKey ?? actionKeyOf(options.toolName, options.toolVersion, p.inputHash, p.scope, run);
   const events: EventRecord[] = [];
-  const note = (name: string, attrs: Attributes) => events.push([name, attrs, Date.now()]);
+  const note = (name: string, attrs: Attributes) => events.push([name, attrs, hrNow()]);
   const attrs: Attributes = {};
   note(
     RUN_EVENT_DECISION_PROPOSED,

@@ -60,6 +60,7 @@ const RESERVED_PREFIXES = [
   'input.',
   'output.',
   'decision.',
+  'permission.',
   'audit.',
   'trigger.',
   'tenant.',

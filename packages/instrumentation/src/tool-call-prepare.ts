@@ -11,7 +11,10 @@ import {
   ATTR_AUDIT_VIOLATION,
   ATTR_CREDENTIAL_REF,
   ATTR_DECISION_ACTION_KEY,
+  ATTR_INPUT_FEATURES_TRUNCATED,
   ATTR_INPUT_HASH,
+  ATTR_INPUT_SHAPE,
+  ATTR_INPUT_SIGNALS,
   ATTR_TOOL_NAME,
   ATTR_TOOL_REASON,
   ATTR_TOOL_VERSION,
@@ -19,8 +22,10 @@ import {
   VIOLATION_CREDENTIAL_REF_LOOKS_LIKE_SECRET as VIOLATION_CREDENTIAL_REF,
   VIOLATION_NO_RUN_CONTEXT,
 } from './attributes.js';
-import { getAuditHooks } from './audit-hooks.js';
+import { type AuditHooks, getAuditHooks } from './audit-hooks.js';
 import { putCompliance } from './compliance.js';
+import { inputFeatures } from './input-features.js';
+import { hrNow } from './internal/clock.js';
 import { randomId } from './internal/ids.js';
 import { putClaimed, runAttributes, safeHashKey } from './internal/run-attributes.js';
 import { recordHash, TOOL_INPUT } from './internal/span-hash.js';
@@ -101,6 +106,7 @@ export function prepare(options: TraceToolCallOptions, parentCtx: Context): Prep
       'unsupported_type: no input given',
     );
     if (inputHash === undefined) missing = withItems(missing, ATTR_INPUT_HASH);
+    if (options.input !== undefined) putFeatures(attrs, options.input, hooks.inputSignals);
 
     const scope = options.scope ?? 'user';
     // Every call passes the gate (governed or not), so every call has an action key.
@@ -128,7 +134,7 @@ export function prepare(options: TraceToolCallOptions, parentCtx: Context): Prep
     return {
       toolName: options.toolName,
       attrs,
-      startTime: Date.now(),
+      startTime: hrNow(),
       callId,
       run,
       capture,
@@ -142,6 +148,21 @@ export function prepare(options: TraceToolCallOptions, parentCtx: Context): Prep
   } catch (err) {
     log.error('traceToolCall: preparing the tool span failed; running the tool untraced', err);
     return undefined;
+  }
+}
+
+/**
+ * `input.shape`, `input.signals` (when any) and `input.features_truncated` (when the scan hit
+ * its budget): what detection needs to know about the input, without its content.
+ */
+function putFeatures(attrs: Attributes, input: unknown, extra: AuditHooks['inputSignals']): void {
+  try {
+    const f = inputFeatures(input, extra);
+    attrs[ATTR_INPUT_SHAPE] = f.shape;
+    if (f.signals.length > 0) attrs[ATTR_INPUT_SIGNALS] = f.signals as string[];
+    if (f.truncated) attrs[ATTR_INPUT_FEATURES_TRUNCATED] = true;
+  } catch (err) {
+    log.error('traceToolCall: computing the input features failed', err);
   }
 }
 

@@ -12,6 +12,7 @@ import {
   ATTR_PROMPT_VERSION,
 } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
+import { hrNow } from './internal/clock.js';
 import {
   checkFiniteNumber,
   checkFunction,
@@ -127,7 +128,7 @@ export async function traceLlmCall<T>(
     }
     span = getTracer().startSpan(
       `${operation} ${options.model}`,
-      { kind: SpanKind.CLIENT, attributes: attrs },
+      { kind: SpanKind.CLIENT, startTime: hrNow(), attributes: attrs },
       parentCtx,
     );
   } catch (err) {

@@ -7,9 +7,10 @@ import {
   SpanKind,
   trace,
 } from '@opentelemetry/api';
+import { ATTR_PERMISSION_DENIAL_TYPE, ATTR_PERMISSION_DENIED } from './attributes.js';
 import { getAuditHooks } from './audit-hooks.js';
 import { type ComplianceFields, checkCompliance } from './compliance.js';
-import { AuditRefusedError, MissingRunContextError } from './errors.js';
+import { AuditRefusedError, MissingRunContextError, PolicyStopError } from './errors.js';
 import {
   checkBoolean,
   checkFunction,
@@ -22,6 +23,7 @@ import { recordHash, TOOL_OUTPUT } from './internal/span-hash.js';
 import { endSpan, log, markError } from './internal/span-utils.js';
 import { toolCallContext } from './internal/tool-call-state.js';
 import { getTracer } from './internal/tracer.js';
+import { permissionDenialOf } from './permission-denial.js';
 import {
   type ApprovalReceipt,
   DECISION_SCOPES,
@@ -143,6 +145,11 @@ export async function traceToolCall<T>(
     throw err;
   }
   Object.assign(p.attrs, verdict.attrs);
+  // A policy `stop` is a permission denial of type `policy`, part of the pre-exec record.
+  if (verdict.refusal instanceof PolicyStopError) {
+    p.attrs[ATTR_PERMISSION_DENIED] = true;
+    p.attrs[ATTR_PERMISSION_DENIAL_TYPE] = 'policy';
+  }
   const span = startToolSpan(p, parentCtx);
   for (const [name, attrs, time] of verdict.events) addRunEvent(span, name, attrs, time);
 
@@ -175,6 +182,7 @@ export async function traceToolCall<T>(
     result = (await context.with(toolCtx, fn, undefined, handle)) as Awaited<T>;
   } catch (err) {
     if (!isUngoverned(verdict.decision)) postDecision(span, p, verdict.decision, undefined, err);
+    markDenied(span, err);
     markError(span, err);
     endSpan(span);
     throw err;
@@ -224,6 +232,18 @@ function refuse(span: Span, err: Error, options?: TraceToolCallOptions, p?: Prep
   markError(span, err, false);
   endSpan(span);
   throw err;
+}
+
+/** `permission.denied` + `permission.denial_type` when the tool's error is a denial. */
+function markDenied(span: Span, err: unknown): void {
+  try {
+    const type = permissionDenialOf(err);
+    if (type === undefined) return;
+    span.setAttribute(ATTR_PERMISSION_DENIED, true);
+    span.setAttribute(ATTR_PERMISSION_DENIAL_TYPE, type);
+  } catch (e) {
+    log.error('traceToolCall: recording the permission denial failed', e);
+  }
 }
 
 function recordOutput(span: Span, result: unknown, p: Prepared): string | undefined {

@@ -10,8 +10,10 @@ import {
   ATTR_AUDIT_VIOLATION,
   ATTR_AUTH_CLIENT_ID,
   ATTR_CREDENTIAL_SCOPES,
+  ATTR_RUN_CONTEXT_CLAIM_REASON,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+  ATTR_RUN_CONTEXT_STATUS,
   ATTR_TRACE_CONTEXT_ERROR,
-  ATTR_TRIGGER_PRINCIPAL_CLAIMED,
 } from '@agent-audit/instrumentation/attributes';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -75,7 +77,8 @@ const audited = new WeakSet<object>();
  * request's `params._meta`, runs inside a run of this server (`invoke_agent`, the same
  * `workflow.run_id`), passes the policy gate, and records the authenticated client
  * (`auth.client_id`, `credential.scopes`; never the token). A principal in the caller's
- * baggage is recorded as `trigger.principal.claimed`, never adopted. Malformed or oversized
+ * baggage is recorded as claimed (`run_context.claimed_principal`), never adopted, unless it
+ * came in a signed run context this process verified (`configureRunContextTrust`). Malformed or oversized
  * trace context is recorded (`audit.violation`, `trace_context.error`) and dropped. A refused
  * call returns an MCP tool error result; the handler never runs. Returns the same server.
  */
@@ -190,8 +193,12 @@ function authAttributes(authInfo: AuthInfo | undefined): Attributes {
 
 function findingAttributes(meta: ExtractedMeta): Attributes {
   const a: Attributes = {};
-  if (meta.claimedPrincipal !== undefined)
-    a[ATTR_TRIGGER_PRINCIPAL_CLAIMED] = meta.claimedPrincipal;
+  if (meta.claimedPrincipal !== undefined) {
+    // The same names as an unverified signed context: explain shows it as claimed.
+    a[ATTR_RUN_CONTEXT_STATUS] = 'claimed';
+    a[ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL] = meta.claimedPrincipal;
+    a[ATTR_RUN_CONTEXT_CLAIM_REASON] = 'unsigned';
+  }
   if (meta.violations.length > 0) {
     a[ATTR_AUDIT_VIOLATION] = [...meta.violations];
     a[ATTR_TRACE_CONTEXT_ERROR] = [...meta.errors];

@@ -1,15 +1,19 @@
 /*
  * Run and trace context carried in an MCP request's `params._meta` (the GenAI MCP convention:
  * unprefixed `traceparent`, `tracestate`, `baggage`). Outgoing: the W3C trace context and only
- * our allow-listed baggage entries (run id, principal). Incoming: the same keys, checked
- * against the W3C limits first; a principal is only ever a claim.
+ * our allow-listed baggage entries (run id, principal), and the signed run context
+ * (`agent-audit-run-context`) when run-context trust is configured. Incoming: the same keys,
+ * checked against the W3C limits first; a principal is adopted only from a signed context this
+ * process verified (`configureRunContextTrust`), otherwise it is recorded as claimed.
  */
 import {
   BAGGAGE_RUN_ID,
   BAGGAGE_TRIGGER_PRINCIPAL,
   extractRunContext,
+  getClaimedRunContext,
   getRunContext,
   injectRunContext,
+  RUN_CONTEXT_HEADER,
 } from '@agent-audit/instrumentation';
 import {
   VIOLATION_MALFORMED_TRACE_CONTEXT,
@@ -20,7 +24,9 @@ import { type Context, context, propagation, ROOT_CONTEXT } from '@opentelemetry
 export const META_TRACEPARENT = 'traceparent';
 export const META_TRACESTATE = 'tracestate';
 export const META_BAGGAGE = 'baggage';
-const META_KEYS = [META_TRACEPARENT, META_TRACESTATE, META_BAGGAGE] as const;
+/** The signed run context (run, principal, trace, audience, expiry), as the HTTP header. */
+export const META_RUN_CONTEXT = RUN_CONTEXT_HEADER;
+const META_KEYS = [META_TRACEPARENT, META_TRACESTATE, META_BAGGAGE, META_RUN_CONTEXT] as const;
 
 // W3C Trace Context: a version-00 traceparent is 55 characters; later versions may append
 // fields, so up to 256 are read. tracestate: 32 members, implementations keep >= 512 chars.
@@ -28,6 +34,8 @@ const META_KEYS = [META_TRACEPARENT, META_TRACESTATE, META_BAGGAGE] as const;
 export const MAX_TRACEPARENT_LENGTH = 256;
 export const MAX_TRACESTATE_LENGTH = 512;
 export const MAX_BAGGAGE_LENGTH = 8192;
+/** A signed run context is a few hundred characters; anything far longer is refused. */
+export const MAX_RUN_CONTEXT_LENGTH = 4096;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
@@ -61,8 +69,14 @@ export interface ExtractedMeta {
   readonly ctx: Context;
   /** The remote run id, when the baggage carried a valid one. */
   readonly runId?: string | undefined;
-  /** The principal the caller claimed in its baggage (when well-formed); never adopted. */
+  /**
+   * The principal the caller claimed in its baggage (when well-formed) and that was not
+   * adopted: no run-context trust is configured here (with trust configured, an unverified
+   * context is recorded as claimed by the instrumentation itself).
+   */
   readonly claimedPrincipal?: string | undefined;
+  /** The run and principal came from a signed run context this process verified. */
+  readonly verified?: boolean | undefined;
   /** `malformed_trace_context` / `oversized_trace_context`. */
   readonly violations: readonly string[];
   /** `<field>: <problem>` per finding. */
@@ -106,6 +120,8 @@ export function extractMeta(meta: unknown): ExtractedMeta {
   }
   const baggage = readField(m, META_BAGGAGE, MAX_BAGGAGE_LENGTH, finding);
   if (baggage !== undefined) carrier[META_BAGGAGE] = baggage;
+  const signed = readField(m, META_RUN_CONTEXT, MAX_RUN_CONTEXT_LENGTH, finding);
+  if (signed !== undefined) carrier[META_RUN_CONTEXT] = signed;
 
   let ctx: Context;
   try {
@@ -118,6 +134,15 @@ export function extractMeta(meta: unknown): ExtractedMeta {
   const rawRunId = bag?.getEntry(BAGGAGE_RUN_ID)?.value;
   const rawPrincipal = bag?.getEntry(BAGGAGE_TRIGGER_PRINCIPAL)?.value;
   const run = getRunContext(ctx);
+  if (run?.verified === true) {
+    // A signed context this process verified: run and principal are the caller's, proven.
+    return { ctx, runId: run.runId, verified: true, violations: [...violations], errors };
+  }
+  if (getClaimedRunContext(ctx) !== undefined) {
+    // Trust is configured and the context did not verify: the instrumentation records the
+    // claim (run_context.*) on every span; nothing of it is adopted.
+    return { ctx: propagation.deleteBaggage(ctx), violations: [...violations], errors };
+  }
   if (rawRunId !== undefined && run === undefined) {
     finding(VIOLATION_MALFORMED_TRACE_CONTEXT, `baggage: ${BAGGAGE_RUN_ID} is not a valid run id`);
   }

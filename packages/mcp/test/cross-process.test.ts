@@ -184,7 +184,7 @@ describe('auditMcpClient and auditMcpServer across processes', () => {
     expect(clientCall.attributes['trigger.principal']).toBe('user:456');
     // The server never adopts the caller's principal: it records it as a claim.
     expect(serverCall.attributes['trigger.principal']).toBeUndefined();
-    expect(serverCall.attributes['trigger.principal.claimed']).toBe('user:456');
+    expect(serverCall.attributes['run_context.claimed_principal']).toBe('user:456');
     expect(serverCall.attributes['credential.ref']).toBe('cred:helpdesk:local-operator');
     // No policy in the server process: the call is recorded allowed by no policy.
     expect(serverCall.attributes['decision.outcome']).toBe('allow');
@@ -288,7 +288,7 @@ describe('auditMcpClient and auditMcpServer across processes', () => {
     expect(serverCall.attributes['auth.client_id']).toBe('client-42');
     expect(serverCall.attributes['credential.scopes']).toEqual(['tools:call']);
     expect(serverCall.attributes['credential.ref']).toMatch(/^mcp-token:test-key:[0-9a-f]{32}$/);
-    expect(serverCall.attributes['trigger.principal.claimed']).toBe('user:789');
+    expect(serverCall.attributes['run_context.claimed_principal']).toBe('user:789');
     const files = readdirSync(stores.http, { recursive: true, withFileTypes: true });
     expect(files.filter((f) => f.isFile()).length).toBeGreaterThan(0);
     for (const f of files.filter((x) => x.isFile())) {

@@ -161,7 +161,7 @@ describe('@agent-audit/mcp in one process (InMemoryTransport)', () => {
       expect(span.attributes['mcp.method.name']).toBe('tools/call');
     }
     expect(client.attributes['network.transport']).toBeUndefined();
-    expect(server.attributes['trigger.principal.claimed']).toBe('user:1');
+    expect(server.attributes['run_context.claimed_principal']).toBe('user:1');
   });
 
   it("refusal: 'throw' rethrows the PolicyStopError and the request is never sent", () => {
@@ -210,12 +210,16 @@ describe('@agent-audit/mcp in one process (InMemoryTransport)', () => {
     }
     // A malformed traceparent does not become the parent; a valid run id alone still joins.
     expect(runs.badTraceparent).toBe('run-hostile-1');
-    expect(serverCall('badTraceparent').attributes['trigger.principal.claimed']).toBe('user:admin');
+    expect(serverCall('badTraceparent').attributes['run_context.claimed_principal']).toBe(
+      'user:admin',
+    );
     // Oversized baggage is dropped whole: no run id taken from it.
     expect(runs.oversizedBaggage).not.toBe('run-hostile-2');
     expect(serverCall('oversizedBaggage').trace_id).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(runs.controlPrincipal).toBe('run-hostile-3');
-    expect(serverCall('controlPrincipal').attributes['trigger.principal.claimed']).toBeUndefined();
+    expect(
+      serverCall('controlPrincipal').attributes['run_context.claimed_principal'],
+    ).toBeUndefined();
   });
 
   it('well-formed _meta from an unaudited client: trace and run continued, principal only claimed, other baggage ignored', () => {
@@ -224,7 +228,7 @@ describe('@agent-audit/mcp in one process (InMemoryTransport)', () => {
     expect(span.trace_id).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(span.attributes['audit.violation']).toBeUndefined();
     expect(span.attributes['trigger.principal']).toBeUndefined();
-    expect(span.attributes['trigger.principal.claimed']).toBe('user:7');
+    expect(span.attributes['run_context.claimed_principal']).toBe('user:7');
     expect(JSON.stringify(spans.plain)).not.toContain('other');
   });
 

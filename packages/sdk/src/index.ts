@@ -17,6 +17,19 @@ export {
   resolveTracesEndpoint,
 } from '@agent-audit/forwarder';
 export {
+  AppendLagSink,
+  AuditMetricsProcessor,
+  type AuditMetricsSources,
+  METRIC_AUDIT_VIOLATIONS,
+  METRIC_FORWARDER_BACKLOG,
+  METRIC_PERMISSION_DENIALS,
+  METRIC_STORE_APPEND_LAG,
+  METRIC_TOOL_DURATION,
+  METRIC_TOOL_INVOCATIONS,
+  TOOL_DURATION_BUCKETS,
+  type ToolCallStatus,
+} from './audit-metrics.js';
+export {
   AuditSpanProcessor,
   type AuditSpanProcessorOptions,
   type AuditSpanProcessorStats,
@@ -31,6 +44,10 @@ export type {
   RecordTags,
   SpanStartPayload,
 } from './internal-types.js';
+export {
+  DEFAULT_OTLP_METRICS_ENDPOINT,
+  type MetricsOptions,
+} from './metrics-config.js';
 export { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
 export {
   type AgentAuditHandle,

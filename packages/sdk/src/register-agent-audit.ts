@@ -2,7 +2,14 @@ import { isMainThread } from 'node:worker_threads';
 import { Forwarder, storeForwarderSource } from '@agent-audit/forwarder';
 import { setAuditHooks } from '@agent-audit/instrumentation';
 import { AuditStore, openSegmentReader } from '@agent-audit/store';
-import { context, DiagConsoleLogger, diag, propagation, trace } from '@opentelemetry/api';
+import {
+  context,
+  DiagConsoleLogger,
+  diag,
+  metrics as metricsApi,
+  propagation,
+  trace,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   CompositePropagator,
@@ -19,7 +26,9 @@ import {
   resourceFromAttributes,
 } from '@opentelemetry/resources';
 import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { AppendLagSink } from './audit-metrics.js';
 import { AuditSpanProcessor } from './audit-span-processor.js';
+import { type StartedMetrics, startMetrics } from './metrics-config.js';
 import {
   type RegisterAgentAuditOptions,
   type ResolvedConfig,
@@ -35,6 +44,8 @@ export interface AgentAuditHandle {
   readonly processor: AuditSpanProcessor;
   /** Feeds the OTLP endpoint from the store; undefined when `forward` is false. */
   readonly forwarder: Forwarder | undefined;
+  /** The metrics of the audited calls; undefined when `metrics` is off. */
+  readonly meterProvider: StartedMetrics['provider'] | undefined;
   readonly config: Readonly<ResolvedConfig>;
   /**
    * Every span ended so far is durable in the store; then, when the endpoint is reachable, one
@@ -57,6 +68,8 @@ type GlobalWithRegistration = typeof globalThis & {
 const FORCE_FLUSH_FORWARD_MILLIS = 5_000;
 const IN_PROCESS_BATCH_RECORDS = 128;
 const SHUTDOWN_FORWARD_MILLIS = 2_000;
+// The last metrics export at shutdown (and a flush) must not hold the process on a dead endpoint.
+const METRICS_FLUSH_MILLIS = 2_000;
 // A signal must still end the process if shutdown hangs (e.g. a disk that stopped answering).
 const SIGNAL_SHUTDOWN_MILLIS = 5_000;
 
@@ -90,27 +103,49 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
 
   const undo: Array<() => void> = [];
   try {
+    // With metrics, a sink in front of the store measures how long appends wait to be durable.
+    const lagSink = config.metrics === undefined ? undefined : new AppendLagSink(store);
     const processor = new AuditSpanProcessor({
-      sink: store,
+      sink: lagSink ?? store,
       failClosed: config.failClosed,
       strict: config.strict,
       captureContent: config.captureContent,
       redactor: new SpanRedactor({ redactFields: config.redactFields, pii: config.redactPii }),
     });
+    // Precedence code > env > default here too: OTEL_RESOURCE_ATTRIBUTES under the options.
+    const resource = defaultResource()
+      .merge(detectResources({ detectors: [envDetector] }))
+      .merge(
+        resourceFromAttributes({
+          ...config.resourceAttributes,
+          'service.name': config.serviceName,
+          'process.pid': process.pid,
+        }),
+      );
+    let shutdownPromise: Promise<void> | undefined;
+    // Started before the tracer provider, whose span processors are fixed at construction;
+    // the forwarder (started later) is read through `forwarder` when the gauge is observed.
+    let forwarder: Forwarder | undefined;
+    let metrics: StartedMetrics | undefined;
+    if (config.metrics !== undefined && lagSink !== undefined) {
+      metrics = startMetrics(config.metrics, resource, {
+        appendLagSeconds: () => lagSink.lagSeconds(),
+        forwarderBacklog: async () =>
+          forwarder === undefined ? undefined : (await forwarder.status()).pendingRecords,
+      });
+      const started = metrics;
+      // On a failed registration only: shutdown() below closes it after the last spans.
+      undo.push(() => {
+        if (!shutdownPromise) void started.provider.shutdown().catch(() => undefined);
+      });
+      if (started.global) undo.push(() => metricsApi.disable());
+    }
     const provider = new TracerProvider({
       // Every span is recorded and kept: the audit path is never behind a sampler.
       sampler: new AlwaysOnSampler(),
-      spanProcessors: [processor],
-      // Precedence code > env > default here too: OTEL_RESOURCE_ATTRIBUTES under the options.
-      resource: defaultResource()
-        .merge(detectResources({ detectors: [envDetector] }))
-        .merge(
-          resourceFromAttributes({
-            ...config.resourceAttributes,
-            'service.name': config.serviceName,
-            'process.pid': process.pid,
-          }),
-        ),
+      // The metrics processor after the audit one: it sees the violations that one adds.
+      spanProcessors: metrics === undefined ? [processor] : [processor, metrics.processor],
+      resource,
     });
 
     if (!trace.setGlobalTracerProvider(provider)) {
@@ -146,6 +181,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       strict: config.strict,
       captureContent: config.captureContent,
       ...(config.policy ? { policy: config.policy } : {}),
+      ...(config.inputSignals ? { inputSignals: config.inputSignals } : {}),
       ...(config.hashKey ? { hashKey: config.hashKey } : {}),
       ...(config.failClosed || config.strict
         ? { beforeToolCall: (span) => processor.beforeToolCall(span) }
@@ -162,12 +198,10 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       );
     }
 
-    let forwarder: Forwarder | undefined;
     if (config.forward) {
       forwarder = startForwarder(store, config, undo);
     }
 
-    let shutdownPromise: Promise<void> | undefined;
     const removeExitHandlers = config.installExitHandlers
       ? installExitHandlers({
           flushSync: () => store.flushSync(),
@@ -181,9 +215,11 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       provider,
       processor,
       forwarder,
+      meterProvider: metrics?.provider,
       config: Object.freeze({ ...config }),
       async forceFlush() {
         await provider.forceFlush();
+        if (metrics) await bounded(metrics.provider.forceFlush(), METRICS_FLUSH_MILLIS);
         if (forwarder && !shutdownPromise && (await forwarder.status()).consecutiveFailures === 0) {
           await forwarder.drain({ timeoutMillis: FORCE_FLUSH_FORWARD_MILLIS, retry: false });
         }
@@ -193,6 +229,7 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
           shutdownPromise = (async () => {
             try {
               await provider.shutdown();
+              if (metrics) await bounded(metrics.provider.shutdown(), METRICS_FLUSH_MILLIS);
               if (forwarder) {
                 if ((await forwarder.status()).consecutiveFailures === 0) {
                   await forwarder.drain({ timeoutMillis: SHUTDOWN_FORWARD_MILLIS, retry: false });
@@ -321,6 +358,22 @@ function installExitHandlers(actions: {
     process.removeListener('uncaughtExceptionMonitor', onUncaught);
   };
   return remove;
+}
+
+/** Waits for `work` at most `millis`; its failure is logged, never thrown. */
+async function bounded(work: Promise<unknown>, millis: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      work.catch((err: unknown) => diag.warn('agent-audit: metrics export failed', err)),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, millis);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function safely(fn: () => void): void {

@@ -1,8 +1,15 @@
 import { resolveOtlpHeaders, resolveTracesEndpoint } from '@agent-audit/forwarder';
-import type { HashKey, HashKeyResolver, PolicyHook } from '@agent-audit/instrumentation';
+import {
+  type HashKey,
+  type HashKeyResolver,
+  type InputSignalRule,
+  inputSignalRulesProblem,
+  type PolicyHook,
+} from '@agent-audit/instrumentation';
 import { resolveStoreLocations } from '@agent-audit/store';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { type MetricsOptions, type ResolvedMetrics, resolveMetrics } from './metrics-config.js';
 
 /** Options of {@link registerAgentAudit}; precedence is code > environment > default. */
 export interface RegisterAgentAuditOptions {
@@ -58,6 +65,21 @@ export interface RegisterAgentAuditOptions {
    * by `decision.policy = none`. The default value is none.
    */
   policy?: PolicyHook;
+  /**
+   * More content classes for a tool call's `input.signals`, after the built-in ones:
+   * `[{ name: 'pii_ssn', pattern: /\b\d{3}-\d{2}-\d{4}\b/ }]` (names `[a-z0-9_]{1,64}`, linear
+   * patterns). The default value is none.
+   */
+  inputSignals?: InputSignalRule[];
+  /**
+   * OpenTelemetry metrics of the audited calls (`agent_audit.tool.invocations`,
+   * `agent_audit.tool.duration`, `agent_audit.permission.denials`, `agent_audit.audit.violations`,
+   * `agent_audit.store.append_lag`, `agent_audit.forwarder.backlog`), exported over OTLP/HTTP.
+   * `true` for the defaults, or {@link MetricsOptions}. Env `OTEL_METRICS_EXPORTER`
+   * (`otlp`, `console`, `none`), `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`,
+   * `OTEL_METRIC_EXPORT_INTERVAL`. The default value is off (unless the environment asks).
+   */
+  metrics?: boolean | MetricsOptions;
   /** Instrumentations to enable against this provider (HTTP, undici, …). The default value is none. */
   instrumentations?: Instrumentation[];
   /** Extra resource attributes (`deployment.environment`, …). */
@@ -83,6 +105,9 @@ export interface ResolvedConfig {
   redactPii: boolean;
   captureContent: boolean;
   policy: PolicyHook | undefined;
+  inputSignals: InputSignalRule[] | undefined;
+  /** Undefined when metrics are off. */
+  metrics: ResolvedMetrics | undefined;
   instrumentations: Instrumentation[];
   resourceAttributes: Attributes;
   installExitHandlers: boolean;
@@ -132,6 +157,8 @@ export function resolveConfig(
     redactPii: codeBool('redact.pii', options.redact?.pii) ?? true,
     captureContent: codeBool('captureContent', options.captureContent) ?? false,
     policy: codeFunction('policy', options.policy),
+    inputSignals: signalRules(options.inputSignals),
+    metrics: resolveMetrics(options.metrics, env),
     instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
     resourceAttributes: { ...(options.resourceAttributes ?? {}) },
     installExitHandlers: codeBool('installExitHandlers', options.installExitHandlers) ?? true,
@@ -156,6 +183,14 @@ function checkSampler(env: NodeJS.ProcessEnv): void {
     `Configuration: OTEL_TRACES_SAMPLER=${sampler} would drop audit spans; an audit trail records ` +
       'every span. Unset OTEL_TRACES_SAMPLER or set it to always_on.',
   );
+}
+
+/** Checked here, before the store opens, so a bad rule has no side effect. */
+function signalRules(value: InputSignalRule[] | undefined): InputSignalRule[] | undefined {
+  if (value === undefined) return undefined;
+  const problem = inputSignalRulesProblem(value);
+  if (problem !== undefined) throw new Error(`Configuration: inputSignals is invalid, ${problem}`);
+  return [...value];
 }
 
 function codeString(name: string, value: unknown): string | undefined {

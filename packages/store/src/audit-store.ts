@@ -602,7 +602,11 @@ export class AuditStore {
         const fd = this.#out.seg.fd;
         this.#syncingFd = fd;
         try {
-          await this.#fs.fdatasync(fd);
+          const synced = this.#fs.fdatasync(fd);
+          // While the thread pool syncs, bring the seal's running digest up to date here,
+          // instead of on every appender's path (see SegmentAppender).
+          this.#out.digestNow();
+          await synced;
         } catch (error) {
           // flushSync may have settled these records meanwhile with its own fdatasync.
           const first = this.#written[0];

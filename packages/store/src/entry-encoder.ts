@@ -5,7 +5,7 @@ import { type TagPlanMemo, tagsToJson } from './record-tags.js';
 import { systemNow } from './store-options.js';
 import type { AppendEntry, AppendResult } from './types.js';
 
-const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event']);
+const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event', 'alert']);
 
 /**
  * An entry validated and encoded for the chain (seq/prev/hash are assigned at write), with
@@ -44,7 +44,11 @@ export class EntryEncoder {
     if (entry === null || typeof entry !== 'object')
       throw configurationError('entry', 'an object', entry);
     if (!ENTRY_TYPES.has(entry.type)) {
-      throw configurationError('entry.type', "'span.start', 'span.end' or 'event'", entry.type);
+      throw configurationError(
+        'entry.type',
+        "'span.start', 'span.end', 'event' or 'alert'",
+        entry.type,
+      );
     }
     const tagsJson = tagsToJson(entry.tags, this.#tagPlan);
     let payloadJson: string;

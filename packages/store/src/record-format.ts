@@ -28,6 +28,7 @@ export const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
   'span.start',
   'span.end',
   'event',
+  'alert',
   'segment.open',
   'segment.seal',
   'checkpoint',

@@ -19,7 +19,17 @@ export function tagsToJson(tags: AppendEntry['tags'], memo: TagPlanMemo): string
     const v = tags[k];
     if (v === undefined) continue;
     if (typeof v !== 'string') throw configurationError(`entry.tags.${k}`, 'a string', v);
-    out += `${out === '' ? '{' : ','}${plan.prefixes[i]}${quoteString(v)}`;
+    // Most values repeat from the plan's previous record (run, agent, principal, trace, tool,
+    // and a span's own id from its start record to its end record): reuse their quoted form.
+    let quoted: string;
+    if (plan.lastValues[i] === v) {
+      quoted = plan.lastQuoted[i]!;
+    } else {
+      quoted = quoteString(v);
+      plan.lastValues[i] = v;
+      plan.lastQuoted[i] = quoted;
+    }
+    out += `${out === '' ? '{' : ','}${plan.prefixes[i]}${quoted}`;
   }
   return out === '' ? '{}' : `${out}}`;
 }
@@ -35,6 +45,12 @@ interface TagPlan {
   order: number[];
   /** `"key":` for each position of `order`. */
   prefixes: string[];
+  /**
+   * The value last written at each position of `order`, and its quoted form (quoteString, a
+   * pure function of the value): a repeated value is not scanned for escapes again.
+   */
+  lastValues: (string | undefined)[];
+  lastQuoted: (string | undefined)[];
 }
 
 /**
@@ -74,6 +90,8 @@ function tagPlan(keys: string[], memo: TagPlanMemo): TagPlan {
     keys: [...keys],
     order,
     prefixes: order.map((i) => `${JSON.stringify(keys[i])}:`),
+    lastValues: [],
+    lastQuoted: [],
   };
   if (plans.length < TAG_PLANS_KEPT) {
     plans.push(plan);

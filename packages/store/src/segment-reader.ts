@@ -171,6 +171,9 @@ export function openSegmentReader(dir: string = DEFAULT_STORE_DIR): SegmentReade
       const from =
         resume && resume.segment === s.file.segment && resume.seq <= seq ? resume.offset : 0;
       let full = false;
+      // Seq of the previous line of this scan: a line that is not a record takes the next one,
+      // so a cursor can read past a damaged line it has already been told about.
+      let lineSeq = from > 0 ? resume!.seq - 1 : undefined;
       try {
         scanLines(
           s.file.path,
@@ -180,7 +183,8 @@ export function openSegmentReader(dir: string = DEFAULT_STORE_DIR): SegmentReade
               return false;
             }
             const env = parseEnvelope(buf, start, end);
-            if (typeof env !== 'string' && env.seq < seq) return;
+            lineSeq = typeof env !== 'string' ? env.seq : lineSeq === undefined ? seq : lineSeq + 1;
+            if (lineSeq < seq) return;
             out.push(decode(buf, start, end, s.file.segment, offset));
           },
           { from, chunkSize: 1024 * 1024 },

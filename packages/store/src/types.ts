@@ -26,8 +26,11 @@ export interface RecordTags {
   [key: string]: string | undefined;
 }
 
-/** Record types a caller may append; the others are written by the store itself. */
-export type EntryType = 'span.start' | 'span.end' | 'event';
+/**
+ * Record types a caller may append; the others are written by the store itself. `alert` is
+ * written by the watcher (`@agent-audit/watch`) into its own store (docs/store-format.md).
+ */
+export type EntryType = 'span.start' | 'span.end' | 'event' | 'alert';
 
 export type RecordType =
   | EntryType

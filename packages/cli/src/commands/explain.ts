@@ -97,6 +97,14 @@ export function renderExplanation(
     '2. Agent and context — which agent, model, inputs, prompt and policy versions',
     `${agents}\ninput hashes: ${e.context.input_hashes.length ? e.context.input_hashes.map(hash).join(', ') : '-'}\n` +
       `prompt versions: ${e.context.prompt_versions.map(dash).join(', ') || '-'} · policies: ${e.context.policy_versions.map(dash).join(', ') || '-'}\n` +
+      `handoffs: ${
+        e.context.handoffs
+          .map(
+            (h) =>
+              `${dash(h.from_agent)} → ${dash(h.to_agent)}${h.reason ? ` (${dash(h.reason)})` : ''}`,
+          )
+          .join('; ') || '-'
+      }\n` +
       `inputs resolved: ${
         e.context.inputs_resolved
           .flatMap((r) =>

@@ -6,8 +6,10 @@ import {
   ATTR_APPROVAL_SHOWN_HASH_ERROR,
   ATTR_INPUT_HASH,
   ATTR_INPUT_HASH_ERROR,
+  ATTR_INPUT_SIZE,
   ATTR_OUTPUT_HASH,
   ATTR_OUTPUT_HASH_ERROR,
+  ATTR_OUTPUT_SIZE,
   ATTR_PROMPT_HASH,
   ATTR_PROMPT_HASH_ERROR,
   ATTR_SIDE_EFFECT_RESULT_HASH,
@@ -32,17 +34,21 @@ export interface HashAttributes {
   readonly error: string;
   /** The canonical JSON itself, recorded only with content capture. */
   readonly content?: string;
+  /** The UTF-8 byte length of the hashed canonical JSON (int), e.g. `input.size`. */
+  readonly size?: string;
 }
 
 export const TOOL_INPUT: HashAttributes = Object.freeze({
   hash: ATTR_INPUT_HASH,
   error: ATTR_INPUT_HASH_ERROR,
   content: ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+  size: ATTR_INPUT_SIZE,
 });
 export const TOOL_OUTPUT: HashAttributes = Object.freeze({
   hash: ATTR_OUTPUT_HASH,
   error: ATTR_OUTPUT_HASH_ERROR,
   content: ATTR_GEN_AI_TOOL_CALL_RESULT,
+  size: ATTR_OUTPUT_SIZE,
 });
 export const RUN_INPUT: HashAttributes = Object.freeze({
   hash: ATTR_INPUT_HASH,
@@ -82,8 +88,9 @@ export const SIDE_EFFECT_RESULT: HashAttributes = Object.freeze({
 
 /**
  * Hashes `value` onto a span (or onto attributes a span starts with): sets `names.hash`, or
- * `names.error` (`<code>: <message>`) when the value cannot be hashed, and with `capture` the
- * canonical JSON under `names.content`. Returns the hash, or undefined when there is none.
+ * `names.error` (`<code>: <message>`) when the value cannot be hashed, with `capture` the
+ * canonical JSON under `names.content`, and with the hash the byte length of the hashed text
+ * under `names.size` (when the names have one: tool input and output). Returns the hash, or undefined when there is none.
  * Never throws for any value (the hashing functions never do).
  *
  * Without capture only the hash is needed: plain data is hashed without building the canonical
@@ -100,9 +107,11 @@ export function recordHash(
   undefinedError?: string,
 ): string | undefined {
   if (!capture && value !== null && typeof value === 'object') {
-    const fast = hashPlainValue(value, key);
+    const size = names.size === undefined ? undefined : { bytes: -1 };
+    const fast = hashPlainValue(value, key, undefined, size);
     if (fast?.ok) {
       set(out, names.hash, fast.hash);
+      if (size !== undefined && size.bytes >= 0) set(out, names.size!, size.bytes);
       return fast.hash;
     }
   }
@@ -119,13 +128,15 @@ export function recordHash(
   const h = hashCanonicalJson(canonical.json, key);
   if (h.ok) {
     set(out, names.hash, h.hash);
+    // A count over the text already built, not a second serialization.
+    if (names.size !== undefined) set(out, names.size, Buffer.byteLength(canonical.json, 'utf8'));
     return h.hash;
   }
   set(out, names.error, h.error);
   return undefined;
 }
 
-function set(out: Attributes | Span, name: string, value: string): void {
+function set(out: Attributes | Span, name: string, value: string | number): void {
   if (typeof (out as Span).setAttribute === 'function') (out as Span).setAttribute(name, value);
   else (out as Attributes)[name] = value;
 }

@@ -1,6 +1,7 @@
 import { messageOf } from '@agent-audit/canonical-json';
 import { type Attributes, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ERROR_TYPE_VALUE_OTHER } from '../semconv.js';
+import { hrNow } from './clock.js';
 
 export const log = diag.createComponentLogger({ namespace: '@agent-audit/instrumentation' });
 
@@ -26,15 +27,16 @@ export function markError(span: Span, err: unknown, exception = true): void {
   try {
     span.setAttribute(ATTR_ERROR_TYPE, errorType(err));
     span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(err) });
-    if (exception && err instanceof Error) span.recordException(err);
+    if (exception && err instanceof Error) span.recordException(err, hrNow());
   } catch (e) {
     log.error('recording an error on a span failed', e);
   }
 }
 
+/** Ends a span at the high-resolution clock (see clock.ts); never throws. */
 export function endSpan(span: Span): void {
   try {
-    span.end();
+    span.end(hrNow());
   } catch (e) {
     log.error('ending a span failed', e);
   }
