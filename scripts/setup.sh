@@ -44,3 +44,6 @@ node tools/node/install.mjs
 bash tools/python/install.sh
 # Debian's Chromium for the console's browser tests (a no-op when `chromium` is on PATH).
 bash tools/chromium/install.sh || echo "setup: chromium is missing; the console's browser tests will fail until it is installed" >&2
+# The pinned Apache Kafka broker (jars from Maven Central, run on Java 17+) for the fleet
+# tests and the `kafka` bench arm (tools/kafka/install.mjs; needs `java` and `mvn`).
+node tools/kafka/install.mjs

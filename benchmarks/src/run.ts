@@ -5,8 +5,8 @@
  * the last line of stdout is one JSON object with every figure.
  *
  * `node benchmarks/dist/run.js [suite…]` runs only the named suites (sdk, store, otlp, mcp,
- * ai-sdk, langchain, gateway, openai-agents, anomalies, peers), for iterating on one of them;
- * `pnpm bench` runs them all.
+ * ai-sdk, langchain, gateway, openai-agents, anomalies, kafka, peers), for iterating on one of
+ * them; `pnpm bench` runs them all.
  */
 import { availableParallelism } from 'node:os';
 import { runAiSdkBench } from './ai-sdk-bench.js';
@@ -14,6 +14,7 @@ import { runAnomaliesBench } from './anomalies-bench.js';
 import { runArchiveBench } from './archive-bench.js';
 import { runConsoleBench } from './console-bench.js';
 import { runGatewayBench } from './gateway-bench.js';
+import { runKafkaBench } from './kafka-bench.js';
 import { runLangChainBench } from './langchain-bench.js';
 import { runMcpBench } from './mcp-bench.js';
 import { runOpenAiAgentsBench } from './openai-agents-bench.js';
@@ -40,6 +41,8 @@ const suites: { name: string; run: () => Promise<Figures> }[] = [
   { name: 'anomalies', run: runAnomaliesBench },
   // issue 15: the audit console's search over a store of a million spans (its own file).
   { name: 'console', run: runConsoleBench },
+  // issue 16: spans/s into Jaeger through collector → Kafka → ingester / direct OTLP (its own file).
+  { name: 'kafka', run: runKafkaBench },
   // Last: OpenLLMetry's initialize() leaves require hooks for LLM client libraries in the process.
   { name: 'peers', run: runPeersBench },
 ];
