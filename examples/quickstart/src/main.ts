@@ -499,6 +499,9 @@ async function main(): Promise<void> {
   console.log(
     `  and the gateway's: AGENT_AUDIT_TRUST_DIR=${relative(cwd, `${trustDir}-gateway`)} pnpm --silent agent-audit verify --store ${relative(cwd, gatewayStoreDir)}`,
   );
+  console.log(
+    `Open the audit console: pnpm --silent agent-audit console ${stores}   (then http://127.0.0.1:7600/runs/${runId})`,
+  );
 }
 
 main().catch((error: unknown) => {
