@@ -477,9 +477,20 @@ export class Detector {
     const run = call.runId;
     if (run && run !== '__proto__') {
       if (Object.hasOwn(w.runs, run)) w.runs[run]!++;
-      else if ((w.runCount ?? 0) < MAX_RUNS) {
-        w.runs[run] = 1;
-        w.runCount = (w.runCount ?? 0) + 1;
+      else {
+        // A busy window holds more runs than the bound: runs seen once make room (one scan,
+        // amortized), so a run that starts looping late in the window is still counted. The
+        // most calls by one run (the loop baseline) is unchanged: every evicted run made one.
+        if ((w.runCount ?? 0) >= MAX_RUNS) {
+          for (const id of Object.keys(w.runs)) {
+            if (w.runs[id] === 1) delete w.runs[id];
+          }
+          w.runCount = Object.keys(w.runs).length;
+        }
+        if ((w.runCount ?? 0) < MAX_RUNS) {
+          w.runs[run] = 1;
+          w.runCount = (w.runCount ?? 0) + 1;
+        }
       }
     }
     return w.count;

@@ -145,6 +145,25 @@ describe('detector', () => {
     for (const a of alerts) expect(a.run_ids[0]).toMatch(/^planted-/);
   });
 
+  it('counts a loop that starts late in a window busier than the per-window run bound', () => {
+    const d = new Detector(config());
+    const specs: CallSpec[] = [];
+    // Ten learning windows of 10 s, each with 300 runs of one call (more runs than the
+    // detector tracks per window), then a window where a run loops after 300 others started.
+    for (let w = 0; w < 11; w++) {
+      for (let i = 0; i < 300; i++) {
+        specs.push({ runId: `w${w}-r${i}`, atMs: T0 + w * 10_000 + i * 20 });
+      }
+    }
+    for (let i = 0; i < 60; i++) {
+      specs.push({ runId: 'run-loop', atMs: T0 + 10 * 10_000 + 6_100 + i * 10 });
+    }
+    specs.sort((a, b) => a.atMs - b.atMs);
+    const alerts = run(d, specs);
+    const loops = alerts.filter((a) => a.pattern === 'call_frequency');
+    expect(loops.map((a) => a.run_ids[0])).toEqual(['run-loop']);
+  });
+
   it('learns before it alerts: nothing during the learning period but policy and a burst of denials', () => {
     const d = new Detector(config());
     // The planted calls but the flood: fewer calls per (agent, tool) than learning.min_calls.
