@@ -6,10 +6,10 @@ import {
   ATTR_CREDENTIAL_SCOPES,
 } from '@agent-audit/instrumentation/attributes';
 import type { Location } from './global-options.js';
-import { isToolCall } from './run-explanation.js';
 import { runTimeline } from './run-timeline.js';
 import { type StoreReader, storeFailure } from './store-access.js';
 import type { TrailSpan } from './trail-span.js';
+import { isToolCall } from './trail-span.js';
 
 /** The `credential.issued` event of a credential, as the trail recorded it. */
 export interface CredentialIssue {

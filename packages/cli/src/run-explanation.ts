@@ -33,7 +33,6 @@ import {
   ATTR_HANDOFF_FROM_AGENT,
   ATTR_HANDOFF_REASON,
   ATTR_HANDOFF_TO_AGENT,
-  ATTR_INPUT_HASH_ERROR,
   ATTR_INPUT_SOURCE_HASHES,
   ATTR_INPUT_SOURCE_REFS,
   ATTR_INPUT_SOURCE_TYPES,
@@ -41,7 +40,6 @@ import {
   ATTR_LLM_REQUESTED_TOOLS,
   ATTR_POLICY_NOTE,
   ATTR_PROMPT_HASH,
-  ATTR_PROMPT_HASH_ERROR,
   ATTR_PROMPT_VERSION,
   ATTR_RUN_CONTEXT_CLAIM_REASON,
   ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
@@ -61,10 +59,9 @@ import {
   ATTR_VALIDATION_REASON,
   ATTR_WORKFLOW_NAME,
   ATTR_WORKFLOW_VERSION,
-  AUDIT_INSTRUMENTATION_SCOPE,
 } from '@agent-audit/instrumentation/attributes';
 import type { AttributeValue } from './otlp-json.js';
-import type { TrailSpan } from './trail-span.js';
+import { isAuditRecord, isToolCall, type TrailSpan } from './trail-span.js';
 
 /** Every side-effect attribute starts with this (see ATTR_SIDE_EFFECT_* ). */
 const SIDE_EFFECT_PREFIX = 'side_effect.';
@@ -259,33 +256,6 @@ function sitesOf(spans: TrailSpan[]): Site[] {
     })),
     { span, source: 'span', time: span.start, attributes: span.attributes },
   ]);
-}
-
-/**
- * A tool call, as opposed to the spans that only mention a tool (an `approval {tool}` span,
- * a `side_effect …` span): the GenAI operation says so, or, from an SDK that does not set
- * it, the `execute_tool` span name.
- */
-export function isToolCall(span: TrailSpan): boolean {
-  if (!isAuditRecord(span)) return false;
-  if (span.operation !== null) return span.operation === 'execute_tool';
-  return span.tool !== null && span.name.startsWith('execute_tool');
-}
-
-/**
- * A span the audit recorded, not a framework's own telemetry of the same call (the AI SDK's
- * `execute_tool` and model-call spans sit beside the audit's): made by the audit
- * instrumentation, or carrying the audit's hashes, or from a reader that lost the scope.
- */
-function isAuditRecord(span: TrailSpan): boolean {
-  return (
-    span.scope === null ||
-    span.scope === AUDIT_INSTRUMENTATION_SCOPE ||
-    span.input_hash !== null ||
-    span.attributes[ATTR_INPUT_HASH_ERROR] !== undefined ||
-    span.attributes[ATTR_PROMPT_HASH] !== undefined ||
-    span.attributes[ATTR_PROMPT_HASH_ERROR] !== undefined
-  );
 }
 
 // Lifecycle events (instrumentation's run-events) that record a check, with the outcome their

@@ -14,11 +14,15 @@ import {
   ATTR_GEN_AI_TOOL_CALL_ID,
   ATTR_GEN_AI_TOOL_NAME,
   ATTR_INPUT_HASH,
+  ATTR_INPUT_HASH_ERROR,
   ATTR_OUTPUT_HASH,
+  ATTR_PROMPT_HASH,
+  ATTR_PROMPT_HASH_ERROR,
   ATTR_TENANT_ID,
   ATTR_TOOL_NAME,
   ATTR_TRIGGER_PRINCIPAL,
   ATTR_WORKFLOW_RUN_ID,
+  AUDIT_INSTRUMENTATION_SCOPE,
 } from '@agent-audit/instrumentation/attributes';
 import type { AttributeValue, OtlpSpanView } from './otlp-json.js';
 
@@ -217,4 +221,31 @@ export function orderTimeline(spans: TrailSpan[]): TrailSpan[] {
   // rather than hide them.
   for (const span of [...byId.values()].sort(compareStart)) visit(span, 0);
   return out;
+}
+
+/**
+ * A tool call, as opposed to the spans that only mention a tool (an `approval {tool}` span,
+ * a `side_effect …` span): the GenAI operation says so, or, from an SDK that does not set
+ * it, the `execute_tool` span name.
+ */
+export function isToolCall(span: TrailSpan): boolean {
+  if (!isAuditRecord(span)) return false;
+  if (span.operation !== null) return span.operation === 'execute_tool';
+  return span.tool !== null && span.name.startsWith('execute_tool');
+}
+
+/**
+ * A span the audit recorded, not a framework's own telemetry of the same call (the AI SDK's
+ * `execute_tool` and model-call spans sit beside the audit's): made by the audit
+ * instrumentation, or carrying the audit's hashes, or from a reader that lost the scope.
+ */
+export function isAuditRecord(span: TrailSpan): boolean {
+  return (
+    span.scope === null ||
+    span.scope === AUDIT_INSTRUMENTATION_SCOPE ||
+    span.input_hash !== null ||
+    span.attributes[ATTR_INPUT_HASH_ERROR] !== undefined ||
+    span.attributes[ATTR_PROMPT_HASH] !== undefined ||
+    span.attributes[ATTR_PROMPT_HASH_ERROR] !== undefined
+  );
 }

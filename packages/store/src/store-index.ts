@@ -1,3 +1,6 @@
+// Over ~600 lines on purpose: the query index is one SQLite schema with its build, its
+// consistency checks against the segments and its queries, which must change together (a
+// schema bump touches all three); the run summaries and the query API live in their own files.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';

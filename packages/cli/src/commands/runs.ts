@@ -8,10 +8,10 @@ import { findCredentialUse } from '../credential-usage.js';
 import { formatTable, type Layout, layoutFor } from '../format-table.js';
 import { existingStores, type GlobalOptions, type Location } from '../global-options.js';
 import { parseTimePoint } from '../parse-time.js';
-import { isToolCall } from '../run-explanation.js';
 import { runTimeline } from '../run-timeline.js';
 import { storeFailure, withStoreReaders } from '../store-access.js';
 import type { TrailSpan } from '../trail-span.js';
+import { isToolCall } from '../trail-span.js';
 
 interface RunsOptions {
   principal?: string;

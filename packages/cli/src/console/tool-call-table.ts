@@ -63,7 +63,7 @@ function hasValue(value: AttributeValue | undefined): boolean {
   return !(Array.isArray(value) && value.length === 0);
 }
 
-/** A tool call as `isToolCall` of run-explanation.ts defines it, on the raw OTLP view. */
+/** A tool call as `isToolCall` of trail-span.ts defines it, on the raw OTLP view. */
 function isToolSpan(view: OtlpSpanView): boolean {
   const operation = view.attributes[ATTR_GEN_AI_OPERATION_NAME];
   const tool = view.attributes[ATTR_TOOL_NAME] ?? view.attributes[ATTR_GEN_AI_TOOL_NAME];
