@@ -1,3 +1,4 @@
+export type { CanonicalFragment } from './canonical-fragment.js';
 export type { CanonicalJsonErrorCode } from './errors.js';
 export { CanonicalJsonError, messageOf } from './errors.js';
 export {

@@ -1,3 +1,4 @@
+import { CanonicalFragment, makeFragment } from './canonical-fragment.js';
 import { CanonicalJsonError } from './errors.js';
 import { KeyOrder } from './key-order.js';
 
@@ -34,6 +35,10 @@ const SAME = '';
  * (test/strict-writer-as-is.test.ts compares them on random and hostile values). Measured (CPU)
  * on the SDK's two tool-span payloads (1.3 and 2.1 KB) together: 11.6 µs with the careful walk
  * alone, 10.5 µs with this check first, 8.5 µs for `JSON.stringify` itself.
+ *
+ * A {@link CanonicalFragment} made by {@link fragment} is spliced in as its text: a caller that
+ * writes the same part in many records (the store's span records repeat every attribute of a
+ * span in its start and end records, and a run's attribution in every span) serializes it once.
  */
 export class StrictJsonWriter {
   /** Containers on the path below PATH_FROM levels (cycle detection); reset by every call. */
@@ -81,6 +86,14 @@ export class StrictJsonWriter {
     }
   }
 
+  /**
+   * `value`'s canonical text, kept for splicing into the values this or any strict writer of
+   * this package writes later (see {@link CanonicalFragment}). Throws as {@link stringify}.
+   */
+  fragment(value: unknown): CanonicalFragment {
+    return makeFragment(this.stringify(value));
+  }
+
   private encode(value: unknown): string {
     switch (typeof value) {
       case 'string':
@@ -95,6 +108,9 @@ export class StrictJsonWriter {
         throw new CanonicalJsonError('unsupported_type', 'BigInt has no canonical JSON form');
       case 'object': {
         if (value === null) return SAME;
+        // Written by a strict writer already: never empty, so never taken for SAME.
+        const fragment = CanonicalFragment.textOf(value);
+        if (fragment !== undefined) return fragment;
         const toJSON = (value as { toJSON?: unknown }).toJSON;
         if (typeof toJSON === 'function') {
           const replaced: unknown = toJSON.call(value);
@@ -211,7 +227,8 @@ function leaf(v: unknown): string {
  * (a class instance its fields, a Map or Set `{}`). `for…in` is used instead of
  * `Object.keys` (no key array per object): it enumerates exactly `Object.keys` order (integer
  * keys first, which the order check then refuses when they are not in string order) followed by
- * inherited enumerable keys, which can only make the check refuse.
+ * inherited enumerable keys, which can only make the check refuse. A {@link CanonicalFragment} has
+ * a `toJSON`: a value holding one takes the careful walk, which splices the fragment's text.
  */
 function isCanonicalAsIs(value: object, depth: number): boolean {
   if (depth > PATH_FROM) return false;

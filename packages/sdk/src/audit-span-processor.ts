@@ -16,8 +16,8 @@ import { type Span as ApiSpan, type Context, diag } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { CollapsedWarnings } from './collapsed-warnings.js';
 import { dropFrameworkContent } from './framework-content.js';
-import type { AuditRecordSink, JsonValue } from './internal-types.js';
-import { spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
+import type { AuditRecordSink } from './internal-types.js';
+import { RecordTexts, spanEndPayload, spanRecordTags, spanStartPayload } from './otlp-json.js';
 import {
   ATTR_GEN_AI_OPERATION_NAME,
   GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
@@ -111,6 +111,8 @@ export class AuditSpanProcessor implements SpanProcessor {
   private batch = new RecordBatch(this.recordFailed);
   private sealed: RecordBatch[] = [];
   private readonly gates = new Map<string, Promise<void>>();
+  // The records' recurring parts (attributes, resource, scope), serialized once.
+  private readonly texts = new RecordTexts();
   // Credential references repeat on every span of a run: check each distinct value once.
   private readonly credentialChecks = new Map<string, boolean>();
   private readonly stats = {
@@ -172,7 +174,7 @@ export class AuditSpanProcessor implements SpanProcessor {
       const durable = this.write({
         type: 'span.start',
         tags: spanRecordTags(span, false),
-        payload: spanStartPayload(span) as unknown as JsonValue,
+        payload: spanStartPayload(span, this.texts),
       });
       this.stats.startRecords++;
       if (this.failClosed && kind === 'tool') {
@@ -242,7 +244,7 @@ export class AuditSpanProcessor implements SpanProcessor {
       void this.write({
         type: 'span.end',
         tags: spanRecordTags(span),
-        payload: spanEndPayload(span),
+        payload: spanEndPayload(span, this.texts),
       });
       this.stats.endRecords++;
     } catch (err) {

@@ -5,7 +5,13 @@ import {
   ATTR_TRIGGER_PRINCIPAL,
   ATTR_WORKFLOW_RUN_ID,
 } from '@agent-audit/instrumentation';
-import { type Attributes, type HrTime, SpanStatusCode } from '@opentelemetry/api';
+import { type CanonicalFragment, canonicalFragment } from '@agent-audit/store';
+import {
+  type Attributes,
+  type AttributeValue,
+  type HrTime,
+  SpanStatusCode,
+} from '@opentelemetry/api';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type {
@@ -30,17 +36,28 @@ import { ATTR_GEN_AI_TOOL_NAME } from './semconv.js';
  * instead of the serializer's `null`, which would lose the value. Only plain JSON is produced:
  * no BigInt (timestamps are decimal strings), no undefined members, no -0.
  */
-export function spanEndPayload(span: ReadableSpan): OtlpTraceRequest {
+export function spanEndPayload(span: ReadableSpan): OtlpTraceRequest;
+/**
+ * With `texts`, the same JSON value with its recurring parts (resource, scope, attributes seen
+ * before) as canonical fragments of the store: for the store's records only (see
+ * {@link RecordTexts}).
+ */
+export function spanEndPayload(span: ReadableSpan, texts: RecordTexts): unknown;
+export function spanEndPayload(span: ReadableSpan, texts?: RecordTexts): unknown {
   // Every object below is built with its keys in sorted (UTF-16) order: the store's RFC 8785
   // canonicalizer then hands the whole payload to the native JSON.stringify instead of sorting
   // keys by hand (the biggest cost of an append). test/otlp-json.test.ts checks the order.
-  const scopeSpans: JsonObject = {};
+  const scopeSpans: Record<string, unknown> = {};
   const scopeSchema = span.instrumentationScope.schemaUrl;
   if (scopeSchema !== undefined) scopeSpans.schemaUrl = scopeSchema;
-  scopeSpans.scope = scopeJson(span.instrumentationScope);
-  scopeSpans.spans = [otlpSpan(span)];
+  scopeSpans.scope = texts
+    ? texts.scope(span.instrumentationScope)
+    : scopeJson(span.instrumentationScope);
+  scopeSpans.spans = [otlpSpan(span, texts)];
   const resource = resourceJson(span.resource);
-  const resourceSpans: JsonObject = { resource };
+  const resourceSpans: Record<string, unknown> = {
+    resource: texts ? texts.resource(span.resource) : resource,
+  };
   if (resource.schemaUrl !== undefined) resourceSpans.schemaUrl = resource.schemaUrl;
   resourceSpans.scopeSpans = [scopeSpans];
   return { resourceSpans: [resourceSpans] };
@@ -63,7 +80,7 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | FLAG_HAS_IS_REMOTE | (isRemote ? FLAG_IS_REMOTE : 0);
 }
 
-function otlpSpan(span: ReadableSpan): JsonObject {
+function otlpSpan(span: ReadableSpan, texts: RecordTexts | undefined): JsonObject {
   const ctx = span.spanContext();
   const events: JsonValue[] = [];
   for (const event of span.events) {
@@ -90,7 +107,9 @@ function otlpSpan(span: ReadableSpan): JsonObject {
   const status: JsonObject = { code: span.status.code };
   if (span.status.message !== undefined) status.message = span.status.message;
   const out: JsonObject = {
-    attributes: toOtlpAttributes(span.attributes),
+    attributes: (texts
+      ? texts.attributes(span.attributes)
+      : toOtlpAttributes(span.attributes)) as JsonValue,
     droppedAttributesCount: span.droppedAttributesCount,
     droppedEventsCount: span.droppedEventsCount,
     droppedLinksCount: span.droppedLinksCount,
@@ -148,11 +167,14 @@ function scopeJson(scope: ReadableSpan['instrumentationScope']): JsonObject {
  * The `span.start` record payload (pre-exec intent): what is about to run, recorded before it
  * runs. Attributes use the OTLP JSON `KeyValue` form so a reader decodes both record kinds alike.
  */
-export function spanStartPayload(span: ReadableSpan): SpanStartPayload {
+export function spanStartPayload(span: ReadableSpan): SpanStartPayload;
+/** With `texts`: as {@link spanEndPayload} with them, for the store's records only. */
+export function spanStartPayload(span: ReadableSpan, texts: RecordTexts): unknown;
+export function spanStartPayload(span: ReadableSpan, texts?: RecordTexts): unknown {
   const ctx = span.spanContext();
   // Keys in sorted order, for the store's canonicalizer (see spanEndPayload).
   const payload: SpanStartPayload = {
-    attributes: toOtlpAttributes(span.attributes),
+    attributes: texts ? texts.attributes(span.attributes) : toOtlpAttributes(span.attributes),
     name: span.name,
   } as SpanStartPayload;
   const parent = span.parentSpanContext?.spanId;
@@ -239,6 +261,86 @@ function toAnyValue(value: unknown): JsonObject {
     return { kvlistValue: { values } };
   }
   return {};
+}
+
+/** Most attribute keys remembered by {@link RecordTexts}; when full it starts over. */
+const RECORD_TEXTS_MAX_KEYS = 1024;
+
+/**
+ * The store's canonical text of the parts of span records that recur, each serialized once:
+ * the resource and scope (the same in every span.end record of a process), and per attribute
+ * key the `KeyValue` of the last value seen under it. A run's attribution, the tool's names and
+ * the decision recur on every span of a run, and every start attribute of a span recurs in its
+ * end record: the second time, the store splices the text instead of serializing the object
+ * again (profile of the full audited tool call: the records' JSON.stringify was its largest
+ * cost, see the commit message).
+ *
+ * The text of a `KeyValue` is a function of its key and value only, so a hit is exactly the
+ * bytes a miss would write; only primitive values are remembered (arrays and maps are written
+ * as objects, as before). One instance per processor; bounded by the number of keys.
+ */
+export class RecordTexts {
+  readonly #last = new Map<string, { value: AttributeValue; text: CanonicalFragment }>();
+  readonly #resources = new WeakMap<object, CanonicalFragment>();
+  readonly #scopes = new WeakMap<object, CanonicalFragment>();
+
+  /** OTLP `KeyValue[]` of `attributes`, recurring ones as the store's canonical fragments. */
+  attributes(attributes: Attributes): Array<OtlpKeyValue | CanonicalFragment> {
+    const out: Array<OtlpKeyValue | CanonicalFragment> = [];
+    const last = this.#last;
+    for (const key of Object.keys(attributes)) {
+      const value = attributes[key];
+      if (value === undefined) continue;
+      if (value === null || typeof value === 'object') {
+        out.push({ key, value: toAnyValue(value) });
+        continue;
+      }
+      const known = last.get(key);
+      if (known !== undefined && known.value === value) {
+        out.push(known.text);
+        continue;
+      }
+      const keyValue: OtlpKeyValue = { key, value: toAnyValue(value) };
+      let text: CanonicalFragment;
+      try {
+        text = canonicalFragment(keyValue);
+      } catch {
+        // No canonical form: the store reports it when it encodes the record.
+        out.push(keyValue);
+        continue;
+      }
+      if (last.size >= RECORD_TEXTS_MAX_KEYS && known === undefined) last.clear();
+      last.set(key, { value, text });
+      out.push(text);
+    }
+    return out;
+  }
+
+  resource(resource: ReadableSpan['resource']): CanonicalFragment | JsonObject {
+    return this.#once(this.#resources, resource, () => resourceJson(resource));
+  }
+
+  scope(scope: ReadableSpan['instrumentationScope']): CanonicalFragment | JsonObject {
+    return this.#once(this.#scopes, scope, () => scopeJson(scope));
+  }
+
+  #once(
+    memo: WeakMap<object, CanonicalFragment>,
+    of: object,
+    json: () => JsonObject,
+  ): CanonicalFragment | JsonObject {
+    let text = memo.get(of);
+    if (text === undefined) {
+      const value = json();
+      try {
+        text = canonicalFragment(value);
+      } catch {
+        return value;
+      }
+      memo.set(of, text);
+    }
+    return text;
+  }
 }
 
 function setTag(tags: RecordTags, key: keyof RecordTags, value: unknown): void {

@@ -9,10 +9,15 @@ import {
   setAuditHooks,
   traceToolCall,
 } from '@agent-audit/instrumentation';
-import { AuditStore } from '@agent-audit/store';
+import { AuditStore, verifyStore } from '@agent-audit/store';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AlwaysOnSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOnSampler,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AuditSpanProcessor,
@@ -20,6 +25,7 @@ import {
   VIOLATION_MISSING_MANDATORY,
 } from '../src/audit-span-processor.js';
 import type { AuditRecordEntry, AuditRecordSink } from '../src/internal-types.js';
+import { spanEndPayload, spanStartPayload } from '../src/otlp-json.js';
 import { SpanRedactor } from '../src/span-redactor.js';
 import { attrsOf, readSegments, spanOf, type TempStore, tempStore } from './helpers.js';
 
@@ -120,6 +126,58 @@ describe('AuditSpanProcessor with a real store', () => {
     const runEnd = ends.find((r) => r.tags.tool === undefined)!;
     expect(search.tags.parent).toBe(spanOf(runEnd).spanId);
     expect(processor.getStats()).toMatchObject({ startRecords: 3, endRecords: 3, violations: 0 });
+  });
+
+  it('stores exactly the OTLP payloads of the spans, with parts serialized once spliced in, and verifies', async () => {
+    const exporter = new InMemorySpanExporter();
+    await provider.shutdown();
+    processor = new AuditSpanProcessor({ sink: store });
+    provider = new TracerProvider({
+      sampler: new AlwaysOnSampler(),
+      spanProcessors: [processor, new SimpleSpanProcessor({ exporter })],
+    });
+    trace.disable();
+    trace.setGlobalTracerProvider(provider);
+    // Repeated calls (the run's attribution and equal inputs recur: spliced texts) and changing
+    // ones (new texts for the same keys), a failing call, and a span of another library.
+    await runWorkflow(RUN, async () => {
+      for (let i = 0; i < 6; i++) {
+        const input = { q: i % 2 === 0 ? 'refund' : `order ${i}` };
+        await traceToolCall({ toolName: i < 3 ? 'search' : 'lookup', input }, () => ({ i }));
+      }
+      await traceToolCall({ toolName: 'search', input: { q: 'x' } }, () => {
+        throw new Error('tool failed');
+      }).catch(() => undefined);
+      trace
+        .getTracer('http-like')
+        .startSpan('GET', { attributes: { n: 1.5 } })
+        .end();
+    });
+    await processor.forceFlush();
+    const records = readSegments(ts.storeDir);
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(9);
+    for (const span of spans) {
+      const id = span.spanContext().spanId;
+      const end = records.find((r) => r.type === 'span.end' && r.tags.span === id);
+      expect(end?.payload, span.name).toStrictEqual(spanEndPayload(span));
+      const start = records.find((r) => r.type === 'span.start' && r.tags.span === id);
+      // Audit spans only have an intent record: the span as it started, its attributes the
+      // first ones of the ended span (the end adds output.hash, output.size, error status …).
+      if (start !== undefined) {
+        const ended = spanStartPayload(span);
+        const started = start.payload as typeof ended;
+        expect(started).toStrictEqual({
+          ...ended,
+          attributes: ended.attributes.slice(0, started.attributes.length),
+        });
+        expect(started.attributes.length).toBeGreaterThanOrEqual(8);
+      }
+    }
+    await store.checkpoint();
+    const report = await verifyStore({ dir: ts.storeDir, trustDir: ts.trustDir });
+    expect(report.problems).toEqual([]);
+    expect(report.exitCode).toBe(0);
   });
 
   it('stamps run attribution on every span inside a run, also spans it did not create', async () => {

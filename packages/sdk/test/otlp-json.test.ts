@@ -1,3 +1,4 @@
+import { StrictJsonWriter } from '@agent-audit/canonical-json';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -11,6 +12,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import {
   hrTimeToNanosString,
+  RecordTexts,
   spanEndPayload,
   spanEndPayloadViaSerializer,
   spanRecordTags,
@@ -223,6 +225,42 @@ describe('otlp-json', () => {
       unsortedKeys(spanRecordTags(span), 'tags', unsorted);
     }
     expect(unsorted).toEqual([]);
+  });
+
+  it('writes the same record bytes with recurring parts as canonical fragments (RecordTexts)', () => {
+    // The canonical text of a payload, as the store's records hold it.
+    const writer = new StrictJsonWriter();
+    const canonical = (payload: unknown) => writer.stringify(payload);
+    const texts = new RecordTexts();
+    const changing = endedSpans((tracer) => {
+      for (let i = 0; i < 6; i++) {
+        const span = tracer.startSpan(`span-${i % 2}`, {
+          attributes: {
+            'workflow.run_id': 'run-1',
+            same: 'constant',
+            every_other: i % 2 === 0 ? 'even' : 'odd',
+            n: i % 3,
+            f: i + 0.5,
+            nan: Number.NaN,
+            negzero: -0,
+            flag: i % 2 === 0,
+            list: ['a', `${i}`],
+            escaped: `quote " backslash \\ line\n ${'\u2028'} lone ${'\ud800'} ${i % 2}`,
+          },
+        });
+        span.addEvent('ev', { k: 'v', n: i });
+        span.end();
+      }
+    });
+    // Twice each: a first pass fills the texts, a second one hits them.
+    for (const span of [...spans, ...changing, ...spans, ...changing]) {
+      expect(canonical(spanEndPayload(span, texts))).toBe(canonical(spanEndPayload(span)));
+      expect(canonical(spanStartPayload(span, texts))).toBe(canonical(spanStartPayload(span)));
+      // Through JSON.stringify (a sink that is not the store): the same JSON value.
+      expect(JSON.parse(JSON.stringify(spanEndPayload(span, texts)))).toStrictEqual(
+        JSON.parse(JSON.stringify(spanEndPayload(span))),
+      );
+    }
   });
 
   it('spells a non-finite double the protobuf-JSON way instead of losing it as null', () => {

@@ -1,4 +1,4 @@
-import { StrictJsonWriter } from '@agent-audit/canonical-json';
+import { type CanonicalFragment, StrictJsonWriter } from '@agent-audit/canonical-json';
 
 /**
  * RFC 8785 (JCS) canonical JSON of a record, through the strict writer of
@@ -14,4 +14,14 @@ const writer = new StrictJsonWriter();
 
 export function canonicalJson(value: unknown): string {
   return writer.stringify(value);
+}
+
+/**
+ * A part of a record payload serialized now, once: wherever it appears in a payload appended
+ * later, its canonical text is written as it is (see `CanonicalFragment` in
+ * `@agent-audit/canonical-json`). Made by the same writer that encodes the records, so the text
+ * is the record's canonical bytes whoever builds the payload. Throws as `canonicalJson`.
+ */
+export function canonicalFragment(value: unknown): CanonicalFragment {
+  return writer.fragment(value);
 }

@@ -1,4 +1,6 @@
+export type { CanonicalFragment } from '@agent-audit/canonical-json';
 export { AuditStore } from './audit-store.js';
+export { canonicalFragment } from './canonical-json.js';
 export { checkTrustLocation } from './custody.js';
 export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
