@@ -80,7 +80,9 @@ export class StrictJsonWriter {
       // the record (half an emoji in an error message), and the escaped form is deterministic.
       return own === SAME ? JSON.stringify(value) : own;
     } finally {
-      this.path.length = 0;
+      // Only after a walk below PATH_FROM levels: setting an array's length is not free, and
+      // the store calls this twice per tool call.
+      if (this.path.length > 0) this.path.length = 0;
       this.depth = 0;
       this.busy = false;
     }
