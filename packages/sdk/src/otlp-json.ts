@@ -193,15 +193,24 @@ export function spanRecordTags(span: ReadableSpan, withStatus = true): RecordTag
   const ctx = span.spanContext();
   const attrs = span.attributes;
   // Keys in sorted order, for the store's canonicalizer (see spanEndPayload).
+  // Named stores (`tags.agent = …`), not `tags[key] = …` through a helper: the keyed stores
+  // made the start and end records' tags cost 180 ns CPU per span instead of 30 (measured in
+  // isolation; the helper showed as 1.5% of the audited tool call's profile).
   const tags: RecordTags = {};
-  setTag(tags, 'agent', attrs[ATTR_AGENT_ID]);
-  setTag(tags, 'parent', span.parentSpanContext?.spanId);
-  setTag(tags, 'principal', attrs[ATTR_TRIGGER_PRINCIPAL]);
-  setTag(tags, 'run', attrs[ATTR_WORKFLOW_RUN_ID]);
+  const agent = attrs[ATTR_AGENT_ID];
+  if (isTag(agent)) tags.agent = agent;
+  const parent = span.parentSpanContext?.spanId;
+  if (isTag(parent)) tags.parent = parent;
+  const principal = attrs[ATTR_TRIGGER_PRINCIPAL];
+  if (isTag(principal)) tags.principal = principal;
+  const run = attrs[ATTR_WORKFLOW_RUN_ID];
+  if (isTag(run)) tags.run = run;
   tags.span = ctx.spanId;
   if (withStatus) tags.status = span.status.code === SpanStatusCode.ERROR ? 'error' : 'ok';
-  setTag(tags, 'tenant', attrs[ATTR_TENANT_ID]);
-  setTag(tags, 'tool', attrs[ATTR_TOOL_NAME] ?? attrs[ATTR_GEN_AI_TOOL_NAME]);
+  const tenant = attrs[ATTR_TENANT_ID];
+  if (isTag(tenant)) tags.tenant = tenant;
+  const tool = attrs[ATTR_TOOL_NAME] ?? attrs[ATTR_GEN_AI_TOOL_NAME];
+  if (isTag(tool)) tags.tool = tool;
   tags.trace = ctx.traceId;
   return tags;
 }
@@ -343,6 +352,7 @@ export class RecordTexts {
   }
 }
 
-function setTag(tags: RecordTags, key: keyof RecordTags, value: unknown): void {
-  if (typeof value === 'string' && value.length > 0) tags[key] = value as never;
+/** Only non-empty strings become tags. */
+function isTag(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
 }
