@@ -64,6 +64,29 @@ describe('SpanRedactor', () => {
     expect(span.attributes['audit.redactions']).toBeUndefined();
   });
 
+  it('leaves the action key and input shape intact in their own format, and scans any other value there', () => {
+    const actionKey = `ak:${randomBytes(32).toString('hex')}`;
+    const shape = `shape:${randomBytes(32).toString('hex')}`;
+    const clean = redacted(new SpanRedactor(), (s) => {
+      s.setAttribute('decision.action_key', actionKey);
+      s.setAttribute('input.shape', shape);
+    });
+    expect(clean.attributes['decision.action_key']).toBe(actionKey);
+    expect(clean.attributes['input.shape']).toBe(shape);
+    expect(clean.attributes['audit.redactions']).toBeUndefined();
+    // A caller's own action key, or a value that only starts like one, is scanned as any text.
+    const key = `sk-${'live'}${'Z9y8X7w6'.repeat(4)}`;
+    const jwt = `eyJhbGciOiJIUzI1NiJ9.${'eyJzdWIiOiIxMjM0NTY3ODkwIn0'}.${'s'.repeat(43)}`;
+    const hostile = redacted(new SpanRedactor(), (s) => {
+      s.setAttribute('decision.action_key', `ak:${key}`);
+      s.setAttribute('input.shape', `${shape} ${jwt}`);
+      s.setAttribute('gen_ai.tool.name', actionKey);
+    });
+    expect(hostile.attributes['decision.action_key']).not.toContain(key);
+    expect(hostile.attributes['input.shape']).not.toContain(jwt);
+    expect(hostile.attributes['audit.redactions']).toBe(2);
+  });
+
   it('masks personal data in free text but not in identity attributes; pii:false keeps both', () => {
     const setup = (s: Span) => {
       s.setAttribute('trigger.principal', 'user:ann@example.com');
