@@ -45,7 +45,11 @@ const CREDENTIAL_CHECK_CACHE_MAX = 1024;
 type AuditKind = 'workflow' | 'tool';
 
 export interface AuditSpanProcessorOptions {
-  /** Where records go: the WORM store (or any sink with the same durability promises). */
+  /**
+   * Where records go: the WORM store (or any sink with the same durability promises). Payloads
+   * may hold parts the store has serialized already (its `CanonicalFragment`s, spliced as their
+   * text by the store): any other sink gets their JSON through `toJSON()`, e.g. `JSON.stringify`.
+   */
   sink: AuditRecordSink;
   /**
    * Keep, per tool span, the promise of its durable `span.start` record so that

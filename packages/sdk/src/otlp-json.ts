@@ -274,6 +274,11 @@ function toAnyValue(value: unknown): JsonObject {
 
 /** Most attribute keys remembered by {@link RecordTexts}; when full it starts over. */
 const RECORD_TEXTS_MAX_KEYS = 1024;
+/**
+ * Longest string value remembered: a large one (captured content) is rarely repeated, and
+ * remembering it would keep it and its text alive until the key's next value.
+ */
+const RECORD_TEXTS_MAX_STRING = 1024;
 
 /**
  * The store's canonical text of the parts of span records that recur, each serialized once:
@@ -285,8 +290,9 @@ const RECORD_TEXTS_MAX_KEYS = 1024;
  * cost, see the commit message).
  *
  * The text of a `KeyValue` is a function of its key and value only, so a hit is exactly the
- * bytes a miss would write; only primitive values are remembered (arrays and maps are written
- * as objects, as before). One instance per processor; bounded by the number of keys.
+ * bytes a miss would write; only primitive values are remembered (arrays, maps and long strings
+ * are written as objects, as before). One instance per processor; bounded by the number of keys
+ * and the length of the strings kept.
  */
 export class RecordTexts {
   readonly #last = new Map<string, { value: AttributeValue; text: CanonicalFragment }>();
@@ -300,7 +306,11 @@ export class RecordTexts {
     for (const key of Object.keys(attributes)) {
       const value = attributes[key];
       if (value === undefined) continue;
-      if (value === null || typeof value === 'object') {
+      if (
+        value === null ||
+        typeof value === 'object' ||
+        (typeof value === 'string' && value.length > RECORD_TEXTS_MAX_STRING)
+      ) {
         out.push({ key, value: toAnyValue(value) });
         continue;
       }

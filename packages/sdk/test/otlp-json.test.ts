@@ -245,6 +245,7 @@ describe('otlp-json', () => {
             negzero: -0,
             flag: i % 2 === 0,
             list: ['a', `${i}`],
+            long: `${'long value '.repeat(120)}${i % 2}`,
             escaped: `quote " backslash \\ line\n ${'\u2028'} lone ${'\ud800'} ${i % 2}`,
           },
         });
