@@ -13,6 +13,7 @@ import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/te
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
 import {
   AuditTraceProcessor,
   approveToolCall,
@@ -21,7 +22,6 @@ import {
   recordInterruptions,
   rejectToolCall,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
 
 let otel: TestOtel;
 beforeAll(() => {

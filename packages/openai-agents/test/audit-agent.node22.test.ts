@@ -27,6 +27,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
 import {
   ATTR_HANDOFF_FROM_AGENT,
   ATTR_HANDOFF_REASON,
@@ -37,7 +38,6 @@ import {
   EVENT_AGENT_TURN,
   RUN_EVENT_AGENT_HANDOFF,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
 
 let otel: TestOtel;
 beforeAll(() => {
