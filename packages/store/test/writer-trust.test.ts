@@ -20,12 +20,14 @@ import { encodeRecord, FORMAT_VERSION, GENESIS_HASH } from '../src/record-format
 import { verifyStatementSignature } from '../src/signed-statement.js';
 import {
   cleanupTempStores,
+  filledTempStore,
   readLines,
   segmentPath,
   span,
   type TempStore,
   tempStore,
 } from './helpers.js';
+import { appendChained } from './tamper-tools.js';
 
 let t: TempStore;
 afterEach(() => {
@@ -34,11 +36,9 @@ afterEach(() => {
 });
 
 async function closedStore(records = 5, extra: Parameters<TempStore['open']>[0] = {}) {
-  t = tempStore();
-  const store = t.open(extra);
-  for (let i = 0; i < records; i++) await store.append(span('r', i));
-  await store.close();
-  return store;
+  const filled = await filledTempStore(records, extra);
+  t = filled.temp;
+  return filled.store;
 }
 
 /** Every file under `dir` with its bytes, to show a refused open moved and cut nothing. */
@@ -66,27 +66,6 @@ function expectRefused(open: () => unknown, code: string, message?: RegExp): Sto
   expect(error!.code).toBe(code);
   if (message) expect(error!.message).toMatch(message);
   return error!;
-}
-
-/** Append `n` correctly chained records after the last complete line of `file`. */
-function appendChained(file: string, n: number, type: 'span.end' | 'session.open' = 'span.end') {
-  const last = JSON.parse(readLines(file).at(-1)!) as { seq: number; hash: string };
-  let prev = last;
-  const seqs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = encodeRecord(
-      prev.hash,
-      prev.seq + 1,
-      new Date().toISOString(),
-      type,
-      '{"run":"forged"}',
-      JSON.stringify({ forged: i }),
-    );
-    fs.appendFileSync(file, r.line);
-    seqs.push(r.seq);
-    prev = r;
-  }
-  return seqs;
 }
 
 describe('store identity (STORE_IDENTITY_MISMATCH)', () => {
