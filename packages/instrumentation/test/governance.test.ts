@@ -19,7 +19,7 @@ import {
 } from '../src/index.js';
 import { useOtel } from './support/otel.js';
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = {
   agentId: 'ops-agent',

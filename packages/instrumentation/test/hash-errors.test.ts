@@ -16,7 +16,7 @@ import { useOtel } from './support/otel.js';
 // attacks each of them (tool calls, LLM calls, runs, approvals, side effects) with values that
 // have no canonical form, with and without content capture.
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = { agentId: 'a', agentName: 'A', runId: 'run-hash-err', credentialRef: 'cred:x' };
 

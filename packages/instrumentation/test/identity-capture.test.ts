@@ -51,7 +51,7 @@ const ACCEPTED = [
   `user:${'a'.repeat(251)}`,
 ];
 
-const otel = useOtel(() => configureRunContextTrust(undefined));
+const otel = useOtel({ afterEach: () => configureRunContextTrust(undefined) });
 
 describe('identityProblem', () => {
   it.each(ATTACKS)('refuses %s', (_name, value) => {

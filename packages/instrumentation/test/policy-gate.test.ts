@@ -11,7 +11,7 @@ import { useOtel } from './support/otel.js';
 
 // The process-wide gate (issue 11 §1): one policy decides every audited tool call that brings
 // none of its own, and a call no policy governs is still recorded, as `decision.policy = none`.
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = {
   agentId: 'ops-agent',

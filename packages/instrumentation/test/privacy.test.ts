@@ -13,7 +13,7 @@ import { useOtel } from './support/otel.js';
 
 // Rows 31 and 33 on the instrumentation side: the hash key and raw inputs never reach a span
 // unless content capture is explicitly on.
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const everything = () =>
   JSON.stringify(

@@ -17,7 +17,7 @@ import {
 import { ATTR_GEN_AI_OPERATION_NAME } from '../src/semconv.js';
 import { useOtel } from './support/otel.js';
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const base = {
   agentId: 'support-agent',

@@ -23,7 +23,7 @@ import {
 } from '../src/index.js';
 import { useOtel } from './support/otel.js';
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = { agentId: 'support-agent', runId: 'run-features-1', credentialRef: 'cred:t' };
 

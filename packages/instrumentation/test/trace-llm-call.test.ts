@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { hashValue, runWorkflow, setAuditHooks, traceLlmCall } from '../src/index.js';
 import { useOtel } from './support/otel.js';
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = {
   agentId: 'a',

@@ -10,7 +10,7 @@ import { toolNodeGraph } from './support/graph.js';
 // LangGraph's prebuilt ToolNode has no wrapToolCall: auditTool() wraps each tool instead, so a
 // graph built on it gets the same gate and the same interrupt-based approvals.
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const policy: PolicyHook = (a) =>
   a.toolName === 'send_email'

@@ -11,7 +11,7 @@ import { AgentAuditCallbackHandler, auditMiddleware } from '../src/index.js';
 import { attr, hashOf, makeTools, named, parentId, RUN } from './support/fixtures.js';
 import { toolNodeGraph } from './support/graph.js';
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const stopDeletes: PolicyHook = (action) =>
   action.toolName === 'delete_account'

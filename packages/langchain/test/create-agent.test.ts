@@ -7,7 +7,7 @@ import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { auditMiddleware } from '../src/index.js';
 import { attr, hashOf, makeTools, named, parentId, RUN } from './support/fixtures.js';
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const stopDeletes: PolicyHook = (action) =>
   action.toolName === 'delete_account'

@@ -8,7 +8,7 @@ import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { type ApprovalInterrupt, auditMiddleware } from '../src/index.js';
 import { attr, hashOf, makeTools, named, RUN } from './support/fixtures.js';
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const emailNeedsApproval: PolicyHook = (action) =>
   action.toolName === 'send_email'

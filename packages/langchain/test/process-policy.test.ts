@@ -13,7 +13,7 @@ import { toolNodeGraph } from './support/graph.js';
 // setAuditHooks({ policy }) (what registerAgentAudit({ policy }) sets) decides, inside
 // traceToolCall, for the middleware and the callback handler alike.
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const processPolicy = () =>
   setAuditHooks({

@@ -14,7 +14,7 @@ import { toolNodeGraph } from './support/graph.js';
 // The tool's own errors are the agent's: they reach LangChain unchanged (it decides what the
 // model sees), and the tool span records them.
 
-const otel = useOtel(() => setAuditHooks(undefined));
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 class LedgerDown extends Error {
   override name = 'LedgerDown';

@@ -25,9 +25,9 @@ import {
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import {
   ATTR_HANDOFF_FROM_AGENT,
   ATTR_HANDOFF_REASON,
@@ -39,13 +39,12 @@ import {
   RUN_EVENT_AGENT_HANDOFF,
 } from '../src/index.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-  setTracingDisabled(false);
-  setTraceProcessors([new AuditTraceProcessor()]);
+const otel = useOtel({
+  afterSetup: () => {
+    setTracingDisabled(false);
+    setTraceProcessors([new AuditTraceProcessor()]);
+  },
 });
-afterEach(() => otel.reset());
 
 const RUN = { agentId: 'oa-agent', triggerPrincipal: 'user:1' };
 

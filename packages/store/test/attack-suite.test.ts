@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditStore, type StoreError, type VerifyReport, verifyStore } from '../src/index.js';
+import { type AuditStore, type StoreError, type VerifyReport, verifyStore } from '../src/index.js';
 import { newestSegment, replaceLineRaw } from './chain-tools.js';
 import {
   cleanupTempStores,
@@ -19,7 +19,7 @@ import {
   type TempStore,
   tempStore,
 } from './helpers.js';
-import { appendChained } from './tamper-tools.js';
+import { appendChained, swapInOtherStore } from './tamper-tools.js';
 
 let t: TempStore;
 afterEach(() => cleanupTempStores());
@@ -89,15 +89,7 @@ async function crashedStore(records = 6): Promise<string> {
 describe('issue 9 attack suite: verdict before and after writer restarts', () => {
   it('class 1, store identity: the store replaced by another store sharing its trust directory', async () => {
     t = tempStore();
-    const other = `${t.dir}-other`;
-    const a = t.open();
-    await a.append(span('a', 1));
-    await a.close();
-    const b = AuditStore.open({ dir: other, trustDir: t.trustDir });
-    await b.append(span('b', 1));
-    await b.close();
-    fs.rmSync(t.dir, { recursive: true, force: true });
-    fs.cpSync(other, t.dir, { recursive: true });
+    await swapInOtherStore(t);
     const starts = await beforeAndAfterRestarts((r, when) => {
       expect(r.exitCode, when).toBe(1);
       expect(codes(r), when).toContain('STORE_IDENTITY_MISMATCH');

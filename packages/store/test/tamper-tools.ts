@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { canonicalJson } from '../src/canonical-json.js';
+import { AuditStore } from '../src/index.js';
 import { encodeRecord } from '../src/record-format.js';
-import { readLines } from './helpers.js';
+import { readLines, span, type TempStore } from './helpers.js';
 
 type Rec = Record<string, unknown> & { hash: string; prev: string; seq: number };
 
@@ -50,4 +51,24 @@ export function appendChained(
     prev = r;
   }
   return seqs;
+}
+
+/**
+ * The store-identity attack: store A (at `t.dir`, one record) is replaced by a store B that
+ * shares A's trust directory (B made at `<dir>-other`, copied over A). Returns both origins and
+ * B's own directory.
+ */
+export async function swapInOtherStore(
+  t: TempStore,
+): Promise<{ other: string; originA: string; originB: string }> {
+  const other = `${t.dir}-other`;
+  const a = t.open();
+  await a.append(span('a', 1));
+  await a.close();
+  const b = AuditStore.open({ dir: other, trustDir: t.trustDir });
+  await b.append(span('b', 1));
+  await b.close();
+  fs.rmSync(t.dir, { recursive: true, force: true });
+  fs.cpSync(other, t.dir, { recursive: true });
+  return { other, originA: a.origin, originB: b.origin };
 }

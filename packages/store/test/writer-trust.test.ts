@@ -27,7 +27,7 @@ import {
   type TempStore,
   tempStore,
 } from './helpers.js';
-import { appendChained } from './tamper-tools.js';
+import { appendChained, swapInOtherStore } from './tamper-tools.js';
 
 let t: TempStore;
 afterEach(() => {
@@ -94,19 +94,11 @@ describe('store identity (STORE_IDENTITY_MISMATCH)', () => {
 
   it('a store replaced by another store that shares the trust directory: refused, and a moved store is named as the other one', async () => {
     t = tempStore();
-    const other = `${t.dir}-other`;
-    const a = t.open();
-    await a.append(span('a', 1));
-    await a.close();
-    const b = AuditStore.open({ dir: other, trustDir: t.trustDir });
-    await b.append(span('b', 1));
-    await b.close();
-    fs.rmSync(t.dir, { recursive: true, force: true });
-    fs.cpSync(other, t.dir, { recursive: true });
+    const { other, originA, originB } = await swapInOtherStore(t);
     fs.rmSync(path.join(t.dir, 'store.lock'), { force: true });
     const e = expectRefused(() => t.open(), 'STORE_IDENTITY_MISMATCH');
-    expect(e.message).toContain(a.origin);
-    expect(e.message).toContain(b.origin);
+    expect(e.message).toContain(originA);
+    expect(e.message).toContain(originB);
     expectRefused(() => t.open(), 'STORE_IDENTITY_MISMATCH');
     expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(1);
 

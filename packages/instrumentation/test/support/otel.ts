@@ -64,17 +64,19 @@ export function setupOtel(): TestOtel {
 }
 
 /**
- * The preamble of a span test file: `setupOtel()` before its tests, finished spans cleared after
- * each test, then `afterEachTest` (e.g. `() => setAuditHooks(undefined)`). Call at module level.
+ * The preamble of a span test file: `setupOtel()` then `afterSetup` before its tests; after each
+ * test the finished spans are cleared, then `afterEach` runs (e.g. `() => setAuditHooks(undefined)`).
+ * Call at module level.
  */
-export function useOtel(afterEachTest?: () => void): TestOtel {
+export function useOtel(hooks: { afterSetup?: () => void; afterEach?: () => void } = {}): TestOtel {
   let otel: TestOtel | undefined;
   beforeAll(() => {
     otel = setupOtel();
+    hooks.afterSetup?.();
   });
   afterEach(() => {
     otel?.reset();
-    afterEachTest?.();
+    hooks.afterEach?.();
   });
   const current = (): TestOtel => {
     if (otel === undefined) throw new Error('useOtel(): spans read before beforeAll ran');
