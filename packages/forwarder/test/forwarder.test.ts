@@ -63,6 +63,16 @@ class ScriptedEndpoint {
     };
   }
 
+  /** Answers 200 with its headers, then never sends the rest of the body. */
+  endlessBody(): Responder {
+    return (_req, res, body) => {
+      this.received.push({ spanIds: spanIdsOf(body), status: 0 });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{');
+      this.hanging.push(res);
+    };
+  }
+
   blackHole(): Responder {
     return (_req, res, body) => {
       this.received.push({ spanIds: spanIdsOf(body), status: 0 });
@@ -380,6 +390,17 @@ describe('Forwarder', () => {
     endpoint.respond(endpoint.ok());
     await waitFor(async () => (await f.status()).nextSeq === 3, 'delivery after the outage');
     expect(endpoint.delivered()).toEqual(source.spanIds());
+  });
+
+  it('an answer whose body never ends times out too, and the cursor stays', async () => {
+    endpoint.respond(endpoint.endlessBody());
+    const source = new MemorySource();
+    source.add(2);
+    const f = make(source, { requestTimeoutMillis: 300 });
+    const result = await f.drain({ timeoutMillis: 0 });
+    expect(result).toMatchObject({ ok: false, nextSeq: 0 });
+    expect(result.reason).toMatch(/no answer within 300 ms/);
+    expect((await f.status()).lastErrorAt).toBeDefined();
   });
 
   it('a drain keeps its deadline even while a request hangs on a black hole', async () => {
