@@ -69,17 +69,21 @@ describe('@agent-audit/mcp with a signed run context', () => {
   let forgedSpans: TrailSpan[] = [];
   let forgedRunId = '';
 
-  beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'aa-mcp-signed-'));
-    store = join(work, 'store');
-    env = { ...process.env, AGENT_AUDIT_TRUST_DIR: join(work, 'trust') };
-    audit = registerAgentAudit({
+  /** The server process's audit registration on its store (opened again for a restart). */
+  const openAudit = () =>
+    registerAgentAudit({
       serviceName: 'mcp-signed',
       storeDir: store,
       trustDir: join(work, 'trust'),
       forward: false,
       installExitHandlers: false,
     });
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'aa-mcp-signed-'));
+    store = join(work, 'store');
+    env = { ...process.env, AGENT_AUDIT_TRUST_DIR: join(work, 'trust') };
+    audit = openAudit();
     configureRunContextTrust({
       audience: 'acme-agents',
       signingKey: keys.privateKey,
@@ -142,13 +146,7 @@ describe('@agent-audit/mcp with a signed run context', () => {
     // The server process goes away (its store closed with a final checkpoint) and starts again
     // on the same store: a new writer session.
     await audit.shutdown();
-    audit = registerAgentAudit({
-      serviceName: 'mcp-signed',
-      storeDir: store,
-      trustDir: join(work, 'trust'),
-      forward: false,
-      installExitHandlers: false,
-    });
+    audit = openAudit();
     expectClaimedNotAdopted(await trail(forgedRunId, [store], env));
     await expectForgedRunAbsent();
 
