@@ -60,6 +60,7 @@ import {
   ATTR_WORKFLOW_NAME,
   ATTR_WORKFLOW_VERSION,
 } from '@agent-audit/instrumentation/attributes';
+import { runStatus } from '@agent-audit/store';
 import type { AttributeValue } from './otlp-json.js';
 import { isAuditRecord, isToolCall, type TrailSpan } from './trail-span.js';
 
@@ -364,8 +365,12 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
       input_hash: root?.input_hash ?? null,
       started_at: starts.sort()[0] ?? null,
       ended_at: anyIncomplete ? null : (ends.sort().at(-1) ?? null),
-      // OTel leaves a successful span's status UNSET; for the run, "not failed" reads as ok.
-      status: anyIncomplete ? 'incomplete' : root?.status === 'error' ? 'error' : 'ok',
+      // The rule `runs` and the console use too (store's runStatus): the workflow span decides.
+      status: runStatus({
+        incomplete: anyIncomplete,
+        workflowStatus: spans.find((s) => s.parent_span_id === null && s.end !== null)?.status,
+        anyEnded: ends.length > 0,
+      }),
       incomplete: anyIncomplete,
       spans: spans.length,
       run_context: root === undefined ? null : str(root.attributes[ATTR_RUN_CONTEXT_STATUS]),

@@ -7,7 +7,7 @@ export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
 export { pruneStore } from './prune-store.js';
 export type { TagRow } from './run-summary.js';
-export { lossTagRows, summariseRuns } from './run-summary.js';
+export { lossTagRows, mergeRunStatus, runStatus, summariseRuns } from './run-summary.js';
 export type { RawRecord, SegmentReader } from './segment-reader.js';
 export { openSegmentReader } from './segment-reader.js';
 export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';

@@ -1,5 +1,5 @@
 import { ATTR_DECISION_OUTCOME } from '@agent-audit/instrumentation/attributes';
-import type { RunFilter, RunSummary } from '@agent-audit/store';
+import { mergeRunStatus, type RunFilter, type RunSummary } from '@agent-audit/store';
 import { Command } from 'commander';
 import { archiveRunRows } from '../archive-query.js';
 import type { CliContext } from '../cli-context.js';
@@ -55,8 +55,6 @@ function decisionsOf(span: TrailSpan): string[] {
   return outcomes;
 }
 
-const STATUS_RANK: Record<string, number> = { incomplete: 3, error: 2, ok: 1, unknown: 0 };
-
 /**
  * One row per run from rows of several stores: earliest start, latest end, spans summed,
  * incomplete if any part is, and the most telling status (incomplete > error > ok).
@@ -76,7 +74,7 @@ export function mergeRunSummaries(rows: RunSummary[]): RunSummary[] {
     seen.spans += row.spans;
     seen.incomplete ||= row.incomplete;
     if (row.lost_records) seen.lost_records = (seen.lost_records ?? 0) + row.lost_records;
-    if ((STATUS_RANK[row.status] ?? 0) > (STATUS_RANK[seen.status] ?? 0)) seen.status = row.status;
+    seen.status = mergeRunStatus(seen.status, row.status) as RunSummary['status'];
   }
   return [...merged.values()].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
 }
