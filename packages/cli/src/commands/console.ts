@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO, EXIT_USAGE } from '../cli-error.js';
 import { ConsoleData } from '../console/console-data.js';
-import { isLoopback, startConsoleServer } from '../console/console-server.js';
+import { BUNDLE_DIR, isLoopback, startConsoleServer } from '../console/console-server.js';
 import { existingStores, type GlobalOptions, trustFile, trustLocation } from '../global-options.js';
 import { parseDurationMs } from '../parse-time.js';
 import { storeFailure } from '../store-access.js';
@@ -93,6 +95,12 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
           EXIT_USAGE,
         );
       }
+      if (!existsSync(new URL('console.js', BUNDLE_DIR))) {
+        throw new CliError(
+          `the console's app bundle is missing (${fileURLToPath(new URL('console.js', BUNDLE_DIR))}): build it with "pnpm build" (or node packages/cli/scripts/build-console.mjs)`,
+          EXIT_IO,
+        );
+      }
       const stores = existingStores(globals, ctx);
       const alerts =
         options.alerts === undefined
@@ -121,18 +129,8 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
       } catch (error) {
         throw storeFailure(error, stores[0]!);
       }
-      // Each reader checks its index against the segments now (building or catching it up
-      // first), before the first search: on a large store this takes a while, and the console
-      // prints its address only when searches answer from a checked index.
-      ctx.writeErr(
-        `checking the query index of ${stores.length} store(s) against their segments…\n`,
-      );
-      try {
-        data.warm();
-      } catch (error) {
-        data.close();
-        throw storeFailure(error, stores[0]!);
-      }
+      // The query indexes are built and checked in a worker thread (ConsoleData): the console
+      // listens at once; pages and GET /api/status say how far indexing got.
       const token = isLoopback(options.host) ? undefined : randomBytes(24).toString('base64url');
       let running: Awaited<ReturnType<typeof startConsoleServer>>;
       try {
@@ -145,7 +143,7 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
           now: () => ctx.now(),
         });
       } catch (error) {
-        data.close();
+        await data.close();
         const code = (error as NodeJS.ErrnoException).code ?? String(error);
         throw new CliError(
           `cannot listen on ${escapeValue(options.host)}:${port} (${code}) — choose another --port (0 picks a free one) or --host`,
@@ -192,10 +190,10 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
           if (verifyTimer) clearTimeout(verifyTimer);
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          void running.close().then(() => {
-            data.close();
-            resolveStop();
-          });
+          void running
+            .close()
+            .then(() => data.close())
+            .then(resolveStop);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

@@ -13,6 +13,7 @@ import { explainRun, type RunExplanation } from '../run-explanation.js';
 import { runTimeline } from '../run-timeline.js';
 import type { TrailSpan } from '../trail-span.js';
 import { type AlertView, readAlertStore } from './alert-source.js';
+import { IndexClient, type IndexStatus } from './index-client.js';
 import { ToolCallTable } from './tool-call-table.js';
 
 /** The trust material verify uses (the CLI's defaults: `public-key.pem` and `anchor.jsonl` of the trust dir). */
@@ -109,6 +110,7 @@ export interface RunIntegrity {
 
 interface OpenStore {
   location: Location;
+  /** Segments only (records by seq, the head): run queries go to the query worker. */
   reader: StoreReader;
   /** Next seq the tail reads. */
   cursor: number;
@@ -191,24 +193,37 @@ export class ConsoleData {
     }
   >();
   #tailed = false;
+  readonly #index: IndexClient;
 
   constructor(options: ConsoleDataOptions) {
     this.#options = options;
     mkdirSync(options.indexDir, { recursive: true, mode: 0o700 });
     this.#stores = options.stores.map((location) => ({
       location,
-      reader: openStoreReader(location.path, {
+      reader: openStoreReader(location.path, { index: false }),
+      cursor: 1,
+      integrity: pendingIntegrity(location.shown),
+    }));
+    // The query indexes are built, checked and queried in a worker thread: the console
+    // answers at once, and `GET /api/status` tells how far indexing got.
+    this.#index = new IndexClient(
+      options.stores.map((location) => ({
+        shown: location.shown,
+        path: location.path,
         indexPath: join(
           options.indexDir,
           `${createHash('sha256').update(location.path).digest('hex').slice(0, 24)}.sqlite`,
         ),
-        onWarning: (warning) => {
-          if (this.warnings.length < 100) this.warnings.push(warning);
-        },
-      }),
-      cursor: 1,
-      integrity: pendingIntegrity(location.shown),
-    }));
+      })),
+      (warning) => {
+        if (this.warnings.length < 100) this.warnings.push(warning);
+      },
+    );
+  }
+
+  /** How far each store's query index is (searches and run pages wait for it). */
+  indexStatus(): IndexStatus {
+    return this.#index.status();
   }
 
   get stores(): Location[] {
@@ -273,27 +288,18 @@ export class ConsoleData {
   }
 
   /**
-   * Have each reader check its index against the segments now (a reader's first query scans, its
-   * second checks the whole index), so that searches answer from the index from then on.
-   */
-  warm(): void {
-    for (const s of this.#stores) {
-      s.reader.listRuns({ principal: '\u0000warm-up' });
-      s.reader.listRuns({ principal: '\u0000warm-up' });
-    }
-  }
-
-  /**
    * The unfiltered list on a large store: the runs with the most recent records, a page at a
    * time from each store's index, without summarising every run. Undefined when the full path
    * is cheap enough (several stores holding few runs: their union is counted exactly there).
    */
-  #recentRuns(page: number, pageSize: number): RunPage | undefined {
+  async #recentRuns(page: number, pageSize: number): Promise<RunPage | undefined> {
     const wanted = page * pageSize;
-    const perStore = this.#stores.map((s) => ({
-      store: s.location.shown,
-      ...s.reader.recentRuns(0, wanted),
-    }));
+    const perStore = await Promise.all(
+      this.#stores.map(async (s, i) => ({
+        store: s.location.shown,
+        ...(await this.#index.recentRuns(i, 0, wanted)),
+      })),
+    );
     const sum = perStore.reduce((n, s) => n + s.total, 0);
     if (perStore.length > 1 && sum <= LANDING_FULL_LIST_RUNS) return undefined;
     const merged = mergeRuns(perStore).sort((x, y) => (x.end < y.end ? 1 : x.end > y.end ? -1 : 0));
@@ -311,7 +317,7 @@ export class ConsoleData {
   }
 
   /** Runs matching the query, newest first, one page of them. */
-  searchRuns(query: RunQuery): RunPage {
+  async searchRuns(query: RunQuery): Promise<RunPage> {
     const pageSize = Math.min(500, Math.max(1, query.pageSize ?? 50));
     const unfiltered = (
       [
@@ -328,7 +334,7 @@ export class ConsoleData {
       ] as const
     ).every((k) => query[k] === undefined);
     if (unfiltered) {
-      const recent = this.#recentRuns(Math.max(1, query.page ?? 1), pageSize);
+      const recent = await this.#recentRuns(Math.max(1, query.page ?? 1), pageSize);
       if (recent) return recent;
     }
     const filter = {
@@ -345,7 +351,12 @@ export class ConsoleData {
       runs = this.#cache.runs;
     } else {
       runs = mergeRuns(
-        this.#stores.map((s) => ({ store: s.location.shown, runs: s.reader.listRuns(filter) })),
+        await Promise.all(
+          this.#stores.map(async (s, i) => ({
+            store: s.location.shown,
+            runs: await this.#index.listRuns(i, filter),
+          })),
+        ),
       );
       this.#cache = { key, runs };
     }
@@ -380,18 +391,18 @@ export class ConsoleData {
    * runs opened are kept while no store has grown (a run page is often opened again: a link
    * shared in an incident channel); `explanation` is computed once per kept run.
    */
-  loadRun(runId: string): {
+  async loadRun(runId: string): Promise<{
     spans: TrailSpan[];
     integrity: RunIntegrity[];
     explanation: RunExplanation;
-  } {
+  }> {
     const key = JSON.stringify([runId, this.#stores.map((s) => s.reader.head()?.seq ?? 0)]);
     const kept = this.#runs.get(key);
     if (kept) {
       // Integrity follows the latest verify result, which changes without the stores growing.
       return { ...kept, integrity: this.#runIntegrity(kept.records) };
     }
-    const loaded = this.#loadRun(runId);
+    const loaded = await this.#loadRun(runId);
     const entry = { ...loaded, explanation: explainRun(runId, loaded.spans) };
     if (loaded.spans.length > 0) {
       this.#runs.set(key, entry);
@@ -404,15 +415,18 @@ export class ConsoleData {
     return records.map((held) => runIntegrity(this.#stores[held.store]!.integrity, held));
   }
 
-  #loadRun(runId: string): {
+  async #loadRun(runId: string): Promise<{
     spans: TrailSpan[];
     integrity: RunIntegrity[];
     records: HeldRecords[];
-  } {
+  }> {
     const records: Array<StoredRecord & { store: string }> = [];
     const held: HeldRecords[] = [];
+    const perStore = await Promise.all(
+      this.#stores.map((_, i) => this.#index.runRecords(i, runId)),
+    );
     this.#stores.forEach((s, i) => {
-      const mine = s.reader.runRecords(runId);
+      const mine = perStore[i]!;
       if (mine.length === 0) return;
       for (const r of mine) records.push({ ...r, store: s.location.shown });
       held.push({
@@ -475,7 +489,8 @@ export class ConsoleData {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.#index.close();
     for (const s of this.#stores) {
       try {
         s.reader.close();
