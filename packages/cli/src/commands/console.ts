@@ -166,7 +166,7 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
         if (stopped) return;
         let done = true;
         try {
-          done = data.tail(5_000);
+          done = data.tail(1_000);
         } catch (error) {
           ctx.writeErr(
             `agent-audit console: reading the stores failed: ${escapeValue((error as Error).message)}\n`,
