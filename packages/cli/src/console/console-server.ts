@@ -248,6 +248,11 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     }
     const path = url.pathname;
     const at = now();
+    if (path === '/favicon.ico') {
+      res.writeHead(204, { 'content-security-policy': CSP, 'cache-control': 'max-age=86400' });
+      res.end();
+      return;
+    }
     if (path.startsWith('/assets/')) {
       const asset = ASSETS[path.slice('/assets/'.length)];
       if (!asset) throw new HttpError(404, 'no such asset');
