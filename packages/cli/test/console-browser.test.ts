@@ -627,16 +627,16 @@ describe('agent-audit console in Chromium', () => {
     // The tool calls sit under the agent call that started them (one level deeper).
     expect(trail.spans[0]!.depth).toBe(0);
     expect(trail.spans.slice(1).every((s) => s.depth === 1)).toBe(true);
-    // The answers beside it list the first 200 tool calls and say so; the report holds all.
+    // The answers beside it list the first 50 tool calls and say so; the report holds all.
     expect(await page.$eval('#answers-cut', (p) => p.textContent)).toContain(
-      'the first 200 of 399 tool calls',
+      'the first 50 of 399 tool calls',
     );
     expect(
       await page.$$eval('#answers h2', (hs) => {
         const table = hs[2]!.nextElementSibling;
         return table?.querySelectorAll('tbody tr').length ?? 0;
       }),
-    ).toBe(200);
+    ).toBe(50);
     await shot('run-page-long');
   }, 90_000);
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSP, isLoopback, tokenMatches } from '../src/console/console-server.js';
 import { type ConsoleProcess, startConsole, waitForIndex } from './support/console-process.js';
@@ -34,6 +35,22 @@ function get(
         body += d.toString();
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A raw GET keeping the body's bytes (a compressed answer). */
+function getBytes(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.end();
@@ -141,6 +158,12 @@ describe('agent-audit console over HTTP', () => {
       ),
     ).toEqual(trail.spans.map((s) => [s.span_id, s.name, s.depth, s.events.length]));
     expect((await get(`${loopback.url}/api/runs/no-such-run/timeline`)).status).toBe(404);
+    // Compressed for a browser that accepts it: the same JSON.
+    const zipped = await getBytes(`${loopback.url}/api/runs/run-a/timeline`, {
+      'accept-encoding': 'gzip',
+    });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(zipped.body).toString('utf8'))).toEqual(timeline);
   });
 
   it('answers every page with the strict CSP and refuses anything but GET', async () => {

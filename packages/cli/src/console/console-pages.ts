@@ -19,13 +19,13 @@ const NAV: Array<[string, string]> = [
   ['/dashboards/compliance', 'Compliance'],
 ];
 
-export function page(title: string, active: string, body: string): string {
+export function page(title: string, active: string, body: string, preload?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${e(title)} · agent-audit console</title>
 <link rel="stylesheet" href="/assets/console.css">
-<script src="/assets/console.js" defer></script>
+<script src="/assets/console.js" defer></script>${preload ? `\n<link rel="preload" href="${e(preload)}" as="fetch" crossorigin="anonymous">` : ''}
 </head><body>
 <header><span class="brand">agent-audit console</span><nav>${NAV.map(
     ([href, label]) => `<a href="${href}"${href === active ? ' class="active"' : ''}>${label}</a>`,
@@ -103,7 +103,7 @@ export function integrityLine(parts: RunIntegrity[]): string {
 }
 
 /** Rows each list answer shows on the run page; the rest are in the report and the evidence. */
-const ANSWER_ROWS = 200;
+const ANSWER_ROWS = 50;
 
 /**
  * The six answers with each list cut to its first rows (a 5,000-call run's actions are a
@@ -160,7 +160,8 @@ export function runPage(
 <p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a></p>
 <div class="run-view"><section class="timeline"><h2>Timeline</h2><div id="waterfall" data-run-id="${e(runId)}" data-state="loading"><p class="none">loading the timeline (it is drawn by the console's script from /api/runs/${e(id)}/timeline)…</p></div></section>
 <aside class="answers" id="answers">${answersHtml(explanation)}</aside></div>`;
-  return page(`Run ${runId}`, '', body);
+  // The timeline is fetched while the page and its script load (the script's fetch reuses it).
+  return page(`Run ${runId}`, '', body, `/api/runs/${id}/timeline`);
 }
 
 export function notFoundPage(message: string): string {
