@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type RunSummary,
-  type StoredRecord,
-  type VerifyReport,
-  verifyStore,
-} from '@agent-audit/store';
+import { Worker } from 'node:worker_threads';
+import type { RunSummary, StoredRecord, VerifyOptions, VerifyReport } from '@agent-audit/store';
 import { type IndexWarning, openStoreReader, type StoreReader } from '@agent-audit/store/query';
 import type { Location } from '../global-options.js';
 import { explainRun, type RunExplanation } from '../run-explanation.js';
@@ -193,7 +189,10 @@ export class ConsoleData {
     }
   >();
   #tailed = false;
+  #alertsReadAt = 0;
   readonly #index: IndexClient;
+  /** Verify threads running (stopped on close). */
+  readonly #verifiers = new Set<Worker>();
 
   constructor(options: ConsoleDataOptions) {
     this.#options = options;
@@ -257,7 +256,9 @@ export class ConsoleData {
         }
       }
     }
-    if (this.#options.alerts) {
+    // The alert store is read at most once a second while the stores are being caught up.
+    if (this.#options.alerts && (done || Date.now() - this.#alertsReadAt >= 1000)) {
+      this.#alertsReadAt = Date.now();
       try {
         const read = readAlertStore(this.#options.alerts.path, this.#alerts.cursor);
         this.#alerts = {
@@ -467,12 +468,12 @@ export class ConsoleData {
     return this.#stores.map((s) => s.integrity);
   }
 
-  /** Verify every store (the store's verify API, read-only) and keep the results. */
+  /** Verify every store (the store's verify API, read-only, in a worker thread) and keep the results. */
   async verifyAll(): Promise<void> {
     for (const s of this.#stores) {
       s.integrity = { ...s.integrity, state: 'pending' };
       try {
-        const report = await verifyStore({
+        const report = await verifyInWorker(this.#verifiers, {
           dir: s.location.path,
           trustDir: this.#options.trust.trustDir,
           ...(this.#options.trust.publicKey ? { publicKey: this.#options.trust.publicKey } : {}),
@@ -490,6 +491,7 @@ export class ConsoleData {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#verifiers].map((w) => w.terminate()));
     await this.#index.close();
     for (const s of this.#stores) {
       try {
@@ -499,6 +501,31 @@ export class ConsoleData {
       }
     }
   }
+}
+
+/** `verifyStore` in a worker thread (verify-worker.ts), so a long segment never holds up a request. */
+function verifyInWorker(running: Set<Worker>, options: VerifyOptions): Promise<VerifyReport> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./verify-worker.js', import.meta.url), {
+      workerData: options,
+    });
+    running.add(worker);
+    worker.once('exit', () => running.delete(worker));
+    let settled = false;
+    worker.once('message', (m: { report?: VerifyReport; error?: string }) => {
+      settled = true;
+      if (m.report) resolve(m.report);
+      else reject(new Error(m.error ?? 'verify failed'));
+      void worker.terminate();
+    });
+    worker.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`the verify worker exited (${code})`));
+    });
+  });
 }
 
 function integrityOf(store: string, report: VerifyReport): StoreIntegrity {
