@@ -4,6 +4,18 @@ export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
 export { pruneStore } from './prune-store.js';
+export type {
+  RetentionAges,
+  RetentionPolicy,
+  RetentionPolicyInput,
+} from './retention-policy.js';
+export {
+  agesFor,
+  formatAge,
+  normaliseRetentionPolicy,
+  RETENTION_POLICY_ENV,
+  readRetentionPolicyFile,
+} from './retention-policy.js';
 export type { TagRow } from './run-summary.js';
 export { lossTagRows, summariseRuns } from './run-summary.js';
 export type { RawRecord, SegmentReader } from './segment-reader.js';
@@ -44,11 +56,13 @@ export type {
   StoreNotice,
   VerifyLoss,
   VerifyOptions,
+  VerifyOverAge,
   VerifyProblem,
   VerifyProgress,
   VerifyPrune,
   VerifyRecovery,
   VerifyReport,
+  VerifyRetentionPolicy,
   VerifySession,
   VerifyStatus,
 } from './types.js';
