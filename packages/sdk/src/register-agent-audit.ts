@@ -113,6 +113,8 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
     store = AuditStore.open({
       dir: config.storeDir,
       trustDir: config.trustDir,
+      ...(config.retention !== undefined ? { retention: config.retention } : {}),
+      ...(config.pruneEveryMs > 0 ? { pruneEveryMs: config.pruneEveryMs } : {}),
       onNotice: (notice) => process.emitWarning(notice.message, { code: notice.code }),
     });
   } catch (err) {

@@ -13,6 +13,7 @@ export {
   agesFor,
   formatAge,
   normaliseRetentionPolicy,
+  parseRetentionAge,
   RETENTION_POLICY_ENV,
   readRetentionPolicyFile,
 } from './retention-policy.js';

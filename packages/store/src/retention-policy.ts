@@ -59,6 +59,14 @@ const UNIT_MS: Record<string, number> = {
 const DURATION = /^(\d+)(ms|s|m|h|d|w)$/;
 const AGE_EXPECTED = 'a duration such as 30d, 12h or 2w, or a whole number of milliseconds ≥ 0';
 
+/**
+ * An age option: a whole number of milliseconds ≥ 0 or a duration text (`30d`, `12h`, `2w`);
+ * undefined stays undefined. Anything else is a `Configuration:` error naming `name`.
+ */
+export function parseRetentionAge(name: string, value: unknown): number | undefined {
+  return ageMs(name, value);
+}
+
 function ageMs(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
