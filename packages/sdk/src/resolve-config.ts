@@ -6,6 +6,8 @@ import {
   inputSignalRulesProblem,
   type PolicyHook,
   type RunContextTrustOptions,
+  type SubjectKey,
+  subjectKeyProblem,
 } from '@agent-audit/instrumentation';
 import {
   normaliseRetentionPolicy,
@@ -119,6 +121,12 @@ export interface RegisterAgentAuditOptions {
    * warning (`PRUNE_FAILED`) and is tried again at the next tick. The default is never.
    */
   pruneEvery?: number | string;
+  /**
+   * The key that turns `compliance.dataSubjects` identifiers into `data.subjects` references.
+   * The default is `<trustDir>/subject-key.json`, generated on first start (and reported);
+   * `agent-audit runs --subject` reads the same file.
+   */
+  subjectKey?: SubjectKey;
 }
 
 export interface ResolvedConfig {
@@ -145,6 +153,7 @@ export interface ResolvedConfig {
   retention: RetentionPolicyInput | undefined;
   /** 0: never. */
   pruneEveryMs: number;
+  subjectKey: SubjectKey | undefined;
 }
 
 /** Samplers that keep every span; anything else would remove audit evidence. */
@@ -199,7 +208,15 @@ export function resolveConfig(
     installExitHandlers: codeBool('installExitHandlers', options.installExitHandlers) ?? true,
     retention: retentionOption(options.retention, env),
     pruneEveryMs: parseRetentionAge('pruneEvery', options.pruneEvery) ?? 0,
+    subjectKey: subjectKeyOption(options.subjectKey),
   };
+}
+
+function subjectKeyOption(key: SubjectKey | undefined): SubjectKey | undefined {
+  if (key === undefined) return undefined;
+  const problem = subjectKeyProblem(key);
+  if (problem !== undefined) throw new Error(`Configuration: subjectKey is invalid, ${problem}`);
+  return key;
 }
 
 /** Code > env (a JSON file; a bad one warns and the recorded policy stays in force) > none. */

@@ -37,6 +37,8 @@ export {
 } from './store-locations.js';
 export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
+export type { StoredSubjectKey } from './subject-key.js';
+export { loadOrCreateSubjectKey, readSubjectKey, SUBJECT_KEY_FILE } from './subject-key.js';
 export type { TrustedKeys } from './trusted-keys.js';
 export { loadTrustedKeys } from './trusted-keys.js';
 export type {
