@@ -17,6 +17,7 @@ export {
   RETENTION_POLICY_ENV,
   readRetentionPolicyFile,
 } from './retention-policy.js';
+export { readStoreRetentionPolicy } from './retention-records.js';
 export type { TagRow } from './run-summary.js';
 export { lossTagRows, summariseRuns } from './run-summary.js';
 export type { RawRecord, SegmentReader } from './segment-reader.js';

@@ -8,7 +8,7 @@ import {
   type RetentionPolicyBody,
   retentionPolicyShapeProblem,
 } from './retention-policy.js';
-import { type SegmentFile, scanLines } from './segment-files.js';
+import { listSegments, type SegmentFile, scanLines } from './segment-files.js';
 import { verifyStatementSignature } from './signed-statement.js';
 
 /** Record types that hold the caller's data (what retention is about). */
@@ -53,7 +53,7 @@ function checkPolicyLine(
   start: number,
   end: number,
   origin: string,
-  publicKey: KeyObject,
+  publicKey: KeyObject | undefined,
 ): Checked {
   const env = parseEnvelope(buf, start, end);
   const fail = (why: string, seq?: number): never => {
@@ -76,7 +76,7 @@ function checkPolicyLine(
   if (shape !== undefined) return fail(shape, env.seq);
   const body = payload as RetentionPolicyBody & { sig: string };
   if (body.origin !== origin) return fail(`it belongs to store ${body.origin}`, env.seq);
-  if (!verifyStatementSignature(payload as Record<string, unknown>, publicKey)) {
+  if (publicKey && !verifyStatementSignature(payload as Record<string, unknown>, publicKey)) {
     return fail(`not signed by this writer's key (${body.keyId})`, env.seq);
   }
   if (body.after.seq !== env.seq - 1 || body.after.hash !== env.prev) {
@@ -95,7 +95,7 @@ export function policiesInSegment(
   dir: string,
   file: SegmentFile,
   origin: string,
-  publicKey: KeyObject,
+  publicKey: KeyObject | undefined,
 ): RecordedPolicy[] {
   const out: RecordedPolicy[] = [];
   scanLines(file.path, (buf, start, end) => {
@@ -123,6 +123,43 @@ export function readRecordedPolicy(
   for (let i = segments.length - 1; i >= Math.max(0, segments.length - 2); i--) {
     const found = policiesInSegment(dir, segments[i]!, origin, publicKey).at(-1);
     if (found) return { ...found, inNewest: i === segments.length - 1 };
+  }
+  return undefined;
+}
+
+/**
+ * The retention policy a store records, for readers that do not open it as its writer (the
+ * console, the archive push): the newest `retention.policy` record of the newest segment or the
+ * one before, checked (hash, origin, place in the chain, and the signature when `publicKey` is
+ * given). Undefined when the store records none; `RETENTION_POLICY_INVALID` when it cannot be
+ * trusted.
+ */
+export function readStoreRetentionPolicy(
+  dir: string,
+  publicKey?: KeyObject,
+): RetentionPolicy | undefined {
+  const segments = listSegments(dir);
+  const newest = segments.at(-1);
+  if (!newest) return undefined;
+  let origin: string | undefined;
+  scanLines(newest.path, (buf, start, end) => {
+    const env = parseEnvelope(buf, start, end);
+    if (typeof env !== 'string' && env.type === 'segment.open') {
+      try {
+        const p = JSON.parse(buf.toString('utf8', env.payloadStart, env.payloadEnd)) as {
+          origin?: unknown;
+        };
+        if (typeof p.origin === 'string') origin = p.origin;
+      } catch {
+        // A header that is not JSON: no origin, and no policy trusted below.
+      }
+    }
+    return false;
+  });
+  if (origin === undefined) return undefined;
+  for (let i = segments.length - 1; i >= Math.max(0, segments.length - 2); i--) {
+    const found = policiesInSegment(dir, segments[i]!, origin, publicKey).at(-1);
+    if (found) return found.policy;
   }
   return undefined;
 }
