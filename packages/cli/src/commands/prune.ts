@@ -167,12 +167,14 @@ export function pruneCommand(ctx: CliContext, setExitCode: (code: number) => voi
       await new Promise<void>((resolve) => {
         let timer: NodeJS.Timeout | undefined;
         let stopped = false;
+        let running: Promise<void> | undefined;
+        // A signal during a run lets it finish (its prune record and final checkpoint).
         const stop = () => {
           stopped = true;
           if (timer) clearTimeout(timer);
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          resolve();
+          void (running ?? Promise.resolve()).then(() => resolve());
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
@@ -188,9 +190,14 @@ export function pruneCommand(ctx: CliContext, setExitCode: (code: number) => voi
             );
             setExitCode(error instanceof CliError ? error.exitCode : 1);
           }
-          if (!stopped) timer = setTimeout(() => void tick(), everyMs);
         };
-        void tick();
+        const schedule = () => {
+          running = tick().finally(() => {
+            running = undefined;
+            if (!stopped) timer = setTimeout(schedule, everyMs);
+          });
+        };
+        schedule();
       });
     });
 }
