@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../src/canonical-json.js';
 import { type AuditStore, pruneStore, StoreError, verifyStore } from '../src/index.js';
+import { openStoreReader } from '../src/query.js';
 import { listSegments } from '../src/segment-files.js';
 import {
   cleanupTempStores,
@@ -151,6 +152,27 @@ describe('retention policy: recorded in the store', () => {
     expect(weakened[0]!.message).toMatch(/default minimum lowered from 5d to 1d/);
     expect(weakened[0]!.message).toMatch(/tenant "acme" minimum lowered from 8d to 1d/);
     expect(weakened[0]!.message).toMatch(/default maximum removed \(was 400d\)/);
+  });
+});
+
+describe('retention policy: queries', () => {
+  it('policy records are indexed and checked like any record: the index agrees with the segments', async () => {
+    await agedStore({ minAge: '1d', maxAge: '30d' });
+    const warnings: unknown[] = [];
+    const reader = openStoreReader(t.dir, { onWarning: (w) => warnings.push(w) });
+    const first = reader.listRuns({ tenant: 'acme' });
+    const second = reader.listRuns({ tenant: 'acme' });
+    expect(first.map((r) => r.run_id).sort()).toEqual([
+      'day-0',
+      'day-2',
+      'day-4',
+      'day-6',
+      'day-8',
+    ]);
+    expect(second).toEqual(first);
+    expect(reader.runRecords('day-3')).toHaveLength(4);
+    expect(warnings).toEqual([]);
+    reader.close?.();
   });
 });
 
