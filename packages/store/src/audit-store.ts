@@ -16,6 +16,7 @@ import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
 import { LossTracker } from './loss-tracker.js';
 import { applyOpenPlan, openNotices } from './open-records.js';
 import { planPrune, signPrune } from './prune-record.js';
+import { PruneSchedule } from './prune-schedule.js';
 import { EncodeScratch, encodeBatch, GENESIS_HASH } from './record-format.js';
 import { type RetentionPolicy, samePolicy, signRetentionPolicy } from './retention-policy.js';
 import { readRecordedPolicy } from './retention-records.js';
@@ -71,8 +72,7 @@ export class AuditStore {
   readonly #privateKey: KeyObject;
   /** The retention policy in force: configured, else the one the store last recorded. */
   #retention: RetentionPolicy | undefined;
-  #pruneTimer: NodeJS.Timeout | undefined;
-  #pruning = false;
+  #pruneSchedule: PruneSchedule | undefined;
   readonly #segDir: string;
   readonly #lockPath: string;
   readonly #anchors: AnchorWriter;
@@ -170,8 +170,13 @@ export class AuditStore {
     }, o.checkpointIntervalMs);
     this.#timer.unref();
     if (o.pruneEveryMs > 0) {
-      this.#pruneTimer = setInterval(() => void this.#scheduledPrune(), o.pruneEveryMs);
-      this.#pruneTimer.unref();
+      // A tick while closing does nothing; one after a failure reports the store's refusal.
+      this.#pruneSchedule = new PruneSchedule(
+        o.pruneEveryMs,
+        o.dir,
+        () => (this.#closing || this.#closed ? Promise.resolve({ segments: [] }) : this.prune()),
+        notice,
+      );
     }
   }
 
@@ -456,7 +461,7 @@ export class AuditStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    clearInterval(this.#pruneTimer);
+    this.#pruneSchedule?.stop();
     const closedError = new StoreError('STORE_CLOSED', `audit store ${this.dir} is closed`, {
       dir: this.dir,
     });
@@ -851,28 +856,6 @@ export class AuditStore {
         reject: noop,
       },
     ]);
-  }
-
-  /** One tick of `pruneEveryMs`: never throws, never overlaps; a failure is a notice. */
-  async #scheduledPrune(): Promise<void> {
-    if (this.#pruning || this.#closed || this.#closing || this.#failed) return;
-    this.#pruning = true;
-    try {
-      const result = await this.prune();
-      if (result.segments.length > 0) {
-        this.#notice(
-          'PRUNED',
-          `pruned segment(s) ${result.segments.join(', ')} of ${this.dir} (seq ${result.firstSeq}–${result.lastSeq}); signed prune record at seq ${result.seq}`,
-        );
-      }
-    } catch (error) {
-      this.#notice(
-        'PRUNE_FAILED',
-        `scheduled prune of ${this.dir} failed, tried again in ${this.#o.pruneEveryMs} ms: ${(error as Error).message}`,
-      );
-    } finally {
-      this.#pruning = false;
-    }
   }
 
   /**
