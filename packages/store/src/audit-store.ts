@@ -309,6 +309,7 @@ export class AuditStore {
         now,
         origin: this.origin,
         publicKey: createPublicKey(this.#privateKey),
+        ...(this.#o.retentionMs > 0 ? { sealedBefore: now - this.#o.retentionMs } : {}),
       },
     );
     if (!plan) return { segments: [] };

@@ -45,6 +45,8 @@ export interface PruneRetention {
   now: number;
   origin: string;
   publicKey: KeyObject;
+  /** Without `limit`: only segments sealed before this (ms; the store's `retentionMs`). */
+  sealedBefore?: number;
 }
 
 /**
@@ -79,7 +81,12 @@ export function planPrune(
     if (!first || last?.type !== 'segment.seal') break;
     if (limit !== undefined) {
       if (Date.parse(last.time) >= limit) break;
-    } else if (!ages || !retention || !pastMaximum(ages, retention, last.time)) {
+    } else if (
+      !ages ||
+      !retention ||
+      (retention.sealedBefore !== undefined && Date.parse(last.time) >= retention.sealedBefore) ||
+      !pastMaximum(ages, retention, last.time)
+    ) {
       break;
     }
     if (ages && retention) {

@@ -255,6 +255,19 @@ describe('retention policy: prune', () => {
     await s.close();
   });
 
+  it('retentionMs still holds without --before: nothing sealed after it goes', async () => {
+    const c = await agedStore({ maxAge: '3d' });
+    const kept = await pruneStore({
+      dir: t.dir,
+      trustDir: t.trustDir,
+      now: c.now,
+      retentionMs: 30 * DAY,
+    });
+    expect(kept.segments).toEqual([]);
+    const pruned = await pruneStore({ dir: t.dir, trustDir: t.trustDir, now: c.now });
+    expect(pruned.segments[0]).toBe(1);
+  });
+
   it('without a policy or --before, prune says what it needs', async () => {
     const c = await agedStore();
     const e = await expectRejects(
