@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { keyIdOf, summariseRuns } from '@agent-audit/store';
+import { keyIdOf, readStoreRetentionPolicy, summariseRuns } from '@agent-audit/store';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
@@ -29,8 +29,11 @@ export interface PushOptions {
   store: string;
   /** Trust directory holding the store's `public-key.pem`. */
   trustDir: string;
-  /** Days from now until which every object of this push is locked (COMPLIANCE). */
-  retainDays: number;
+  /**
+   * Days from now until which every object of this push is locked (COMPLIANCE). The default:
+   * the store's recorded retention policy's maxAge (`retainUntilFor`), else `DEFAULT_RETAIN_DAYS`.
+   */
+  retainDays?: number;
   /** Host name recorded in the manifest (informational). The default is `os.hostname()`. */
   host?: string;
   now?: () => Date;
@@ -136,11 +139,37 @@ export async function pushStore(options: PushOptions): Promise<PushResult> {
   }
 }
 
+/**
+ * Retain-until of a push: `retainDays` when given; else now + the maxAge of the retention
+ * policy the store records (its default maxAge, else its largest tenant maxAge; read with the
+ * trust directory's public key when there is one); else `DEFAULT_RETAIN_DAYS`.
+ */
+export function retainUntilFor(
+  store: string,
+  trustDir: string,
+  retainDays: number | undefined,
+  now: Date,
+): Date {
+  if (retainDays !== undefined) return new Date(now.getTime() + retainDays * 86_400_000);
+  const pem = path.join(trustDir, 'public-key.pem');
+  const policy = readStoreRetentionPolicy(
+    store,
+    fs.existsSync(pem) ? createPublicKey(fs.readFileSync(pem)) : undefined,
+  );
+  const tenantMax = Object.values(policy?.tenants ?? {})
+    .map((t) => t.maxAgeMs)
+    .filter((m): m is number => m !== undefined);
+  const maxAgeMs =
+    policy?.maxAgeMs ??
+    (tenantMax.length ? Math.max(...tenantMax) : DEFAULT_RETAIN_DAYS * 86_400_000);
+  return new Date(now.getTime() + maxAgeMs);
+}
+
 async function pushOnce(options: PushOptions, store: string): Promise<PushResult> {
   const { client, location } = options;
   const bucket = location.bucket;
   const now = (options.now ?? (() => new Date()))();
-  const retainUntil = new Date(now.getTime() + options.retainDays * 86_400_000);
+  const retainUntil = retainUntilFor(store, options.trustDir, options.retainDays, now);
   const segs = localSegments(store);
   if (segs.length === 0)
     throw new Error(`no segments in ${store}/segments: nothing to archive yet`);

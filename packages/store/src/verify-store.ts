@@ -12,6 +12,7 @@ import { loadTrustedKeys } from './trusted-keys.js';
 import type { VerifyOptions, VerifyReport } from './types.js';
 import { ChainScan } from './verify/chain-check.js';
 import { checkIdentity } from './verify/identity-check.js';
+import { checkOverAge } from './verify/retention-check.js';
 import { localSegmentSource, type SegmentSource } from './verify/segment-source.js';
 import { peekOrigin } from './verify/structure-checks.js';
 import {
@@ -212,6 +213,7 @@ async function run(
   checkStoreLog(state, storeLog);
   checkAnchorStatus(state, anchor, anchorPath, anchorUnreadable);
   checkCoverage(state);
+  checkOverAge(state, options.now ?? new Date());
   if (state.timeRegressions > 5) {
     state.log.add(
       'TIME_REGRESSION',
@@ -253,6 +255,7 @@ function report(state: VerifyState): VerifyReport {
     pruned: state.pruned,
     sessions: state.sessions,
     losses: state.losses,
+    retention: { policies: state.retentionPolicies, overAge: state.overAge },
     trustedKeys: [...state.keys.keys()],
     anchorChecked: state.anchorChecked,
   };

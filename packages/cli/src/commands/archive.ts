@@ -19,9 +19,10 @@ interface PushCommandOptions {
   trustDir?: string;
 }
 
-function retainDays(options: PushCommandOptions, ctx: CliContext): number {
+/** Undefined when not given: the store's recorded retention policy decides (see pushStore). */
+function retainDays(options: PushCommandOptions, ctx: CliContext): number | undefined {
   const raw = options.retainDays ?? ctx.env[RETAIN_DAYS_ENV];
-  if (raw === undefined || raw === '') return DEFAULT_RETAIN_DAYS;
+  if (raw === undefined || raw === '') return undefined;
   const days = Number(raw);
   if (!Number.isInteger(days) || days < 1 || days > 36_500) {
     const from = options.retainDays !== undefined ? '--retain-days' : RETAIN_DAYS_ENV;
@@ -46,7 +47,7 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
     .requiredOption('--to <s3-url>', 'the archive: s3://bucket/prefix (a bucket with Object Lock)')
     .option(
       '--retain-days <n>',
-      `COMPLIANCE retention of each object pushed, in days from now (default: $${RETAIN_DAYS_ENV} or ${DEFAULT_RETAIN_DAYS})`,
+      `COMPLIANCE retention of each object pushed, in days from now (default: $${RETAIN_DAYS_ENV}, else the maxAge of the retention policy the store records, else ${DEFAULT_RETAIN_DAYS})`,
     )
     .option(
       '--trust-dir <dir>',
@@ -78,7 +79,7 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
             location,
             store: store.path,
             trustDir,
-            retainDays: days,
+            ...(days !== undefined ? { retainDays: days } : {}),
             onProgress: (p) =>
               progress.update(
                 () =>
@@ -141,10 +142,11 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
             EXIT_USAGE,
           );
         }
-        const retain = retainDays(
-          { to: options.to, ...(options.retainDays ? { retainDays: options.retainDays } : {}) },
-          ctx,
-        );
+        const retain =
+          retainDays(
+            { to: options.to, ...(options.retainDays ? { retainDays: options.retainDays } : {}) },
+            ctx,
+          ) ?? DEFAULT_RETAIN_DAYS;
         const client = archiveClient(ctx.env);
         const now = ctx.now().getTime();
         const results = [];

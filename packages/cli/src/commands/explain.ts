@@ -52,6 +52,7 @@ export function renderExplanation(
             `claimed:     ${dash(t.claimed.principal)} for run ${dash(t.claimed.run_id)} by a remote caller — NOT adopted (${dash(t.claimed.reason)})`,
           ]),
       `tenant:      ${dash(t.tenant_id)}`,
+      `subjects:    ${t.data_subjects.length ? t.data_subjects.map(dash).join(', ') : '-'}`,
       `workflow:    ${dash(t.root_span)}${t.workflow_name ? ` · ${dash(t.workflow_name)}${t.workflow_version ? ` v${dash(t.workflow_version)}` : ''}` : ''}`,
       `credential:  ${dash(t.credential_ref)}`,
       `input:       ${dash(t.input_hash)}`,
