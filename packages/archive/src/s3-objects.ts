@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 
 export function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -45,6 +50,11 @@ export async function getBytes(
  * that do not match), and `If-None-Match: *` so that two pushers never write one key twice.
  * An object already there with the same bytes is success (a resumed or concurrent push); with
  * other bytes it is an error naming the key.
+ *
+ * One round trip in the common case: the conditional PUT itself is the existence check (the
+ * server answers 412 when the key exists), so the object is read back only when it was there
+ * already — a resumed push, not the steady state. `digest` is the SHA-256 of `body` when the
+ * caller has it (a segment is hashed once, for its manifest and its checksum).
  */
 export async function putLocked(
   client: S3Client,
@@ -53,10 +63,8 @@ export async function putLocked(
   body: Buffer,
   retainUntil: Date,
   contentType: string,
+  digest: Buffer = createHash('sha256').update(body).digest(),
 ): Promise<LockedPut> {
-  const digest = createHash('sha256').update(body).digest();
-  const existing = await headSha256(client, bucket, key, digest);
-  if (existing) return existing;
   try {
     const res = await client.send(
       new PutObjectCommand({
@@ -73,16 +81,27 @@ export async function putLocked(
     );
     return { status: 'created', ...(res.VersionId ? { versionId: res.VersionId } : {}) };
   } catch (error) {
-    // 412: written meanwhile by a concurrent push; 409: a conditional write raced ours.
+    // 412: the key exists (an earlier or a concurrent push); 409: a conditional write raced ours.
     if (!isStatus(error, 412, 409)) throw error;
-    const raced = await headSha256(client, bucket, key, digest);
+    const raced = await sameBytes(client, bucket, key, digest);
     if (raced) return raced;
     throw error;
   }
 }
 
+/** Whether an object exists (HEAD); false on 404. */
+export async function exists(client: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
 /** `present` when the key holds exactly `digest`; undefined when absent; throws when it differs. */
-async function headSha256(
+async function sameBytes(
   client: S3Client,
   bucket: string,
   key: string,

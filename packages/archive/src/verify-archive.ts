@@ -182,7 +182,7 @@ export async function verifyArchive(options: VerifyArchiveOptions): Promise<Arch
       );
       continue;
     }
-    if (k.kind === 'index' || k.kind === 'rollup') continue; // derived data, checked by rebuilding, not trusted here
+    if (k.kind === 'index' || k.kind === 'rollup' || k.kind === 'run-rollup') continue; // derived data, checked by rebuilding, not trusted here
     const m = byOrigin.get(k.origin) ?? new Map<string, Listed>();
     byOrigin.set(k.origin, m);
     m.set(key, l);

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addArchiveOption, loadRunFromArchive } from '../archive-run.js';
 import type { CliContext } from '../cli-context.js';
 import { formatDuration, formatTable, type Layout, layoutFor, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
@@ -241,12 +242,14 @@ export function renderExplanation(
 }
 
 export function explainCommand(ctx: CliContext, _setExitCode: (code: number) => void): Command {
-  return addJaegerOptions(
-    new Command('explain')
-      .description(
-        'answer the six audit questions for a run: trigger, context, actions, checks, approvals, side effects',
-      )
-      .argument('<run-id>', 'the workflow.run_id of the run'),
+  return addArchiveOption(
+    addJaegerOptions(
+      new Command('explain')
+        .description(
+          'answer the six audit questions for a run: trigger, context, actions, checks, approvals, side effects',
+        )
+        .argument('<run-id>', 'the workflow.run_id of the run'),
+    ),
   )
     .addHelpText(
       'after',
@@ -254,9 +257,17 @@ export function explainCommand(ctx: CliContext, _setExitCode: (code: number) => 
     )
     .option('--wide', 'every column, full hashes, nothing cut (default: fit the terminal width)')
     .action(
-      async (runId: string, options: RunSourceOptions & { wide?: boolean }, command: Command) => {
+      async (
+        runId: string,
+        options: RunSourceOptions & { wide?: boolean; archive?: string },
+        command: Command,
+      ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
-        const explanation = explainRun(runId, await loadRun(runId, options, globals, ctx));
+        const spans =
+          options.archive !== undefined
+            ? await loadRunFromArchive(runId, options.archive, ctx)
+            : await loadRun(runId, options, globals, ctx);
+        const explanation = explainRun(runId, spans);
         ctx.writeOut(
           globals.json
             ? `${JSON.stringify(explanation, null, 2)}\n`
