@@ -41,7 +41,12 @@ import {
   verifyArchive,
 } from '@agent-audit/archive';
 import { AuditStore } from '@agent-audit/store';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { median } from './bench-support.js';
 
 type Figures = Record<string, number | string>;
@@ -286,6 +291,20 @@ export async function runArchiveBench(): Promise<Figures> {
     );
     const compactS = (performance.now() - c0) / 1000;
     log(`compacted ${DAYS} days in ${compactS.toFixed(1)} s`);
+    // What one day of the index weighs: its push indexes and its 32 rollup shards.
+    const mid = new Date(Date.now() - 45 * 86_400_000).toISOString().slice(0, 10);
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `synthetic/index/${mid}/` }),
+    );
+    const sizes = (re: RegExp) =>
+      (listed.Contents ?? []).filter((o) => re.test(o.Key!)).map((o) => o.Size ?? 0);
+    const pushSizes = sizes(/\/[0-9a-f]{32}-\d{8}\.json$/);
+    const principalSizes = sizes(/\/rollup\/\d{2}\.json$/);
+    const runSizes = sizes(/\/rollup\/run-\d{2}\.json$/);
+    const avg = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) / (xs.length || 1));
+    log(
+      `one day (${mid}): ${pushSizes.length} push indexes of ${avg(pushSizes)} B on average, 16 principal shards of ${avg(principalSizes)} B, 16 run-id shards of ${avg(runSizes)} B`,
+    );
     const queryMs: number[] = [];
     let found = 0;
     let objects = 0;
@@ -332,6 +351,9 @@ export async function runArchiveBench(): Promise<Figures> {
       archive_compact_s: Number(compactS.toFixed(1)),
       archive_query_list_ms: Math.round(listMs),
       archive_trail_lookup_ms: Math.round(median(lookupMs)),
+      archive_index_push_object_bytes: avg(pushSizes),
+      archive_index_principal_shard_bytes: avg(principalSizes),
+      archive_index_run_shard_bytes: avg(runSizes),
       archive_query_runs: found,
       archive_query_index_objects: objects,
       archive_query_spans: SPANS,
