@@ -3,7 +3,7 @@
  * posix backend with a versioning directory, on 127.0.0.1), all in one run:
  *
  * - archive_push_vs_put_ratio: `pushStore` MB/s (sealed segments with COMPLIANCE retention,
- *   ChecksumSHA256, If-None-Match and the existence check, plus checkpoints, key, manifest and
+ *   ChecksumSHA256 and If-None-Match (the existence check), plus checkpoints, key, manifest and
  *   run index) over plain PutObject of the same segment bytes to the same server (no lock, no
  *   checksum, no condition), arms alternating, median of the per-round ratios (goal ≥ 0.8).
  * - archive_verify_vs_sha256_ratio: `verifyArchive` bytes/s over the archive pushed above
