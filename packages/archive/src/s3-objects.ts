@@ -66,19 +66,28 @@ export async function putLocked(
   digest: Buffer = createHash('sha256').update(body).digest(),
 ): Promise<LockedPut> {
   try {
-    const res = await client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        ContentType: contentType,
-        ContentLength: body.length,
-        ChecksumSHA256: digest.toString('base64'),
-        ObjectLockMode: 'COMPLIANCE',
-        ObjectLockRetainUntilDate: retainUntil,
-        IfNoneMatch: '*',
-      }),
+    const put = new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentType: contentType,
+      ContentLength: body.length,
+      ChecksumSHA256: digest.toString('base64'),
+      ObjectLockMode: 'COMPLIANCE',
+      ObjectLockRetainUntilDate: retainUntil,
+      IfNoneMatch: '*',
+    });
+    // SigV4 signs the payload's SHA-256 (x-amz-content-sha256, which the server checks too);
+    // the signer hashes the body again unless the header is there. It is the digest we have.
+    put.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers['x-amz-content-sha256'] = digest.toString('hex');
+        return next(args);
+      },
+      { step: 'build', name: 'agentAuditContentSha256' },
     );
+    const res = await client.send(put);
     return { status: 'created', ...(res.VersionId ? { versionId: res.VersionId } : {}) };
   } catch (error) {
     // 412: the key exists (an earlier or a concurrent push); 409: a conditional write raced ours.
