@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/jaeger.js';
 import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
@@ -195,6 +195,65 @@ describe('trail and explain --archive (real versitygw, Object Lock)', () => {
     expect(runs.map((r) => r.run_id).sort()).toEqual([runId, late].sort());
     const lateTrail = (await json(['trail', late, '--archive', ARCHIVE])) as typeof localTrail;
     expect(lateTrail.spans.map((s) => s.name)).toContain('invoke_agent delta');
+
+    // A push index that lands under today after its rollup without moving itself (a pusher
+    // racing the compaction): the next compaction's second listing moves it forward.
+    const client = s3.client();
+    const lateKey = lateKeys.find((k) => !k.includes(`/${today}/`))!;
+    const index = JSON.parse(
+      await (
+        await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: lateKey }))
+      ).Body!.transformToString(),
+    );
+    const racer = 'f'.repeat(32);
+    const raced = {
+      ...index,
+      origin: racer,
+      runs: index.runs.map((r: { run_id: string }) => ({ ...r, run_id: `${r.run_id}-raced` })),
+    };
+    await client.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: `fleet/index/${today}/${racer}-${String(index.push).padStart(8, '0')}.json`,
+        Body: JSON.stringify(raced),
+      }),
+    );
+    const hidden = (await json([
+      'runs',
+      '--principal',
+      'user:fleet-trail',
+      '--since',
+      '1d',
+      '--archive',
+      ARCHIVE,
+    ])) as Array<{ run_id: string }>;
+    expect(hidden.map((r) => r.run_id)).not.toContain(`${late}-raced`);
+    const again = await run([
+      CLI,
+      'archive',
+      'compact',
+      '--to',
+      ARCHIVE,
+      '--today',
+      '--days',
+      '1',
+      '--retain-days',
+      '1',
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    // Two: the racer's, and delta's first copy under today (delta already moved itself; moving
+    // it again writes the same bytes under the same key, and the query counts it once).
+    expect(again.stdout).toMatch(/2 written meanwhile moved to the next day/);
+    const found = (await json([
+      'runs',
+      '--principal',
+      'user:fleet-trail',
+      '--since',
+      '1d',
+      '--archive',
+      ARCHIVE,
+    ])) as Array<{ run_id: string }>;
+    expect(found.map((r) => r.run_id).sort()).toEqual([runId, late, `${late}-raced`].sort());
   }, 120_000);
 
   it('a segment overwritten in the bucket is read at its pushed version, and named', async () => {
