@@ -283,6 +283,17 @@ describe('trail and explain --archive (real versitygw, Object Lock)', () => {
     const out = await run([CLI, 'trail', 'no-such-run', '--archive', ARCHIVE]);
     expect(out.code).toBe(4);
     expect(out.stderr).toContain(`in the archive ${ARCHIVE}/`);
+    const both = await run([
+      CLI,
+      'trail',
+      runId,
+      '--archive',
+      ARCHIVE,
+      '--jaeger',
+      'http://127.0.0.1:9',
+    ]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('--archive and --jaeger cannot be used together');
     const bad = await run([CLI, 'explain', runId, '--archive', 'not-s3']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/Configuration: archive is invalid/);

@@ -2,6 +2,8 @@ import { archiveClient, archiveRunRecords, parseArchiveUrl } from '@agent-audit/
 import type { Command } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { CliError, EXIT_IO, EXIT_NO_SUCH_RUN, EXIT_USAGE } from './cli-error.js';
+import type { GlobalOptions } from './global-options.js';
+import { loadRun, type RunSourceOptions } from './load-run.js';
 import { runTimeline } from './run-timeline.js';
 import { escapeValue } from './terminal-text.js';
 import type { TrailSpan } from './trail-span.js';
@@ -50,4 +52,21 @@ export async function loadRunFromArchive(
     );
   }
   return spans;
+}
+
+/** From the archive when `--archive` is given, else as `loadRun` (Jaeger or the stores). */
+export function loadRunFromSource(
+  runId: string,
+  options: RunSourceOptions & { archive?: string },
+  globals: GlobalOptions,
+  ctx: CliContext,
+): Promise<TrailSpan[]> {
+  if (options.archive === undefined) return loadRun(runId, options, globals, ctx);
+  if (options.jaeger !== undefined) {
+    throw new CliError(
+      '--archive and --jaeger cannot be used together: read the run from one of them',
+      EXIT_USAGE,
+    );
+  }
+  return loadRunFromArchive(runId, options.archive, ctx);
 }

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { addArchiveOption, loadRunFromArchive } from '../archive-run.js';
+import { addArchiveOption, loadRunFromSource } from '../archive-run.js';
 import type { CliContext } from '../cli-context.js';
 import { formatDuration, formatTable, type Layout, layoutFor, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { addJaegerOptions, loadRun, type RunSourceOptions } from '../load-run.js';
+import { addJaegerOptions, type RunSourceOptions } from '../load-run.js';
 import { explainRun, type RunExplanation } from '../run-explanation.js';
 import { escapeValue } from '../terminal-text.js';
 
@@ -263,10 +263,7 @@ export function explainCommand(ctx: CliContext, _setExitCode: (code: number) => 
         command: Command,
       ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
-        const spans =
-          options.archive !== undefined
-            ? await loadRunFromArchive(runId, options.archive, ctx)
-            : await loadRun(runId, options, globals, ctx);
+        const spans = await loadRunFromSource(runId, options, globals, ctx);
         const explanation = explainRun(runId, spans);
         ctx.writeOut(
           globals.json

@@ -9,11 +9,11 @@ import {
   ATTR_SIDE_EFFECT_STATUS,
 } from '@agent-audit/instrumentation/attributes';
 import { Command } from 'commander';
-import { addArchiveOption, loadRunFromArchive } from '../archive-run.js';
+import { addArchiveOption, loadRunFromSource } from '../archive-run.js';
 import type { CliContext } from '../cli-context.js';
 import { formatDuration, formatTable, type Layout, layoutFor, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { addJaegerOptions, loadRun, type RunSourceOptions } from '../load-run.js';
+import { addJaegerOptions, type RunSourceOptions } from '../load-run.js';
 import { escapeValue } from '../terminal-text.js';
 import type { TrailSpan } from '../trail-span.js';
 
@@ -172,10 +172,7 @@ export function trailCommand(ctx: CliContext, _setExitCode: (code: number) => vo
             : options.jaeger !== undefined
               ? 'jaeger'
               : 'store';
-        const spans =
-          options.archive !== undefined
-            ? await loadRunFromArchive(runId, options.archive, ctx)
-            : await loadRun(runId, options, globals, ctx);
+        const spans = await loadRunFromSource(runId, options, globals, ctx);
         if (globals.json) {
           const output: TrailOutput = { run_id: runId, source, spans };
           ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
