@@ -6,6 +6,7 @@ import { keyIdOf, readStoreRetentionPolicy, summariseRuns } from '@agent-audit/s
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
+import { fileIndex } from './index-rollup.js';
 import {
   type ArchivedObject,
   type ArchivedSegment,
@@ -206,7 +207,15 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
       const body = fs.readFileSync(seg.file);
       const sum = summariseSegment(body);
       const key = archiveKeys.segment(location, origin, seg.segment);
-      const put = await putLocked(client, bucket, key, body, retainUntil, 'application/x-ndjson');
+      const put = await putLocked(
+        client,
+        bucket,
+        key,
+        body,
+        retainUntil,
+        'application/x-ndjson',
+        Buffer.from(sum.sha256, 'hex'),
+      );
       if (put.status === 'present') alreadyPresent++;
       shipped[i] = {
         segment: seg.segment,
@@ -402,17 +411,15 @@ async function putIndex(
     origin,
     push: manifest.push,
     host: manifest.host,
+    store: manifest.store,
     firstTime,
     lastTime,
     runs: [...runs.values()],
   };
-  const day = (lastTime ?? manifest.time).slice(0, 10);
-  await putLocked(
-    options.client,
-    options.location.bucket,
-    archiveKeys.index(options.location, day, origin, manifest.push),
-    Buffer.from(`${JSON.stringify(index)}\n`),
-    new Date(manifest.retainUntil),
-    'application/json',
-  );
+  // Filed under the day it is written, never before its last record's day (a query since a
+  // time reads the days from since's on).
+  const written = (options.now ?? (() => new Date()))().toISOString().slice(0, 10);
+  const lastDay = (lastTime ?? manifest.time).slice(0, 10);
+  const day = [lastDay, written].sort()[1]!;
+  await fileIndex(options.client, options.location, day, index, new Date(manifest.retainUntil));
 }

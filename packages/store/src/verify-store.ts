@@ -175,6 +175,7 @@ async function run(
     state.expectedSeq = 1;
     state.prevHash = GENESIS_HASH;
   }
+  await source.ready?.(segments[0]!);
   state.origin = peekOrigin(source, segments[0]!);
   loadExternal(state, anchor, storeLog);
   if (state.origin !== null) state.witness = witnesses?.get(state.origin);
@@ -193,6 +194,7 @@ async function run(
         );
       }
     }
+    await source.ready?.(seg);
     const outcome = scan.segment(seg, i === segments.length - 1, (bytes) => {
       doneBytes += bytes;
       options.onProgress?.({

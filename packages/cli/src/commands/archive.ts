@@ -114,7 +114,7 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
   archive
     .command('compact')
     .description(
-      "merge each past day's run index objects into 16 principal-sharded rollups, so that runs --archive reads a few objects per day; derived data, written once, safe from cron on any host",
+      "merge each past day's run index objects into 16 principal-sharded and 16 run-id-sharded rollups, so that runs, trail and explain --archive read one object per day by key; derived data, written once, safe from cron on any host (run it daily after midnight UTC)",
     )
     .requiredOption('--to <s3-url>', 'the archive: s3://bucket/prefix')
     .option('--days <n>', 'how many days back to compact (default: 90)', '90')
@@ -158,7 +158,8 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
             results.push({ day, ...r });
             if (!globals.json) {
               ctx.writeOut(
-                `${day}: ${r.covered} push index(es), ${r.runs} run(s) ${r.written ? 'rolled up' : 'already rolled up by another compactor'}\n`,
+                `${day}: ${r.covered} push index(es), ${r.runs} run(s) ${r.written ? 'rolled up' : 'already rolled up by another compactor'}` +
+                  `${r.refiled ? `, ${r.refiled} written meanwhile moved to the next day not rolled up` : ''}\n`,
               );
             }
           } catch (error) {
