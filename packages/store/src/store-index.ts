@@ -4,6 +4,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import {
+  type CredentialKind,
+  CredentialTable,
+  createCredentialTable,
+  credentialRefsOfLine,
+} from './credential-index.js';
 import { StoreError } from './errors.js';
 import { computeLineHash, type Envelope, parseEnvelope } from './record-format.js';
 import { listSegments, scanLines } from './segment-files.js';
@@ -11,7 +17,7 @@ import type { RecordTags, RunFilter } from './types.js';
 
 export const INDEX_FILE = 'index.sqlite';
 /** Bumped whenever the table layout changes: an index of another version is rebuilt. */
-const SCHEMA_VERSION = '3';
+const SCHEMA_VERSION = '4';
 /** `PRAGMA application_id` of an agent-audit index ("AAIX"): any other SQLite file is foreign. */
 const APPLICATION_ID = 0x41414958;
 /** The tag keys the index keeps as columns, in column order. */
@@ -134,7 +140,8 @@ export function rowDisagreement(
 }
 
 /**
- * Run id / principal / agent / tool / tenant / time → record locations, in SQLite. A cache,
+ * Run id / principal / agent / tool / tenant / time → record locations, in SQLite, and
+ * credential refs → records (credential-index.ts). A cache,
  * never evidence: anyone who can write the store directory can write this file, so the reader
  * checks it against the segments before answering from it (`audit`), every row it returns
  * against the record it points to, and rebuilds it from the segments when they disagree.
@@ -145,6 +152,7 @@ export class StoreIndex {
   readonly #dir: string;
   readonly #db: Db;
   readonly #insert: Database.Statement;
+  readonly #credentials: CredentialTable;
   #dataVersion: number;
 
   private constructor(dir: string, file: string, db: Db) {
@@ -155,6 +163,7 @@ export class StoreIndex {
       `INSERT OR REPLACE INTO records (seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace)
        VALUES (@seq, @segment, @offset, @length, @hash, @type, @time, @run, @principal, @agent, @tool, @tenant, @span, @parent, @status, @trace)`,
     );
+    this.#credentials = new CredentialTable(db);
     this.#dataVersion = this.#readDataVersion();
   }
 
@@ -228,6 +237,7 @@ export class StoreIndex {
   reset(): void {
     this.#memoKey = '';
     this.#db.exec('DELETE FROM records; DELETE FROM meta;');
+    this.#credentials.clear();
   }
 
   /** Run `fn` in one read transaction: everything it reads comes from one snapshot. */
@@ -268,10 +278,16 @@ export class StoreIndex {
     const run = this.#db.transaction(() => {
       if (!this.#consistent(segments)) this.reset();
       rebuilt = this.#meta('segment') === undefined;
-      if (rebuilt) this.#db.exec('DELETE FROM records;');
+      if (rebuilt) {
+        this.#db.exec('DELETE FROM records;');
+        this.#credentials.clear();
+      }
       this.#setMeta('schema', SCHEMA_VERSION);
       const first = segments[0];
-      if (first) this.#db.prepare('DELETE FROM records WHERE segment < ?').run(first.segment);
+      if (first) {
+        this.#db.prepare('DELETE FROM records WHERE segment < ?').run(first.segment);
+        this.#credentials.dropBefore(first.segment);
+      }
       let segment = Number(this.#meta('segment') ?? 0);
       let offset = Number(this.#meta('offset') ?? 0);
       let lastHash = this.#meta('last_hash');
@@ -316,6 +332,7 @@ export class StoreIndex {
               status: tags.status ?? null,
               trace: tags.trace ?? null,
             });
+            this.#credentials.add(env.seq, s.segment, credentialRefsOfLine(buf, env));
             lastHash = env.hash;
             lastLoc = `${s.segment}:${at}:${end - start}`;
             added += 1;
@@ -394,6 +411,7 @@ export class StoreIndex {
         'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records ORDER BY seq',
       )
       .iterate() as IterableIterator<IndexedRow>;
+    const credentials = this.#credentials.auditor();
     let problem: string | undefined;
     try {
       for (const s of segments) {
@@ -428,6 +446,7 @@ export class StoreIndex {
               time: env.time,
               tags: sameTags ? rowTags(row) : tagsOf(buf, env),
             });
+            problem ??= credentials.check(env.seq, credentialRefsOfLine(buf, env));
           },
           {
             chunkSize: chunkFor(s.size),
@@ -439,8 +458,10 @@ export class StoreIndex {
         const extra = rows.next();
         if (!extra.done) problem = `row seq ${extra.value.seq} has no record in the segments`;
       }
+      if (!problem) problem = credentials.finish();
     } finally {
       rows.return?.();
+      credentials.close();
     }
     return problem;
   }
@@ -451,6 +472,19 @@ export class StoreIndex {
         'SELECT seq, segment, offset, length, hash, type, time, run, principal, agent, tool, tenant, span, parent, status, trace FROM records WHERE run = ? ORDER BY seq',
       )
       .all(runId) as IndexedRow[];
+  }
+
+  /**
+   * The records whose payload names `ref` (as a used or an issued credential), in seq order,
+   * each with how it names it. The caller reads and checks each record.
+   */
+  credentialLocations(ref: string): Array<IndexedRow & { kind: CredentialKind }> {
+    return this.#db
+      .prepare(
+        `SELECT r.seq, r.segment, r.offset, r.length, r.hash, r.type, r.time, r.run, r.principal, r.agent, r.tool, r.tenant, r.span, r.parent, r.status, r.trace, c.kind
+         FROM credentials c JOIN records r ON r.seq = c.seq WHERE c.ref = ? ORDER BY c.seq, c.kind`,
+      )
+      .all(ref) as Array<IndexedRow & { kind: CredentialKind }>;
   }
 
   /**
@@ -596,7 +630,9 @@ function adopt(db: Db): string | undefined {
     )?.value;
   }
   if (tables.length > 0 && schema !== SCHEMA_VERSION) {
-    db.exec('DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS meta;');
+    db.exec(
+      'DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS credentials;',
+    );
   }
   if (appId !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
   return undefined;
@@ -617,6 +653,7 @@ function createTables(db: Db): void {
     CREATE INDEX IF NOT EXISTS records_tenant ON records (tenant, run) WHERE tenant IS NOT NULL;
     CREATE INDEX IF NOT EXISTS records_time ON records (time) WHERE run IS NOT NULL;
   `);
+  createCredentialTable(db);
 }
 
 /** A read buffer no larger than the file (most segments are far below the 4 MiB default). */

@@ -1,5 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {
+  CREDENTIAL_RECORD_TYPES,
+  credentialRefsOfLine,
+  credentialRefsOfPayload,
+} from './credential-index.js';
 import { StoreError } from './errors.js';
 import { computeLineHash, parseEnvelope } from './record-format.js';
 import { lossTagRows, summariseRuns, type TagRow } from './run-summary.js';
@@ -27,6 +32,12 @@ export interface StoreReader extends SegmentReader {
    * landing page on a large store). Without a usable index, from a scan.
    */
   recentRuns(offset: number, limit: number): { runs: RunSummary[]; total: number };
+  /**
+   * The runs whose span records name `ref` as a `credential.ref` (a credential the span used,
+   * or one a `credential.issued` event issued), in the order of their first such record. A
+   * superset of where a run's timeline shows the credential: read each run to see how.
+   */
+  credentialRuns(ref: string): string[];
 }
 
 /** Why a query did not use the index as it found it. */
@@ -360,11 +371,108 @@ export function openStoreReader(
         total: answer.total,
       };
     },
+    credentialRuns(ref) {
+      const idx = useIndex();
+      queries += 1;
+      if (idx && !trusted && queries === 1) {
+        // First query on an unchecked index: the answer is a scan, the index's rows for this
+        // credential are held against it up to where the index was caught up.
+        let through: { segment: number; offset: number };
+        let rows: ReturnType<StoreIndex['credentialLocations']>;
+        try {
+          through = idx.indexedThrough();
+          rows = idx.credentialLocations(ref);
+        } catch (error) {
+          indexFailed(error);
+          return runsOf(scanCredential(scanAll, ref));
+        }
+        const found = scanCredential(scanAll, ref);
+        const claimed = rows.map((r) => `${r.seq}:${r.kind}:${r.run}`).join(',');
+        const truth = found
+          .filter((r) => before(r, through))
+          .map((r) => `${r.seq}:${r.kind}:${r.run}`)
+          .join(',');
+        if (claimed !== truth) {
+          disagrees('its credential rows differ from the records in the segments');
+        }
+        return runsOf(found);
+      }
+      const rows = idx ? checked(idx, () => idx.credentialLocations(ref)) : undefined;
+      if (rows === undefined) return runsOf(scanCredential(scanAll, ref));
+      // Each row read back and checked: its record must name the credential as the row says.
+      const records = readLocations(root, rows);
+      const problem =
+        typeof records === 'string'
+          ? records
+          : rows.some(
+                (row, i) =>
+                  !credentialRefsOfPayload(records[i]!.payload).some(
+                    (c) => c.ref === ref && c.kind === row.kind,
+                  ),
+              )
+            ? 'a credential row names a credential its record does not'
+            : undefined;
+      if (problem !== undefined || typeof records === 'string') {
+        disagrees(problem ?? 'a credential row does not match its record');
+        return runsOf(scanCredential(scanAll, ref));
+      }
+      return runsOf(
+        records.map((r, i) => ({ seq: r.seq, run: r.tags.run ?? null, kind: rows[i]!.kind })),
+      );
+    },
     close() {
       segments.close();
       dropIndex();
     },
   };
+}
+
+/** Run ids, each once, in the order of their first row. */
+function runsOf(rows: Array<{ run: string | null }>): string[] {
+  const out = new Set<string>();
+  for (const r of rows) if (r.run !== null) out.add(r.run);
+  return [...out];
+}
+
+/** Every span record naming `ref`, once per kind, in seq order (hash checked). */
+function scanCredential(
+  scanAll: (
+    cb: (buf: Buffer, start: number, end: number, segment: number, offset: number) => void,
+  ) => void,
+  ref: string,
+): Array<{ seq: number; kind: string; run: string | null; segment: number; offset: number }> {
+  const out: Array<{
+    seq: number;
+    kind: string;
+    run: string | null;
+    segment: number;
+    offset: number;
+  }> = [];
+  scanAll((buf, start, end, segment, offset) => {
+    const env = parseEnvelope(buf, start, end);
+    if (typeof env === 'string') {
+      throw new StoreError(
+        'RECORD_MALFORMED',
+        `segment ${segment} byte ${offset}: ${env}; run agent-audit verify`,
+      );
+    }
+    if (!CREDENTIAL_RECORD_TYPES.has(env.type)) return;
+    const refs = credentialRefsOfLine(buf, env).filter((c) => c.ref === ref);
+    if (refs.length === 0) return;
+    if (computeLineHash(buf, start, end) !== env.hash) {
+      throw new StoreError(
+        'RECORD_HASH_MISMATCH',
+        `segment ${segment} seq ${env.seq}: record does not match its hash`,
+      );
+    }
+    const tags = JSON.parse(buf.toString('utf8', env.tagsStart, env.tagsEnd)) as RecordTags;
+    const run = typeof tags.run === 'string' ? tags.run : null;
+    // The order the index returns them in: seq, then kind.
+    for (const kind of ['issued', 'used']) {
+      if (refs.some((c) => c.kind === kind)) out.push({ seq: env.seq, kind, run, segment, offset });
+    }
+  });
+  return out;
 }
 
 /** Whether a record lies before the position an index was caught up to. */

@@ -35,8 +35,12 @@ async function writeTemplate(): Promise<TempStore> {
         span: `${w}-${i}`,
         ...(i ? { parent: `${w}-0`, tool: `tool-${(w + i) % 5}` } : {}),
       };
-      await store.append({ type: 'span.start', tags: spanTags, payload: { op: i } });
-      await store.append({ type: 'span.end', tags: { ...spanTags, status: 'ok' }, payload: {} });
+      await store.append({ type: 'span.start', tags: spanTags, payload: startPayload(w, i) });
+      await store.append({
+        type: 'span.end',
+        tags: { ...spanTags, status: 'ok' },
+        payload: endPayload(w, i),
+      });
     }
   }
   await store.close();
@@ -46,6 +50,25 @@ async function writeTemplate(): Promise<TempStore> {
   reader.close();
   return t;
 }
+
+const kv = (key: string, value: string) => ({ key, value: { stringValue: value } });
+
+/** A tool span (i > 0) uses the credential `aat_use_(w % 4)` (a span attribute). */
+function startPayload(w: number, i: number) {
+  return { op: i, attributes: i ? [kv('credential.ref', `aat_use_${w % 4}`)] : [] };
+}
+
+/** A run's root span issues `aat_iss_w` (a `credential.issued` event), never used by a span. */
+function endPayload(w: number, i: number) {
+  if (i) return {};
+  const event = { name: 'credential.issued', attributes: [kv('credential.ref', `aat_iss_${w}`)] };
+  return { resourceSpans: [{ scopeSpans: [{ spans: [{ spanId: `${w}-0`, events: [event] }] }] }] };
+}
+
+const CREDENTIALS = [
+  ...Array.from({ length: 4 }, (_, i) => `aat_use_${i}`),
+  ...Array.from({ length: RUNS }, (_, i) => `aat_iss_${i}`),
+];
 
 async function buildStore(): Promise<TempStore> {
   template ??= await writeTemplate();
@@ -107,6 +130,11 @@ function answers(t: TempStore, warnings: IndexWarning[]) {
     for (let w = 0; w < RUNS; w++) {
       out.indexed.push(indexed.runRecords(`run-${w}`).map((r) => r.seq));
       out.truth.push(byRun.get(`run-${w}`) ?? []);
+    }
+    // Credential refs → runs (a credential query: `runs --credential`, `whois`).
+    for (const ref of CREDENTIALS) {
+      out.indexed.push(indexed.credentialRuns(ref).sort());
+      out.truth.push(truth.credentialRuns(ref).sort());
     }
     return out;
   } finally {
@@ -186,6 +214,46 @@ const ATTACKS: Attack[] = [
     expect: 'INDEX_DISAGREES',
   },
   {
+    name: 'the credential row of an issued ref deleted (hides the run from whois)',
+    attack: (t) => sql(t, "DELETE FROM credentials WHERE ref = 'aat_iss_5'"),
+    expect: 'INDEX_DISAGREES',
+    perRun: false,
+  },
+  {
+    name: 'the credential rows of a used ref deleted',
+    attack: (t) => sql(t, "DELETE FROM credentials WHERE ref = 'aat_use_1'"),
+    expect: 'INDEX_DISAGREES',
+    perRun: false,
+  },
+  {
+    name: 'a credential row planted (pins a credential on a run that never saw it)',
+    attack: (t) =>
+      sql(
+        t,
+        `INSERT INTO credentials (seq, segment, kind, ref)
+           SELECT seq, segment, 'used', 'aat_iss_5' FROM records WHERE run = 'run-9' AND type = 'span.start' LIMIT 1`,
+      ),
+    expect: 'INDEX_DISAGREES',
+    perRun: false,
+  },
+  {
+    name: 'a credential row moved to another run',
+    attack: (t) =>
+      sql(
+        t,
+        `UPDATE credentials SET seq = (SELECT seq FROM records WHERE run = 'run-2' AND type = 'span.start' LIMIT 1)
+           WHERE ref = 'aat_iss_8'`,
+      ),
+    expect: 'INDEX_DISAGREES',
+    perRun: false,
+  },
+  {
+    name: "a credential row's kind changed",
+    attack: (t) => sql(t, "UPDATE credentials SET kind = 'used' WHERE ref = 'aat_iss_4'"),
+    expect: 'INDEX_DISAGREES',
+    perRun: false,
+  },
+  {
     name: "another store's index swapped in",
     attack: async (t, other) => {
       const o = await other();
@@ -226,7 +294,7 @@ const ATTACKS: Attack[] = [
       const db = new Database(indexFile(t));
       db.pragma(`application_id = ${0x41414958}`);
       db.exec(
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '3'); CREATE TABLE records (seq INTEGER PRIMARY KEY, note TEXT);",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '4'); CREATE TABLE records (seq INTEGER PRIMARY KEY, note TEXT);",
       );
       db.close();
     },
@@ -312,6 +380,51 @@ describe('the query index cannot lie', () => {
     expect(warnings.map((w) => w.code)).toEqual(['INDEX_DISAGREES']);
     expect(warnings[0]!.message).toMatch(/run list differs/);
     reader.close();
+  });
+
+  it("a reader's first credential query comes from a scan, and the index's rows are held against it", async () => {
+    const t = await buildStore();
+    sql(t, "DELETE FROM credentials WHERE ref = 'aat_iss_7'");
+    const warnings: IndexWarning[] = [];
+    const reader = openStoreReader(t.dir, { onWarning: (w) => warnings.push(w) });
+    expect(reader.credentialRuns('aat_iss_7')).toEqual(['run-7']);
+    expect(warnings.map((w) => w.code)).toEqual(['INDEX_DISAGREES']);
+    expect(warnings[0]!.message).toMatch(/credential rows differ/);
+    // Rebuilt: the next answer comes from the index, with nothing to say.
+    expect(reader.credentialRuns('aat_iss_7')).toEqual(['run-7']);
+    expect(warnings).toHaveLength(1);
+    reader.close();
+  });
+
+  it('a credential row changed while a reader is open is caught by that reader', async () => {
+    const t = await buildStore();
+    const warnings: IndexWarning[] = [];
+    const reader = openStoreReader(t.dir, { onWarning: (w) => warnings.push(w) });
+    reader.listRuns();
+    expect(reader.credentialRuns('aat_use_2')).toEqual(['run-2', 'run-6', 'run-10']);
+    sql(t, "UPDATE credentials SET ref = 'aat_use_3' WHERE ref = 'aat_use_2'");
+    expect(reader.credentialRuns('aat_use_2')).toEqual(['run-2', 'run-6', 'run-10']);
+    expect(reader.credentialRuns('aat_use_3')).toEqual(['run-3', 'run-7', 'run-11']);
+    expect(warnings.map((w) => w.code)).toEqual(['INDEX_DISAGREES']);
+    reader.close();
+  });
+
+  it('an index of the previous schema (no credential table) is rebuilt without a warning', async () => {
+    const t = await buildStore();
+    sql(t, "DROP TABLE credentials; UPDATE meta SET value = '3' WHERE key = 'schema';");
+    const warnings: IndexWarning[] = [];
+    const reader = openStoreReader(t.dir, { onWarning: (w) => warnings.push(w) });
+    expect(reader.credentialRuns('aat_iss_3')).toEqual(['run-3']);
+    reader.listRuns();
+    expect(reader.credentialRuns('aat_use_0')).toEqual(['run-0', 'run-4', 'run-8']);
+    reader.close();
+    expect(warnings).toEqual([]);
+    const db = new Database(indexFile(t));
+    const version = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get();
+    const rows = db.prepare('SELECT COUNT(*) FROM credentials').pluck().get();
+    db.close();
+    expect(version).toBe('4');
+    expect(rows).toBe(RUNS * 3);
   });
 
   it('a reader that only asks for runs checks the whole index from its second query on', async () => {
