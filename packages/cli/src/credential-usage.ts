@@ -44,6 +44,8 @@ export interface CredentialUse {
 }
 
 const RUN_EVENT_CREDENTIAL_ISSUED = 'credential.issued';
+/** The record types a run summary is made of. */
+const RUN_RECORD_TYPES = new Set(['span.start', 'span.end', 'event']);
 
 function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
@@ -73,8 +75,10 @@ function issueOf(spans: TrailSpan[], ref: string): CredentialIssue | null {
 /**
  * Every run in the stores that issued or used `ref` (`credential.ref` on a span, or a
  * `credential.issued` event naming it), with the run's attribution and each tool call made
- * with it. Reads the run list from each store and every run's records (a scan of the store:
- * `credential.ref` is not an indexed tag).
+ * with it, newest run first. The runs to read come from each store's query index
+ * (`credentialRuns`: a superset, checked against the segments like every index answer); each
+ * such run is then read from every store and its timeline decides, so the answer is what a
+ * scan of every run gives.
  */
 export function findCredentialUse(
   readers: Array<{ location: Location; reader: StoreReader }>,
@@ -89,15 +93,38 @@ export function findCredentialUse(
   };
   const runIds = new Set<string>();
   for (const { location, reader } of readers) {
-    for (const run of read(location, () => reader.listRuns({}))) runIds.add(run.run_id);
+    for (const runId of read(location, () => reader.credentialRuns(ref))) runIds.add(runId);
   }
-  const out: CredentialUse[] = [];
+  const runs: Array<{ runId: string; start: string; first: number[]; spans: TrailSpan[] }> = [];
   for (const runId of runIds) {
-    const spans = runTimeline(
-      readers.flatMap(({ location, reader }) =>
-        read(location, () => reader.runRecords(runId)).map((r) => ({ ...r, store: location.path })),
-      ),
+    const records = readers.flatMap(({ location, reader }, at) =>
+      read(location, () => reader.runRecords(runId)).map((r) => ({
+        ...r,
+        store: location.path,
+        at,
+      })),
     );
+    // The run's start as `runs` lists it (its earliest span or event record), and its first
+    // such record (store, seq), which orders runs that start in the same millisecond.
+    let start = '';
+    let first: number[] = [];
+    for (const r of records) {
+      if (!RUN_RECORD_TYPES.has(r.type)) continue;
+      if (first.length === 0) first = [r.at, r.seq];
+      if (start === '' || r.time < start) start = r.time;
+    }
+    runs.push({ runId, start, first, spans: runTimeline(records) });
+  }
+  // Newest start first, as `runs` lists them.
+  runs.sort((x, y) =>
+    x.start !== y.start
+      ? x.start < y.start
+        ? 1
+        : -1
+      : x.first[0]! - y.first[0]! || x.first[1]! - y.first[1]!,
+  );
+  const out: CredentialUse[] = [];
+  for (const { runId, spans } of runs) {
     const issued = issueOf(spans, ref);
     const used = spans.filter((s) => s.credential_ref === ref);
     if (issued === null && used.length === 0) continue;

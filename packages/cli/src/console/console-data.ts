@@ -372,7 +372,16 @@ export class ConsoleData {
       runs = runs.filter((r) => r.run_id.includes(needle));
     }
     if (query.status) runs = runs.filter((r) => r.status === query.status);
-    if (query.credential !== undefined || query.decision !== undefined) {
+    if (query.credential !== undefined && query.decision === undefined) {
+      // Runs that issued or used the credential (as `runs --credential`), from each store's
+      // index: complete once the index is ready, whatever the tool call table has read yet.
+      const ref = query.credential;
+      const allowed = new Set(
+        (await Promise.all(this.#stores.map((_, i) => this.#index.credentialRuns(i, ref)))).flat(),
+      );
+      runs = runs.filter((r) => allowed.has(r.run_id));
+    } else if (query.credential !== undefined || query.decision !== undefined) {
+      // Tool calls that used the credential and got the decision: the same call, from the table.
       const allowed = this.table.runsWith({
         ...(query.credential ? { credential: query.credential } : {}),
         ...(query.decision ? { decision: query.decision } : {}),

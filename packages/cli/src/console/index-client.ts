@@ -13,7 +13,8 @@ export interface IndexWorkerData {
 type QueryBody =
   | { method: 'listRuns'; filter: RunFilter }
   | { method: 'recentRuns'; offset: number; limit: number }
-  | { method: 'runRecords'; runId: string };
+  | { method: 'runRecords'; runId: string }
+  | { method: 'credentialRuns'; ref: string };
 
 export type WorkerQuery = QueryBody & { id: number; store: number };
 
@@ -221,6 +222,11 @@ export class IndexClient {
 
   runRecords(store: number, runId: string): Promise<StoredRecord[]> {
     return this.#ask(store, { method: 'runRecords', runId });
+  }
+
+  /** The runs whose span records issued or used the credential ref (the store's index). */
+  credentialRuns(store: number, ref: string): Promise<string[]> {
+    return this.#ask(store, { method: 'credentialRuns', ref });
   }
 
   async close(): Promise<void> {

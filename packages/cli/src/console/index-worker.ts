@@ -54,6 +54,7 @@ port.on('message', (query: WorkerQuery) => {
     let result: unknown;
     if (query.method === 'listRuns') result = reader.listRuns(query.filter);
     else if (query.method === 'recentRuns') result = reader.recentRuns(query.offset, query.limit);
+    else if (query.method === 'credentialRuns') result = reader.credentialRuns(query.ref);
     else result = reader.runRecords(query.runId);
     post({ type: 'answer', id: query.id, result });
   } catch (error) {
