@@ -7,6 +7,7 @@ import { openStoreReader } from '@agent-audit/store/query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findCredentialUse } from '../src/credential-usage.js';
 import type { StoreReader } from '../src/store-access.js';
+import { startConsole, waitForIndex } from './support/console-process.js';
 import { type SpanSpec, spanEndPayload, spanStartPayload } from './support/otlp-fixtures.js';
 import { runCli } from './support/run-cli.js';
 import { writeStore } from './support/write-store.js';
@@ -208,5 +209,37 @@ describe('credential queries answered from the index', () => {
     expect(got.uses.map((u: { run_id: string }) => u.run_id)).toEqual(['run-cred-1']);
     expect(got.stderr).toMatch(/the query index disagrees with the segments/);
     expect(await credentialRunIds('aat_iss_1')).toEqual(['run-cred-1']);
+  });
+
+  it("the console's credential filter answers what reading every run answers", async () => {
+    const console = await startConsole([...stores, '--index-dir', join(root, 'console-index')], {
+      cwd: root,
+      env,
+    });
+    try {
+      await waitForIndex(console.url);
+      const ids = async (query: string) => {
+        const answer = await fetch(`${console.url}/api/runs?${query}&page_size=500`);
+        expect(answer.status).toBe(200);
+        return ((await answer.json()) as { runs: Array<{ run_id: string }> }).runs
+          .map((r) => r.run_id)
+          .sort();
+      };
+      for (const ref of REFS) {
+        const truth = fullScan(ref)
+          .map((u) => u.run_id)
+          .sort();
+        expect(await ids(`credential=${encodeURIComponent(ref)}`), ref).toEqual(truth);
+      }
+      expect(await ids('credential=aat_iss_4')).toEqual(['run-cred-4']);
+      // With a decision: a tool call that used the credential and got that decision.
+      expect(await ids('credential=aat_shared_1&decision=allow')).toEqual([
+        'run-cred-1',
+        'run-cred-4',
+      ]);
+      expect(await ids('credential=aat_iss_4&decision=allow')).toEqual([]);
+    } finally {
+      await console.stop();
+    }
   });
 });
