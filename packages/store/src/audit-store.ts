@@ -1,8 +1,8 @@
 // Over ~600 lines on purpose: what remains is the writer's one state machine (write-through,
 // group commit, checkpoint, rotation, close) over one set of fields whose invariants span all
 // of it (the write position runs ahead of the durable head by exactly the unsettled records).
-// Recovery, anchoring, the witness, losses, custody, segment files and entry encoding live in
-// their own modules.
+// Recovery, anchoring, the witness, losses, custody, segment files, entry encoding and the
+// retention policy's records (retention-writer.ts) live in their own modules.
 import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { AnchorWriter, type CheckpointWaiter } from './anchor-writer.js';
@@ -18,8 +18,8 @@ import { applyOpenPlan, openNotices } from './open-records.js';
 import { planPrune, signPrune } from './prune-record.js';
 import { PruneSchedule } from './prune-schedule.js';
 import { EncodeScratch, encodeBatch, GENESIS_HASH } from './record-format.js';
-import { type RetentionPolicy, samePolicy, signRetentionPolicy } from './retention-policy.js';
-import { readRecordedPolicy } from './retention-records.js';
+import type { RetentionPolicy } from './retention-policy.js';
+import { type PolicyRecordReason, RetentionWriter } from './retention-writer.js';
 import { SegmentAppender } from './segment-appender.js';
 import { listSegments, SEGMENTS_DIR } from './segment-files.js';
 import { createSegment, encodeCheckpoint, writeDamagedMarker } from './segment-writer.js';
@@ -70,8 +70,11 @@ export class AuditStore {
   readonly #o: Resolved;
   readonly #fs: FsLayer;
   readonly #privateKey: KeyObject;
-  /** The retention policy in force: configured, else the one the store last recorded. */
-  #retention: RetentionPolicy | undefined;
+  /**
+   * The retention policy in force and its records; set after recovery (a rotation during
+   * recovery, before the recorded policy is read, writes no policy record).
+   */
+  #retention: RetentionWriter | undefined;
   #pruneSchedule: PruneSchedule | undefined;
   readonly #segDir: string;
   readonly #lockPath: string;
@@ -151,7 +154,11 @@ export class AuditStore {
       }
       const { needsCheckpoint } = this.#recoverAndOpen();
       this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
-      const policyWritten = this.#recordRetention();
+      const retention = new RetentionWriter(o.dir, this.origin, this.keyId, this.#privateKey);
+      this.#retention = retention;
+      const policyRecord = retention.open(listSegments(this.dir), o.retention);
+      if (policyRecord) this.#writePolicy(policyRecord);
+      const policyWritten = policyRecord !== undefined;
       // A store that was closed cleanly ends with a checkpoint: nothing new to sign yet.
       this.#lastCheckpointSeq = needsCheckpoint || policyWritten ? 0 : this.#headSeq;
       this.#sinceCheckpoint = needsCheckpoint || policyWritten ? 1 : 0;
@@ -182,7 +189,7 @@ export class AuditStore {
 
   /** The retention policy in force (configured, else recorded in the store); undefined: none. */
   get retentionPolicy(): RetentionPolicy | undefined {
-    return this.#retention;
+    return this.#retention?.policy;
   }
 
   /** The last durable record. */
@@ -283,18 +290,8 @@ export class AuditStore {
       throw configurationError('before', 'a valid Date', options?.before);
     }
     const now = this.#o.now().getTime();
-    if (options.before === undefined && this.#retention?.maxAgeMs === undefined) {
-      const tenantMax = Object.values(this.#retention?.tenants ?? {}).some(
-        (t) => t.maxAgeMs !== undefined,
-      );
-      if (!tenantMax) {
-        throw configurationError(
-          'before',
-          `a Date, or a retention policy with a maxAge recorded in ${this.dir}`,
-          undefined,
-        );
-      }
-    }
+    const retention = this.#retention!; // set by the constructor before any prune
+    if (options.before === undefined) retention.checkPruneWithoutBefore();
     const limit =
       options.before === undefined
         ? undefined
@@ -304,13 +301,7 @@ export class AuditStore {
       this.#out.seg.segment,
       limit,
       { origin: this.origin, keyId: this.keyId, time: this.#o.now().toISOString() },
-      {
-        current: this.#retention,
-        now,
-        origin: this.origin,
-        publicKey: createPublicKey(this.#privateKey),
-        ...(this.#o.retentionMs > 0 ? { sealedBefore: now - this.#o.retentionMs } : {}),
-      },
+      retention.pruneRetention(now, this.#o.retentionMs),
     );
     if (!plan) return { segments: [] };
     const { body } = plan;
@@ -798,65 +789,21 @@ export class AuditStore {
     }
   }
 
-  /**
-   * After recovery: read the policy the store last recorded (checked: hash, signature, place in
-   * the chain) and record the configured one when it differs; copy the policy in force into
-   * the newest segment when only the one before holds it. Returns whether a record was written.
-   */
-  #recordRetention(): boolean {
-    const segments = listSegments(this.dir);
-    const recorded = readRecordedPolicy(
-      this.dir,
-      segments,
-      this.origin,
-      createPublicKey(this.#privateKey),
-    );
-    const configured = this.#o.retention;
-    this.#retention = configured ?? recorded?.policy;
-    if (configured && !samePolicy(configured, recorded?.policy)) {
-      this.#writePolicy('configured');
-      return true;
-    }
-    if (recorded && !recorded.inNewest) {
-      this.#writePolicy('carried');
-      return true;
-    }
-    return false;
-  }
-
-  /** Append the signed `retention.policy` record of the policy in force. */
-  #writePolicy(reason: 'configured' | 'carried'): void {
-    const policy = this.#retention;
-    if (!policy) return;
+  /** Append the signed `retention.policy` record of the policy in force (if any). */
+  #writePolicy(reason: PolicyRecordReason): void {
+    const retention = this.#retention;
+    if (!retention?.policy) return;
     // Whatever waits for the end of the microtask, and a pending loss record, come first:
     // `after` names the record right before this one.
     this.#write([]);
     if (this.#loss.pending) this.#write([this.#lossEntry()]);
     if (this.#failed || this.#loss.pending) return;
-    const time = this.#entries.time();
-    const body = signRetentionPolicy(
-      {
-        origin: this.origin,
-        keyId: this.keyId,
-        time,
-        after: { seq: this.#out.seq, hash: this.#out.hash },
-        policy,
-        reason,
-      },
-      this.#privateKey,
+    const entry = retention.record(
+      reason,
+      { seq: this.#out.seq, hash: this.#out.hash },
+      this.#entries.time(),
     );
-    const noop = () => {};
-    this.#write([
-      {
-        type: 'retention.policy',
-        time,
-        tagsJson: '{}',
-        payloadJson: canonicalJson(body),
-        run: undefined,
-        resolve: noop,
-        reject: noop,
-      },
-    ]);
+    if (entry) this.#write([entry]);
   }
 
   /**
