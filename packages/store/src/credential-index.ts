@@ -26,6 +26,14 @@ const ISSUED_EVENT = 'credential.issued';
 const KEY_BYTES = Buffer.from(CREDENTIAL_REF_KEY);
 /** A JSON escape: the key could be spelled with one (a non-canonical writer), so parse then. */
 const ESCAPE_BYTES = Buffer.from('\\u');
+const BACKSLASH = 0x5c;
+const QUOTE = 0x22;
+const ISSUED_BYTES = Buffer.from(ISSUED_EVENT);
+/** A whole KeyValue as canonical OTLP/JSON writes one: `{"key":"credential.ref","value":{"stringValue":"`. */
+const KEY_VALUE_HEAD = Buffer.from(`{"key":"${CREDENTIAL_REF_KEY}","value":{"stringValue":"`);
+const KEY_VALUE_TAIL = Buffer.from('"}}');
+/** Where the key's bytes start in `KEY_VALUE_HEAD`. */
+const KEY_OFFSET = KEY_VALUE_HEAD.indexOf(KEY_BYTES);
 
 /**
  * Every credential reference an OTLP/JSON payload names: each `{key: 'credential.ref', value:
@@ -73,13 +81,46 @@ export function credentialRefsOfPayload(payload: unknown): CredentialRef[] {
  */
 export function credentialRefsOfLine(buf: Buffer, env: Envelope): CredentialRef[] {
   if (!CREDENTIAL_RECORD_TYPES.has(env.type)) return [];
-  const payload = buf.subarray(env.payloadStart, env.payloadEnd);
+  return credentialRefsOfBytes(buf.subarray(env.payloadStart, env.payloadEnd));
+}
+
+/** `credentialRefsOfPayload` of a payload's JSON bytes, parsing only when it must. */
+export function credentialRefsOfBytes(payload: Buffer): CredentialRef[] {
   if (payload.indexOf(KEY_BYTES) < 0 && payload.indexOf(ESCAPE_BYTES) < 0) return [];
+  const fast = usedRefsOfBytes(payload);
+  if (fast) return fast;
   try {
     return credentialRefsOfPayload(JSON.parse(payload.toString('utf8')));
   } catch {
     return [];
   }
+}
+
+/**
+ * The common case without parsing (most spans carry their run's `credential.ref`; the
+ * whole-index check reads every record): a payload with no backslash (so every `"` delimits a
+ * string) and no `credential.issued` bytes, where every `credential.ref` is a whole KeyValue
+ * `{"key":"credential.ref","value":{"stringValue":"…"}}` (nothing before or after the two
+ * members). Then the parse would find exactly these, all `used`. Undefined: parse instead.
+ */
+function usedRefsOfBytes(payload: Buffer): CredentialRef[] | undefined {
+  if (payload.indexOf(BACKSLASH) >= 0 || payload.indexOf(ISSUED_BYTES) >= 0) return undefined;
+  const refs = new Set<string>();
+  let at = payload.indexOf(KEY_BYTES);
+  while (at >= 0) {
+    const head = at - KEY_OFFSET;
+    if (head < 0 || !payload.subarray(head, head + KEY_VALUE_HEAD.length).equals(KEY_VALUE_HEAD)) {
+      return undefined;
+    }
+    const start = head + KEY_VALUE_HEAD.length;
+    const end = payload.indexOf(QUOTE, start);
+    if (end < 0 || !payload.subarray(end, end + KEY_VALUE_TAIL.length).equals(KEY_VALUE_TAIL)) {
+      return undefined;
+    }
+    refs.add(payload.toString('utf8', start, end));
+    at = payload.indexOf(KEY_BYTES, end);
+  }
+  return [...refs].map((ref) => ({ kind: 'used', ref }));
 }
 
 export function createCredentialTable(db: Database.Database): void {
@@ -166,17 +207,19 @@ export class CredentialAuditor {
     if (this.#next && this.#next.seq < seq) {
       return `credential row of seq ${this.#next.seq} has no record naming that credential`;
     }
-    // Compared as sets: SQLite orders refs by UTF-8 bytes, JavaScript by UTF-16 units.
-    const want = new Set(expected.map((r) => `${r.kind}\u0000${r.ref}`));
+    // Compared as sets (SQLite orders refs by UTF-8 bytes, JavaScript by UTF-16 units); a
+    // record names one or two, so a linear search.
     let rows = 0;
     while (this.#next && this.#next.seq === seq) {
-      if (!want.has(`${this.#next.kind}\u0000${this.#next.ref}`)) {
-        return `row seq ${seq}: a ${this.#next.kind} credential row differs from the record`;
+      const row = this.#next;
+      if (!expected.some((r) => r.kind === row.kind && r.ref === row.ref)) {
+        return `row seq ${seq}: a ${row.kind} credential row differs from the record`;
       }
       rows += 1;
       this.#advance();
     }
-    if (rows !== want.size) return `row seq ${seq}: a credential the record names has no row`;
+    // Rows are unique (primary key) and each is expected: equal counts, equal sets.
+    if (rows !== expected.length) return `row seq ${seq}: a credential the record names has no row`;
     return undefined;
   }
 

@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { canonicalJson } from '../src/canonical-json.js';
+import { credentialRefsOfBytes, credentialRefsOfPayload } from '../src/credential-index.js';
 import type { AppendEntry, StoredRecord } from '../src/index.js';
 import { type IndexWarning, openStoreReader } from '../src/query.js';
 import { cleanupTempStores, type TempStore, tempStore } from './helpers.js';
@@ -193,5 +195,69 @@ describe('credential.ref in the query index', () => {
     expect(answers.indexed).toEqual([['run-x']]);
     expect(answers.oneShot).toEqual([['run-x']]);
     expect(warnings).toEqual([]);
+  });
+
+  it('reading refs from the bytes gives what parsing the payload gives', () => {
+    const payloads: unknown[] = [
+      { attributes: [kv('credential.ref', 'aat_a'), kv('tool.name', 'x')] },
+      { attributes: [kv('credential.ref', 'aat_a'), kv('credential.ref', 'aat_b')] },
+      { attributes: [kv('credential.refresh', 'aat_a')] },
+      { attributes: [kv('note', 'credential.ref'), kv('credential.ref', 'credential.ref')] },
+      { attributes: [{ key: 'credential.ref', value: { intValue: 3 } }] },
+      { attributes: [{ key: 'credential.ref', value: { stringValue: 'aat_c', x: 1 } }] },
+      { attributes: [{ a: 1, key: 'credential.ref', value: { stringValue: 'aat_d' } }] },
+      { attributes: [{ key: 'credential.ref', value: { stringValue: 'aat_e' }, z: 0 }] },
+      { attributes: [kv('credential.ref', 'aat_"quoted"\\')] },
+      { 'credential.ref': 'aat_f' },
+      {
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    attributes: [kv('credential.ref', 'aat_used')],
+                    events: [
+                      { name: 'credential.issued', attributes: [kv('credential.ref', 'aat_new')] },
+                      { name: 'other', attributes: [kv('credential.ref', 'aat_other')] },
+                    ],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ];
+    const key = (refs: Array<{ kind: string; ref: string }>) =>
+      refs.map((r) => `${r.kind}:${r.ref}`).sort();
+    for (const p of payloads) {
+      const bytes = Buffer.from(canonicalJson(p));
+      expect(key(credentialRefsOfBytes(bytes)), bytes.toString()).toEqual(
+        key(credentialRefsOfPayload(p)),
+      );
+    }
+    // Non-canonical spellings a hostile writer could use: still found.
+    const raw = (text: string) => key(credentialRefsOfBytes(Buffer.from(text)));
+    expect(
+      raw('{"attributes":[{"key":"credential\\u002eref","value":{"stringValue":"aat_g"}}]}'),
+    ).toEqual(['used:aat_g']);
+    expect(
+      raw(
+        '{"attributes":[{"key":"credential.ref","value":{"stringValue":"aat_h","stringValue":"aat_i"}}]}',
+      ),
+    ).toEqual(['used:aat_i']);
+    expect(
+      raw(
+        '{"attributes":[{"key":"credential.ref","value":{"stringValue":"aat_j"},"value":{"stringValue":"aat_k"}}]}',
+      ),
+    ).toEqual(['used:aat_k']);
+    expect(
+      key(
+        credentialRefsOfPayload({
+          events: [{ name: 'credential.issued', attributes: [kv('credential.ref', 'aat_n')] }],
+        }),
+      ),
+    ).toEqual(['issued:aat_n']);
   });
 });
