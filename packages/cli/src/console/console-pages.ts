@@ -238,7 +238,7 @@ export function indexingPage(status: IndexStatus): string {
   const rows = status.stores
     .map(
       (s) =>
-        `<tr>${cell(s.store)}${cell(s.phase)}${cell(s.segments)}${cell(s.segment_bytes === null ? null : `${(s.segment_bytes / 1e6).toFixed(0)} MB`)}${cell(`${((s.index_bytes ?? 0) / 1e6).toFixed(0)} MB`)}${cell(s.started_at)}${cell(s.error)}</tr>`,
+        `<tr>${cell(s.store)}${cell(s.phase)}${cell(s.segments)}${cell(s.segments_indexed === null ? null : `${s.segments_indexed} of ${s.segments_to_index} segments, ${s.records_indexed} records`)}${cell(s.segment_bytes === null ? null : `${(s.segment_bytes / 1e6).toFixed(0)} MB`)}${cell(`${((s.index_bytes ?? 0) / 1e6).toFixed(0)} MB`)}${cell(s.started_at)}${cell(s.error)}</tr>`,
     )
     .join('');
   return page(
@@ -246,6 +246,6 @@ export function indexingPage(status: IndexStatus): string {
     '',
     `<h1>Indexing the stores</h1><p class="warn" id="index-status">${e(status.message)}</p>
 <p class="none">${status.stores_ready} of ${status.stores.length} store(s) indexed. This page reloads when searches can answer; the dashboards read the stores meanwhile.</p>
-<table id="index-stores"><thead><tr><th>store</th><th>index</th><th>segments</th><th>segment bytes</th><th>index written</th><th>started</th><th>error</th></tr></thead><tbody>${rows}</tbody></table>`,
+<table id="index-stores"><thead><tr><th>store</th><th>index</th><th>segments</th><th>indexed</th><th>segment bytes</th><th>index written</th><th>started</th><th>error</th></tr></thead><tbody>${rows}</tbody></table>`,
   );
 }
