@@ -132,10 +132,17 @@ function answersHtml(x: RunExplanation): string {
   const note = cut.length
     ? `<p class="warn" id="answers-cut">This run is long: the answers below show the first ${e(cut.join(', '))}. Every span is a row of the timeline; the HTML report and the JSON evidence bundle hold every row.</p>`
     : '';
-  return `${note}${sixAnswersHtml(shown)}`;
+  // One section per answer (its heading and what follows it), so the stylesheet can lay them
+  // out side by side on a wide screen. Every value is escaped: '<h2>' only starts a heading.
+  const sections = sixAnswersHtml(shown)
+    .split('<h2>')
+    .slice(1)
+    .map((part, i) => `<section class="answer" id="answer-${i + 1}"><h2>${part}</section>`)
+    .join('\n');
+  return `${note}${sections}`;
 }
 
-/** A run's page: integrity, links, the waterfall and the six answers beside it. */
+/** A run's page: integrity, links, the waterfall and the six answers under it. */
 export function runPage(
   runId: string,
   spans: TrailSpan[],
@@ -157,7 +164,7 @@ export function runPage(
   const body = `<h1>Run <code id="run-id">${e(runId)}</code></h1>
 <p class="summary"><span class="badge ${e(t.status)}">${e(t.status)}</span> ${e(t.spans)} spans · principal <b>${e(t.principal ?? '–')}</b> · ${e(t.started_at ?? '')} → ${e(t.incomplete ? 'never ended' : (t.ended_at ?? ''))}</p>
 <ul id="integrity">${integrityLine(integrity)}</ul>
-<p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a></p>
+<p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a> · <a href="#answers">the six answers</a></p>
 <div class="run-view"><section class="timeline"><h2>Timeline</h2><div id="waterfall" data-run-id="${e(runId)}" data-state="loading"><p class="none">loading the timeline (it is drawn by the console's script from /api/runs/${e(id)}/timeline)…</p></div></section>
 <aside class="answers" id="answers">${answersHtml(explanation)}</aside></div>`;
   // The timeline is fetched while the page and its script load (the script's fetch reuses it).
