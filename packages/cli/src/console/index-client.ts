@@ -217,7 +217,10 @@ export class IndexClient {
           ? 'checking its query index against the segments'
           : s.segments_indexed === null
             ? `indexing: ${(s.index_bytes / 1e6).toFixed(0)} MB of index written so far`
-            : `indexing ${s.segments_indexed} of ${s.segments_to_index} segments (${s.records_indexed!.toLocaleString('en-US')} records, ${(s.index_bytes / 1e6).toFixed(0)} MB of index written so far)`;
+            : s.segments_indexed < s.segments_to_index!
+              ? `indexing ${s.segments_indexed} of ${s.segments_to_index} segments (${s.records_indexed!.toLocaleString('en-US')} records, ${(s.index_bytes / 1e6).toFixed(0)} MB of index written so far)`
+              : // Built; the reader's first query then holds the index against a scan of the segments.
+                `indexed ${s.segments_indexed} of ${s.segments_to_index} segments (${s.records_indexed!.toLocaleString('en-US')} records); reading the segments once to hold the index against them`;
       message = `store ${busy + 1} of ${stores.length}, ${s.store}${size}: ${doing}. Searches and run pages answer once every store is indexed; the dashboards already read the stores.`;
     } else if (failed.length > 0) {
       message = `the query index of ${failed.map((s) => `${s.store} failed: ${s.error}`).join('; ')}`;
