@@ -38,7 +38,9 @@ async function connect(
   await c.connect(
     new StdioClientTransport({
       command: process.execPath,
-      args: [SERVER, server],
+      // AGENT_AUDIT_BENCH_PROF_DIR: profile the server processes too (`--cpu-prof` is not
+      // allowed in NODE_OPTIONS).
+      args: [...profileArgs(), SERVER, server],
       env: {
         ...(process.env as Record<string, string>),
         AGENT_AUDIT_STORE_DIR: storeDir,
@@ -48,6 +50,11 @@ async function connect(
     }),
   );
   return c;
+}
+
+function profileArgs(): string[] {
+  const dir = process.env.AGENT_AUDIT_BENCH_PROF_DIR;
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 export async function runMcpBench(): Promise<Record<string, number>> {
