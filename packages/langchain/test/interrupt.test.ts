@@ -22,6 +22,18 @@ const emailNeedsApproval: PolicyHook = (action) =>
     ? { outcome: 'approval_required', reason: 'outbound email', policyId: 'mail-review' }
     : { outcome: 'allow', policyId: 'mail-review' };
 
+/** `approval.id` of every `approval.requested` event in the trail. */
+function requestedApprovals(): unknown[] {
+  return otel
+    .spans()
+    .flatMap((s) => s.events.filter((e) => e.name === 'approval.requested'))
+    .map((e) => e.attributes?.['approval.id']);
+}
+
+function payloadId(span: Parameters<typeof attr>[0]): unknown {
+  return attr(span, 'approval.id');
+}
+
 function setup() {
   const t = makeTools();
   const model = fakeModel()
@@ -73,8 +85,8 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
 
     const tools = named(otel.spans(), 'execute_tool send_email');
     const outcomes = tools.map((s) => attr(s, 'decision.outcome'));
-    // Paused, asked again when the node re-ran on resume, then allowed with the approval.
-    expect(outcomes).toEqual(['approval_required', 'approval_required', 'allow']);
+    // One request (the pause), one approval, one executed call: no second refusal on resume.
+    expect(outcomes).toEqual(['approval_required', 'allow']);
     const approval = otel.byName('approval send_email');
     expect(attr(approval, 'approval.approver')).toBe('user:jane');
     expect(attr(approval, 'approval.decision')).toBe('approved');
@@ -87,7 +99,7 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
     );
     const first = tools[0]!;
     expect(attr(approval, 'approval.id')).toBe(attr(first, 'approval.id'));
-    const allowed = tools[2]!;
+    const allowed = tools[1]!;
     expect(attr(allowed, 'authorization.method')).toBe('human_approval');
     expect(attr(allowed, 'approval.id')).toBe(attr(first, 'approval.id'));
     expect(attr(allowed, 'input.hash')).toBe(hashOf({ to: 'ceo@acme.test', body: 'final text' }));
@@ -97,6 +109,8 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
     );
     const runIds = new Set(otel.spans().map((s) => attr(s, 'workflow.run_id')));
     expect(runIds.size).toBe(1);
+    // One approval was requested (the one the approver saw), not a second one on resume.
+    expect(requestedApprovals()).toEqual([payloadId(first)]);
   });
 
   it('a rejection resumes the graph with an error tool message; the tool never runs', async () => {
@@ -117,7 +131,11 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
     const outcomes = named(otel.spans(), 'execute_tool send_email').map((s) =>
       attr(s, 'decision.outcome'),
     );
-    expect(outcomes).toEqual(['approval_required', 'approval_required', 'stop']);
+    expect(outcomes).toEqual(['approval_required', 'stop']);
+    // The answer named no approval id: it still answers the request the graph paused for.
+    const [paused] = named(otel.spans(), 'execute_tool send_email');
+    expect(attr(otel.byName('approval send_email'), 'approval.id')).toBe(payloadId(paused!));
+    expect(requestedApprovals()).toEqual([payloadId(paused!)]);
   });
 
   it('a forged receipt as the resume value approves nothing', async () => {
