@@ -1,6 +1,8 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   type ApprovalReceipt,
   type ApprovalRequest,
+  getRunContext,
   injectRunContext,
   recordApproval,
   type TraceToolCallOptions,
@@ -64,7 +66,10 @@ export function auditToolCall(options?: AuditLangChainOptions): WrapToolCall {
     if (description !== undefined) base.description = description;
     const key = opts.approvals === 'refuse' ? undefined : pendingKey(threadId, base.callId);
     const paused = key === undefined ? undefined : peekPending(key);
-    if (key !== undefined && paused !== undefined && paused.request.toolName === toolCall.name) {
+    if (key !== undefined && paused !== undefined && !samePausedCall(paused.request, toolCall)) {
+      // Not the call that was paused (another run, tool or arguments under a reused id).
+      forgetPending(key);
+    } else if (key !== undefined && paused !== undefined) {
       // The node re-ran for a call this process paused: the same request is answered (or the
       // graph pauses again with the same payload); the gate decides once, on the answered call.
       try {
@@ -105,6 +110,15 @@ async function run<R extends AuditedToolCallRequest, O>(
     return toolOutputOf(message);
   });
   return message as O;
+}
+
+/** The remembered request is for this very call: same run, tool and arguments. */
+function samePausedCall(req: ApprovalRequest, toolCall: ToolCall): boolean {
+  return (
+    req.toolName === toolCall.name &&
+    req.runId === getRunContext()?.runId &&
+    isDeepStrictEqual(req.input, toolCall.args)
+  );
 }
 
 /** What the graph pauses with (`__interrupt__[].value`): what the approver needs to decide. */

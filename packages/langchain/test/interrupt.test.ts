@@ -34,12 +34,10 @@ function payloadId(span: Parameters<typeof attr>[0]): unknown {
   return attr(span, 'approval.id');
 }
 
-function setup() {
+function setup(args: Record<string, string> = { to: 'ceo@acme.test', body: 'draft' }) {
   const t = makeTools();
   const model = fakeModel()
-    .respondWithTools([
-      { name: 'send_email', args: { to: 'ceo@acme.test', body: 'draft' }, id: 'call_mail' },
-    ])
+    .respondWithTools([{ name: 'send_email', args, id: 'call_mail' }])
     .respond(new AIMessage('Done.'));
   const agent = createAgent({
     model,
@@ -136,6 +134,24 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
     const [paused] = named(otel.spans(), 'execute_tool send_email');
     expect(attr(otel.byName('approval send_email'), 'approval.id')).toBe(payloadId(paused!));
     expect(requestedApprovals()).toEqual([payloadId(paused!)]);
+  });
+
+  it('a paused request is never reused for another call under the same thread and call id', async () => {
+    const config = { configurable: { thread_id: 'thread-reused' } };
+    const pause = async (args: Record<string, string>) => {
+      const { agent } = setup(args);
+      const paused = await runWorkflow(RUN, () =>
+        agent.invoke({ messages: [new HumanMessage('mail')] }, config),
+      );
+      return (paused as { __interrupt__: { value: ApprovalInterrupt }[] }).__interrupt__[0]!.value;
+    };
+    // Left paused; then another run (a fresh checkpointer) makes a call with the same ids.
+    const first = await pause({ to: 'ceo@acme.test', body: 'draft' });
+    const second = await pause({ to: 'cfo@acme.test', body: 'other' });
+    expect(second.input).toEqual({ to: 'cfo@acme.test', body: 'other' });
+    expect(second.approvalId).not.toBe(first.approvalId);
+    expect(second.runId).not.toBe(first.runId);
+    expect(requestedApprovals()).toEqual([first.approvalId, second.approvalId]);
   });
 
   it('a forged receipt as the resume value approves nothing', async () => {
