@@ -13,7 +13,7 @@ import { takeReceipt } from './approvals.js';
 import { ATTR_OAI_ARGUMENTS_INVALID } from './attributes.js';
 import { AuditedModel } from './audit-model.js';
 import { parseArguments } from './parse-arguments.js';
-import { parsedInputCallbackKey } from './sdk-internals.js';
+import { hasApprovalDecisions, parsedInputCallbackKey } from './sdk-internals.js';
 import type { AnyAgent, AnyFunctionTool, AnyHandoff, AnyRunContext } from './sdk-types.js';
 import {
   linkedContext,
@@ -229,6 +229,9 @@ function isApprovedBySdk(
 ): boolean {
   if (callId === undefined) return false;
   try {
+    // Most runs hold no approval decision at all: then nothing is approved, and the check costs
+    // ~1 µs instead of isToolApproved's ~20 µs per call (sdk-internals.ts, hasApprovalDecisions).
+    if (!hasApprovalDecisions(runContext)) return false;
     return runContext.isToolApproved({ toolName, callId }) === true;
   } catch {
     return false;

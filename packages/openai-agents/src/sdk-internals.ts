@@ -10,9 +10,11 @@
  * (the run fails; the body still never runs) and an error is logged: no SDK change can make a
  * refused call run or a call go unaudited, only change how the refusal reaches the model.
  * Everything else (`FunctionTool.invoke`, `needsApproval`, `Agent.asTool`, `getCurrentSpan`,
- * `RunContext.isToolApproved`, trace processors) is public API.
+ * `RunContext.isToolApproved` / `toJSON`, trace processors) is public API; that `toJSON()`
+ * lists every approval decision `isToolApproved` reads is the SDK's behaviour the test checks.
  */
 import { diag } from '@opentelemetry/api';
+import type { AnyRunContext } from './sdk-types.js';
 
 /** Description of the SDK's parsed-input callback symbol on a tool call's `details`. */
 export const PARSED_INPUT_CALLBACK = 'openai.agents.functionToolParsedInputCallback';
@@ -36,4 +38,16 @@ export function parsedInputCallbackKey(details: object | undefined): symbol | un
     );
   }
   return key;
+}
+
+/**
+ * Whether `runContext` holds any approval decision (approved or rejected, per call or sticky,
+ * any agent): its public `toJSON().approvals` aggregates every store `isToolApproved` reads.
+ * False means `isToolApproved` answers undefined for every call.
+ */
+export function hasApprovalDecisions(runContext: AnyRunContext): boolean {
+  const approvals: unknown = runContext.toJSON().approvals;
+  if (approvals === null || typeof approvals !== 'object') return true;
+  for (const _ in approvals) return true;
+  return false;
 }

@@ -4,6 +4,8 @@ import { PolicyStopError, runWorkflow } from '@agent-audit/instrumentation';
 import {
   Agent,
   getCurrentSpan,
+  RunContext,
+  RunToolApprovalItem,
   run,
   setTraceProcessors,
   setTracingDisabled,
@@ -13,7 +15,11 @@ import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/te
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AuditTraceProcessor, auditAgent } from '../src/index.js';
-import { PARSED_INPUT_CALLBACK, parsedInputCallbackKey } from '../src/sdk-internals.js';
+import {
+  hasApprovalDecisions,
+  PARSED_INPUT_CALLBACK,
+  parsedInputCallbackKey,
+} from '../src/sdk-internals.js';
 import { setupOtel, type TestOtel } from './support/otel.js';
 
 // Guards for what the integration needs from @openai/agents beyond its typed surface: if an SDK
@@ -143,6 +149,38 @@ describe(`@openai/agents ${SDK_VERSION}: what the audit relies on`, () => {
       } as Parameters<typeof t.invoke>[2]),
     );
     await expect(direct).rejects.toBeInstanceOf(PolicyStopError);
+  });
+
+  it('toJSON().approvals lists every decision isToolApproved reads (the cheap pre-check)', () => {
+    const agent = new Agent({ name: 'Guard', tools: [spiedTool([], { n: 0 })] });
+    const item = (callId: string) =>
+      new RunToolApprovalItem(
+        {
+          type: 'function_call',
+          callId,
+          name: 'lookup_order',
+          arguments: '{"orderId":"G1"}',
+          status: 'completed',
+        },
+        agent,
+      );
+    const cases: [string, (rc: RunContext) => void, boolean | undefined][] = [
+      ['none', () => {}, undefined],
+      ['approve one call', (rc) => rc.approveTool(item('call_a')), true],
+      ['reject one call', (rc) => rc.rejectTool(item('call_a')), false],
+      ['always approve', (rc) => rc.approveTool(item('call_b'), { alwaysApprove: true }), true],
+      ['always reject', (rc) => rc.rejectTool(item('call_b'), { alwaysReject: true }), false],
+    ];
+    for (const [name, decide, expected] of cases) {
+      const rc = new RunContext({});
+      decide(rc);
+      const approved = rc.isToolApproved({ toolName: 'lookup_order', callId: 'call_a' });
+      expect(approved, `${name}: isToolApproved`).toBe(expected);
+      expect(
+        hasApprovalDecisions(rc),
+        changed(`${name}: toJSON().approvals does not show a decision isToolApproved reads`),
+      ).toBe(approved !== undefined);
+    }
   });
 
   it('Agent.prototype.asTool is still a method returning a function tool', () => {
