@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readForwarderCursor } from '@agent-audit/forwarder';
 import { forwardPending } from '@agent-audit/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CollectorInstance, JAEGER_CONFIG_DIR, startCollector } from '../support/jaeger.js';
@@ -124,8 +125,19 @@ describe('fleet pipeline: collector → Kafka → ingester → Jaeger', () => {
     }
     await eachAgentAdvances('tool calls before the broker kill');
 
+    const outageStart = new Date().toISOString();
     await kafka.kill();
     await eachAgentAdvances('tool calls while the broker is down');
+    // The outage reaches every agent: the collector holds its request open (or answers 5xx), the
+    // forwarder's request times out (10 s), counts as an error and is retried; the first failure
+    // of the streak is in its cursor file. A forwarder whose request deadline was lost (Node 20
+    // collected AbortSignal.timeout inside AbortSignal.any) hung here without an error.
+    await expect
+      .poll(
+        () => storeDirs.map((dir) => (readForwarderCursor(dir).lastErrorAt ?? '') >= outageStart),
+        { timeout: 90_000, interval: 1000 },
+      )
+      .toEqual(storeDirs.map(() => true));
     await kafka.restart();
     await eachAgentAdvances('tool calls after the broker restart');
 

@@ -6,7 +6,6 @@
 //   const jaeger = await startJaeger({ storage: 'memory' });
 //   afterAll(() => jaeger.dispose());
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +20,7 @@ import {
   type WaitForSpansOptions,
   waitForSpans,
 } from './jaeger-query.js';
-import { ManagedProcess } from './managed-process.js';
+import { keepLogs, ManagedProcess, tcpOpen, waitUntil } from './managed-process.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const JAEGER_BIN = join(REPO_ROOT, 'tools/jaeger/bin/jaeger');
@@ -141,61 +140,6 @@ function childEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...vars };
 }
 
-function keepLogs(): boolean {
-  return process.env.AGENT_AUDIT_KEEP_TEST_LOGS === '1';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: LOOPBACK, port });
-    socket.setTimeout(1000);
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
-
-/**
- * Waits until `check` resolves true, the process exits, or the time is up; the error carries the
- * log tail either way.
- */
-async function waitReady(
-  proc: ManagedProcess,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = '';
-  while (Date.now() < deadline) {
-    if (!proc.running) {
-      const exit = proc.exit;
-      throw new Error(
-        `${proc.name} exited (${exit?.signal ?? `code ${exit?.code}`}) before it was ready; ` +
-          `log ${proc.logFile}:\n${proc.logTail()}`,
-      );
-    }
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = String(err);
-    }
-    await sleep(100);
-  }
-  await proc.kill();
-  throw new Error(
-    `${proc.name} not ready within ${timeoutMs} ms${lastError ? ` (last error: ${lastError})` : ''}; ` +
-      `log ${proc.logFile}:\n${proc.logTail()}`,
-  );
-}
-
 function addressInUse(proc: ManagedProcess): boolean {
   return /address already in use/i.test(proc.logTail(60));
 }
@@ -217,7 +161,7 @@ async function startWithRetry(
     const started = Date.now();
     proc.start();
     try {
-      await waitReady(proc, () => check(proc, ports), timeoutMs);
+      await waitUntil(proc, () => check(proc, ports), 'ready', timeoutMs, 100);
       return { proc, ports, startupMs: Date.now() - started };
     } catch (err) {
       await proc.kill();
@@ -257,7 +201,7 @@ function serviceHandle(
       await proc.stop();
       const t0 = Date.now();
       proc.start();
-      await waitReady(proc, () => check(proc, ports), timeoutMs);
+      await waitUntil(proc, () => check(proc, ports), 'ready', timeoutMs, 100);
       startupMs = Date.now() - t0;
     },
     async dispose() {

@@ -9,41 +9,18 @@
 //   afterAll(() => kafka.dispose());
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePorts } from './free-port.js';
 import { JAEGER_BIN, JAEGER_CONFIG_DIR, REPO_ROOT } from './jaeger.js';
 import { type FoundSpan, findTraces, flattenSpans } from './jaeger-query.js';
-import { ManagedProcess } from './managed-process.js';
+import { keepLogs, ManagedProcess, tcpOpen, waitUntil } from './managed-process.js';
 
 export const KAFKA_DIR = join(REPO_ROOT, 'tools/kafka');
 const KAFKA_LIBS = join(KAFKA_DIR, 'libs');
 const LOOPBACK = '127.0.0.1';
 /** The topic of tools/jaeger/config/kafka-*.yaml unless KAFKA_TOPIC says otherwise. */
 export const SPANS_TOPIC = 'agent_audit_spans';
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function keepLogs(): boolean {
-  return process.env.AGENT_AUDIT_KEEP_TEST_LOGS === '1';
-}
-
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: LOOPBACK, port });
-    socket.setTimeout(1000);
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
 
 /** Runs tools/kafka/install.mjs (a no-op when the pinned jars are in place). */
 export function ensureKafkaInstalled(): void {
@@ -58,36 +35,6 @@ export function ensureKafkaInstalled(): void {
       `Kafka is not installed in ${KAFKA_LIBS} and tools/kafka/install.mjs failed: ${stderr.trim()}`,
     );
   }
-}
-
-async function waitUntil(
-  proc: ManagedProcess,
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = '';
-  while (Date.now() < deadline) {
-    if (!proc.running) {
-      const exit = proc.exit;
-      throw new Error(
-        `${proc.name} exited (${exit?.signal ?? `code ${exit?.code}`}) before ${what}; ` +
-          `log ${proc.logFile}:\n${proc.logTail()}`,
-      );
-    }
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = String(err);
-    }
-    await sleep(200);
-  }
-  await proc.kill();
-  throw new Error(
-    `${proc.name}: not ${what} within ${timeoutMs} ms${lastError ? ` (last error: ${lastError})` : ''}; ` +
-      `log ${proc.logFile}:\n${proc.logTail()}`,
-  );
 }
 
 export interface KafkaInstance {

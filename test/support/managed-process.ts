@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { connect } from 'node:net';
 
 /** A child process started by the test harness, with its output appended to a log file. */
 export interface ManagedProcessOptions {
@@ -181,4 +182,64 @@ function appendLog(file: string, text: string): void {
   } catch {
     // The log is a diagnostic aid; losing a line must not fail the test.
   }
+}
+
+/** Keep a harness's work directory and logs after the test: `AGENT_AUDIT_KEEP_TEST_LOGS=1`. */
+export function keepLogs(): boolean {
+  return process.env.AGENT_AUDIT_KEEP_TEST_LOGS === '1';
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Does something accept TCP connections on 127.0.0.1:`port` (within a second)? */
+export function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/**
+ * Polls `check` every `intervalMs` until it resolves true. Throws, with the process's log tail,
+ * when the process exits first or `timeoutMs` passes (then the process is killed). A throwing
+ * check counts as not yet, its error goes into the timeout message.
+ */
+export async function waitUntil(
+  proc: ManagedProcess,
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    if (!proc.running) {
+      const exit = proc.exit;
+      throw new Error(
+        `${proc.name} exited (${exit?.signal ?? `code ${exit?.code}`}) before it was ${what}; ` +
+          `log ${proc.logFile}:\n${proc.logTail()}`,
+      );
+    }
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = String(err);
+    }
+    await sleep(intervalMs);
+  }
+  await proc.kill();
+  throw new Error(
+    `${proc.name}: not ${what} within ${timeoutMs} ms${lastError ? ` (last error: ${lastError})` : ''}; ` +
+      `log ${proc.logFile}:\n${proc.logTail()}`,
+  );
 }

@@ -7,13 +7,12 @@
 //   await s3.createLockedBucket('audit');
 //   afterAll(() => s3.dispose());
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { getFreePorts } from './free-port.js';
 import { REPO_ROOT } from './jaeger.js';
-import { ManagedProcess } from './managed-process.js';
+import { ManagedProcess, tcpOpen } from './managed-process.js';
 
 export const VERSITYGW_BIN = join(REPO_ROOT, 'tools/versitygw/bin/versitygw');
 const ACCESS = 'agentaudittest';
@@ -29,17 +28,6 @@ export interface VersitygwInstance {
   createLockedBucket(bucket: string): Promise<void>;
   logTail(lines?: number): string;
   dispose(): Promise<void>;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 export async function startVersitygw(
@@ -77,7 +65,7 @@ export async function startVersitygw(
   });
   proc.start();
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  while (!(await portOpen(port!))) {
+  while (!(await tcpOpen(port!))) {
     if (!proc.running || Date.now() > deadline) {
       await proc.stop();
       const tail = proc.logTail();

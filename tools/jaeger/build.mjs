@@ -1,69 +1,14 @@
 #!/usr/bin/env node
-// Builds the pinned Jaeger v2 binary (see go.mod) into tools/jaeger/bin/jaeger.
-//
-// Rebuilds when the binary is missing or older than go.mod, go.sum or this script (the pin or
-// the build flags changed). Node builtins only: this runs before `pnpm install` has finished
-// in some CI paths, and it must not depend on the workspace it serves.
+// Builds the pinned Jaeger v2 binary (see go.mod) into tools/jaeger/bin/jaeger, stamped with the
+// Jaeger v2 release the pinned module is. Rebuilt when stale (tools/go-build.mjs says when).
 //
 // Usage: node tools/jaeger/build.mjs [--force]
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildGoBinary } from '../go-build.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const binDir = join(here, 'bin');
-const bin = join(binDir, 'jaeger');
-const JAEGER_PKG = 'github.com/jaegertracing/jaeger/cmd/jaeger';
 const JAEGER_MODULE = 'github.com/jaegertracing/jaeger';
-const inputs = ['go.mod', 'go.sum', 'build.mjs'].map((f) => join(here, f));
-
-const force = process.argv.includes('--force');
-
-function staleReason() {
-  if (force) return '--force given';
-  if (!existsSync(bin)) return 'no binary yet';
-  const built = statSync(bin).mtimeMs;
-  for (const input of inputs) {
-    if (existsSync(input) && statSync(input).mtimeMs > built) {
-      return `${input.slice(here.length + 1)} is newer than the binary`;
-    }
-  }
-  return undefined;
-}
-
-/** Runs a command, resolves with its stdout; rejects with a message naming the fix. */
-function run(cmd, args, { capture = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: here,
-      stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'],
-      env: process.env,
-    });
-    let out = '';
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.on('error', (err) => {
-      if (err.code === 'ENOENT') {
-        reject(
-          new Error(
-            `\`${cmd}\` was not found on PATH. Building the pinned Jaeger binary needs the Go ` +
-              'toolchain (the version in tools/jaeger/go.mod or newer): install it from ' +
-              'https://go.dev/dl/ and put its bin/ directory on PATH, then run ' +
-              '`pnpm jaeger:build` again.',
-          ),
-        );
-      } else {
-        reject(err);
-      }
-    });
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(out);
-      else reject(new Error(`\`${cmd} ${args.join(' ')}\` failed (${signal ?? `exit ${code}`})`));
-    });
-  });
-}
 
 // The Jaeger repository tags every release twice (v1.N for the module, v2.M for the binary);
 // its CHANGELOG heads each release "v1.76.0 / v2.13.0". Stamping the v2 version into the binary
@@ -94,7 +39,7 @@ function releaseVersion(moduleVersion, changelog) {
   };
 }
 
-async function versionFlags() {
+async function versionFlags(run) {
   const moduleVersion = (
     await run('go', ['list', '-m', '-f', '{{.Version}}', JAEGER_MODULE], {
       capture: true,
@@ -130,39 +75,16 @@ async function versionFlags() {
   };
 }
 
-async function main() {
-  const reason = staleReason();
-  if (!reason) {
-    console.error(`jaeger: ${bin} is up to date`);
-    return;
-  }
-  const started = Date.now();
-  console.error(`jaeger: building ${JAEGER_PKG} (${reason}); a first build takes minutes…`);
-  const ticker = setInterval(() => {
-    console.error(`jaeger: still building… ${Math.round((Date.now() - started) / 1000)} s`);
-  }, 15_000);
-  ticker.unref();
-  // Build next to the target and rename: a test starting meanwhile never sees half a binary.
-  const tmp = join(binDir, `jaeger.tmp-${process.pid}`);
-  try {
-    mkdirSync(binDir, { recursive: true });
+await buildGoBinary({
+  name: 'jaeger',
+  dir: dirname(fileURLToPath(import.meta.url)),
+  pkg: `${JAEGER_MODULE}/cmd/jaeger`,
+  script: 'jaeger:build',
+  what: 'the pinned Jaeger binary',
+  async prepare(run) {
     // `go mod download` first so the CHANGELOG is there to read the v2 version from.
     await run('go', ['mod', 'download', JAEGER_MODULE]);
-    const { moduleVersion, binaryVersion, ldflags } = await versionFlags();
-    await run('go', ['build', '-trimpath', '-ldflags', ldflags, '-o', tmp, JAEGER_PKG]);
-    renameSync(tmp, bin);
-    console.error(
-      `jaeger: built ${bin} (module ${moduleVersion} = Jaeger ${binaryVersion}) in ${Math.round(
-        (Date.now() - started) / 1000,
-      )} s`,
-    );
-  } finally {
-    clearInterval(ticker);
-    rmSync(tmp, { force: true });
-  }
-}
-
-main().catch((err) => {
-  console.error(`jaeger: ${err.message}`);
-  process.exitCode = 1;
+    const { moduleVersion, binaryVersion, ldflags } = await versionFlags(run);
+    return { ldflags, describe: `module ${moduleVersion} = Jaeger ${binaryVersion}` };
+  },
 });

@@ -191,7 +191,12 @@ describe('pnpm demo against a real Jaeger', () => {
       env,
     );
     expect(runs.code, runs.stderr).toBe(0);
-    expect(JSON.parse(runs.stdout).map((r: { run_id: string }) => r.run_id)).toContain(runId);
+    const listed = JSON.parse(runs.stdout) as Array<{ run_id: string; status: string }>;
+    expect(listed.map((r) => r.run_id)).toContain(runId);
+    // One status for the run everywhere (store's runStatus): the workflow span's. The stop and
+    // the approval inside are the tool calls' own error status, not the run's.
+    expect(listed.find((r) => r.run_id === runId)?.status).toBe(x.trigger.status);
+    expect(x.trigger.status).toBe('ok');
     // and a page a reviewer opens without Jaeger
     const page = join(work, 'report.html');
     const report = await cli(['report', runId, '--html', page, ...stores], env);

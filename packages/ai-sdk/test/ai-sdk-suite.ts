@@ -58,6 +58,34 @@ export interface AiApi {
   isFrameworkToolSpan(span: SpanView): boolean;
 }
 
+/** The functions the suite calls, taken from one major's `ai` module (its typings differ by major). */
+type AiModuleApi = Pick<
+  AiApi,
+  | 'generateText'
+  | 'streamText'
+  | 'ToolLoopAgent'
+  | 'stepCountIs'
+  | 'tool'
+  | 'jsonSchema'
+  | 'wrapLanguageModel'
+  | 'MockLanguageModel'
+>;
+
+/** `aiApiOf(await import('ai'), MockLanguageModelV3)`: the suite's view of one `ai` major. */
+export function aiApiOf(ai: object, MockLanguageModel: unknown): AiModuleApi {
+  const m = ai as Omit<AiModuleApi, 'MockLanguageModel'>;
+  return {
+    generateText: m.generateText,
+    streamText: m.streamText,
+    ToolLoopAgent: m.ToolLoopAgent,
+    stepCountIs: m.stepCountIs,
+    tool: m.tool,
+    jsonSchema: m.jsonSchema,
+    wrapLanguageModel: m.wrapLanguageModel,
+    MockLanguageModel: MockLanguageModel as AiModuleApi['MockLanguageModel'],
+  };
+}
+
 export interface SpanView {
   name: string;
   events: string[];

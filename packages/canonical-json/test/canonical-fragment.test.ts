@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
+import { randomJson } from '../../../test/support/random-json.js';
 import { type CanonicalFragment, StrictJsonWriter } from '../src/index.js';
-import { prng } from './support/prng.js';
-import { randomJson } from './support/random-json.js';
 
 // A fragment is a part of a value written once by a strict writer and spliced as its text later
 // (strict-writer.ts). It must never change a byte: a value with some of its subtrees replaced by

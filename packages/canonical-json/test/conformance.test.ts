@@ -1,8 +1,8 @@
 import canonicalizeModule from 'canonicalize';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
+import { randomJson } from '../../../test/support/random-json.js';
 import { LenientJsonWriter, StrictJsonWriter } from '../src/index.js';
-import { prng } from './support/prng.js';
-import { randomJson } from './support/random-json.js';
 
 // canonicalize is CommonJS whose typings declare an ES default export: at run time the default
 // import is the function itself, to the type checker a namespace. Accept both.

@@ -1,8 +1,8 @@
 import canonicalizeModule from 'canonicalize';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
+import { randomJson } from '../../../test/support/random-json.js';
 import { StrictJsonWriter } from '../src/index.js';
-import { prng } from './support/prng.js';
-import { randomJson } from './support/random-json.js';
 
 // The strict writer's as-is check (strict-writer.ts, isCanonicalAsIs) lets JSON.stringify write
 // a value without the careful walk. It must never change a byte: here every value is written by

@@ -16,6 +16,7 @@ import {
   ATTR_CREDENTIAL_ISSUER,
   ATTR_CREDENTIAL_REF,
   ATTR_CREDENTIAL_SCOPES,
+  ATTR_DATA_SUBJECTS,
   ATTR_DECISION_ACTION_KEY,
   ATTR_DECISION_OUTCOME,
   ATTR_DECISION_POLICY,
@@ -60,6 +61,7 @@ import {
   ATTR_WORKFLOW_NAME,
   ATTR_WORKFLOW_VERSION,
 } from '@agent-audit/instrumentation/attributes';
+import { runStatus } from '@agent-audit/store';
 import type { AttributeValue } from './otlp-json.js';
 import { isAuditRecord, isToolCall, type TrailSpan } from './trail-span.js';
 
@@ -97,6 +99,8 @@ export interface RunExplanation {
     run_context: string | null;
     /** What an unverified remote caller claimed: never this run's principal. */
     claimed: { run_id: string | null; principal: string | null; reason: string | null } | null;
+    /** `data.subjects` of every span: keyed references (`subj:…`), never identifiers. */
+    data_subjects: string[];
   };
   /** 2. Which agent(s) ran, with what context. */
   context: {
@@ -364,8 +368,12 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
       input_hash: root?.input_hash ?? null,
       started_at: starts.sort()[0] ?? null,
       ended_at: anyIncomplete ? null : (ends.sort().at(-1) ?? null),
-      // OTel leaves a successful span's status UNSET; for the run, "not failed" reads as ok.
-      status: anyIncomplete ? 'incomplete' : root?.status === 'error' ? 'error' : 'ok',
+      // The rule `runs` and the console use too (store's runStatus): the workflow span decides.
+      status: runStatus({
+        incomplete: anyIncomplete,
+        workflowStatus: spans.find((s) => s.parent_span_id === null && s.end !== null)?.status,
+        anyEnded: ends.length > 0,
+      }),
       incomplete: anyIncomplete,
       spans: spans.length,
       run_context: root === undefined ? null : str(root.attributes[ATTR_RUN_CONTEXT_STATUS]),
@@ -377,6 +385,12 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
               principal: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL])),
               reason: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIM_REASON])),
             },
+      data_subjects: unique(
+        spans.flatMap((s) => {
+          const v = s.attributes[ATTR_DATA_SUBJECTS];
+          return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+        }),
+      ),
     },
     context: {
       agents: [...agents.values()],

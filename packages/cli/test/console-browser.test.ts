@@ -16,7 +16,12 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateStore } from '../../../benchmarks/src/console-store.js';
 import { spansOfExportRequest } from '../src/otlp-json.js';
-import { type ConsoleProcess, startConsole, treeDigest } from './support/console-process.js';
+import {
+  type ConsoleProcess,
+  startConsole,
+  treeDigest,
+  waitForIndex,
+} from './support/console-process.js';
 import { runCli } from './support/run-cli.js';
 
 // Browser globals used inside page.evaluate / waitForFunction callbacks, which run in Chromium
@@ -24,7 +29,9 @@ import { runCli } from './support/run-cli.js';
 declare const document: {
   getElementById(id: string): { dataset: Record<string, string | undefined> } | null;
   querySelectorAll(selector: string): Iterable<{ classList: { contains(c: string): boolean } }>;
+  querySelector(selector: string): unknown;
 };
+declare function requestAnimationFrame(cb: () => void): void;
 declare const window: { __xss?: number };
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -42,6 +49,10 @@ let demo: string;
 let demoRunId: string;
 let many: string;
 let hostile: string;
+let long: string;
+let longRunId: string;
+let cliLongTrail: string;
+let longConsole: ConsoleProcess;
 let before: Record<string, Record<string, string>>;
 // The CLI's answers, taken before the console starts (the CLI maintains a store's index.sqlite;
 // the console keeps its own elsewhere, and the store bytes are compared around its session).
@@ -229,6 +240,100 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+interface WaterfallRow {
+  index: number;
+  id: string;
+  name: string;
+  events: number;
+}
+
+/**
+ * Every row of the run page's waterfall, read the way a reader sees them: the waterfall draws
+ * only the rows in view, so this scrolls it from top to bottom a screen at a time and keeps
+ * each row drawn (by its index). Also returns how many spans the page says the run has.
+ */
+async function waterfallRows(): Promise<{ total: number; rows: WaterfallRow[]; screens: number }> {
+  await page.waitForFunction(
+    () => document.getElementById('waterfall')?.dataset.state === 'ready',
+    {
+      timeout: 30_000,
+    },
+  );
+  return page.evaluate(async () => {
+    const root = document.getElementById('waterfall') as unknown as HTMLElementLike;
+    const viewport = root.querySelector('.wf-viewport') as HTMLElementLike;
+    const seen = new Map<number, WaterfallRow>();
+    const frame = () =>
+      new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    viewport.scrollTop = 0;
+    let screens = 0;
+    for (;;) {
+      await frame();
+      screens += 1;
+      for (const tr of root.querySelectorAll('.span')) {
+        const index = Number(tr.dataset.index);
+        seen.set(index, {
+          index,
+          id: tr.dataset.spanId ?? '',
+          name: tr.querySelector('.span-name')?.textContent ?? '',
+          events: Number(tr.dataset.events),
+        });
+      }
+      if (viewport.scrollTop + viewport.clientHeight >= viewport.scrollHeight - 1) break;
+      viewport.scrollTop += viewport.clientHeight;
+    }
+    return {
+      total: Number(root.dataset.spans),
+      rows: [...seen.values()].sort((a, b) => a.index - b.index),
+      screens,
+    };
+  });
+}
+
+// The slice of the DOM the scrolling reader above uses (the test compiles without the DOM lib).
+interface HTMLElementLike {
+  dataset: Record<string, string | undefined>;
+  scrollTop: number;
+  clientHeight: number;
+  scrollHeight: number;
+  textContent: string | null;
+  querySelector(selector: string): HTMLElementLike | null;
+  querySelectorAll(selector: string): Iterable<HTMLElementLike>;
+}
+
+/** Select one span of the waterfall (by its row) and read the events its detail panel lists. */
+async function spanEvents(spanId: string): Promise<string[]> {
+  await page.evaluate((id) => {
+    const root = document.getElementById('waterfall') as unknown as HTMLElementLike;
+    const viewport = root.querySelector('.wf-viewport') as HTMLElementLike;
+    viewport.scrollTop = 0;
+    return id;
+  }, spanId);
+  for (;;) {
+    const row = await page.$(`#waterfall .span[data-span-id="${spanId}"]`);
+    if (row) {
+      await row.click();
+      break;
+    }
+    const atEnd = await page.evaluate(() => {
+      const viewport = document.querySelector('#waterfall .wf-viewport') as HTMLElementLike;
+      if (viewport.scrollTop + viewport.clientHeight >= viewport.scrollHeight - 1) return true;
+      viewport.scrollTop += viewport.clientHeight;
+      return false;
+    });
+    if (atEnd) throw new Error(`span ${spanId} is not in the waterfall`);
+    await page.evaluate(
+      () => new Promise<void>((resolve) => requestAnimationFrame(() => resolve())),
+    );
+  }
+  await page.waitForFunction(
+    (id) => document.getElementById('span-detail')?.dataset.spanId === id,
+    {},
+    spanId,
+  );
+  return page.$$eval('#span-detail ul.events li .ev', (li) => li.map((x) => x.textContent ?? ''));
+}
+
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'console-browser-'));
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -261,12 +366,28 @@ beforeAll(async () => {
   expect(generated.spans).toBe(1500);
   hostile = join(demo, 'hostile');
   await writeHostileStore(hostile, trustDir);
+  // One long run (400 spans): more rows than the waterfall draws at once, so the test scrolls.
+  long = join(work, 'long-run');
+  await generateStore(long, trustDir, {
+    runs: 1,
+    toolsPerRun: 399,
+    principals: 1,
+    days: 1,
+    endMs: Date.now(),
+  });
   const demoStores = ['--store', '.agent-audit', '--store', '.agent-audit-drafting-agent'];
   cliRuns = (
     await runCli(['runs', '--principal', 'user:3', '--json', '--store', many], { cwd: demo })
   ).stdout;
   cliTrail = (await runCli(['trail', demoRunId, '--json', ...demoStores], { cwd: demo })).stdout;
   cliExplain = (await runCli(['explain', demoRunId, '--json', ...demoStores], { cwd: demo }))
+    .stdout;
+  longRunId = (
+    JSON.parse((await runCli(['runs', '--json', '--store', long], { cwd: demo })).stdout) as Array<{
+      run_id: string;
+    }>
+  )[0]!.run_id;
+  cliLongTrail = (await runCli(['trail', longRunId, '--json', '--store', long], { cwd: demo }))
     .stdout;
   await writeAlertStore(join(demo, 'alerts'), trustDir, demoRunId);
   before = Object.fromEntries(STORES().map((s) => [s, treeDigest(s)]));
@@ -287,6 +408,12 @@ beforeAll(async () => {
     ],
     { cwd: demo },
   );
+  longConsole = await startConsole(['--store', long, '--index-dir', join(work, 'index-long')], {
+    cwd: demo,
+    env: { AGENT_AUDIT_TRUST_DIR: trustDir },
+  });
+  await waitForIndex(consoleProcess.url);
+  await waitForIndex(longConsole.url);
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -302,6 +429,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await consoleProcess?.stop();
+  await longConsole?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -333,17 +461,20 @@ describe('agent-audit console in Chromium', () => {
       actions: unknown[];
       side_effects: unknown[];
     };
-    const rows = await page.$$eval('#waterfall tbody tr', (r) =>
-      r.map((tr) => ({
-        id: tr.getAttribute('data-span-id'),
-        name: tr.querySelector('.span-name')?.textContent,
-        events: tr.querySelectorAll('ul.events li').length,
-      })),
-    );
-    expect(rows.map((r) => r.id)).toEqual(trail.spans.map((s) => s.span_id));
-    expect(rows.map((r) => r.name)).toEqual(trail.spans.map((s) => s.name));
-    expect(rows.map((r) => r.events)).toEqual(trail.spans.map((s) => s.events.length));
-    expect(rows.reduce((n, r) => n + r.events, 0)).toBeGreaterThan(0);
+    // The waterfall draws the rows in view only: read every row by scrolling it through.
+    const drawn = await waterfallRows();
+    expect(drawn.total).toBe(trail.spans.length);
+    expect(drawn.rows.map((r) => r.index)).toEqual(trail.spans.map((_, i) => i));
+    expect(drawn.rows.map((r) => r.id)).toEqual(trail.spans.map((s) => s.span_id));
+    expect(drawn.rows.map((r) => r.name)).toEqual(trail.spans.map((s) => s.name));
+    expect(drawn.rows.map((r) => r.events)).toEqual(trail.spans.map((s) => s.events.length));
+    expect(drawn.rows.reduce((n, r) => n + r.events, 0)).toBeGreaterThan(0);
+    // Each span's events, listed in full when its row is selected.
+    for (const span of trail.spans.filter((s) => s.events.length > 0)) {
+      expect(await spanEvents(span.span_id)).toEqual(
+        (span.events as Array<{ name: string }>).map((ev) => ev.name),
+      );
+    }
     const headings = await page.$$eval('#answers h2', (h) => h.map((x) => x.textContent));
     expect(headings).toEqual([
       '1. Trigger and accountability',
@@ -462,10 +593,61 @@ describe('agent-audit console in Chromium', () => {
     await shot('dashboard-compliance');
   }, 90_000);
 
+  it('draws a long run a screen at a time: scrolled through, its rows and events are trail --json', async () => {
+    const trail = JSON.parse(cliLongTrail) as {
+      spans: Array<{
+        span_id: string;
+        name: string;
+        depth: number;
+        events: Array<{ name: string }>;
+      }>;
+    };
+    expect(trail.spans.length).toBe(400);
+    await page.goto(`${longConsole.url}/runs/${encodeURIComponent(longRunId)}`);
+    await page.waitForFunction(
+      () => document.getElementById('waterfall')?.dataset.state === 'ready',
+      {
+        timeout: 30_000,
+      },
+    );
+    // Virtualized: far fewer rows in the DOM than the run has.
+    const inDom = await page.$$eval('#waterfall .span', (r) => r.length);
+    expect(inDom).toBeGreaterThan(0);
+    expect(inDom).toBeLessThan(trail.spans.length / 2);
+    const drawn = await waterfallRows();
+    expect(drawn.screens).toBeGreaterThan(2);
+    expect(drawn.total).toBe(400);
+    expect(drawn.rows.map((r) => r.id)).toEqual(trail.spans.map((s) => s.span_id));
+    expect(drawn.rows.map((r) => r.name)).toEqual(trail.spans.map((s) => s.name));
+    expect(drawn.rows.map((r) => r.events)).toEqual(trail.spans.map((s) => s.events.length));
+    // A span far down the run (drawn only once scrolled to), with its events listed in full.
+    const late = trail.spans.filter((s) => s.events.length > 0).at(-1)!;
+    expect(trail.spans.indexOf(late)).toBeGreaterThan(100);
+    expect(await spanEvents(late.span_id)).toEqual(late.events.map((ev) => ev.name));
+    // The tool calls sit under the agent call that started them (one level deeper).
+    expect(trail.spans[0]!.depth).toBe(0);
+    expect(trail.spans.slice(1).every((s) => s.depth === 1)).toBe(true);
+    // The answers beside it list the first 50 tool calls and say so; the report holds all.
+    expect(await page.$eval('#answers-cut', (p) => p.textContent)).toContain(
+      'the first 50 of 399 tool calls',
+    );
+    expect(
+      await page.$$eval('#answers h2', (hs) => {
+        const table = hs[2]!.nextElementSibling;
+        return table?.querySelectorAll('tbody tr').length ?? 0;
+      }),
+    ).toBe(50);
+    await shot('run-page-long');
+  }, 90_000);
+
   it('shows hostile span names and attributes as text and runs none of them', async () => {
     const alerts: string[] = [];
     page.on('console', (m) => alerts.push(m.text()));
     await page.goto(`${consoleProcess.url}/runs/${HOSTILE_RUN}`);
+    expect((await waterfallRows()).rows.map((r) => r.name)).toEqual([
+      HOSTILE_NAME,
+      `execute_tool ${HOSTILE_NAME}`,
+    ]);
     const names = await page.$$eval('.span-name', (s) => s.map((x) => x.textContent));
     expect(names).toEqual([HOSTILE_NAME, `execute_tool ${HOSTILE_NAME}`]);
     const text = await page.$eval('main', (m) => m.textContent ?? '');

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSP, isLoopback, tokenMatches } from '../src/console/console-server.js';
-import { type ConsoleProcess, startConsole } from './support/console-process.js';
+import { type ConsoleProcess, startConsole, waitForIndex } from './support/console-process.js';
 import { runCli } from './support/run-cli.js';
 import { writeStore } from './support/write-store.js';
 
@@ -34,6 +35,22 @@ function get(
         body += d.toString();
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A raw GET keeping the body's bytes (a compressed answer). */
+function getBytes(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
     req.end();
@@ -90,6 +107,7 @@ describe('agent-audit console over HTTP', () => {
       ['--store', store, '--host', '0.0.0.0', '--index-dir', join(work, 'index2')],
       { cwd: work, env },
     );
+    await waitForIndex(loopback.url);
   }, 30_000);
 
   afterAll(async () => {
@@ -106,6 +124,46 @@ describe('agent-audit console over HTTP', () => {
     const port = new URL(loopback.url).port;
     const rebound = await get(`${loopback.url}/api/runs`, { host: `attacker.example:${port}` });
     expect(rebound.status).toBe(421);
+  });
+
+  it('serves its app as one bundle (uPlot inside) from /assets, and the run timeline as compact rows', async () => {
+    const script = await get(`${loopback.url}/assets/console.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toMatch(/^text\/javascript/);
+    // uPlot is bundled in (its class names), not fetched from node_modules or a CDN.
+    expect(script.body).toContain('u-legend');
+    expect(script.body).not.toMatch(/https?:\/\/(cdn|unpkg|esm\.sh)/);
+    const style = await get(`${loopback.url}/assets/console.css`);
+    expect(style.status).toBe(200);
+    expect(style.body).toContain('.uplot');
+    expect((await get(`${loopback.url}/assets/uPlot.iife.min.js`)).status).toBe(404);
+    const page = await get(`${loopback.url}/runs/run-a`);
+    expect(page.body).toContain('<script src="/assets/console.js" defer></script>');
+    const status = JSON.parse((await get(`${loopback.url}/api/status`)).body);
+    expect(status.index.ready).toBe(true);
+    expect(status.index.stores.map((s: { phase: string }) => s.phase)).toEqual(['ready']);
+    const timeline = JSON.parse((await get(`${loopback.url}/api/runs/run-a/timeline`)).body);
+    const trail = JSON.parse(
+      (await runCli(['trail', 'run-a', '--json', '--store', store], { cwd: work })).stdout,
+    ) as { spans: Array<{ span_id: string; name: string; depth: number; events: unknown[] }> };
+    expect(timeline.spans).toBe(trail.spans.length);
+    expect(
+      timeline.rows.map(
+        (r: { span_id: string; name: string; depth: number; events: unknown[] }) => [
+          r.span_id,
+          r.name,
+          r.depth,
+          r.events.length,
+        ],
+      ),
+    ).toEqual(trail.spans.map((s) => [s.span_id, s.name, s.depth, s.events.length]));
+    expect((await get(`${loopback.url}/api/runs/no-such-run/timeline`)).status).toBe(404);
+    // Compressed for a browser that accepts it: the same JSON.
+    const zipped = await getBytes(`${loopback.url}/api/runs/run-a/timeline`, {
+      'accept-encoding': 'gzip',
+    });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(zipped.body).toString('utf8'))).toEqual(timeline);
   });
 
   it('answers every page with the strict CSP and refuses anything but GET', async () => {
@@ -142,6 +200,7 @@ describe('agent-audit console over HTTP', () => {
       '/api/runs',
       '/runs/run-a',
       '/assets/console.js',
+      '/api/status',
       '/dashboards/activity',
     ]) {
       expect((await get(`${url}${path}`)).status, path).toBe(401);

@@ -378,11 +378,9 @@ export class Forwarder {
 
   private post(body: string): Promise<PostResult> {
     this.requests++;
-    const signal = AbortSignal.any([
-      this.abort.signal,
-      AbortSignal.timeout(this.requestTimeoutMillis),
-    ]);
-    return this.runRequest(() => postOtlpJson(this.url, body, this.headers, signal));
+    return this.runRequest(() =>
+      postOtlpJson(this.url, body, this.headers, this.abort.signal, this.requestTimeoutMillis),
+    );
   }
 
   private async failure(reason: string, retryAfterMillis?: number): Promise<BatchOutcome> {

@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Forwarder, type ForwarderRecord, type ForwarderSource } from '../src/forwarder.js';
 import { readForwarderCursor } from '../src/forwarder-state.js';
@@ -58,6 +60,16 @@ class ScriptedEndpoint {
     return (_req, res, body) => {
       this.received.push({ spanIds: spanIdsOf(body), status: code });
       res.writeHead(code, headers).end(`scripted ${code}`);
+    };
+  }
+
+  /** Answers 200 with its headers, then never sends the rest of the body. */
+  endlessBody(): Responder {
+    return (_req, res, body) => {
+      this.received.push({ spanIds: spanIdsOf(body), status: 0 });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{');
+      this.hanging.push(res);
     };
   }
 
@@ -344,6 +356,51 @@ describe('Forwarder', () => {
     // One request at a time: never more than one hanging request for this forwarder.
     expect(endpoint.received.length).toBeGreaterThanOrEqual(1);
     expect(readForwarderCursor(dir).nextSeq).toBe(0);
+  });
+
+  it('a black hole in the background loop is an error (lastErrorAt), retried with backoff, the cursor kept — garbage collection included', async () => {
+    // What a busy agent does while its collector holds requests open (a Kafka outage behind
+    // the collector): allocate and collect. The request deadline must survive a collection.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    endpoint.respond(endpoint.blackHole());
+    const source = new MemorySource();
+    source.add(3);
+    const f = make(source, { requestTimeoutMillis: 300 });
+    const collecting = setInterval(gc, 25);
+    try {
+      f.wake();
+      await waitFor(
+        async () => (await f.status()).consecutiveFailures >= 2 && endpoint.received.length >= 2,
+        'two timed-out requests to the black hole',
+      );
+    } finally {
+      clearInterval(collecting);
+    }
+    const status = await f.status();
+    expect(status.lastErrorAt).toBeDefined();
+    expect(status.lastError).toMatch(/request to .* failed: no answer within 300 ms/);
+    expect(status.nextSeq).toBe(0);
+    expect(status.pendingRecords).toBe(3);
+    // The first failure of the outage is on disk for `agent-audit status` in another process.
+    expect(readForwarderCursor(dir)).toMatchObject({ nextSeq: 0 });
+    expect(readForwarderCursor(dir).lastErrorAt).toBeDefined();
+
+    // The collector answers again: the same spans go, the cursor moves.
+    endpoint.respond(endpoint.ok());
+    await waitFor(async () => (await f.status()).nextSeq === 3, 'delivery after the outage');
+    expect(endpoint.delivered()).toEqual(source.spanIds());
+  });
+
+  it('an answer whose body never ends times out too, and the cursor stays', async () => {
+    endpoint.respond(endpoint.endlessBody());
+    const source = new MemorySource();
+    source.add(2);
+    const f = make(source, { requestTimeoutMillis: 300 });
+    const result = await f.drain({ timeoutMillis: 0 });
+    expect(result).toMatchObject({ ok: false, nextSeq: 0 });
+    expect(result.reason).toMatch(/no answer within 300 ms/);
+    expect((await f.status()).lastErrorAt).toBeDefined();
   });
 
   it('a drain keeps its deadline even while a request hangs on a black hole', async () => {

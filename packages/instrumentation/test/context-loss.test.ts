@@ -1,15 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getRunContext, runWorkflow, traceToolCall } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
 // Row 26: context lost across async boundaries must never be attributed to another run; an
 // orphan tool span is a marked violation.
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => otel.reset());
+const otel = useOtel();
 
 const agent = (runId: string) => ({ agentId: 'a', credentialRef: 'cred:x', runId });
 

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ApprovalRequest,
   hashValue,
@@ -9,21 +9,14 @@ import {
   traceLlmCall,
   traceToolCall,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
 // DESIGN.md: values that cannot be hashed never throw into the agent; the span records why
 // the hash is missing. Every recorder that hashes a value goes through one helper: this file
 // attacks each of them (tool calls, LLM calls, runs, approvals, side effects) with values that
 // have no canonical form, with and without content capture.
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = { agentId: 'a', agentName: 'A', runId: 'run-hash-err', credentialRef: 'cred:x' };
 

@@ -1,7 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { pick, prng, shuffle } from '../../../test/support/prng.js';
+import { randomString } from '../../../test/support/random-json.js';
 import { canonicalJson, type HashResult, hashMatches, hashValue } from '../src/index.js';
-import { pick, prng, shuffle } from './support/prng.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
 const json = (v: unknown, opts?: Parameters<typeof canonicalJson>[1]) => {
@@ -392,27 +393,6 @@ function randomValue(rnd: () => number, depth: number): unknown {
   const o: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) o[randomString(rnd)] = randomValue(rnd, depth - 1);
   return o;
-}
-
-function randomString(rnd: () => number): string {
-  const n = Math.floor(rnd() * 8);
-  let s = '';
-  for (let i = 0; i < n; i++) {
-    const r = rnd();
-    // ASCII, controls, BMP, astral pairs and lone surrogates.
-    const cp =
-      r < 0.5
-        ? 32 + Math.floor(rnd() * 95)
-        : r < 0.6
-          ? Math.floor(rnd() * 32)
-          : r < 0.8
-            ? 0xa0 + Math.floor(rnd() * 0xd000)
-            : r < 0.9
-              ? 0x10000 + Math.floor(rnd() * 0xfffff)
-              : 0xd800 + Math.floor(rnd() * 0x800);
-    s += cp > 0xffff ? String.fromCodePoint(cp) : String.fromCharCode(cp);
-  }
-  return s;
 }
 
 /** The same value with every object's keys inserted in another order. */

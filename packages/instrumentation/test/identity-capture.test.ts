@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   configureRunContextTrust,
   escapeIdentity,
@@ -11,7 +11,7 @@ import {
   runWorkflow,
 } from '../src/index.js';
 import { runContextKeyId, signRunContext, verifyRunContext } from '../src/run-context-token.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
 // Issue 13 §3 (RELIABILITY row 50): principals and ids are validated at capture. Each character class below can
 // make a principal render as another one (or rewrite the terminal line it is shown on); each
@@ -51,14 +51,7 @@ const ACCEPTED = [
   `user:${'a'.repeat(251)}`,
 ];
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  configureRunContextTrust(undefined);
-});
+const otel = useOtel({ afterEach: () => configureRunContextTrust(undefined) });
 
 describe('identityProblem', () => {
   it.each(ATTACKS)('refuses %s', (_name, value) => {

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   hashValue,
   recordInputResolved,
@@ -6,16 +6,9 @@ import {
   runWorkflow,
   setAuditHooks,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = {
   agentName: 'Support',

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ApprovalRequiredError,
   type PolicyHook,
@@ -7,18 +7,11 @@ import {
   setAuditHooks,
   traceToolCall,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
 // The process-wide gate (issue 11 §1): one policy decides every audited tool call that brings
 // none of its own, and a call no policy governs is still recorded, as `decision.policy = none`.
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = {
   agentId: 'ops-agent',

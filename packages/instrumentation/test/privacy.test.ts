@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type ApprovalRequest,
   type ApprovalRequiredError,
@@ -9,18 +9,11 @@ import {
   traceLlmCall,
   traceToolCall,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
 // Rows 31 and 33 on the instrumentation side: the hash key and raw inputs never reach a span
 // unless content capture is explicitly on.
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const everything = () =>
   JSON.stringify(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { pick, prng } from '../../../test/support/prng.js';
 import { hashValue, looksLikeSecret, type RedactionKind, redactString } from '../src/index.js';
-import { pick, prng } from './support/prng.js';
 
 // Fake secrets are assembled at run time so that no secret-shaped literal is committed.
 const rep = (s: string, n: number) => s.repeat(n);

@@ -1,5 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ATTR_AGENT_ID,
   ATTR_AUDIT_MISSING,
@@ -15,16 +15,9 @@ import {
   setAuditHooks,
 } from '../src/index.js';
 import { ATTR_GEN_AI_OPERATION_NAME } from '../src/semconv.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const base = {
   agentId: 'support-agent',

@@ -1,5 +1,5 @@
 import { hrTimeToNanoseconds } from '@opentelemetry/core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ATTR_DECISION_OUTCOME,
   ATTR_INPUT_FEATURES_TRUNCATED,
@@ -21,16 +21,9 @@ import {
   setAuditHooks,
   traceToolCall,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = { agentId: 'support-agent', runId: 'run-features-1', credentialRef: 'cred:t' };
 

@@ -1,5 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ATTR_AUDIT_MISSING,
   ATTR_AUDIT_VIOLATION,
@@ -15,16 +15,9 @@ import {
   traceToolCall,
 } from '../src/index.js';
 import { ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, ATTR_GEN_AI_TOOL_CALL_RESULT } from '../src/semconv.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
+import { useOtel } from './support/otel.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const run = {
   agentId: 'support-agent',

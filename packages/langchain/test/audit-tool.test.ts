@@ -1,8 +1,8 @@
 import { type PolicyHook, runWorkflow, setAuditHooks } from '@agent-audit/instrumentation';
 import { HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { Command, MemorySaver } from '@langchain/langgraph';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
+import { describe, expect, it } from 'vitest';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { type ApprovalInterrupt, auditTool } from '../src/index.js';
 import { attr, hashOf, makeTools, named, RUN } from './support/fixtures.js';
 import { toolNodeGraph } from './support/graph.js';
@@ -10,14 +10,7 @@ import { toolNodeGraph } from './support/graph.js';
 // LangGraph's prebuilt ToolNode has no wrapToolCall: auditTool() wraps each tool instead, so a
 // graph built on it gets the same gate and the same interrupt-based approvals.
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const policy: PolicyHook = (a) =>
   a.toolName === 'send_email'

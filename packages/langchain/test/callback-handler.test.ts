@@ -4,21 +4,14 @@ import { fakeModel } from '@langchain/core/testing';
 import { tool } from '@langchain/core/tools';
 import { FakeLLM } from '@langchain/core/utils/testing';
 import { createAgent } from 'langchain';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { AgentAuditCallbackHandler, auditMiddleware } from '../src/index.js';
 import { attr, hashOf, makeTools, named, parentId, RUN } from './support/fixtures.js';
 import { toolNodeGraph } from './support/graph.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const stopDeletes: PolicyHook = (action) =>
   action.toolName === 'delete_account'

@@ -2,19 +2,12 @@ import { type PolicyHook, runWorkflow, setAuditHooks } from '@agent-audit/instru
 import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { createAgent } from 'langchain';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
+import { describe, expect, it } from 'vitest';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { auditMiddleware } from '../src/index.js';
 import { attr, hashOf, makeTools, named, parentId, RUN } from './support/fixtures.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const stopDeletes: PolicyHook = (action) =>
   action.toolName === 'delete_account'

@@ -3,19 +3,12 @@ import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { createAgent } from 'langchain';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
+import { describe, expect, it } from 'vitest';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { type ApprovalInterrupt, auditMiddleware } from '../src/index.js';
 import { attr, hashOf, makeTools, named, RUN } from './support/fixtures.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const emailNeedsApproval: PolicyHook = (action) =>
   action.toolName === 'send_email'

@@ -3,8 +3,8 @@ import { AIMessage, HumanMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { MemorySaver } from '@langchain/langgraph';
 import { createAgent } from 'langchain';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
+import { describe, expect, it } from 'vitest';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { AgentAuditCallbackHandler, auditMiddleware } from '../src/index.js';
 import { attr, makeTools, RUN } from './support/fixtures.js';
 import { toolNodeGraph } from './support/graph.js';
@@ -13,14 +13,7 @@ import { toolNodeGraph } from './support/graph.js';
 // setAuditHooks({ policy }) (what registerAgentAudit({ policy }) sets) decides, inside
 // traceToolCall, for the middleware and the callback handler alike.
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 const processPolicy = () =>
   setAuditHooks({

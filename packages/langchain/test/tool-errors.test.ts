@@ -4,9 +4,9 @@ import { fakeModel } from '@langchain/core/testing';
 import { tool } from '@langchain/core/tools';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { createAgent, createMiddleware } from 'langchain';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { setupOtel, type TestOtel } from '../../instrumentation/test/support/otel.js';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { AgentAuditCallbackHandler, auditMiddleware } from '../src/index.js';
 import { attr, makeTools, named, RUN } from './support/fixtures.js';
 import { toolNodeGraph } from './support/graph.js';
@@ -14,14 +14,7 @@ import { toolNodeGraph } from './support/graph.js';
 // The tool's own errors are the agent's: they reach LangChain unchanged (it decides what the
 // model sees), and the tool span records them.
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-});
-afterEach(() => {
-  otel.reset();
-  setAuditHooks(undefined);
-});
+const otel = useOtel({ afterEach: () => setAuditHooks(undefined) });
 
 class LedgerDown extends Error {
   override name = 'LedgerDown';

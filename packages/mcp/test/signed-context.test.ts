@@ -18,6 +18,46 @@ import { cli, only, type TrailSpan, trail } from './helpers.js';
 // `trigger.principal` — the same names as over HTTP, so `explain` shows it apart.
 
 const keys = generateKeyPairSync('ed25519');
+const forgedRun = 'run-forged-mcp-1';
+
+function crmServer(): McpServer {
+  const server = new McpServer({ name: 'crm', version: '0.1.0' });
+  auditMcpServer(server, { credentialRef: 'cred:crm:reader' });
+  server.registerTool('lookup', { inputSchema: { id: z.number() } }, async ({ id }) => ({
+    content: [{ type: 'text', text: `customer ${id}` }],
+  }));
+  return server;
+}
+
+/**
+ * An unaudited client claims another principal and run in the victim's format, with a signature
+ * taken from nowhere (garbage).
+ */
+async function sendForged(server: McpServer): Promise<void> {
+  const raw = new Client({ name: 'raw', version: '1' });
+  const [c, d] = InMemoryTransport.createLinkedPair();
+  await Promise.all([server.connect(d), raw.connect(c)]);
+  await raw.callTool({
+    name: 'lookup',
+    arguments: { id: 8 },
+    _meta: {
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      baggage: `workflow.run_id=${forgedRun},trigger.principal=user%3Aadmin`,
+      'agent-audit-run-context': 'v1.not-a-signature',
+    },
+  });
+  await raw.close();
+}
+
+/** The server span of a forged call: claimed, neither its run nor its principal adopted. */
+function expectClaimedNotAdopted(spans: TrailSpan[]): void {
+  const server = only(spans, { name: 'invoke_agent crm' });
+  expect(server.attributes['workflow.run_id']).not.toBe(forgedRun);
+  expect(server.attributes['trigger.principal']).toBeUndefined();
+  expect(server.attributes['run_context.status']).toBe('claimed');
+  expect(server.attributes['run_context.claimed_principal']).toBe('user:admin');
+  expect(server.attributes['run_context.claimed_run_id']).toBe(forgedRun);
+}
 
 describe('@agent-audit/mcp with a signed run context', () => {
   let work: string;
@@ -27,29 +67,29 @@ describe('@agent-audit/mcp with a signed run context', () => {
   let signedRun = '';
   let spans: TrailSpan[] = [];
   let forgedSpans: TrailSpan[] = [];
-  const forgedRun = 'run-forged-mcp-1';
+  let forgedRunId = '';
 
-  beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'aa-mcp-signed-'));
-    store = join(work, 'store');
-    env = { ...process.env, AGENT_AUDIT_TRUST_DIR: join(work, 'trust') };
-    audit = registerAgentAudit({
+  /** The server process's audit registration on its store (opened again for a restart). */
+  const openAudit = () =>
+    registerAgentAudit({
       serviceName: 'mcp-signed',
       storeDir: store,
       trustDir: join(work, 'trust'),
       forward: false,
       installExitHandlers: false,
     });
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'aa-mcp-signed-'));
+    store = join(work, 'store');
+    env = { ...process.env, AGENT_AUDIT_TRUST_DIR: join(work, 'trust') };
+    audit = openAudit();
     configureRunContextTrust({
       audience: 'acme-agents',
       signingKey: keys.privateKey,
       trustedKeys: [keys.publicKey.export({ type: 'spki', format: 'pem' }) as string],
     });
-    const server = new McpServer({ name: 'crm', version: '0.1.0' });
-    auditMcpServer(server, { credentialRef: 'cred:crm:reader' });
-    server.registerTool('lookup', { inputSchema: { id: z.number() } }, async ({ id }) => ({
-      content: [{ type: 'text', text: `customer ${id}` }],
-    }));
+    const server = crmServer();
 
     const client = auditMcpClient(new Client({ name: 'agent', version: '1' }));
     const [a, b] = InMemoryTransport.createLinkedPair();
@@ -63,22 +103,8 @@ describe('@agent-audit/mcp with a signed run context', () => {
     );
     await client.close();
 
-    // An unaudited client claims another principal in the victim's format, with a signature
-    // taken from nowhere (garbage) — and one that replays a real signature under another name.
-    const raw = new Client({ name: 'raw', version: '1' });
-    const [c, d] = InMemoryTransport.createLinkedPair();
     await server.close();
-    await Promise.all([server.connect(d), raw.connect(c)]);
-    await raw.callTool({
-      name: 'lookup',
-      arguments: { id: 8 },
-      _meta: {
-        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-        baggage: `workflow.run_id=${forgedRun},trigger.principal=user%3Aadmin`,
-        'agent-audit-run-context': 'v1.not-a-signature',
-      },
-    });
-    await raw.close();
+    await sendForged(server);
     await audit.forceFlush();
     spans = await trail(signedRun, [store], env);
     const runs = await cli(['runs', '--json', '--store', store], env);
@@ -86,7 +112,8 @@ describe('@agent-audit/mcp with a signed run context', () => {
       (r) => r.run_id !== signedRun,
     );
     if (other === undefined) throw new Error(`no run for the forged call: ${runs.stdout}`);
-    forgedSpans = await trail(other.run_id, [store], env);
+    forgedRunId = other.run_id;
+    forgedSpans = await trail(forgedRunId, [store], env);
   });
 
   afterAll(async () => {
@@ -103,16 +130,38 @@ describe('@agent-audit/mcp with a signed run context', () => {
     expect(server.attributes['run_context.claimed_principal']).toBeUndefined();
   });
 
-  it('records a forged context as claimed and adopts neither its run nor its principal', async () => {
-    const server = only(forgedSpans, { name: 'invoke_agent crm' });
-    expect(server.attributes['workflow.run_id']).not.toBe(forgedRun);
-    expect(server.attributes['trigger.principal']).toBeUndefined();
-    expect(server.attributes['run_context.status']).toBe('claimed');
-    expect(server.attributes['run_context.claimed_principal']).toBe('user:admin');
-    expect(server.attributes['run_context.claimed_run_id']).toBe(forgedRun);
-    // No span of the forged run id exists, and the forged principal owns no run.
+  /** No span of the forged run id exists, and the forged principal owns no run. */
+  async function expectForgedRunAbsent(): Promise<void> {
     expect((await cli(['trail', forgedRun, '--json', '--store', store], env)).code).toBe(4);
     const runs = await cli(['runs', '--json', '--principal', 'user:admin', '--store', store], env);
     expect(JSON.parse(runs.stdout)).toEqual([]);
+  }
+
+  it('records a forged context as claimed and adopts neither its run nor its principal', async () => {
+    expectClaimedNotAdopted(forgedSpans);
+    await expectForgedRunAbsent();
+  });
+
+  it('keeps that verdict after the server and its store restart, and gives a replayed forgery the same', async () => {
+    // The server process goes away (its store closed with a final checkpoint) and starts again
+    // on the same store: a new writer session.
+    await audit.shutdown();
+    audit = openAudit();
+    expectClaimedNotAdopted(await trail(forgedRunId, [store], env));
+    await expectForgedRunAbsent();
+
+    // The same forged _meta sent to the restarted server.
+    await sendForged(crmServer());
+    await audit.forceFlush();
+    const runs = await cli(['runs', '--json', '--store', store], env);
+    const replayed = (JSON.parse(runs.stdout) as { run_id: string }[]).filter(
+      (r) => r.run_id !== signedRun && r.run_id !== forgedRunId,
+    );
+    expect(replayed).toHaveLength(1);
+    expectClaimedNotAdopted(await trail(replayed[0]!.run_id, [store], env));
+    await expectForgedRunAbsent();
+    // The restart broke nothing a verifier checks.
+    const verified = await cli(['verify', '--store', store], env);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
 });

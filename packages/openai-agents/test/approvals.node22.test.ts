@@ -11,8 +11,9 @@ import {
 import { Agent, RunState, run, setTraceProcessors, setTracingDisabled, tool } from '@openai/agents';
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import {
   AuditTraceProcessor,
   approveToolCall,
@@ -21,15 +22,13 @@ import {
   recordInterruptions,
   rejectToolCall,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-  setTracingDisabled(false);
-  setTraceProcessors([new AuditTraceProcessor()]);
+const otel = useOtel({
+  afterSetup: () => {
+    setTracingDisabled(false);
+    setTraceProcessors([new AuditTraceProcessor()]);
+  },
 });
-afterEach(() => otel.reset());
 
 const RUN = { agentId: 'oa-approvals', triggerPrincipal: 'user:1' };
 const ARGS = { orderId: 'R9', amount: 40 };

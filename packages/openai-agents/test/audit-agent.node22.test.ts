@@ -25,8 +25,9 @@ import {
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import {
   ATTR_HANDOFF_FROM_AGENT,
   ATTR_HANDOFF_REASON,
@@ -37,15 +38,13 @@ import {
   EVENT_AGENT_TURN,
   RUN_EVENT_AGENT_HANDOFF,
 } from '../src/index.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-  setTracingDisabled(false);
-  setTraceProcessors([new AuditTraceProcessor()]);
+const otel = useOtel({
+  afterSetup: () => {
+    setTracingDisabled(false);
+    setTraceProcessors([new AuditTraceProcessor()]);
+  },
 });
-afterEach(() => otel.reset());
 
 const RUN = { agentId: 'oa-agent', triggerPrincipal: 'user:1' };
 

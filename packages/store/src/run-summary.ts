@@ -27,6 +27,36 @@ export function lossTagRows(seq: number, time: string, payload: unknown): TagRow
   return out;
 }
 
+/**
+ * A run's status, the one rule behind `runs`, `explain` and the console: the status of its
+ * workflow span (the run's span without a parent). A tool call that failed or was refused inside
+ * the run does not make the run an error — the agent may handle it and finish (the demo's stop
+ * and approval do); the call keeps its own error status and decision, listed by `runs --actions`
+ * and `explain`. Checked in order: anything incomplete (a span that never ended, lost records)
+ * → `incomplete`; the workflow span ended in error → `error`; it ended otherwise (OTel leaves a
+ * success UNSET) → `ok`; no workflow span here (a store holding only a sub-agent's part of the
+ * run) but spans ended → `ok`, the workflow's store decides when stores are merged
+ * (`mergeRunStatus`); nothing ended → `unknown`.
+ */
+export function runStatus(part: {
+  incomplete: boolean;
+  /** The workflow span's status (`ok`, `unset`, `error`), undefined when it is not here. */
+  workflowStatus: string | undefined;
+  anyEnded: boolean;
+}): RunSummary['status'] {
+  if (part.incomplete) return 'incomplete';
+  if (part.workflowStatus === 'error') return 'error';
+  if (part.workflowStatus !== undefined || part.anyEnded) return 'ok';
+  return 'unknown';
+}
+
+const STATUS_RANK: Record<string, number> = { incomplete: 3, error: 2, ok: 1, unknown: 0 };
+
+/** The status of one run seen in several stores: the most telling part (incomplete > error > ok). */
+export function mergeRunStatus(a: string, b: string): string {
+  return (STATUS_RANK[b] ?? 0) > (STATUS_RANK[a] ?? 0) ? b : a;
+}
+
 /** Aggregate tagged records into run rows (shared with the SQLite index). */
 export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSummary[] {
   interface Acc {
@@ -43,7 +73,6 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
     principals: Set<string>;
     agents: Set<string>;
     rootStatus: string | undefined;
-    anyError: boolean;
     anyEnd: boolean;
     lost: number;
   }
@@ -66,7 +95,6 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
         principals: new Set(),
         agents: new Set(),
         rootStatus: undefined,
-        anyError: false,
         anyEnd: false,
         lost: 0,
       };
@@ -97,8 +125,7 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
       a.ended.add(spanKey);
       a.spans.add(spanKey);
       a.anyEnd = true;
-      if (t.status === 'error') a.anyError = true;
-      if (!t.parent && t.status) a.rootStatus = t.status;
+      if (!t.parent) a.rootStatus = t.status ?? 'unset';
     }
   }
   const out: RunSummary[] = [];
@@ -112,14 +139,7 @@ export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSum
     // Incomplete: a span that started and never ended, or records the writer lost.
     let incomplete = a.lost > 0;
     for (const s of a.started) if (!a.ended.has(s)) incomplete = true;
-    const status: RunSummary['status'] =
-      a.rootStatus === 'error' || a.anyError
-        ? 'error'
-        : a.rootStatus === 'ok' || (a.anyEnd && !incomplete)
-          ? 'ok'
-          : incomplete
-            ? 'incomplete'
-            : 'unknown';
+    const status = runStatus({ incomplete, workflowStatus: a.rootStatus, anyEnded: a.anyEnd });
     out.push({
       run_id: a.run,
       principal: a.principal,

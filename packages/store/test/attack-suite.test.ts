@@ -9,10 +9,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditStore, type StoreError, type VerifyReport, verifyStore } from '../src/index.js';
-import { encodeRecord } from '../src/record-format.js';
+import { type AuditStore, type StoreError, type VerifyReport, verifyStore } from '../src/index.js';
 import { newestSegment, replaceLineRaw } from './chain-tools.js';
-import { cleanupTempStores, readLines, span, type TempStore, tempStore } from './helpers.js';
+import {
+  cleanupTempStores,
+  filledTempStore,
+  readLines,
+  span,
+  type TempStore,
+  tempStore,
+} from './helpers.js';
+import { appendChained, swapInOtherStore } from './tamper-tools.js';
 
 let t: TempStore;
 afterEach(() => cleanupTempStores());
@@ -50,11 +57,9 @@ async function beforeAndAfterRestarts(
 }
 
 async function closedStore(records = 5): Promise<AuditStore> {
-  t = tempStore();
-  const store = t.open();
-  for (let i = 0; i < records; i++) await store.append(span('r', i));
-  await store.close();
-  return store;
+  const filled = await filledTempStore(records);
+  t = filled.temp;
+  return filled.store;
 }
 
 /** A writer that died without closing: no closing checkpoint, its lock removed. */
@@ -81,38 +86,10 @@ async function crashedStore(records = 6): Promise<string> {
   return file;
 }
 
-function appendForged(file: string, n: number): number[] {
-  fs.chmodSync(file, 0o644);
-  let prev = JSON.parse(readLines(file).at(-1)!) as { seq: number; hash: string };
-  const seqs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = encodeRecord(
-      prev.hash,
-      prev.seq + 1,
-      new Date().toISOString(),
-      'span.end',
-      '{"run":"forged"}',
-      JSON.stringify({ forged: i }),
-    );
-    fs.appendFileSync(file, r.line);
-    seqs.push(r.seq);
-    prev = r;
-  }
-  return seqs;
-}
-
 describe('issue 9 attack suite: verdict before and after writer restarts', () => {
   it('class 1, store identity: the store replaced by another store sharing its trust directory', async () => {
     t = tempStore();
-    const other = `${t.dir}-other`;
-    const a = t.open();
-    await a.append(span('a', 1));
-    await a.close();
-    const b = AuditStore.open({ dir: other, trustDir: t.trustDir });
-    await b.append(span('b', 1));
-    await b.close();
-    fs.rmSync(t.dir, { recursive: true, force: true });
-    fs.cpSync(other, t.dir, { recursive: true });
+    await swapInOtherStore(t);
     const starts = await beforeAndAfterRestarts((r, when) => {
       expect(r.exitCode, when).toBe(1);
       expect(codes(r), when).toContain('STORE_IDENTITY_MISMATCH');
@@ -122,7 +99,7 @@ describe('issue 9 attack suite: verdict before and after writer restarts', () =>
 
   it('class 2, after a clean close: correctly chained records appended after store.close', async () => {
     await closedStore();
-    appendForged(newestSegment(t.dir), 3);
+    appendChained(newestSegment(t.dir), 3);
     const starts = await beforeAndAfterRestarts((r, when) => {
       expect(r.exitCode, when).toBe(1);
       expect(codes(r), when).toContain('RECORD_AFTER_CLOSE');
@@ -132,7 +109,7 @@ describe('issue 9 attack suite: verdict before and after writer restarts', () =>
 
   it('class 2, after a crash: records appended by someone else before the restart are signed as recovered-unattested, never 0', async () => {
     const file = await crashedStore();
-    const forged = appendForged(file, 2);
+    const forged = appendChained(file, 2);
     const before = await verify();
     expect(before.exitCode).toBe(2);
     expect(codes(before)).toEqual(['UNSIGNED_TAIL']);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
 import { canonicalJson } from '../src/canonical-json.js';
 import { EncodeScratch, encodeBatch, encodeRecord } from '../src/record-format.js';
-import { prng } from './tamper-tools.js';
 
 /** Random JSON values with shuffled key orders, integer-like keys and awkward strings/numbers. */
 function randomValue(rand: () => number, depth: number): unknown {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
 import { canonicalJson } from '../src/canonical-json.js';
 import { encodeRecord } from '../src/record-format.js';
 import { isCanonicalRecordLine } from '../src/verify/canonical-scan.js';
-import { prng } from './tamper-tools.js';
 
 /** The plain definition: the line parses to a record whose canonical JSON is the same bytes. */
 function reference(line: string): boolean {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
 import { AuditStore, verifyStore } from '../src/index.js';
 import { openStoreReader } from '../src/query.js';
 import { encodeRecord } from '../src/record-format.js';
@@ -18,7 +19,6 @@ import {
   type TempStore,
   tempStore,
 } from './helpers.js';
-import { prng } from './tamper-tools.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/writer.mjs', import.meta.url));
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));

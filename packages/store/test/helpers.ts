@@ -41,6 +41,41 @@ export function tempStore(): TempStore {
   return store;
 }
 
+/**
+ * A fresh temporary store holding `records` span records (record i in run `runOf(i)`), closed:
+ * the starting point of most verify and attack tests.
+ */
+export async function filledTempStore(
+  records: number,
+  options: Partial<AuditStoreOptions> = {},
+  runOf: (i: number) => string = () => 'r',
+): Promise<{ temp: TempStore; store: AuditStore }> {
+  const temp = tempStore();
+  const store = temp.open(options);
+  for (let i = 0; i < records; i++) await store.append(span(runOf(i), i));
+  await store.close();
+  return { temp, store };
+}
+
+/**
+ * A closed temporary store whose records span 10 days (4 a day, runs `day-N`, a clock advanced
+ * by hand) in several small segments: what retention tests prune.
+ */
+export async function agedTempStore(): Promise<{ temp: TempStore; now: () => Date }> {
+  const temp = tempStore();
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const now = () => new Date(clock);
+  const store = temp.open({ now, segmentMaxBytes: 2500 });
+  for (let day = 0; day < 10; day++) {
+    for (let i = 0; i < 4; i++) await store.append(span(`day-${day}`, i));
+    clock += DAY;
+  }
+  await store.close();
+  return { temp, now };
+}
+
+const DAY = 86_400_000;
+
 /** Sealed segments are read-only; make the tree writable again so it can be removed. */
 function chmodTree(p: string): void {
   try {

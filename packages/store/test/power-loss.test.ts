@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
 import { AuditStore, verifyStore } from '../src/index.js';
 import { openStoreReader } from '../src/query.js';
 import {
@@ -24,7 +25,6 @@ import {
   tempStore,
 } from './helpers.js';
 import { type CrashChoice, PowerLossFs, rebindAnchors } from './power-loss.js';
-import { prng } from './tamper-tools.js';
 
 afterEach(cleanupTempStores);
 

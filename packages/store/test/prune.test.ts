@@ -4,12 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pruneStore, verifyStore } from '../src/index.js';
 import { openStoreReader } from '../src/query.js';
 import {
+  agedTempStore,
   cleanupTempStores,
   readLines,
   segmentPath,
-  span,
   type TempStore,
-  tempStore,
 } from './helpers.js';
 import { rechain } from './tamper-tools.js';
 
@@ -18,18 +17,10 @@ afterEach(cleanupTempStores);
 
 const DAY = 86_400_000;
 
-/** A store whose records span 10 days (a clock advanced by hand), in several segments. */
 async function agedStore() {
-  t = tempStore();
-  let clock = Date.parse('2026-01-01T00:00:00Z');
-  const now = () => new Date(clock);
-  const store = t.open({ now, segmentMaxBytes: 2500 });
-  for (let day = 0; day < 10; day++) {
-    for (let i = 0; i < 4; i++) await store.append(span(`day-${day}`, i));
-    clock += DAY;
-  }
-  await store.close();
-  return { now, clock: () => clock };
+  const aged = await agedTempStore();
+  t = aged.temp;
+  return { now: aged.now };
 }
 
 describe('prune (retention)', () => {

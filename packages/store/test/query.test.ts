@@ -38,7 +38,11 @@ async function interleavedRuns(workflows = 50, spansEach = 6) {
         if (w % 10 === 0 && i === spansEach - 1) continue;
         await store.append({
           type: 'span.end',
-          tags: { ...spanTags, status: w % 7 === 3 && i === 2 ? 'error' : 'ok' },
+          // Every 7th run from 3 has a failed tool call; from 5, a failed workflow span.
+          tags: {
+            ...spanTags,
+            status: (w % 7 === 3 && i === 2) || (w % 7 === 5 && i === 0) ? 'error' : 'ok',
+          },
           payload: { name: `op ${i}` },
         });
       }
@@ -75,10 +79,17 @@ describe('run queries (index and scan agree)', () => {
         principal: 'user:0',
         agent_id: 'billing-agent',
       });
+      // A run's status is its workflow span's (runStatus): a failed tool call inside is the
+      // call's error, not the run's; an unfinished span makes the run incomplete.
       expect(all.find((r) => r.run_id === 'run-3')).toMatchObject({
+        status: 'ok',
+        incomplete: false,
+      });
+      expect(all.find((r) => r.run_id === 'run-5')).toMatchObject({
         status: 'error',
         incomplete: false,
       });
+      expect(r20.status).toBe('incomplete');
       expect(all.find((r) => r.run_id === 'run-1')).toMatchObject({
         status: 'ok',
         incomplete: false,

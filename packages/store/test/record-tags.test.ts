@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
 import { canonicalJson } from '../src/canonical-json.js';
 import { type TagPlanMemo, tagsToJson } from '../src/record-tags.js';
-import { prng } from './tamper-tools.js';
 
 // tagsToJson remembers the key order of a tag list and the quoted form of the value last
 // written at each position. Those memos must never change a byte: every record's tags are

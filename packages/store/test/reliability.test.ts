@@ -5,9 +5,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
 import { AuditStore, generateSigningKeyPair, verifyStore } from '../src/index.js';
 import {
   cleanupTempStores,
+  filledTempStore,
   readLines,
   segmentPath,
   span,
@@ -15,7 +17,7 @@ import {
   tempStore,
   writeLines,
 } from './helpers.js';
-import { prng, rechain } from './tamper-tools.js';
+import { rechain } from './tamper-tools.js';
 
 let t: TempStore;
 const extra: TempStore[] = [];
@@ -25,10 +27,12 @@ afterEach(() => {
 });
 
 async function closedStore(records: number, options = {}): Promise<TempStore> {
-  t = tempStore();
-  const store = t.open({ checkpointEveryRecords: 10, ...options });
-  for (let i = 0; i < records; i++) await store.append(span(`run-${i % 4}`, i));
-  await store.close();
+  const filled = await filledTempStore(
+    records,
+    { checkpointEveryRecords: 10, ...options },
+    (i) => `run-${i % 4}`,
+  );
+  t = filled.temp;
   return t;
 }
 

@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { prng } from '../../../test/support/prng.js';
 import { verifyStore } from '../src/index.js';
 import { cleanupTempStores, segmentPath, span, tempStore } from './helpers.js';
-import { prng } from './tamper-tools.js';
 
 afterEach(() => cleanupTempStores());
 

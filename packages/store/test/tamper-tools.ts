@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import { canonicalJson } from '../src/canonical-json.js';
+import { AuditStore } from '../src/index.js';
+import { encodeRecord } from '../src/record-format.js';
+import { readLines, span, type TempStore } from './helpers.js';
 
 type Rec = Record<string, unknown> & { hash: string; prev: string; seq: number };
 
@@ -21,14 +25,50 @@ export function rechain(lines: string[], options: { renumber?: boolean } = {}): 
   return out;
 }
 
-/** Deterministic PRNG (mulberry32) so that a failing property case can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+/**
+ * What an attacker without the key can also do: append `n` correctly chained (unsigned) records
+ * after the last line of `file`. Returns their sequence numbers.
+ */
+export function appendChained(
+  file: string,
+  n: number,
+  type: 'span.end' | 'session.open' = 'span.end',
+): number[] {
+  fs.chmodSync(file, 0o644);
+  let prev = JSON.parse(readLines(file).at(-1)!) as { seq: number; hash: string };
+  const seqs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = encodeRecord(
+      prev.hash,
+      prev.seq + 1,
+      new Date().toISOString(),
+      type,
+      '{"run":"forged"}',
+      JSON.stringify({ forged: i }),
+    );
+    fs.appendFileSync(file, r.line);
+    seqs.push(r.seq);
+    prev = r;
+  }
+  return seqs;
+}
+
+/**
+ * The store-identity attack: store A (at `t.dir`, one record) is replaced by a store B that
+ * shares A's trust directory (B made at `<dir>-other`, copied over A). Returns both origins and
+ * B's own directory.
+ */
+export async function swapInOtherStore(
+  t: TempStore,
+): Promise<{ other: string; originA: string; originB: string }> {
+  const other = `${t.dir}-other`;
+  const a = t.open();
+  await a.append(span('a', 1));
+  await a.close();
+  const b = AuditStore.open({ dir: other, trustDir: t.trustDir });
+  await b.append(span('b', 1));
+  await b.close();
+  fs.rmSync(t.dir, { recursive: true, force: true });
+  fs.cpSync(other, t.dir, { recursive: true });
+  return { other, originA: a.origin, originB: b.origin };
 }

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pruneStore, verifyStore } from '../src/index.js';
 import { lineHash, newestSegment, replaceLineRaw } from './chain-tools.js';
 import {
+  agedTempStore,
   cleanupTempStores,
+  filledTempStore,
   readLines,
   segmentPath,
   span,
@@ -26,10 +28,7 @@ const codes = (r: { problems: Array<{ code: string }> }) => r.problems.map((p) =
 const warnings = (r: { warnings: Array<{ code: string }> }) => r.warnings.map((p) => p.code);
 
 async function closedStore(records: number, extra = {}) {
-  t = tempStore();
-  const store = t.open(extra);
-  for (let i = 0; i < records; i++) await store.append(span(`run-${i % 3}`, i));
-  await store.close();
+  t = (await filledTempStore(records, extra, (i) => `run-${i % 3}`)).temp;
 }
 
 /** A store whose newest segment ends in records no checkpoint covers yet (a live writer). */
@@ -308,18 +307,10 @@ describe('the checkpoint log (checkpoints.jsonl)', () => {
 });
 
 describe('retention: prune and double prune accounting', () => {
-  const DAY = 86_400_000;
   async function agedStore() {
-    t = tempStore();
-    let clock = Date.parse('2026-01-01T00:00:00Z');
-    const now = () => new Date(clock);
-    const store = t.open({ now, segmentMaxBytes: 2500 });
-    for (let day = 0; day < 10; day++) {
-      for (let i = 0; i < 4; i++) await store.append(span(`day-${day}`, i));
-      clock += DAY;
-    }
-    await store.close();
-    return now;
+    const aged = await agedTempStore();
+    t = aged.temp;
+    return aged.now;
   }
 
   it('two prunes: both records listed, contiguous, and every removed segment accounted for', async () => {

@@ -20,12 +20,14 @@ import { encodeRecord, FORMAT_VERSION, GENESIS_HASH } from '../src/record-format
 import { verifyStatementSignature } from '../src/signed-statement.js';
 import {
   cleanupTempStores,
+  filledTempStore,
   readLines,
   segmentPath,
   span,
   type TempStore,
   tempStore,
 } from './helpers.js';
+import { appendChained, swapInOtherStore } from './tamper-tools.js';
 
 let t: TempStore;
 afterEach(() => {
@@ -34,11 +36,9 @@ afterEach(() => {
 });
 
 async function closedStore(records = 5, extra: Parameters<TempStore['open']>[0] = {}) {
-  t = tempStore();
-  const store = t.open(extra);
-  for (let i = 0; i < records; i++) await store.append(span('r', i));
-  await store.close();
-  return store;
+  const filled = await filledTempStore(records, extra);
+  t = filled.temp;
+  return filled.store;
 }
 
 /** Every file under `dir` with its bytes, to show a refused open moved and cut nothing. */
@@ -68,27 +68,6 @@ function expectRefused(open: () => unknown, code: string, message?: RegExp): Sto
   return error!;
 }
 
-/** Append `n` correctly chained records after the last complete line of `file`. */
-function appendChained(file: string, n: number, type: 'span.end' | 'session.open' = 'span.end') {
-  const last = JSON.parse(readLines(file).at(-1)!) as { seq: number; hash: string };
-  let prev = last;
-  const seqs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = encodeRecord(
-      prev.hash,
-      prev.seq + 1,
-      new Date().toISOString(),
-      type,
-      '{"run":"forged"}',
-      JSON.stringify({ forged: i }),
-    );
-    fs.appendFileSync(file, r.line);
-    seqs.push(r.seq);
-    prev = r;
-  }
-  return seqs;
-}
-
 describe('store identity (STORE_IDENTITY_MISMATCH)', () => {
   it('history re-chained under a new origin, checkpoints.jsonl emptied: refused before and after a restart', async () => {
     await closedStore(6);
@@ -115,19 +94,11 @@ describe('store identity (STORE_IDENTITY_MISMATCH)', () => {
 
   it('a store replaced by another store that shares the trust directory: refused, and a moved store is named as the other one', async () => {
     t = tempStore();
-    const other = `${t.dir}-other`;
-    const a = t.open();
-    await a.append(span('a', 1));
-    await a.close();
-    const b = AuditStore.open({ dir: other, trustDir: t.trustDir });
-    await b.append(span('b', 1));
-    await b.close();
-    fs.rmSync(t.dir, { recursive: true, force: true });
-    fs.cpSync(other, t.dir, { recursive: true });
+    const { other, originA, originB } = await swapInOtherStore(t);
     fs.rmSync(path.join(t.dir, 'store.lock'), { force: true });
     const e = expectRefused(() => t.open(), 'STORE_IDENTITY_MISMATCH');
-    expect(e.message).toContain(a.origin);
-    expect(e.message).toContain(b.origin);
+    expect(e.message).toContain(originA);
+    expect(e.message).toContain(originB);
     expectRefused(() => t.open(), 'STORE_IDENTITY_MISMATCH');
     expect((await verifyStore({ dir: t.dir, trustDir: t.trustDir })).exitCode).toBe(1);
 

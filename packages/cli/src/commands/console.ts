@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_IO, EXIT_USAGE } from '../cli-error.js';
 import { ConsoleData } from '../console/console-data.js';
-import { isLoopback, startConsoleServer } from '../console/console-server.js';
+import { BUNDLE_DIR, isLoopback, startConsoleServer } from '../console/console-server.js';
 import { existingStores, type GlobalOptions, trustFile, trustLocation } from '../global-options.js';
 import { parseDurationMs } from '../parse-time.js';
 import { storeFailure } from '../store-access.js';
@@ -23,6 +25,8 @@ interface ConsoleOptions {
 
 /** How often the console reads what the stores appended (the activity dashboard's refresh). */
 const DEFAULT_REFRESH = '2s';
+/** How long the tail reads before it lets requests in. */
+const TAIL_SLICE_MS = 20;
 /** How often each store is verified again for the integrity line and the compliance dashboard. */
 const VERIFY_EVERY_MS = 10 * 60_000;
 
@@ -93,6 +97,12 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
           EXIT_USAGE,
         );
       }
+      if (!existsSync(new URL('console.js', BUNDLE_DIR))) {
+        throw new CliError(
+          `the console's app bundle is missing (${fileURLToPath(new URL('console.js', BUNDLE_DIR))}): build it with "pnpm build" (or node packages/cli/scripts/build-console.mjs)`,
+          EXIT_IO,
+        );
+      }
       const stores = existingStores(globals, ctx);
       const alerts =
         options.alerts === undefined
@@ -121,18 +131,8 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
       } catch (error) {
         throw storeFailure(error, stores[0]!);
       }
-      // Each reader checks its index against the segments now (building or catching it up
-      // first), before the first search: on a large store this takes a while, and the console
-      // prints its address only when searches answer from a checked index.
-      ctx.writeErr(
-        `checking the query index of ${stores.length} store(s) against their segments…\n`,
-      );
-      try {
-        data.warm();
-      } catch (error) {
-        data.close();
-        throw storeFailure(error, stores[0]!);
-      }
+      // The query indexes are built and checked in a worker thread (ConsoleData): the console
+      // listens at once; pages and GET /api/status say how far indexing got.
       const token = isLoopback(options.host) ? undefined : randomBytes(24).toString('base64url');
       let running: Awaited<ReturnType<typeof startConsoleServer>>;
       try {
@@ -145,7 +145,7 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
           now: () => ctx.now(),
         });
       } catch (error) {
-        data.close();
+        await data.close();
         const code = (error as NodeJS.ErrnoException).code ?? String(error);
         throw new CliError(
           `cannot listen on ${escapeValue(options.host)}:${port} (${code}) — choose another --port (0 picks a free one) or --host`,
@@ -161,14 +161,17 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
         `reading ${stores.length} store(s): ${stores.map((s) => escapeValue(s.shown)).join(', ')}; Ctrl-C stops\n`,
       );
 
-      // Read the stores in slices so requests are answered while a large store is read.
+      // Read the stores in small slices, yielding every ~20 ms, so requests are answered
+      // while a large store is read (a record costs about 0.1 ms to read into the table).
       let stopped = false;
       let timer: NodeJS.Timeout | undefined;
       const step = () => {
         if (stopped) return;
         let done = true;
         try {
-          done = data.tail(5_000);
+          const until = performance.now() + TAIL_SLICE_MS;
+          do done = data.tail(200);
+          while (!done && performance.now() < until);
         } catch (error) {
           ctx.writeErr(
             `agent-audit console: reading the stores failed: ${escapeValue((error as Error).message)}\n`,
@@ -192,10 +195,10 @@ export function consoleCommand(ctx: CliContext, _setExitCode: (code: number) => 
           if (verifyTimer) clearTimeout(verifyTimer);
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          void running.close().then(() => {
-            data.close();
-            resolveStop();
-          });
+          void running
+            .close()
+            .then(() => data.close())
+            .then(resolveStop);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

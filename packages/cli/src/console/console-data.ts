@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   type RunSummary,
+  readStoreRetentionPolicy,
   type StoredRecord,
+  type VerifyOptions,
   type VerifyReport,
-  verifyStore,
 } from '@agent-audit/store';
 import { type IndexWarning, openStoreReader, type StoreReader } from '@agent-audit/store/query';
 import type { Location } from '../global-options.js';
@@ -13,6 +15,7 @@ import { explainRun, type RunExplanation } from '../run-explanation.js';
 import { runTimeline } from '../run-timeline.js';
 import type { TrailSpan } from '../trail-span.js';
 import { type AlertView, readAlertStore } from './alert-source.js';
+import { IndexClient, type IndexStatus } from './index-client.js';
 import { ToolCallTable } from './tool-call-table.js';
 
 /** The trust material verify uses (the CLI's defaults: `public-key.pem` and `anchor.jsonl` of the trust dir). */
@@ -109,6 +112,7 @@ export interface RunIntegrity {
 
 interface OpenStore {
   location: Location;
+  /** Segments only (records by seq, the head): run queries go to the query worker. */
   reader: StoreReader;
   /** Next seq the tail reads. */
   cursor: number;
@@ -191,24 +195,40 @@ export class ConsoleData {
     }
   >();
   #tailed = false;
+  #alertsReadAt = 0;
+  readonly #index: IndexClient;
+  /** Verify threads running (stopped on close). */
+  readonly #verifiers = new Set<Worker>();
 
   constructor(options: ConsoleDataOptions) {
     this.#options = options;
     mkdirSync(options.indexDir, { recursive: true, mode: 0o700 });
     this.#stores = options.stores.map((location) => ({
       location,
-      reader: openStoreReader(location.path, {
+      reader: openStoreReader(location.path, { index: false }),
+      cursor: 1,
+      integrity: pendingIntegrity(location.shown),
+    }));
+    // The query indexes are built, checked and queried in a worker thread: the console
+    // answers at once, and `GET /api/status` tells how far indexing got.
+    this.#index = new IndexClient(
+      options.stores.map((location) => ({
+        shown: location.shown,
+        path: location.path,
         indexPath: join(
           options.indexDir,
           `${createHash('sha256').update(location.path).digest('hex').slice(0, 24)}.sqlite`,
         ),
-        onWarning: (warning) => {
-          if (this.warnings.length < 100) this.warnings.push(warning);
-        },
-      }),
-      cursor: 1,
-      integrity: pendingIntegrity(location.shown),
-    }));
+      })),
+      (warning) => {
+        if (this.warnings.length < 100) this.warnings.push(warning);
+      },
+    );
+  }
+
+  /** How far each store's query index is (searches and run pages wait for it). */
+  indexStatus(): IndexStatus {
+    return this.#index.status();
   }
 
   get stores(): Location[] {
@@ -242,7 +262,9 @@ export class ConsoleData {
         }
       }
     }
-    if (this.#options.alerts) {
+    // The alert store is read at most once a second while the stores are being caught up.
+    if (this.#options.alerts && (done || Date.now() - this.#alertsReadAt >= 1000)) {
+      this.#alertsReadAt = Date.now();
       try {
         const read = readAlertStore(this.#options.alerts.path, this.#alerts.cursor);
         this.#alerts = {
@@ -273,27 +295,18 @@ export class ConsoleData {
   }
 
   /**
-   * Have each reader check its index against the segments now (a reader's first query scans, its
-   * second checks the whole index), so that searches answer from the index from then on.
-   */
-  warm(): void {
-    for (const s of this.#stores) {
-      s.reader.listRuns({ principal: '\u0000warm-up' });
-      s.reader.listRuns({ principal: '\u0000warm-up' });
-    }
-  }
-
-  /**
    * The unfiltered list on a large store: the runs with the most recent records, a page at a
    * time from each store's index, without summarising every run. Undefined when the full path
    * is cheap enough (several stores holding few runs: their union is counted exactly there).
    */
-  #recentRuns(page: number, pageSize: number): RunPage | undefined {
+  async #recentRuns(page: number, pageSize: number): Promise<RunPage | undefined> {
     const wanted = page * pageSize;
-    const perStore = this.#stores.map((s) => ({
-      store: s.location.shown,
-      ...s.reader.recentRuns(0, wanted),
-    }));
+    const perStore = await Promise.all(
+      this.#stores.map(async (s, i) => ({
+        store: s.location.shown,
+        ...(await this.#index.recentRuns(i, 0, wanted)),
+      })),
+    );
     const sum = perStore.reduce((n, s) => n + s.total, 0);
     if (perStore.length > 1 && sum <= LANDING_FULL_LIST_RUNS) return undefined;
     const merged = mergeRuns(perStore).sort((x, y) => (x.end < y.end ? 1 : x.end > y.end ? -1 : 0));
@@ -311,7 +324,7 @@ export class ConsoleData {
   }
 
   /** Runs matching the query, newest first, one page of them. */
-  searchRuns(query: RunQuery): RunPage {
+  async searchRuns(query: RunQuery): Promise<RunPage> {
     const pageSize = Math.min(500, Math.max(1, query.pageSize ?? 50));
     const unfiltered = (
       [
@@ -328,7 +341,7 @@ export class ConsoleData {
       ] as const
     ).every((k) => query[k] === undefined);
     if (unfiltered) {
-      const recent = this.#recentRuns(Math.max(1, query.page ?? 1), pageSize);
+      const recent = await this.#recentRuns(Math.max(1, query.page ?? 1), pageSize);
       if (recent) return recent;
     }
     const filter = {
@@ -345,7 +358,12 @@ export class ConsoleData {
       runs = this.#cache.runs;
     } else {
       runs = mergeRuns(
-        this.#stores.map((s) => ({ store: s.location.shown, runs: s.reader.listRuns(filter) })),
+        await Promise.all(
+          this.#stores.map(async (s, i) => ({
+            store: s.location.shown,
+            runs: await this.#index.listRuns(i, filter),
+          })),
+        ),
       );
       this.#cache = { key, runs };
     }
@@ -380,18 +398,18 @@ export class ConsoleData {
    * runs opened are kept while no store has grown (a run page is often opened again: a link
    * shared in an incident channel); `explanation` is computed once per kept run.
    */
-  loadRun(runId: string): {
+  async loadRun(runId: string): Promise<{
     spans: TrailSpan[];
     integrity: RunIntegrity[];
     explanation: RunExplanation;
-  } {
+  }> {
     const key = JSON.stringify([runId, this.#stores.map((s) => s.reader.head()?.seq ?? 0)]);
     const kept = this.#runs.get(key);
     if (kept) {
       // Integrity follows the latest verify result, which changes without the stores growing.
       return { ...kept, integrity: this.#runIntegrity(kept.records) };
     }
-    const loaded = this.#loadRun(runId);
+    const loaded = await this.#loadRun(runId);
     const entry = { ...loaded, explanation: explainRun(runId, loaded.spans) };
     if (loaded.spans.length > 0) {
       this.#runs.set(key, entry);
@@ -404,15 +422,18 @@ export class ConsoleData {
     return records.map((held) => runIntegrity(this.#stores[held.store]!.integrity, held));
   }
 
-  #loadRun(runId: string): {
+  async #loadRun(runId: string): Promise<{
     spans: TrailSpan[];
     integrity: RunIntegrity[];
     records: HeldRecords[];
-  } {
+  }> {
     const records: Array<StoredRecord & { store: string }> = [];
     const held: HeldRecords[] = [];
+    const perStore = await Promise.all(
+      this.#stores.map((_, i) => this.#index.runRecords(i, runId)),
+    );
     this.#stores.forEach((s, i) => {
-      const mine = s.reader.runRecords(runId);
+      const mine = perStore[i]!;
       if (mine.length === 0) return;
       for (const r of mine) records.push({ ...r, store: s.location.shown });
       held.push({
@@ -426,8 +447,9 @@ export class ConsoleData {
   }
 
   retention(now: Date): StoreRetention[] {
-    const policy = this.#options.retentionMs;
     return this.#stores.map((s) => {
+      // The policy the store records wins over the console's own option.
+      const policy = recordedMaxAge(s.location.path) ?? this.#options.retentionMs;
       const oldest = s.reader.recordsFrom(1, 1)[0]?.time ?? null;
       const head = s.reader.head();
       const newest = head ? (s.reader.recordsFrom(head.seq, 1)[0]?.time ?? null) : null;
@@ -453,12 +475,12 @@ export class ConsoleData {
     return this.#stores.map((s) => s.integrity);
   }
 
-  /** Verify every store (the store's verify API, read-only) and keep the results. */
+  /** Verify every store (the store's verify API, read-only, in a worker thread) and keep the results. */
   async verifyAll(): Promise<void> {
     for (const s of this.#stores) {
       s.integrity = { ...s.integrity, state: 'pending' };
       try {
-        const report = await verifyStore({
+        const report = await verifyInWorker(this.#verifiers, {
           dir: s.location.path,
           trustDir: this.#options.trust.trustDir,
           ...(this.#options.trust.publicKey ? { publicKey: this.#options.trust.publicKey } : {}),
@@ -475,7 +497,9 @@ export class ConsoleData {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await Promise.all([...this.#verifiers].map((w) => w.terminate()));
+    await this.#index.close();
     for (const s of this.#stores) {
       try {
         s.reader.close();
@@ -484,6 +508,31 @@ export class ConsoleData {
       }
     }
   }
+}
+
+/** `verifyStore` in a worker thread (verify-worker.ts), so a long segment never holds up a request. */
+function verifyInWorker(running: Set<Worker>, options: VerifyOptions): Promise<VerifyReport> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./verify-worker.js', import.meta.url), {
+      workerData: options,
+    });
+    running.add(worker);
+    worker.once('exit', () => running.delete(worker));
+    let settled = false;
+    worker.once('message', (m: { report?: VerifyReport; error?: string }) => {
+      settled = true;
+      if (m.report) resolve(m.report);
+      else reject(new Error(m.error ?? 'verify failed'));
+      void worker.terminate();
+    });
+    worker.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`the verify worker exited (${code})`));
+    });
+  });
 }
 
 function integrityOf(store: string, report: VerifyReport): StoreIntegrity {
@@ -537,4 +586,20 @@ function runIntegrity(store: StoreIntegrity, held: HeldRecords): RunIntegrity {
     verify_exit_code: store.exit_code,
     verify_status: store.status,
   };
+}
+
+/**
+ * The maximum age a store's recorded retention policy sets (its default, else its largest
+ * tenant maximum); a record that cannot be trusted counts as none (the integrity check reports it).
+ */
+function recordedMaxAge(dir: string): number | undefined {
+  try {
+    const p = readStoreRetentionPolicy(dir);
+    const tenants = Object.values(p?.tenants ?? {})
+      .map((t) => t.maxAgeMs)
+      .filter((m): m is number => m !== undefined);
+    return p?.maxAgeMs ?? (tenants.length ? Math.max(...tenants) : undefined);
+  } catch {
+    return undefined;
+  }
 }

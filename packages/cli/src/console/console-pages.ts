@@ -1,13 +1,15 @@
-import { formatDuration } from '../format-table.js';
 import { escapeHtml as e, sixAnswersHtml } from '../html-report.js';
 import type { RunExplanation } from '../run-explanation.js';
 import type { TrailSpan } from '../trail-span.js';
 import type { RunIntegrity, RunPage, RunQuery, StoreIntegrity } from './console-data.js';
+import type { IndexStatus } from './index-client.js';
 
 /**
  * The console's server-rendered pages. Every value that comes from a store is escaped with
  * the report's `escapeHtml` (text, never markup); pages load only /assets (strict CSP, no inline
  * script or style), so a hostile span name or attribute shows as characters and runs nothing.
+ * The one script is the app bundle (dist/console-app/console.js, uPlot inside): it fills the
+ * dashboards and draws a run's waterfall from the JSON API.
  */
 
 const NAV: Array<[string, string]> = [
@@ -17,13 +19,13 @@ const NAV: Array<[string, string]> = [
   ['/dashboards/compliance', 'Compliance'],
 ];
 
-export function page(title: string, active: string, body: string, script = false): string {
+export function page(title: string, active: string, body: string, preload?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${e(title)} · agent-audit console</title>
 <link rel="stylesheet" href="/assets/console.css">
-${script ? '<link rel="stylesheet" href="/assets/uPlot.min.css">\n<script src="/assets/uPlot.iife.min.js" defer></script>\n<script type="module" src="/assets/console.js"></script>' : ''}
+<script src="/assets/console.js" defer></script>${preload ? `\n<link rel="preload" href="${e(preload)}" as="fetch" crossorigin="anonymous">` : ''}
 </head><body>
 <header><span class="brand">agent-audit console</span><nav>${NAV.map(
     ([href, label]) => `<a href="${href}"${href === active ? ' class="active"' : ''}>${label}</a>`,
@@ -37,14 +39,6 @@ const cell = (value: unknown): string =>
   value === null || value === undefined || value === ''
     ? '<td class="none">–</td>'
     : `<td>${e(value)}</td>`;
-
-function short(hash: string | null): string | null {
-  if (!hash) return null;
-  const i = hash.lastIndexOf(':');
-  return i >= 0 && hash.length - i > 13
-    ? `${hash.slice(0, i + 1)}${hash.slice(i + 1, i + 13)}…`
-    : hash;
-}
 
 function queryString(q: Record<string, string | undefined>): string {
   const params = new URLSearchParams();
@@ -108,53 +102,37 @@ export function integrityLine(parts: RunIntegrity[]): string {
     .join('');
 }
 
-function waterfall(spans: TrailSpan[]): string {
-  const instants = spans
-    .flatMap((s) => [s.start_unix_nano, s.end_unix_nano])
-    .filter((n): n is string => n !== null)
-    .map((n) => BigInt(n))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const t0 = instants[0] ?? 0n;
-  const t1 = instants.at(-1) ?? t0 + 1n;
-  const total = Number(t1 - t0) || 1;
-  const x = (n: bigint) => Math.min(1000, Math.max(0, (Number(n - t0) / total) * 1000));
-  const rows = spans.map((s, i) => {
-    const start = s.start_unix_nano ? BigInt(s.start_unix_nano) : t0;
-    const end = s.end_unix_nano ? BigInt(s.end_unix_nano) : t1;
-    const x0 = x(start);
-    const w = Math.max(2, x(end) - x0);
-    const marks = s.events
-      .map((ev) => {
-        const at = ev.time ? BigInt(Date.parse(ev.time)) * 1_000_000n : start;
-        return `<rect class="event" x="${x(at).toFixed(1)}" y="0" width="3" height="12"><title>${e(ev.name)} ${e(ev.time ?? '')}</title></rect>`;
-      })
-      .join('');
-    const classes = [
-      s.status,
-      s.incomplete ? 'incomplete' : '',
-      s.decision ? `d-${s.decision}` : '',
-    ]
-      .filter(Boolean)
-      .join(' ');
-    const events = s.events.length
-      ? `<details class="events"><summary>${s.events.length} event${s.events.length === 1 ? '' : 's'}: ${e(
-          [...new Set(s.events.map((ev) => ev.name))].slice(0, 4).join(', '),
-        )}</summary><ul class="events">${s.events
-          .map((ev) => {
-            const attrs = Object.entries(ev.attributes)
-              .filter(([k]) =>
-                /^(decision|approval|side_effect|policy|validation|credential)\./.test(k),
-              )
-              .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-              .join(' ');
-            return `<li><span class="ev">${e(ev.name)}</span> ${e(ev.time ?? '')} ${e(attrs)}</li>`;
-          })
-          .join('')}</ul></details>`
-      : '';
-    const proc = s.service ? `${s.service}${s.pid === null ? '' : `[${s.pid}]`}` : null;
-    return `<tr class="span ${e(classes)}" data-span-id="${e(s.span_id)}" id="span-${i}"><td class="name depth-${Math.min(s.depth, 12)}"><span class="span-name">${e(s.name)}</span>${events}</td>${cell(proc)}${cell(s.tool)}${cell(s.decision)}${cell(s.credential_ref)}<td title="${e(s.input_hash ?? '')}">${e(short(s.input_hash) ?? '–')}</td><td title="${e(s.output_hash ?? '')}">${e(short(s.output_hash) ?? '–')}</td>${cell(formatDuration(s.duration_ms))}<td><span class="badge ${e(s.status)}">${e(s.status)}</span></td><td class="bar"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" role="img"><rect class="span-bar" x="${x0.toFixed(1)}" y="2" width="${w.toFixed(1)}" height="8"></rect>${marks}</svg></td></tr>`;
-  });
-  return `<table id="waterfall"><thead><tr><th>span</th><th>process</th><th>tool</th><th>decision</th><th>credential</th><th>input hash</th><th>output hash</th><th>duration</th><th>status</th><th class="bar">timeline</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+/** Rows each list answer shows on the run page; the rest are in the report and the evidence. */
+const ANSWER_ROWS = 50;
+
+/**
+ * The six answers with each list cut to its first rows (a 5,000-call run's actions are a
+ * 5,000-row table: the waterfall shows every call, the HTML report and the JSON evidence hold
+ * every row), and a line saying what was cut.
+ */
+function answersHtml(x: RunExplanation): string {
+  const cut: string[] = [];
+  const head = <T>(list: T[], what: string): T[] => {
+    if (list.length <= ANSWER_ROWS) return list;
+    cut.push(`${ANSWER_ROWS} of ${list.length} ${what}`);
+    return list.slice(0, ANSWER_ROWS);
+  };
+  const shown: RunExplanation = {
+    ...x,
+    context: {
+      ...x.context,
+      llm_calls: head(x.context.llm_calls, 'LLM calls'),
+      credentials: head(x.context.credentials, 'credential issuances'),
+    },
+    actions: head(x.actions, 'tool calls'),
+    checks: head(x.checks, 'policy decisions'),
+    approvals: head(x.approvals, 'approvals'),
+    side_effects: head(x.side_effects, 'side effects'),
+  };
+  const note = cut.length
+    ? `<p class="warn" id="answers-cut">This run is long: the answers below show the first ${e(cut.join(', '))}. Every span is a row of the timeline; the HTML report and the JSON evidence bundle hold every row.</p>`
+    : '';
+  return `${note}${sixAnswersHtml(shown)}`;
 }
 
 /** A run's page: integrity, links, the waterfall and the six answers beside it. */
@@ -180,9 +158,10 @@ export function runPage(
 <p class="summary"><span class="badge ${e(t.status)}">${e(t.status)}</span> ${e(t.spans)} spans · principal <b>${e(t.principal ?? '–')}</b> · ${e(t.started_at ?? '')} → ${e(t.incomplete ? 'never ended' : (t.ended_at ?? ''))}</p>
 <ul id="integrity">${integrityLine(integrity)}</ul>
 <p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a></p>
-<div class="run-view"><section class="timeline"><h2>Timeline</h2>${waterfall(spans)}</section>
-<aside class="answers" id="answers">${sixAnswersHtml(explanation)}</aside></div>`;
-  return page(`Run ${runId}`, '', body);
+<div class="run-view"><section class="timeline"><h2>Timeline</h2><div id="waterfall" data-run-id="${e(runId)}" data-state="loading"><p class="none">loading the timeline (it is drawn by the console's script from /api/runs/${e(id)}/timeline)…</p></div></section>
+<aside class="answers" id="answers">${answersHtml(explanation)}</aside></div>`;
+  // The timeline is fetched while the page and its script load (the script's fetch reuses it).
+  return page(`Run ${runId}`, '', body, `/api/runs/${id}/timeline`);
 }
 
 export function notFoundPage(message: string): string {
@@ -251,6 +230,22 @@ export function dashboardPage(
     kind[0]!.toUpperCase() + kind.slice(1),
     `/dashboards/${kind}`,
     `<div id="dashboard" data-kind="${kind}">${panels[kind]}</div>`,
-    true,
+  );
+}
+
+/** While the stores' query indexes are built: what the console is doing; the script polls and reloads. */
+export function indexingPage(status: IndexStatus): string {
+  const rows = status.stores
+    .map(
+      (s) =>
+        `<tr>${cell(s.store)}${cell(s.phase)}${cell(s.segments)}${cell(s.segment_bytes === null ? null : `${(s.segment_bytes / 1e6).toFixed(0)} MB`)}${cell(`${((s.index_bytes ?? 0) / 1e6).toFixed(0)} MB`)}${cell(s.started_at)}${cell(s.error)}</tr>`,
+    )
+    .join('');
+  return page(
+    'Indexing',
+    '',
+    `<h1>Indexing the stores</h1><p class="warn" id="index-status">${e(status.message)}</p>
+<p class="none">${status.stores_ready} of ${status.stores.length} store(s) indexed. This page reloads when searches can answer; the dashboards read the stores meanwhile.</p>
+<table id="index-stores"><thead><tr><th>store</th><th>index</th><th>segments</th><th>segment bytes</th><th>index written</th><th>started</th><th>error</th></tr></thead><tbody>${rows}</tbody></table>`,
   );
 }

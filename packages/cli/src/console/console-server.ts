@@ -1,13 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { renderHtmlReport } from '../html-report.js';
 import { parseTimePoint } from '../parse-time.js';
 import type { ConsoleData, RunQuery } from './console-data.js';
-import { dashboardPage, notFoundPage, runPage, runsPage } from './console-pages.js';
+import { dashboardPage, indexingPage, notFoundPage, runPage, runsPage } from './console-pages.js';
 import { evidenceBundle } from './evidence-bundle.js';
+import { IndexNotReadyError } from './index-client.js';
+import { waterfallView } from './waterfall-rows.js';
 
 /**
  * The console's HTTP side: GET only (the console never changes anything), a strict
@@ -55,17 +57,14 @@ export function tokenMatches(given: string | undefined, token: string): boolean 
   return given !== undefined && timingSafeEqual(digest(given), digest(token));
 }
 
-const require = createRequire(import.meta.url);
-const ASSET_DIR = new URL('../../assets/console/', import.meta.url);
-const ASSETS: Record<string, { file: () => string; type: string }> = {
-  'console.js': { file: () => new URL('console.js', ASSET_DIR).pathname, type: 'text/javascript' },
-  'console.css': { file: () => new URL('console.css', ASSET_DIR).pathname, type: 'text/css' },
-  // uPlot, a small well-kept chart library, served from the installed package: no CDN, works offline.
-  'uPlot.iife.min.js': {
-    file: () => require.resolve('uplot/dist/uPlot.iife.min.js'),
-    type: 'text/javascript',
-  },
-  'uPlot.min.css': { file: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css' },
+/**
+ * The app bundle (scripts/build-console.mjs: the browser code with uPlot and the stylesheets,
+ * bundled by esbuild into dist/console-app at build time): no CDN, no node_modules at run time.
+ */
+export const BUNDLE_DIR = new URL('../console-app/', import.meta.url);
+const ASSETS: Record<string, { file: string; type: string }> = {
+  'console.js': { file: 'console.js', type: 'text/javascript' },
+  'console.css': { file: 'console.css', type: 'text/css' },
 };
 
 class HttpError extends Error {
@@ -215,7 +214,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     );
   };
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  const timelines = new WeakMap<object, { text: Buffer; gzip: Buffer }>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       json(res, 405, { error: 'the console is read-only: GET only' }, { allow: 'GET, HEAD' });
@@ -249,19 +250,30 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     }
     const path = url.pathname;
     const at = now();
+    if (path === '/favicon.ico') {
+      res.writeHead(204, { 'content-security-policy': CSP, 'cache-control': 'max-age=86400' });
+      res.end();
+      return;
+    }
     if (path.startsWith('/assets/')) {
       const asset = ASSETS[path.slice('/assets/'.length)];
       if (!asset) throw new HttpError(404, 'no such asset');
-      send(res, 200, `${asset.type}; charset=utf-8`, readFileSync(asset.file()), {
-        'cache-control': 'max-age=300',
-      });
+      send(
+        res,
+        200,
+        `${asset.type}; charset=utf-8`,
+        readFileSync(new URL(asset.file, BUNDLE_DIR)),
+        {
+          'cache-control': 'max-age=300',
+        },
+      );
       return;
     }
     if (path === '/' || path === '/runs') {
       const raw = Object.fromEntries(url.searchParams);
-      let result: ReturnType<ConsoleData['searchRuns']> | { error: string };
+      let result: Awaited<ReturnType<ConsoleData['searchRuns']>> | { error: string };
       try {
-        result = data.searchRuns(runQueryOf(url.searchParams, at));
+        result = await data.searchRuns(runQueryOf(url.searchParams, at));
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
         result = { error: error.message };
@@ -272,7 +284,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const run = /^\/runs\/([^/]+)(\/report\.html|\/evidence\.json)?$/.exec(path);
     if (run) {
       const runId = decodeURIComponent(run[1]!);
-      const { spans, integrity, explanation } = data.loadRun(runId);
+      const { spans, integrity, explanation } = await data.loadRun(runId);
       if (spans.length === 0) {
         send(
           res,
@@ -315,23 +327,58 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       return;
     }
     if (path.startsWith('/api/')) {
-      api(path, url.searchParams, at, res);
+      await api(req, path, url.searchParams, at, res);
       return;
     }
     send(res, 404, 'text/html; charset=utf-8', notFoundPage(`nothing at ${path}`));
   }
 
-  function api(path: string, params: URLSearchParams, at: Date, res: ServerResponse): void {
-    if (path === '/api/runs') {
-      json(res, 200, data.searchRuns(runQueryOf(params, at)));
+  async function api(
+    req: IncomingMessage,
+    path: string,
+    params: URLSearchParams,
+    at: Date,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (path === '/api/status') {
+      json(res, 200, {
+        generated_at: at.toISOString(),
+        index: data.indexStatus(),
+        caught_up: data.caughtUp,
+      });
       return;
     }
-    const run = /^\/api\/runs\/([^/]+)$/.exec(path);
+    if (path === '/api/runs') {
+      json(res, 200, await data.searchRuns(runQueryOf(params, at)));
+      return;
+    }
+    const run = /^\/api\/runs\/([^/]+)(\/timeline)?$/.exec(path);
     if (run) {
       const runId = decodeURIComponent(run[1]!);
-      const { spans, integrity, explanation } = data.loadRun(runId);
+      const { spans, integrity, explanation } = await data.loadRun(runId);
       if (spans.length === 0)
         throw new HttpError(404, `no run with workflow.run_id=${runId} in the stores`);
+      if (run[2]) {
+        // A kept run returns the same spans: its timeline is built, serialised and compressed
+        // once (a 5,000-span run is about 2.4 MB of JSON, 0.3 MB gzipped).
+        let body = timelines.get(spans);
+        if (body === undefined) {
+          const text = Buffer.from(`${JSON.stringify(waterfallView(runId, spans))}\n`);
+          body = { text, gzip: gzipSync(text, { level: 6 }) };
+          timelines.set(spans, body);
+        }
+        const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+        send(
+          res,
+          200,
+          'application/json; charset=utf-8',
+          gzip ? body.gzip : body.text,
+          gzip
+            ? { 'content-encoding': 'gzip', vary: 'accept-encoding' }
+            : { vary: 'accept-encoding' },
+        );
+        return;
+      }
       json(res, 200, {
         run_id: runId,
         spans,
@@ -367,9 +414,24 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   }
 
   const server = createServer((req, res) => {
-    try {
-      handle(req, res);
-    } catch (error) {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof IndexNotReadyError) {
+        // The query index is still being built: say so, and how far it got (never a hang).
+        if (res.headersSent) return void res.end();
+        if ((req.url ?? '').startsWith('/api/')) {
+          json(
+            res,
+            503,
+            { error: `the console is indexing its stores: ${error.message}`, index: error.status },
+            { 'retry-after': '2' },
+          );
+        } else {
+          send(res, 503, 'text/html; charset=utf-8', indexingPage(error.status), {
+            'retry-after': '2',
+          });
+        }
+        return;
+      }
       const status = error instanceof HttpError ? error.status : 500;
       const message =
         error instanceof HttpError
@@ -377,7 +439,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
           : `the console could not answer: ${(error as Error).message}`;
       if (!res.headersSent) json(res, status, { error: message });
       else res.end();
-    }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -7,7 +7,6 @@ import {
   ATTR_DECISION_OUTCOME,
   ATTR_DECISION_POLICY,
   ATTR_GEN_AI_AGENT_ID,
-  ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_TOOL_NAME,
   ATTR_INPUT_HASH,
   ATTR_PERMISSION_DENIAL_TYPE,
@@ -21,6 +20,7 @@ import {
   spanOfIntent,
   spansOfExportRequest,
 } from '../otlp-json.js';
+import { isToolCall, trailSpanOf } from '../trail-span.js';
 
 // Issue 14's permission-denial names, from the one home of attribute names.
 export const PERMISSION_DENIED = ATTR_PERMISSION_DENIED;
@@ -63,12 +63,12 @@ function hasValue(value: AttributeValue | undefined): boolean {
   return !(Array.isArray(value) && value.length === 0);
 }
 
-/** A tool call as `isToolCall` of trail-span.ts defines it, on the raw OTLP view. */
-function isToolSpan(view: OtlpSpanView): boolean {
-  const operation = view.attributes[ATTR_GEN_AI_OPERATION_NAME];
-  const tool = view.attributes[ATTR_TOOL_NAME] ?? view.attributes[ATTR_GEN_AI_TOOL_NAME];
-  if (operation !== undefined && operation !== null) return operation === 'execute_tool';
-  return tool !== undefined && tool !== null && view.name.startsWith('execute_tool');
+/**
+ * A tool call by the one rule of trail-span.ts (`isToolCall`: an audit record, not a framework's
+ * own telemetry of the same call, whose operation or name says execute_tool), on the raw view.
+ */
+function isToolSpan(view: OtlpSpanView, ended: boolean): boolean {
+  return isToolCall(trailSpanOf(view, ended, null));
 }
 
 function nanosToMs(nanos: string | undefined): number {
@@ -231,7 +231,7 @@ export class ToolCallTable {
     if (type === 'span.end') {
       for (const view of spansOfExportRequest(payload)) {
         this.#events(view);
-        if (!isToolSpan(view)) continue;
+        if (!isToolSpan(view, true)) continue;
         const key = `${view.traceId}/${view.spanId}`;
         const open = this.#open.get(key);
         if (open !== undefined) {
@@ -243,7 +243,7 @@ export class ToolCallTable {
       }
     } else if (type === 'span.start') {
       const view = spanOfIntent(payload);
-      if (!view || !isToolSpan(view)) return;
+      if (!view || !isToolSpan(view, false)) return;
       const key = `${view.traceId}/${view.spanId}`;
       // A store holds a span's start before its end: a start seen now has not ended yet.
       if (this.#open.has(key)) return;

@@ -82,3 +82,21 @@ export function treeDigest(dir: string): Record<string, string> {
   walk('');
   return out;
 }
+
+/**
+ * Wait until the console's query indexes are ready (`GET /api/status`): the console listens at
+ * once and builds them in a worker thread; searches answer 503 with the status until then.
+ */
+export async function waitForIndex(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ ready: boolean; stores: Array<{ phase: string }> }> {
+  for (;;) {
+    const answer = await fetch(`${url}/api/status`, { headers });
+    const body = (await answer.json()) as {
+      index: { ready: boolean; stores: Array<{ phase: string }> };
+    };
+    if (body.index.ready) return body.index;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -13,16 +13,22 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
+import { afterEach, beforeAll } from 'vitest';
 
 export interface TestOtel {
   exporter: InMemorySpanExporter;
   provider: TracerProvider;
   spans(): ReadableSpan[];
   byName(name: string): ReadableSpan;
+  /** Finished spans whose name starts with `prefix`. */
+  named(prefix: string): ReadableSpan[];
   reset(): void;
 }
 
-/** Registers a real SDK tracer provider, ALS context manager and W3C propagators globally. */
+/**
+ * Registers a real SDK tracer provider, ALS context manager and W3C propagators globally. Shared
+ * by the instrumentation tests and the integrations' (langchain, ai-sdk, openai-agents).
+ */
 export function setupOtel(): TestOtel {
   trace.disable();
   context.disable();
@@ -52,6 +58,40 @@ export function setupOtel(): TestOtel {
       }
       return found[0]!;
     },
+    named: (prefix) => exporter.getFinishedSpans().filter((s) => s.name.startsWith(prefix)),
     reset: () => exporter.reset(),
+  };
+}
+
+/**
+ * The preamble of a span test file: `setupOtel()` then `afterSetup` before its tests; after each
+ * test the finished spans are cleared, then `afterEach` runs (e.g. `() => setAuditHooks(undefined)`).
+ * Call at module level.
+ */
+export function useOtel(hooks: { afterSetup?: () => void; afterEach?: () => void } = {}): TestOtel {
+  let otel: TestOtel | undefined;
+  beforeAll(() => {
+    otel = setupOtel();
+    hooks.afterSetup?.();
+  });
+  afterEach(() => {
+    otel?.reset();
+    hooks.afterEach?.();
+  });
+  const current = (): TestOtel => {
+    if (otel === undefined) throw new Error('useOtel(): spans read before beforeAll ran');
+    return otel;
+  };
+  return {
+    get exporter() {
+      return current().exporter;
+    },
+    get provider() {
+      return current().provider;
+    },
+    spans: () => current().spans(),
+    byName: (name) => current().byName(name),
+    named: (prefix) => current().named(prefix),
+    reset: () => current().reset(),
   };
 }

@@ -1,16 +1,10 @@
-// The console's only script: fills the dashboards from the JSON API (docs/console-api.md) and
-// refreshes them every few seconds. Every value from a store is set as text (textContent),
-// never as markup; charts are drawn by uPlot, served from /assets (no CDN).
+// The dashboards: filled from the JSON API (docs/console-api.md) and refreshed every few
+// seconds. Every value from a store is set as text (textContent), never as markup; charts are
+// drawn by uPlot, bundled into the console's app (no CDN).
+import uPlot from 'uplot';
+import { el } from './dom.js';
 
 const REFRESH_MS = 3000;
-const root = document.getElementById('dashboard');
-
-function el(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
 
 function fmt(value, digits = 3) {
   if (value === null || value === undefined) return '–';
@@ -63,7 +57,7 @@ const charts = new Map();
 /** A uPlot chart of per-minute series (x: unix seconds). */
 function chart(id, label, minutes, values) {
   const host = document.getElementById(id);
-  if (!host || typeof window.uPlot !== 'function') return;
+  if (!host) return;
   const data = [minutes, values];
   const seen = charts.get(id);
   if (seen) {
@@ -71,7 +65,7 @@ function chart(id, label, minutes, values) {
     return;
   }
   const width = Math.max(280, host.clientWidth || 480);
-  const plot = new window.uPlot(
+  const plot = new uPlot(
     {
       width,
       height: 160,
@@ -84,7 +78,7 @@ function chart(id, label, minutes, values) {
   charts.set(id, plot);
 }
 
-function render(kind, d) {
+function render(root, kind, d) {
   const f = d.figures;
   const updated = document.getElementById('updated');
   if (updated) {
@@ -212,7 +206,7 @@ function render(kind, d) {
   root.dataset.loaded = 'true';
 }
 
-async function refresh() {
+async function refresh(root) {
   const kind = root.dataset.kind;
   const windowSelect = document.getElementById('window');
   const win = windowSelect ? windowSelect.value : '15m';
@@ -222,14 +216,15 @@ async function refresh() {
     });
     const body = await answer.json();
     if (!answer.ok) throw new Error(body.error || answer.statusText);
-    render(kind, body);
+    render(root, kind, body);
   } catch (error) {
     const updated = document.getElementById('updated');
     if (updated) updated.textContent = ` could not refresh: ${error.message}`;
   }
 }
 
-if (root) {
+/** Start the dashboard in `root` (the page's #dashboard element). */
+export function startDashboard(root) {
   const windowSelect = document.getElementById('window');
   const fromUrl = new URLSearchParams(location.search).get('window');
   if (windowSelect && fromUrl) windowSelect.value = fromUrl;
@@ -239,8 +234,8 @@ if (root) {
     history.replaceState(null, '', url);
     for (const c of charts.values()) c.destroy();
     charts.clear();
-    void refresh();
+    void refresh(root);
   });
-  void refresh();
-  setInterval(refresh, REFRESH_MS);
+  void refresh(root);
+  setInterval(() => refresh(root), REFRESH_MS);
 }

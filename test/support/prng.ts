@@ -1,4 +1,5 @@
-/** mulberry32: a tiny seeded PRNG so every fuzz failure is reproducible from its seed. */
+/** mulberry32: a tiny seeded PRNG so every fuzz failure is reproducible from its seed. Shared by the
+ * canonical-json and instrumentation fuzz tests (one copy, so a fix reaches both). */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
