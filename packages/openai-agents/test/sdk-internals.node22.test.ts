@@ -12,15 +12,15 @@ import {
   tool,
 } from '@openai/agents';
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { useOtel } from '../../instrumentation/test/support/otel.js';
 import { AuditTraceProcessor, auditAgent } from '../src/index.js';
 import {
   hasApprovalDecisions,
   PARSED_INPUT_CALLBACK,
   parsedInputCallbackKey,
 } from '../src/sdk-internals.js';
-import { setupOtel, type TestOtel } from './support/otel.js';
 
 // Guards for what the integration needs from @openai/agents beyond its typed surface: if an SDK
 // upgrade changes any of it, these fail with what changed and where to adapt, instead of tool
@@ -37,13 +37,12 @@ const SDK_VERSION = sdkVersion();
 const changed = (what: string) =>
   `@openai/agents ${SDK_VERSION} changed: ${what}. Adapt packages/openai-agents/src/sdk-internals.ts / audit-agent.ts before upgrading.`;
 
-let otel: TestOtel;
-beforeAll(() => {
-  otel = setupOtel();
-  setTracingDisabled(false);
-  setTraceProcessors([new AuditTraceProcessor()]);
+const otel = useOtel({
+  afterSetup: () => {
+    setTracingDisabled(false);
+    setTraceProcessors([new AuditTraceProcessor()]);
+  },
 });
-afterEach(() => otel.reset());
 
 interface Seen {
   details: object | undefined;
