@@ -3,7 +3,7 @@
  * posix backend with a versioning directory, on 127.0.0.1), all in one run:
  *
  * - archive_push_vs_put_ratio: `pushStore` MB/s (sealed segments with COMPLIANCE retention,
- *   ChecksumSHA256, If-None-Match and the existence check, plus checkpoints, key, manifest and
+ *   ChecksumSHA256 and If-None-Match (the existence check), plus checkpoints, key, manifest and
  *   run index) over plain PutObject of the same segment bytes to the same server (no lock, no
  *   checksum, no condition), arms alternating, median of the per-round ratios (goal ≥ 0.8).
  * - archive_verify_vs_sha256_ratio: `verifyArchive` bytes/s over the archive pushed above
@@ -14,9 +14,12 @@
  *   days (9,000 index objects; runs of 10 spans; 1,000 principals), built once by PUTting
  *   index objects of the exact format `pushStore` writes (the segments themselves are not
  *   made: the query reads only the index), after `compactIndexDay` rolled each day up into 16
- *   principal shards (so the query reads 1 rollup per day plus the listing). Median of 3
- *   queries (goal ≤ 500). archive_query_uncompacted_ms: the same query once, before
- *   compaction (it reads all 9,000 push indexes); archive_query_list_ms: the day listings alone.
+ *   principal shards and 16 run-id shards (so the query reads 1 rollup per day, by key, and
+ *   lists nothing). Median of 3 queries (goal ≤ 500). archive_query_uncompacted_ms: the same
+ *   query once, before compaction (it lists every day and reads all 9,000 push indexes);
+ *   archive_query_list_ms: listing every day alone (what the earlier design paid on every
+ *   query); archive_trail_lookup_ms: finding one run by id (trail/explain --archive): one
+ *   delimited listing and the run-id shard of every day.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -27,6 +30,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   archiveKeys,
+  archiveRunRecords,
   archiveRuns,
   compactIndexDay,
   type IndexedRun,
@@ -37,7 +41,12 @@ import {
   verifyArchive,
 } from '@agent-audit/archive';
 import { AuditStore } from '@agent-audit/store';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { median } from './bench-support.js';
 
 type Figures = Record<string, number | string>;
@@ -271,12 +280,31 @@ export async function runArchiveBench(): Promise<Figures> {
     );
     const c0 = performance.now();
     const loc = parseArchiveUrl(`s3://${bucket}/synthetic`);
-    for (let d = 0; d <= DAYS + 1; d++) {
-      const day = new Date(Date.now() - d * 86_400_000).toISOString().slice(0, 10);
-      await compactIndexDay({ client, location: loc, day, retainDays: 1 });
-    }
+    let day = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (day <= DAYS + 1) {
+          const d = new Date(Date.now() - day++ * 86_400_000).toISOString().slice(0, 10);
+          await compactIndexDay({ client, location: loc, day: d, retainDays: 1 });
+        }
+      }),
+    );
     const compactS = (performance.now() - c0) / 1000;
     log(`compacted ${DAYS} days in ${compactS.toFixed(1)} s`);
+    // What one day of the index weighs: its push indexes and its 32 rollup shards.
+    const mid = new Date(Date.now() - 45 * 86_400_000).toISOString().slice(0, 10);
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `synthetic/index/${mid}/` }),
+    );
+    const sizes = (re: RegExp) =>
+      (listed.Contents ?? []).filter((o) => re.test(o.Key!)).map((o) => o.Size ?? 0);
+    const pushSizes = sizes(/\/[0-9a-f]{32}-\d{8}\.json$/);
+    const principalSizes = sizes(/\/rollup\/\d{2}\.json$/);
+    const runSizes = sizes(/\/rollup\/run-\d{2}\.json$/);
+    const avg = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) / (xs.length || 1));
+    log(
+      `one day (${mid}): ${pushSizes.length} push indexes of ${avg(pushSizes)} B on average, 16 principal shards of ${avg(principalSizes)} B, 16 run-id shards of ${avg(runSizes)} B`,
+    );
     const queryMs: number[] = [];
     let found = 0;
     let objects = 0;
@@ -288,7 +316,19 @@ export async function runArchiveBench(): Promise<Figures> {
       objects = res.indexObjects;
     }
     log(`query: ${found} runs of user:42 from ${objects} index objects`);
-    // What the listing alone costs (the query lists every day it spans, 16 at a time).
+    // trail --archive's lookup of one run by id: the run-id shard of every day (the synthetic
+    // archive has no segments, so the one segment it names is reported missing).
+    const runId = `${createHash('md5').update('host-7').digest('hex').slice(0, 8)}-45-3`;
+    const lookupMs: number[] = [];
+    for (let q = 0; q < 3; q++) {
+      const t = performance.now();
+      const res = await archiveRunRecords({ client, location: loc, runId });
+      lookupMs.push(performance.now() - t);
+      if (res.stores.length !== 1) throw new Error(`run ${runId} not found in the index`);
+    }
+    log(`trail --archive lookup of one run id: ${Math.round(median(lookupMs))} ms`);
+    // What listing every day costs (the earlier design listed each day the query spans, 16 at
+    // a time; the query now reads each rolled-up day by key and lists none of them).
     const l0 = performance.now();
     let next = 0;
     await Promise.all(
@@ -310,6 +350,10 @@ export async function runArchiveBench(): Promise<Figures> {
       ...(Number.isNaN(rawMs) ? {} : { archive_query_uncompacted_ms: Math.round(rawMs) }),
       archive_compact_s: Number(compactS.toFixed(1)),
       archive_query_list_ms: Math.round(listMs),
+      archive_trail_lookup_ms: Math.round(median(lookupMs)),
+      archive_index_push_object_bytes: avg(pushSizes),
+      archive_index_principal_shard_bytes: avg(principalSizes),
+      archive_index_run_shard_bytes: avg(runSizes),
       archive_query_runs: found,
       archive_query_index_objects: objects,
       archive_query_spans: SPANS,

@@ -110,12 +110,19 @@ describe('signed run context through the SDK and the store (row 45)', () => {
     const rows = JSON.parse(all.stdout) as Array<{
       run_id: string;
       principal: string | null;
+      claimed_principal?: string;
       actions: Array<{ tool: string }>;
     }>;
+    // runs marks a run whose principal is only claimed, apart from the real one.
+    expect(rows.find((r) => r.principal === 'user:456')!.claimed_principal).toBeUndefined();
+    const table = (await runCli(['--store', storeDir, 'runs', '--wide'])).stdout;
+    expect(table).toMatch(/user:admin \(claimed\)/);
+    expect(table).toMatch(/user:456(?! \(claimed\))/);
     for (const tool of ['forged.unsigned', 'forged.mismatch']) {
       const row = rows.find((r) => r.actions.some((a) => a.tool === tool))!;
       expect(row.run_id).not.toBe(RUN_ID);
       expect(row.principal).toBeNull();
+      expect(row.claimed_principal).toBe('user:admin');
       const trail = JSON.parse(
         (await runCli(['--store', storeDir, 'trail', row.run_id, '--json'])).stdout,
       );

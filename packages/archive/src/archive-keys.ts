@@ -12,9 +12,12 @@ import type { ArchiveLocation } from './archive-location.js';
  *   <prefix>stores/<origin>/checkpoints/<NNNNNNNN>.jsonl   checkpoints.jsonl as of push n
  *   <prefix>stores/<origin>/keys/<keyId>.pem               the store's public key(s)
  *   <prefix>stores/<origin>/recovered/<name>               the store's recovery records
- *   <prefix>index/<YYYY-MM-DD>/<origin>-<NNNNNNNN>.json     run index of push n (rebuildable)
+ *   <prefix>index/<YYYY-MM-DD>/<origin>-<NNNNNNNN>.json     run index of push n (rebuildable),
+ *                                                          filed under the day it was written
  *   <prefix>index/<YYYY-MM-DD>/rollup/<SS>.json            that day's push indexes merged, runs of
  *                                                          principal shard SS of 16 (rebuildable)
+ *   <prefix>index/<YYYY-MM-DD>/rollup/run-<SS>.json        the same, where the runs of run-id shard
+ *                                                          SS of 16 are (origin, segments)
  */
 export const PAD = 8;
 
@@ -43,6 +46,8 @@ export const archiveKeys = {
     `${loc.prefix}index/${day}/${origin}-${pad(push)}.json`,
   rollup: (loc: ArchiveLocation, day: string, shard: number) =>
     `${loc.prefix}index/${day}/rollup/${String(shard).padStart(2, '0')}.json`,
+  runRollup: (loc: ArchiveLocation, day: string, shard: number) =>
+    `${loc.prefix}index/${day}/rollup/run-${String(shard).padStart(2, '0')}.json`,
 };
 
 /** What a key under the archive prefix is; `unknown` for anything the pusher never writes. */
@@ -55,11 +60,12 @@ export type ParsedKey =
   | { kind: 'recovered'; origin: string; name: string }
   | { kind: 'index'; origin: string; n: number; day: string }
   | { kind: 'rollup'; day: string; shard: number }
+  | { kind: 'run-rollup'; day: string; shard: number }
   | { kind: 'unknown' };
 
 const STORE_KEY =
   /^stores\/([0-9a-f]{32})\/(?:segments\/(\d{8})\.jsonl|heads\/(\d{8})\.jsonl|pushes\/(\d{8})\.json|checkpoints\/(\d{8})\.jsonl|keys\/([A-Za-z0-9_-]+\.pem)|recovered\/([^/]+))$/;
-const ROLLUP_KEY = /^index\/(\d{4}-\d{2}-\d{2})\/rollup\/(\d{2})\.json$/;
+const ROLLUP_KEY = /^index\/(\d{4}-\d{2}-\d{2})\/rollup\/(run-)?(\d{2})\.json$/;
 const INDEX_KEY = /^index\/(\d{4}-\d{2}-\d{2})\/([0-9a-f]{32})-(\d{8})\.json$/;
 
 export function parseKey(loc: ArchiveLocation, key: string): ParsedKey {
@@ -76,7 +82,7 @@ export function parseKey(loc: ArchiveLocation, key: string): ParsedKey {
     return { kind: 'recovered', origin, name: s[7]! };
   }
   const r = ROLLUP_KEY.exec(rest);
-  if (r) return { kind: 'rollup', day: r[1]!, shard: Number(r[2]) };
+  if (r) return { kind: r[2] ? 'run-rollup' : 'rollup', day: r[1]!, shard: Number(r[3]) };
   const i = INDEX_KEY.exec(rest);
   if (i) return { kind: 'index', day: i[1]!, origin: i[2]!, n: Number(i[3]) };
   return { kind: 'unknown' };

@@ -1,9 +1,14 @@
 import type { RunFilter, RunSummary } from '@agent-audit/store';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parseKey } from './archive-keys.js';
+import { archiveKeys } from './archive-keys.js';
 import type { ArchiveLocation } from './archive-location.js';
-import { eachLimited, getJson, type IndexRollup, listKeys, shardOf } from './index-rollup.js';
-import type { IndexedRun, PushIndex } from './push-manifest.js';
+import {
+  listIndexDays,
+  type RolledRun,
+  readIndexDay,
+  readIndexDays,
+  shardOf,
+} from './index-rollup.js';
 
 export interface ArchiveRun extends RunSummary {
   /** Where its records are: store origin, host, and segment numbers. */
@@ -19,7 +24,8 @@ export interface ArchiveRunsOptions {
   now?: () => Date;
 }
 
-function days(since: Date, until: Date): string[] {
+/** Every day from `since`'s to `until`'s, UTC. */
+export function daysBetween(since: Date, until: Date): string[] {
   const out: string[] = [];
   const d = new Date(Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), since.getUTCDate()));
   for (; d <= until; d.setUTCDate(d.getUTCDate() + 1)) out.push(d.toISOString().slice(0, 10));
@@ -27,74 +33,88 @@ function days(since: Date, until: Date): string[] {
 }
 
 /**
- * Runs across every host of the archive, from its run index (see archive-keys.ts): per day
- * (the day of a push's last record, so a push whose records reach `since` is filed on or
- * after since's day), the day's rollup when it has one (one shard of 16 when a principal is
- * asked for) plus the push indexes the rollup does not cover, fetched in parallel.
+ * Runs across every host of the archive, from its run index (see archive-keys.ts and
+ * docs/deployment.md, "Querying the archive"). A push index is filed under the day it was
+ * written, never before its last record's day, so the runs since `since` are in the days from
+ * since's to tomorrow (a clock a little ahead). Each day is read by key: one rollup shard (the
+ * principal's when one is asked for); only a day without a rollup is listed and its push
+ * indexes read. Without `since`, the days come from one delimited listing of `index/`.
  */
 export async function archiveRuns(
   options: ArchiveRunsOptions,
 ): Promise<{ runs: ArchiveRun[]; indexObjects: number }> {
   const { client, location: loc, filter } = options;
   const now = (options.now ?? (() => new Date()))();
-  const prefixes = filter.since
-    ? days(filter.since, new Date(now.getTime() + 86_400_000)).map(
-        (d) => `${loc.prefix}index/${d}/`,
-      )
-    : [`${loc.prefix}index/`];
-  const listed: string[] = [];
-  await eachLimited(prefixes, 16, async (prefix) => {
-    listed.push(...(await listKeys(client, loc.bucket, prefix)));
+  const days = filter.since
+    ? daysBetween(filter.since, new Date(now.getTime() + 86_400_000))
+    : await listIndexDays(client, loc);
+  const concurrency = options.concurrency ?? 32;
+  const shard = shardOf(filter.principal ?? null);
+  const pick = (r: RolledRun) =>
+    (filter.principal === undefined || r.principal === filter.principal) &&
+    (filter.agent === undefined || r.agent_id === filter.agent);
+  const { runs: found, objects } = await readIndexDays(days, concurrency, async (day) => {
+    if (filter.principal !== undefined) {
+      return readIndexDay<RolledRun>(
+        client,
+        loc,
+        day,
+        archiveKeys.rollup(loc, day, shard),
+        pick,
+        (idx) =>
+          idx.runs.map((r) => ({ ...r, origin: idx.origin, host: idx.host, push: idx.push })),
+        concurrency,
+      );
+    }
+    // Every principal: all 16 shards of a rolled-up day (a day without shard 00 is listed).
+    const first = await readIndexDay<RolledRun>(
+      client,
+      loc,
+      day,
+      archiveKeys.rollup(loc, day, 0),
+      pick,
+      (idx) => idx.runs.map((r) => ({ ...r, origin: idx.origin, host: idx.host, push: idx.push })),
+      concurrency,
+    );
+    if (!first.rolledUp) return first;
+    const rest = await Promise.all(
+      Array.from({ length: 15 }, (_, i) =>
+        readIndexDay<RolledRun>(
+          client,
+          loc,
+          day,
+          archiveKeys.rollup(loc, day, i + 1),
+          pick,
+          () => [],
+          concurrency,
+        ),
+      ),
+    );
+    return {
+      ids: first.ids,
+      runs: [...first.runs, ...rest.flatMap((r) => r.runs)],
+      objects: 1 + rest.reduce((n, r) => n + r.objects, 0),
+      rolledUp: true,
+    };
   });
-  // Per day: rollup shards and push indexes.
-  const byDay = new Map<string, { rollups: string[]; pushes: string[] }>();
-  for (const key of listed) {
-    const k = parseKey(loc, key);
-    if (k.kind !== 'index' && k.kind !== 'rollup') continue;
-    const day = byDay.get(k.day) ?? { rollups: [], pushes: [] };
-    byDay.set(k.day, day);
-    if (k.kind === 'rollup') {
-      if (filter.principal === undefined || k.shard === shardOf(filter.principal))
-        day.rollups.push(key);
-    } else day.pushes.push(key);
-  }
   const merged = new Map<string, ArchiveRun>();
-  const add = (origin: string, host: string, r: IndexedRun) => {
-    if (filter.principal !== undefined && r.principal !== filter.principal) return;
-    if (filter.agent !== undefined && r.agent_id !== filter.agent) return;
+  for (const r of found) {
     const seen = merged.get(r.run_id);
-    const where = { origin, host, segments: [...r.segments] };
+    const where = { origin: r.origin, host: r.host, segments: [...r.segments] };
     if (!seen) {
-      const { segments: _s, ...summary } = r;
+      const { segments: _s, origin: _o, host: _h, push: _p, store: _st, ...summary } = r;
       merged.set(r.run_id, { ...summary, stores: [where] });
-      return;
+      continue;
     }
     seen.principal ??= r.principal;
     seen.agent_id ??= r.agent_id;
     if (r.start < seen.start) seen.start = r.start;
     if (r.end > seen.end) seen.end = r.end;
     seen.spans += r.spans;
-    const store = seen.stores.find((s) => s.origin === origin);
+    const store = seen.stores.find((s) => s.origin === r.origin);
     if (store) store.segments.push(...r.segments);
     else seen.stores.push(where);
-  };
-  let fetched = 0;
-  const concurrency = options.concurrency ?? 32;
-  // Rollups first: what they cover is not fetched again.
-  const rollupKeys = [...byDay.values()].flatMap((d) => d.rollups);
-  const covered = new Set<string>();
-  await eachLimited(rollupKeys, concurrency, async (key) => {
-    const rollup = await getJson<IndexRollup>(client, loc.bucket, key);
-    fetched++;
-    for (const c of rollup.covers) covered.add(c);
-    for (const r of rollup.runs) add(r.origin, r.host, r);
-  });
-  const pushKeys = [...byDay.values()].flatMap((d) => d.pushes).filter((k) => !covered.has(k));
-  await eachLimited(pushKeys, concurrency, async (key) => {
-    const idx = await getJson<PushIndex>(client, loc.bucket, key);
-    fetched++;
-    for (const r of idx.runs) add(idx.origin, idx.host, r);
-  });
+  }
   const since = filter.since?.toISOString();
   const until = filter.until?.toISOString();
   const runs = [...merged.values()]
@@ -102,5 +122,5 @@ export async function archiveRuns(
       (r) => (since === undefined || r.end >= since) && (until === undefined || r.start <= until),
     )
     .sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0));
-  return { runs, indexObjects: fetched };
+  return { runs, indexObjects: objects };
 }

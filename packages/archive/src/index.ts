@@ -2,10 +2,16 @@ export type { ParsedKey } from './archive-keys.js';
 export { archiveKeys, parseKey } from './archive-keys.js';
 export type { ArchiveLocation } from './archive-location.js';
 export { archiveClient, describeS3Error, parseArchiveUrl } from './archive-location.js';
+export type {
+  ArchiveRunRecord,
+  ArchiveRunRecords,
+  ArchiveRunRecordsOptions,
+} from './archive-run-records.js';
+export { archiveRunRecords } from './archive-run-records.js';
 export type { ArchiveRun, ArchiveRunsOptions } from './archive-runs.js';
 export { archiveRuns } from './archive-runs.js';
-export type { IndexRollup, RolledRun } from './index-rollup.js';
-export { compactIndexDay, listKeys, ROLLUP_SHARDS } from './index-rollup.js';
+export type { IndexRollup, RolledRun, RunLocation, RunRollup } from './index-rollup.js';
+export { compactIndexDay, listIndexDays, listKeys, ROLLUP_SHARDS } from './index-rollup.js';
 export type { PushOptions, PushResult } from './push-archive.js';
 export { DEFAULT_RETAIN_DAYS, lastPush, pushStore, RETAIN_DAYS_ENV } from './push-archive.js';
 export type {

@@ -2,10 +2,11 @@ import { createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { keyIdOf, summariseRuns } from '@agent-audit/store';
+import { keyIdOf, readStoreRetentionPolicy, summariseRuns } from '@agent-audit/store';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
+import { fileIndex } from './index-rollup.js';
 import {
   type ArchivedObject,
   type ArchivedSegment,
@@ -29,8 +30,11 @@ export interface PushOptions {
   store: string;
   /** Trust directory holding the store's `public-key.pem`. */
   trustDir: string;
-  /** Days from now until which every object of this push is locked (COMPLIANCE). */
-  retainDays: number;
+  /**
+   * Days from now until which every object of this push is locked (COMPLIANCE). The default:
+   * the store's recorded retention policy's maxAge (`retainUntilFor`), else `DEFAULT_RETAIN_DAYS`.
+   */
+  retainDays?: number;
   /** Host name recorded in the manifest (informational). The default is `os.hostname()`. */
   host?: string;
   now?: () => Date;
@@ -136,11 +140,37 @@ export async function pushStore(options: PushOptions): Promise<PushResult> {
   }
 }
 
+/**
+ * Retain-until of a push: `retainDays` when given; else now + the maxAge of the retention
+ * policy the store records (its default maxAge, else its largest tenant maxAge; read with the
+ * trust directory's public key when there is one); else `DEFAULT_RETAIN_DAYS`.
+ */
+export function retainUntilFor(
+  store: string,
+  trustDir: string,
+  retainDays: number | undefined,
+  now: Date,
+): Date {
+  if (retainDays !== undefined) return new Date(now.getTime() + retainDays * 86_400_000);
+  const pem = path.join(trustDir, 'public-key.pem');
+  const policy = readStoreRetentionPolicy(
+    store,
+    fs.existsSync(pem) ? createPublicKey(fs.readFileSync(pem)) : undefined,
+  );
+  const tenantMax = Object.values(policy?.tenants ?? {})
+    .map((t) => t.maxAgeMs)
+    .filter((m): m is number => m !== undefined);
+  const maxAgeMs =
+    policy?.maxAgeMs ??
+    (tenantMax.length ? Math.max(...tenantMax) : DEFAULT_RETAIN_DAYS * 86_400_000);
+  return new Date(now.getTime() + maxAgeMs);
+}
+
 async function pushOnce(options: PushOptions, store: string): Promise<PushResult> {
   const { client, location } = options;
   const bucket = location.bucket;
   const now = (options.now ?? (() => new Date()))();
-  const retainUntil = new Date(now.getTime() + options.retainDays * 86_400_000);
+  const retainUntil = retainUntilFor(store, options.trustDir, options.retainDays, now);
   const segs = localSegments(store);
   if (segs.length === 0)
     throw new Error(`no segments in ${store}/segments: nothing to archive yet`);
@@ -177,7 +207,15 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
       const body = fs.readFileSync(seg.file);
       const sum = summariseSegment(body);
       const key = archiveKeys.segment(location, origin, seg.segment);
-      const put = await putLocked(client, bucket, key, body, retainUntil, 'application/x-ndjson');
+      const put = await putLocked(
+        client,
+        bucket,
+        key,
+        body,
+        retainUntil,
+        'application/x-ndjson',
+        Buffer.from(sum.sha256, 'hex'),
+      );
       if (put.status === 'present') alreadyPresent++;
       shipped[i] = {
         segment: seg.segment,
@@ -373,17 +411,15 @@ async function putIndex(
     origin,
     push: manifest.push,
     host: manifest.host,
+    store: manifest.store,
     firstTime,
     lastTime,
     runs: [...runs.values()],
   };
-  const day = (lastTime ?? manifest.time).slice(0, 10);
-  await putLocked(
-    options.client,
-    options.location.bucket,
-    archiveKeys.index(options.location, day, origin, manifest.push),
-    Buffer.from(`${JSON.stringify(index)}\n`),
-    new Date(manifest.retainUntil),
-    'application/json',
-  );
+  // Filed under the day it is written, never before its last record's day (a query since a
+  // time reads the days from since's on).
+  const written = (options.now ?? (() => new Date()))().toISOString().slice(0, 10);
+  const lastDay = (lastTime ?? manifest.time).slice(0, 10);
+  const day = [lastDay, written].sort()[1]!;
+  await fileIndex(options.client, options.location, day, index, new Date(manifest.retainUntil));
 }

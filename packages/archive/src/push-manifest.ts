@@ -61,6 +61,8 @@ export interface PushIndex {
   origin: string;
   push: number;
   host: string;
+  /** The store directory on its host (absent in indexes of an earlier format). */
+  store?: string;
   firstTime: string | null;
   lastTime: string | null;
   runs: IndexedRun[];

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 
 export function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -45,6 +50,11 @@ export async function getBytes(
  * that do not match), and `If-None-Match: *` so that two pushers never write one key twice.
  * An object already there with the same bytes is success (a resumed or concurrent push); with
  * other bytes it is an error naming the key.
+ *
+ * One round trip in the common case: the conditional PUT itself is the existence check (the
+ * server answers 412 when the key exists), so the object is read back only when it was there
+ * already — a resumed push, not the steady state. `digest` is the SHA-256 of `body` when the
+ * caller has it (a segment is hashed once, for its manifest and its checksum).
  */
 export async function putLocked(
   client: S3Client,
@@ -53,36 +63,54 @@ export async function putLocked(
   body: Buffer,
   retainUntil: Date,
   contentType: string,
+  digest: Buffer = createHash('sha256').update(body).digest(),
 ): Promise<LockedPut> {
-  const digest = createHash('sha256').update(body).digest();
-  const existing = await headSha256(client, bucket, key, digest);
-  if (existing) return existing;
   try {
-    const res = await client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        ContentType: contentType,
-        ContentLength: body.length,
-        ChecksumSHA256: digest.toString('base64'),
-        ObjectLockMode: 'COMPLIANCE',
-        ObjectLockRetainUntilDate: retainUntil,
-        IfNoneMatch: '*',
-      }),
+    const put = new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentType: contentType,
+      ContentLength: body.length,
+      ChecksumSHA256: digest.toString('base64'),
+      ObjectLockMode: 'COMPLIANCE',
+      ObjectLockRetainUntilDate: retainUntil,
+      IfNoneMatch: '*',
+    });
+    // SigV4 signs the payload's SHA-256 (x-amz-content-sha256, which the server checks too);
+    // the signer hashes the body again unless the header is there. It is the digest we have.
+    put.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers['x-amz-content-sha256'] = digest.toString('hex');
+        return next(args);
+      },
+      { step: 'build', name: 'agentAuditContentSha256' },
     );
+    const res = await client.send(put);
     return { status: 'created', ...(res.VersionId ? { versionId: res.VersionId } : {}) };
   } catch (error) {
-    // 412: written meanwhile by a concurrent push; 409: a conditional write raced ours.
+    // 412: the key exists (an earlier or a concurrent push); 409: a conditional write raced ours.
     if (!isStatus(error, 412, 409)) throw error;
-    const raced = await headSha256(client, bucket, key, digest);
+    const raced = await sameBytes(client, bucket, key, digest);
     if (raced) return raced;
     throw error;
   }
 }
 
+/** Whether an object exists (HEAD); false on 404. */
+export async function exists(client: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
 /** `present` when the key holds exactly `digest`; undefined when absent; throws when it differs. */
-async function headSha256(
+async function sameBytes(
   client: S3Client,
   bucket: string,
   key: string,

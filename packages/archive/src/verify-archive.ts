@@ -5,6 +5,7 @@ import { type VerifyReport, verifySource } from '@agent-audit/store';
 import { ListObjectsV2Command, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
+import { eachLimited } from './index-rollup.js';
 import type { PushManifest } from './push-manifest.js';
 import { getBytes, sha256Hex } from './s3-objects.js';
 import { s3SegmentSource } from './s3-segment-source.js';
@@ -26,6 +27,8 @@ export type ArchiveProblemCode =
 
 /** Segment objects fetched ahead of the one being checked. */
 const PREFETCH = 4;
+/** Push manifests of one store fetched at once. */
+const MANIFESTS = 16;
 
 const KIND: Record<ArchiveProblemCode, ArchiveProblem['kind']> = {
   ARCHIVE_OBJECT_MODIFIED: 'tampering',
@@ -182,7 +185,7 @@ export async function verifyArchive(options: VerifyArchiveOptions): Promise<Arch
       );
       continue;
     }
-    if (k.kind === 'index' || k.kind === 'rollup') continue; // derived data, checked by rebuilding, not trusted here
+    if (k.kind === 'index' || k.kind === 'rollup' || k.kind === 'run-rollup') continue; // derived data, checked by rebuilding, not trusted here
     const m = byOrigin.get(k.origin) ?? new Map<string, Listed>();
     byOrigin.set(k.origin, m);
     m.set(key, l);
@@ -214,6 +217,22 @@ export async function verifyArchive(options: VerifyArchiveOptions): Promise<Arch
   }
   const exitCode = exitOf([...global, ...stores.map((s) => ({ kind: kindOfExit(s.exitCode) }))]);
   return { exitCode, url: loc.url, objects: listed.size, stores, problems: global };
+}
+
+/** A promise opened (with the segment's size) or failed from outside. */
+function gate(): {
+  promise: Promise<number>;
+  open(size: number): void;
+  fail(error: unknown): void;
+} {
+  let open!: (size: number) => void;
+  let fail!: (error: unknown) => void;
+  const promise = new Promise<number>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  promise.catch(() => undefined); // the verifier may stop before awaiting every segment
+  return { promise, open, fail };
 }
 
 function kindOfExit(code: number): ArchiveProblem['kind'] {
@@ -285,9 +304,31 @@ async function verifyOne(
     const manifests: PushManifest[] = [];
     let prevSha: string | null = null;
     const last = pushNumbers.at(-1) ?? 0;
-    for (let n = 1; n <= last; n++) {
+    // Manifests fetched MANIFESTS at a time (a host pushing hourly for 90 days has 2,160), then
+    // checked in order: each must chain to the one before it.
+    const numbers = Array.from({ length: last }, (_, i) => i + 1);
+    const present = new Map<number, boolean>();
+    for (const n of numbers) {
+      present.set(
+        n,
+        check(archiveKeys.push(loc, origin, n), `push manifest ${pad(n)}`) !== undefined,
+      );
+    }
+    const bodies = new Map<number, Buffer | undefined>();
+    await eachLimited(
+      numbers.filter((n) => present.get(n)),
+      MANIFESTS,
+      async (n) => {
+        const key = archiveKeys.push(loc, origin, n);
+        bodies.set(
+          n,
+          await getBytes(client, bucket, key, objects.get(key)!.versions.at(-1)?.versionId),
+        );
+      },
+    );
+    for (const n of numbers) {
       const key = archiveKeys.push(loc, origin, n);
-      if (!check(key, `push manifest ${pad(n)}`)) {
+      if (!present.get(n)) {
         problems.push(
           problem(
             'ARCHIVE_PUSH_MISSING',
@@ -297,12 +338,7 @@ async function verifyOne(
         prevSha = null;
         continue;
       }
-      const bytes = await getBytes(
-        client,
-        bucket,
-        key,
-        objects.get(key)!.versions.at(-1)?.versionId,
-      );
+      const bytes = bodies.get(n);
       if (!bytes) continue;
       let m: PushManifest;
       try {
@@ -336,33 +372,10 @@ async function verifyOne(
     out.host = lastManifest?.host ?? null;
     out.store = lastManifest?.store ?? null;
     out.lastPush = lastManifest?.time ?? null;
-    // Segments, fetched into the spool and checked against their manifests.
+    // The segments the manifests name, in order; fetched below while the verifier checks them.
     fs.mkdirSync(path.join(spool, 'segments'));
     const listedSegments = new Set<string>();
-    let bytesDone = 0;
-    // Segment bodies are fetched up to PREFETCH ahead of the one being checked.
-    const wanted = manifests.flatMap((m) =>
-      m.segments.filter((seg) => objects.get(seg.key)?.versions.length),
-    );
-    const fetches = new Map<string, Promise<Buffer | undefined>>();
-    let ahead = 0;
-    const fetchAhead = () => {
-      for (; ahead < wanted.length && fetches.size < PREFETCH; ahead++) {
-        const seg = wanted[ahead]!;
-        const pending = getBytes(client, bucket, seg.key, seg.versionId);
-        pending.catch(() => undefined); // a failure is reported where it is awaited
-        fetches.set(`${seg.key} ${seg.versionId}`, pending);
-      }
-    };
-    const bodyOf = async (seg: (typeof wanted)[number]): Promise<Buffer | undefined> => {
-      fetchAhead();
-      const id = `${seg.key} ${seg.versionId}`;
-      const pending = fetches.get(id) ?? getBytes(client, bucket, seg.key, seg.versionId);
-      fetches.delete(id);
-      const body = await pending;
-      fetchAhead();
-      return body;
-    };
+    const wanted: Array<PushManifest['segments'][number] & { push: number }> = [];
     for (const m of manifests) {
       for (const n of m.absent ?? []) {
         problems.push(
@@ -382,30 +395,7 @@ async function verifyOne(
             ),
           );
         }
-        if (!check(seg.key, `segment ${seg.segment}`)) continue;
-        const body = await bodyOf(seg);
-        if (!body) continue;
-        if (sha256Hex(body) !== seg.sha256) {
-          problems.push(
-            problem(
-              'ARCHIVE_OBJECT_MODIFIED',
-              `segment ${url(seg.key)} does not match the SHA-256 push ${m.push} recorded: modified after the push`,
-            ),
-          );
-        }
-        const head = segmentHeader(body);
-        if (head.origin !== origin || head.segment !== seg.segment) {
-          problems.push(
-            problem(
-              'ARCHIVE_OBJECT_MOVED',
-              `${url(seg.key)} holds segment ${head.segment} of store ${head.origin}: it was moved here`,
-            ),
-          );
-        }
-        fs.writeFileSync(path.join(spool, 'segments', `${pad(seg.segment)}.jsonl`), body);
-        out.segments++;
-        bytesDone += body.length;
-        options.onProgress?.({ store: index + 1, stores: count, origin, bytes: bytesDone });
+        if (check(seg.key, `segment ${seg.segment}`)) wanted.push({ ...seg, push: m.push });
       }
       for (const r of m.recovered ?? []) {
         if (!check(r.key, 'recovery record')) continue;
@@ -423,13 +413,41 @@ async function verifyOne(
         }
       }
     }
+    let bytesDone = 0;
+    /** Fetch the segments in order, PREFETCH in flight; `onBody` sees each in order. */
+    const fetchSegments = async (
+      list: typeof wanted,
+      onBody: (seg: (typeof wanted)[number], body: Buffer) => void,
+    ): Promise<void> => {
+      const pending = list.map(() => undefined as Promise<Buffer | undefined> | undefined);
+      const start = (i: number) => {
+        if (i < list.length && pending[i] === undefined) {
+          const p = getBytes(client, bucket, list[i]!.key, list[i]!.versionId);
+          p.catch(() => undefined); // a failure is reported where it is awaited
+          pending[i] = p;
+        }
+      };
+      for (let i = 0; i < list.length; i++) {
+        for (let j = i; j < i + PREFETCH; j++) start(j);
+        const body = await pending[i]!;
+        pending[i] = Promise.resolve(undefined);
+        if (!body) {
+          throw new Error(
+            `${url(list[i]!.key)} (version ${list[i]!.versionId ?? 'latest'}) could not be read: listed, then not found`,
+          );
+        }
+        onBody(list[i]!, body);
+      }
+    };
     // The head of the segment after the last sealed one: it holds the checkpoint that signs them.
     const head = lastManifest?.head;
-    if (head && !fs.existsSync(path.join(spool, 'segments', `${pad(head.segment)}.jsonl`))) {
+    const streamed = wanted.map((seg) => ({ segment: seg.segment, size: seg.size }));
+    if (head && !wanted.some((seg) => seg.segment === head.segment)) {
       if (check(head.key, `head of segment ${head.segment}`)) {
         const body = await getBytes(client, bucket, head.key, head.versionId);
         if (body && sha256Hex(body) === head.sha256) {
           fs.writeFileSync(path.join(spool, 'segments', `${pad(head.segment)}.jsonl`), body);
+          streamed.push({ segment: head.segment, size: body.length });
         } else if (body) {
           problems.push(
             problem(
@@ -495,14 +513,57 @@ async function verifyOne(
       }
       keys = [...new Set(keys)];
     }
-    if (out.segments > 0) {
-      out.verify = await verifySource(s3SegmentSource({ location: sourceLocation, dir: spool }), {
-        ...(keys.length > 0 ? { publicKey: keys } : {}),
-        trustDir: trust,
-        anchorPath,
-        origin,
-        ...(options.full ? { full: true } : {}),
-      });
+    if (wanted.length > 0) {
+      // The verifier starts at once and waits for each segment (`ready`) while the segments
+      // stream in, PREFETCH ahead: fetching overlaps checking.
+      const gates = new Map(streamed.map((s) => [s.segment, gate()]));
+      for (const s of streamed.slice(wanted.length)) gates.get(s.segment)!.open(s.size);
+      const verifying = verifySource(
+        s3SegmentSource({
+          location: sourceLocation,
+          dir: spool,
+          streamed: { segments: streamed, ready: (n) => gates.get(n)!.promise },
+        }),
+        {
+          ...(keys.length > 0 ? { publicKey: keys } : {}),
+          trustDir: trust,
+          anchorPath,
+          origin,
+          ...(options.full ? { full: true } : {}),
+        },
+      );
+      let fetchError: unknown;
+      try {
+        await fetchSegments(wanted, (seg, body) => {
+          if (sha256Hex(body) !== seg.sha256) {
+            problems.push(
+              problem(
+                'ARCHIVE_OBJECT_MODIFIED',
+                `segment ${url(seg.key)} does not match the SHA-256 push ${seg.push} recorded: modified after the push`,
+              ),
+            );
+          }
+          const header = segmentHeader(body);
+          if (header.origin !== origin || header.segment !== seg.segment) {
+            problems.push(
+              problem(
+                'ARCHIVE_OBJECT_MOVED',
+                `${url(seg.key)} holds segment ${header.segment} of store ${header.origin}: it was moved here`,
+              ),
+            );
+          }
+          fs.writeFileSync(path.join(spool, 'segments', `${pad(seg.segment)}.jsonl`), body);
+          out.segments++;
+          bytesDone += body.length;
+          options.onProgress?.({ store: index + 1, stores: count, origin, bytes: bytesDone });
+          gates.get(seg.segment)!.open(body.length);
+        });
+      } catch (error) {
+        fetchError = error;
+        for (const g of gates.values()) g.fail(error);
+      }
+      out.verify = await verifying;
+      if (fetchError !== undefined) throw fetchError;
     }
   } catch (error) {
     problems.push(

@@ -55,6 +55,11 @@ describe('archive keys', () => {
       kind: 'index',
       day: '2026-12-05',
     });
+    expect(parseKey(loc, archiveKeys.runRollup(loc, '2026-12-05', 3))).toEqual({
+      kind: 'run-rollup',
+      day: '2026-12-05',
+      shard: 3,
+    });
     expect(parseKey(loc, archiveKeys.rollup(loc, '2026-12-05', 15))).toEqual({
       kind: 'rollup',
       day: '2026-12-05',

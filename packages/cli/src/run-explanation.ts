@@ -16,6 +16,7 @@ import {
   ATTR_CREDENTIAL_ISSUER,
   ATTR_CREDENTIAL_REF,
   ATTR_CREDENTIAL_SCOPES,
+  ATTR_DATA_SUBJECTS,
   ATTR_DECISION_ACTION_KEY,
   ATTR_DECISION_OUTCOME,
   ATTR_DECISION_POLICY,
@@ -98,6 +99,8 @@ export interface RunExplanation {
     run_context: string | null;
     /** What an unverified remote caller claimed: never this run's principal. */
     claimed: { run_id: string | null; principal: string | null; reason: string | null } | null;
+    /** `data.subjects` of every span: keyed references (`subj:…`), never identifiers. */
+    data_subjects: string[];
   };
   /** 2. Which agent(s) ran, with what context. */
   context: {
@@ -382,6 +385,12 @@ export function explainRun(runId: string, spans: TrailSpan[]): RunExplanation {
               principal: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL])),
               reason: first((s) => str(s.attributes[ATTR_RUN_CONTEXT_CLAIM_REASON])),
             },
+      data_subjects: unique(
+        spans.flatMap((s) => {
+          const v = s.attributes[ATTR_DATA_SUBJECTS];
+          return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+        }),
+      ),
     },
     context: {
       agents: [...agents.values()],

@@ -13,6 +13,7 @@ import {
 } from './internal/configuration.js';
 import type { PolicyHook } from './policy.js';
 import type { RunAttributes } from './run-context.js';
+import { type SubjectKey, subjectKeyProblem } from './subject-ref.js';
 
 /** Chooses the hash key for a span, e.g. one key per tenant. */
 export type HashKeyResolver = (run: RunAttributes | undefined) => HashKey | undefined;
@@ -57,6 +58,12 @@ export interface AuditHooks {
    * value is none.
    */
   readonly inputSignals?: readonly InputSignalRule[];
+  /**
+   * The key that turns `compliance.dataSubjects` identifiers into `data.subjects` references
+   * (`subj:<key-id>:<32 hex>`). Without it, raw identifiers are refused (`Configuration:`).
+   * The SDK loads it from `<trust dir>/subject-key.json`. The default value is undefined.
+   */
+  readonly subjectKey?: SubjectKey;
 }
 
 const HOOKS_KEY = Symbol.for('@agent-audit/instrumentation.hooks');
@@ -81,6 +88,10 @@ export function setAuditHooks(hooks: AuditHooks | undefined): void {
   if (hooks.hashKey !== undefined && typeof hooks.hashKey !== 'function') {
     const problem = hashKeyProblem(hooks.hashKey);
     if (problem !== undefined) throw invalidOption('hashKey', problem);
+  }
+  if (hooks.subjectKey !== undefined) {
+    const problem = subjectKeyProblem(hooks.subjectKey);
+    if (problem !== undefined) throw invalidOption('subjectKey', problem);
   }
   let inputSignals: readonly InputSignalRule[] | undefined;
   if (hooks.inputSignals !== undefined) {

@@ -217,6 +217,13 @@ export { runWorkflow } from './run-workflow.js';
 // The copied gen_ai.* names (semconv.ts) stay private: they track a Development-status
 // convention and may change in any release. Only the stable error.type names are exported.
 export { ATTR_ERROR_TYPE, ERROR_TYPE_VALUE_OTHER } from './semconv.js';
+export type { SubjectKey } from './subject-ref.js';
+export {
+  isSubjectRef,
+  SUBJECT_REF_PREFIX,
+  subjectKeyProblem,
+  subjectRef,
+} from './subject-ref.js';
 export type { LlmCallHandle, LlmResponse, TraceLlmCallOptions } from './trace-llm-call.js';
 export { traceLlmCall } from './trace-llm-call.js';
 export type { ToolCallHandle, TraceToolCallOptions } from './trace-tool-call.js';

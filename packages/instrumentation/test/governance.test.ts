@@ -15,6 +15,7 @@ import {
   recordSideEffect,
   runWorkflow,
   setAuditHooks,
+  subjectRef,
   traceToolCall,
 } from '../src/index.js';
 import { useOtel } from './support/otel.js';
@@ -548,7 +549,9 @@ describe('receipts and lifecycle', () => {
     });
   });
 
-  it('compliance fields are recorded on runs and tool calls', async () => {
+  it('compliance fields are recorded on runs and tool calls (data subjects as keyed references)', async () => {
+    const subjectKey = { id: 'subj-1', secret: 's'.repeat(32) };
+    setAuditHooks({ subjectKey });
     await runWorkflow(
       { ...run, compliance: { dataClassification: 'confidential', retentionPolicy: 'audit-7y' } },
       () =>
@@ -566,7 +569,7 @@ describe('receipts and lifecycle', () => {
       'retention.policy': 'audit-7y',
     });
     expect(otel.byName('execute_tool crm.update').attributes).toMatchObject({
-      'data.subjects': ['customer:981'],
+      'data.subjects': [subjectRef('customer:981', subjectKey)],
       'authorization.method': 'just_in_time',
     });
   });

@@ -1,7 +1,12 @@
 import { isMainThread } from 'node:worker_threads';
 import { Forwarder, storeForwarderSource } from '@agent-audit/forwarder';
 import { configureRunContextTrust, setAuditHooks } from '@agent-audit/instrumentation';
-import { AuditStore, openSegmentReader } from '@agent-audit/store';
+import {
+  AuditStore,
+  loadOrCreateSubjectKey,
+  openSegmentReader,
+  SUBJECT_KEY_FILE,
+} from '@agent-audit/store';
 import {
   context,
   DiagConsoleLogger,
@@ -113,6 +118,8 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
     store = AuditStore.open({
       dir: config.storeDir,
       trustDir: config.trustDir,
+      ...(config.retention !== undefined ? { retention: config.retention } : {}),
+      ...(config.pruneEveryMs > 0 ? { pruneEveryMs: config.pruneEveryMs } : {}),
       onNotice: (notice) => process.emitWarning(notice.message, { code: notice.code }),
     });
   } catch (err) {
@@ -196,7 +203,21 @@ export function registerAgentAudit(options: RegisterAgentAuditOptions = {}): Age
       diag.warn('agent-audit: a global propagator is already registered; using it');
     }
 
+    // Data-subject identifiers are recorded only as references under this key (a fleet that
+    // queries across hosts gives every host the same subject-key.json).
+    let subjectKey = config.subjectKey;
+    if (subjectKey === undefined) {
+      const loaded = loadOrCreateSubjectKey(config.trustDir);
+      if (loaded.generated) {
+        process.emitWarning(
+          `generated a data-subject key ${SUBJECT_KEY_FILE} in ${config.trustDir} (id ${loaded.id}); back it up with the signing key: every data.subjects reference is made with it`,
+          { code: 'SUBJECT_KEY_GENERATED' },
+        );
+      }
+      subjectKey = { id: loaded.id, secret: loaded.secret };
+    }
     setAuditHooks({
+      subjectKey,
       strict: config.strict,
       captureContent: config.captureContent,
       ...(config.policy ? { policy: config.policy } : {}),

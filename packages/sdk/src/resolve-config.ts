@@ -6,8 +6,17 @@ import {
   inputSignalRulesProblem,
   type PolicyHook,
   type RunContextTrustOptions,
+  type SubjectKey,
+  subjectKeyProblem,
 } from '@agent-audit/instrumentation';
-import { resolveStoreLocations } from '@agent-audit/store';
+import {
+  normaliseRetentionPolicy,
+  parseRetentionAge,
+  RETENTION_POLICY_ENV,
+  type RetentionPolicyInput,
+  readRetentionPolicyFile,
+  resolveStoreLocations,
+} from '@agent-audit/store';
 import type { Attributes } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { type MetricsOptions, type ResolvedMetrics, resolveMetrics } from './metrics-config.js';
@@ -99,6 +108,25 @@ export interface RegisterAgentAuditOptions {
    * The default value is true.
    */
   installExitHandlers?: boolean;
+  /**
+   * The store's retention policy `{minAge?, maxAge?, tenants?: {[tenant]: {minAge?, maxAge?}}}`
+   * (ages as `30d`, `12h` or ms), recorded in the store when it differs from the recorded one
+   * (docs/store-format.md, "Retention policy"). Env `AGENT_AUDIT_RETENTION_POLICY` (a JSON
+   * file). The default is none: the policy recorded in the store, if any, stays in force.
+   */
+  retention?: RetentionPolicyInput;
+  /**
+   * Prune the store from this process at this interval (`1h`, or ms): segments past the
+   * recorded policy's maximum age go, never below its minimum; a failed run is a process
+   * warning (`PRUNE_FAILED`) and is tried again at the next tick. The default is never.
+   */
+  pruneEvery?: number | string;
+  /**
+   * The key that turns `compliance.dataSubjects` identifiers into `data.subjects` references.
+   * The default is `<trustDir>/subject-key.json`, generated on first start (and reported);
+   * `agent-audit runs --subject` reads the same file.
+   */
+  subjectKey?: SubjectKey;
 }
 
 export interface ResolvedConfig {
@@ -122,6 +150,10 @@ export interface ResolvedConfig {
   instrumentations: Instrumentation[];
   resourceAttributes: Attributes;
   installExitHandlers: boolean;
+  retention: RetentionPolicyInput | undefined;
+  /** 0: never. */
+  pruneEveryMs: number;
+  subjectKey: SubjectKey | undefined;
 }
 
 /** Samplers that keep every span; anything else would remove audit evidence. */
@@ -174,7 +206,39 @@ export function resolveConfig(
     instrumentations: codeArray('instrumentations', options.instrumentations) ?? [],
     resourceAttributes: { ...(options.resourceAttributes ?? {}) },
     installExitHandlers: codeBool('installExitHandlers', options.installExitHandlers) ?? true,
+    retention: retentionOption(options.retention, env),
+    pruneEveryMs: parseRetentionAge('pruneEvery', options.pruneEvery) ?? 0,
+    subjectKey: subjectKeyOption(options.subjectKey),
   };
+}
+
+function subjectKeyOption(key: SubjectKey | undefined): SubjectKey | undefined {
+  if (key === undefined) return undefined;
+  const problem = subjectKeyProblem(key);
+  if (problem !== undefined) throw new Error(`Configuration: subjectKey is invalid, ${problem}`);
+  return key;
+}
+
+/** Code > env (a JSON file; a bad one warns and the recorded policy stays in force) > none. */
+function retentionOption(
+  value: RetentionPolicyInput | undefined,
+  env: NodeJS.ProcessEnv,
+): RetentionPolicyInput | undefined {
+  if (value !== undefined) {
+    normaliseRetentionPolicy(value);
+    return value;
+  }
+  const file = env[RETENTION_POLICY_ENV]?.trim();
+  if (!file) return undefined;
+  try {
+    return readRetentionPolicyFile(file);
+  } catch (err) {
+    process.emitWarning(
+      `${(err as Error).message}; ${RETENTION_POLICY_ENV} ignored, the policy recorded in the store (if any) stays in force`,
+      { code: 'AGENT_AUDIT_CONFIG' },
+    );
+    return undefined;
+  }
 }
 
 function checkSampler(env: NodeJS.ProcessEnv): void {

@@ -16,9 +16,12 @@ import { acquireLock, LOCK_FILE, releaseLock } from './lock-file.js';
 import { LossTracker } from './loss-tracker.js';
 import { applyOpenPlan, openNotices } from './open-records.js';
 import { planPrune, signPrune } from './prune-record.js';
+import { PruneSchedule } from './prune-schedule.js';
 import { EncodeScratch, encodeBatch, GENESIS_HASH } from './record-format.js';
+import { type RetentionPolicy, samePolicy, signRetentionPolicy } from './retention-policy.js';
+import { readRecordedPolicy } from './retention-records.js';
 import { SegmentAppender } from './segment-appender.js';
-import { SEGMENTS_DIR } from './segment-files.js';
+import { listSegments, SEGMENTS_DIR } from './segment-files.js';
 import { createSegment, encodeCheckpoint, writeDamagedMarker } from './segment-writer.js';
 import { buildStoreClose } from './session-records.js';
 import { loadOrCreateSigningKey } from './signing-keys.js';
@@ -67,6 +70,9 @@ export class AuditStore {
   readonly #o: Resolved;
   readonly #fs: FsLayer;
   readonly #privateKey: KeyObject;
+  /** The retention policy in force: configured, else the one the store last recorded. */
+  #retention: RetentionPolicy | undefined;
+  #pruneSchedule: PruneSchedule | undefined;
   readonly #segDir: string;
   readonly #lockPath: string;
   readonly #anchors: AnchorWriter;
@@ -145,9 +151,10 @@ export class AuditStore {
       }
       const { needsCheckpoint } = this.#recoverAndOpen();
       this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
+      const policyWritten = this.#recordRetention();
       // A store that was closed cleanly ends with a checkpoint: nothing new to sign yet.
-      this.#lastCheckpointSeq = needsCheckpoint ? 0 : this.#headSeq;
-      this.#sinceCheckpoint = needsCheckpoint ? 1 : 0;
+      this.#lastCheckpointSeq = needsCheckpoint || policyWritten ? 0 : this.#headSeq;
+      this.#sinceCheckpoint = needsCheckpoint || policyWritten ? 1 : 0;
       this.#witness = new WriterWitness(this.#fs, o.anchorPath, this.origin, notice);
       this.#witness.write(this.#headSeq, this.#headHash, this.#entries.time());
     } catch (error) {
@@ -162,6 +169,20 @@ export class AuditStore {
       }
     }, o.checkpointIntervalMs);
     this.#timer.unref();
+    if (o.pruneEveryMs > 0) {
+      // A tick while closing does nothing; one after a failure reports the store's refusal.
+      this.#pruneSchedule = new PruneSchedule(
+        o.pruneEveryMs,
+        o.dir,
+        () => (this.#closing || this.#closed ? Promise.resolve({ segments: [] }) : this.prune()),
+        notice,
+      );
+    }
+  }
+
+  /** The retention policy in force (configured, else recorded in the store); undefined: none. */
+  get retentionPolicy(): RetentionPolicy | undefined {
+    return this.#retention;
   }
 
   /** The last durable record. */
@@ -243,23 +264,54 @@ export class AuditStore {
   }
 
   /**
-   * Remove whole sealed segments whose records all precede `before` (and are older than the
-   * configured `retentionMs`), oldest first and contiguous. A signed prune record naming them,
-   * the seq range and the hash the remaining chain starts from is made durable and checkpointed
-   * before any file is deleted, so verify still passes and reports what was pruned.
+   * Remove whole sealed segments, oldest first and contiguous: those whose records all precede
+   * `before` (and the configured `retentionMs`), or without `before` those past the retention
+   * policy's maximum age. Never a segment holding a record younger than the policy's minimum
+   * (`RETENTION_MIN_AGE`, nothing removed). A signed prune record naming them, the seq range and
+   * the hash the remaining chain starts from is made durable and checkpointed before any file
+   * is deleted, so verify still passes and reports what was pruned.
    */
-  async prune(options: PruneOptions): Promise<PruneResult> {
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
     const refused = this.#refusal();
     if (refused) throw refused;
-    if (!options || !(options.before instanceof Date) || Number.isNaN(options.before.getTime())) {
+    if (
+      options === null ||
+      typeof options !== 'object' ||
+      (options.before !== undefined &&
+        (!(options.before instanceof Date) || Number.isNaN(options.before.getTime())))
+    ) {
       throw configurationError('before', 'a valid Date', options?.before);
     }
-    const limit = Math.min(options.before.getTime(), this.#o.now().getTime() - this.#o.retentionMs);
-    const plan = planPrune(this.dir, this.#out.seg.segment, limit, {
-      origin: this.origin,
-      keyId: this.keyId,
-      time: this.#o.now().toISOString(),
-    });
+    const now = this.#o.now().getTime();
+    if (options.before === undefined && this.#retention?.maxAgeMs === undefined) {
+      const tenantMax = Object.values(this.#retention?.tenants ?? {}).some(
+        (t) => t.maxAgeMs !== undefined,
+      );
+      if (!tenantMax) {
+        throw configurationError(
+          'before',
+          `a Date, or a retention policy with a maxAge recorded in ${this.dir}`,
+          undefined,
+        );
+      }
+    }
+    const limit =
+      options.before === undefined
+        ? undefined
+        : Math.min(options.before.getTime(), now - this.#o.retentionMs);
+    const plan = planPrune(
+      this.dir,
+      this.#out.seg.segment,
+      limit,
+      { origin: this.origin, keyId: this.keyId, time: this.#o.now().toISOString() },
+      {
+        current: this.#retention,
+        now,
+        origin: this.origin,
+        publicKey: createPublicKey(this.#privateKey),
+        ...(this.#o.retentionMs > 0 ? { sealedBefore: now - this.#o.retentionMs } : {}),
+      },
+    );
     if (!plan) return { segments: [] };
     const { body } = plan;
     const result = await new Promise<AppendResult>((resolve, reject) => {
@@ -410,6 +462,7 @@ export class AuditStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    this.#pruneSchedule?.stop();
     const closedError = new StoreError('STORE_CLOSED', `audit store ${this.dir} is closed`, {
       dir: this.dir,
     });
@@ -718,6 +771,8 @@ export class AuditStore {
     this.#out.rewind({ seq: this.#headSeq, hash: this.#headHash });
     this.#openNewSegmentSync(this.#out.seg.segment + 1, this.origin, true, anchorSync);
     this.#witness?.write(this.#headSeq, this.#headHash, this.#entries.time());
+    // Every segment holds the policy in force, so it survives pruning and is found cheaply.
+    this.#writePolicy('carried');
   }
 
   /** Create segment `n` with its header record and a checkpoint, all durable before return. */
@@ -741,6 +796,67 @@ export class AuditStore {
       if (anchorSync) this.#anchors.writeSync(checkpoint);
       else this.#anchors.anchor(checkpoint, [], false);
     }
+  }
+
+  /**
+   * After recovery: read the policy the store last recorded (checked: hash, signature, place in
+   * the chain) and record the configured one when it differs; copy the policy in force into
+   * the newest segment when only the one before holds it. Returns whether a record was written.
+   */
+  #recordRetention(): boolean {
+    const segments = listSegments(this.dir);
+    const recorded = readRecordedPolicy(
+      this.dir,
+      segments,
+      this.origin,
+      createPublicKey(this.#privateKey),
+    );
+    const configured = this.#o.retention;
+    this.#retention = configured ?? recorded?.policy;
+    if (configured && !samePolicy(configured, recorded?.policy)) {
+      this.#writePolicy('configured');
+      return true;
+    }
+    if (recorded && !recorded.inNewest) {
+      this.#writePolicy('carried');
+      return true;
+    }
+    return false;
+  }
+
+  /** Append the signed `retention.policy` record of the policy in force. */
+  #writePolicy(reason: 'configured' | 'carried'): void {
+    const policy = this.#retention;
+    if (!policy) return;
+    // Whatever waits for the end of the microtask, and a pending loss record, come first:
+    // `after` names the record right before this one.
+    this.#write([]);
+    if (this.#loss.pending) this.#write([this.#lossEntry()]);
+    if (this.#failed || this.#loss.pending) return;
+    const time = this.#entries.time();
+    const body = signRetentionPolicy(
+      {
+        origin: this.origin,
+        keyId: this.keyId,
+        time,
+        after: { seq: this.#out.seq, hash: this.#out.hash },
+        policy,
+        reason,
+      },
+      this.#privateKey,
+    );
+    const noop = () => {};
+    this.#write([
+      {
+        type: 'retention.policy',
+        time,
+        tagsJson: '{}',
+        payloadJson: canonicalJson(body),
+        run: undefined,
+        resolve: noop,
+        reject: noop,
+      },
+    ]);
   }
 
   /**

@@ -6,6 +6,20 @@ export { StoreError } from './errors.js';
 export type { FsLayer } from './fs-layer.js';
 export { nodeFsLayer } from './fs-layer.js';
 export { pruneStore } from './prune-store.js';
+export type {
+  RetentionAges,
+  RetentionPolicy,
+  RetentionPolicyInput,
+} from './retention-policy.js';
+export {
+  agesFor,
+  formatAge,
+  normaliseRetentionPolicy,
+  parseRetentionAge,
+  RETENTION_POLICY_ENV,
+  readRetentionPolicyFile,
+} from './retention-policy.js';
+export { readStoreRetentionPolicy } from './retention-records.js';
 export type { TagRow } from './run-summary.js';
 export { lossTagRows, mergeRunStatus, runStatus, summariseRuns } from './run-summary.js';
 export type { RawRecord, SegmentReader } from './segment-reader.js';
@@ -26,6 +40,8 @@ export {
 } from './store-locations.js';
 export type { StorePaths } from './store-paths.js';
 export { resolveStorePaths } from './store-paths.js';
+export type { StoredSubjectKey } from './subject-key.js';
+export { loadOrCreateSubjectKey, readSubjectKey, SUBJECT_KEY_FILE } from './subject-key.js';
 export type { TrustedKeys } from './trusted-keys.js';
 export { loadTrustedKeys } from './trusted-keys.js';
 export type {
@@ -46,11 +62,13 @@ export type {
   StoreNotice,
   VerifyLoss,
   VerifyOptions,
+  VerifyOverAge,
   VerifyProblem,
   VerifyProgress,
   VerifyPrune,
   VerifyRecovery,
   VerifyReport,
+  VerifyRetentionPolicy,
   VerifySession,
   VerifyStatus,
 } from './types.js';

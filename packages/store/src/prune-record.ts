@@ -1,5 +1,7 @@
 import { type KeyObject, hash as oneShotHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { agesFor, type RetentionPolicy } from './retention-policy.js';
+import { minAgeRefusal, minimumFor, type SegmentAges, segmentAges } from './retention-records.js';
 import { listSegments, readFirstAndLast } from './segment-files.js';
 import { type StatementBody, signStatement, verifyStatementSignature } from './signed-statement.js';
 
@@ -36,15 +38,33 @@ export interface PrunePlan {
   body: PruneBody;
 }
 
+/** What prune knows of the store's retention policy (see `retention-records.ts`). */
+export interface PruneRetention {
+  /** The policy in force (recorded in the store); undefined when none was ever recorded. */
+  current: RetentionPolicy | undefined;
+  now: number;
+  origin: string;
+  publicKey: KeyObject;
+  /** Without `limit`: only segments sealed before this (ms; the store's `retentionMs`). */
+  sealedBefore?: number;
+}
+
 /**
- * The sealed segments before `currentSegment` whose seal is older than `limit` (ms), oldest
- * first and contiguous, and the prune statement naming them; undefined when none qualifies.
+ * The sealed segments before `currentSegment` chosen for pruning, oldest first and contiguous,
+ * and the prune statement naming them; undefined when none qualifies.
+ *
+ * With `limit` (ms), a segment qualifies when its seal is older than it. Without one (a
+ * scheduled prune), when every data record in it is past its tenant's maximum age in the
+ * current policy. With `retention`, every chosen segment is then held against the minimum
+ * ages (`minimumFor`): one that holds a record younger than its minimum stops the prune with
+ * `RETENTION_MIN_AGE` before anything is written.
  */
 export function planPrune(
   dir: string,
   currentSegment: number,
-  limit: number,
+  limit: number | undefined,
   statement: StatementBody,
+  retention?: PruneRetention,
 ): PrunePlan | undefined {
   const chosen: Array<{
     segment: number;
@@ -54,9 +74,30 @@ export function planPrune(
   }> = [];
   for (const s of listSegments(dir)) {
     if (s.segment >= currentSegment) break;
-    const ends = readFirstAndLast(s.path);
-    if (ends?.last.type !== 'segment.seal' || Date.parse(ends.last.time) >= limit) break;
-    chosen.push({ segment: s.segment, path: s.path, seal: ends.last, firstSeq: ends.first.seq });
+    const ages = retention ? segmentAges(dir, s, retention.origin, retention.publicKey) : undefined;
+    const ends = ages ?? readFirstAndLast(s.path);
+    const last = ends?.last;
+    const first = ends?.first;
+    if (!first || last?.type !== 'segment.seal') break;
+    if (limit !== undefined) {
+      if (Date.parse(last.time) >= limit) break;
+    } else if (
+      !ages ||
+      !retention ||
+      (retention.sealedBefore !== undefined && Date.parse(last.time) >= retention.sealedBefore) ||
+      !pastMaximum(ages, retention, last.time)
+    ) {
+      break;
+    }
+    if (ages && retention) {
+      for (const [tenant, t] of ages.tenants) {
+        const min = minimumFor(retention.current, ages.policies, tenant);
+        if (retention.now - Date.parse(t.youngest) < min) {
+          throw minAgeRefusal(dir, s.segment, tenant, t.youngest, retention.now, min);
+        }
+      }
+    }
+    chosen.push({ segment: s.segment, path: s.path, seal: last, firstSeq: first.seq });
   }
   const last = chosen[chosen.length - 1];
   if (!last) return undefined;
@@ -66,7 +107,7 @@ export function planPrune(
       origin: statement.origin,
       keyId: statement.keyId,
       time: statement.time,
-      before: new Date(limit).toISOString(),
+      before: new Date(limit ?? Date.parse(statement.time)).toISOString(),
       segments: chosen.map((c) => c.segment),
       firstSeq: chosen[0]!.firstSeq,
       lastSeq: last.seal.seq,
@@ -81,4 +122,24 @@ export function planPrune(
       }),
     },
   };
+}
+
+/**
+ * A scheduled prune's rule: every data record is past its tenant's maximum age (a tenant
+ * without a maximum keeps the segment). A segment without data records goes once its seal is
+ * past the default maximum.
+ */
+function pastMaximum(ages: SegmentAges, retention: PruneRetention, sealTime: string): boolean {
+  const current = retention.current;
+  if (!current) return false;
+  if (ages.tenants.size === 0) {
+    return (
+      current.maxAgeMs !== undefined && retention.now - Date.parse(sealTime) > current.maxAgeMs
+    );
+  }
+  for (const [tenant, t] of ages.tenants) {
+    const max = agesFor(current, tenant).maxAgeMs;
+    if (max === undefined || retention.now - Date.parse(t.youngest) <= max) return false;
+  }
+  return true;
 }

@@ -37,6 +37,7 @@ export const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
   'store.close',
   'session.open',
   'loss',
+  'retention.policy',
 ]);
 
 export interface EncodedRecord {

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import { configurationError } from './errors.js';
 import { type FsLayer, nodeFsLayer } from './fs-layer.js';
+import { normaliseRetentionPolicy, type RetentionPolicy } from './retention-policy.js';
 import { ANCHOR_FILE, DEFAULT_STORE_DIR, DEFAULT_TRUST_DIR } from './store-paths.js';
 import type { AuditStoreOptions, StoreNotice } from './types.js';
 
@@ -11,6 +12,8 @@ export const systemNow = (): Date => new Date();
 /** Writer options, validated and with every default filled in (see `AuditStoreOptions`). */
 export interface Resolved {
   retentionMs: number;
+  retention: RetentionPolicy | undefined;
+  pruneEveryMs: number;
   dir: string;
   signingKey: KeyObject | string | undefined;
   trustDir: string;
@@ -62,6 +65,12 @@ export function resolveOptions(options: AuditStoreOptions): Resolved {
       options.retentionMs === undefined || options.retentionMs === 0
         ? 0
         : positiveInt('retentionMs', options.retentionMs, 0),
+    retention:
+      options.retention === undefined ? undefined : normaliseRetentionPolicy(options.retention),
+    pruneEveryMs:
+      options.pruneEveryMs === undefined || options.pruneEveryMs === 0
+        ? 0
+        : positiveInt('pruneEveryMs', options.pruneEveryMs, 0),
     onNotice: options.onNotice ?? (() => {}),
     fs: options.fs ?? nodeFsLayer,
     now: options.now ?? systemNow,

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { FsLayer } from './fs-layer.js';
+import type { RetentionPolicy, RetentionPolicyInput } from './retention-policy.js';
 import type { VerifyProblemCode } from './verify/problem-codes.js';
 
 /** Any value that has an RFC 8785 canonical form. */
@@ -41,7 +42,8 @@ export type RecordType =
   | 'prune'
   | 'store.close'
   | 'session.open'
-  | 'loss';
+  | 'loss'
+  | 'retention.policy';
 
 export interface AppendEntry {
   type: EntryType;
@@ -120,6 +122,20 @@ export interface AuditStoreOptions {
    * value is 0 (no minimum beyond `before`).
    */
   retentionMs?: number;
+  /**
+   * The store's retention policy (docs/store-format.md, "Retention policy"): minimum and
+   * maximum age, per tenant where given. Recorded in the store as a signed
+   * `retention.policy` record when it differs from the one last recorded; without it, the
+   * recorded policy stays in force. The default is none (the recorded one, if any).
+   */
+  retention?: RetentionPolicyInput;
+  /**
+   * Prune on a schedule: every this many ms the writer removes the sealed segments whose data
+   * is past the recorded policy's maximum age (never below its minimum). A failed run is
+   * reported through `onNotice` (`PRUNE_FAILED`) and tried again at the next tick. The default
+   * value is 0 (never).
+   */
+  pruneEveryMs?: number;
   /** Called once per notable event (key generated, torn tail recovered, …). */
   onNotice?: (notice: StoreNotice) => void;
   /** File-system layer; tests inject faults through it. The default is `node:fs`. */
@@ -129,8 +145,11 @@ export interface AuditStoreOptions {
 }
 
 export interface PruneOptions {
-  /** Remove whole sealed segments whose every record is older than this. */
-  before: Date;
+  /**
+   * Remove whole sealed segments whose every record is older than this. Without it, the
+   * segments whose data is past the recorded policy's maximum age go (a policy is needed).
+   */
+  before?: Date;
 }
 
 export interface PruneResult {
@@ -192,6 +211,26 @@ export interface VerifyPrune {
   firstSeq: number;
   lastSeq: number;
   before: string;
+}
+
+/** A `retention.policy` record that passed its checks (docs/store-format.md, "Retention policy"). */
+export interface VerifyRetentionPolicy {
+  seq: number;
+  segment: number;
+  time: string;
+  reason: 'configured' | 'carried';
+  policy: RetentionPolicy;
+}
+
+/** Data older than the maximum age of the policy in force (`RETENTION_EXCEEDED`), per tenant. */
+export interface VerifyOverAge {
+  /** The tenant tag; null for records without one. */
+  tenant: string | null;
+  /** The oldest such record. */
+  seq: number;
+  segment: number;
+  time: string;
+  maxAgeMs: number;
 }
 
 /** A `session.open` record: a writer opened the store again. */
@@ -256,6 +295,11 @@ export interface VerifyOptions {
    * tampering is the same. The default value is false.
    */
   full?: boolean;
+  /**
+   * The time data ages are measured against for `RETENTION_EXCEEDED`. The default is the
+   * current time.
+   */
+  now?: Date;
 }
 
 export type VerifyStatus = 'verified' | 'tampered' | 'incomplete' | 'error';
@@ -280,6 +324,11 @@ export interface VerifyReport {
   sessions: VerifySession[];
   /** Every `loss` record, in chain order. */
   losses: VerifyLoss[];
+  /**
+   * The retention policy the chain records: every valid `retention.policy` record in chain
+   * order (the last one is in force), and the data found past its maximum age.
+   */
+  retention: { policies: VerifyRetentionPolicy[]; overAge: VerifyOverAge[] };
   trustedKeys: string[];
   anchorChecked: boolean;
 }

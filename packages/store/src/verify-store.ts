@@ -12,6 +12,7 @@ import { loadTrustedKeys } from './trusted-keys.js';
 import type { VerifyOptions, VerifyReport } from './types.js';
 import { ChainScan } from './verify/chain-check.js';
 import { checkIdentity } from './verify/identity-check.js';
+import { checkOverAge } from './verify/retention-check.js';
 import { localSegmentSource, type SegmentSource } from './verify/segment-source.js';
 import { peekOrigin } from './verify/structure-checks.js';
 import {
@@ -174,6 +175,7 @@ async function run(
     state.expectedSeq = 1;
     state.prevHash = GENESIS_HASH;
   }
+  await source.ready?.(segments[0]!);
   state.origin = peekOrigin(source, segments[0]!);
   loadExternal(state, anchor, storeLog);
   if (state.origin !== null) state.witness = witnesses?.get(state.origin);
@@ -192,6 +194,7 @@ async function run(
         );
       }
     }
+    await source.ready?.(seg);
     const outcome = scan.segment(seg, i === segments.length - 1, (bytes) => {
       doneBytes += bytes;
       options.onProgress?.({
@@ -212,6 +215,7 @@ async function run(
   checkStoreLog(state, storeLog);
   checkAnchorStatus(state, anchor, anchorPath, anchorUnreadable);
   checkCoverage(state);
+  checkOverAge(state, options.now ?? new Date());
   if (state.timeRegressions > 5) {
     state.log.add(
       'TIME_REGRESSION',
@@ -253,6 +257,7 @@ function report(state: VerifyState): VerifyReport {
     pruned: state.pruned,
     sessions: state.sessions,
     losses: state.losses,
+    retention: { policies: state.retentionPolicies, overAge: state.overAge },
     trustedKeys: [...state.keys.keys()],
     anchorChecked: state.anchorChecked,
   };

@@ -19,9 +19,10 @@ interface PushCommandOptions {
   trustDir?: string;
 }
 
-function retainDays(options: PushCommandOptions, ctx: CliContext): number {
+/** Undefined when not given: the store's recorded retention policy decides (see pushStore). */
+function retainDays(options: PushCommandOptions, ctx: CliContext): number | undefined {
   const raw = options.retainDays ?? ctx.env[RETAIN_DAYS_ENV];
-  if (raw === undefined || raw === '') return DEFAULT_RETAIN_DAYS;
+  if (raw === undefined || raw === '') return undefined;
   const days = Number(raw);
   if (!Number.isInteger(days) || days < 1 || days > 36_500) {
     const from = options.retainDays !== undefined ? '--retain-days' : RETAIN_DAYS_ENV;
@@ -46,7 +47,7 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
     .requiredOption('--to <s3-url>', 'the archive: s3://bucket/prefix (a bucket with Object Lock)')
     .option(
       '--retain-days <n>',
-      `COMPLIANCE retention of each object pushed, in days from now (default: $${RETAIN_DAYS_ENV} or ${DEFAULT_RETAIN_DAYS})`,
+      `COMPLIANCE retention of each object pushed, in days from now (default: $${RETAIN_DAYS_ENV}, else the maxAge of the retention policy the store records, else ${DEFAULT_RETAIN_DAYS})`,
     )
     .option(
       '--trust-dir <dir>',
@@ -78,7 +79,7 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
             location,
             store: store.path,
             trustDir,
-            retainDays: days,
+            ...(days !== undefined ? { retainDays: days } : {}),
             onProgress: (p) =>
               progress.update(
                 () =>
@@ -113,7 +114,7 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
   archive
     .command('compact')
     .description(
-      "merge each past day's run index objects into 16 principal-sharded rollups, so that runs --archive reads a few objects per day; derived data, written once, safe from cron on any host",
+      "merge each past day's run index objects into 16 principal-sharded and 16 run-id-sharded rollups, so that runs, trail and explain --archive read one object per day by key; derived data, written once, safe from cron on any host (run it daily after midnight UTC)",
     )
     .requiredOption('--to <s3-url>', 'the archive: s3://bucket/prefix')
     .option('--days <n>', 'how many days back to compact (default: 90)', '90')
@@ -141,10 +142,11 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
             EXIT_USAGE,
           );
         }
-        const retain = retainDays(
-          { to: options.to, ...(options.retainDays ? { retainDays: options.retainDays } : {}) },
-          ctx,
-        );
+        const retain =
+          retainDays(
+            { to: options.to, ...(options.retainDays ? { retainDays: options.retainDays } : {}) },
+            ctx,
+          ) ?? DEFAULT_RETAIN_DAYS;
         const client = archiveClient(ctx.env);
         const now = ctx.now().getTime();
         const results = [];
@@ -156,7 +158,8 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
             results.push({ day, ...r });
             if (!globals.json) {
               ctx.writeOut(
-                `${day}: ${r.covered} push index(es), ${r.runs} run(s) ${r.written ? 'rolled up' : 'already rolled up by another compactor'}\n`,
+                `${day}: ${r.covered} push index(es), ${r.runs} run(s) ${r.written ? 'rolled up' : 'already rolled up by another compactor'}` +
+                  `${r.refiled ? `, ${r.refiled} written meanwhile moved to the next day not rolled up` : ''}\n`,
               );
             }
           } catch (error) {

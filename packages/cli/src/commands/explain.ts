@@ -1,8 +1,9 @@
 import { Command } from 'commander';
+import { addArchiveOption, loadRunFromSource } from '../archive-run.js';
 import type { CliContext } from '../cli-context.js';
 import { formatDuration, formatTable, type Layout, layoutFor, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { addJaegerOptions, loadRun, type RunSourceOptions } from '../load-run.js';
+import { addJaegerOptions, type RunSourceOptions } from '../load-run.js';
 import { explainRun, type RunExplanation } from '../run-explanation.js';
 import { escapeValue } from '../terminal-text.js';
 
@@ -52,6 +53,7 @@ export function renderExplanation(
             `claimed:     ${dash(t.claimed.principal)} for run ${dash(t.claimed.run_id)} by a remote caller — NOT adopted (${dash(t.claimed.reason)})`,
           ]),
       `tenant:      ${dash(t.tenant_id)}`,
+      `subjects:    ${t.data_subjects.length ? t.data_subjects.map(dash).join(', ') : '-'}`,
       `workflow:    ${dash(t.root_span)}${t.workflow_name ? ` · ${dash(t.workflow_name)}${t.workflow_version ? ` v${dash(t.workflow_version)}` : ''}` : ''}`,
       `credential:  ${dash(t.credential_ref)}`,
       `input:       ${dash(t.input_hash)}`,
@@ -241,12 +243,14 @@ export function renderExplanation(
 }
 
 export function explainCommand(ctx: CliContext, _setExitCode: (code: number) => void): Command {
-  return addJaegerOptions(
-    new Command('explain')
-      .description(
-        'answer the six audit questions for a run: trigger, context, actions, checks, approvals, side effects',
-      )
-      .argument('<run-id>', 'the workflow.run_id of the run'),
+  return addArchiveOption(
+    addJaegerOptions(
+      new Command('explain')
+        .description(
+          'answer the six audit questions for a run: trigger, context, actions, checks, approvals, side effects',
+        )
+        .argument('<run-id>', 'the workflow.run_id of the run'),
+    ),
   )
     .addHelpText(
       'after',
@@ -254,9 +258,14 @@ export function explainCommand(ctx: CliContext, _setExitCode: (code: number) => 
     )
     .option('--wide', 'every column, full hashes, nothing cut (default: fit the terminal width)')
     .action(
-      async (runId: string, options: RunSourceOptions & { wide?: boolean }, command: Command) => {
+      async (
+        runId: string,
+        options: RunSourceOptions & { wide?: boolean; archive?: string },
+        command: Command,
+      ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
-        const explanation = explainRun(runId, await loadRun(runId, options, globals, ctx));
+        const spans = await loadRunFromSource(runId, options, globals, ctx);
+        const explanation = explainRun(runId, spans);
         ctx.writeOut(
           globals.json
             ? `${JSON.stringify(explanation, null, 2)}\n`

@@ -1,12 +1,28 @@
-import { ATTR_DECISION_OUTCOME } from '@agent-audit/instrumentation/attributes';
-import { mergeRunStatus, type RunFilter, type RunSummary } from '@agent-audit/store';
+import {
+  ATTR_DATA_SUBJECTS,
+  ATTR_DECISION_OUTCOME,
+  ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL,
+} from '@agent-audit/instrumentation/attributes';
+import { isSubjectRef, subjectRef } from '@agent-audit/instrumentation/subject-ref';
+import {
+  mergeRunStatus,
+  type RunFilter,
+  type RunSummary,
+  readSubjectKey,
+  StoreError,
+} from '@agent-audit/store';
 import { Command } from 'commander';
 import { archiveRunRows } from '../archive-query.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_USAGE } from '../cli-error.js';
 import { findCredentialUse } from '../credential-usage.js';
 import { formatTable, type Layout, layoutFor } from '../format-table.js';
-import { existingStores, type GlobalOptions, type Location } from '../global-options.js';
+import {
+  existingStores,
+  type GlobalOptions,
+  type Location,
+  trustLocation,
+} from '../global-options.js';
 import { parseTimePoint } from '../parse-time.js';
 import { runTimeline } from '../run-timeline.js';
 import { storeFailure, withStoreReaders } from '../store-access.js';
@@ -19,6 +35,7 @@ interface RunsOptions {
   tool?: string;
   tenant?: string;
   credential?: string;
+  subject?: string;
   decision?: string;
   since?: string;
   until?: string;
@@ -40,8 +57,11 @@ export interface RunAction {
   status: string;
 }
 
-/** `runs --json` prints an array of these; `actions` only with --actions. */
-export type RunRow = RunSummary & { actions?: RunAction[] };
+/**
+ * `runs --json` prints an array of these; `actions` only with --actions. `claimed_principal`:
+ * a run with no principal of its own whose remote caller only claimed one (never adopted).
+ */
+export type RunRow = RunSummary & { actions?: RunAction[]; claimed_principal?: string };
 
 const DECISIONS = ['allow', 'stop', 'approval_required'];
 
@@ -108,7 +128,7 @@ function renderRuns(rows: RunRow[], withActions: boolean, layout: Layout): strin
     ],
     rows.map((r) => [
       r.run_id,
-      r.principal ?? '-',
+      r.principal ?? (r.claimed_principal === undefined ? '-' : `${r.claimed_principal} (claimed)`),
       r.agent_id ?? '-',
       r.start,
       r.end,
@@ -148,6 +168,21 @@ function renderRuns(rows: RunRow[], withActions: boolean, layout: Layout): strin
   return `${table}${rows.length} run(s)\n\n${actions}${actionRows.length} action(s)\n`;
 }
 
+/**
+ * Runs without a principal of their own whose remote caller claimed one (not adopted: an
+ * unsigned or untrusted run context) get `claimed_principal`. Only those runs are read.
+ */
+function markClaimed(runs: RunSummary[], spansOf: (runId: string) => TrailSpan[]): RunRow[] {
+  return runs.map((run) => {
+    if (run.principal !== null) return run;
+    for (const span of spansOf(run.run_id)) {
+      const claimed = span.attributes[ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL];
+      if (typeof claimed === 'string') return { ...run, claimed_principal: claimed };
+    }
+    return run;
+  });
+}
+
 export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => void): Command {
   return new Command('runs')
     .description(
@@ -160,6 +195,10 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
     .option(
       '--credential <ref>',
       'only runs that issued or used this credential.ref (e.g. aat_… from an upstream log); see also whois',
+    )
+    .option(
+      '--subject <id-or-ref>',
+      'only runs whose data.subjects name this data subject: an identifier (customer:981), turned into its subj:… reference with the subject key of the trust directory, or the reference itself',
     )
     .option(
       '--decision <outcome>',
@@ -208,7 +247,10 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
           EXIT_USAGE,
         );
       }
-      const unsupported = (['tool', 'tenant', 'decision', 'actions', 'credential'] as const)
+      const subject = options.subject === undefined ? undefined : subjectOf(options.subject);
+      const unsupported = (
+        ['tool', 'tenant', 'decision', 'actions', 'credential', 'subject'] as const
+      )
         .filter((k) => options[k] !== undefined)
         .map((k) => `--${k}`);
       const rows =
@@ -219,6 +261,19 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
         ctx.writeOut(`${JSON.stringify(rows, null, 2)}\n`);
       } else {
         ctx.writeOut(renderRuns(rows, options.actions === true, layoutFor(ctx, options.wide)));
+      }
+
+      /** The reference to look for: given as one, or made with the trust directory's key. */
+      function subjectOf(given: string): string {
+        if (isSubjectRef(given)) return given;
+        const trust = trustLocation(ctx);
+        try {
+          const key = readSubjectKey(trust.path);
+          return subjectRef(given, key);
+        } catch (error) {
+          if (error instanceof StoreError) throw new CliError(error.message, EXIT_USAGE);
+          throw error;
+        }
       }
 
       async function localRunRows(): Promise<RunRow[]> {
@@ -254,14 +309,26 @@ export function runsCommand(ctx: CliContext, _setExitCode: (code: number) => voi
             const used = new Set(findCredentialUse(readers, ref).map((u) => u.run_id));
             runs = runs.filter((r) => used.has(r.run_id));
           }
-          if (!options.actions && options.decision === undefined) return runs as RunRow[];
-          const out: RunRow[] = [];
-          for (const run of runs) {
-            const spans = runTimeline(
+          const spansOf = (runId: string) =>
+            runTimeline(
               readers.flatMap(({ location, reader }) =>
-                read(location, () => reader.runRecords(run.run_id)),
+                read(location, () => reader.runRecords(runId)),
               ),
             );
+          // data.subjects is a span attribute, not an indexed tag: each run's records are read.
+          if (subject !== undefined) {
+            runs = runs.filter((r) =>
+              spansOf(r.run_id).some((s) => {
+                const v = s.attributes[ATTR_DATA_SUBJECTS];
+                return Array.isArray(v) && v.includes(subject);
+              }),
+            );
+          }
+          const marked = markClaimed(runs, spansOf);
+          if (!options.actions && options.decision === undefined) return marked;
+          const out: RunRow[] = [];
+          for (const run of marked) {
+            const spans = spansOf(run.run_id);
             const matches = (span: TrailSpan) =>
               options.decision === undefined || decisionsOf(span).includes(options.decision);
             if (!spans.some(matches)) continue;

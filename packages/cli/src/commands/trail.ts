@@ -9,17 +9,18 @@ import {
   ATTR_SIDE_EFFECT_STATUS,
 } from '@agent-audit/instrumentation/attributes';
 import { Command } from 'commander';
+import { addArchiveOption, loadRunFromSource } from '../archive-run.js';
 import type { CliContext } from '../cli-context.js';
 import { formatDuration, formatTable, type Layout, layoutFor, shortHash } from '../format-table.js';
 import type { GlobalOptions } from '../global-options.js';
-import { addJaegerOptions, loadRun, type RunSourceOptions } from '../load-run.js';
+import { addJaegerOptions, type RunSourceOptions } from '../load-run.js';
 import { escapeValue } from '../terminal-text.js';
 import type { TrailSpan } from '../trail-span.js';
 
 /** `trail --json` output. */
 export interface TrailOutput {
   run_id: string;
-  source: 'store' | 'jaeger';
+  source: 'store' | 'jaeger' | 'archive';
   spans: TrailSpan[];
 }
 
@@ -148,25 +149,39 @@ export function renderTrail(
 }
 
 export function trailCommand(ctx: CliContext, _setExitCode: (code: number) => void): Command {
-  return addJaegerOptions(
-    new Command('trail')
-      .description(
-        "a run's timeline in order: process, agent, span kind, tool, decision, credential ref, hashes, status, duration",
-      )
-      .argument('<run-id>', 'the workflow.run_id of the run'),
+  return addArchiveOption(
+    addJaegerOptions(
+      new Command('trail')
+        .description(
+          "a run's timeline in order: process, agent, span kind, tool, decision, credential ref, hashes, status, duration",
+        )
+        .argument('<run-id>', 'the workflow.run_id of the run'),
+    ),
   )
     .option('--wide', 'every column, full hashes, nothing cut (default: fit the terminal width)')
     .action(
-      async (runId: string, options: RunSourceOptions & { wide?: boolean }, command: Command) => {
+      async (
+        runId: string,
+        options: RunSourceOptions & { wide?: boolean; archive?: string },
+        command: Command,
+      ) => {
         const globals = command.optsWithGlobals<GlobalOptions>();
-        const source = options.jaeger !== undefined ? 'jaeger' : 'store';
-        const spans = await loadRun(runId, options, globals, ctx);
+        const source =
+          options.archive !== undefined
+            ? 'archive'
+            : options.jaeger !== undefined
+              ? 'jaeger'
+              : 'store';
+        const spans = await loadRunFromSource(runId, options, globals, ctx);
         if (globals.json) {
           const output: TrailOutput = { run_id: runId, source, spans };
           ctx.writeOut(`${JSON.stringify(output, null, 2)}\n`);
         } else {
           const stores = new Set(spans.map((s) => s.store)).size;
-          const label = source === 'jaeger' ? 'Jaeger' : stores > 1 ? `${stores} stores` : 'store';
+          const label =
+            source === 'jaeger'
+              ? 'Jaeger'
+              : `${source === 'archive' ? 'archive, ' : ''}${stores > 1 ? `${stores} stores` : 'store'}`;
           ctx.writeOut(renderTrail(runId, spans, label, layoutFor(ctx, options.wide)));
         }
       },

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type VerifyReport, verifyStore } from '@agent-audit/store';
+import { formatAge, type VerifyReport, verifyStore } from '@agent-audit/store';
 import { Command } from 'commander';
 import { runArchiveVerify } from '../archive-verify.js';
 import type { CliContext } from '../cli-context.js';
@@ -14,6 +14,7 @@ import {
 } from '../global-options.js';
 import { formatBytes, ProgressLine } from '../progress-line.js';
 import { storeFailure } from '../store-access.js';
+import { escapeValue } from '../terminal-text.js';
 
 interface VerifyCommandOptions {
   publicKey?: string;
@@ -114,6 +115,20 @@ export function renderVerify(report: VerifyReport, storeShown: string, anchor?: 
   for (const loss of report.losses ?? []) {
     lines.push(
       `  LOST at seq ${loss.seq}: ${loss.count} records (${loss.reason}) between ${loss.firstTime} and ${loss.lastTime}, in run(s) ${loss.runs.map((r) => `${r.run === '' ? '(none)' : r.run} ×${r.count}`).join(', ')}`,
+    );
+  }
+  const policy = report.retention?.policies.at(-1);
+  if (policy) {
+    const p = policy.policy;
+    const ages = (min: number | undefined, max: number | undefined) =>
+      `min ${formatAge(min ?? 0)}, max ${max === undefined ? 'none' : formatAge(max)}`;
+    const tenants = Object.entries(p.tenants).map(
+      ([t, a]) => `${escapeValue(t)} ${ages(a.minAgeMs ?? p.minAgeMs, a.maxAgeMs ?? p.maxAgeMs)}`,
+    );
+    const changes = report.retention.policies.filter((x) => x.reason === 'configured').length;
+    lines.push(
+      `  retention policy in force (seq ${policy.seq}, ${changes} change(s) recorded): ${ages(p.minAgeMs, p.maxAgeMs)}` +
+        (tenants.length ? `; tenant ${tenants.join('; tenant ')}` : ''),
     );
   }
   const first = report.problems[0];

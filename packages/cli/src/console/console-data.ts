@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RunSummary, StoredRecord, VerifyOptions, VerifyReport } from '@agent-audit/store';
+import {
+  type RunSummary,
+  readStoreRetentionPolicy,
+  type StoredRecord,
+  type VerifyOptions,
+  type VerifyReport,
+} from '@agent-audit/store';
 import { type IndexWarning, openStoreReader, type StoreReader } from '@agent-audit/store/query';
 import type { Location } from '../global-options.js';
 import { explainRun, type RunExplanation } from '../run-explanation.js';
@@ -429,8 +435,9 @@ export class ConsoleData {
   }
 
   retention(now: Date): StoreRetention[] {
-    const policy = this.#options.retentionMs;
     return this.#stores.map((s) => {
+      // The policy the store records wins over the console's own option.
+      const policy = recordedMaxAge(s.location.path) ?? this.#options.retentionMs;
       const oldest = s.reader.recordsFrom(1, 1)[0]?.time ?? null;
       const head = s.reader.head();
       const newest = head ? (s.reader.recordsFrom(head.seq, 1)[0]?.time ?? null) : null;
@@ -584,4 +591,20 @@ function runIntegrity(store: StoreIntegrity, held: HeldRecords): RunIntegrity {
     verify_exit_code: store.exit_code,
     verify_status: store.status,
   };
+}
+
+/**
+ * The maximum age a store's recorded retention policy sets (its default, else its largest
+ * tenant maximum); a record that cannot be trusted counts as none (the integrity check reports it).
+ */
+function recordedMaxAge(dir: string): number | undefined {
+  try {
+    const p = readStoreRetentionPolicy(dir);
+    const tenants = Object.values(p?.tenants ?? {})
+      .map((t) => t.maxAgeMs)
+      .filter((m): m is number => m !== undefined);
+    return p?.maxAgeMs ?? (tenants.length ? Math.max(...tenants) : undefined);
+  } catch {
+    return undefined;
+  }
 }

@@ -3,6 +3,7 @@ import { canonicalJson } from '../canonical-json.js';
 import { computeLineHash, type Envelope, parseEnvelope, RECORD_TYPES } from '../record-format.js';
 import { canonicalProblem } from './canonical-check.js';
 import type { VerifyProblemCode } from './problem-codes.js';
+import { noteRetentionPolicy } from './retention-check.js';
 import type { SourceSegment } from './segment-source.js';
 import { checkAfterClose, noteLoss, noteSessionOpen, noteStoreClose } from './statement-checks.js';
 import { checkHeader, checkSeal, noteRecovery, sealOf } from './structure-checks.js';
@@ -166,6 +167,9 @@ export class ChainScan {
             break;
           case 'loss':
             noteLoss(state, buf, env, segment);
+            break;
+          case 'retention.policy':
+            noteRetentionPolicy(state, buf, env, segment);
             break;
           default:
             if (!RECORD_TYPES.has(env.type)) {

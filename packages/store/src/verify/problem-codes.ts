@@ -49,6 +49,7 @@ export const PROBLEM_EXIT = {
   STATEMENT_BAD_SIGNATURE: 1,
   RECORD_AFTER_CLOSE: 1,
   SESSION_MISPLACED: 1,
+  RETENTION_POLICY_MISPLACED: 1,
   // Cannot fully verify
   RECOVERED_UNATTESTED: 2,
   RECORDS_LOST: 2,
@@ -75,6 +76,8 @@ export const PROBLEM_EXIT = {
   ANCHOR_MALFORMED: 'warning',
   CHECKPOINT_LOG_MALFORMED: 'warning',
   CHECKPOINT_LOG_INCOMPLETE: 'warning',
+  RETENTION_EXCEEDED: 'warning',
+  RETENTION_POLICY_WEAKENED: 'warning',
   PROBLEMS_OMITTED: 'warning',
 } as const satisfies Record<string, 1 | 2 | 3 | 'warning'>;
 

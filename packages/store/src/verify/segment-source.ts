@@ -33,6 +33,12 @@ export interface SegmentSource {
     onLine: LineCallback,
     options: { to: number; onChunk?: (bytes: number, chunk: Buffer, offset: number) => void },
   ): ScanResult;
+  /**
+   * Resolves once a segment can be scanned and read; the verifier awaits it before each
+   * segment. A source that fetches segments as verification goes (an archive) uses it to
+   * overlap fetching with checking. Absent: every segment is readable at once.
+   */
+  ready?(segment: SourceSegment): Promise<void>;
   /** Bytes [offset, offset + length) of a segment (length is cut at its end). */
   read(segment: SourceSegment, offset: number, length: number): Buffer;
   /**

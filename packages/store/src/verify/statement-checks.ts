@@ -1,3 +1,4 @@
+import { retentionPolicyShapeProblem } from '../retention-policy.js';
 import {
   lossShapeProblem,
   type SessionOpenBody,
@@ -8,19 +9,20 @@ import { verifyStatementSignature } from '../signed-statement.js';
 import type { VerifyLoss, VerifySession } from '../types.js';
 import { payloadOf, type RecordAt, type VerifyState } from './verify-state.js';
 
-type StatementType = 'store.close' | 'session.open' | 'loss';
+type StatementType = 'store.close' | 'session.open' | 'loss' | 'retention.policy';
 
 const SHAPE: Record<StatementType, (payload: unknown) => string | undefined> = {
   'store.close': storeCloseShapeProblem,
   'session.open': sessionOpenShapeProblem,
   loss: lossShapeProblem,
+  'retention.policy': retentionPolicyShapeProblem,
 };
 
 /**
  * Well-formed, of this origin, and signed by a trusted key (when there is one: without a key
  * `NO_TRUSTED_KEY` already keeps the verdict at 2). Returns the payload when it may be used.
  */
-function checkStatement(
+export function checkStatement(
   state: VerifyState,
   type: StatementType,
   buf: Buffer,

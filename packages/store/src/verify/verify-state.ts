@@ -1,7 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import type { AnchorEntry } from '../anchor-file.js';
 import { GENESIS_HASH } from '../record-format.js';
-import type { VerifyLoss, VerifyPrune, VerifyRecovery, VerifySession } from '../types.js';
+import type {
+  VerifyLoss,
+  VerifyOverAge,
+  VerifyPrune,
+  VerifyRecovery,
+  VerifyRetentionPolicy,
+  VerifySession,
+} from '../types.js';
 import { ProblemLog } from './problem-log.js';
 import type { SegmentSource } from './segment-source.js';
 
@@ -63,6 +70,8 @@ export class VerifyState {
   goodCheckpointSizes: number[] = [];
   sessions: VerifySession[] = [];
   losses: VerifyLoss[] = [];
+  retentionPolicies: VerifyRetentionPolicy[] = [];
+  overAge: VerifyOverAge[] = [];
   /** A `store.close` at `seq` whose checkpoint (C+1) or session.open (C+2) is still due. */
   close: { seq: number; phase: 'checkpoint' | 'session' } | undefined;
   /** Seq of the checkpoint that completed the latest clean close. */
