@@ -395,15 +395,17 @@ export class ConsoleData {
     const key = JSON.stringify([runId, this.#stores.map((s) => s.reader.head()?.seq ?? 0)]);
     let kept = this.#runs.get(key);
     if (!kept) {
-      kept = this.#loadRun(runId);
-      this.#runs.set(key, kept);
+      const loading = this.#loadRun(runId);
+      kept = loading;
+      this.#runs.set(key, loading);
       if (this.#runs.size > KEPT_RUNS) this.#runs.delete(this.#runs.keys().next().value!);
-      kept.then(
-        (run) => {
-          if (run.spans.length === 0) this.#runs.delete(key);
-        },
-        () => this.#runs.delete(key),
-      );
+      // Neither a failure nor an unknown run is kept (the next request asks again).
+      const forget = () => {
+        if (this.#runs.get(key) === loading) this.#runs.delete(key);
+      };
+      loading.then((run) => {
+        if (run.spans.length === 0) forget();
+      }, forget);
     }
     const run = await kept;
     // Integrity follows the latest verify result, which changes without the stores growing.
