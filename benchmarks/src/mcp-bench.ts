@@ -1,8 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runWorkflow } from '@agent-audit/instrumentation';
+import { configureRunContextTrust, runWorkflow } from '@agent-audit/instrumentation';
 import { auditMcpClient } from '@agent-audit/mcp';
 import { registerAgentAudit } from '@agent-audit/sdk';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,8 +15,9 @@ import { median, oneKbInput } from './bench-support.js';
 // on both sides, input/output hashes, `_meta` trace context, run spans on the server) / the
 // same round trip with a plain client and a plain server process (the same McpServer, tool and
 // 1 KB argument). mcp_call_client_only_ratio: an audited client against the plain server (the
-// agent's side alone). The servers run for the whole benchmark; the arms alternate round by round,
-// order rotated; the ratio of the p50s (and of the p99s) per round, median over rounds.
+// agent's side alone). mcp_call_signed_overhead_ratio: the audited pair with a signed run
+// context in `_meta` (Ed25519: the client signs, the server verifies it). The servers run for
+// the whole benchmark; the arms alternate round by round, order rotated; the ratio of the p50s (and of the p99s) per round, median over rounds.
 
 const CALLS_PER_ROUND = 300;
 const ROUNDS = 12;
@@ -29,25 +31,34 @@ function percentile(xs: number[], p: number): number {
 
 async function connect(
   client: 'audited' | 'plain',
-  server: 'audited' | 'plain',
+  server: 'audited' | 'plain' | 'signed',
   storeDir: string,
   trustDir: string,
+  env: Record<string, string> = {},
 ) {
   const c = new Client({ name: `bench-${client}`, version: '1.0.0' });
   if (client === 'audited') auditMcpClient(c);
   await c.connect(
     new StdioClientTransport({
       command: process.execPath,
-      args: [SERVER, server],
+      // AGENT_AUDIT_BENCH_PROF_DIR: profile the server processes too (`--cpu-prof` is not
+      // allowed in NODE_OPTIONS).
+      args: [...profileArgs(), SERVER, server],
       env: {
         ...(process.env as Record<string, string>),
         AGENT_AUDIT_STORE_DIR: storeDir,
         AGENT_AUDIT_TRUST_DIR: trustDir,
+        ...env,
       },
       stderr: 'inherit',
     }),
   );
   return c;
+}
+
+function profileArgs(): string[] {
+  const dir = process.env.AGENT_AUDIT_BENCH_PROF_DIR;
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 export async function runMcpBench(): Promise<Record<string, number>> {
@@ -64,6 +75,13 @@ export async function runMcpBench(): Promise<Record<string, number>> {
   const plain = await connect('plain', 'plain', join(work, 'plain-server-unused'), trustDir);
   // Where the overhead is: the agent's side alone (audited client, plain server).
   const clientOnly = await connect('audited', 'plain', join(work, 'unused'), trustDir);
+  // The audited pair with a signed run context (the client signs, the server verifies each
+  // `_meta`): trust is configured in this process only around this arm's rounds.
+  const keys = generateKeyPairSync('ed25519');
+  const signed = await connect('audited', 'signed', join(work, 'signed-server-store'), trustDir, {
+    AGENT_AUDIT_BENCH_TRUSTED_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+  });
+  const signing = { audience: 'bench-mcp', signingKey: keys.privateKey };
   const input = oneKbInput();
   const args = {
     query: String(input.query),
@@ -87,20 +105,29 @@ export async function runMcpBench(): Promise<Record<string, number>> {
     triggerPrincipal: 'user:bench',
     credentialRef: 'cred:bench',
   };
-  const inRun = (client: Client, n: number) => runWorkflow(runOptions, () => round(client, n));
+  const inRun = async (client: Client, n: number) => {
+    if (client !== signed) return runWorkflow(runOptions, () => round(client, n));
+    configureRunContextTrust(signing);
+    try {
+      return await runWorkflow(runOptions, () => round(client, n));
+    } finally {
+      configureRunContextTrust(undefined);
+    }
+  };
 
   try {
     for (let i = 0; i < WARMUP_ROUNDS; i++) {
-      for (const c of [plain, audited, clientOnly]) await inRun(c, CALLS_PER_ROUND);
+      for (const c of [plain, audited, clientOnly, signed]) await inRun(c, CALLS_PER_ROUND);
     }
     const p50Ratios: number[] = [];
     const p99Ratios: number[] = [];
     const clientOnlyRatios: number[] = [];
-    const all = { audited: [] as number[], plain: [] as number[] };
+    const signedRatios: number[] = [];
+    const all = { audited: [] as number[], plain: [] as number[], signed: [] as number[] };
     for (let r = 0; r < ROUNDS; r++) {
       const got = new Map<Client, number[]>();
       // Rotate the order, so no arm always runs on a warmer or colder heap.
-      const arms = [plain, audited, clientOnly];
+      const arms = [plain, audited, clientOnly, signed];
       for (let k = 0; k < arms.length; k++) {
         const c = arms[(r + k) % arms.length]!;
         got.set(c, await inRun(c, CALLS_PER_ROUND));
@@ -110,6 +137,8 @@ export async function runMcpBench(): Promise<Record<string, number>> {
       p50Ratios.push(percentile(a, 50) / percentile(p, 50));
       p99Ratios.push(percentile(a, 99) / percentile(p, 99));
       clientOnlyRatios.push(percentile(got.get(clientOnly)!, 50) / percentile(p, 50));
+      signedRatios.push(percentile(got.get(signed)!, 50) / percentile(p, 50));
+      all.signed.push(...got.get(signed)!);
       all.audited.push(...a);
       all.plain.push(...p);
     }
@@ -118,6 +147,8 @@ export async function runMcpBench(): Promise<Record<string, number>> {
       mcp_call_overhead_ratio: Number(median(p50Ratios).toFixed(3)),
       mcp_call_overhead_ratio_p99: Number(median(p99Ratios).toFixed(3)),
       mcp_call_client_only_ratio: Number(median(clientOnlyRatios).toFixed(3)),
+      mcp_call_signed_overhead_ratio: Number(median(signedRatios).toFixed(3)),
+      mcp_call_signed_p50_us: us(percentile(all.signed, 50)),
       mcp_call_audited_p50_us: us(percentile(all.audited, 50)),
       mcp_call_plain_p50_us: us(percentile(all.plain, 50)),
       mcp_call_audited_p99_us: us(percentile(all.audited, 99)),
@@ -127,6 +158,7 @@ export async function runMcpBench(): Promise<Record<string, number>> {
     await audited.close();
     await plain.close();
     await clientOnly.close();
+    await signed.close();
     await audit.shutdown();
     rmSync(work, { recursive: true, force: true });
   }

@@ -34,6 +34,43 @@ declare const document: {
 declare function requestAnimationFrame(cb: () => void): void;
 declare const window: { __xss?: number };
 
+/** How the six answers are laid out (run in the page: the test's types have no DOM). */
+interface AnswersLayout {
+  answersWidth: number;
+  mainWidth: number;
+  belowTimeline: boolean;
+  sections: string[];
+  sectionWidths: number[];
+  headingLines: number;
+  timeLines: number;
+  reasonWidths: number[];
+  wide: Array<{ overflow: string; fits: boolean }>;
+}
+const LAYOUT_PROBE = `(() => {
+  const box = (el) => el.getBoundingClientRect();
+  const lines = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+  };
+  const answers = document.getElementById('answers');
+  const sections = [...answers.querySelectorAll('section.answer')];
+  return {
+    answersWidth: box(answers).width,
+    mainWidth: document.querySelector('main').clientWidth,
+    belowTimeline: box(answers).top >= box(document.getElementById('waterfall')).bottom,
+    sections: sections.map((s) => s.querySelector('h2').textContent),
+    sectionWidths: sections.map((s) => box(s).width),
+    headingLines: Math.max(...[...answers.querySelectorAll('th')].map(lines)),
+    timeLines: Math.max(...[...answers.querySelectorAll('#answer-3 td:first-child')].map(lines)),
+    reasonWidths: [...answers.querySelectorAll('#answer-3 td:nth-child(5)')].map((td) => box(td).width),
+    wide: [...answers.querySelectorAll('table')].map((t) => ({
+      overflow: getComputedStyle(t).overflowX,
+      fits: box(t).right <= box(answers).right + 1,
+    })),
+  };
+})()`;
+
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const QUICKSTART = join(REPO, 'examples/quickstart/dist/main.js');
 const SCREENSHOTS = join(REPO, 'test-results/console');
@@ -531,6 +568,29 @@ describe('agent-audit console in Chromium', () => {
     expect(report.disposition).toMatch(/^attachment;/);
     expect(report.text).toContain('Audit report: run');
     await shot('run-page');
+    // The six answers read at a laptop's and a desktop's width: under the timeline at full
+    // width (no narrow column), headings of the tables on one line, the tool calls' reason wide
+    // enough to read, times whole; a table wider than the page scrolls on its own.
+    for (const width of [1280, 1920]) {
+      await page.setViewport({ width, height: 900 });
+      const layout = (await page.evaluate(LAYOUT_PROBE)) as AnswersLayout;
+      expect(layout.belowTimeline).toBe(true);
+      expect(layout.answersWidth).toBeGreaterThan(layout.mainWidth * 0.9);
+      expect(layout.sections).toHaveLength(6);
+      // Tool calls and everything after them take the full width at both sizes.
+      for (const w of layout.sectionWidths.slice(2))
+        expect(w).toBeGreaterThan(layout.answersWidth * 0.95);
+      expect(layout.headingLines).toBe(1);
+      expect(layout.timeLines).toBe(1);
+      expect(layout.reasonWidths.length).toBeGreaterThan(0);
+      for (const w of layout.reasonWidths) expect(w).toBeGreaterThan(120);
+      for (const t of layout.wide) {
+        expect(t.overflow).toBe('auto');
+        expect(t.fits).toBe(true);
+      }
+      await shot(`run-page-${width}`);
+    }
+    await page.setViewport({ width: 1400, height: 900 });
   }, 90_000);
 
   it('shows dashboard figures equal to the ones computed from the stores', async () => {

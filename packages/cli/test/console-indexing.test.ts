@@ -6,9 +6,10 @@
  * Once the index is ready, searches answer what `agent-audit runs --json` answers.
  * The store is big enough (60,000 spans) that indexing takes visibly long; nothing here times it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openStoreReader } from '@agent-audit/store/query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateStore } from '../../../benchmarks/src/console-store.js';
 import { type ConsoleProcess, startConsole, waitForIndex } from './support/console-process.js';
@@ -18,6 +19,13 @@ let work: string;
 let store: string;
 let trustDir: string;
 let consoleProcess: ConsoleProcess;
+
+interface Progress {
+  phase: string;
+  segments_indexed: number | null;
+  segments_to_index: number | null;
+  records_indexed: number | null;
+}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'console-indexing-'));
@@ -56,7 +64,7 @@ describe('agent-audit console while it indexes a large store', () => {
     };
     expect(status.index.ready).toBe(false);
     expect(['waiting', 'building', 'checking']).toContain(status.index.stores[0]!.phase);
-    expect(status.index.message).toMatch(/^store 1 of 1, .*store.*: (indexing|checking)/);
+    expect(status.index.message).toMatch(/^store 1 of 1, .*store.*: (indexing|indexed|checking)/);
 
     // A search now says it waits for the index, with the status, instead of blocking.
     const search = await fetch(`${url}/api/runs?principal=user:7`);
@@ -74,8 +82,41 @@ describe('agent-audit console while it indexes a large store', () => {
     // The dashboards read the stores meanwhile (their own slices, not the index).
     expect((await fetch(`${url}/api/dashboards?window=all`)).status).toBe(200);
 
+    // While it builds, the status counts segments done of the store's total (the store's
+    // index progress hook); the pages show that line.
+    const seen: Progress[] = [];
+    for (;;) {
+      const now = (await (await fetch(`${url}/api/status`)).json()) as {
+        index: { ready: boolean; message: string; stores: Progress[] };
+      };
+      const s = now.index.stores[0]!;
+      if (s.segments_indexed !== null) {
+        seen.push(s);
+        if (s.phase === 'building') {
+          expect(now.index.message).toContain(
+            s.segments_indexed < s.segments_to_index!
+              ? `: indexing ${s.segments_indexed} of ${s.segments_to_index} segments (`
+              : `: indexed ${s.segments_indexed} of ${s.segments_to_index} segments (`,
+          );
+        }
+      }
+      if (now.index.ready) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const ready = await waitForIndex(url);
     expect(ready.stores.map((s) => s.phase)).toEqual(['ready']);
+    const segmentFiles = readdirSync(join(store, 'segments')).length;
+    expect(segmentFiles).toBeGreaterThan(1);
+    const done = (ready.stores as unknown as Progress[])[0]!;
+    expect(done.segments_to_index).toBe(segmentFiles);
+    expect(done.segments_indexed).toBe(segmentFiles);
+    // Every record of the store is indexed: as many as the last record's seq.
+    const scan = openStoreReader(store, { index: false });
+    const last = scan.head()!;
+    scan.close();
+    expect(done.records_indexed).toBe(last.seq);
+    const counts = seen.map((p) => p.segments_indexed!);
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
     const after = await fetch(`${url}/api/runs?principal=user:7&page_size=500`);
     expect(after.status).toBe(200);
     const page = (await after.json()) as { total: number; runs: Array<{ run_id: string }> };

@@ -4,16 +4,20 @@
  * on every page, and usage errors for bad options.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_IO } from '../src/cli-error.js';
 import { CSP, isLoopback, tokenMatches } from '../src/console/console-server.js';
 import { type ConsoleProcess, startConsole, waitForIndex } from './support/console-process.js';
-import { runCli } from './support/run-cli.js';
+import { CLI_BIN, runCli } from './support/run-cli.js';
 import { writeStore } from './support/write-store.js';
+
+const CLI_DIST = dirname(CLI_BIN);
 
 let work: string;
 let store: string;
@@ -231,5 +235,40 @@ describe('agent-audit console over HTTP', () => {
     const missing = await runCli(['console', '--store', join(work, 'missing')], { cwd: work });
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/no audit store at/);
+  });
+
+  it('without its app bundle, refuses to start and names the file and the build command', async () => {
+    // A copy of the built CLI without dist/console-app, beside the real one (so its packages
+    // resolve from the same node_modules): what a checkout that skipped the build step runs.
+    const copy = mkdtempSync(join(CLI_DIST, '..', '.test-no-bundle-'));
+    try {
+      cpSync(CLI_DIST, copy, {
+        recursive: true,
+        filter: (from) => !from.startsWith(join(CLI_DIST, 'console-app')),
+      });
+      expect(existsSync(join(copy, 'console-app'))).toBe(false);
+      const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+        (resolve) => {
+          execFile(
+            process.execPath,
+            [join(copy, 'bin.js'), 'console', '--store', store, '--port', '0'],
+            { cwd: work, timeout: 30_000 },
+            (error, stdout, stderr) =>
+              resolve({ code: error ? (error.code as number | null) : 0, stdout, stderr }),
+          );
+        },
+      );
+      expect(run.code).toBe(EXIT_IO);
+      expect(run.stderr).toContain(
+        `the console's app bundle is missing (${join(copy, 'console-app', 'console.js')})`,
+      );
+      expect(run.stderr).toContain(
+        'build it with "pnpm build" (or node packages/cli/scripts/build-console.mjs)',
+      );
+      // Nothing was served: it never printed an address to open.
+      expect(`${run.stdout}${run.stderr}`).not.toContain('http://127.0.0.1:');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

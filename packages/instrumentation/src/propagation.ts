@@ -21,7 +21,7 @@ import {
   setRunContext,
   withRunBaggage,
 } from './run-context.js';
-import { signRunContext, verifyRunContext } from './run-context-token.js';
+import { signRunContextCached, verifyRunContextCached } from './run-context-token-cache.js';
 import { getRunContextTrust } from './run-context-trust.js';
 
 /** The header (carrier key) that carries the signed run context `arc1.…`. */
@@ -92,18 +92,19 @@ export function injectRunContext<C extends HeaderCarrier>(
     try {
       const traceId = trace.getSpanContext(out)?.traceId;
       if (traceId !== undefined) {
-        const now = Math.floor(Date.now() / 1000);
-        const token = signRunContext(
+        // The same run, principal, trace and audience reuse one token until shortly before
+        // its expiry (run-context-token-cache.ts): no Ed25519 signature per call.
+        const token = signRunContextCached(
           {
             run: run.runId,
             ...(run.triggerPrincipal === undefined ? {} : { principal: run.triggerPrincipal }),
             trace: traceId,
             aud: signing.audience,
-            iat: now,
-            exp: now + signing.ttlSeconds,
           },
+          signing.ttlSeconds,
           signing.signing.key,
           signing.signing.keyId,
+          Math.floor(Date.now() / 1000),
         );
         setter.set(carrier, RUN_CONTEXT_HEADER, token);
       }
@@ -159,11 +160,15 @@ export function extractRunContext(
   const trust = getRunContextTrust();
   if (trust === undefined || trust.trusted.size === 0) return clearLocalRun(extracted);
   // Trust configured: the run and principal come from a valid signed context only.
-  const verdict = verifyRunContext(first(getter.get(carrier, RUN_CONTEXT_HEADER)), trust.trusted, {
-    audience: trust.audience,
-    traceId: trace.getSpanContext(extracted)?.traceId,
-    now: Math.floor(Date.now() / 1000),
-  });
+  const verdict = verifyRunContextCached(
+    first(getter.get(carrier, RUN_CONTEXT_HEADER)),
+    trust.trusted,
+    {
+      audience: trust.audience,
+      traceId: trace.getSpanContext(extracted)?.traceId,
+      now: Math.floor(Date.now() / 1000),
+    },
+  );
   // The signed principal is authoritative; the baggage must name the same one, read either as
   // the spec says or, when it has a `+`, as a form encoder meant it.
   const mismatch =

@@ -1,6 +1,8 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   type ApprovalReceipt,
   type ApprovalRequest,
+  getRunContext,
   injectRunContext,
   recordApproval,
   type TraceToolCallOptions,
@@ -20,6 +22,7 @@ import {
   isApprovalRequired,
   isRefusal,
 } from './options.js';
+import { forgetPending, peekPending, pendingKey, rememberPending } from './pending-approvals.js';
 import { toolOutputOf } from './tool-output.js';
 
 /** The part of LangChain's `ToolCallRequest` the wrapper reads. */
@@ -61,12 +64,29 @@ export function auditToolCall(options?: AuditLangChainOptions): WrapToolCall {
     if (toolCall.id !== undefined && toolCall.id !== '') base.callId = toolCall.id;
     const description = descriptionOf(request.tool);
     if (description !== undefined) base.description = description;
+    const key = opts.approvals === 'refuse' ? undefined : pendingKey(threadId, base.callId);
+    const paused = key === undefined ? undefined : peekPending(key);
+    if (key !== undefined && paused !== undefined && !samePausedCall(paused.request, toolCall)) {
+      // Not the call that was paused (another run, tool or arguments under a reused id).
+      forgetPending(key);
+    } else if (key !== undefined && paused !== undefined) {
+      // The node re-ran for a call this process paused: the same request is answered (or the
+      // graph pauses again with the same payload); the gate decides once, on the answered call.
+      try {
+        return await resumeApproved(paused, key, base, request, handler);
+      } catch (after) {
+        if (isRefusal(after)) return refusal(toolCall, refusalText(after));
+        throw after;
+      }
+    }
     try {
       return await run(base, request, handler);
     } catch (err) {
       if (isApprovalRequired(err) && opts.approvals !== 'refuse') {
+        const paused = { request: err.request, payload: interruptPayload(err.request, base) };
+        if (key !== undefined) rememberPending(key, paused);
         try {
-          return await resumeApproved(err.request, base, request, handler);
+          return await resumeApproved(paused, key, base, request, handler);
         } catch (after) {
           if (isRefusal(after)) return refusal(toolCall, refusalText(after));
           throw after;
@@ -92,18 +112,18 @@ async function run<R extends AuditedToolCallRequest, O>(
   return message as O;
 }
 
-/**
- * The first time: pauses the graph (LangGraph's `interrupt()` throws). On resume (in this or
- * another process, the node re-runs and the policy is asked again): `interrupt()` returns the
- * human's answer, recorded as an approval of this request and attached to the retried call.
- */
-async function resumeApproved<R extends AuditedToolCallRequest, O>(
-  req: ApprovalRequest,
-  base: TraceToolCallOptions,
-  request: R,
-  handler: (request: R) => O | Promise<O>,
-): Promise<O> {
-  const payload: ApprovalInterrupt = {
+/** The remembered request is for this very call: same run, tool and arguments. */
+function samePausedCall(req: ApprovalRequest, toolCall: ToolCall): boolean {
+  return (
+    req.toolName === toolCall.name &&
+    req.runId === getRunContext()?.runId &&
+    isDeepStrictEqual(req.input, toolCall.args)
+  );
+}
+
+/** What the graph pauses with (`__interrupt__[].value`): what the approver needs to decide. */
+function interruptPayload(req: ApprovalRequest, base: TraceToolCallOptions): ApprovalInterrupt {
+  return {
     type: 'agent-audit.approval_required',
     approvalId: req.approvalId,
     toolName: req.toolName,
@@ -115,8 +135,25 @@ async function resumeApproved<R extends AuditedToolCallRequest, O>(
     reason: req.decision.reason,
     runContext: runContextHeaders(),
   };
-  const answer: unknown = interrupt(payload);
-  const receipt = receiptOf(answer, req);
+}
+
+/**
+ * The first time: pauses the graph (LangGraph's `interrupt()` throws). On resume the node
+ * re-runs: in the process that paused it, the remembered request is answered without asking
+ * the gate first (pending-approvals.ts); in another process the gate is asked again and its
+ * new request answered. `interrupt()` returns the human's answer, recorded as an approval of
+ * the request and attached to the call, which the gate then decides (policy asked once more).
+ */
+async function resumeApproved<R extends AuditedToolCallRequest, O>(
+  paused: { request: ApprovalRequest; payload: ApprovalInterrupt },
+  key: string | undefined,
+  base: TraceToolCallOptions,
+  request: R,
+  handler: (request: R) => O | Promise<O>,
+): Promise<O> {
+  const answer: unknown = interrupt(paused.payload);
+  if (key !== undefined) forgetPending(key);
+  const receipt = receiptOf(answer, paused.request);
   const approvedArgs = receipt.approvedInput as ToolCall['args'];
   const approvedRequest = { ...request, toolCall: { ...request.toolCall, args: approvedArgs } };
   return run({ ...base, input: approvedArgs, approval: receipt }, approvedRequest, handler);

@@ -52,12 +52,12 @@ describe('auditTool on a StateGraph with LangGraph ToolNode', () => {
     });
     expect(t.calls.sendEmail).toEqual([{ to: 'a@b.test', body: 'final' }]);
     const mails = named(otel.spans(), 'execute_tool send_email');
-    expect(mails.map((s) => attr(s, 'decision.outcome'))).toEqual([
-      'approval_required',
-      'approval_required',
-      'allow',
-    ]);
-    const allowed = mails[2]!;
+    // One request at the pause, one approval, one executed call (no refusal on resume).
+    expect(mails.map((s) => attr(s, 'decision.outcome'))).toEqual(['approval_required', 'allow']);
+    const allowed = mails[1]!;
+    expect(attr(otel.byName('approval send_email'), 'approval.id')).toBe(
+      attr(mails[0]!, 'approval.id'),
+    );
     expect(attr(allowed, 'gen_ai.tool.call.id')).toBe('at_mail');
     expect(attr(allowed, 'input.hash')).toBe(hashOf({ to: 'a@b.test', body: 'final' }));
     expect(attr(allowed, 'output.hash')).toBe(

@@ -15,12 +15,22 @@ const emailNeedsApproval: PolicyHook = (action) =>
     ? { outcome: 'approval_required', reason: 'outbound email', policyId: 'mail-review' }
     : { outcome: 'allow', policyId: 'mail-review' };
 
-function setup() {
+/** `approval.id` of every `approval.requested` event in the trail. */
+function requestedApprovals(): unknown[] {
+  return otel
+    .spans()
+    .flatMap((s) => s.events.filter((e) => e.name === 'approval.requested'))
+    .map((e) => e.attributes?.['approval.id']);
+}
+
+function payloadId(span: Parameters<typeof attr>[0]): unknown {
+  return attr(span, 'approval.id');
+}
+
+function setup(args: Record<string, string> = { to: 'ceo@acme.test', body: 'draft' }) {
   const t = makeTools();
   const model = fakeModel()
-    .respondWithTools([
-      { name: 'send_email', args: { to: 'ceo@acme.test', body: 'draft' }, id: 'call_mail' },
-    ])
+    .respondWithTools([{ name: 'send_email', args, id: 'call_mail' }])
     .respond(new AIMessage('Done.'));
   const agent = createAgent({
     model,
@@ -66,8 +76,8 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
 
     const tools = named(otel.spans(), 'execute_tool send_email');
     const outcomes = tools.map((s) => attr(s, 'decision.outcome'));
-    // Paused, asked again when the node re-ran on resume, then allowed with the approval.
-    expect(outcomes).toEqual(['approval_required', 'approval_required', 'allow']);
+    // One request (the pause), one approval, one executed call: no second refusal on resume.
+    expect(outcomes).toEqual(['approval_required', 'allow']);
     const approval = otel.byName('approval send_email');
     expect(attr(approval, 'approval.approver')).toBe('user:jane');
     expect(attr(approval, 'approval.decision')).toBe('approved');
@@ -80,7 +90,7 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
     );
     const first = tools[0]!;
     expect(attr(approval, 'approval.id')).toBe(attr(first, 'approval.id'));
-    const allowed = tools[2]!;
+    const allowed = tools[1]!;
     expect(attr(allowed, 'authorization.method')).toBe('human_approval');
     expect(attr(allowed, 'approval.id')).toBe(attr(first, 'approval.id'));
     expect(attr(allowed, 'input.hash')).toBe(hashOf({ to: 'ceo@acme.test', body: 'final text' }));
@@ -90,6 +100,8 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
     );
     const runIds = new Set(otel.spans().map((s) => attr(s, 'workflow.run_id')));
     expect(runIds.size).toBe(1);
+    // One approval was requested (the one the approver saw), not a second one on resume.
+    expect(requestedApprovals()).toEqual([payloadId(first)]);
   });
 
   it('a rejection resumes the graph with an error tool message; the tool never runs', async () => {
@@ -110,7 +122,29 @@ describe('LangGraph interrupt ↔ approval records (createAgent, MemorySaver)', 
     const outcomes = named(otel.spans(), 'execute_tool send_email').map((s) =>
       attr(s, 'decision.outcome'),
     );
-    expect(outcomes).toEqual(['approval_required', 'approval_required', 'stop']);
+    expect(outcomes).toEqual(['approval_required', 'stop']);
+    // The answer named no approval id: it still answers the request the graph paused for.
+    const [paused] = named(otel.spans(), 'execute_tool send_email');
+    expect(attr(otel.byName('approval send_email'), 'approval.id')).toBe(payloadId(paused!));
+    expect(requestedApprovals()).toEqual([payloadId(paused!)]);
+  });
+
+  it('a paused request is never reused for another call under the same thread and call id', async () => {
+    const config = { configurable: { thread_id: 'thread-reused' } };
+    const pause = async (args: Record<string, string>) => {
+      const { agent } = setup(args);
+      const paused = await runWorkflow(RUN, () =>
+        agent.invoke({ messages: [new HumanMessage('mail')] }, config),
+      );
+      return (paused as { __interrupt__: { value: ApprovalInterrupt }[] }).__interrupt__[0]!.value;
+    };
+    // Left paused; then another run (a fresh checkpointer) makes a call with the same ids.
+    const first = await pause({ to: 'ceo@acme.test', body: 'draft' });
+    const second = await pause({ to: 'cfo@acme.test', body: 'other' });
+    expect(second.input).toEqual({ to: 'cfo@acme.test', body: 'other' });
+    expect(second.approvalId).not.toBe(first.approvalId);
+    expect(second.runId).not.toBe(first.runId);
+    expect(requestedApprovals()).toEqual([first.approvalId, second.approvalId]);
   });
 
   it('a forged receipt as the resume value approves nothing', async () => {

@@ -13,6 +13,7 @@ import { takeReceipt } from './approvals.js';
 import { ATTR_OAI_ARGUMENTS_INVALID } from './attributes.js';
 import { AuditedModel } from './audit-model.js';
 import { parseArguments } from './parse-arguments.js';
+import { hasApprovalDecisions, parsedInputCallbackKey } from './sdk-internals.js';
 import type { AnyAgent, AnyFunctionTool, AnyHandoff, AnyRunContext } from './sdk-types.js';
 import {
   linkedContext,
@@ -50,8 +51,6 @@ export interface AuditAgentOptions {
 type Invoke = AnyFunctionTool['invoke'];
 
 const AUDITED = Symbol.for('agent-audit.openai-agents.audited');
-/** Description of the SDK's (internal) parsed-input callback symbol on a tool call's details. */
-const PARSED_INPUT_CALLBACK = 'openai.agents.functionToolParsedInputCallback';
 /** `Agent.asTool()` tools → the agent they run (the SDK's own registry is internal). */
 const agentToolSources = new WeakMap<object, AnyAgent>();
 
@@ -209,12 +208,7 @@ async function refuseThroughSdk(
   details: Parameters<Invoke>[2],
   refusal: ToolCallRefusedError,
 ): Promise<unknown> {
-  const key =
-    details === undefined
-      ? undefined
-      : Object.getOwnPropertySymbols(details).find(
-          (sym) => sym.description === PARSED_INPUT_CALLBACK,
-        );
+  const key = parsedInputCallbackKey(details);
   if (details === undefined || key === undefined) throw refusal;
   const slots = details as unknown as Record<symbol, unknown>;
   const before = slots[key];
@@ -235,6 +229,9 @@ function isApprovedBySdk(
 ): boolean {
   if (callId === undefined) return false;
   try {
+    // Most runs hold no approval decision at all: then nothing is approved, and the check costs
+    // ~1 µs instead of isToolApproved's ~20 µs per call (sdk-internals.ts, hasApprovalDecisions).
+    if (!hasApprovalDecisions(runContext)) return false;
     return runContext.isToolApproved({ toolName, callId }) === true;
   } catch {
     return false;

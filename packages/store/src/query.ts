@@ -5,7 +5,7 @@
  */
 
 export { reindexStore } from './reindex-store.js';
-export type { IndexedRow, IndexOpenResult } from './store-index.js';
+export type { IndexedRow, IndexOpenResult, IndexProgress } from './store-index.js';
 export { INDEX_FILE } from './store-index.js';
 export type { IndexWarning, StoreReader, StoreReaderOptions } from './store-reader.js';
 export { openStoreReader } from './store-reader.js';

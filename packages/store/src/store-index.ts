@@ -60,6 +60,13 @@ export interface IndexedTagRow {
 }
 
 /** What `StoreIndex.open` found: an index, nothing usable (silently), or a file it refuses. */
+/** How far a `catchUp` got: segments of the store looked at so far, and records indexed by this call. */
+export interface IndexProgress {
+  segmentsDone: number;
+  segmentsTotal: number;
+  records: number;
+}
+
 export type IndexOpenResult =
   | { index: StoreIndex; problem?: undefined }
   | { index?: undefined; problem?: string };
@@ -259,7 +266,7 @@ export class StoreIndex {
    * Index records appended since the last call. `rebuilt` is true when every row now in the
    * index was written by this call from records whose hash it checked.
    */
-  catchUp(): { added: number; rebuilt: boolean } {
+  catchUp(onProgress?: (progress: IndexProgress) => void): { added: number; rebuilt: boolean } {
     const segments = listSegments(this.#dir);
     // Nothing appended since the last call (the common case for a query): no write
     // transaction at all, only one small read to confirm the indexed tail is unchanged.
@@ -292,10 +299,20 @@ export class StoreIndex {
       let offset = Number(this.#meta('offset') ?? 0);
       let lastHash = this.#meta('last_hash');
       let lastLoc = this.#meta('last_loc');
+      // Told before the first segment and after each one (inside the transaction: what it
+      // reports is not committed until catchUp returns, and is rolled back if it throws).
+      let done = 0;
+      const tell = () =>
+        onProgress?.({ segmentsDone: done, segmentsTotal: segments.length, records: added });
+      tell();
       for (const s of segments) {
+        done += 1;
         if (s.segment < segment) continue;
         const from = s.segment === segment ? offset : 0;
-        if (from >= s.size) continue;
+        if (from >= s.size) {
+          tell();
+          continue;
+        }
         const scan = scanLines(
           s.path,
           (buf, start, end, at) => {
@@ -341,6 +358,7 @@ export class StoreIndex {
         );
         segment = s.segment;
         offset = from + scan.completeBytes;
+        tell();
       }
       this.#setMeta('segment', String(segment));
       this.#setMeta('offset', String(offset));

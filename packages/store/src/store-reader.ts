@@ -14,6 +14,7 @@ import {
   chunkFor,
   INDEX_FILE,
   type IndexedRow,
+  type IndexProgress,
   isIndexFailure,
   rowDisagreement,
   StoreIndex,
@@ -63,6 +64,12 @@ export interface StoreReaderOptions {
    * (code `AGENT_AUDIT_INDEX`), printed on stderr.
    */
   onWarning?: (warning: IndexWarning) => void;
+  /**
+   * Told while the reader builds or catches up its index: before the first segment and after
+   * each one (segments looked at of the store's total, records indexed so far by this catch-up).
+   * Not called when nothing was appended. The default value is none.
+   */
+  onIndexProgress?: (progress: IndexProgress) => void;
 }
 
 function emitIndexWarning(warning: IndexWarning): void {
@@ -184,7 +191,7 @@ export function openStoreReader(
     }
     try {
       if (index.changedElsewhere()) trusted = false;
-      const { rebuilt } = index.catchUp();
+      const { rebuilt } = index.catchUp(options.onIndexProgress);
       if (rebuilt) trusted = true;
       return index;
     } catch (error) {

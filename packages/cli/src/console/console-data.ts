@@ -12,7 +12,6 @@ import {
 import { type IndexWarning, openStoreReader, type StoreReader } from '@agent-audit/store/query';
 import type { Location } from '../global-options.js';
 import { explainRun, type RunExplanation } from '../run-explanation.js';
-import { runTimeline } from '../run-timeline.js';
 import type { TrailSpan } from '../trail-span.js';
 import { type AlertView, readAlertStore } from './alert-source.js';
 import { IndexClient, type IndexStatus } from './index-client.js';
@@ -185,15 +184,7 @@ export class ConsoleData {
     cursor: 1,
   };
   #cache: { key: string; runs: ConsoleRun[] } | undefined;
-  readonly #runs = new Map<
-    string,
-    {
-      spans: TrailSpan[];
-      integrity: RunIntegrity[];
-      explanation: RunExplanation;
-      records: HeldRecords[];
-    }
-  >();
+  readonly #runs = new Map<string, Promise<KeptRun>>();
   #tailed = false;
   #alertsReadAt = 0;
   readonly #index: IndexClient;
@@ -405,54 +396,53 @@ export class ConsoleData {
   /**
    * A run's timeline across every store, and which records of each store hold it. The last few
    * runs opened are kept while no store has grown (a run page is often opened again: a link
-   * shared in an incident channel); `explanation` is computed once per kept run.
+   * shared in an incident channel); a run being loaded is loaded once (a run page and its
+   * timeline, asked for together, share one read). The worker reads each store's records once
+   * and builds the spans, the six answers and the waterfall body from that one read.
    */
-  async loadRun(runId: string): Promise<{
-    spans: TrailSpan[];
-    integrity: RunIntegrity[];
-    explanation: RunExplanation;
-  }> {
+  async loadRun(runId: string): Promise<LoadedRun> {
     const key = JSON.stringify([runId, this.#stores.map((s) => s.reader.head()?.seq ?? 0)]);
-    const kept = this.#runs.get(key);
-    if (kept) {
-      // Integrity follows the latest verify result, which changes without the stores growing.
-      return { ...kept, integrity: this.#runIntegrity(kept.records) };
-    }
-    const loaded = await this.#loadRun(runId);
-    const entry = { ...loaded, explanation: explainRun(runId, loaded.spans) };
-    if (loaded.spans.length > 0) {
-      this.#runs.set(key, entry);
+    let kept = this.#runs.get(key);
+    if (!kept) {
+      const loading = this.#loadRun(runId);
+      kept = loading;
+      this.#runs.set(key, loading);
       if (this.#runs.size > KEPT_RUNS) this.#runs.delete(this.#runs.keys().next().value!);
+      // Neither a failure nor an unknown run is kept (the next request asks again).
+      const forget = () => {
+        if (this.#runs.get(key) === loading) this.#runs.delete(key);
+      };
+      loading.then((run) => {
+        if (run.spans.length === 0) forget();
+      }, forget);
     }
-    return { spans: entry.spans, integrity: entry.integrity, explanation: entry.explanation };
+    const run = await kept;
+    // Integrity follows the latest verify result, which changes without the stores growing.
+    return {
+      spans: run.spans,
+      explanation: run.explanation,
+      timeline: run.timeline,
+      integrity: this.#runIntegrity(run.records),
+    };
   }
 
   #runIntegrity(records: HeldRecords[]): RunIntegrity[] {
     return records.map((held) => runIntegrity(this.#stores[held.store]!.integrity, held));
   }
 
-  async #loadRun(runId: string): Promise<{
-    spans: TrailSpan[];
-    integrity: RunIntegrity[];
-    records: HeldRecords[];
-  }> {
-    const records: Array<StoredRecord & { store: string }> = [];
-    const held: HeldRecords[] = [];
-    const perStore = await Promise.all(
-      this.#stores.map((_, i) => this.#index.runRecords(i, runId)),
+  async #loadRun(runId: string): Promise<KeptRun> {
+    const view = await this.#index.runView(
+      runId,
+      this.#stores.map((s) => s.location.shown),
     );
-    this.#stores.forEach((s, i) => {
-      const mine = perStore[i]!;
-      if (mine.length === 0) return;
-      for (const r of mine) records.push({ ...r, store: s.location.shown });
-      held.push({
-        store: i,
-        count: mine.length,
-        first: mine[0]!.seq,
-        last: mine[mine.length - 1]!.seq,
-      });
-    });
-    return { spans: runTimeline(records), integrity: this.#runIntegrity(held), records: held };
+    return {
+      spans: view.spans,
+      explanation: view.explanation ?? explainRun(runId, view.spans),
+      records: view.held,
+      timeline: view.timeline
+        ? { text: Buffer.from(view.timeline.text), gzip: Buffer.from(view.timeline.gzip) }
+        : undefined,
+    };
   }
 
   retention(now: Date): StoreRetention[] {
@@ -560,6 +550,23 @@ function integrityOf(store: string, report: VerifyReport): StoreIntegrity {
     verified_at: new Date().toISOString(),
     error: null,
   };
+}
+
+/** A run as the console keeps it: spans, six answers, where its records lie, the waterfall body. */
+interface KeptRun {
+  spans: TrailSpan[];
+  explanation: RunExplanation;
+  records: HeldRecords[];
+  timeline: { text: Buffer; gzip: Buffer } | undefined;
+}
+
+/** A loaded run, with its integrity as of the latest verify result. */
+export interface LoadedRun {
+  spans: TrailSpan[];
+  integrity: RunIntegrity[];
+  explanation: RunExplanation;
+  /** The waterfall (`GET /api/runs/<id>/timeline`) as JSON, plain and gzipped. */
+  timeline: { text: Buffer; gzip: Buffer } | undefined;
 }
 
 /** Where a run's records lie in one store. */

@@ -132,10 +132,17 @@ function answersHtml(x: RunExplanation): string {
   const note = cut.length
     ? `<p class="warn" id="answers-cut">This run is long: the answers below show the first ${e(cut.join(', '))}. Every span is a row of the timeline; the HTML report and the JSON evidence bundle hold every row.</p>`
     : '';
-  return `${note}${sixAnswersHtml(shown)}`;
+  // One section per answer (its heading and what follows it), so the stylesheet can lay them
+  // out side by side on a wide screen. Every value is escaped: '<h2>' only starts a heading.
+  const sections = sixAnswersHtml(shown)
+    .split('<h2>')
+    .slice(1)
+    .map((part, i) => `<section class="answer" id="answer-${i + 1}"><h2>${part}</section>`)
+    .join('\n');
+  return `${note}${sections}`;
 }
 
-/** A run's page: integrity, links, the waterfall and the six answers beside it. */
+/** A run's page: integrity, links, the waterfall and the six answers under it. */
 export function runPage(
   runId: string,
   spans: TrailSpan[],
@@ -157,7 +164,7 @@ export function runPage(
   const body = `<h1>Run <code id="run-id">${e(runId)}</code></h1>
 <p class="summary"><span class="badge ${e(t.status)}">${e(t.status)}</span> ${e(t.spans)} spans · principal <b>${e(t.principal ?? '–')}</b> · ${e(t.started_at ?? '')} → ${e(t.incomplete ? 'never ended' : (t.ended_at ?? ''))}</p>
 <ul id="integrity">${integrityLine(integrity)}</ul>
-<p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a></p>
+<p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a> · <a href="#answers">the six answers</a></p>
 <div class="run-view"><section class="timeline"><h2>Timeline</h2><div id="waterfall" data-run-id="${e(runId)}" data-state="loading"><p class="none">loading the timeline (it is drawn by the console's script from /api/runs/${e(id)}/timeline)…</p></div></section>
 <aside class="answers" id="answers">${answersHtml(explanation)}</aside></div>`;
   // The timeline is fetched while the page and its script load (the script's fetch reuses it).
@@ -238,7 +245,7 @@ export function indexingPage(status: IndexStatus): string {
   const rows = status.stores
     .map(
       (s) =>
-        `<tr>${cell(s.store)}${cell(s.phase)}${cell(s.segments)}${cell(s.segment_bytes === null ? null : `${(s.segment_bytes / 1e6).toFixed(0)} MB`)}${cell(`${((s.index_bytes ?? 0) / 1e6).toFixed(0)} MB`)}${cell(s.started_at)}${cell(s.error)}</tr>`,
+        `<tr>${cell(s.store)}${cell(s.phase)}${cell(s.segments)}${cell(s.segments_indexed === null ? null : `${s.segments_indexed} of ${s.segments_to_index} segments, ${s.records_indexed} records`)}${cell(s.segment_bytes === null ? null : `${(s.segment_bytes / 1e6).toFixed(0)} MB`)}${cell(`${((s.index_bytes ?? 0) / 1e6).toFixed(0)} MB`)}${cell(s.started_at)}${cell(s.error)}</tr>`,
     )
     .join('');
   return page(
@@ -246,6 +253,6 @@ export function indexingPage(status: IndexStatus): string {
     '',
     `<h1>Indexing the stores</h1><p class="warn" id="index-status">${e(status.message)}</p>
 <p class="none">${status.stores_ready} of ${status.stores.length} store(s) indexed. This page reloads when searches can answer; the dashboards read the stores meanwhile.</p>
-<table id="index-stores"><thead><tr><th>store</th><th>index</th><th>segments</th><th>segment bytes</th><th>index written</th><th>started</th><th>error</th></tr></thead><tbody>${rows}</tbody></table>`,
+<table id="index-stores"><thead><tr><th>store</th><th>index</th><th>segments</th><th>indexed</th><th>segment bytes</th><th>index written</th><th>started</th><th>error</th></tr></thead><tbody>${rows}</tbody></table>`,
   );
 }

@@ -355,13 +355,13 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const run = /^\/api\/runs\/([^/]+)(\/timeline)?$/.exec(path);
     if (run) {
       const runId = decodeURIComponent(run[1]!);
-      const { spans, integrity, explanation } = await data.loadRun(runId);
+      const { spans, integrity, explanation, timeline } = await data.loadRun(runId);
       if (spans.length === 0)
         throw new HttpError(404, `no run with workflow.run_id=${runId} in the stores`);
       if (run[2]) {
-        // A kept run returns the same spans: its timeline is built, serialised and compressed
-        // once (a 5,000-span run is about 2.4 MB of JSON, 0.3 MB gzipped).
-        let body = timelines.get(spans);
+        // Built, serialised and compressed once per kept run, in the query worker (a 5,000-span
+        // run is about 2.4 MB of JSON, 0.3 MB gzipped).
+        let body = timeline ?? timelines.get(spans);
         if (body === undefined) {
           const text = Buffer.from(`${JSON.stringify(waterfallView(runId, spans))}\n`);
           body = { text, gzip: gzipSync(text, { level: 6 }) };

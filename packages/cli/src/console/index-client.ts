@@ -2,8 +2,10 @@ import { statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type RunFilter, type RunSummary, type StoredRecord, StoreError } from '@agent-audit/store';
+import { type RunFilter, type RunSummary, StoreError } from '@agent-audit/store';
 import type { IndexWarning } from '@agent-audit/store/query';
+import type { RunExplanation } from '../run-explanation.js';
+import type { TrailSpan } from '../trail-span.js';
 
 /** What the query worker is started with: each store and where its index lives. */
 export interface IndexWorkerData {
@@ -13,16 +15,34 @@ export interface IndexWorkerData {
 type QueryBody =
   | { method: 'listRuns'; filter: RunFilter }
   | { method: 'recentRuns'; offset: number; limit: number }
-  | { method: 'runRecords'; runId: string }
+  | { method: 'runView'; runId: string; shown: string[] }
   | { method: 'credentialRuns'; ref: string };
 
-export type WorkerQuery = QueryBody & { id: number; store: number };
+/**
+ * A run read from every store in one pass (index-worker.ts): its timeline, six answers, where
+ * its records lie in each store, and the waterfall's JSON body (plain and gzipped).
+ */
+export interface RunView {
+  spans: TrailSpan[];
+  explanation: RunExplanation | null;
+  held: Array<{ store: number; count: number; first: number; last: number }>;
+  timeline: { text: ArrayBuffer; gzip: ArrayBuffer } | null;
+}
+
+export type WorkerQuery = QueryBody & { id: number; store: number | 'all' };
 
 type WorkerError = { name: string; code: string | null; message: string };
 
 export type WorkerAnswer =
   | { type: 'status'; store: number; phase: IndexPhase; error?: WorkerError }
   | { type: 'warning'; store: number; warning: IndexWarning }
+  | {
+      type: 'progress';
+      store: number;
+      segmentsDone: number;
+      segmentsTotal: number;
+      records: number;
+    }
   | { type: 'answer'; id: number; result?: unknown; error?: WorkerError };
 
 /** building: the index is built or caught up · checking: checked against the segments · ready · failed */
@@ -36,6 +56,13 @@ export interface StoreIndexStatus {
   segment_bytes: number | null;
   /** Bytes of the index file and its write-ahead log so far (grows while it is built). */
   index_bytes: number | null;
+  /**
+   * While the index is built or caught up: segments looked at so far of the store's total, and
+   * records indexed so far (null before the build starts, or when nothing needed indexing).
+   */
+  segments_indexed: number | null;
+  segments_to_index: number | null;
+  records_indexed: number | null;
   started_at: string | null;
   finished_at: string | null;
   error: string | null;
@@ -93,6 +120,9 @@ export class IndexClient {
       segments: null,
       segment_bytes: null,
       index_bytes: null,
+      segments_indexed: null,
+      segments_to_index: null,
+      records_indexed: null,
       started_at: null,
       finished_at: null,
       error: null,
@@ -139,6 +169,11 @@ export class IndexClient {
   #receive(m: WorkerAnswer, onWarning: (warning: IndexWarning) => void): void {
     if (m.type === 'warning') {
       onWarning(m.warning);
+    } else if (m.type === 'progress') {
+      const s = this.#status[m.store]!;
+      s.segments_indexed = m.segmentsDone;
+      s.segments_to_index = m.segmentsTotal;
+      s.records_indexed = m.records;
     } else if (m.type === 'status') {
       const s = this.#status[m.store]!;
       s.phase = m.phase;
@@ -181,7 +216,12 @@ export class IndexClient {
       const doing =
         s.phase === 'checking'
           ? 'checking its query index against the segments'
-          : `indexing: ${(s.index_bytes / 1e6).toFixed(0)} MB of index written so far`;
+          : s.segments_indexed === null
+            ? `indexing: ${(s.index_bytes / 1e6).toFixed(0)} MB of index written so far`
+            : s.segments_indexed < s.segments_to_index!
+              ? `indexing ${s.segments_indexed} of ${s.segments_to_index} segments (${s.records_indexed!.toLocaleString('en-US')} records, ${(s.index_bytes / 1e6).toFixed(0)} MB of index written so far)`
+              : // Built; the reader's first query then holds the index against a scan of the segments.
+                `indexed ${s.segments_indexed} of ${s.segments_to_index} segments (${s.records_indexed!.toLocaleString('en-US')} records); reading the segments once to hold the index against them`;
       message = `store ${busy + 1} of ${stores.length}, ${s.store}${size}: ${doing}. Searches and run pages answer once every store is indexed; the dashboards already read the stores.`;
     } else if (failed.length > 0) {
       message = `the query index of ${failed.map((s) => `${s.store} failed: ${s.error}`).join('; ')}`;
@@ -192,15 +232,16 @@ export class IndexClient {
     return { ready: settled, stores_ready: ready, stores, message };
   }
 
-  #ask<T>(store: number, query: QueryBody): Promise<T> {
+  #ask<T>(store: number | 'all', query: QueryBody): Promise<T> {
     if (this.#exited) return Promise.reject(this.#exited);
-    const s = this.#status[store]!;
-    if (s.phase === 'failed') {
-      return Promise.reject(
-        new Error(`the query index of ${s.store} could not be built: ${s.error}`),
-      );
+    for (const s of store === 'all' ? this.#status : [this.#status[store]!]) {
+      if (s.phase === 'failed') {
+        return Promise.reject(
+          new Error(`the query index of ${s.store} could not be built: ${s.error}`),
+        );
+      }
+      if (s.phase !== 'ready') return Promise.reject(new IndexNotReadyError(this.status()));
     }
-    if (s.phase !== 'ready') return Promise.reject(new IndexNotReadyError(this.status()));
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -220,8 +261,9 @@ export class IndexClient {
     return this.#ask(store, { method: 'recentRuns', offset, limit });
   }
 
-  runRecords(store: number, runId: string): Promise<StoredRecord[]> {
-    return this.#ask(store, { method: 'runRecords', runId });
+  /** A run from every store (each store's index must be ready), `shown` naming each store in its spans. */
+  runView(runId: string, shown: string[]): Promise<RunView> {
+    return this.#ask('all', { method: 'runView', runId, shown });
   }
 
   /** The runs whose span records issued or used the credential ref (the store's index). */

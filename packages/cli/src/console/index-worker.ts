@@ -1,6 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { gzipSync } from 'node:zlib';
 import { openStoreReader, type StoreReader } from '@agent-audit/store/query';
-import type { IndexWorkerData, WorkerAnswer, WorkerQuery } from './index-client.js';
+import { explainRun } from '../run-explanation.js';
+import { runTimeline, type SpanRecord } from '../run-timeline.js';
+import type { IndexWorkerData, RunView, WorkerAnswer, WorkerQuery } from './index-client.js';
+import { waterfallView } from './waterfall-rows.js';
 
 /**
  * The console's query worker: a thread that owns each store's query reader. It builds or
@@ -12,10 +16,21 @@ const { stores } = workerData as IndexWorkerData;
 const port = parentPort!;
 const post = (message: WorkerAnswer) => port.postMessage(message);
 
+/** Index progress, at most a few times a second (a segment can take well under a millisecond). */
+const PROGRESS_MS = 200;
+let told = 0;
+
 const readers: StoreReader[] = stores.map((s, store) =>
   openStoreReader(s.path, {
     indexPath: s.indexPath,
     onWarning: (warning) => post({ type: 'warning', store, warning }),
+    onIndexProgress: (p) => {
+      const now = Date.now();
+      if (p.segmentsDone > 0 && p.segmentsDone < p.segmentsTotal && now - told < PROGRESS_MS)
+        return;
+      told = now;
+      post({ type: 'progress', store, ...p });
+    },
   }),
 );
 
@@ -48,14 +63,51 @@ function warm(store: number): void {
   setImmediate(() => warm(store + 1));
 }
 
+/**
+ * A run page's whole answer, built here in one read of each store's records: the timeline, the
+ * six answers and the waterfall's JSON (plain and gzipped, handed over without a copy). Only the
+ * spans cross to the HTTP thread as objects: cloning a run's raw records (about 18 MB of JSON for
+ * a 5,000-span run) costs several times what building its timeline does.
+ */
+function runView(runId: string, shown: string[]): { view: RunView; transfer: ArrayBuffer[] } {
+  const records: SpanRecord[] = [];
+  const held: RunView['held'] = [];
+  readers.forEach((reader, store) => {
+    const mine = reader.runRecords(runId);
+    if (mine.length === 0) return;
+    for (const r of mine)
+      records.push({ seq: r.seq, type: r.type, payload: r.payload, store: shown[store]! });
+    held.push({ store, count: mine.length, first: mine[0]!.seq, last: mine[mine.length - 1]!.seq });
+  });
+  const spans = runTimeline(records);
+  if (spans.length === 0)
+    return { view: { spans, explanation: null, held, timeline: null }, transfer: [] };
+  const text = Buffer.from(`${JSON.stringify(waterfallView(runId, spans))}\n`);
+  const gzip = gzipSync(text, { level: 6 });
+  // Own buffers (not views of Node's pool), so they can be transferred.
+  const own = (b: Buffer) => new Uint8Array(b).buffer as ArrayBuffer;
+  const timeline = { text: own(text), gzip: own(gzip) };
+  return {
+    view: { spans, explanation: explainRun(runId, spans), held, timeline },
+    transfer: [timeline.text, timeline.gzip],
+  };
+}
+
 port.on('message', (query: WorkerQuery) => {
   try {
-    const reader = readers[query.store]!;
+    if (query.method === 'runView') {
+      const { view, transfer } = runView(query.runId, query.shown);
+      port.postMessage(
+        { type: 'answer', id: query.id, result: view } satisfies WorkerAnswer,
+        transfer,
+      );
+      return;
+    }
+    const reader = readers[query.store as number]!;
     let result: unknown;
     if (query.method === 'listRuns') result = reader.listRuns(query.filter);
-    else if (query.method === 'recentRuns') result = reader.recentRuns(query.offset, query.limit);
     else if (query.method === 'credentialRuns') result = reader.credentialRuns(query.ref);
-    else result = reader.runRecords(query.runId);
+    else result = reader.recentRuns(query.offset, query.limit);
     post({ type: 'answer', id: query.id, result });
   } catch (error) {
     post({ type: 'answer', id: query.id, error: errorOf(error) });
