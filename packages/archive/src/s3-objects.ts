@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadObjectCommand,
   PutObjectCommand,
   type S3Client,
@@ -33,15 +34,80 @@ export async function getBytes(
   key: string,
   versionId?: string,
 ): Promise<Buffer | undefined> {
+  return (await getObject(client, bucket, key, versionId))?.bytes;
+}
+
+/** Bytes held back from hashing until the object's last line is known (a seal line is shorter). */
+const LAST_LINE_MAX = 64 * 1024;
+
+export interface FetchedObject {
+  bytes: Buffer;
+  /** SHA-256 (hex) of `bytes`. */
+  sha256: string;
+  /**
+   * With `lastLine`: SHA-256 (hex) of the bytes before the last line (where a sealed
+   * segment's seal starts), when that line is shorter than 64 KiB and the object ends in `\n`.
+   */
+  beforeLastLine?: { offset: number; sha256: string };
+}
+
+/**
+ * The bytes of an object and their SHA-256, hashed as they arrive and copied once into a
+ * buffer of the announced length (the SDK's own collector concatenates, then `Buffer.from`
+ * copied again: two copies and the garbage of a segment-sized array per object). With
+ * `lastLine`, the same pass also yields the digest of the bytes before the last line, which
+ * the store verifier compares with a segment's seal instead of hashing the segment again.
+ */
+export async function getObject(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  versionId?: string,
+  options: { lastLine?: boolean } = {},
+): Promise<FetchedObject | undefined> {
+  let res: GetObjectCommandOutput;
   try {
-    const res = await client.send(
+    res = await client.send(
       new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }),
     );
-    return Buffer.from(await res.Body!.transformToByteArray());
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
+  const hold = options.lastLine ? LAST_LINE_MAX : 0;
+  const hash = createHash('sha256');
+  const size = res.ContentLength;
+  let bytes = size !== undefined && size >= 0 ? Buffer.allocUnsafe(size) : Buffer.alloc(0);
+  const extra: Uint8Array[] = [];
+  let filled = 0;
+  let hashed = 0;
+  for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
+    if (extra.length === 0 && filled + chunk.length <= bytes.length) {
+      bytes.set(chunk, filled);
+      filled += chunk.length;
+      if (filled - hold > hashed) {
+        hash.update(bytes.subarray(hashed, filled - hold));
+        hashed = filled - hold;
+      }
+    } else {
+      extra.push(chunk);
+    }
+  }
+  if (extra.length > 0 || filled !== bytes.length) {
+    // Not the length the server announced: exactly the bytes that came.
+    bytes = Buffer.concat([bytes.subarray(0, filled), ...extra]);
+  }
+  let beforeLastLine: FetchedObject['beforeLastLine'];
+  if (options.lastLine && bytes.length > 0 && bytes[bytes.length - 1] === 0x0a) {
+    const offset = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
+    if (offset >= hashed) {
+      hash.update(bytes.subarray(hashed, offset));
+      hashed = offset;
+      beforeLastLine = { offset, sha256: hash.copy().digest('hex') };
+    }
+  }
+  hash.update(bytes.subarray(hashed));
+  return { bytes, sha256: hash.digest('hex'), ...(beforeLastLine ? { beforeLastLine } : {}) };
 }
 
 /**

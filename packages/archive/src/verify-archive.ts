@@ -7,7 +7,7 @@ import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
 import { eachLimited } from './index-rollup.js';
 import type { PushManifest } from './push-manifest.js';
-import { getBytes, sha256Hex } from './s3-objects.js';
+import { type FetchedObject, getBytes, getObject, sha256Hex } from './s3-objects.js';
 import { s3SegmentSource } from './s3-segment-source.js';
 import { segmentHeader } from './segment-summary.js';
 
@@ -87,6 +87,8 @@ export interface VerifyArchiveOptions {
   onProgress?: (p: { store: number; stores: number; origin: string; bytes: number }) => void;
   /** Hash every record (see VerifyOptions.full). */
   full?: boolean;
+  /** The time records are judged over-age against (see VerifyOptions.now). The default is now. */
+  now?: Date;
 }
 
 interface Listed {
@@ -217,22 +219,6 @@ export async function verifyArchive(options: VerifyArchiveOptions): Promise<Arch
   }
   const exitCode = exitOf([...global, ...stores.map((s) => ({ kind: kindOfExit(s.exitCode) }))]);
   return { exitCode, url: loc.url, objects: listed.size, stores, problems: global };
-}
-
-/** A promise opened (with the segment's size) or failed from outside. */
-function gate(): {
-  promise: Promise<number>;
-  open(size: number): void;
-  fail(error: unknown): void;
-} {
-  let open!: (size: number) => void;
-  let fail!: (error: unknown) => void;
-  const promise = new Promise<number>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  promise.catch(() => undefined); // the verifier may stop before awaiting every segment
-  return { promise, open, fail };
 }
 
 function kindOfExit(code: number): ArchiveProblem['kind'] {
@@ -373,9 +359,9 @@ async function verifyOne(
     out.store = lastManifest?.store ?? null;
     out.lastPush = lastManifest?.time ?? null;
     // The segments the manifests name, in order; fetched below while the verifier checks them.
-    fs.mkdirSync(path.join(spool, 'segments'));
     const listedSegments = new Set<string>();
-    const wanted: Array<PushManifest['segments'][number] & { push: number }> = [];
+    const wanted: WantedSegment[] = [];
+    let bytesDone = 0;
     for (const m of manifests) {
       for (const n of m.absent ?? []) {
         problems.push(
@@ -413,42 +399,17 @@ async function verifyOne(
         }
       }
     }
-    let bytesDone = 0;
-    /** Fetch the segments in order, PREFETCH in flight; `onBody` sees each in order. */
-    const fetchSegments = async (
-      list: typeof wanted,
-      onBody: (seg: (typeof wanted)[number], body: Buffer) => void,
-    ): Promise<void> => {
-      const pending = list.map(() => undefined as Promise<Buffer | undefined> | undefined);
-      const start = (i: number) => {
-        if (i < list.length && pending[i] === undefined) {
-          const p = getBytes(client, bucket, list[i]!.key, list[i]!.versionId);
-          p.catch(() => undefined); // a failure is reported where it is awaited
-          pending[i] = p;
-        }
-      };
-      for (let i = 0; i < list.length; i++) {
-        for (let j = i; j < i + PREFETCH; j++) start(j);
-        const body = await pending[i]!;
-        pending[i] = Promise.resolve(undefined);
-        if (!body) {
-          throw new Error(
-            `${url(list[i]!.key)} (version ${list[i]!.versionId ?? 'latest'}) could not be read: listed, then not found`,
-          );
-        }
-        onBody(list[i]!, body);
-      }
-    };
     // The head of the segment after the last sealed one: it holds the checkpoint that signs them.
     const head = lastManifest?.head;
     const streamed = wanted.map((seg) => ({ segment: seg.segment, size: seg.size }));
+    let headBytes: Buffer | undefined;
     if (head && !wanted.some((seg) => seg.segment === head.segment)) {
       if (check(head.key, `head of segment ${head.segment}`)) {
-        const body = await getBytes(client, bucket, head.key, head.versionId);
-        if (body && sha256Hex(body) === head.sha256) {
-          fs.writeFileSync(path.join(spool, 'segments', `${pad(head.segment)}.jsonl`), body);
-          streamed.push({ segment: head.segment, size: body.length });
-        } else if (body) {
+        const got = await getObject(client, bucket, head.key, head.versionId);
+        if (got && got.sha256 === head.sha256) {
+          headBytes = got.bytes;
+          streamed.push({ segment: head.segment, size: got.bytes.length });
+        } else if (got) {
           problems.push(
             problem(
               'ARCHIVE_OBJECT_MODIFIED',
@@ -514,15 +475,39 @@ async function verifyOne(
       keys = [...new Set(keys)];
     }
     if (wanted.length > 0) {
-      // The verifier starts at once and waits for each segment (`ready`) while the segments
-      // stream in, PREFETCH ahead: fetching overlaps checking.
-      const gates = new Map(streamed.map((s) => [s.segment, gate()]));
-      for (const s of streamed.slice(wanted.length)) gates.get(s.segment)!.open(s.size);
-      const verifying = verifySource(
+      const segments = new SegmentFetcher(client, bucket, wanted, (seg, got) => {
+        if (got.sha256 !== seg.sha256) {
+          problems.push(
+            problem(
+              'ARCHIVE_OBJECT_MODIFIED',
+              `segment ${url(seg.key)} does not match the SHA-256 push ${seg.push} recorded: modified after the push`,
+            ),
+          );
+        }
+        const header = segmentHeader(got.bytes);
+        if (header.origin !== origin || header.segment !== seg.segment) {
+          problems.push(
+            problem(
+              'ARCHIVE_OBJECT_MOVED',
+              `${url(seg.key)} holds segment ${header.segment} of store ${header.origin}: it was moved here`,
+            ),
+          );
+        }
+        out.segments++;
+        bytesDone += got.bytes.length;
+        options.onProgress?.({ store: index + 1, stores: count, origin, bytes: bytesDone });
+      });
+      // The verifier asks for each segment before it reads it; the fetcher keeps PREFETCH
+      // segments in flight ahead of it, so fetching overlaps checking.
+      out.verify = await verifySource(
         s3SegmentSource({
           location: sourceLocation,
           dir: spool,
-          streamed: { segments: streamed, ready: (n) => gates.get(n)!.promise },
+          streamed: {
+            segments: streamed,
+            load: async (n) =>
+              n === head?.segment && headBytes ? { bytes: headBytes } : await segments.load(n),
+          },
         }),
         {
           ...(keys.length > 0 ? { publicKey: keys } : {}),
@@ -530,40 +515,11 @@ async function verifyOne(
           anchorPath,
           origin,
           ...(options.full ? { full: true } : {}),
+          ...(options.now ? { now: options.now } : {}),
         },
       );
-      let fetchError: unknown;
-      try {
-        await fetchSegments(wanted, (seg, body) => {
-          if (sha256Hex(body) !== seg.sha256) {
-            problems.push(
-              problem(
-                'ARCHIVE_OBJECT_MODIFIED',
-                `segment ${url(seg.key)} does not match the SHA-256 push ${seg.push} recorded: modified after the push`,
-              ),
-            );
-          }
-          const header = segmentHeader(body);
-          if (header.origin !== origin || header.segment !== seg.segment) {
-            problems.push(
-              problem(
-                'ARCHIVE_OBJECT_MOVED',
-                `${url(seg.key)} holds segment ${header.segment} of store ${header.origin}: it was moved here`,
-              ),
-            );
-          }
-          fs.writeFileSync(path.join(spool, 'segments', `${pad(seg.segment)}.jsonl`), body);
-          out.segments++;
-          bytesDone += body.length;
-          options.onProgress?.({ store: index + 1, stores: count, origin, bytes: bytesDone });
-          gates.get(seg.segment)!.open(body.length);
-        });
-      } catch (error) {
-        fetchError = error;
-        for (const g of gates.values()) g.fail(error);
-      }
-      out.verify = await verifying;
-      if (fetchError !== undefined) throw fetchError;
+      // Every listed segment is checked against its manifest, read by the verifier or not.
+      await segments.checkRest();
     }
   } catch (error) {
     problems.push(
@@ -577,4 +533,68 @@ async function verifyOne(
   }
   out.exitCode = exitOf(problems, out.verify);
   return out;
+}
+
+type WantedSegment = PushManifest['segments'][number] & { push: number };
+
+/**
+ * The segments of one store, fetched in order as the verifier asks for them, PREFETCH ahead;
+ * each is checked (`onFirst`) the first time it arrives. Only the segments ahead of the one
+ * asked for are kept: one asked for again (a second pass) is fetched again.
+ */
+class SegmentFetcher {
+  readonly #pending = new Map<number, Promise<FetchedObject>>();
+  readonly #checked = new Set<number>();
+  readonly #at = new Map<number, number>();
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly list: WantedSegment[],
+    private readonly onFirst: (seg: WantedSegment, got: FetchedObject) => void,
+  ) {
+    for (const [i, seg] of list.entries()) this.#at.set(seg.segment, i);
+  }
+
+  async load(n: number): Promise<FetchedObject> {
+    const i = this.#at.get(n);
+    if (i === undefined) throw new Error(`segment ${n} is in no push manifest`);
+    for (const [j] of this.#pending) if (j < i) this.#pending.delete(j);
+    for (let j = i; j < Math.min(this.list.length, i + 1 + PREFETCH); j++) this.#start(j);
+    const got = await this.#pending.get(i)!;
+    this.#pending.delete(i);
+    return got;
+  }
+
+  /** The segments the verifier never asked for (it stopped early): fetched and checked. */
+  async checkRest(): Promise<void> {
+    this.#pending.clear();
+    const rest = this.list.map((_, i) => i).filter((i) => !this.#checked.has(i));
+    await eachLimited(rest, PREFETCH, async (i) => {
+      this.#start(i);
+      await this.#pending.get(i);
+      this.#pending.delete(i);
+    });
+  }
+
+  #start(i: number): void {
+    if (this.#pending.has(i)) return;
+    const seg = this.list[i]!;
+    const p = getObject(this.client, this.bucket, seg.key, seg.versionId, {
+      lastLine: true,
+    }).then((got) => {
+      if (!got) {
+        throw new Error(
+          `s3://${this.bucket}/${seg.key} (version ${seg.versionId ?? 'latest'}) could not be read: listed, then not found`,
+        );
+      }
+      if (!this.#checked.has(i)) {
+        this.#checked.add(i);
+        this.onFirst(seg, got);
+      }
+      return got;
+    });
+    p.catch(() => undefined); // a failure is reported where it is awaited
+    this.#pending.set(i, p);
+  }
 }

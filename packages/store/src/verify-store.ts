@@ -215,7 +215,7 @@ async function run(
   checkStoreLog(state, storeLog);
   checkAnchorStatus(state, anchor, anchorPath, anchorUnreadable);
   checkCoverage(state);
-  checkOverAge(state, options.now ?? new Date());
+  await checkOverAge(state, options.now ?? new Date());
   if (state.timeRegressions > 5) {
     state.log.add(
       'TIME_REGRESSION',

@@ -56,8 +56,10 @@ export class ChainScan {
     const seal = sealOf(state.source, seg);
     const skim = seal !== undefined && this.#fast;
     // The digest a seal is checked against is computed in bulk from the chunks as they are
-    // read (a per-line update cost ~14% of verify), up to where the seal line starts.
-    const bulk = seal ? createHash('sha256') : undefined;
+    // read (a per-line update cost ~14% of verify), up to where the seal line starts, unless
+    // the source already hashed exactly those bytes on their way in.
+    const known = seal ? state.source.digestBefore?.(seg, seal.offset) : undefined;
+    const bulk = seal && known === undefined ? createHash('sha256') : undefined;
     let actualDigest: string | undefined;
     const scan = state.source.scan(
       seg,
@@ -69,7 +71,7 @@ export class ChainScan {
           if (offset < seal.offset) {
             if (skim && !first && this.#fastLine(buf, start, end, segment)) return true;
           } else if (offset === seal.offset && actualDigest === undefined) {
-            actualDigest = bulk!.digest('hex');
+            actualDigest = known ?? bulk!.digest('hex');
             if (skim && actualDigest !== seal.sha256) {
               restart = true;
               return false;

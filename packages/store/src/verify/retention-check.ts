@@ -72,7 +72,7 @@ function smallestMaximum(policy: RetentionPolicy): number | undefined {
  * Only records older than the smallest maximum can qualify, so segments are read oldest first
  * and the scan stops after the first segment without such a record.
  */
-export function checkOverAge(state: VerifyState, now: Date): void {
+export async function checkOverAge(state: VerifyState, now: Date): Promise<void> {
   const policy = state.retentionPolicies.at(-1)?.policy;
   if (!policy) return;
   const smallest = smallestMaximum(policy);
@@ -83,6 +83,8 @@ export function checkOverAge(state: VerifyState, now: Date): void {
   for (const seg of state.source.segments()) {
     let anyOld = false;
     try {
+      // A source that fetches segments (an archive) holds only the one asked for last.
+      await state.source.ready?.(seg);
       state.source.scan(
         seg,
         (buf, start, end) => {

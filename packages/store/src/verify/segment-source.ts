@@ -34,11 +34,19 @@ export interface SegmentSource {
     options: { to: number; onChunk?: (bytes: number, chunk: Buffer, offset: number) => void },
   ): ScanResult;
   /**
-   * Resolves once a segment can be scanned and read; the verifier awaits it before each
-   * segment. A source that fetches segments as verification goes (an archive) uses it to
-   * overlap fetching with checking. Absent: every segment is readable at once.
+   * Resolves once a segment can be scanned and read; the verifier awaits it before it scans
+   * or reads a segment (every time: a second pass asks again). A source that fetches segments
+   * as verification goes (an archive) uses it to overlap fetching with checking and may hold
+   * only the segment asked for last. Absent: every segment is readable at once.
    */
   ready?(segment: SourceSegment): Promise<void>;
+  /**
+   * SHA-256 (hex) of bytes [0, `offset`) of a segment exactly as `scan` serves them, when the
+   * source has already computed it over those very bytes (an archive hashes each object as it
+   * arrives); undefined otherwise. The sealed-segment check then uses it instead of hashing
+   * the same bytes a second time. Absent: the verifier hashes.
+   */
+  digestBefore?(segment: SourceSegment, offset: number): string | undefined;
   /** Bytes [offset, offset + length) of a segment (length is cut at its end). */
   read(segment: SourceSegment, offset: number, length: number): Buffer;
   /**
