@@ -160,7 +160,9 @@ describe('@agent-audit/mcp with a signed run context', () => {
     expect(replayed).toHaveLength(1);
     expectClaimedNotAdopted(await trail(replayed[0]!.run_id, [store], env));
     await expectForgedRunAbsent();
-    // The restart broke nothing a verifier checks.
+    // The restart broke nothing a verifier checks (the server closes first: a clean close signs
+    // its tail; verifying a store whose writer still runs may report the unsigned tail).
+    await audit.shutdown();
     const verified = await cli(['verify', '--store', store], env);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   });
