@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
+  mergeRunStatus,
   type RunSummary,
   readStoreRetentionPolicy,
   type StoredRecord,
-  type VerifyOptions,
   type VerifyReport,
 } from '@agent-audit/store';
 import { type IndexWarning, openStoreReader, type StoreReader } from '@agent-audit/store/query';
@@ -16,6 +16,7 @@ import type { TrailSpan } from '../trail-span.js';
 import { type AlertView, readAlertStore } from './alert-source.js';
 import { IndexClient, type IndexStatus } from './index-client.js';
 import { ToolCallTable } from './tool-call-table.js';
+import { verifyInWorker } from './verify-in-worker.js';
 
 /** The trust material verify uses (the CLI's defaults: `public-key.pem` and `anchor.jsonl` of the trust dir). */
 export interface ConsoleTrust {
@@ -141,8 +142,6 @@ const LANDING_FULL_LIST_RUNS = 20_000;
 /** Runs kept loaded (spans and six answers) while the stores do not grow. */
 const KEPT_RUNS = 8;
 
-const STATUS_RANK: Record<string, number> = { error: 3, incomplete: 2, unknown: 1, ok: 0 };
-
 /** One row per run across stores (a run whose processes kept separate stores is one run). */
 function mergeRuns(perStore: Array<{ store: string; runs: RunSummary[] }>): ConsoleRun[] {
   const merged = new Map<string, ConsoleRun>();
@@ -160,8 +159,7 @@ function mergeRuns(perStore: Array<{ store: string; runs: RunSummary[] }>): Cons
       seen.agent_id ??= run.agent_id;
       seen.spans += run.spans;
       seen.incomplete ||= run.incomplete;
-      if ((STATUS_RANK[run.status] ?? 0) > (STATUS_RANK[seen.status] ?? 0))
-        seen.status = run.status;
+      seen.status = mergeRunStatus(seen.status, run.status) as RunSummary['status'];
       if (run.lost_records) seen.lost_records = (seen.lost_records ?? 0) + run.lost_records;
     }
   }
@@ -507,31 +505,6 @@ export class ConsoleData {
       }
     }
   }
-}
-
-/** `verifyStore` in a worker thread (verify-worker.ts), so a long segment never holds up a request. */
-function verifyInWorker(running: Set<Worker>, options: VerifyOptions): Promise<VerifyReport> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./verify-worker.js', import.meta.url), {
-      workerData: options,
-    });
-    running.add(worker);
-    worker.once('exit', () => running.delete(worker));
-    let settled = false;
-    worker.once('message', (m: { report?: VerifyReport; error?: string }) => {
-      settled = true;
-      if (m.report) resolve(m.report);
-      else reject(new Error(m.error ?? 'verify failed'));
-      void worker.terminate();
-    });
-    worker.once('error', (error) => {
-      settled = true;
-      reject(error);
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new Error(`the verify worker exited (${code})`));
-    });
-  });
 }
 
 function integrityOf(store: string, report: VerifyReport): StoreIntegrity {
