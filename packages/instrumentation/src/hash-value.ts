@@ -6,6 +6,7 @@ import {
   messageOf,
   PlainUtf8Writer,
 } from '@agent-audit/canonical-json';
+import { secretKeyProblem } from './secret-key.js';
 
 /** A keyed-hash key. `id` is recorded next to every hash; `secret` never leaves the process. */
 export interface HashKey {
@@ -50,27 +51,9 @@ export type CanonicalJsonResult =
 export const DEFAULT_HASH_MAX_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_HASH_MAX_DEPTH = 1000;
 
-const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const MIN_SECRET_BYTES = 16;
-
 /** Returns why `key` is unusable, or undefined when it is fine. */
 export function hashKeyProblem(key: unknown): string | undefined {
-  if (key === null || typeof key !== 'object')
-    return `expected { id, secret } (actual: ${typeof key})`;
-  const { id, secret } = key as Partial<HashKey>;
-  if (typeof id !== 'string' || !KEY_ID.test(id)) {
-    return `expected id of 1-64 characters [A-Za-z0-9._-] (actual: ${JSON.stringify(id)})`;
-  }
-  const bytes =
-    typeof secret === 'string'
-      ? Buffer.byteLength(secret, 'utf8')
-      : secret instanceof Uint8Array
-        ? secret.byteLength
-        : -1;
-  if (bytes < MIN_SECRET_BYTES) {
-    return `expected a secret of at least ${MIN_SECRET_BYTES} bytes (actual: ${bytes < 0 ? typeof secret : `${bytes} bytes`})`;
-  }
-  return undefined;
+  return secretKeyProblem(key);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { secretKeyProblem } from './secret-key.js';
 
 /**
  * Data-subject references (`data.subjects`): a person's identifier (`customer:981`, an email)
@@ -19,7 +20,6 @@ export interface SubjectKey {
 export const SUBJECT_REF_PREFIX = 'subj:';
 
 const SUBJECT_REF = /^subj:[A-Za-z0-9._-]{1,64}:[0-9a-f]{32}$/;
-const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 // Domain separation: a subject reference never equals an input hash or a credential reference.
 const DOMAIN = 'agent-audit/data-subject/v1\u0000';
 
@@ -30,23 +30,7 @@ export function isSubjectRef(value: string): boolean {
 
 /** Why `key` cannot be a subject key, or undefined when it can. */
 export function subjectKeyProblem(key: unknown): string | undefined {
-  if (key === null || typeof key !== 'object') {
-    return `expected { id, secret } (actual: ${key === null ? 'null' : typeof key})`;
-  }
-  const { id, secret } = key as Partial<SubjectKey>;
-  if (typeof id !== 'string' || !KEY_ID.test(id)) {
-    return `expected id of 1-64 characters [A-Za-z0-9._-] (actual: ${JSON.stringify(id)})`;
-  }
-  const bytes =
-    typeof secret === 'string'
-      ? Buffer.byteLength(secret, 'utf8')
-      : secret instanceof Uint8Array
-        ? secret.byteLength
-        : -1;
-  if (bytes < 16) {
-    return `expected a secret of at least 16 bytes (actual: ${bytes < 0 ? typeof secret : `${bytes} bytes`})`;
-  }
-  return undefined;
+  return secretKeyProblem(key);
 }
 
 /**
