@@ -96,6 +96,9 @@ let before: Record<string, Record<string, string>>;
 let cliRuns: string;
 let cliTrail: string;
 let cliExplain: string;
+/** The demo's forged-context run (`runs --json`: its principal only claimed) and its explain --json. */
+let forgedRunId: string;
+let forgedExplain: string;
 let consoleProcess: ConsoleProcess;
 let browser: Browser;
 let page: Page;
@@ -419,6 +422,12 @@ beforeAll(async () => {
   cliTrail = (await runCli(['trail', demoRunId, '--json', ...demoStores], { cwd: demo })).stdout;
   cliExplain = (await runCli(['explain', demoRunId, '--json', ...demoStores], { cwd: demo }))
     .stdout;
+  const demoRuns = JSON.parse(
+    (await runCli(['runs', '--json', ...demoStores], { cwd: demo })).stdout,
+  ) as Array<{ run_id: string; claimed_principal?: string }>;
+  forgedRunId = demoRuns.find((r) => r.claimed_principal !== undefined)?.run_id ?? '';
+  forgedExplain = (await runCli(['explain', forgedRunId, '--json', ...demoStores], { cwd: demo }))
+    .stdout;
   longRunId = (
     JSON.parse((await runCli(['runs', '--json', '--store', long], { cwd: demo })).stdout) as Array<{
       run_id: string;
@@ -487,6 +496,34 @@ describe('agent-audit console in Chromium', () => {
     expect(expected.length).toBe(15);
     expect(shown).toEqual(expected);
     await shot('runs-by-principal');
+  }, 60_000);
+
+  it("shows a forged context's claim apart from the run's principal, as explain --json does", async () => {
+    expect(forgedRunId).not.toBe('');
+    const claimed = (
+      JSON.parse(forgedExplain) as {
+        trigger: {
+          principal: string | null;
+          claimed: { principal: string | null; run_id: string | null } | null;
+        };
+      }
+    ).trigger;
+    expect(claimed.claimed?.principal).toBe('user:mallory');
+    await page.goto(`${consoleProcess.url}/runs/${encodeURIComponent(forgedRunId)}`);
+    const line = await page.$eval('#claimed-context', (p) => p.textContent ?? '');
+    expect(line).toContain('user:mallory');
+    expect(line).toContain(claimed.claimed?.run_id ?? 'no run id');
+    expect(line).toContain('NOT adopted');
+    // The summary's principal is the run's own (explain's), never the claimed one.
+    const principal = await page.$eval('p.summary b', (b) => b.textContent);
+    expect(principal).toBe(claimed.principal ?? '–');
+    expect(principal).not.toBe('user:mallory');
+    expect(await page.$('#run-context')).toBeNull();
+    await shot('run-claimed-context');
+
+    // The demo's own run shows no claim.
+    await page.goto(`${consoleProcess.url}/runs/${encodeURIComponent(demoRunId)}`);
+    expect(await page.$('#claimed-context')).toBeNull();
   }, 60_000);
 
   it('opens a run by its deep link: timeline rows, events, six answers and integrity match trail/explain --json', async () => {

@@ -162,13 +162,30 @@ export function runPage(
         .join(' ')
     : '<span class="none">start the console with --jaeger URL for a link to the trace in Jaeger</span>';
   const body = `<h1>Run <code id="run-id">${e(runId)}</code></h1>
-<p class="summary"><span class="badge ${e(t.status)}">${e(t.status)}</span> ${e(t.spans)} spans · principal <b>${e(t.principal ?? '–')}</b> · ${e(t.started_at ?? '')} → ${e(t.incomplete ? 'never ended' : (t.ended_at ?? ''))}</p>
-<ul id="integrity">${integrityLine(integrity)}</ul>
+<p class="summary"><span class="badge ${e(t.status)}">${e(t.status)}</span> ${e(t.spans)} spans · principal <b>${e(t.principal ?? '–')}</b>${attributionNote(t)} · ${e(t.started_at ?? '')} → ${e(t.incomplete ? 'never ended' : (t.ended_at ?? ''))}</p>
+${claimedLine(t)}<ul id="integrity">${integrityLine(integrity)}</ul>
 <p class="links">${jaegerLinks} · <a id="report-link" href="/runs/${id}/report.html" download>HTML report</a> · <a id="evidence-link" href="/runs/${id}/evidence.json" download>JSON evidence bundle</a> · <a href="#answers">the six answers</a></p>
 <div class="run-view"><section class="timeline"><h2>Timeline</h2><div id="waterfall" data-run-id="${e(runId)}" data-state="loading"><p class="none">loading the timeline (it is drawn by the console's script from /api/runs/${e(id)}/timeline)…</p></div></section>
 <aside class="answers" id="answers">${answersHtml(explanation)}</aside></div>`;
   // The timeline is fetched while the page and its script load (the script's fetch reuses it).
   return page(`Run ${runId}`, '', body, `/api/runs/${id}/timeline`);
+}
+
+/** How the run's principal was attributed: adopted from a verified signed context, or local. */
+function attributionNote(t: RunExplanation['trigger']): string {
+  return t.run_context === 'verified'
+    ? ' <span class="badge ok" id="run-context" data-run-context="verified">verified: signed run context</span>'
+    : '';
+}
+
+/**
+ * What a remote caller claimed without proof, shown apart from the run's principal (issue 13
+ * §3): never the run's attribution, always visible.
+ */
+function claimedLine(t: RunExplanation['trigger']): string {
+  if (t.claimed === null) return '';
+  return `<p class="claimed" id="claimed-context" data-run-context="claimed"><span class="badge error">claimed</span> a remote caller claimed principal <b>${e(t.claimed.principal ?? '–')}</b> for run <code>${e(t.claimed.run_id ?? '–')}</code> — NOT adopted (${e(t.claimed.reason ?? 'no reason recorded')})</p>
+`;
 }
 
 export function notFoundPage(message: string): string {
