@@ -6,11 +6,13 @@ import {
   parseArchiveUrl,
   pushStore,
   RETAIN_DAYS_ENV,
+  reindexArchive,
 } from '@agent-audit/archive';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { CliError, EXIT_IO, EXIT_USAGE } from '../cli-error.js';
+import { CliError, EXIT_IO, EXIT_TAMPERED, EXIT_USAGE } from '../cli-error.js';
 import { type GlobalOptions, storeLocations, trustLocation } from '../global-options.js';
+import { parseTimePoint } from '../parse-time.js';
 import { formatBytes, ProgressLine } from '../progress-line.js';
 
 interface PushCommandOptions {
@@ -173,5 +175,60 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
         setExitCode(0);
       },
     );
+  archive
+    .command('reindex')
+    .description(
+      "rebuild the run index from the push manifests: each push's segments are read at the version its manifest names and checked against its SHA-256, and a push with no index object (its index PUT failed, or the object is gone) gets one, locked and checksummed like every archive object; an index that differs from its segments is reported, never overwritten; the next archive compact covers what it writes; writes nothing on a healthy archive",
+    )
+    .requiredOption('--archive <s3-url>', 'the archive: s3://bucket/prefix')
+    .option(
+      '--since <time>',
+      'only pushes made since then: a duration before now (7d) or an ISO 8601 date (default: every push)',
+    )
+    .addHelpText(
+      'after',
+      '\nProgress (pushes checked / total) goes to stderr; --json prints the summary (checked, indexed, written, problems).' +
+        '\nExit: 0 every push with segments is indexed · 1 a segment does not match its manifest, is missing, or an index differs from its segments (each named, not indexed) · 3 the bucket failed',
+    )
+    .action(async (options: { archive: string; since?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      let location: ReturnType<typeof parseArchiveUrl>;
+      try {
+        location = parseArchiveUrl(options.archive);
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT_USAGE);
+      }
+      const since =
+        options.since === undefined
+          ? undefined
+          : parseTimePoint(options.since, '--since', ctx.now());
+      const client = archiveClient(ctx.env);
+      let result: Awaited<ReturnType<typeof reindexArchive>>;
+      try {
+        result = await reindexArchive({
+          client,
+          location,
+          ...(since ? { since } : {}),
+          now: () => ctx.now(),
+          onProgress: (p) => ctx.writeErr(`reindex: ${p.checked}/${p.total} pushes checked\n`),
+        });
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT_IO);
+      }
+      for (const p of result.problems) ctx.writeErr(`error: ${p.message}\n`);
+      if (globals.json) {
+        ctx.writeOut(`${JSON.stringify(result, null, 2)}\n`);
+      } else {
+        for (const w of result.written) {
+          ctx.writeOut(`indexed push ${w.push} of ${w.origin}: ${w.runs} run(s) → ${w.key}\n`);
+        }
+        ctx.writeOut(
+          `${result.checked} push(es) checked: ${result.indexed} already indexed, ${result.written.length} index object(s) written, ${result.problems.length} problem(s)` +
+            (result.written.length > 0 ? '; run agent-audit archive compact to roll them up' : '') +
+            '\n',
+        );
+      }
+      setExitCode(result.problems.length > 0 ? EXIT_TAMPERED : 0);
+    });
   return archive;
 }

@@ -1,0 +1,295 @@
+// archive reindex against the real versitygw S3 gateway with Object Lock: a push whose index
+// PUT fails leaves its runs out of `runs --archive`; `archive reindex` rebuilds that index from
+// the push manifest and its segments (read at the version the manifest names), after which
+// `runs --archive` finds them, also after `archive compact`. On a healthy archive it writes
+// nothing. A segment overwritten in the bucket after its push does not change what is indexed
+// (the manifest's version is read); a segment whose stored bytes no longer match the manifest's
+// digest is reported by key and its push is not indexed.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseArchiveUrl, pushStore } from '../../packages/archive/src/index.js';
+import { REPO_ROOT } from '../support/jaeger.js';
+import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
+
+const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
+const AGENT = join(REPO_ROOT, 'test/integration/fixtures/archive-agent.mjs');
+const BUCKET = 'reindex-audit';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let s3: VersitygwInstance;
+let root: string;
+
+function run(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(process.execPath, args, {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: root, ...s3.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface Host {
+  name: string;
+  store: string;
+  trust: string;
+  runs: string[];
+}
+
+async function agent(name: string, runs = 4): Promise<Host> {
+  const host = { name, store: join(root, name, 'store'), trust: join(root, name, 'trust') };
+  const out = await run([AGENT, host.store, host.trust, name, String(runs)]);
+  expect(out.code, out.stderr).toBe(0);
+  return { ...host, runs: JSON.parse(out.stdout).runs };
+}
+
+/** A client whose PUTs of run index objects fail, as a network fault after the manifest. */
+function failingIndexClient(prefix: string): S3Client {
+  const client = s3.client();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const key = String((args.input as { Key?: string }).Key ?? '');
+      if (context.commandName === 'PutObjectCommand' && key.startsWith(`${prefix}/index/`)) {
+        throw Object.assign(new Error(`injected: PUT ${key} failed`), { name: 'InjectedFault' });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'failIndexPut' },
+  );
+  return client;
+}
+
+/** Push with the index PUT failing: the manifest is written, the push fails at its index. */
+async function pushWithoutIndex(host: Host, prefix: string): Promise<void> {
+  await expect(
+    pushStore({
+      client: failingIndexClient(prefix),
+      location: parseArchiveUrl(`s3://${BUCKET}/${prefix}`),
+      store: host.store,
+      trustDir: host.trust,
+      retainDays: 1,
+    }),
+  ).rejects.toThrow(/injected: PUT .*\/index\//);
+}
+
+function push(host: Host, prefix: string): Promise<Run> {
+  return run([
+    CLI,
+    '--store',
+    host.store,
+    'archive',
+    'push',
+    '--to',
+    `s3://${BUCKET}/${prefix}`,
+    '--trust-dir',
+    host.trust,
+    '--retain-days',
+    '1',
+  ]);
+}
+
+async function archivedRunIds(prefix: string): Promise<string[]> {
+  const out = await run([CLI, '--json', 'runs', '--archive', `s3://${BUCKET}/${prefix}`]);
+  expect(out.code, out.stderr).toBe(0);
+  return JSON.parse(out.stdout)
+    .map((r: { run_id: string }) => r.run_id)
+    .sort();
+}
+
+function reindex(prefix: string, ...extra: string[]): Promise<Run> {
+  return run([
+    CLI,
+    '--json',
+    'archive',
+    'reindex',
+    '--archive',
+    `s3://${BUCKET}/${prefix}`,
+    ...extra,
+  ]);
+}
+
+function origin(host: Host): string {
+  const first = readFileSync(join(host.store, 'segments', '00000001.jsonl'), 'utf8').split(
+    '\n',
+  )[0]!;
+  return JSON.parse(first).payload.origin;
+}
+
+async function keys(prefix: string): Promise<string[]> {
+  const res = await s3
+    .client()
+    .send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }));
+  return (res.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'agent-audit-reindex-'));
+  s3 = await startVersitygw();
+  await s3.createLockedBucket(BUCKET);
+}, 120_000);
+
+afterAll(async () => {
+  await s3?.dispose();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('archive reindex (real versitygw, Object Lock)', () => {
+  let alpha: Host;
+  let bravo: Host;
+
+  it('a push whose index PUT failed is missing from runs --archive; reindex writes its index and only that', async () => {
+    [alpha, bravo] = await Promise.all([agent('alpha'), agent('bravo')]);
+    await pushWithoutIndex(alpha, 'fleet');
+    const pushed = await push(bravo, 'fleet');
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(
+      (await keys('fleet')).some((k) => k.includes(`/index/`) && k.includes(origin(alpha))),
+    ).toBe(false);
+    // The query misses alpha's runs: its push has a manifest but no index object.
+    const before = await archivedRunIds('fleet');
+    expect(before).toEqual([...bravo.runs].sort());
+
+    const r = await reindex('fleet');
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.checked).toBe(2);
+    expect(summary.indexed).toBe(1);
+    expect(summary.problems).toEqual([]);
+    expect(summary.written).toHaveLength(1);
+    expect(summary.written[0]).toMatchObject({ origin: origin(alpha), push: 1, runs: 4 });
+    expect(summary.written[0].key).toMatch(
+      new RegExp(
+        `^s3://${BUCKET}/fleet/index/\\d{4}-\\d{2}-\\d{2}/${origin(alpha)}-00000001\\.json$`,
+      ),
+    );
+    expect(r.stderr).toMatch(/2\/2 pushes checked/);
+
+    expect(await archivedRunIds('fleet')).toEqual([...alpha.runs, ...bravo.runs].sort());
+    // The rebuilt index is locked like every archive object.
+    const head = await s3.client().send(
+      new HeadObjectCommand({
+        Bucket: BUCKET,
+        Key: summary.written[0].key.slice(`s3://${BUCKET}/`.length),
+      }),
+    );
+    expect(head.ObjectLockMode).toBe('COMPLIANCE');
+  }, 180_000);
+
+  it('reindex on a healthy archive writes nothing (idempotent); archive compact then covers the rebuilt index', async () => {
+    const objects = await keys('fleet');
+    const again = await reindex('fleet');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      checked: 2,
+      indexed: 2,
+      written: [],
+      problems: [],
+    });
+    expect(await keys('fleet')).toEqual(objects);
+
+    const compact = await run([
+      CLI,
+      'archive',
+      'compact',
+      '--to',
+      `s3://${BUCKET}/fleet`,
+      '--today',
+      '--days',
+      '1',
+      '--retain-days',
+      '1',
+    ]);
+    expect(compact.code, compact.stderr).toBe(0);
+    expect(compact.stdout).toMatch(/2 push index\(es\), 8 run\(s\) rolled up/);
+    expect(await archivedRunIds('fleet')).toEqual([...alpha.runs, ...bravo.runs].sort());
+    const one = await run([
+      CLI,
+      '--json',
+      'runs',
+      '--principal',
+      'user:alpha',
+      '--since',
+      '1d',
+      '--archive',
+      `s3://${BUCKET}/fleet`,
+    ]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(
+      JSON.parse(one.stdout)
+        .map((r: { run_id: string }) => r.run_id)
+        .sort(),
+    ).toEqual(alpha.runs.slice(1).sort());
+  }, 120_000);
+
+  it('a segment overwritten in the bucket after the push: reindex reads the version the manifest names', async () => {
+    const charlie = await agent('charlie');
+    await pushWithoutIndex(charlie, 'overwritten');
+    const key = `overwritten/stores/${origin(charlie)}/segments/00000001.jsonl`;
+    const original = readFileSync(join(charlie.store, 'segments', '00000001.jsonl'), 'utf8');
+    const forged = original.replaceAll(charlie.runs[0]!, 'forged-run');
+    expect(forged).not.toBe(original);
+    await s3.client().send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: forged }));
+    const r = await reindex('overwritten');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).written).toHaveLength(1);
+    const ids = await archivedRunIds('overwritten');
+    expect(ids).toEqual([...charlie.runs].sort());
+    expect(ids).not.toContain('forged-run');
+  }, 120_000);
+
+  it('a segment whose stored bytes no longer match the manifest digest is reported by key and not indexed', async () => {
+    const delta = await agent('delta');
+    await pushWithoutIndex(delta, 'tampered');
+    const key = `tampered/stores/${origin(delta)}/segments/00000002.jsonl`;
+    // Tampering below the S3 API (the gateway's own files): the version the manifest names
+    // now holds other bytes.
+    const file = join(s3.dataDir, BUCKET, key);
+    const size = statSync(file).size;
+    const bytes = readFileSync(file, 'utf8');
+    const changed = bytes.replace(/"step":\d/, '"step":9');
+    expect(changed).not.toBe(bytes);
+    expect(changed.length).toBe(size);
+    writeFileSync(file, changed);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const r = await reindex('tampered');
+      expect(r.code, r.stdout).toBe(1);
+      const summary = JSON.parse(r.stdout);
+      expect(summary.written).toEqual([]);
+      expect(summary.problems).toHaveLength(1);
+      expect(summary.problems[0]).toMatchObject({
+        code: 'segment-digest',
+        origin: origin(delta),
+        push: 1,
+      });
+      expect(summary.problems[0].object).toContain(`s3://${BUCKET}/${key}`);
+      expect(r.stderr).toContain(`s3://${BUCKET}/${key}`);
+      expect(r.stderr).toMatch(/verify --archive/);
+      expect(await archivedRunIds('tampered')).toEqual([]);
+    }
+    expect(readdirSync(join(s3.dataDir, BUCKET, 'tampered'))).not.toContain('index');
+  }, 120_000);
+});
