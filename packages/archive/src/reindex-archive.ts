@@ -1,7 +1,14 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys, parseKey } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
-import { fileIndex, getJson, indexId, listKeys } from './index-rollup.js';
+import {
+  fileIndex,
+  getJson,
+  indexId,
+  indexRevision,
+  latestRevisions,
+  listKeys,
+} from './index-rollup.js';
 import { buildPushIndex, indexDayFor, type SegmentRows } from './push-index.js';
 import type { PushIndex, PushManifest } from './push-manifest.js';
 import { getBytes, getObject } from './s3-objects.js';
@@ -37,9 +44,19 @@ export interface ReindexResult {
   /** Pushes with segments whose index object was there and matched their segments. */
   indexed: number;
   /** Index objects written: `s3://…` keys of pushes that had none. */
-  written: Array<{ origin: string; push: number; key: string; runs: number }>;
+  written: Array<{
+    origin: string;
+    push: number;
+    key: string;
+    runs: number;
+    /** The index object this one supersedes (a revision written because it differed). */
+    corrects?: string;
+  }>;
   problems: ReindexProblem[];
 }
+
+/** Revisions of one push's index the key scheme allows (`-r01` … `-r99`). */
+const MAX_REVISION = 99;
 
 function url(loc: ArchiveLocation, key: string, versionId?: string): string {
   return `s3://${loc.bucket}/${key}${versionId ? `?versionId=${versionId}` : ''}`;
@@ -53,8 +70,10 @@ function url(loc: ArchiveLocation, key: string, versionId?: string): string {
  *   - no index object for the push anywhere under `index/` → write it (locked until the
  *     manifest's retainUntil, with its checksum, filed as the pusher files it: the day it is
  *     written, never before its last record's day, moved forward past a rolled-up day);
- *   - an index object whose bytes differ from the rebuilt one → reported (`index-mismatch`):
- *     index objects are write-once under Object Lock, so it is never overwritten;
+ *   - the latest revision of its index object differs from the rebuilt one → reported
+ *     (`index-mismatch`), and, since index objects are write-once under Object Lock, the
+ *     rebuilt one is written as the next revision (`<origin>-<n>-r<RR>.json`), which the
+ *     queries and `archive compact` prefer to every earlier revision;
  *   - a segment missing or not matching its manifest digest → reported, and that push is not
  *     indexed (records the manifest does not vouch for never enter the index).
  * On a healthy archive it writes nothing.
@@ -158,34 +177,61 @@ async function reindexPush(
   const index = buildPushIndex(origin, manifest, rows);
   const body = JSON.stringify(index);
   const id = `${origin}-${String(push).padStart(8, '0')}`;
-  const existing = indexKeys.get(id) ?? [];
-  if (existing.length === 0) {
+  const existing = latestRevisions(indexKeys.get(id) ?? []);
+  const write = async (revision: number, corrects?: string) => {
     const day = indexDayFor(index, manifest, now);
-    at(`writing ${url(loc, archiveKeys.index(loc, day, origin, push))}`);
-    const filed = await fileIndex(client, loc, day, index, new Date(manifest.retainUntil));
+    at(`writing ${url(loc, archiveKeys.index(loc, day, origin, push, revision))}`);
+    const filed = await fileIndex(
+      client,
+      loc,
+      day,
+      index,
+      new Date(manifest.retainUntil),
+      revision,
+    );
     result.written.push({
       origin,
       push,
-      key: url(loc, archiveKeys.index(loc, filed, origin, push)),
+      key: url(loc, archiveKeys.index(loc, filed, origin, push, revision)),
       runs: index.runs.length,
+      ...(corrects ? { corrects } : {}),
     });
+  };
+  if (existing.length === 0) {
+    await write(0);
     return;
   }
-  let matches = true;
+  // The latest revision decides (copies of it moved forward past a rolled-up day hold the
+  // same bytes; each is checked).
+  let wrong: { key: string; runs: number } | undefined;
   for (const key of existing) {
     at(`reading ${url(loc, key)}`);
     const theirs = await getJson<PushIndex>(client, loc.bucket, key);
     // An index of an earlier format has no `store`: compared without it.
     const ours = theirs.store === undefined ? JSON.stringify({ ...index, store: undefined }) : body;
-    if (JSON.stringify(theirs) === ours) continue;
-    matches = false;
+    if (JSON.stringify(theirs) !== ours) wrong ??= { key, runs: theirs.runs?.length ?? 0 };
+  }
+  if (!wrong) {
+    result.indexed++;
+    return;
+  }
+  const revision = indexRevision(wrong.key) + 1;
+  if (revision > MAX_REVISION) {
     result.problems.push({
       code: 'index-mismatch',
-      object: url(loc, key),
+      object: url(loc, wrong.key),
       origin,
       push,
-      message: `${url(loc, key)} does not list what push ${push} of ${origin} archived (its segments, checked against the manifest, give ${index.runs.length} run(s); the index lists ${theirs.runs?.length ?? 0}): index objects are write-once, so it stands; run agent-audit verify --archive ${loc.url}, and read that push's runs with trail/explain --archive by run id`,
+      message: `${url(loc, wrong.key)} does not list what push ${push} of ${origin} archived, and it is revision ${MAX_REVISION}, the last one the key scheme allows: the archive's index is being rewritten by something else; run agent-audit verify --archive ${loc.url} and find the writer`,
     });
+    return;
   }
-  if (matches) result.indexed++;
+  result.problems.push({
+    code: 'index-mismatch',
+    object: url(loc, wrong.key),
+    origin,
+    push,
+    message: `${url(loc, wrong.key)} does not list what push ${push} of ${origin} archived (its segments, checked against the manifest, give ${index.runs.length} run(s); the index lists ${wrong.runs}): index objects are write-once, so it stands, superseded by revision ${revision} written now, which queries and archive compact prefer; run agent-audit verify --archive ${loc.url} to find what else changed`,
+  });
+  await write(revision, url(loc, wrong.key));
 }

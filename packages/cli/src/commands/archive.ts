@@ -188,7 +188,8 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
     .addHelpText(
       'after',
       '\nProgress (pushes checked / total) goes to stderr; --json prints the summary (checked, indexed, written, problems).' +
-        '\nExit: 0 every push with segments is indexed · 1 a segment does not match its manifest, is missing, or an index differs from its segments (each named, not indexed) · 3 the bucket failed',
+        '\nA wrong index is never overwritten (index objects are write-once): the rebuilt one is written as its next revision, <origin>-<push>-r<RR>.json, which runs/trail/explain --archive and archive compact prefer.' +
+        '\nExit: 0 every push with segments is indexed · 1 a problem, each named on stderr: a segment missing or not matching its manifest digest (that push is not indexed), or an index that differed from its segments (superseded by a revision) · 3 the bucket failed',
     )
     .action(async (options: { archive: string; since?: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
@@ -210,7 +211,12 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
           location,
           ...(since ? { since } : {}),
           now: () => ctx.now(),
-          onProgress: (p) => ctx.writeErr(`reindex: ${p.checked}/${p.total} pushes checked\n`),
+          // A line per push for a small archive, else about every 5% (and the last).
+          onProgress: (p) => {
+            const step = Math.max(1, Math.floor(p.total / 20));
+            if (p.checked % step === 0 || p.checked === p.total)
+              ctx.writeErr(`reindex: ${p.checked}/${p.total} pushes checked\n`);
+          },
         });
       } catch (error) {
         throw new CliError((error as Error).message, EXIT_IO);
@@ -220,7 +226,9 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
         ctx.writeOut(`${JSON.stringify(result, null, 2)}\n`);
       } else {
         for (const w of result.written) {
-          ctx.writeOut(`indexed push ${w.push} of ${w.origin}: ${w.runs} run(s) → ${w.key}\n`);
+          ctx.writeOut(
+            `indexed push ${w.push} of ${w.origin}: ${w.runs} run(s) → ${w.key}${w.corrects ? ` (supersedes ${w.corrects})` : ''}\n`,
+          );
         }
         ctx.writeOut(
           `${result.checked} push(es) checked: ${result.indexed} already indexed, ${result.written.length} index object(s) written, ${result.problems.length} problem(s)` +
