@@ -146,6 +146,43 @@ async function keys(prefix: string): Promise<string[]> {
   return (res.Contents ?? []).map((o) => o.Key!).sort();
 }
 
+/** A wrong index for push 1 of a host (a run its segments do not hold), locked as a pusher's. */
+async function putWrongIndex(host: Host, prefix: string, day: string): Promise<string> {
+  const key = `${prefix}/index/${day}/${origin(host)}-00000001.json`;
+  const now = new Date().toISOString();
+  const ghost = {
+    run_id: 'ghost-run',
+    principal: 'user:echo',
+    agent_id: 'ghost',
+    start: now,
+    end: now,
+    status: 'ok',
+    spans: 1,
+    incomplete: false,
+    segments: [1],
+  };
+  const index = {
+    format: 'agent-audit-archive-index/1',
+    origin: origin(host),
+    push: 1,
+    host: host.name,
+    store: host.store,
+    firstTime: now,
+    lastTime: now,
+    runs: [ghost],
+  };
+  await s3.client().send(
+    new PutObjectCommand({
+      Bucket: BUCKET,
+      Key: key,
+      Body: `${JSON.stringify(index)}\n`,
+      ObjectLockMode: 'COMPLIANCE',
+      ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000),
+    }),
+  );
+  return key;
+}
+
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'agent-audit-reindex-'));
   s3 = await startVersitygw();
@@ -298,16 +335,7 @@ describe('archive reindex (real versitygw, Object Lock)', () => {
     await pushWithoutIndex(echo, 'wrong');
     // A wrong index for the push (as a buggy pusher would write it), locked, then rolled up.
     const today = new Date().toISOString().slice(0, 10);
-    const wrongKey = `wrong/index/${today}/${origin(echo)}-00000001.json`;
-    await s3.client().send(
-      new PutObjectCommand({
-        Bucket: BUCKET,
-        Key: wrongKey,
-        Body: `${JSON.stringify({ format: 'agent-audit-archive-index/1', origin: origin(echo), push: 1, host: 'echo', store: echo.store, firstTime: null, lastTime: null, runs: [] })}\n`,
-        ObjectLockMode: 'COMPLIANCE',
-        ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000),
-      }),
-    );
+    const wrongKey = await putWrongIndex(echo, 'wrong', today);
     const compact = () =>
       run([
         CLI,
@@ -322,7 +350,7 @@ describe('archive reindex (real versitygw, Object Lock)', () => {
         '1',
       ]);
     expect((await compact()).code).toBe(0);
-    expect(await archivedRunIds('wrong')).toEqual([]);
+    expect(await archivedRunIds('wrong')).toEqual(['ghost-run']);
 
     const r = await reindex('wrong');
     expect(r.code, r.stderr).toBe(1);
@@ -375,5 +403,42 @@ describe('archive reindex (real versitygw, Object Lock)', () => {
     });
     const verify = await run([CLI, '--json', 'verify', '--archive', `s3://${BUCKET}/wrong`]);
     expect(verify.code, verify.stdout).toBe(0);
+  }, 120_000);
+
+  it('a wrong index and its revision in one day: the query and the rollup take the revision only', async () => {
+    const foxtrot = await agent('foxtrot');
+    await pushWithoutIndex(foxtrot, 'same-day');
+    const today = new Date().toISOString().slice(0, 10);
+    const wrongKey = await putWrongIndex(foxtrot, 'same-day', today);
+    expect(await archivedRunIds('same-day')).toEqual(['ghost-run']);
+    const r = await reindex('same-day');
+    expect(r.code, r.stderr).toBe(1);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.problems.map((p: { object: string }) => p.object)).toEqual([
+      `s3://${BUCKET}/${wrongKey}`,
+    ]);
+    expect(summary.written[0].key).toBe(
+      `s3://${BUCKET}/same-day/index/${today}/${origin(foxtrot)}-00000001-r01.json`,
+    );
+    expect(await archivedRunIds('same-day')).toEqual([...foxtrot.runs].sort());
+    const compact = await run([
+      CLI,
+      'archive',
+      'compact',
+      '--to',
+      `s3://${BUCKET}/same-day`,
+      '--today',
+      '--days',
+      '1',
+      '--retain-days',
+      '1',
+    ]);
+    expect(compact.code, compact.stderr).toBe(0);
+    // Both objects are covered; only the revision's runs are rolled up.
+    expect(compact.stdout).toMatch(/2 push index\(es\), 4 run\(s\) rolled up/);
+    expect(await archivedRunIds('same-day')).toEqual([...foxtrot.runs].sort());
+    const again = await reindex('same-day');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ indexed: 1, written: [], problems: [] });
   }, 120_000);
 });
