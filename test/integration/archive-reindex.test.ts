@@ -10,6 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  DeleteObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -93,7 +94,9 @@ async function pushWithoutIndex(host: Host, prefix: string): Promise<void> {
       trustDir: host.trust,
       retainDays: 1,
     }),
-  ).rejects.toThrow(/injected: PUT .*\/index\//);
+  ).rejects.toThrow(
+    /writing s3:\/\/.*\/index\/.*injected: PUT .*: run agent-audit archive reindex --archive s3:\/\//,
+  );
 }
 
 function push(host: Host, prefix: string): Promise<Run> {
@@ -438,6 +441,26 @@ describe('archive reindex (real versitygw, Object Lock)', () => {
     expect(compact.stdout).toMatch(/2 push index\(es\), 4 run\(s\) rolled up/);
     expect(await archivedRunIds('same-day')).toEqual([...foxtrot.runs].sort());
     const again = await reindex('same-day');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ indexed: 1, written: [], problems: [] });
+  }, 120_000);
+
+  it('an index object hidden by a delete marker (a delete without a version): reindex makes its runs found again', async () => {
+    const golf = await agent('golf');
+    const pushed = await push(golf, 'deleted');
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(await archivedRunIds('deleted')).toEqual([...golf.runs].sort());
+    const indexKey = (await keys('deleted')).find((k) => k.includes('/index/'))!;
+    await s3.client().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: indexKey }));
+    expect(await archivedRunIds('deleted')).toEqual([]);
+    const r = await reindex('deleted');
+    expect(r.code, r.stderr).toBe(0);
+    const written = JSON.parse(r.stdout).written;
+    expect(written).toHaveLength(1);
+    // The hidden key's locked version still refuses If-None-Match: the next revision is written.
+    expect(written[0].key).toBe(`s3://${BUCKET}/${indexKey.replace(/\.json$/, '-r01.json')}`);
+    expect(await archivedRunIds('deleted')).toEqual([...golf.runs].sort());
+    const again = await reindex('deleted');
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ indexed: 1, written: [], problems: [] });
   }, 120_000);

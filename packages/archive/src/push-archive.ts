@@ -383,5 +383,12 @@ async function putIndex(
   if (manifest.segments.length === 0) return;
   const index = buildPushIndex(origin, manifest, perSegment);
   const day = indexDayFor(index, manifest, (options.now ?? (() => new Date()))());
-  await fileIndex(options.client, options.location, day, index, new Date(manifest.retainUntil));
+  try {
+    await fileIndex(options.client, options.location, day, index, new Date(manifest.retainUntil));
+  } catch (error) {
+    const key = archiveKeys.index(options.location, day, origin, manifest.push);
+    throw new Error(
+      `${describeS3Error(error, `writing s3://${options.location.bucket}/${key}`)} — push ${manifest.push} of ${origin} is archived but its runs are not indexed: run agent-audit archive reindex --archive ${options.location.url}`,
+    );
+  }
 }

@@ -178,24 +178,35 @@ async function reindexPush(
   const body = JSON.stringify(index);
   const id = `${origin}-${String(push).padStart(8, '0')}`;
   const existing = latestRevisions(indexKeys.get(id) ?? []);
-  const write = async (revision: number, corrects?: string) => {
+  const write = async (first: number, corrects?: string) => {
     const day = indexDayFor(index, manifest, now);
-    at(`writing ${url(loc, archiveKeys.index(loc, day, origin, push, revision))}`);
-    const filed = await fileIndex(
-      client,
-      loc,
-      day,
-      index,
-      new Date(manifest.retainUntil),
-      revision,
-    );
-    result.written.push({
-      origin,
-      push,
-      key: url(loc, archiveKeys.index(loc, filed, origin, push, revision)),
-      runs: index.runs.length,
-      ...(corrects ? { corrects } : {}),
-    });
+    for (let revision = first; ; revision++) {
+      at(`writing ${url(loc, archiveKeys.index(loc, day, origin, push, revision))}`);
+      try {
+        const filed = await fileIndex(
+          client,
+          loc,
+          day,
+          index,
+          new Date(manifest.retainUntil),
+          revision,
+        );
+        result.written.push({
+          origin,
+          push,
+          key: url(loc, archiveKeys.index(loc, filed, origin, push, revision)),
+          runs: index.runs.length,
+          ...(corrects ? { corrects } : {}),
+        });
+        return;
+      } catch (error) {
+        // 412 on a key no listing shows: a delete marker hides an index written there (a
+        // delete without a version); its locked version stays, so the next revision is written.
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata
+          ?.httpStatusCode;
+        if (status !== 412 || revision >= MAX_REVISION) throw error;
+      }
+    }
   };
   if (existing.length === 0) {
     await write(0);
