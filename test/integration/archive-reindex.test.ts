@@ -250,6 +250,17 @@ describe('archive reindex (real versitygw, Object Lock)', () => {
       problems: [],
     });
     expect(await keys('fleet')).toEqual(objects);
+    // --since: only pushes made since then are checked.
+    const recent = await reindex('fleet', '--since', '1d');
+    expect(JSON.parse(recent.stdout)).toMatchObject({ checked: 2, written: [] });
+    const none = await reindex('fleet', '--since', '2099-01-01');
+    expect(JSON.parse(none.stdout)).toMatchObject({ checked: 0, written: [], problems: [] });
+    const bad = await reindex('fleet', '--since', 'yesterday');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/invalid --since value "yesterday"/);
+    const badUrl = await run([CLI, 'archive', 'reindex', '--archive', 'http://x/']);
+    expect(badUrl.code).toBe(1);
+    expect(badUrl.stderr).toMatch(/Configuration: archive is invalid/);
 
     const compact = await run([
       CLI,
