@@ -14,6 +14,10 @@ import type { ArchiveLocation } from './archive-location.js';
  *   <prefix>stores/<origin>/recovered/<name>               the store's recovery records
  *   <prefix>index/<YYYY-MM-DD>/<origin>-<NNNNNNNN>.json     run index of push n (rebuildable),
  *                                                          filed under the day it was written
+ *   <prefix>index/<YYYY-MM-DD>/<origin>-<NNNNNNNN>-r<RR>.json  revision RR (01-99) of that index,
+ *                                                          written by `archive reindex` when the
+ *                                                          one before it differs from the push's
+ *                                                          segments; the highest revision wins
  *   <prefix>index/<YYYY-MM-DD>/rollup/<SS>.json            that day's push indexes merged, runs of
  *                                                          principal shard SS of 16 (rebuildable)
  *   <prefix>index/<YYYY-MM-DD>/rollup/run-<SS>.json        the same, where the runs of run-id shard
@@ -42,8 +46,8 @@ export const archiveKeys = {
     `${storePrefix(loc, origin)}keys/${keyId.replace(/[^A-Za-z0-9_-]/g, '_')}.pem`,
   recovered: (loc: ArchiveLocation, origin: string, name: string) =>
     `${storePrefix(loc, origin)}recovered/${name}`,
-  index: (loc: ArchiveLocation, day: string, origin: string, push: number) =>
-    `${loc.prefix}index/${day}/${origin}-${pad(push)}.json`,
+  index: (loc: ArchiveLocation, day: string, origin: string, push: number, revision = 0) =>
+    `${loc.prefix}index/${day}/${origin}-${pad(push)}${revision > 0 ? `-r${String(revision).padStart(2, '0')}` : ''}.json`,
   rollup: (loc: ArchiveLocation, day: string, shard: number) =>
     `${loc.prefix}index/${day}/rollup/${String(shard).padStart(2, '0')}.json`,
   runRollup: (loc: ArchiveLocation, day: string, shard: number) =>
@@ -58,7 +62,7 @@ export type ParsedKey =
   | { kind: 'checkpoints'; origin: string; n: number }
   | { kind: 'key'; origin: string; name: string }
   | { kind: 'recovered'; origin: string; name: string }
-  | { kind: 'index'; origin: string; n: number; day: string }
+  | { kind: 'index'; origin: string; n: number; day: string; revision: number }
   | { kind: 'rollup'; day: string; shard: number }
   | { kind: 'run-rollup'; day: string; shard: number }
   | { kind: 'unknown' };
@@ -66,7 +70,7 @@ export type ParsedKey =
 const STORE_KEY =
   /^stores\/([0-9a-f]{32})\/(?:segments\/(\d{8})\.jsonl|heads\/(\d{8})\.jsonl|pushes\/(\d{8})\.json|checkpoints\/(\d{8})\.jsonl|keys\/([A-Za-z0-9_-]+\.pem)|recovered\/([^/]+))$/;
 const ROLLUP_KEY = /^index\/(\d{4}-\d{2}-\d{2})\/rollup\/(run-)?(\d{2})\.json$/;
-const INDEX_KEY = /^index\/(\d{4}-\d{2}-\d{2})\/([0-9a-f]{32})-(\d{8})\.json$/;
+const INDEX_KEY = /^index\/(\d{4}-\d{2}-\d{2})\/([0-9a-f]{32})-(\d{8})(?:-r(\d{2}))?\.json$/;
 
 export function parseKey(loc: ArchiveLocation, key: string): ParsedKey {
   if (!key.startsWith(loc.prefix)) return { kind: 'unknown' };
@@ -84,6 +88,13 @@ export function parseKey(loc: ArchiveLocation, key: string): ParsedKey {
   const r = ROLLUP_KEY.exec(rest);
   if (r) return { kind: r[2] ? 'run-rollup' : 'rollup', day: r[1]!, shard: Number(r[3]) };
   const i = INDEX_KEY.exec(rest);
-  if (i) return { kind: 'index', day: i[1]!, origin: i[2]!, n: Number(i[3]) };
+  if (i)
+    return {
+      kind: 'index',
+      day: i[1]!,
+      origin: i[2]!,
+      n: Number(i[3]),
+      revision: Number(i[4] ?? 0),
+    };
   return { kind: 'unknown' };
 }

@@ -132,9 +132,33 @@ export async function eachLimited<T>(
   );
 }
 
-/** The identity of a push index wherever it is filed: `<origin>-<NNNNNNNN>`. */
+/** The name of a push index object (any revision): `<origin>-<NNNNNNNN>[-r<RR>]`. */
+function indexName(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1).replace(/\.json$/, '');
+}
+
+/** The identity of a push index wherever it is filed, whatever its revision: `<origin>-<NNNNNNNN>`. */
 export function indexId(key: string): string {
-  return key.slice(key.lastIndexOf('/') + 1, -'.json'.length);
+  return indexName(key).replace(/-r\d{2}$/, '');
+}
+
+/** The revision of a push index object: 0 as the pusher writes it, 1-99 as reindex corrects it. */
+export function indexRevision(key: string): number {
+  const m = /-r(\d{2})$/.exec(indexName(key));
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Of push index keys (or names), those of the highest revision of each push: a revision
+ * written by `archive reindex` supersedes the ones before it.
+ */
+export function latestRevisions(keys: string[]): string[] {
+  const best = new Map<string, number>();
+  for (const k of keys) {
+    const id = indexId(k);
+    best.set(id, Math.max(best.get(id) ?? 0, indexRevision(k)));
+  }
+  return keys.filter((k) => indexRevision(k) === best.get(indexId(k)));
 }
 
 function nextDay(day: string): string {
@@ -156,11 +180,12 @@ export async function fileIndex(
   day: string,
   index: PushIndex,
   retainUntil: Date,
+  revision = 0,
 ): Promise<string> {
   const body = Buffer.from(`${JSON.stringify(index)}\n`);
   let at = day;
   for (let i = 0; i < REFILE_DAYS; i++, at = nextDay(at)) {
-    const key = archiveKeys.index(loc, at, index.origin, index.push);
+    const key = archiveKeys.index(loc, at, index.origin, index.push, revision);
     await putLocked(client, loc.bucket, key, body, retainUntil, 'application/json');
     if (!(await exists(client, loc.bucket, archiveKeys.rollup(loc, at, 0)))) return at;
   }
@@ -202,7 +227,8 @@ export async function compactIndexDay(options: {
   const build = (covers: string[]) => {
     const principal: RolledRun[][] = Array.from({ length: ROLLUP_SHARDS }, () => []);
     const byRun: RunLocation[][] = Array.from({ length: ROLLUP_SHARDS }, () => []);
-    for (const key of covers) {
+    // Of a push indexed twice in the day (a revision by archive reindex), the latest only.
+    for (const key of latestRevisions(covers)) {
       const idx = indexes.get(key)!;
       const where = { origin: idx.origin, host: idx.host, push: idx.push };
       const store = idx.store === undefined ? {} : { store: idx.store };
@@ -276,7 +302,7 @@ export async function compactIndexDay(options: {
   const late = (await pushKeys()).filter((k) => !covered.has(k));
   for (const key of late) {
     const idx = await getJson<PushIndex>(client, loc.bucket, key);
-    await fileIndex(client, loc, nextDay(day), idx, retainUntil);
+    await fileIndex(client, loc, nextDay(day), idx, retainUntil, indexRevision(key));
   }
   const runs = built.principal.reduce((n, list) => n + list.length, 0);
   return { covered: keys.length, runs, written, refiled: late.length };
@@ -284,7 +310,7 @@ export async function compactIndexDay(options: {
 
 /** One day of the index as a query reads it: its rollup shard by key, else its push indexes. */
 export interface IndexDay<R> {
-  /** Identities (`<origin>-<n>`) of the push indexes the day holds. */
+  /** Names (`<origin>-<n>[-r<RR>]`) of the push indexes the day holds, latest revisions only. */
   ids: string[];
   runs: R[];
   /** Index objects read. */
@@ -315,20 +341,22 @@ export async function readIndexDay<R extends { origin: string; push: number }>(
   const rollup = await getJsonIfAny<{ covers: string[]; runs: R[] }>(client, loc.bucket, rollupKey);
   if (rollup) {
     return {
-      ids: rollup.covers.map(indexId),
+      ids: latestRevisions(rollup.covers).map(indexName),
       runs: rollup.runs.filter(pick),
       objects: 1,
       rolledUp: true,
     };
   }
-  const keys = (await listKeys(client, loc.bucket, `${loc.prefix}index/${day}/`)).filter(
-    (k) => parseKey(loc, k).kind === 'index',
+  const keys = latestRevisions(
+    (await listKeys(client, loc.bucket, `${loc.prefix}index/${day}/`)).filter(
+      (k) => parseKey(loc, k).kind === 'index',
+    ),
   );
   const out: IndexDay<R> = { ids: [], runs: [], objects: 0, rolledUp: false };
   await eachLimited(keys, concurrency, async (key) => {
     const idx = await getJson<PushIndex>(client, loc.bucket, key);
     out.objects++;
-    out.ids.push(indexId(key));
+    out.ids.push(indexName(key));
     for (const r of fromIndex(idx)) if (pick(r)) out.runs.push(r);
   });
   return out;
@@ -336,23 +364,37 @@ export async function readIndexDay<R extends { origin: string; push: number }>(
 
 /**
  * Days read in parallel, each push index counted once: a push index moved forward (see
- * `fileIndex`) can be in two days; the first day read that holds it supplies its runs.
+ * `fileIndex`) can be in two days, and a push can have revisions (see `archive reindex`) in
+ * other days than its first index. Its highest revision supplies its runs, from the earliest
+ * day that holds it.
  */
 export async function readIndexDays<R extends { origin: string; push: number }>(
   days: string[],
   concurrency: number,
   readDay: (day: string) => Promise<IndexDay<R>>,
 ): Promise<{ runs: R[]; objects: number }> {
-  const seen = new Set<string>();
-  const runs: R[] = [];
+  const read = new Map<string, IndexDay<R>>();
   let objects = 0;
   await eachLimited(days, concurrency, async (day) => {
     const got = await readDay(day);
     objects += got.objects;
-    const mine = new Set(got.ids.filter((id) => !seen.has(id)));
-    for (const id of mine) seen.add(id);
-    // A rollup of an earlier format names no push: its runs count as its own.
-    for (const r of got.runs) if (r.push === undefined || mine.has(runIndexId(r))) runs.push(r);
+    read.set(day, got);
   });
+  const ordered = [...read.keys()].sort();
+  const chosen = new Map<string, { revision: number; day: string }>();
+  for (const day of ordered) {
+    for (const name of read.get(day)!.ids) {
+      const id = indexId(name);
+      const revision = indexRevision(name);
+      const seen = chosen.get(id);
+      if (!seen || revision > seen.revision) chosen.set(id, { revision, day });
+    }
+  }
+  const runs: R[] = [];
+  for (const day of ordered) {
+    // A rollup of an earlier format names no push: its runs count as its own.
+    for (const r of read.get(day)!.runs)
+      if (r.push === undefined || chosen.get(runIndexId(r))?.day === day) runs.push(r);
+  }
   return { runs, objects };
 }

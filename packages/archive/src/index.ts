@@ -21,6 +21,13 @@ export type {
   PushIndex,
   PushManifest,
 } from './push-manifest.js';
+export type {
+  ReindexOptions,
+  ReindexProblem,
+  ReindexProblemCode,
+  ReindexResult,
+} from './reindex-archive.js';
+export { reindexArchive } from './reindex-archive.js';
 export type { SpooledStore } from './s3-segment-source.js';
 export { s3SegmentSource } from './s3-segment-source.js';
 export type {

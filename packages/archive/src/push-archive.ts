@@ -2,18 +2,16 @@ import { createPublicKey } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { keyIdOf, readStoreRetentionPolicy, summariseRuns } from '@agent-audit/store';
+import { keyIdOf, readStoreRetentionPolicy } from '@agent-audit/store';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
 import { fileIndex } from './index-rollup.js';
+import { buildPushIndex, indexDayFor, type SegmentRows } from './push-index.js';
 import {
   type ArchivedObject,
   type ArchivedSegment,
-  INDEX_FORMAT,
-  type IndexedRun,
   PUSH_FORMAT,
-  type PushIndex,
   type PushManifest,
 } from './push-manifest.js';
 import { getBytes, putLocked, sha256Hex } from './s3-objects.js';
@@ -197,8 +195,7 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
   // Segments go up UPLOADS at a time (reading and indexing one overlaps sending another); the
   // manifest lists them in order and is written only after all of them.
   const shipped: ArchivedSegment[] = new Array(sealed.length);
-  const rows: Array<{ segment: number; rows: ReturnType<typeof summariseSegment>['rows'] }> =
-    new Array(sealed.length);
+  const rows: SegmentRows[] = new Array(sealed.length);
   let cursor = 0;
   const upload = async () => {
     while (cursor < sealed.length) {
@@ -381,45 +378,17 @@ async function putIndex(
   options: PushOptions,
   origin: string,
   manifest: PushManifest,
-  perSegment: Array<{ segment: number; rows: ReturnType<typeof summariseSegment>['rows'] }>,
+  perSegment: SegmentRows[],
 ): Promise<void> {
   if (manifest.segments.length === 0) return;
-  const runs = new Map<string, IndexedRun>();
-  for (const { segment, rows } of perSegment) {
-    for (const r of summariseRuns(rows, {})) {
-      const seen = runs.get(r.run_id);
-      if (!seen) {
-        runs.set(r.run_id, { ...r, segments: [segment] });
-        continue;
-      }
-      seen.principal ??= r.principal;
-      seen.agent_id ??= r.agent_id;
-      if (r.start < seen.start) seen.start = r.start;
-      if (r.end > seen.end) seen.end = r.end;
-      seen.spans += r.spans;
-      seen.segments.push(segment);
-    }
+  const index = buildPushIndex(origin, manifest, perSegment);
+  const day = indexDayFor(index, manifest, (options.now ?? (() => new Date()))());
+  try {
+    await fileIndex(options.client, options.location, day, index, new Date(manifest.retainUntil));
+  } catch (error) {
+    const key = archiveKeys.index(options.location, day, origin, manifest.push);
+    throw new Error(
+      `${describeS3Error(error, `writing s3://${options.location.bucket}/${key}`)} — push ${manifest.push} of ${origin} is archived but its runs are not indexed: run agent-audit archive reindex --archive ${options.location.url}`,
+    );
   }
-  const firstTime = manifest.segments.map((s) => s.firstTime).sort()[0] ?? null;
-  const lastTime =
-    manifest.segments
-      .map((s) => s.lastTime)
-      .sort()
-      .at(-1) ?? null;
-  const index: PushIndex = {
-    format: INDEX_FORMAT,
-    origin,
-    push: manifest.push,
-    host: manifest.host,
-    store: manifest.store,
-    firstTime,
-    lastTime,
-    runs: [...runs.values()],
-  };
-  // Filed under the day it is written, never before its last record's day (a query since a
-  // time reads the days from since's on).
-  const written = (options.now ?? (() => new Date()))().toISOString().slice(0, 10);
-  const lastDay = (lastTime ?? manifest.time).slice(0, 10);
-  const day = [lastDay, written].sort()[1]!;
-  await fileIndex(options.client, options.location, day, index, new Date(manifest.retainUntil));
 }

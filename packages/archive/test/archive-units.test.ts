@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { AuditStore } from '@agent-audit/store';
 import { afterAll, describe, expect, it } from 'vitest';
 import { archiveKeys, parseArchiveUrl, parseKey } from '../src/index.js';
+import {
+  type IndexDay,
+  indexId,
+  indexRevision,
+  latestRevisions,
+  readIndexDays,
+} from '../src/index-rollup.js';
 import { segmentHeader, summariseSegment } from '../src/segment-summary.js';
 
 const dirs: string[] = [];
@@ -65,7 +72,21 @@ describe('archive keys', () => {
       day: '2026-12-05',
       shard: 15,
     });
+    expect(parseKey(loc, archiveKeys.index(loc, '2026-12-05', origin, 3))).toMatchObject({
+      revision: 0,
+    });
+    const revised = archiveKeys.index(loc, '2026-12-06', origin, 3, 2);
+    expect(revised).toBe(`p/index/2026-12-06/${origin}-00000003-r02.json`);
+    expect(parseKey(loc, revised)).toEqual({
+      kind: 'index',
+      day: '2026-12-06',
+      origin,
+      n: 3,
+      revision: 2,
+    });
     for (const bad of [
+      `p/index/2026-12-05/${origin}-00000003-r1.json`,
+      `p/index/2026-12-05/${origin}-00000003-r001.json`,
       'p/notes.txt',
       'p/stores/short/segments/00000001.jsonl',
       `p/stores/${origin}/segments/1.jsonl`,
@@ -73,6 +94,38 @@ describe('archive keys', () => {
     ]) {
       expect(parseKey(loc, bad)).toEqual({ kind: 'unknown' });
     }
+  });
+});
+
+describe('push index revisions', () => {
+  const a = `p/index/2026-12-05/${'a'.repeat(32)}-00000001.json`;
+  const a1 = `p/index/2026-12-07/${'a'.repeat(32)}-00000001-r01.json`;
+  const a2 = `p/index/2026-12-05/${'a'.repeat(32)}-00000001-r02.json`;
+  const b = `p/index/2026-12-05/${'b'.repeat(32)}-00000001.json`;
+  it('the highest revision of each push is the one read', () => {
+    expect(indexId(a2)).toBe(`${'a'.repeat(32)}-00000001`);
+    expect([indexRevision(a), indexRevision(a1), indexRevision(a2)]).toEqual([0, 1, 2]);
+    expect(latestRevisions([a, b, a2, a1])).toEqual([b, a2]);
+    expect(latestRevisions([a, b])).toEqual([a, b]);
+  });
+  it('readIndexDays takes a push from the day of its highest revision, once', async () => {
+    const run = (origin: string, id: string) => ({ origin, push: 1, id });
+    const days: Record<string, IndexDay<ReturnType<typeof run>>> = {
+      '2026-12-05': {
+        ids: [`${'a'.repeat(32)}-00000001`, `${'b'.repeat(32)}-00000001`],
+        runs: [run('a'.repeat(32), 'ghost'), run('b'.repeat(32), 'b-run')],
+        objects: 1,
+        rolledUp: true,
+      },
+      '2026-12-06': {
+        ids: [`${'a'.repeat(32)}-00000001-r01`, `${'b'.repeat(32)}-00000001`],
+        runs: [run('a'.repeat(32), 'real'), run('b'.repeat(32), 'b-run')],
+        objects: 1,
+        rolledUp: false,
+      },
+    };
+    const { runs } = await readIndexDays(Object.keys(days), 2, async (d) => days[d]!);
+    expect(runs.map((r) => r.id).sort()).toEqual(['b-run', 'real']);
   });
 });
 

@@ -6,11 +6,13 @@ import {
   parseArchiveUrl,
   pushStore,
   RETAIN_DAYS_ENV,
+  reindexArchive,
 } from '@agent-audit/archive';
 import { Command } from 'commander';
 import type { CliContext } from '../cli-context.js';
-import { CliError, EXIT_IO, EXIT_USAGE } from '../cli-error.js';
+import { CliError, EXIT_IO, EXIT_TAMPERED, EXIT_USAGE } from '../cli-error.js';
 import { type GlobalOptions, storeLocations, trustLocation } from '../global-options.js';
+import { parseTimePoint } from '../parse-time.js';
 import { formatBytes, ProgressLine } from '../progress-line.js';
 
 interface PushCommandOptions {
@@ -173,5 +175,68 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
         setExitCode(0);
       },
     );
+  archive
+    .command('reindex')
+    .description(
+      "rebuild the run index from the push manifests: each push's segments are read at the version its manifest names and checked against its SHA-256, and a push with no index object (its index PUT failed, or the object is gone) gets one, locked and checksummed like every archive object; an index that differs from its segments is reported, never overwritten; the next archive compact covers what it writes; writes nothing on a healthy archive",
+    )
+    .requiredOption('--archive <s3-url>', 'the archive: s3://bucket/prefix')
+    .option(
+      '--since <time>',
+      'only pushes made since then: a duration before now (7d) or an ISO 8601 date (default: every push)',
+    )
+    .addHelpText(
+      'after',
+      '\nProgress (pushes checked / total) goes to stderr; --json prints the summary (checked, indexed, written, problems).' +
+        '\nA wrong index is never overwritten (index objects are write-once): the rebuilt one is written as its next revision, <origin>-<push>-r<RR>.json, which runs/trail/explain --archive and archive compact prefer.' +
+        '\nExit: 0 every push with segments is indexed · 1 a problem, each named on stderr: a segment missing or not matching its manifest digest (that push is not indexed), or an index that differed from its segments (superseded by a revision) · 3 the bucket failed',
+    )
+    .action(async (options: { archive: string; since?: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      let location: ReturnType<typeof parseArchiveUrl>;
+      try {
+        location = parseArchiveUrl(options.archive);
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT_USAGE);
+      }
+      const since =
+        options.since === undefined
+          ? undefined
+          : parseTimePoint(options.since, '--since', ctx.now());
+      const client = archiveClient(ctx.env);
+      let result: Awaited<ReturnType<typeof reindexArchive>>;
+      try {
+        result = await reindexArchive({
+          client,
+          location,
+          ...(since ? { since } : {}),
+          now: () => ctx.now(),
+          // A line per push for a small archive, else about every 5% (and the last).
+          onProgress: (p) => {
+            const step = Math.max(1, Math.floor(p.total / 20));
+            if (p.checked % step === 0 || p.checked === p.total)
+              ctx.writeErr(`reindex: ${p.checked}/${p.total} pushes checked\n`);
+          },
+        });
+      } catch (error) {
+        throw new CliError((error as Error).message, EXIT_IO);
+      }
+      for (const p of result.problems) ctx.writeErr(`error: ${p.message}\n`);
+      if (globals.json) {
+        ctx.writeOut(`${JSON.stringify(result, null, 2)}\n`);
+      } else {
+        for (const w of result.written) {
+          ctx.writeOut(
+            `indexed push ${w.push} of ${w.origin}: ${w.runs} run(s) → ${w.key}${w.corrects ? ` (supersedes ${w.corrects})` : ''}\n`,
+          );
+        }
+        ctx.writeOut(
+          `${result.checked} push(es) checked: ${result.indexed} already indexed, ${result.written.length} index object(s) written, ${result.problems.length} problem(s)` +
+            (result.written.length > 0 ? '; run agent-audit archive compact to roll them up' : '') +
+            '\n',
+        );
+      }
+      setExitCode(result.problems.length > 0 ? EXIT_TAMPERED : 0);
+    });
   return archive;
 }

@@ -1,0 +1,68 @@
+import { summariseRuns } from '@agent-audit/store';
+import {
+  INDEX_FORMAT,
+  type IndexedRun,
+  type PushIndex,
+  type PushManifest,
+} from './push-manifest.js';
+import type { summariseSegment } from './segment-summary.js';
+
+/** The tagged records of one archived segment, in manifest order. */
+export interface SegmentRows {
+  segment: number;
+  rows: ReturnType<typeof summariseSegment>['rows'];
+}
+
+/**
+ * The run index of one push, derived from its manifest and its segments' records alone (the
+ * pusher writes it; `archive reindex` rebuilds it and compares): the same inputs always give
+ * the same bytes.
+ */
+export function buildPushIndex(
+  origin: string,
+  manifest: PushManifest,
+  perSegment: SegmentRows[],
+): PushIndex {
+  const runs = new Map<string, IndexedRun>();
+  for (const { segment, rows } of perSegment) {
+    for (const r of summariseRuns(rows, {})) {
+      const seen = runs.get(r.run_id);
+      if (!seen) {
+        runs.set(r.run_id, { ...r, segments: [segment] });
+        continue;
+      }
+      seen.principal ??= r.principal;
+      seen.agent_id ??= r.agent_id;
+      if (r.start < seen.start) seen.start = r.start;
+      if (r.end > seen.end) seen.end = r.end;
+      seen.spans += r.spans;
+      seen.segments.push(segment);
+    }
+  }
+  const firstTime = manifest.segments.map((s) => s.firstTime).sort()[0] ?? null;
+  const lastTime =
+    manifest.segments
+      .map((s) => s.lastTime)
+      .sort()
+      .at(-1) ?? null;
+  return {
+    format: INDEX_FORMAT,
+    origin,
+    push: manifest.push,
+    host: manifest.host,
+    store: manifest.store,
+    firstTime,
+    lastTime,
+    runs: [...runs.values()],
+  };
+}
+
+/**
+ * The day a push index is filed under: the day it is written, never before its last record's
+ * day (a query since a time reads the days from since's on).
+ */
+export function indexDayFor(index: PushIndex, manifest: PushManifest, now: Date): string {
+  const written = now.toISOString().slice(0, 10);
+  const lastDay = (index.lastTime ?? manifest.time).slice(0, 10);
+  return [lastDay, written].sort()[1]!;
+}
