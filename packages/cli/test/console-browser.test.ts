@@ -521,6 +521,12 @@ describe('agent-audit console in Chromium', () => {
     expect(await page.$('#run-context')).toBeNull();
     await shot('run-claimed-context');
 
+    // The runs list marks the claim as `runs` does, never as the run's principal.
+    await page.goto(`${consoleProcess.url}/?run=${encodeURIComponent(forgedRunId)}`);
+    const listed = await tableRows('runs');
+    expect(listed.map((r) => r[0])).toEqual([forgedRunId]);
+    expect(listed[0]![1]).toBe('user:mallory (claimed)');
+
     // The demo's own run shows no claim.
     await page.goto(`${consoleProcess.url}/runs/${encodeURIComponent(demoRunId)}`);
     expect(await page.$('#claimed-context')).toBeNull();

@@ -3,7 +3,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import {
-  mergeRunStatus,
   type RunSummary,
   readStoreRetentionPolicy,
   type StoredRecord,
@@ -15,6 +14,7 @@ import { explainRun, type RunExplanation } from '../run-explanation.js';
 import type { TrailSpan } from '../trail-span.js';
 import { type AlertView, readAlertStore } from './alert-source.js';
 import { IndexClient, type IndexStatus } from './index-client.js';
+import { mergeRuns } from './merge-runs.js';
 import { ToolCallTable } from './tool-call-table.js';
 import { verifyInWorker } from './verify-in-worker.js';
 
@@ -64,6 +64,11 @@ export interface RunQuery {
 export interface ConsoleRun extends RunSummary {
   /** Stores holding records of the run. */
   stores: string[];
+  /**
+   * A run with no principal of its own whose remote caller only claimed one (never adopted), as
+   * `runs --json` gives it; set on the rows of the page shown.
+   */
+  claimed_principal?: string;
 }
 
 export interface RunPage {
@@ -141,30 +146,6 @@ const LANDING_FULL_LIST_RUNS = 20_000;
 
 /** Runs kept loaded (spans and six answers) while the stores do not grow. */
 const KEPT_RUNS = 8;
-
-/** One row per run across stores (a run whose processes kept separate stores is one run). */
-function mergeRuns(perStore: Array<{ store: string; runs: RunSummary[] }>): ConsoleRun[] {
-  const merged = new Map<string, ConsoleRun>();
-  for (const { store, runs } of perStore) {
-    for (const run of runs) {
-      const seen = merged.get(run.run_id);
-      if (!seen) {
-        merged.set(run.run_id, { ...run, stores: [store] });
-        continue;
-      }
-      seen.stores.push(store);
-      if (run.start < seen.start) seen.start = run.start;
-      if (run.end > seen.end) seen.end = run.end;
-      seen.principal ??= run.principal;
-      seen.agent_id ??= run.agent_id;
-      seen.spans += run.spans;
-      seen.incomplete ||= run.incomplete;
-      seen.status = mergeRunStatus(seen.status, run.status) as RunSummary['status'];
-      if (run.lost_records) seen.lost_records = (seen.lost_records ?? 0) + run.lost_records;
-    }
-  }
-  return [...merged.values()].sort((x, y) => (x.start < y.start ? 1 : x.start > y.start ? -1 : 0));
-}
 
 /**
  * What the console knows about its stores: a query reader per store (its index kept outside the
@@ -314,6 +295,23 @@ export class ConsoleData {
 
   /** Runs matching the query, newest first, one page of them. */
   async searchRuns(query: RunQuery): Promise<RunPage> {
+    return this.#markClaimed(await this.#searchRuns(query));
+  }
+
+  /** The page's rows without a principal get the principal a remote caller only claimed. */
+  async #markClaimed(page: RunPage): Promise<RunPage> {
+    const unattributed = page.runs.filter((r) => r.principal === null).map((r) => r.run_id);
+    if (unattributed.length === 0) return page;
+    const claimed = await this.#index.claimedPrincipals(unattributed);
+    return {
+      ...page,
+      runs: page.runs.map((r) =>
+        claimed[r.run_id] === undefined ? r : { ...r, claimed_principal: claimed[r.run_id] },
+      ),
+    };
+  }
+
+  async #searchRuns(query: RunQuery): Promise<RunPage> {
     const pageSize = Math.min(500, Math.max(1, query.pageSize ?? 50));
     const unfiltered = (
       [

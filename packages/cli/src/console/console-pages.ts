@@ -70,7 +70,7 @@ ${field('since', 'since', '90d or 2026-01-01')}${field('until', 'until', '2026-1
   const rows = result.runs
     .map(
       (r) =>
-        `<tr class="${e(r.status)}"><td><a class="run-link" href="/runs/${encodeURIComponent(r.run_id)}">${e(r.run_id)}</a></td>${cell(r.principal)}${cell(r.agent_id)}${cell(r.start)}${cell(r.end)}<td><span class="badge ${e(r.status)}">${e(r.status)}</span></td>${cell(r.spans)}${cell(r.incomplete ? `yes${r.lost_records ? ` (${r.lost_records} lost)` : ''}` : 'no')}${cell(r.stores.join(', '))}</tr>`,
+        `<tr class="${e(r.status)}"><td><a class="run-link" href="/runs/${encodeURIComponent(r.run_id)}">${e(r.run_id)}</a></td>${cell(r.principal ?? (r.claimed_principal === undefined ? null : `${r.claimed_principal} (claimed)`))}${cell(r.agent_id)}${cell(r.start)}${cell(r.end)}<td><span class="badge ${e(r.status)}">${e(r.status)}</span></td>${cell(r.spans)}${cell(r.incomplete ? `yes${r.lost_records ? ` (${r.lost_records} lost)` : ''}` : 'no')}${cell(r.stores.join(', '))}</tr>`,
     )
     .join('');
   const link = (p: number, label: string) =>

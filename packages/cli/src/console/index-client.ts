@@ -16,7 +16,8 @@ type QueryBody =
   | { method: 'listRuns'; filter: RunFilter }
   | { method: 'recentRuns'; offset: number; limit: number }
   | { method: 'runView'; runId: string; shown: string[] }
-  | { method: 'credentialRuns'; ref: string };
+  | { method: 'credentialRuns'; ref: string }
+  | { method: 'claimedPrincipals'; runIds: string[] };
 
 /**
  * A run read from every store in one pass (index-worker.ts): its timeline, six answers, where
@@ -269,6 +270,14 @@ export class IndexClient {
   /** The runs whose span records issued or used the credential ref (the store's index). */
   credentialRuns(store: number, ref: string): Promise<string[]> {
     return this.#ask(store, { method: 'credentialRuns', ref });
+  }
+
+  /**
+   * For runs without a principal of their own: the principal a remote caller only claimed (an
+   * unsigned or untrusted run context, never adopted), by run id, as `runs` shows it.
+   */
+  claimedPrincipals(runIds: string[]): Promise<Record<string, string>> {
+    return this.#ask('all', { method: 'claimedPrincipals', runIds });
   }
 
   async close(): Promise<void> {

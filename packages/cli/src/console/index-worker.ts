@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
+import { ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL } from '@agent-audit/instrumentation/attributes';
 import { openStoreReader, type StoreReader } from '@agent-audit/store/query';
 import { explainRun } from '../run-explanation.js';
 import { runTimeline, type SpanRecord } from '../run-timeline.js';
@@ -93,8 +94,32 @@ function runView(runId: string, shown: string[]): { view: RunView; transfer: Arr
   };
 }
 
+/** The claimed principal of each run that has one (see IndexClient.claimedPrincipals). */
+function claimedPrincipals(runIds: string[]): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const runId of runIds) {
+    const records: SpanRecord[] = [];
+    readers.forEach((reader, store) => {
+      for (const r of reader.runRecords(runId))
+        records.push({ seq: r.seq, type: r.type, payload: r.payload, store: String(store) });
+    });
+    for (const span of runTimeline(records)) {
+      const claimed = span.attributes[ATTR_RUN_CONTEXT_CLAIMED_PRINCIPAL];
+      if (typeof claimed === 'string') {
+        found[runId] = claimed;
+        break;
+      }
+    }
+  }
+  return found;
+}
+
 port.on('message', (query: WorkerQuery) => {
   try {
+    if (query.method === 'claimedPrincipals') {
+      post({ type: 'answer', id: query.id, result: claimedPrincipals(query.runIds) });
+      return;
+    }
     if (query.method === 'runView') {
       const { view, transfer } = runView(query.runId, query.shown);
       port.postMessage(
