@@ -1,9 +1,3 @@
-// The fleet archive against the real versitygw S3 gateway with Object Lock: three agent
-// processes with their own stores push concurrently; verify --archive, runs --archive; the
-// server refuses deletes and retention shortening; and what verify --archive names for a store
-// tampered before its push, a segment deleted before its push, an object overwritten in the
-// bucket, and a host that stopped pushing.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,39 +10,18 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/jaeger.js';
+import { type NodeRun, runNode } from '../support/run-node.js';
 import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
 
 const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const AGENT = join(REPO_ROOT, 'test/integration/fixtures/archive-agent.mjs');
 const BUCKET = 'fleet-audit';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let s3: VersitygwInstance;
 let root: string;
 
-function run(args: string[], cwd = root): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, args, {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: root, ...s3.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[], cwd = root): Promise<NodeRun> {
+  return runNode(args, { cwd: cwd, env: { PATH: process.env.PATH, HOME: root, ...s3.env } });
 }
 
 interface Host {
@@ -70,7 +43,7 @@ async function agent(name: string, runs = 6): Promise<Host> {
   return { ...host, runs: JSON.parse(out.stdout).runs };
 }
 
-function push(host: Host, prefix: string): Promise<Run> {
+function push(host: Host, prefix: string): Promise<NodeRun> {
   return run([
     CLI,
     '--store',
@@ -86,7 +59,7 @@ function push(host: Host, prefix: string): Promise<Run> {
   ]);
 }
 
-function verifyArchive(prefix: string, ...extra: string[]): Promise<Run> {
+function verifyArchive(prefix: string, ...extra: string[]): Promise<NodeRun> {
   return run([CLI, '--json', 'verify', '--archive', `s3://${BUCKET}/${prefix}`, ...extra]);
 }
 

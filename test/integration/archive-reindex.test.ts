@@ -1,11 +1,3 @@
-// archive reindex against the real versitygw S3 gateway with Object Lock: a push whose index
-// PUT fails leaves its runs out of `runs --archive`; `archive reindex` rebuilds that index from
-// the push manifest and its segments (read at the version the manifest names), after which
-// `runs --archive` finds them, also after `archive compact`. On a healthy archive it writes
-// nothing. A segment overwritten in the bucket after its push does not change what is indexed
-// (the manifest's version is read); a segment whose stored bytes no longer match the manifest's
-// digest is reported by key and its push is not indexed.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,39 +11,18 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveRunRecords, parseArchiveUrl, pushStore } from '../../packages/archive/src/index.js';
 import { REPO_ROOT } from '../support/jaeger.js';
+import { type NodeRun, runNode } from '../support/run-node.js';
 import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
 
 const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const AGENT = join(REPO_ROOT, 'test/integration/fixtures/archive-agent.mjs');
 const BUCKET = 'reindex-audit';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let s3: VersitygwInstance;
 let root: string;
 
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, args, {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: root, ...s3.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[]): Promise<NodeRun> {
+  return runNode(args, { cwd: root, env: { PATH: process.env.PATH, HOME: root, ...s3.env } });
 }
 
 interface Host {
@@ -99,7 +70,7 @@ async function pushWithoutIndex(host: Host, prefix: string): Promise<void> {
   );
 }
 
-function push(host: Host, prefix: string): Promise<Run> {
+function push(host: Host, prefix: string): Promise<NodeRun> {
   return run([
     CLI,
     '--store',
@@ -123,7 +94,7 @@ async function archivedRunIds(prefix: string): Promise<string[]> {
     .sort();
 }
 
-function reindex(prefix: string, ...extra: string[]): Promise<Run> {
+function reindex(prefix: string, ...extra: string[]): Promise<NodeRun> {
   return run([
     CLI,
     '--json',

@@ -1,18 +1,10 @@
-// trail / explain --archive against the real versitygw S3 gateway with Object Lock: a run that
-// crosses three hosts (alpha's agent calls a sub-agent on bravo, which calls one on charlie),
-// each host audited by the real SDK into its own store; the three stores pushed at once; the
-// hosts' stores deleted; then `trail`/`explain --archive --json` must print what `trail`/
-// `explain --json` printed on the three local stores before. Also: the same answer from the
-// day's rollup after compaction, a push after the compaction (its index moved forward) still
-// found, a segment overwritten in the bucket read at its pushed version and named, and a run
-// the archive does not hold (exit 4).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/jaeger.js';
+import { type NodeRun, runNode } from '../support/run-node.js';
 import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
 
 const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
@@ -20,33 +12,11 @@ const AGENT = join(REPO_ROOT, 'test/integration/fixtures/archive-sdk-agent.mjs')
 const BUCKET = 'trail-audit';
 const ARCHIVE = `s3://${BUCKET}/fleet`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let s3: VersitygwInstance;
 let root: string;
 
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, args, {
-      cwd: root,
-      env: { PATH: process.env.PATH, HOME: root, ...s3.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(args: string[]): Promise<NodeRun> {
+  return runNode(args, { cwd: root, env: { PATH: process.env.PATH, HOME: root, ...s3.env } });
 }
 
 interface Host {
@@ -75,7 +45,7 @@ async function agent(h: Host, caller: string | null): Promise<string> {
   return JSON.parse(out.stdout).runId;
 }
 
-function push(h: Host): Promise<Run> {
+function push(h: Host): Promise<NodeRun> {
   return run([
     CLI,
     '--store',
