@@ -7,7 +7,7 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys, pad, parseKey, storePrefix } from './archive-keys.js';
 import { type ArchiveLocation, describeS3Error } from './archive-location.js';
 import { fileIndex } from './index-rollup.js';
-import { buildPushIndex, indexDayFor, type SegmentRows } from './push-index.js';
+import { buildPushIndex, indexDayFor, type SegmentRuns } from './push-index.js';
 import {
   type ArchivedObject,
   type ArchivedSegment,
@@ -15,6 +15,7 @@ import {
   type PushManifest,
 } from './push-manifest.js';
 import { getBytes, putLocked, sha256Hex } from './s3-objects.js';
+import { segmentReader } from './segment-reader.js';
 import { segmentHeader, summariseSegment } from './segment-summary.js';
 
 /** Default retention of archived objects when neither option nor environment sets it. */
@@ -72,14 +73,44 @@ function localSegments(store: string): Array<{ segment: number; file: string }> 
 }
 
 /** The first 64 KiB of a file (a segment header is one short line). */
+const READ_START_BYTES = 65_536;
+
 function readStart(file: string): Buffer {
   const fd = fs.openSync(file, 'r');
   try {
-    const buf = Buffer.alloc(65_536);
+    const buf = Buffer.alloc(READ_START_BYTES);
     return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0));
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The first two records of the segment after the last sealed one (`segment.open`, then the
+ * checkpoint that signs everything before it), when that segment is the next one; else null.
+ */
+function nextSegmentHead(
+  next: { segment: number; file: string },
+  lastSegment: number,
+): { segment: number; body: Buffer; lastSeq: number } | null {
+  if (next.segment !== lastSegment + 1) return null;
+  let bytes = readStart(next.file);
+  let end = 0;
+  for (let line = 0; line < 2; line++) {
+    let nl = bytes.indexOf(10, end);
+    if (nl < 0 && bytes.length === READ_START_BYTES) {
+      // A first record longer than the start read: the whole file.
+      bytes = fs.readFileSync(next.file);
+      nl = bytes.indexOf(10, end);
+    }
+    if (nl < 0) break;
+    const type = (JSON.parse(bytes.toString('utf8', end, nl)) as { type?: string }).type;
+    if (line === 1 && type !== 'checkpoint') break;
+    end = nl + 1;
+  }
+  if (end === 0) return null;
+  const body = Buffer.from(bytes.subarray(0, end));
+  return { segment: next.segment, body, lastSeq: summariseSegment(body).lastSeq };
 }
 
 /** The last push manifest of a store (the cursor), by listing its `pushes/`. */
@@ -195,24 +226,29 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
   // Segments go up UPLOADS at a time (reading and indexing one overlaps sending another); the
   // manifest lists them in order and is written only after all of them.
   const shipped: ArchivedSegment[] = new Array(sealed.length);
-  const rows: SegmentRows[] = new Array(sealed.length);
+  const segmentRuns: SegmentRuns[] = new Array(sealed.length);
   let cursor = 0;
+  const reader = segmentReader();
   const upload = async () => {
     while (cursor < sealed.length) {
       const i = cursor++;
       const seg = sealed[i]!;
-      const body = fs.readFileSync(seg.file);
-      const sum = summariseSegment(body);
+      const { bytes: body, summary: sum, release } = await reader.read(seg.file);
       const key = archiveKeys.segment(location, origin, seg.segment);
-      const put = await putLocked(
-        client,
-        bucket,
-        key,
-        body,
-        retainUntil,
-        'application/x-ndjson',
-        Buffer.from(sum.sha256, 'hex'),
-      );
+      let put: Awaited<ReturnType<typeof putLocked>>;
+      try {
+        put = await putLocked(
+          client,
+          bucket,
+          key,
+          body,
+          retainUntil,
+          'application/x-ndjson',
+          Buffer.from(sum.sha256, 'hex'),
+        );
+      } finally {
+        release();
+      }
       if (put.status === 'present') alreadyPresent++;
       shipped[i] = {
         segment: seg.segment,
@@ -225,7 +261,7 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
         firstTime: sum.firstTime,
         lastTime: sum.lastTime,
       };
-      rows[i] = { segment: seg.segment, rows: sum.rows };
+      segmentRuns[i] = { segment: seg.segment, runs: sum.runs };
       bytes += body.length;
       options.onProgress?.({ store, bytes, totalBytes, segment: seg.segment });
     }
@@ -248,80 +284,65 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
   };
   // The head of the next segment: the checkpoint that signs the sealed segments is its second
   // record (the writer signs one when it opens a segment).
-  let head: PushManifest['head'] = null;
-  const next = segs.at(-1)!;
-  if (next.segment === lastSegment + 1) {
-    const bytes = fs.readFileSync(next.file);
-    let end = 0;
-    for (let line = 0; line < 2; line++) {
-      const nl = bytes.indexOf(10, end);
-      if (nl < 0) break;
-      const type = (JSON.parse(bytes.toString('utf8', end, nl)) as { type?: string }).type;
-      if (line === 1 && type !== 'checkpoint') break;
-      end = nl + 1;
-    }
-    if (end > 0) {
-      const body = bytes.subarray(0, end);
-      const sum = summariseSegment(body);
-      head = {
-        ...(await object(
-          archiveKeys.head(location, origin, next.segment),
-          body,
-          'application/x-ndjson',
-        )),
-        segment: next.segment,
-        lastSeq: sum.lastSeq,
-      };
-    }
-  }
-  const signedThrough = head?.lastSeq ?? lastSeq;
+  const headPart = nextSegmentHead(segs.at(-1)!, lastSegment);
+  const signedThrough = headPart?.lastSeq ?? lastSeq;
   // Checkpoints as of this push: the lines within the archived records.
-  let checkpoints: PushManifest['checkpoints'] = null;
   const cpFile = path.join(store, 'checkpoints.jsonl');
-  if (fs.existsSync(cpFile)) {
-    const lines = fs
-      .readFileSync(cpFile, 'utf8')
-      .split('\n')
-      .filter((l) => {
-        try {
-          return l !== '' && (JSON.parse(l) as { size?: number }).size! <= signedThrough;
-        } catch {
-          return false;
-        }
-      });
-    if (lines.length > 0) {
-      const body = Buffer.from(`${lines.join('\n')}\n`);
-      const key = archiveKeys.checkpoints(location, origin, pushN);
-      checkpoints = { ...(await object(key, body, 'application/x-ndjson')), lines: lines.length };
-    }
-  }
-  const keys: PushManifest['keys'] = [];
+  const cpLines = fs.existsSync(cpFile)
+    ? fs
+        .readFileSync(cpFile, 'utf8')
+        .split('\n')
+        .filter((l) => {
+          try {
+            return l !== '' && (JSON.parse(l) as { size?: number }).size! <= signedThrough;
+          } catch {
+            return false;
+          }
+        })
+    : [];
   const pemFile = path.join(options.trustDir, 'public-key.pem');
-  if (fs.existsSync(pemFile)) {
-    const pem = fs.readFileSync(pemFile);
-    const keyId = keyIdOf(createPublicKey(pem));
-    keys.push({
-      ...(await object(
-        archiveKeys.publicKey(location, origin, keyId),
-        pem,
-        'application/x-pem-file',
-      )),
-      keyId,
-    });
-  }
-  const recovered: ArchivedObject[] = [];
+  const pem = fs.existsSync(pemFile) ? fs.readFileSync(pemFile) : undefined;
   const recDir = path.join(store, 'recovered');
-  for (const name of fs.existsSync(recDir) ? fs.readdirSync(recDir).sort() : []) {
-    const file = path.join(recDir, name);
-    if (!fs.statSync(file).isFile()) continue;
-    recovered.push(
-      await object(
-        archiveKeys.recovered(location, origin, name),
-        fs.readFileSync(file),
-        'application/octet-stream',
+  const recoveredFiles = (fs.existsSync(recDir) ? fs.readdirSync(recDir).sort() : [])
+    .map((name) => ({ name, file: path.join(recDir, name) }))
+    .filter(({ file }) => fs.statSync(file).isFile());
+  // These few small objects are independent of one another: sent at once, not one by one.
+  const [head, checkpoints, keys, recovered] = await Promise.all([
+    headPart
+      ? object(
+          archiveKeys.head(location, origin, headPart.segment),
+          headPart.body,
+          'application/x-ndjson',
+        ).then((o) => ({ ...o, segment: headPart.segment, lastSeq: headPart.lastSeq }))
+      : null,
+    cpLines.length > 0
+      ? object(
+          archiveKeys.checkpoints(location, origin, pushN),
+          Buffer.from(`${cpLines.join('\n')}\n`),
+          'application/x-ndjson',
+        ).then((o) => ({ ...o, lines: cpLines.length }))
+      : null,
+    pem
+      ? (async () => {
+          const keyId = keyIdOf(createPublicKey(pem));
+          const o = await object(
+            archiveKeys.publicKey(location, origin, keyId),
+            pem,
+            'application/x-pem-file',
+          );
+          return [{ ...o, keyId }];
+        })()
+      : [],
+    Promise.all(
+      recoveredFiles.map(({ name, file }) =>
+        object(
+          archiveKeys.recovered(location, origin, name),
+          fs.readFileSync(file),
+          'application/octet-stream',
+        ),
       ),
-    );
-  }
+    ),
+  ]);
   const manifest: PushManifest = {
     format: PUSH_FORMAT,
     origin,
@@ -360,7 +381,7 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
     }
     throw error;
   }
-  await putIndex(options, origin, manifest, rows);
+  await putIndex(options, origin, manifest, segmentRuns);
   return {
     store,
     origin,
@@ -378,7 +399,7 @@ async function putIndex(
   options: PushOptions,
   origin: string,
   manifest: PushManifest,
-  perSegment: SegmentRows[],
+  perSegment: SegmentRuns[],
 ): Promise<void> {
   if (manifest.segments.length === 0) return;
   const index = buildPushIndex(origin, manifest, perSegment);

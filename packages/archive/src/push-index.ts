@@ -1,16 +1,15 @@
-import { summariseRuns } from '@agent-audit/store';
+import type { RunSummary } from '@agent-audit/store';
 import {
   INDEX_FORMAT,
   type IndexedRun,
   type PushIndex,
   type PushManifest,
 } from './push-manifest.js';
-import type { summariseSegment } from './segment-summary.js';
 
-/** The tagged records of one archived segment, in manifest order. */
-export interface SegmentRows {
+/** The runs of one archived segment (`SegmentSummary.runs`), in manifest order. */
+export interface SegmentRuns {
   segment: number;
-  rows: ReturnType<typeof summariseSegment>['rows'];
+  runs: RunSummary[];
 }
 
 /**
@@ -21,11 +20,11 @@ export interface SegmentRows {
 export function buildPushIndex(
   origin: string,
   manifest: PushManifest,
-  perSegment: SegmentRows[],
+  perSegment: SegmentRuns[],
 ): PushIndex {
   const runs = new Map<string, IndexedRun>();
-  for (const { segment, rows } of perSegment) {
-    for (const r of summariseRuns(rows, {})) {
+  for (const { segment, runs: segmentRuns } of perSegment) {
+    for (const r of segmentRuns) {
       const seen = runs.get(r.run_id);
       if (!seen) {
         runs.set(r.run_id, { ...r, segments: [segment] });

@@ -9,7 +9,7 @@ import {
   latestRevisions,
   listKeys,
 } from './index-rollup.js';
-import { buildPushIndex, indexDayFor, type SegmentRows } from './push-index.js';
+import { buildPushIndex, indexDayFor, type SegmentRuns } from './push-index.js';
 import type { PushIndex, PushManifest } from './push-manifest.js';
 import { getBytes, getObject } from './s3-objects.js';
 import { summariseSegment } from './segment-summary.js';
@@ -144,7 +144,7 @@ async function reindexPush(
   const { client, location: loc } = options;
   if (manifest.segments.length === 0) return;
   const { origin, push } = manifest;
-  const rows: SegmentRows[] = [];
+  const segmentRuns: SegmentRuns[] = [];
   let sound = true;
   for (const seg of manifest.segments) {
     at(`reading ${url(loc, seg.key, seg.versionId)}`);
@@ -171,10 +171,10 @@ async function reindexPush(
       });
       continue;
     }
-    rows.push({ segment: seg.segment, rows: summariseSegment(got.bytes).rows });
+    segmentRuns.push({ segment: seg.segment, runs: summariseSegment(got.bytes).runs });
   }
   if (!sound) return;
-  const index = buildPushIndex(origin, manifest, rows);
+  const index = buildPushIndex(origin, manifest, segmentRuns);
   const body = JSON.stringify(index);
   const id = `${origin}-${String(push).padStart(8, '0')}`;
   const existing = latestRevisions(indexKeys.get(id) ?? []);

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { lossTagRows, type RecordTags, type TagRow } from '@agent-audit/store';
+import {
+  lossTagRows,
+  type RecordTags,
+  type RunSummary,
+  summariseRuns,
+  type TagRow,
+} from '@agent-audit/store';
 
 /** What the archive needs to know of one segment's bytes. */
 export interface SegmentSummary {
@@ -13,8 +19,11 @@ export interface SegmentSummary {
   lastTime: string;
   /** True when its last record is the `segment.seal`. */
   sealed: boolean;
-  /** Tagged records, for the run index. */
-  rows: TagRow[];
+  /**
+   * The runs of its tagged records (`summariseRuns` of this segment alone), for the run index:
+   * a few rows per run, not one per record, so a push holds little however many records it ships.
+   */
+  runs: RunSummary[];
 }
 
 interface Line {
@@ -39,8 +48,9 @@ export function summariseSegment(bytes: Buffer): SegmentSummary {
     firstTime: '',
     lastTime: '',
     sealed: false,
-    rows: [],
+    runs: [],
   };
+  const rows: TagRow[] = [];
   let start = 0;
   let lastType = '';
   while (start < bytes.length) {
@@ -61,10 +71,11 @@ export function summariseSegment(bytes: Buffer): SegmentSummary {
     out.lastSeq = rec.seq;
     if (rec.time > out.lastTime) out.lastTime = rec.time;
     lastType = type;
-    if (type === 'loss') out.rows.push(...lossTagRows(rec.seq, rec.time, rec.payload));
-    else if (rec.tags?.run) out.rows.push({ seq: rec.seq, time: rec.time, type, tags: rec.tags });
+    if (type === 'loss') rows.push(...lossTagRows(rec.seq, rec.time, rec.payload));
+    else if (rec.tags?.run) rows.push({ seq: rec.seq, time: rec.time, type, tags: rec.tags });
   }
   out.sealed = lastType === 'segment.seal';
+  out.runs = summariseRuns(rows, {});
   return out;
 }
 

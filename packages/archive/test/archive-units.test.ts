@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditStore } from '@agent-audit/store';
+import { AuditStore, summariseRuns } from '@agent-audit/store';
 import { afterAll, describe, expect, it } from 'vitest';
 import { archiveKeys, parseArchiveUrl, parseKey } from '../src/index.js';
 import {
@@ -172,9 +172,13 @@ describe('summariseSegment', () => {
       expect(sum.origin).toBe(lines[0].payload.origin);
       expect(sum.segment).toBe(Number(name.slice(0, 8)));
       expect(segmentHeader(bytes)).toEqual({ origin: sum.origin, segment: sum.segment });
-      const tagged = lines.filter((l) => l.tags?.run);
-      expect(sum.rows.map((r) => [r.seq, r.tags.run, r.type])).toEqual(
-        tagged.map((l) => [l.seq, l.tags.run, l.type]),
+      // The runs are those of every tagged record, each read whole (no tail shortcut).
+      const tagged = lines
+        .filter((l) => l.tags?.run)
+        .map((l) => ({ seq: l.seq, time: l.time, type: l.type, tags: l.tags }));
+      expect(sum.runs).toEqual(summariseRuns(tagged, {}));
+      expect(sum.runs.map((r) => r.run_id).sort()).toEqual(
+        [...new Set(tagged.map((t) => t.tags.run))].sort(),
       );
     }
   });
