@@ -121,10 +121,24 @@ describe('docker-compose.yml, fleet profile', () => {
           'wrong config mounted',
           (c) => {
             c.services[names.collector!].volumes = [
-              './collector-config.yaml:/etc/otelcol-contrib/kafka-collector.yaml:ro',
+              './collector-config.yaml:/etc/jaeger/kafka-collector.yaml:ro',
             ];
           },
           /is collector-config\.yaml, not tools\/jaeger\/config\/kafka-collector\.yaml/,
+        ],
+        [
+          'collector on another binary',
+          (c) => {
+            c.services[names.collector!].image = 'otel/opentelemetry-collector-contrib:0.139.0';
+          },
+          /fleet-collector: image otel\/opentelemetry-collector-contrib:0\.139\.0, the tests run it on the Jaeger v2 binary/,
+        ],
+        [
+          'ingester on another Jaeger release',
+          (c) => {
+            c.services[names.ingester!].image = 'jaegertracing/jaeger:2.11.0';
+          },
+          /fleet-ingester: image jaegertracing\/jaeger:2\.11\.0, the tests run it on the Jaeger v2 binary \(jaegertracing\/jaeger:2\.12\.0/,
         ],
         [
           'Kafka image drift',

@@ -41,12 +41,22 @@ export function pinnedKafkaVersion(): string {
 /** Services of the `fleet` profile running an image that starts with `prefix`. */
 function fleetService(compose: Yaml, prefix: string): string | undefined {
   for (const [name, service] of Object.entries(asRecord(compose.services))) {
-    const profiles = asRecord(service).profiles;
-    if (!Array.isArray(profiles) || !profiles.includes('fleet')) continue;
+    if (!inFleet(service)) continue;
     if (String(asRecord(service).image ?? '').startsWith(prefix)) return name;
   }
   return undefined;
 }
+
+function inFleet(service: unknown): boolean {
+  const profiles = asRecord(service).profiles;
+  return Array.isArray(profiles) && profiles.includes('fleet');
+}
+
+/** The fleet's collector and ingester: the names docs/deployment.md gives them. */
+export const FLEET_COLLECTOR = 'fleet-collector';
+export const FLEET_INGESTER = 'fleet-ingester';
+/** Both run the Jaeger v2 binary, as the tests do (the release docker-compose.test.ts pins). */
+const JAEGER_IMAGE = 'jaegertracing/jaeger:';
 
 export interface FleetFiles {
   compose: Yaml;
@@ -60,10 +70,12 @@ export interface FleetServices {
 }
 
 export function fleetServices(compose: Yaml): Partial<FleetServices> {
+  const services = asRecord(compose.services);
+  const named = (name: string) => (inFleet(services[name]) ? name : undefined);
   return {
     kafka: fleetService(compose, 'apache/kafka:'),
-    collector: fleetService(compose, 'otel/opentelemetry-collector'),
-    ingester: fleetService(compose, 'jaegertracing/jaeger:'),
+    collector: named(FLEET_COLLECTOR),
+    ingester: named(FLEET_INGESTER),
   };
 }
 
@@ -98,11 +110,25 @@ export function fleetComposeProblems(files: FleetFiles): string[] {
   const { compose } = files;
   const names = fleetServices(compose);
   if (!names.kafka) problems.push('fleet profile: no service runs an image apache/kafka:…');
-  if (!names.collector)
-    problems.push('fleet profile: no service runs an image otel/opentelemetry-collector…');
-  if (!names.ingester)
-    problems.push('fleet profile: no service runs an image jaegertracing/jaeger:…');
+  if (!names.collector) problems.push(`fleet profile: no service ${FLEET_COLLECTOR}`);
+  if (!names.ingester) problems.push(`fleet profile: no service ${FLEET_INGESTER}`);
   if (!names.kafka || !names.collector || !names.ingester) return problems;
+
+  // The collector and the ingester run the binary the tests run: the Jaeger release of the
+  // compose file's own jaeger service (docker-compose.test.ts pins that one to tools/jaeger).
+  const jaegerService = Object.values(asRecord(compose.services)).find(
+    (service) =>
+      !inFleet(service) && String(asRecord(service).image ?? '').startsWith(JAEGER_IMAGE),
+  );
+  const jaegerImage = jaegerService ? String(asRecord(jaegerService).image) : undefined;
+  for (const name of [names.collector, names.ingester]) {
+    const image = String(asRecord(asRecord(compose.services)[name]).image ?? '');
+    if (!image.startsWith(JAEGER_IMAGE) || (jaegerImage && image !== jaegerImage)) {
+      problems.push(
+        `${name}: image ${image || '(none)'}, the tests run it on the Jaeger v2 binary (${jaegerImage ?? `${JAEGER_IMAGE}…`}, built from tools/jaeger)`,
+      );
+    }
+  }
 
   const kafka = serviceFacts(compose, names.kafka);
   if (imageTag(compose, names.kafka) !== pinnedKafkaVersion()) {
