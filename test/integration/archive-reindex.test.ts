@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -446,4 +447,68 @@ describe('archive reindex (real versitygw, Object Lock)', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ indexed: 1, written: [], problems: [] });
   }, 120_000);
+
+  it('an index an earlier pusher wrote (format 1) listing the right runs is rewritten in the current format, not reported', async () => {
+    const golf = await agent('golf');
+    // The reference: the same store pushed by this pusher, under another prefix.
+    expect((await push(golf, 'current')).code).toBe(0);
+    const currentKey = (await keys('current')).find((k) => k.includes('/index/'))!;
+    const current = JSON.parse(
+      (await (
+        await s3.client().send(new GetObjectCommand({ Bucket: BUCKET, Key: currentKey }))
+      ).Body!.transformToString()) as string,
+    );
+    expect(current.format).toBe('agent-audit-archive-index/2');
+    // What an earlier pusher wrote for it: summaries only, and a run it took for incomplete
+    // (its status was the first segment's).
+    await pushWithoutIndex(golf, 'earlier');
+    const day = currentKey.split('/')[2]!;
+    const earlierRuns = current.runs.map(
+      (
+        {
+          open: _o,
+          closes: _c,
+          workflow_status: _w,
+          workflow_at: _t,
+          any_ended: _a,
+          ...r
+        }: Record<string, unknown>,
+        i: number,
+      ) => (i === 0 ? { ...r, status: 'incomplete', incomplete: true } : r),
+    );
+    await s3.client().send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: `earlier/index/${day}/${origin(golf)}-00000001.json`,
+        Body: `${JSON.stringify({ ...current, format: 'agent-audit-archive-index/1', runs: earlierRuns })}\n`,
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000),
+      }),
+    );
+    const runsOf = async (prefix: string) => {
+      const out = await run([CLI, '--json', 'runs', '--archive', `s3://${BUCKET}/${prefix}`]);
+      expect(out.code, out.stderr).toBe(0);
+      return JSON.parse(out.stdout).map(({ stores: _s, ...r }: Record<string, unknown>) => r);
+    };
+    // Read as it is until rewritten: its incomplete run stays incomplete.
+    const before = await runsOf('earlier');
+    expect(before.find((r: { run_id: string }) => r.run_id === earlierRuns[0].run_id).status).toBe(
+      'incomplete',
+    );
+    const r = await reindex('earlier');
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.problems).toEqual([]);
+    expect(summary.written).toHaveLength(1);
+    expect(summary.written[0].upgrades).toMatch(/-00000001\.json$/);
+    expect(summary.written[0].key).toMatch(/-00000001-r01\.json$/);
+    expect(await runsOf('earlier')).toEqual(await runsOf('current'));
+    // A format-1 index whose runs are not the segments' is still a mismatch (a ghost run).
+    const ghostKey = await putWrongIndex(golf, 'ghost', day);
+    await pushWithoutIndex(golf, 'ghost');
+    const g = await reindex('ghost');
+    expect(JSON.parse(g.stdout).problems).toMatchObject([
+      { code: 'index-mismatch', object: `s3://${BUCKET}/${ghostKey}` },
+    ]);
+  }, 180_000);
 });

@@ -1,4 +1,4 @@
-import type { RunFilter, RunSummary } from '@agent-audit/store';
+import { mergeRunParts, type RunFilter, type RunPart, type RunSummary } from '@agent-audit/store';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys } from './archive-keys.js';
 import type { ArchiveLocation } from './archive-location.js';
@@ -9,6 +9,7 @@ import {
   readIndexDays,
   shardOf,
 } from './index-rollup.js';
+import { asRunPart } from './push-manifest.js';
 
 export interface ArchiveRun extends RunSummary {
   /** Where its records are: store origin, host, and segment numbers. */
@@ -97,27 +98,34 @@ export async function archiveRuns(
       rolledUp: true,
     };
   });
-  const merged = new Map<string, ArchiveRun>();
+  // A run's parts (segments, pushes, hosts) merge to what the stores would give together.
+  const merged = new Map<string, { part: RunPart; stores: ArchiveRun['stores'] }>();
   for (const r of found) {
+    const { segments, origin, host, push: _p, store: _st, ...part } = asRunPart(r);
     const seen = merged.get(r.run_id);
-    const where = { origin: r.origin, host: r.host, segments: [...r.segments] };
     if (!seen) {
-      const { segments: _s, origin: _o, host: _h, push: _p, store: _st, ...summary } = r;
-      merged.set(r.run_id, { ...summary, stores: [where] });
+      merged.set(r.run_id, { part, stores: [{ origin, host, segments: [...segments] }] });
       continue;
     }
-    seen.principal ??= r.principal;
-    seen.agent_id ??= r.agent_id;
-    if (r.start < seen.start) seen.start = r.start;
-    if (r.end > seen.end) seen.end = r.end;
-    seen.spans += r.spans;
-    const store = seen.stores.find((s) => s.origin === r.origin);
-    if (store) store.segments.push(...r.segments);
-    else seen.stores.push(where);
+    seen.part = mergeRunParts(seen.part, part);
+    const store = seen.stores.find((s) => s.origin === origin);
+    if (store) store.segments.push(...segments);
+    else seen.stores.push({ origin, host, segments: [...segments] });
   }
   const since = filter.since?.toISOString();
   const until = filter.until?.toISOString();
-  const runs = [...merged.values()]
+  const runs: ArchiveRun[] = [...merged.values()]
+    .map(({ part, stores }) => {
+      const {
+        open: _o,
+        closes: _c,
+        workflow_status: _w,
+        workflow_at: _t,
+        any_ended: _a,
+        ...summary
+      } = part;
+      return { ...(summary as RunSummary), stores };
+    })
     .filter(
       (r) => (since === undefined || r.end >= since) && (until === undefined || r.start <= until),
     )

@@ -1,4 +1,4 @@
-import type { RunSummary } from '@agent-audit/store';
+import { mergeRunParts, type RunPart } from '@agent-audit/store';
 import {
   INDEX_FORMAT,
   type IndexedRun,
@@ -9,7 +9,7 @@ import {
 /** The runs of one archived segment (`SegmentSummary.runs`), in manifest order. */
 export interface SegmentRuns {
   segment: number;
-  runs: RunSummary[];
+  runs: RunPart[];
 }
 
 /**
@@ -26,16 +26,12 @@ export function buildPushIndex(
   for (const { segment, runs: segmentRuns } of perSegment) {
     for (const r of segmentRuns) {
       const seen = runs.get(r.run_id);
-      if (!seen) {
-        runs.set(r.run_id, { ...r, segments: [segment] });
-        continue;
-      }
-      seen.principal ??= r.principal;
-      seen.agent_id ??= r.agent_id;
-      if (r.start < seen.start) seen.start = r.start;
-      if (r.end > seen.end) seen.end = r.end;
-      seen.spans += r.spans;
-      seen.segments.push(segment);
+      runs.set(
+        r.run_id,
+        seen
+          ? { ...mergeRunParts(seen, r), segments: [...seen.segments, segment] }
+          : { ...r, segments: [segment] },
+      );
     }
   }
   const firstTime = manifest.segments.map((s) => s.firstTime).sort()[0] ?? null;

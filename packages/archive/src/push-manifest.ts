@@ -1,7 +1,14 @@
-import type { RunSummary } from '@agent-audit/store';
+import type { RunPart } from '@agent-audit/store';
 
 export const PUSH_FORMAT = 'agent-audit-archive-push/1';
-export const INDEX_FORMAT = 'agent-audit-archive-index/1';
+/**
+ * 2: each run is a part (`RunPart`: the spans it saw start and not end, or end and not start,
+ * and its workflow status), so runs crossing segments, pushes and hosts merge to what the
+ * stores give. Indexes of format 1 are still read (`asRunPart`); `archive reindex` rewrites them.
+ */
+export const INDEX_FORMAT = 'agent-audit-archive-index/2';
+/** Formats of push indexes earlier than INDEX_FORMAT that readers still accept. */
+export const EARLIER_INDEX_FORMATS: readonly string[] = ['agent-audit-archive-index/1'];
 
 /** One archived object as a manifest names it. */
 export interface ArchivedObject {
@@ -52,12 +59,44 @@ export interface PushManifest {
   recovered: ArchivedObject[];
 }
 
-/** A run as one push's index lists it, with the segments it has records in. */
-export type IndexedRun = RunSummary & { segments: number[] };
+/**
+ * A run as one push's index lists it: its part in that push's segments (merged with its parts
+ * in other pushes and stores by `mergeRunParts`), with the segments it has records in.
+ */
+export type IndexedRun = RunPart & { segments: number[] };
+
+/**
+ * A run read from an index of any format as a part. Format 1 stored summaries only: a run it
+ * lists as incomplete stays incomplete whatever the other parts say (no span to match), its
+ * status `error` counts as its workflow's, and any other status as spans that ended.
+ */
+export function asRunPart<R extends RunPart>(run: R): R {
+  const part = run as RunPart;
+  if (
+    part.open !== undefined ||
+    part.closes !== undefined ||
+    part.workflow_status !== undefined ||
+    part.any_ended !== undefined ||
+    run.status === 'unknown'
+  )
+    return run;
+  const legacy: R = { ...run };
+  if (run.status !== 'incomplete') (legacy as RunPart).any_ended = true;
+  if (run.status === 'error') {
+    (legacy as RunPart).workflow_status = 'error';
+    (legacy as RunPart).workflow_at = run.end;
+  }
+  if (run.incomplete && !run.lost_records) (legacy as RunPart).open = [LEGACY_OPEN];
+  return legacy;
+}
+
+/** The open span of a format-1 index's incomplete run: no record ever closes it. */
+const LEGACY_OPEN = '(index format 1: incomplete)';
 
 /** `index/<day>/<origin>-<n>.json`: the runs of push n; derived from its segments alone. */
 export interface PushIndex {
-  format: typeof INDEX_FORMAT;
+  /** INDEX_FORMAT when written by this version; an EARLIER_INDEX_FORMATS one when read. */
+  format: string;
   origin: string;
   push: number;
   host: string;

@@ -10,7 +10,7 @@ import {
   listKeys,
 } from './index-rollup.js';
 import { buildPushIndex, indexDayFor, type SegmentRuns } from './push-index.js';
-import type { PushIndex, PushManifest } from './push-manifest.js';
+import { EARLIER_INDEX_FORMATS, type PushIndex, type PushManifest } from './push-manifest.js';
 import { getBytes, getObject } from './s3-objects.js';
 import { summariseSegment } from './segment-summary.js';
 
@@ -51,8 +51,20 @@ export interface ReindexResult {
     runs: number;
     /** The index object this one supersedes (a revision written because it differed). */
     corrects?: string;
+    /**
+     * The index object of an earlier format this one supersedes (a revision written in the
+     * current format: not a problem, an upgrade).
+     */
+    upgrades?: string;
   }>;
   problems: ReindexProblem[];
+}
+
+/** An index's runs as every format lists them: which runs, whose, in which segments. */
+function whoWhere(index: PushIndex): unknown[] {
+  return (index.runs ?? [])
+    .map((r) => [r.run_id, r.principal, r.agent_id, r.segments])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 }
 
 /** Revisions of one push's index the key scheme allows (`-r01` … `-r99`). */
@@ -178,7 +190,7 @@ async function reindexPush(
   const body = JSON.stringify(index);
   const id = `${origin}-${String(push).padStart(8, '0')}`;
   const existing = latestRevisions(indexKeys.get(id) ?? []);
-  const write = async (first: number, corrects?: string) => {
+  const write = async (first: number, corrects?: string, upgrades?: string) => {
     const day = indexDayFor(index, manifest, now);
     for (let revision = first; ; revision++) {
       at(`writing ${url(loc, archiveKeys.index(loc, day, origin, push, revision))}`);
@@ -197,6 +209,7 @@ async function reindexPush(
           key: url(loc, archiveKeys.index(loc, filed, origin, push, revision)),
           runs: index.runs.length,
           ...(corrects ? { corrects } : {}),
+          ...(upgrades ? { upgrades } : {}),
         });
         return;
       } catch (error) {
@@ -215,12 +228,28 @@ async function reindexPush(
   // The latest revision decides (copies of it moved forward past a rolled-up day hold the
   // same bytes; each is checked).
   let wrong: { key: string; runs: number } | undefined;
+  let outdated: string | undefined;
   for (const key of existing) {
     at(`reading ${url(loc, key)}`);
     const theirs = await getJson<PushIndex>(client, loc.bucket, key);
+    if (EARLIER_INDEX_FORMATS.includes(theirs.format)) {
+      // Written by an earlier pusher: its runs, who ran them and where must be these; what
+      // the current format computes differently (a run's status and span count across
+      // segments) is why it is rewritten.
+      if (JSON.stringify(whoWhere(theirs)) === JSON.stringify(whoWhere(index))) outdated ??= key;
+      else wrong ??= { key, runs: theirs.runs?.length ?? 0 };
+      continue;
+    }
     // An index of an earlier format has no `store`: compared without it.
     const ours = theirs.store === undefined ? JSON.stringify({ ...index, store: undefined }) : body;
     if (JSON.stringify(theirs) !== ours) wrong ??= { key, runs: theirs.runs?.length ?? 0 };
+  }
+  if (!wrong && outdated) {
+    // Written by an earlier version of the pusher: rewritten in the current format (queries
+    // read both; the current one merges runs across segments and pushes exactly).
+    const revision = Math.max(...existing.map(indexRevision)) + 1;
+    if (revision <= MAX_REVISION) await write(revision, undefined, url(loc, outdated));
+    return;
   }
   if (!wrong) {
     result.indexed++;

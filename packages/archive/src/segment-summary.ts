@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import {
   lossTagRows,
   type RecordTags,
-  type RunSummary,
-  summariseRuns,
+  type RunPart,
+  summariseRunParts,
   type TagRow,
 } from '@agent-audit/store';
 
@@ -20,10 +20,11 @@ export interface SegmentSummary {
   /** True when its last record is the `segment.seal`. */
   sealed: boolean;
   /**
-   * The runs of its tagged records (`summariseRuns` of this segment alone), for the run index:
-   * a few rows per run, not one per record, so a push holds little however many records it ships.
+   * The runs of its tagged records, as parts (`summariseRunParts` of this segment alone) that
+   * the run index merges across segments: a row per run, not per record, so a push holds
+   * little however many records it ships.
    */
-  runs: RunSummary[];
+  runs: RunPart[];
 }
 
 interface Line {
@@ -75,7 +76,7 @@ export function summariseSegment(bytes: Buffer): SegmentSummary {
     else if (rec.tags?.run) rows.push({ seq: rec.seq, time: rec.time, type, tags: rec.tags });
   }
   out.sealed = lastType === 'segment.seal';
-  out.runs = summariseRuns(rows, {});
+  out.runs = summariseRunParts(rows);
   return out;
 }
 

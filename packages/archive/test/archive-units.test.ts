@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditStore, summariseRuns } from '@agent-audit/store';
+import { AuditStore, summariseRunParts } from '@agent-audit/store';
 import { afterAll, describe, expect, it } from 'vitest';
 import { archiveKeys, parseArchiveUrl, parseKey } from '../src/index.js';
 import {
@@ -176,7 +176,7 @@ describe('summariseSegment', () => {
       const tagged = lines
         .filter((l) => l.tags?.run)
         .map((l) => ({ seq: l.seq, time: l.time, type: l.type, tags: l.tags }));
-      expect(sum.runs).toEqual(summariseRuns(tagged, {}));
+      expect(sum.runs).toEqual(summariseRunParts(tagged));
       expect(sum.runs.map((r) => r.run_id).sort()).toEqual(
         [...new Set(tagged.map((t) => t.tags.run))].sort(),
       );

@@ -21,7 +21,15 @@ export {
 } from './retention-policy.js';
 export { readStoreRetentionPolicy } from './retention-records.js';
 export type { TagRow } from './run-summary.js';
-export { lossTagRows, mergeRunStatus, runStatus, summariseRuns } from './run-summary.js';
+export {
+  lossTagRows,
+  mergeRunParts,
+  mergeRunStatus,
+  type RunPart,
+  runStatus,
+  summariseRunParts,
+  summariseRuns,
+} from './run-summary.js';
 export type { RawRecord, SegmentReader } from './segment-reader.js';
 export { openSegmentReader } from './segment-reader.js';
 export type { SigningKeyPair, WrittenKeyPair } from './signing-keys.js';

@@ -227,7 +227,7 @@ export function archiveCommand(ctx: CliContext, setExitCode: (code: number) => v
       } else {
         for (const w of result.written) {
           ctx.writeOut(
-            `indexed push ${w.push} of ${w.origin}: ${w.runs} run(s) → ${w.key}${w.corrects ? ` (supersedes ${w.corrects})` : ''}\n`,
+            `indexed push ${w.push} of ${w.origin}: ${w.runs} run(s) → ${w.key}${w.corrects ? ` (supersedes ${w.corrects})` : ''}${w.upgrades ? ` (the current index format; supersedes ${w.upgrades})` : ''}\n`,
           );
         }
         ctx.writeOut(
