@@ -76,10 +76,16 @@ export class SegmentReader {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => {
-      if (this.#pending.size > 0) fail(new Error(`the segment reader thread exited (${code})`));
+      // Not asked to (close): whatever it owed, and whatever is asked of it later, fails.
+      if (this.#worker === worker) fail(new Error(`the segment reader thread exited (${code})`));
     });
     worker.unref();
     this.#worker = worker;
+  }
+
+  /** Its worker thread died: every read fails (`segmentReader()` starts another). */
+  get failed(): boolean {
+    return this.#failure !== undefined;
   }
 
   /** Whether it reads on its worker thread (false: in the calling thread). */
@@ -114,8 +120,9 @@ export class SegmentReader {
   }
 
   async close(): Promise<void> {
-    await this.#worker?.terminate();
+    const worker = this.#worker;
     this.#worker = undefined;
+    await worker?.terminate();
   }
 }
 
@@ -127,6 +134,7 @@ let shared: SegmentReader | undefined;
  * process pushing on a schedule, pays for it once.
  */
 export function segmentReader(): SegmentReader {
-  shared ??= new SegmentReader();
+  // A reader whose thread died (it failed its reads then) is replaced for the next push.
+  if (!shared || shared.failed) shared = new SegmentReader();
   return shared;
 }

@@ -87,6 +87,10 @@ describe('SegmentReader', () => {
     } finally {
       await reader.close();
     }
+    // Closed on purpose: not a failure, and it reads on in the calling thread.
+    expect(reader.failed).toBe(false);
+    const after = await reader.read(files[0]!);
+    expect(after.bytes.equals(readFileSync(files[0]!))).toBe(true);
   });
 
   it('without the compiled worker (these TypeScript sources), reads in the calling thread', async () => {
