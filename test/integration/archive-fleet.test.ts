@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DeleteObjectCommand,
@@ -8,10 +7,10 @@ import {
   PutObjectCommand,
   PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/jaeger.js';
 import { type NodeRun, runNode } from '../support/run-node.js';
-import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
+import { useLockedBucket, type VersitygwInstance } from '../support/versitygw.js';
 
 const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const AGENT = join(REPO_ROOT, 'test/integration/fixtures/archive-agent.mjs');
@@ -70,15 +69,9 @@ function origin(host: Host): string {
   return JSON.parse(first).payload.origin;
 }
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'agent-audit-archive-'));
-  s3 = await startVersitygw();
-  await s3.createLockedBucket(BUCKET);
-}, 120_000);
-
-afterAll(async () => {
-  await s3?.dispose();
-  rmSync(root, { recursive: true, force: true });
+useLockedBucket(BUCKET, 'agent-audit-archive-', (server, dir) => {
+  s3 = server;
+  root = dir;
 });
 
 describe('archive fleet (real versitygw, Object Lock)', () => {

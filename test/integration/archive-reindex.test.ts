@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DeleteObjectCommand,
@@ -9,11 +8,11 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { archiveRunRecords, parseArchiveUrl, pushStore } from '../../packages/archive/src/index.js';
 import { REPO_ROOT } from '../support/jaeger.js';
 import { type NodeRun, runNode } from '../support/run-node.js';
-import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
+import { useLockedBucket, type VersitygwInstance } from '../support/versitygw.js';
 
 const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const AGENT = join(REPO_ROOT, 'test/integration/fixtures/archive-agent.mjs');
@@ -158,15 +157,9 @@ async function putWrongIndex(host: Host, prefix: string, day: string): Promise<s
   return key;
 }
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'agent-audit-reindex-'));
-  s3 = await startVersitygw();
-  await s3.createLockedBucket(BUCKET);
-}, 120_000);
-
-afterAll(async () => {
-  await s3?.dispose();
-  rmSync(root, { recursive: true, force: true });
+useLockedBucket(BUCKET, 'agent-audit-reindex-', (server, dir) => {
+  s3 = server;
+  root = dir;
 });
 
 describe('archive reindex (real versitygw, Object Lock)', () => {

@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archiveRuns, compactIndexDay, parseArchiveUrl, pushStore } from '@agent-audit/archive';
 import { AuditStore, type RecordTags } from '@agent-audit/store';
 import { openStoreReader } from '@agent-audit/store/query';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
+import { describe, expect, it } from 'vitest';
+import { useLockedBucket, type VersitygwInstance } from '../support/versitygw.js';
 
 // `runs --archive` must answer what `runs` over the stores answers, also for a run whose records
 // fall into several segments, several pushes and several hosts: a workflow span that starts in
@@ -16,15 +14,9 @@ const BUCKET = 'parts-audit';
 let s3: VersitygwInstance;
 let root: string;
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'agent-audit-archive-parts-'));
-  s3 = await startVersitygw();
-  await s3.createLockedBucket(BUCKET);
-}, 120_000);
-
-afterAll(async () => {
-  await s3?.dispose();
-  rmSync(root, { recursive: true, force: true });
+useLockedBucket(BUCKET, 'agent-audit-archive-parts-', (server, dir) => {
+  s3 = server;
+  root = dir;
 });
 
 function open(name: string) {

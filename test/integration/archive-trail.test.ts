@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/jaeger.js';
 import { type NodeRun, runNode } from '../support/run-node.js';
-import { startVersitygw, type VersitygwInstance } from '../support/versitygw.js';
+import { useLockedBucket, type VersitygwInstance } from '../support/versitygw.js';
 
 const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const AGENT = join(REPO_ROOT, 'test/integration/fixtures/archive-sdk-agent.mjs');
@@ -67,15 +66,9 @@ async function json(args: string[]): Promise<unknown> {
   return JSON.parse(out.stdout);
 }
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'agent-audit-archive-trail-'));
-  s3 = await startVersitygw();
-  await s3.createLockedBucket(BUCKET);
-}, 120_000);
-
-afterAll(async () => {
-  await s3?.dispose();
-  rmSync(root, { recursive: true, force: true });
+useLockedBucket(BUCKET, 'agent-audit-archive-trail-', (server, dir) => {
+  s3 = server;
+  root = dir;
 });
 
 describe('trail and explain --archive (real versitygw, Object Lock)', () => {

@@ -6,10 +6,13 @@
 //   const s3 = await startVersitygw();
 //   await s3.createLockedBucket('audit');
 //   afterAll(() => s3.dispose());
+//
+// Or, for a test file: useLockedBucket('audit', 'prefix-', (server, dir) => { s3 = server; root = dir; }).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll } from 'vitest';
 import { getFreePorts } from './free-port.js';
 import { REPO_ROOT } from './jaeger.js';
 import { ManagedProcess, tcpOpen } from './managed-process.js';
@@ -108,4 +111,28 @@ export async function startVersitygw(
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For the tests of one file: before them, a scratch directory (`tmpPrefix` in the OS temp
+ * directory) and a versitygw server with `bucket` (Object Lock enabled), handed to `ready`;
+ * after them, the server disposed and the directory removed.
+ */
+export function useLockedBucket(
+  bucket: string,
+  tmpPrefix: string,
+  ready: (s3: VersitygwInstance, root: string) => void,
+): void {
+  let s3: VersitygwInstance | undefined;
+  let root: string | undefined;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), tmpPrefix));
+    s3 = await startVersitygw();
+    await s3.createLockedBucket(bucket);
+    ready(s3, root);
+  }, 120_000);
+  afterAll(async () => {
+    await s3?.dispose();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
 }

@@ -1,4 +1,10 @@
-import { mergeRunParts, type RunFilter, type RunPart, type RunSummary } from '@agent-audit/store';
+import {
+  mergeRunParts,
+  type RunFilter,
+  type RunPart,
+  type RunSummary,
+  runSummaryOf,
+} from '@agent-audit/store';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { archiveKeys } from './archive-keys.js';
 import type { ArchiveLocation } from './archive-location.js';
@@ -115,17 +121,7 @@ export async function archiveRuns(
   const since = filter.since?.toISOString();
   const until = filter.until?.toISOString();
   const runs: ArchiveRun[] = [...merged.values()]
-    .map(({ part, stores }) => {
-      const {
-        open: _o,
-        closes: _c,
-        workflow_status: _w,
-        workflow_at: _t,
-        any_ended: _a,
-        ...summary
-      } = part;
-      return { ...(summary as RunSummary), stores };
-    })
+    .map(({ part, stores }) => ({ ...runSummaryOf(part), stores }))
     .filter(
       (r) => (since === undefined || r.end >= since) && (until === undefined || r.start <= until),
     )

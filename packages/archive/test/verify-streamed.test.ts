@@ -5,13 +5,12 @@
 // digest fails and the verifier re-reads every segment record by record, over-age records that
 // the retention check re-reads after the chain scan), before and after a writer restart.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditStore, type VerifyReport, verifyStore } from '@agent-audit/store';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVersitygw, type VersitygwInstance } from '../../../test/support/versitygw.js';
+import { describe, expect, it } from 'vitest';
+import { useLockedBucket, type VersitygwInstance } from '../../../test/support/versitygw.js';
 import { parseArchiveUrl } from '../src/archive-location.js';
 import { pushStore } from '../src/push-archive.js';
 import { getObject } from '../src/s3-objects.js';
@@ -21,15 +20,9 @@ const BUCKET = 'streamed';
 let s3: VersitygwInstance;
 let root: string;
 
-beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'aa-verify-streamed-'));
-  s3 = await startVersitygw();
-  await s3.createLockedBucket(BUCKET);
-}, 120_000);
-
-afterAll(async () => {
-  await s3?.dispose();
-  rmSync(root, { recursive: true, force: true });
+useLockedBucket(BUCKET, 'aa-verify-streamed-', (server, dir) => {
+  s3 = server;
+  root = dir;
 });
 
 async function write(dir: string, trustDir: string, records: number, maxAge?: string) {

@@ -27,6 +27,7 @@ export {
   mergeRunStatus,
   type RunPart,
   runStatus,
+  runSummaryOf,
   summariseRunParts,
   summariseRuns,
 } from './run-summary.js';

@@ -264,6 +264,19 @@ export function mergeRunParts(a: RunPart, b: RunPart): RunPart {
   };
 }
 
+/** A part's summary alone (what `runs` prints), without what merging needs. */
+export function runSummaryOf(part: RunPart): RunSummary {
+  const {
+    open: _open,
+    closes: _closes,
+    workflow_status: _status,
+    workflow_at: _at,
+    any_ended: _ended,
+    ...summary
+  } = part;
+  return summary;
+}
+
 /** Aggregate tagged records into run rows (shared with the SQLite index). */
 export function summariseRuns(rows: Iterable<TagRow>, filter: RunFilter): RunSummary[] {
   const out: RunSummary[] = [];

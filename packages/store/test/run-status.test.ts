@@ -5,11 +5,11 @@ import {
   mergeRunStatus,
   type RunPart,
   runStatus,
+  runSummaryOf,
   summariseRunParts,
   summariseRuns,
   type TagRow,
 } from '../src/run-summary.js';
-import type { RunSummary } from '../src/types.js';
 
 // The one rule `runs`, `explain` and the console share: a run's status is its workflow span's.
 
@@ -55,17 +55,7 @@ describe('runStatus', () => {
 });
 
 describe('run parts (the archive index merges a run seen in several segments, pushes, stores)', () => {
-  const strip = (p: RunPart): RunSummary => {
-    const {
-      open: _o,
-      closes: _c,
-      workflow_status: _w,
-      workflow_at: _t,
-      any_ended: _a,
-      ...summary
-    } = p;
-    return summary;
-  };
+  const strip = runSummaryOf;
 
   /** Random runs: workflow spans, tool spans, some never ended, a loss; times follow seq. */
   function randomRows(rnd: () => number): TagRow[] {
