@@ -72,9 +72,9 @@ function localSegments(store: string): Array<{ segment: number; file: string }> 
     .sort((a, b) => a.segment - b.segment);
 }
 
-/** The first 64 KiB of a file (a segment header is one short line). */
 const READ_START_BYTES = 65_536;
 
+/** The first 64 KiB of a file (a segment header is one short line). */
 function readStart(file: string): Buffer {
   const fd = fs.openSync(file, 'r');
   try {
@@ -234,6 +234,7 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
       const i = cursor++;
       const seg = sealed[i]!;
       const { bytes: body, summary: sum, release } = await reader.read(seg.file);
+      const size = body.length;
       const key = archiveKeys.segment(location, origin, seg.segment);
       let put: Awaited<ReturnType<typeof putLocked>>;
       try {
@@ -247,13 +248,14 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
           Buffer.from(sum.sha256, 'hex'),
         );
       } finally {
+        // The PUT has settled: its bytes go back for the next read, never touched again here.
         release();
       }
       if (put.status === 'present') alreadyPresent++;
       shipped[i] = {
         segment: seg.segment,
         key,
-        size: body.length,
+        size,
         sha256: sum.sha256,
         ...(put.versionId ? { versionId: put.versionId } : {}),
         firstSeq: sum.firstSeq,
@@ -262,7 +264,7 @@ async function pushOnce(options: PushOptions, store: string): Promise<PushResult
         lastTime: sum.lastTime,
       };
       segmentRuns[i] = { segment: seg.segment, runs: sum.runs };
-      bytes += body.length;
+      bytes += size;
       options.onProgress?.({ store, bytes, totalBytes, segment: seg.segment });
     }
   };
