@@ -210,8 +210,8 @@ export function summariseRunParts(rows: Iterable<TagRow>): RunPart[] {
 /**
  * Two parts of one run as one part: the summary `summariseRuns` gives over both parts' records
  * together, whatever the order (a span started in one part and ended in the other is one
- * span, and no longer open). The workflow status of the part that ends later wins, as the
- * later record does in one pass.
+ * span, and no longer open). Of two workflow span ends, the later one's status counts, as the
+ * later record's does in one pass.
  */
 export function mergeRunParts(a: RunPart, b: RunPart): RunPart {
   const aOpen = new Set(a.open);
