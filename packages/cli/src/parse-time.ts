@@ -1,13 +1,5 @@
+import { DURATION_UNIT_MS } from '@agent-audit/store';
 import { CliError, EXIT_USAGE } from './cli-error.js';
-
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 // A date or a date-time as ISO 8601 writes it; Date.parse alone would also accept
@@ -19,7 +11,7 @@ const ISO_DATE =
 export function parseDurationMs(text: string): number | undefined {
   const match = DURATION.exec(text.trim());
   if (!match) return undefined;
-  return Number(match[1]) * UNIT_MS[match[2]!]!;
+  return Number(match[1]) * DURATION_UNIT_MS[match[2]!]!;
 }
 
 /**

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { AnchorWriter, type CheckpointWaiter } from './anchor-writer.js';
 import { canonicalJson } from './canonical-json.js';
 import { checkStoreTree, checkTrustLocation, makePrivateDir, secureTrustDir } from './custody.js';
-import { EntryEncoder, type PendingEntry } from './entry-encoder.js';
+import { EntryEncoder, type PendingEntry, writerEntry } from './entry-encoder.js';
 import { configurationError, StoreError } from './errors.js';
 import { type FsLayer, fsyncDirSync, writeFullySync } from './fs-layer.js';
 import { ioError } from './io-error.js';
@@ -434,18 +434,7 @@ export class AuditStore {
       },
       this.#privateKey,
     );
-    const noop = () => {};
-    this.#write([
-      {
-        type: 'store.close',
-        time,
-        tagsJson: '{}',
-        payloadJson: canonicalJson(body),
-        run: undefined,
-        resolve: noop,
-        reject: noop,
-      },
-    ]);
+    this.#write([writerEntry('store.close', time, canonicalJson(body))]);
     this.#writeCheckpoint();
   }
 
@@ -542,16 +531,11 @@ export class AuditStore {
 
   #lossEntry(): Pending {
     const time = this.#entries.time();
-    const noop = () => {};
-    return {
-      type: 'loss',
+    return writerEntry(
+      'loss',
       time,
-      tagsJson: '{}',
-      payloadJson: this.#loss.payload(this.origin, this.keyId, time, this.#privateKey),
-      run: undefined,
-      resolve: noop,
-      reject: noop,
-    };
+      this.#loss.payload(this.origin, this.keyId, time, this.#privateKey),
+    );
   }
 
   /** Write through the appender; a failed cut-back fails the store. */

@@ -3,7 +3,7 @@ import { configurationError, StoreError } from './errors.js';
 import type { BatchEntry } from './record-format.js';
 import { type TagPlanMemo, tagsToJson } from './record-tags.js';
 import { systemNow } from './store-options.js';
-import type { AppendEntry, AppendResult } from './types.js';
+import type { AppendEntry, AppendResult, RecordType } from './types.js';
 
 const ENTRY_TYPES = new Set(['span.start', 'span.end', 'event', 'alert']);
 
@@ -16,6 +16,13 @@ export interface PendingEntry extends BatchEntry {
   run: string | undefined;
   resolve: (result: AppendResult) => void;
   reject: (error: Error) => void;
+}
+
+const noop = () => {};
+
+/** A record the writer appends itself (store.close, loss, retention.policy): untagged, unawaited. */
+export function writerEntry(type: RecordType, time: string, payloadJson: string): PendingEntry {
+  return { type, time, tagsJson: '{}', payloadJson, run: undefined, resolve: noop, reject: noop };
 }
 
 /**

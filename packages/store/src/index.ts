@@ -13,6 +13,7 @@ export type {
 } from './retention-policy.js';
 export {
   agesFor,
+  DURATION_UNIT_MS,
   formatAge,
   normaliseRetentionPolicy,
   parseRetentionAge,

@@ -48,7 +48,8 @@ export interface RetentionPolicyBody extends StatementBody {
 /** Env: path of a JSON policy file, read by the SDK and the CLI when no policy is given in code. */
 export const RETENTION_POLICY_ENV = 'AGENT_AUDIT_RETENTION_POLICY';
 
-const UNIT_MS: Record<string, number> = {
+/** Milliseconds per unit of a duration text (`30d`, `12h`); the CLI's `--since 90d` uses it too. */
+export const DURATION_UNIT_MS: Readonly<Record<string, number>> = {
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -73,7 +74,7 @@ function ageMs(name: string, value: unknown): number | undefined {
   if (typeof value === 'string') {
     const m = DURATION.exec(value.trim());
     if (m) {
-      const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
+      const ms = Number(m[1]) * DURATION_UNIT_MS[m[2]!]!;
       if (Number.isSafeInteger(ms)) return ms;
     }
   }

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
-import type { PendingEntry } from './entry-encoder.js';
+import { type PendingEntry, writerEntry } from './entry-encoder.js';
 import { configurationError } from './errors.js';
 import type { PruneRetention } from './prune-record.js';
 import { type RetentionPolicy, samePolicy, signRetentionPolicy } from './retention-policy.js';
@@ -74,16 +74,7 @@ export class RetentionWriter {
       { origin: this.#origin, keyId: this.#keyId, time, after, policy, reason },
       this.#privateKey,
     );
-    const noop = () => {};
-    return {
-      type: 'retention.policy',
-      time,
-      tagsJson: '{}',
-      payloadJson: canonicalJson(body),
-      run: undefined,
-      resolve: noop,
-      reject: noop,
-    };
+    return writerEntry('retention.policy', time, canonicalJson(body));
   }
 
   /**

@@ -62,8 +62,11 @@ export function writeKeyPair(outDir: string): WrittenKeyPair {
   return { keyId: pair.keyId, privateKeyPath, publicKeyPath };
 }
 
-/** Write `text` to a private temporary name, sync it, and hard-link it to `file` (EEXIST if taken). */
-function placeDurably(file: string, text: string, mode: number): void {
+/**
+ * Write `text` to a private temporary name, sync it, and hard-link it to `file`: the file
+ * appears whole or not at all, and never replaces one that is there (`KEY_EXISTS`).
+ */
+export function placeDurably(file: string, text: string, mode: number): void {
   const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const fd = fs.openSync(temp, 'wx', mode);
   try {

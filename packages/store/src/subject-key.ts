@@ -2,6 +2,7 @@ import { hash as oneShotHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StoreError } from './errors.js';
+import { placeDurably } from './signing-keys.js';
 
 /** The data-subject key's file in the trust directory. */
 export const SUBJECT_KEY_FILE = 'subject-key.json';
@@ -78,24 +79,14 @@ export function loadOrCreateSubjectKey(
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32);
   const id = `s${oneShotHash('sha256', secret, 'hex').slice(0, 8)}`;
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fd = fs.openSync(temp, 'wx', 0o600);
   try {
-    fs.writeSync(fd, `${JSON.stringify({ id, secret: secret.toString('base64') })}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.linkSync(temp, file);
+    placeDurably(file, `${JSON.stringify({ id, secret: secret.toString('base64') })}\n`, 0o600);
   } catch (error) {
     // Another process placed its key first: use that one.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+    if (error instanceof StoreError && error.code === 'KEY_EXISTS') {
       return { ...readSubjectKey(dir), generated: false };
     }
     throw error;
-  } finally {
-    fs.unlinkSync(temp);
   }
   return { id, secret, generated: true };
 }
